@@ -1,0 +1,135 @@
+//! The library's typed errors. Every variant carries the offending value and names the rule it
+//! breaks, so the command line can print it as one helpful line.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in gstarve's library.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A strength s_j that is negative or not finite (THEORY.md §1: s_j ≥ 0).
+    #[error("strength s_{index} = {value} is invalid: strengths must be finite and ≥ 0")]
+    InvalidStrength {
+        /// 1-based index of the strength.
+        index: usize,
+        /// The value given.
+        value: f64,
+    },
+    /// A matrix or vector entry that is NaN or infinite.
+    #[error("{what} has a non-finite entry {value} at row {row}, column {col}")]
+    NonFinite {
+        /// Which input (e.g. "coupling U", "features Φ").
+        what: String,
+        /// 1-based row.
+        row: usize,
+        /// 1-based column.
+        col: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// The coupling matrix does not have orthonormal columns (THEORY.md §1: UᵀU = I).
+    #[error(
+        "coupling U is not orthonormal: max |UᵀU − I| = {deviation:.3e} exceeds the tolerance {tolerance:.1e}"
+    )]
+    NotOrthogonal {
+        /// max_ij |(UᵀU − I)_ij|.
+        deviation: f64,
+        /// The tolerance allowed.
+        tolerance: f64,
+    },
+    /// Inconsistent sizes between inputs.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A label that is not ±1 (or 0/1).
+    #[error("label y_{index} = {value} is invalid: labels must be −1/+1 (or 0/1)")]
+    InvalidLabel {
+        /// 1-based index of the example.
+        index: usize,
+        /// The value given.
+        value: f64,
+    },
+    /// A parameter outside its allowed range.
+    #[error("{name} = {value} is invalid: {rule}")]
+    InvalidParameter {
+        /// The parameter's name as the user knows it (e.g. "λ", "--eta").
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// A gradient-descent step size beyond the stability bound of THEORY.md §3.
+    #[error(
+        "learning rate η = {eta} is unstable: η·(curvature bound {bound:.4e}) = {product:.3} ≥ 2 (THEORY.md §3); use η < {limit:.4e}"
+    )]
+    UnstableStep {
+        /// The step size given.
+        eta: f64,
+        /// The curvature bound (e.g. λ + s₁²/4).
+        bound: f64,
+        /// η · bound.
+        product: f64,
+        /// 2 / bound.
+        limit: f64,
+    },
+    /// An iteration left the finite numbers.
+    #[error("{method} diverged at step {step} (τ = {tau}): the state is no longer finite")]
+    Diverged {
+        /// Which method.
+        method: &'static str,
+        /// Step index where the state became non-finite.
+        step: usize,
+        /// Learning time there.
+        tau: f64,
+    },
+    /// An explicit integrator found the problem stiff (internal: the automatic method switches).
+    #[error("{solver} detected stiffness at τ = {tau}; use an implicit method (--method bdf or sdirk)")]
+    StiffnessDetected {
+        /// The explicit solver.
+        solver: &'static str,
+        /// Time at which stiffness was detected.
+        tau: f64,
+    },
+    /// An integrator failed to reach the end time.
+    #[error("{solver} failed at τ = {tau}: {reason}")]
+    IntegrationFailed {
+        /// The solver.
+        solver: &'static str,
+        /// Time reached.
+        tau: f64,
+        /// Why.
+        reason: String,
+    },
+    /// No steady state exists (no regulariser: responses grow like log τ, THEORY.md §2).
+    #[error("no steady state exists without a regulariser: responses grow like log τ (THEORY.md §2, §5)")]
+    NoSteadyState,
+    /// Newton's method did not converge.
+    #[error("steady-state Newton iteration did not converge: residual {residual:.3e} after {iterations} iterations")]
+    NewtonFailed {
+        /// Iterations taken.
+        iterations: usize,
+        /// Final max-norm residual.
+        residual: f64,
+    },
+    /// A combination the theory does not define.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file could not be parsed.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, Error>;

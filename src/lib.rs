@@ -1,0 +1,38 @@
+//! # gstarve: Gradient Starvation, computable
+//!
+//! In the neural-tangent regime a network trained with cross-entropy is a small dynamical system
+//! (Pezeshki et al., NeurIPS 2021). With the SVD YΦ = U S Vᵀ of the label-signed feature matrix,
+//! the feature responses z = S Vᵀθ follow the gradient flow
+//!
+//! ```text
+//! dz/dτ = S² Uᵀ σ(−U z) − λ z        (THEORY §3, (★))
+//! ```
+//!
+//! gstarve integrates it exactly, runs the discrete gradient-descent map and the dual dynamics,
+//! finds steady states, and checks the theory's predictions.
+//!
+//! The modules follow the data flow: [`systems`] (S, U) → [`dynamics`] (right-hand sides,
+//! Jacobians) → [`solvers`] (flow, GD, dual, steady states).
+//!
+//! ```
+//! use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
+//! use gstarve::solvers::steady::steady_state;
+//! use gstarve::systems::FeatureSystem;
+//!
+//! // The paper's toy (THEORY.md §6): s = (4, 2), a 30° rotation, λ = 0.01.
+//! let system = FeatureSystem::rotation(4.0, 2.0, 0.5)?;
+//! let dynamics = PrimalDynamics::new(&system, Loss::Logistic, Regulariser::L2 { lambda: 0.01 })?;
+//! let fixed_point = steady_state(&dynamics)?;
+//! assert!((fixed_point.responses[0] - 7.812049).abs() < 1e-6);
+//! assert!((fixed_point.responses[1] - 1.466814).abs() < 1e-6);
+//! # Ok::<(), gstarve::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod dynamics;
+pub mod error;
+pub mod output;
+pub mod solvers;
+pub mod systems;
+
+pub use error::{Error, Result};

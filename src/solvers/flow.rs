@@ -1,0 +1,183 @@
+//! The gradient flow dz/dτ = F(z) (THEORY.md §3), integrated to τ_end with tolerances, on an
+//! output grid, by an explicit or implicit method chosen automatically or by the user.
+
+use std::str::FromStr;
+
+use nalgebra::DVector;
+
+use super::explicit::{self, ExplicitMethod};
+use super::implicit::{self, ImplicitMethod};
+use super::{OdeProblem, OdeSolution};
+use crate::dynamics::{MarginFlow, PrimalDynamics};
+use crate::error::{Error, Result};
+
+/// Integration method for a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowMethod {
+    /// Choose from the problem's stiffness: implicit when the stiffness estimate
+    /// ρ(∂F/∂z)·τ_end is large and the system small enough for dense LU, explicit Dop853
+    /// otherwise, switching to BDF if Dop853 detects stiffness.
+    Auto,
+    /// Explicit Dormand–Prince 8(5,3).
+    Dop853,
+    /// Explicit Dormand–Prince 5(4).
+    Dopri5,
+    /// Implicit BDF.
+    Bdf,
+    /// Implicit SDIRK.
+    Sdirk,
+}
+
+impl FromStr for FlowMethod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "dop853" => Ok(Self::Dop853),
+            "dopri5" => Ok(Self::Dopri5),
+            "bdf" => Ok(Self::Bdf),
+            "sdirk" => Ok(Self::Sdirk),
+            other => Err(format!(
+                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf or sdirk)"
+            )),
+        }
+    }
+}
+
+/// Options of a flow integration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowOptions {
+    /// Final learning time τ_end > 0.
+    pub t_end: f64,
+    /// Number of output points (≥ 2), evenly spaced on [0, τ_end].
+    pub points: usize,
+    /// Relative tolerance (default 1e-8).
+    pub rtol: f64,
+    /// Absolute tolerance (default 1e-10).
+    pub atol: f64,
+    /// Method.
+    pub method: FlowMethod,
+}
+
+impl Default for FlowOptions {
+    fn default() -> Self {
+        Self {
+            t_end: 250.0,
+            points: 501,
+            rtol: 1e-8,
+            atol: 1e-10,
+            method: FlowMethod::Auto,
+        }
+    }
+}
+
+impl FlowOptions {
+    /// Check τ_end, points and tolerances.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.t_end.is_finite() && self.t_end > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "--t-end",
+                value: self.t_end,
+                rule: "the final time must be finite and > 0",
+            });
+        }
+        if self.points < 2 || self.points > 10_000_000 {
+            return Err(Error::InvalidParameter {
+                name: "--points",
+                value: self.points as f64,
+                rule: "the output grid needs between 2 and 10⁷ points",
+            });
+        }
+        for (name, v) in [("--rtol", self.rtol), ("--atol", self.atol)] {
+            if !(v.is_finite() && v > 0.0 && v < 1.0) {
+                return Err(Error::InvalidParameter {
+                    name,
+                    value: v,
+                    rule: "tolerances must be in (0, 1)",
+                });
+            }
+        }
+        if self.rtol < 10.0 * f64::EPSILON {
+            return Err(Error::InvalidParameter {
+                name: "--rtol",
+                value: self.rtol,
+                rule: "the relative tolerance must be ≥ 10·ε ≈ 2.2e-15",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Above this stiffness estimate ρ·τ_end the automatic choice starts implicit.
+pub const STIFFNESS_THRESHOLD: f64 = 1000.0;
+/// Largest state for which the automatic choice starts implicit (dense LU costs n³).
+pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
+
+/// Integrate any [`OdeProblem`] from `y0` with the chosen method.
+pub fn integrate(
+    problem: &(impl OdeProblem + ?Sized),
+    y0: &DVector<f64>,
+    options: &FlowOptions,
+) -> Result<OdeSolution> {
+    options.validate()?;
+    let FlowOptions {
+        t_end,
+        points,
+        rtol,
+        atol,
+        method,
+    } = *options;
+    let explicit = |m| explicit::solve(problem, m, y0, t_end, points, rtol, atol);
+    let implicit = |m| implicit::solve(problem, m, y0, t_end, points, rtol, atol);
+    match method {
+        FlowMethod::Dop853 => explicit(ExplicitMethod::Dop853),
+        FlowMethod::Dopri5 => explicit(ExplicitMethod::Dopri5),
+        FlowMethod::Bdf => implicit(ImplicitMethod::Bdf),
+        FlowMethod::Sdirk => implicit(ImplicitMethod::Sdirk),
+        FlowMethod::Auto => {
+            let stiffness = problem.spectral_bound() * t_end;
+            if stiffness > STIFFNESS_THRESHOLD && problem.dim() <= AUTO_IMPLICIT_MAX_DIM {
+                return implicit(ImplicitMethod::Bdf);
+            }
+            match explicit(ExplicitMethod::Dop853) {
+                Err(Error::StiffnessDetected { .. }) | Err(Error::IntegrationFailed { .. }) => {
+                    let mut sol = implicit(ImplicitMethod::Bdf)?;
+                    sol.stats.solver = format!("{} (after dop853 found the problem stiff)", sol.stats.solver);
+                    Ok(sol)
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+/// Integrate the primal flow of `dynamics` from z₀ and return the responses z on the grid.
+///
+/// When r ≥ n/2 it integrates the margins m = Uz (one n×n product per evaluation, THEORY.md §3)
+/// and maps back with z = Uᵀm; otherwise it integrates z directly.
+pub fn primal_flow(
+    dynamics: &PrimalDynamics,
+    z0: &DVector<f64>,
+    options: &FlowOptions,
+) -> Result<OdeSolution> {
+    let sys = dynamics.system();
+    if z0.len() != sys.rank() {
+        return Err(Error::Shape(format!(
+            "initial responses have {} entries but the system has {} features",
+            z0.len(),
+            sys.rank()
+        )));
+    }
+    let (n, r) = (sys.examples(), sys.rank());
+    if 2 * r >= n {
+        let flow = MarginFlow::new(dynamics);
+        let mut sol = integrate(&flow, &sys.margins(z0), options)?;
+        let ut = sys.coupling().transpose();
+        for state in &mut sol.states {
+            *state = &ut * &*state;
+        }
+        Ok(sol)
+    } else {
+        integrate(dynamics, z0, options)
+    }
+}

@@ -1,0 +1,74 @@
+//! Solvers: methods that take a problem from [`crate::dynamics`] and return a solution with
+//! statistics. The problem side ([`OdeProblem`]) knows only its right-hand side and Jacobian; the
+//! method side (explicit Dormand–Prince, implicit BDF/SDIRK, gradient descent, Newton) never
+//! depends on which dynamics it runs.
+
+pub mod explicit;
+pub mod flow;
+pub mod gd;
+pub mod implicit;
+pub mod steady;
+
+pub use flow::{integrate, FlowMethod, FlowOptions};
+
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+
+/// An autonomous ODE dy/dτ = f(y) with an analytic Jacobian.
+pub trait OdeProblem: Sync {
+    /// State dimension.
+    fn dim(&self) -> usize;
+    /// f(y) into `dy`.
+    fn rhs(&self, y: &[f64], dy: &mut [f64]);
+    /// ∂f/∂y into `jac` (dim × dim).
+    fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>);
+    /// An upper bound on the spectral radius of ∂f/∂y over the region the flow visits
+    /// (∞ if unbounded). Used to choose between explicit and implicit methods.
+    fn spectral_bound(&self) -> f64;
+    /// Move a state back into the problem's domain (default: nothing to do).
+    fn project(&self, _state: &mut [f64]) {}
+}
+
+/// Work done by a solver, reported with every solution.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SolverStats {
+    /// The method that produced the solution (e.g. `dop853`, `bdf`, `gd`).
+    pub solver: String,
+    /// Wall-clock seconds of the solve alone.
+    pub wall_s: f64,
+    /// Right-hand-side evaluations.
+    pub rhs_evals: u64,
+    /// Jacobian evaluations.
+    pub jacobian_evals: u64,
+    /// Accepted steps.
+    pub steps_accepted: u64,
+    /// Rejected steps.
+    pub steps_rejected: u64,
+    /// LU factorisations (implicit methods).
+    pub lu_factorisations: u64,
+}
+
+/// A solution on an output grid: `states[k]` is the state at `tau[k]`.
+#[derive(Clone, Debug)]
+pub struct OdeSolution {
+    /// Output times.
+    pub tau: Vec<f64>,
+    /// State at each output time.
+    pub states: Vec<DVector<f64>>,
+    /// Work done.
+    pub stats: SolverStats,
+}
+
+/// The output grid τ_k = k·τ_end/(points − 1), k = 0 … points − 1 (computed directly, no drift).
+pub fn output_grid(t_end: f64, points: usize) -> Vec<f64> {
+    let last = points.saturating_sub(1).max(1) as f64;
+    (0..points)
+        .map(|k| {
+            if k + 1 == points {
+                t_end
+            } else {
+                t_end * k as f64 / last
+            }
+        })
+        .collect()
+}
