@@ -206,30 +206,34 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
                 })
             }
         };
-        // Armijo backtracking on the convex objective.
+        // Armijo backtracking on the convex objective, while its decrease is resolvable in
+        // floating point; below that, Newton is in its quadratic phase and the full step is
+        // taken as long as it lowers the residual.
         let slope = gradient.dot(&step);
-        let mut t = 1.0;
+        let resolvable = -slope > 1e3 * f64::EPSILON * value.abs().max(f64::MIN_POSITIVE);
         let mut accepted = false;
-        for _ in 0..60 {
-            let trial = &x + &step * t;
-            let trial_value = objective(&trial);
-            if trial_value <= value + 1e-4 * t * slope {
-                x = trial;
-                value = trial_value;
-                accepted = true;
-                break;
+        if resolvable {
+            let mut t = 1.0;
+            for _ in 0..60 {
+                let trial = &x + &step * t;
+                let trial_value = objective(&trial);
+                if trial_value <= value + 1e-4 * t * slope {
+                    x = trial;
+                    value = trial_value;
+                    accepted = true;
+                    break;
+                }
+                t *= 0.5;
             }
-            t *= 0.5;
         }
         if !accepted {
-            // At rounding level the objective cannot decrease further; take the full step if it
-            // lowers the residual, otherwise stop here and let the residual test decide.
             let trial = &x + &step;
             let trial_res = fixed_point_residual(dynamics, &embed(&trial));
             if trial_res < residual {
                 x = trial;
                 value = objective(&x);
             } else if residual <= 1e3 * params.tolerance * x.amax().max(1.0) {
+                // Stagnation at rounding level: report the residual reached.
                 return Ok(finish(dynamics, embed(&x), it, "newton"));
             } else {
                 return Err(Error::NewtonFailed {
