@@ -32,6 +32,8 @@
 pub mod dynamics;
 pub mod error;
 pub mod output;
+pub mod reference;
+pub mod simulation;
 pub mod solvers;
 pub mod systems;
 

@@ -1,0 +1,291 @@
+//! The subcommands: each turns its arguments into library calls and prints the result.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use gstarve::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve::output::ensure_dir;
+use gstarve::reference::{self, paper_toy};
+use gstarve::simulation::{simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig};
+use gstarve::solvers::gd::GdOptions;
+use gstarve::solvers::steady::steady_state;
+use gstarve::solvers::{FlowMethod, FlowOptions};
+use gstarve::systems::FeatureSystem;
+use nalgebra::DVector;
+use serde_json::json;
+
+use super::{ModelArgs, OutputArgs, SystemArgs};
+
+fn default_system() -> gstarve::Result<FeatureSystem> {
+    Ok(paper_toy(4.0))
+}
+
+fn fmt_vec(v: &[f64]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
+    format!("({})", parts.join(", "))
+}
+
+/// `gstarve simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Methods to run, comma-separated: gd, gd-theta (needs --features), flow, dual.
+    #[arg(long, value_delimiter = ',', default_value = "gd,flow")]
+    methods: Vec<Method>,
+    /// GD step size η.
+    #[arg(long, default_value_t = reference::TOY_ETA, allow_negative_numbers = true)]
+    eta: f64,
+    /// GD steps.
+    #[arg(long, default_value_t = reference::TOY_STEPS)]
+    steps: usize,
+    /// End time of the flow and the dual (default η·steps).
+    #[arg(long, allow_negative_numbers = true)]
+    t_end: Option<f64>,
+    /// Output points (flow/dual grid; GD records this many evenly spaced steps).
+    #[arg(long, default_value_t = 501)]
+    points: usize,
+    /// Relative tolerance of the flow.
+    #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
+    rtol: f64,
+    /// Absolute tolerance of the flow.
+    #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
+    atol: f64,
+    /// Flow integrator: auto, dop853, dopri5, bdf, sdirk.
+    #[arg(long, default_value = "auto")]
+    method: FlowMethod,
+    /// Initial responses z₀ (comma-separated; default 0).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    z0: Option<Vec<f64>>,
+    /// Run GD even beyond the stability bound η(λ + s₁²/4) < 2 (divergence is still reported).
+    #[arg(long)]
+    allow_unstable: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Run `gstarve simulate`.
+pub fn simulate(a: &SimulateArgs) -> Result<()> {
+    let loaded = a.system.load_or(default_system)?;
+    let (loss, regulariser) = a.model.model()?;
+    let config = SimulationConfig {
+        loss,
+        regulariser,
+        methods: a.methods.clone(),
+        gd: GdOptions {
+            eta: a.eta,
+            steps: a.steps,
+            points: a.points,
+            allow_unstable: a.allow_unstable,
+        },
+        flow: FlowOptions {
+            t_end: a.t_end.unwrap_or(a.eta * a.steps as f64),
+            points: a.points,
+            rtol: a.rtol,
+            atol: a.atol,
+            method: a.method,
+        },
+        initial: a.z0.as_ref().map(|z| DVector::from_column_slice(z)),
+        dual_start: DualDynamics::DEFAULT_START,
+    };
+    if let Some(z0) = &config.initial {
+        if z0.len() != loaded.system.rank() {
+            bail!(
+                "--z0 has {} entries but the system has {} features",
+                z0.len(),
+                loaded.system.rank()
+            );
+        }
+        if let Some((i, v)) = z0.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            bail!("--z0 entry {} = {v} is not finite", i + 1);
+        }
+    }
+    let report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
+    if let Some(dir) = &a.output.out {
+        ensure_dir(dir)?;
+        write_trajectories_csv(&report, &dir.join("trajectories.csv"))?;
+    }
+    if a.output.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    match &report.fixed_point {
+        Some(fp) => println!(
+            "fixed point z* = {}  margins = {}  (residual {:.1e}, {} Newton iterations)",
+            fmt_vec(&fp.z),
+            fmt_vec(&fp.margins),
+            fp.residual,
+            fp.iterations
+        ),
+        None => println!(
+            "fixed point: {}",
+            report.fixed_point_note.as_deref().unwrap_or("none")
+        ),
+    }
+    println!(
+        "{:<9} {:<12} {:>12} {:>10} {:>9} {:>8} {:>10}  z_final",
+        "method", "solver", "tau_end", "rhs_evals", "jac_evals", "steps", "wall_s"
+    );
+    for run in &report.runs {
+        println!(
+            "{:<9} {:<12} {:>12.4} {:>10} {:>9} {:>8} {:>10.3e}  {}",
+            run.method,
+            run.stats.solver,
+            run.tau.last().copied().unwrap_or(0.0),
+            run.stats.rhs_evals,
+            run.stats.jacobian_evals,
+            run.stats.steps_accepted,
+            run.stats.wall_s,
+            fmt_vec(&run.z_final)
+        );
+    }
+    if let Some(dir) = &a.output.out {
+        println!("wrote {}", dir.join("trajectories.csv").display());
+    }
+    Ok(())
+}
+
+/// `gstarve fixed-point`.
+#[derive(Args, Debug)]
+pub struct FixedPointArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `gstarve fixed-point`.
+pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
+    let loaded = a.system.load_or(default_system)?;
+    let (loss, regulariser) = a.model.model()?;
+    let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
+    let fp = steady_state(&dynamics)?;
+    let to_vec = |v: &DVector<f64>| v.iter().copied().collect::<Vec<f64>>();
+    if a.json {
+        let value = json!({
+            "z": to_vec(&fp.responses),
+            "margins": to_vec(&fp.margins),
+            "alpha": fp.alpha.as_ref().map(to_vec),
+            "residual": fp.residual,
+            "iterations": fp.iterations,
+            "method": fp.method,
+        });
+        println!("{value}");
+    } else {
+        println!("z*       = {}", fmt_vec(fp.responses.as_slice()));
+        println!("margins  = {}", fmt_vec(fp.margins.as_slice()));
+        if let Some(alpha) = &fp.alpha {
+            println!("alpha    = {}", fmt_vec(alpha.as_slice()));
+        }
+        println!(
+            "residual = {:.3e} after {} iterations ({})",
+            fp.residual, fp.iterations, fp.method
+        );
+    }
+    Ok(())
+}
+
+/// `gstarve system`.
+#[derive(Args, Debug)]
+pub struct SystemCmdArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    /// Output file (JSON, or TOML for *.toml).
+    #[arg(long, short, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// Run `gstarve system`.
+pub fn system(a: &SystemCmdArgs) -> Result<()> {
+    let loaded = a.system.load_or(|| {
+        Err(gstarve::Error::Unsupported(
+            "give a system source, e.g. --random 100 --seed 1 --spectrum 10:0.1".into(),
+        ))
+    })?;
+    loaded
+        .system
+        .save(&a.out)
+        .with_context(|| format!("writing the system to {}", a.out.display()))?;
+    eprintln!(
+        "wrote {} ({} examples, {} features)",
+        a.out.display(),
+        loaded.system.examples(),
+        loaded.system.rank()
+    );
+    Ok(())
+}
+
+/// `gstarve toy`.
+#[derive(Args, Debug, Default)]
+pub struct ToyArgs {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `gstarve toy` (also the default with no subcommand).
+pub fn toy(a: &ToyArgs) -> Result<()> {
+    let mut rows = Vec::new();
+    for l in 2..=6 {
+        let sys = paper_toy(f64::from(l));
+        let l2 = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: reference::TOY_LAMBDA_L2 })?;
+        let sd = PrimalDynamics::new(
+            &sys,
+            Loss::Logistic,
+            Regulariser::SpectralDecoupling { lambda: reference::TOY_LAMBDA_SD },
+        )?;
+        let gd = GdOptions {
+            eta: reference::TOY_ETA,
+            steps: reference::TOY_STEPS,
+            points: 2,
+            allow_unstable: false,
+        };
+        let z0 = DVector::zeros(2);
+        let gd_l2 = gstarve::solvers::gd::gradient_descent(&l2, &z0, &gd)?;
+        let gd_sd = gstarve::solvers::gd::gradient_descent(&sd, &z0, &gd)?;
+        let fp_l2 = steady_state(&l2)?;
+        let fp_sd = steady_state(&sd)?;
+        let last = |s: &gstarve::solvers::OdeSolution| s.states.last().map(|z| z.iter().copied().collect::<Vec<f64>>()).unwrap_or_default();
+        rows.push(json!({
+            "l": l,
+            "l2_fixed_point": fp_l2.responses.iter().collect::<Vec<_>>(),
+            "l2_gd_end": last(&gd_l2),
+            "sd_fixed_point": fp_sd.responses.iter().collect::<Vec<_>>(),
+            "sd_gd_end": last(&gd_sd),
+        }));
+    }
+    if a.json {
+        println!("{}", json!({ "toy": rows }));
+        return Ok(());
+    }
+    println!("The paper's toy (THEORY.md §6): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;");
+    println!("GD η = 0.05 for 5000 steps from z = 0. Feature 1 starves feature 2 under L2 (z₂* falls");
+    println!("as l grows); SD gives every l the same steady state.\n");
+    println!(
+        "{:>2}  {:>22}  {:>22}  {:>22}  {:>22}",
+        "l", "L2 fixed point z*", "L2 GD after 5000", "SD fixed point z*", "SD GD after 5000"
+    );
+    for r in &rows {
+        let v = |k: &str| -> Vec<f64> {
+            r[k].as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                .unwrap_or_default()
+        };
+        println!(
+            "{:>2}  {:>22}  {:>22}  {:>22}  {:>22}",
+            r["l"],
+            fmt_vec(&v("l2_fixed_point")),
+            fmt_vec(&v("l2_gd_end")),
+            fmt_vec(&v("sd_fixed_point")),
+            fmt_vec(&v("sd_gd_end"))
+        );
+    }
+    println!("\nMore: gstarve --help, gstarve simulate --help.");
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Command-line interface: clap arguments → validated configuration → library calls.
+
+mod commands;
+mod system_args;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gstarve::dynamics::{Loss, Regulariser};
+
+pub use system_args::SystemArgs;
+
+/// gstarve: Gradient Starvation made computable (Pezeshki et al., NeurIPS 2021).
+///
+/// With no subcommand, runs the paper's toy (THEORY.md §6) and prints its steady states and
+/// gradient-descent endpoints.
+#[derive(Parser, Debug)]
+#[command(name = "gstarve", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run GD, the exact flow, the dual (and θ-space GD) on a system.
+    Simulate(commands::SimulateArgs),
+    /// The steady state z* with margins, α, residual and iterations.
+    FixedPoint(commands::FixedPointArgs),
+    /// Write a feature system (e.g. a random one) to a file.
+    System(commands::SystemCmdArgs),
+    /// The paper's toy: steady states and GD endpoints for l = 2…6 (the default command).
+    Toy(commands::ToyArgs),
+}
+
+/// Regulariser choice on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegChoice {
+    /// Weight decay (λ/2)‖θ‖².
+    L2,
+    /// Spectral Decoupling (λ/2)‖ŷ‖².
+    Sd,
+    /// No regulariser.
+    None,
+}
+
+/// Loss choice on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossChoice {
+    /// Cross-entropy.
+    Logistic,
+    /// Squared loss ½(m−1)².
+    Squared,
+}
+
+/// Loss and regulariser options.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Regulariser.
+    #[arg(long, value_enum, default_value = "l2")]
+    pub reg: RegChoice,
+    /// Regularisation strength λ ≥ 0.
+    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
+    pub lambda: f64,
+    /// Loss.
+    #[arg(long, value_enum, default_value = "logistic")]
+    pub loss: LossChoice,
+}
+
+impl ModelArgs {
+    /// The validated loss and regulariser.
+    pub fn model(&self) -> Result<(Loss, Regulariser)> {
+        let reg = match self.reg {
+            RegChoice::L2 => Regulariser::L2 { lambda: self.lambda },
+            RegChoice::Sd => Regulariser::SpectralDecoupling { lambda: self.lambda },
+            RegChoice::None => Regulariser::None,
+        }
+        .validated()?;
+        let loss = match self.loss {
+            LossChoice::Logistic => Loss::Logistic,
+            LossChoice::Squared => Loss::Squared,
+        };
+        Ok((loss, reg))
+    }
+}
+
+/// Output options.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder for CSV output.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Parse the command line and run it.
+pub fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Simulate(a)) => commands::simulate(&a),
+        Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
+        Some(Command::System(a)) => commands::system(&a),
+        Some(Command::Toy(a)) => commands::toy(&a),
+        None => commands::toy(&commands::ToyArgs::default()),
+    }
+}
+
+/// Exit status: 2 for input the library rejected, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<gstarve::Error>() {
+        Some(gstarve::Error::NewtonFailed { .. })
+        | Some(gstarve::Error::IntegrationFailed { .. })
+        | Some(gstarve::Error::Diverged { .. })
+        | Some(gstarve::Error::StiffnessDetected { .. }) => 1,
+        Some(_) => 2,
+        None => 2,
+    }
+}

@@ -1,0 +1,118 @@
+//! The system options shared by every subcommand, and their conversion into a validated
+//! [`FeatureSystem`].
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use gstarve::simulation::RawFeatures;
+use gstarve::systems::{read_matrix_csv, read_vector_csv, FeatureSystem, Spectrum};
+
+/// Where the feature system comes from (exactly one source).
+#[derive(Args, Debug, Clone)]
+pub struct SystemArgs {
+    /// System file (JSON, or TOML for *.toml): {"strengths": [...], "u": [[...], ...]}.
+    #[arg(long, value_name = "FILE", help_heading = "System")]
+    pub system: Option<PathBuf>,
+    /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of THEORY.md §5;
+    /// alone: the decoupled system U = I.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_name = "S1,S2,..", help_heading = "System")]
+    pub strengths: Option<Vec<f64>>,
+    /// Coupling δ of the rotation family (needs two --strengths).
+    #[arg(long, allow_negative_numbers = true, value_name = "DELTA", requires = "strengths", help_heading = "System")]
+    pub coupling: Option<f64>,
+    /// Features Φ as CSV (n rows × p columns); needs --labels.
+    #[arg(long, value_name = "PHI.csv", requires = "labels", help_heading = "System")]
+    pub features: Option<PathBuf>,
+    /// Labels y as CSV (one per example, ±1 or 0/1).
+    #[arg(long, value_name = "Y.csv", requires = "features", help_heading = "System")]
+    pub labels: Option<PathBuf>,
+    /// A random system with N examples and features: Haar coupling, geometric spectrum.
+    #[arg(long, value_name = "N", help_heading = "System")]
+    pub random: Option<usize>,
+    /// Seed of the random system.
+    #[arg(long, default_value_t = 0, help_heading = "System")]
+    pub seed: u64,
+    /// Spectrum of the random system, FROM:TO (geometric, s₁ = FROM, s_n = TO).
+    #[arg(long, default_value = "10:0.1", value_name = "FROM:TO", help_heading = "System")]
+    pub spectrum: String,
+}
+
+/// A system and, when it came from features, the raw features.
+pub struct LoadedSystem {
+    pub system: FeatureSystem,
+    pub raw: Option<RawFeatures>,
+}
+
+impl SystemArgs {
+    /// Number of sources given.
+    fn sources(&self) -> usize {
+        [
+            self.system.is_some(),
+            self.strengths.is_some(),
+            self.features.is_some(),
+            self.random.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count()
+    }
+
+    /// Build the validated system. `default` is used when no source was given.
+    pub fn load_or(&self, default: impl FnOnce() -> gstarve::Result<FeatureSystem>) -> Result<LoadedSystem> {
+        match self.sources() {
+            0 => return Ok(LoadedSystem { system: default()?, raw: None }),
+            1 => {}
+            _ => bail!("give exactly one system source: --system, --strengths, --features/--labels or --random"),
+        }
+        if let Some(path) = &self.system {
+            let system = FeatureSystem::load(path)?;
+            return Ok(LoadedSystem { system, raw: None });
+        }
+        if let Some(s) = &self.strengths {
+            let system = match self.coupling {
+                Some(delta) => {
+                    if s.len() != 2 {
+                        bail!(
+                            "--coupling δ defines the two-feature rotation family: it needs exactly 2 strengths, got {}",
+                            s.len()
+                        );
+                    }
+                    FeatureSystem::rotation(s[0], s[1], delta)?
+                }
+                None => FeatureSystem::decoupled(s)?,
+            };
+            return Ok(LoadedSystem { system, raw: None });
+        }
+        if let (Some(phi_path), Some(y_path)) = (&self.features, &self.labels) {
+            let phi = read_matrix_csv(phi_path)?;
+            let labels = read_vector_csv(y_path)?;
+            let system = FeatureSystem::from_features(&phi, &labels)?;
+            return Ok(LoadedSystem {
+                system,
+                raw: Some(RawFeatures { phi, labels }),
+            });
+        }
+        if let Some(n) = self.random {
+            let system = FeatureSystem::random(n, self.parse_spectrum()?, self.seed)?;
+            return Ok(LoadedSystem { system, raw: None });
+        }
+        bail!("no system source given")
+    }
+
+    fn parse_spectrum(&self) -> Result<Spectrum> {
+        let (a, b) = self
+            .spectrum
+            .split_once(':')
+            .with_context(|| format!("--spectrum '{}' must be FROM:TO, e.g. 10:0.1", self.spectrum))?;
+        let parse = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--spectrum: '{t}' is not a number"))
+        };
+        Ok(Spectrum::Geometric {
+            from: parse(a)?,
+            to: parse(b)?,
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! The solvers against each other and against the steady state (issue: core solver, "Must show").
+
+use gstarve::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve::reference::{paper_toy, TOY_LAMBDA_L2, TOY_LAMBDA_SD};
+use gstarve::solvers::flow::primal_flow;
+use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve::solvers::steady::steady_state;
+use gstarve::solvers::{integrate, FlowMethod, FlowOptions};
+use gstarve::systems::{FeatureSystem, Spectrum};
+use nalgebra::{DMatrix, DVector};
+use rand::{Rng, SeedableRng};
+
+fn gd(eta: f64, steps: usize, points: usize) -> GdOptions {
+    GdOptions { eta, steps, points, allow_unstable: false }
+}
+
+/// max_k ‖z_GD(ηk) − z_flow(ηk)‖∞ over τ ∈ [0, 50] on 101 shared points.
+fn max_gap(d: &PrimalDynamics, eta: f64) -> f64 {
+    let t_end = 50.0;
+    let steps = (t_end / eta).round() as usize;
+    let flow = primal_flow(
+        d,
+        &DVector::zeros(d.dim()),
+        &FlowOptions { t_end, points: 101, rtol: 1e-12, atol: 1e-14, method: FlowMethod::Dop853 },
+    )
+    .unwrap();
+    let run = gradient_descent(d, &DVector::zeros(d.dim()), &gd(eta, steps, 101)).unwrap();
+    assert_eq!(run.tau.len(), flow.tau.len());
+    run.states
+        .iter()
+        .zip(&flow.states)
+        .zip(run.tau.iter().zip(&flow.tau))
+        .map(|((a, b), (ta, tb))| {
+            assert!((ta - tb).abs() < 1e-9);
+            (a - b).amax()
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn gd_converges_to_the_flow_at_first_order() {
+    for (sys, reg) in [
+        (paper_toy(4.0), Regulariser::L2 { lambda: TOY_LAMBDA_L2 }),
+        (paper_toy(4.0), Regulariser::SpectralDecoupling { lambda: TOY_LAMBDA_SD }),
+        (
+            FeatureSystem::random(5, Spectrum::Geometric { from: 3.0, to: 0.5 }, 4).unwrap(),
+            Regulariser::L2 { lambda: 0.05 },
+        ),
+    ] {
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
+        let gaps: Vec<f64> = [0.02, 0.01, 0.005].iter().map(|&eta| max_gap(&d, eta)).collect();
+        for w in gaps.windows(2) {
+            let ratio = w[0] / w[1];
+            assert!((ratio - 2.0).abs() < 0.2, "{reg:?}: gaps {gaps:?}, ratio {ratio}");
+        }
+    }
+}
+
+#[test]
+fn theta_space_gd_equals_z_space_gd_on_random_features() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    for (n, p) in [(6, 10), (8, 8), (10, 4)] {
+        let phi = DMatrix::from_fn(n, p, |_, _| rng.random_range(-1.0..1.0));
+        let labels: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        let sys = FeatureSystem::from_features(&phi, &labels).unwrap();
+        for loss in [Loss::Logistic, Loss::Squared] {
+            for reg in [
+                Regulariser::L2 { lambda: 0.01 },
+                Regulariser::SpectralDecoupling { lambda: 0.02 },
+                Regulariser::None,
+            ] {
+                let d = PrimalDynamics::new(&sys, loss, reg).unwrap();
+                let eta = 0.5 / d.curvature_bound();
+                let opts = gd(eta, 2000, 21);
+                let z_run = gradient_descent(&d, &DVector::zeros(sys.rank()), &opts).unwrap();
+                let (theta_run, _) =
+                    gradient_descent_parameters(&sys, &phi, &labels, loss, reg, &opts).unwrap();
+                let scale = z_run.states.last().unwrap().amax().max(1.0);
+                for (a, b) in z_run.states.iter().zip(&theta_run.states) {
+                    assert!((a - b).amax() < 1e-10 * scale, "n={n} p={p} {loss:?} {reg:?}: {}", (a - b).amax());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn long_flow_reaches_the_fixed_point() {
+    for l in [2.0, 4.0, 6.0] {
+        let sys = paper_toy(l);
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: TOY_LAMBDA_L2 })
+            .unwrap();
+        let fp = steady_state(&d).unwrap();
+        let sol = primal_flow(
+            &d,
+            &DVector::zeros(2),
+            &FlowOptions { t_end: 20_000.0, points: 11, method: FlowMethod::Auto, ..Default::default() },
+        )
+        .unwrap();
+        let end = sol.states.last().unwrap();
+        assert!((end - &fp.responses).amax() < 1e-6, "l = {l}: {end} vs {}", fp.responses);
+    }
+}
+
+#[test]
+fn primal_and_dual_share_the_steady_state() {
+    for (l, reg) in [
+        (2.0, Regulariser::L2 { lambda: TOY_LAMBDA_L2 }),
+        (6.0, Regulariser::L2 { lambda: TOY_LAMBDA_L2 }),
+        (4.0, Regulariser::SpectralDecoupling { lambda: TOY_LAMBDA_SD }),
+    ] {
+        let sys = paper_toy(l);
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
+        let fp = steady_state(&d).unwrap();
+        let dual = DualDynamics::new(&d).unwrap();
+        let sol = integrate(
+            &dual,
+            &DVector::from_element(2, DualDynamics::DEFAULT_START),
+            &FlowOptions { t_end: 1000.0, points: 11, method: FlowMethod::Bdf, ..Default::default() },
+        )
+        .unwrap();
+        let z = dual.responses(sol.states.last().unwrap().as_slice());
+        assert!((&z - &fp.responses).amax() < 1e-6, "l = {l} {reg:?}: {z} vs {}", fp.responses);
+    }
+}
+
+#[test]
+fn sd_steady_state_does_not_depend_on_strengths() {
+    let base = FeatureSystem::random(6, Spectrum::Geometric { from: 5.0, to: 0.5 }, 9).unwrap();
+    let reg = Regulariser::SpectralDecoupling { lambda: 0.01 };
+    let reference = steady_state(&PrimalDynamics::new(&base, Loss::Logistic, reg).unwrap()).unwrap();
+    for strengths in [vec![1.0; 6], vec![9.0, 3.0, 2.0, 1.0, 0.7, 0.2]] {
+        let sys = base.with_strengths(DVector::from_vec(strengths)).unwrap();
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
+        let fp = steady_state(&d).unwrap();
+        assert!((&fp.responses - &reference.responses).amax() < 1e-10);
+        // Every example reaches the same margin μ* (THEORY.md §4).
+        let mu = fp.margins[0];
+        assert!(fp.margins.iter().all(|m| (m - mu).abs() < 1e-9));
+        // And the flow from 0 gets there too (the slowest mode relaxes at rate ~ s_r²(λ + σ'(μ*))).
+        let sol = primal_flow(
+            &d,
+            &DVector::zeros(6),
+            &FlowOptions { t_end: 1e6, points: 3, ..Default::default() },
+        )
+        .unwrap();
+        assert!((sol.states.last().unwrap() - &fp.responses).amax() < 1e-6);
+    }
+}
+
+#[test]
+fn squared_loss_flow_reaches_its_closed_form() {
+    // THEORY.md §4: z_j* = s_j²(Uᵀ1)_j/(s_j² + λ).
+    let sys = FeatureSystem::random(5, Spectrum::Geometric { from: 2.0, to: 0.5 }, 2).unwrap();
+    let lambda = 0.1;
+    let d = PrimalDynamics::new(&sys, Loss::Squared, Regulariser::L2 { lambda }).unwrap();
+    let fp = steady_state(&d).unwrap();
+    let ones = sys.coupling_column_sums();
+    for j in 0..5 {
+        let s2 = sys.strengths()[j].powi(2);
+        assert!((fp.responses[j] - s2 * ones[j] / (s2 + lambda)).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn unstable_learning_rate_is_rejected_and_divergence_reported() {
+    let sys = paper_toy(6.0);
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let bound = d.curvature_bound(); // λ + s₁²/4 = 9.01
+    assert!((bound - 9.01).abs() < 1e-12);
+    let err = gradient_descent(&d, &DVector::zeros(2), &gd(2.5 / bound, 10, 2)).unwrap_err();
+    assert!(err.to_string().contains("unstable"), "{err}");
+    // Squared loss, far beyond the bound: the run diverges and says so.
+    let d = PrimalDynamics::new(&sys, Loss::Squared, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let opts = GdOptions { eta: 1.0, steps: 5000, points: 5001, allow_unstable: true };
+    let err = gradient_descent(&d, &DVector::zeros(2), &opts).unwrap_err();
+    assert!(err.to_string().contains("diverged"), "{err}");
+}
