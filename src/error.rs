@@ -59,7 +59,7 @@ pub enum Error {
     },
     /// A gradient-descent step size beyond the stability bound of THEORY.md §3.
     #[error(
-        "learning rate η = {eta} is unstable: η·(curvature bound {bound:.4e}) = {product:.3} ≥ 2 (THEORY.md §3); use η < {limit:.4e}"
+        "learning rate η = {eta} is unstable: η·(curvature bound {bound:.6}) = {product:.4} ≥ 2 (THEORY.md §3); use η < {limit:.6}"
     )]
     UnstableStep {
         /// The step size given.

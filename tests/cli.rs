@@ -1,0 +1,173 @@
+//! The command line: bad input never panics (one clear line, non-zero exit, no output file), and
+//! the JSON contracts of `simulate` and `fixed-point` hold.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gstarve(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gstarve"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Assert a clean failure: exit code 2, one line on stderr containing every `needles`, no panic.
+fn assert_rejected(args: &[&str], needles: &[&str]) {
+    let out = gstarve(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line expected, got {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{args:?}: '{n}' not in: {stderr}");
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn malformed_system_file() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "bad.json", "{\"strengths\": [1, 2], \"u\": [[1, 0], [0, 1]");
+    assert_rejected(&["fixed-point", "--system", &f], &["bad.json", "EOF"]);
+    let f = write(d.path(), "typo.json", "{\"strength\": [1], \"u\": [[1]]}");
+    assert_rejected(&["fixed-point", "--system", &f], &["typo.json", "strength"]);
+}
+
+#[test]
+fn missing_file() {
+    assert_rejected(&["fixed-point", "--system", "/nonexistent/sys.json"], &["/nonexistent/sys.json"]);
+}
+
+#[test]
+fn non_finite_numbers() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "nan.toml", "strengths = [nan, 1.0]\nu = [[1.0, 0.0], [0.0, 1.0]]\n");
+    assert_rejected(&["fixed-point", "--system", &f], &["s_1 = NaN", "finite"]);
+    let phi = write(d.path(), "phi.csv", "1,0,2\n0,inf,1\n");
+    let y = write(d.path(), "y.csv", "1\n-1\n");
+    assert_rejected(&["fixed-point", "--features", &phi, "--labels", &y], &["features Φ", "inf", "row 2"]);
+    assert_rejected(&["fixed-point", "--strengths", "4,NaN"], &["s_2 = NaN"]);
+}
+
+#[test]
+fn wrong_shapes() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "shape.json", "{\"strengths\": [1, 2, 3], \"u\": [[1, 0], [0, 1]]}");
+    assert_rejected(&["fixed-point", "--system", &f], &["3 strengths", "2×2"]);
+    let f = write(d.path(), "ragged.json", "{\"strengths\": [1, 2], \"u\": [[1, 0], [0]]}");
+    assert_rejected(&["fixed-point", "--system", &f], &["row 2"]);
+    let phi = write(d.path(), "phi.csv", "1,0,2\n0,1,1\n");
+    let y = write(d.path(), "y.csv", "1\n-1\n1\n");
+    assert_rejected(&["fixed-point", "--features", &phi, "--labels", &y], &["2 rows", "3 labels"]);
+    assert_rejected(&["fixed-point", "--strengths", "1,2,3", "--coupling", "0.5"], &["exactly 2 strengths"]);
+    assert_rejected(&["simulate", "--strengths", "4,2", "--coupling", "0.5", "--z0", "1,2,3"], &["--z0", "3 entries"]);
+}
+
+#[test]
+fn non_orthogonal_coupling() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "skew.json", "{\"strengths\": [1, 2], \"u\": [[1, 0.2], [0, 1]]}");
+    assert_rejected(&["fixed-point", "--system", &f], &["not orthonormal", "2.000e-1"]);
+    assert_rejected(&["fixed-point", "--strengths", "4,2", "--coupling", "1.5"], &["δ = 1.5", "|δ| ≤ 1"]);
+}
+
+#[test]
+fn labels_not_plus_minus_one() {
+    let d = tempfile::tempdir().unwrap();
+    let phi = write(d.path(), "phi.csv", "x1,x2\n1,0\n0,1\n");
+    let y = write(d.path(), "y.csv", "y\n1\n2\n");
+    assert_rejected(&["fixed-point", "--features", &phi, "--labels", &y], &["y_2 = 2", "−1/+1"]);
+}
+
+#[test]
+fn negative_lambda_and_bad_numbers() {
+    assert_rejected(&["fixed-point", "--lambda", "-0.1"], &["λ = -0.1", "≥ 0"]);
+    assert_rejected(&["simulate", "--t-end", "-5", "--methods", "flow"], &["--t-end = -5", "> 0"]);
+    assert_rejected(&["simulate", "--rtol", "0", "--methods", "flow"], &["--rtol = 0"]);
+    assert_rejected(&["simulate", "--points", "1"], &["--points = 1"]);
+    assert_rejected(&["simulate", "--eta", "0"], &["--eta = 0"]);
+    assert_rejected(&["system", "--random", "3", "--spectrum", "10:-1", "--out", "x.json"], &["spectrum end = -1"]);
+}
+
+#[test]
+fn unstable_learning_rate() {
+    // s₁ = 6, λ = 0.01: the bound λ + s₁²/4 = 9.01, so η must be < 0.222.
+    assert_rejected(
+        &["simulate", "--strengths", "6,2", "--coupling", "0.5", "--eta", "0.5", "--methods", "gd"],
+        &["η = 0.5", "unstable", "η < 0.221976"],
+    );
+}
+
+#[test]
+fn no_steady_state_without_regulariser() {
+    assert_rejected(&["fixed-point", "--reg", "none"], &["no steady state"]);
+}
+
+#[test]
+fn failed_runs_leave_no_output_file() {
+    let d = tempfile::tempdir().unwrap();
+    let target = d.path().join("sys.json");
+    let t = target.to_string_lossy().into_owned();
+    assert_rejected(&["system", "--strengths", "1,-2", "--out", &t], &["s_2 = -2"]);
+    assert!(!target.exists());
+    // A good run writes the file and leaves no temporary behind.
+    let out = gstarve(&["system", "--random", "4", "--seed", "3", "--out", &t]);
+    assert!(out.status.success());
+    let names: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["sys.json".to_string()]);
+}
+
+#[test]
+fn simulate_json_contract() {
+    let d = tempfile::tempdir().unwrap();
+    let out_dir = d.path().join("run");
+    let o = out_dir.to_string_lossy().into_owned();
+    let out = gstarve(&[
+        "simulate", "--strengths", "4,2", "--coupling", "0.5", "--methods", "gd,flow,dual",
+        "--eta", "0.05", "--steps", "200", "--points", "11", "--json", "--out", &o,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fp = &v["fixed_point"];
+    assert!((fp["z"][0].as_f64().unwrap() - 7.812049).abs() < 1e-6);
+    assert!(fp["margins"].is_array() && fp["alpha"].is_array());
+    let runs = v["runs"].as_array().unwrap();
+    let methods: Vec<&str> = runs.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["gd", "flow", "dual"]);
+    for r in runs {
+        assert_eq!(r["tau"].as_array().unwrap().len(), 11);
+        assert_eq!(r["z"].as_array().unwrap().len(), 11);
+        assert_eq!(r["z_final"].as_array().unwrap().len(), 2);
+        for key in ["wall_s", "rhs_evals", "jacobian_evals", "steps_accepted", "steps_rejected", "solver"] {
+            assert!(!r["stats"][key].is_null(), "stats.{key} missing");
+        }
+    }
+    // GD ends at τ = ηK = 10, and so does the flow (default τ_end = η·steps).
+    assert!((runs[0]["tau"][10].as_f64().unwrap() - 10.0).abs() < 1e-12);
+    assert!((runs[1]["tau"][10].as_f64().unwrap() - 10.0).abs() < 1e-12);
+    let csv = std::fs::read_to_string(out_dir.join("trajectories.csv")).unwrap();
+    assert!(csv.starts_with("method,step,tau,z1,z2\n"));
+    assert_eq!(csv.lines().count(), 1 + 33);
+    assert!(csv.contains("\ngd,200,"));
+}
+
+#[test]
+fn fixed_point_json_contract() {
+    let out = gstarve(&["fixed-point", "--strengths", "6,2", "--coupling", "0.5", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // THEORY.md §6, l = 6.
+    assert!((v["z"][0].as_f64().unwrap() - 9.071019).abs() < 1e-6);
+    assert!((v["z"][1].as_f64().unwrap() - 1.185344).abs() < 1e-6);
+    assert!(v["residual"].as_f64().unwrap() < 1e-10);
+    assert!(v["iterations"].as_u64().unwrap() > 0);
+    assert_eq!(v["alpha"].as_array().unwrap().len(), 2);
+}
