@@ -110,6 +110,15 @@ pub enum Error {
         /// Final max-norm residual.
         residual: f64,
     },
+    /// A matrix the theory proves nonsingular (e.g. the Jacobian J = I + λ⁻¹S²UᵀDU of
+    /// THEORY.md §4, whose eigenvalues are ≥ 1) was singular in floating point.
+    #[error("the {dimension}×{dimension} matrix {matrix} is singular to working precision")]
+    SingularMatrix {
+        /// Which matrix, in the theory's notation.
+        matrix: &'static str,
+        /// Its dimension.
+        dimension: usize,
+    },
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -36,5 +36,6 @@ pub mod reference;
 pub mod simulation;
 pub mod solvers;
 pub mod systems;
+pub mod theory;
 
 pub use error::{Error, Result};
