@@ -40,7 +40,43 @@ impl MarginFlow {
     pub fn gram(&self) -> &DMatrix<f64> {
         &self.gram
     }
+
+    /// dm/dτ into `dm`, using `weights` as scratch for ψ(m) − λ_SD m: no allocation, for loops
+    /// that evaluate the flow many times (gradient descent).
+    pub fn rhs_with(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64]) {
+        for (w, &mi) in weights.iter_mut().zip(m) {
+            *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
+        }
+        symmetric_product(&self.gram, weights, dm);
+        for (o, &mi) in dm.iter_mut().zip(m) {
+            *o -= self.lambda_l2 * mi;
+        }
+    }
 }
+
+/// out = K g for a symmetric K. Small systems use a plain column sweep; from
+/// [`FAER_MIN_DIM`] on, faer's SIMD matrix–vector kernel (runtime-dispatched AVX2/AVX-512),
+/// which measured several times faster than nalgebra's generic gemv at n = 1000.
+pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
+    let n = g.len();
+    if n >= FAER_MIN_DIM {
+        let a = faer::MatRef::from_column_major_slice(k.as_slice(), n, n);
+        let x = faer::ColRef::from_slice(g);
+        let y = faer::ColMut::from_slice_mut(out);
+        faer::linalg::matmul::matmul(y, faer::Accum::Replace, a, x, 1.0, faer::Par::Seq);
+    } else {
+        out.fill(0.0);
+        for (j, &gj) in g.iter().enumerate() {
+            let col = &k.as_slice()[j * n..(j + 1) * n];
+            for (o, &kij) in out.iter_mut().zip(col) {
+                *o += kij * gj;
+            }
+        }
+    }
+}
+
+/// Size from which [`symmetric_product`] hands the product to faer.
+pub const FAER_MIN_DIM: usize = 32;
 
 impl OdeProblem for MarginFlow {
     fn dim(&self) -> usize {
@@ -48,18 +84,8 @@ impl OdeProblem for MarginFlow {
     }
 
     fn rhs(&self, m: &[f64], dm: &mut [f64]) {
-        let n = m.len();
-        let g = DVector::from_iterator(
-            n,
-            m.iter()
-                .map(|&mi| self.loss.neg_derivative(mi) - self.lambda_sd * mi),
-        );
-        let mut out = nalgebra::DVectorViewMut::from_slice(dm, n);
-        // K is symmetric: out = K g.
-        out.gemv(1.0, &self.gram, &g, 0.0);
-        for i in 0..n {
-            out[i] -= self.lambda_l2 * m[i];
-        }
+        let mut weights = vec![0.0; m.len()];
+        self.rhs_with(m, &mut weights, dm);
     }
 
     fn jacobian(&self, m: &[f64], jac: &mut DMatrix<f64>) {

@@ -60,6 +60,11 @@ pub fn solve(
 ) -> Result<OdeSolution> {
     let grid = output_grid(t_end, points);
     let dx = if points > 1 { t_end / (points - 1) as f64 } else { t_end };
+    // ode_solvers 0.6 extrapolates its dense output to x_end from the step *before* the last
+    // (a "last point" block that fires one step early; srenevey/ode-solvers#35), which spoils the
+    // final grid point. Integrating a sliver past τ_end puts τ_end strictly inside the last step,
+    // where the ordinary dense-output interpolation applies; points beyond τ_end are not output.
+    let x_end = t_end + (dx * 1e-3).max(1e-7);
     let adapter = Adapter {
         problem,
     };
@@ -69,7 +74,7 @@ pub fn solve(
             let mut s = $solver::from_param(
                 adapter,
                 0.0,
-                t_end,
+                x_end,
                 dx,
                 y0.clone(),
                 rtol,
@@ -78,7 +83,7 @@ pub fn solve(
                 0.0,
                 0.333,
                 6.0,
-                t_end,
+                x_end,
                 0.0,
                 MAX_STEPS,
                 1000,
@@ -146,4 +151,31 @@ pub fn solve(
             lu_factorisations: 0,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::systems::FeatureSystem;
+    use crate::theory::decoupled::unregularised_trajectory;
+
+    /// Every grid point, the last included, matches the closed form z(τ) = log ω(c) of
+    /// THEORY.md §5 (the last point guards the dense-output workaround above).
+    #[test]
+    fn every_grid_point_matches_the_closed_form() {
+        let sys = FeatureSystem::decoupled(&[3.0]).unwrap();
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::None).unwrap();
+        for method in [ExplicitMethod::Dop853, ExplicitMethod::Dopri5] {
+            for points in [2, 3, 11, 1001] {
+                let sol = solve(&d, method, &DVector::zeros(1), 100.0, points, 1e-12, 1e-14).unwrap();
+                assert_eq!(sol.tau.len(), points);
+                assert_eq!(*sol.tau.last().unwrap(), 100.0);
+                for (t, z) in sol.tau.iter().zip(&sol.states) {
+                    let exact = unregularised_trajectory(3.0, 0.0, *t).unwrap();
+                    assert!((z[0] - exact).abs() < 1e-9, "{method:?} {points} τ={t}: {} vs {exact}", z[0]);
+                }
+            }
+        }
+    }
 }

@@ -105,7 +105,46 @@ fn iterate(
         y.axpy(options.eta, &dy, 1.0);
     }
     let wall = start.elapsed().as_secs_f64();
-    Ok(OdeSolution {
+    Ok(gd_solution(&record, options, states, wall, method))
+}
+
+/// The GD map on the margins, m_{k+1} = m_k + η ṁ(m_k), with no allocation inside the loop.
+fn iterate_margins(flow: &MarginFlow, m0: &DVector<f64>, options: &GdOptions) -> Result<OdeSolution> {
+    let record = options.recorded_steps();
+    let n = m0.len();
+    let mut m = m0.clone();
+    let mut dm = DVector::zeros(n);
+    let mut weights = DVector::zeros(n);
+    let mut states = Vec::with_capacity(record.len());
+    let start = Instant::now();
+    let mut k = 0;
+    for &target in &record {
+        while k < target {
+            flow.rhs_with(m.as_slice(), weights.as_mut_slice(), dm.as_mut_slice());
+            m.axpy(options.eta, &dm, 1.0);
+            k += 1;
+        }
+        if m.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Diverged {
+                method: "gd",
+                step: k,
+                tau: options.eta * k as f64,
+            });
+        }
+        states.push(m.clone());
+    }
+    let wall = start.elapsed().as_secs_f64();
+    Ok(gd_solution(&record, options, states, wall, "gd"))
+}
+
+fn gd_solution(
+    record: &[usize],
+    options: &GdOptions,
+    states: Vec<DVector<f64>>,
+    wall: f64,
+    method: &str,
+) -> OdeSolution {
+    OdeSolution {
         tau: record.iter().map(|&k| options.eta * k as f64).collect(),
         states,
         stats: SolverStats {
@@ -117,7 +156,7 @@ fn iterate(
             steps_rejected: 0,
             lu_factorisations: 0,
         },
-    })
+    }
 }
 
 /// GD on the responses: z_{k+1} = z_k + ηF(z_k) from z₀ (THEORY.md §3).
@@ -140,7 +179,7 @@ pub fn gradient_descent(
     }
     if 2 * sys.rank() >= sys.examples() {
         let flow = MarginFlow::new(dynamics);
-        let mut sol = iterate(&flow, &sys.margins(z0), options, "gd")?;
+        let mut sol = iterate_margins(&flow, &sys.margins(z0), options)?;
         let ut = sys.coupling().transpose();
         for s in &mut sol.states {
             *s = &ut * &*s;
@@ -210,20 +249,5 @@ pub fn gradient_descent_parameters(
         theta.axpy(options.eta, &step, 1.0);
     }
     let wall = start.elapsed().as_secs_f64();
-    Ok((
-        OdeSolution {
-            tau: record.iter().map(|&k| options.eta * k as f64).collect(),
-            states,
-            stats: SolverStats {
-                solver: "gd-theta".into(),
-                wall_s: wall,
-                rhs_evals: options.steps as u64,
-                jacobian_evals: 0,
-                steps_accepted: options.steps as u64,
-                steps_rejected: 0,
-                lu_factorisations: 0,
-            },
-        },
-        theta,
-    ))
+    Ok((gd_solution(&record, options, states, wall, "gd-theta"), theta))
 }
