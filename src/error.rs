@@ -119,6 +119,76 @@ pub enum Error {
         /// Its dimension.
         dimension: usize,
     },
+    /// A sweep axis whose range is empty or reversed (start ≥ end with more than one point).
+    #[error("sweep axis {axis}: the range [{start}, {end}] is empty (start must be < end, or give 1 point)")]
+    EmptyRange {
+        /// The axis's parameter (e.g. "ratio r").
+        axis: &'static str,
+        /// Start of the range.
+        start: f64,
+        /// End of the range.
+        end: f64,
+    },
+    /// A sweep axis with no points (zero steps).
+    #[error("sweep axis {axis} has {points} points: it needs at least 1")]
+    TooFewPoints {
+        /// The axis's parameter.
+        axis: &'static str,
+        /// The number of points given.
+        points: usize,
+    },
+    /// A sweep grid with more points than the limit.
+    #[error("the sweep grid has {points} points, more than the limit {limit} (4096²)")]
+    GridTooLarge {
+        /// nx · ny.
+        points: u128,
+        /// The largest grid allowed.
+        limit: u128,
+    },
+    /// Two sweep axes that vary the same parameter.
+    #[error("both sweep axes vary {axis}: choose two different parameters")]
+    DuplicateAxis {
+        /// The parameter.
+        axis: &'static str,
+    },
+    /// A computation defined for two-feature systems only.
+    #[error("{what} needs exactly 2 features, but the system has {rank}")]
+    NotTwoFeatures {
+        /// What was asked for (e.g. "the vector field").
+        what: &'static str,
+        /// The system's number of features.
+        rank: usize,
+    },
+    /// A response index outside the system.
+    #[error("response z_{index} does not exist: the system has {rank} features")]
+    ResponseOutOfRange {
+        /// 1-based index asked for.
+        index: usize,
+        /// Number of features.
+        rank: usize,
+    },
+    /// A figure asked for with no output format.
+    #[error("figure {figure}: no output format chosen (choose PNG, SVG or both)")]
+    NoOutputFormat {
+        /// The figure's file stem.
+        figure: String,
+    },
+    /// A figure with nothing to draw (no finite data in the chosen window).
+    #[error("figure {figure} has no finite data to draw")]
+    EmptyFigure {
+        /// The figure's file stem.
+        figure: String,
+    },
+    /// The plotting backend failed while drawing a figure.
+    #[error("drawing {figure} as {format} failed: {detail}")]
+    Render {
+        /// The figure's file stem.
+        figure: String,
+        /// `png` or `svg`.
+        format: &'static str,
+        /// The backend's message.
+        detail: String,
+    },
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
     Unsupported(String),

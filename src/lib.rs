@@ -31,10 +31,12 @@
 
 pub mod dynamics;
 pub mod error;
+pub mod figures;
 pub mod output;
 pub mod reference;
 pub mod simulation;
 pub mod solvers;
+pub mod sweeps;
 pub mod systems;
 pub mod theory;
 
