@@ -12,6 +12,8 @@ use gstarve::solvers::gd::GdOptions;
 use gstarve::solvers::steady::steady_state;
 use gstarve::solvers::{FlowMethod, FlowOptions};
 use gstarve::systems::FeatureSystem;
+use gstarve::theory::checks::{all_passed, check_system, CheckOptions, Verdict};
+use gstarve::theory::sensitivity::l2_sensitivity;
 use nalgebra::DVector;
 use serde_json::json;
 
@@ -167,6 +169,27 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
     let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
     let fp = steady_state(&dynamics)?;
     let to_vec = |v: &DVector<f64>| v.iter().copied().collect::<Vec<f64>>();
+    // Sensitivities (THEORY.md §5): L2 by the implicit-function formula, SD identically zero.
+    let r = loaded.system.rank();
+    let (sensitivity, elasticity) = match (loss, regulariser) {
+        (Loss::Logistic, Regulariser::L2 { lambda }) => {
+            let sens = l2_sensitivity(&loaded.system, lambda)?;
+            let rows = |f: &dyn Fn(usize, usize) -> serde_json::Value| {
+                (0..r).map(|j| (0..r).map(|i| f(j, i)).collect::<Vec<_>>()).collect::<Vec<_>>()
+            };
+            (
+                Some(rows(&|j, i| json!(sens.derivatives[(j, i)]))),
+                Some(rows(&|j, i| json!(sens.elasticities[(j, i)]))),
+            )
+        }
+        (Loss::Logistic, Regulariser::SpectralDecoupling { .. })
+            if r == loaded.system.examples() && loaded.system.strengths().iter().all(|&s| s > 0.0) =>
+        {
+            let zeros = vec![vec![json!(0.0); r]; r];
+            (Some(zeros.clone()), Some(zeros))
+        }
+        _ => (None, None),
+    };
     if a.json {
         let value = json!({
             "z": to_vec(&fp.responses),
@@ -175,6 +198,8 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
             "residual": fp.residual,
             "iterations": fp.iterations,
             "method": fp.method,
+            "sensitivity": sensitivity,
+            "elasticity": elasticity,
         });
         println!("{value}");
     } else {
@@ -187,6 +212,16 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
             "residual = {:.3e} after {} iterations ({})",
             fp.residual, fp.iterations, fp.method
         );
+        if let Some(e) = &elasticity {
+            println!("elasticity E_ji = ∂log|z_j*|/∂log s_i² (rows j, columns i; negative = starvation):");
+            for row in e {
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|v| v.as_f64().map_or("   masked".to_string(), |x| format!("{x:>9.5}")))
+                    .collect();
+                println!("  [{}]", cells.join(", "));
+            }
+        }
     }
     Ok(())
 }
@@ -289,3 +324,73 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
     println!("\nMore: gstarve --help, gstarve simulate --help.");
     Ok(())
 }
+
+/// `gstarve check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Multiply every tolerance by this factor (a tiny value shows the checker fail).
+    #[arg(long, default_value_t = 1.0)]
+    tolerance_scale: f64,
+    /// Print the table as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `gstarve check`: exit status 1 if any applicable prediction fails.
+pub fn check(a: &CheckArgs) -> Result<()> {
+    let loaded = a.system.load_or(default_system)?;
+    let (loss, regulariser) = a.model.model()?;
+    let rows = check_system(
+        &loaded.system,
+        loss,
+        regulariser,
+        &CheckOptions { tolerance_scale: a.tolerance_scale },
+    )?;
+    let passed = all_passed(&rows);
+    if a.json {
+        println!("{}", json!({ "passed": passed, "checks": rows }));
+    } else {
+        println!(
+            "{:<58} {:<4} {:>14} {:>14} {:>10} {:>10}  {:<4}  regime",
+            "prediction", "§", "predicted", "numerical", "error", "tolerance", ""
+        );
+        for r in &rows {
+            let verdict = match r.verdict {
+                Verdict::Pass => "PASS",
+                Verdict::Fail => "FAIL",
+                Verdict::Info => "INFO",
+            };
+            println!(
+                "{:<58} {:<4} {:>14.8} {:>14.8} {:>10.2e} {:>10.2e}  {verdict}  {}",
+                r.prediction, r.section, r.predicted, r.numerical, r.error, r.tolerance, r.regime
+            );
+        }
+        let failed = rows.iter().filter(|r| r.verdict == Verdict::Fail).count();
+        println!(
+            "\n{} predictions checked: {} passed, {failed} failed{}",
+            rows.iter().filter(|r| r.verdict != Verdict::Info).count(),
+            rows.iter().filter(|r| r.verdict == Verdict::Pass).count(),
+            if rows.iter().any(|r| r.verdict == Verdict::Info) { " (INFO rows are comparisons, not claims)" } else { "" }
+        );
+    }
+    if !passed {
+        return Err(CheckFailed.into());
+    }
+    Ok(())
+}
+
+/// Some prediction failed (exit status 1).
+#[derive(Debug)]
+pub struct CheckFailed;
+
+impl std::fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "some predictions failed their tolerance (see the FAIL rows above)")
+    }
+}
+
+impl std::error::Error for CheckFailed {}

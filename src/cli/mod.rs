@@ -28,6 +28,8 @@ enum Command {
     Simulate(commands::SimulateArgs),
     /// The steady state z* with margins, α, residual and iterations.
     FixedPoint(commands::FixedPointArgs),
+    /// Check every prediction of the theory that applies to a system against the exact numerics.
+    Check(commands::CheckArgs),
     /// Write a feature system (e.g. a random one) to a file.
     System(commands::SystemCmdArgs),
     /// The paper's toy: steady states and GD endpoints for l = 2…6 (the default command).
@@ -103,13 +105,17 @@ pub fn run() -> Result<()> {
         Some(Command::Simulate(a)) => commands::simulate(&a),
         Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
         Some(Command::System(a)) => commands::system(&a),
+        Some(Command::Check(a)) => commands::check(&a),
         Some(Command::Toy(a)) => commands::toy(&a),
         None => commands::toy(&commands::ToyArgs::default()),
     }
 }
 
-/// Exit status: 2 for input the library rejected, 1 otherwise.
+/// Exit status: 1 for a failed check or a numerical failure, 2 for input that was rejected.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<commands::CheckFailed>().is_some() {
+        return 1;
+    }
     match err.downcast_ref::<gstarve::Error>() {
         Some(gstarve::Error::NewtonFailed { .. })
         | Some(gstarve::Error::IntegrationFailed { .. })

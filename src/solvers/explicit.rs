@@ -48,7 +48,8 @@ impl<P: OdeProblem + ?Sized> System<f64, DVector<f64>> for Adapter<'_, P> {
 /// Maximum number of steps before an explicit run gives up.
 pub const MAX_STEPS: u32 = 1_000_000;
 
-/// Integrate `problem` from `y0` over [0, t_end], output at `points` evenly spaced times.
+/// Integrate `problem` from `y0` over [0, t_end], output at `points` evenly spaced times,
+/// stopping with [`Error::StiffnessDetected`] when the problem turns stiff.
 pub fn solve(
     problem: &(impl OdeProblem + ?Sized),
     method: ExplicitMethod,
@@ -58,7 +59,25 @@ pub fn solve(
     rtol: f64,
     atol: f64,
 ) -> Result<OdeSolution> {
+    solve_with(problem, method, y0, t_end, points, rtol, atol, true)
+}
+
+/// [`solve`], with the stiffness test optional: without it a stiff problem is integrated at the
+/// explicit method's stability limit (slow but right; useful where an implicit solve with dense
+/// LU costs more, n ≳ 200).
+#[allow(clippy::too_many_arguments)]
+pub fn solve_with(
+    problem: &(impl OdeProblem + ?Sized),
+    method: ExplicitMethod,
+    y0: &DVector<f64>,
+    t_end: f64,
+    points: usize,
+    rtol: f64,
+    atol: f64,
+    detect_stiffness: bool,
+) -> Result<OdeSolution> {
     let grid = output_grid(t_end, points);
+    let n_stiff = if detect_stiffness { 1000 } else { u32::MAX };
     let dx = if points > 1 { t_end / (points - 1) as f64 } else { t_end };
     // ode_solvers 0.6 extrapolates its dense output to x_end from the step *before* the last
     // (a "last point" block that fires one step early; srenevey/ode-solvers#35), which spoils the
@@ -86,7 +105,7 @@ pub fn solve(
                 x_end,
                 0.0,
                 MAX_STEPS,
-                1000,
+                n_stiff,
                 OutputType::Dense,
             );
             let outcome = s.integrate();

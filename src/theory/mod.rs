@@ -19,6 +19,7 @@
 //! Results that need the L2 steady state take it from [`crate::solvers::steady::steady_state`]
 //! (logistic loss); everything else is closed form.
 
+pub mod checks;
 pub mod decoupled;
 pub mod linearisation;
 pub mod perturbation;
