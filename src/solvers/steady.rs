@@ -169,6 +169,14 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
         z
     };
     let objective = |x: &DVector<f64>| dynamics.objective(&embed(x));
+    // max_j |∇L_j / W_jj|: the fixed-point residual in units of z, from the gradient.
+    let scaled_residual = |gradient: &DVector<f64>| {
+        gradient
+            .iter()
+            .zip(weights.iter())
+            .map(|(g, &w)| (g / residual_scale(w)).abs())
+            .fold(0.0, f64::max)
+    };
     let mut x = DVector::zeros(free.len());
     let mut value = objective(&x);
     let mut residual = f64::INFINITY;
@@ -176,11 +184,7 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
         let m = &uf * &x;
         let psi = m.map(|mi| loss.neg_derivative(mi));
         let gradient = weights.component_mul(&x) - uf.tr_mul(&psi);
-        residual = gradient
-            .iter()
-            .zip(weights.iter())
-            .map(|(g, &w)| (g / residual_scale(w)).abs())
-            .fold(0.0, f64::max);
+        residual = scaled_residual(&gradient);
         if residual <= params.tolerance * x.amax().max(1.0) {
             return Ok(finish(dynamics, embed(&x), it, "newton"));
         }
@@ -228,7 +232,12 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
         }
         if !accepted {
             let trial = &x + &step;
-            let trial_res = fixed_point_residual(dynamics, &embed(&trial));
+            // The same residual measure as `residual` (not `fixed_point_residual`, which rounds
+            // differently): otherwise a step below the rounding of x, which leaves x unchanged,
+            // can look like progress and repeat until the iteration limit.
+            let trial_psi = (&uf * &trial).map(|mi| loss.neg_derivative(mi));
+            let trial_res =
+                scaled_residual(&(weights.component_mul(&trial) - uf.tr_mul(&trial_psi)));
             if trial_res < residual {
                 x = trial;
                 value = objective(&x);
