@@ -23,6 +23,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(io_err)?;
     tmp.write_all(bytes).map_err(io_err)?;
     tmp.flush().map_err(io_err)?;
+    // The temporary file is created private (0600); outputs are ordinary files (0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(io_err)?;
+    }
     tmp.persist(path).map_err(|e| io_err(e.error))?;
     Ok(())
 }

@@ -144,9 +144,12 @@ pub struct PointRecord {
     pub mask: Option<MaskReason>,
     /// The L2 steady state z* (NaN if Newton failed).
     pub responses: [f64; 2],
-    /// A smooth field whose zero set is the phase boundary (NaN when the measure has none or the
-    /// point is masked): s₁²∂z₂*/∂s₁² for E₂₁ (E₂₁ = this/z₂*, so it vanishes where E₂₁ does
-    /// without E₂₁'s pole at z₂* = 0), z₂* − z₂*ref for the ratios.
+    /// A smooth field with the sign of the measure's departure from its neutral value and no
+    /// poles, whose sign changes are the phase boundary (NaN when the measure has none or the
+    /// point is masked): E₂₁·z₂*² = s₁²(∂z₂*/∂s₁²)·z₂* for E₂₁, (ρ − 1)·z₂*ref² =
+    /// (z₂* − z₂*ref)·z₂*ref for the ratios. Where numerator and denominator of the measure
+    /// vanish together (in the rotation family both do at δ = 1/√2) it touches zero without
+    /// changing sign, so no false boundary is drawn there.
     pub boundary: f64,
     /// The reference response: z₂*(s₂,s₂,δ) for ρ, z₂*(SD) for the SD recovery (else NaN).
     pub reference: f64,
@@ -223,7 +226,7 @@ pub(crate) fn evaluate(
             PointRecord::value(
                 sens.elasticities[(1, 0)],
                 responses,
-                s1sq * sens.derivatives[(1, 0)],
+                s1sq * sens.derivatives[(1, 0)] * z[1],
                 f64::NAN,
             )
         }
@@ -239,7 +242,7 @@ pub(crate) fn evaluate(
             if is_zero_response(z2_ref, &reference.responses) {
                 return PointRecord::masked(MaskReason::ZeroReference, responses);
             }
-            PointRecord::value(z[1] / z2_ref, responses, z[1] - z2_ref, z2_ref)
+            PointRecord::value(z[1] / z2_ref, responses, (z[1] - z2_ref) * z2_ref, z2_ref)
         }
         Measure::SdRecovery(matching) => {
             if z2_zero {
@@ -250,7 +253,7 @@ pub(crate) fn evaluate(
             };
             let c = (1.0 - family.coupling * family.coupling).sqrt();
             let z2_sd = mu * (c - family.coupling);
-            PointRecord::value(z2_sd / z[1], responses, z2_sd - z[1], z2_sd)
+            PointRecord::value(z2_sd / z[1], responses, (z2_sd - z[1]) * z[1], z2_sd)
         }
         Measure::LearningTime => {
             if z2_zero {

@@ -1,0 +1,263 @@
+//! The PNG canvas: plotters' bitmap backend, supersampled and with properly spaced text.
+//!
+//! - Supersampling: figures draw in logical pixels; this backend scales every primitive by
+//!   [`SUPERSAMPLING`] into a larger buffer, which [`downsample`] averages back to the requested
+//!   size, so edges of lines, markers and text are anti-aliased (plotters' bitmap backend alone
+//!   draws aliased staircases).
+//! - Text: plotters' own `ab_glyph` path places each glyph at a truncated integer advance and
+//!   drops its left side bearing, which spaces letters unevenly ("matri x"); here glyphs of the
+//!   bundled DejaVu Sans are placed at subpixel positions with kerning, anchored and rotated as
+//!   plotters asks. (SVG figures keep plotters' `<text>` elements.)
+
+use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
+use plotters::prelude::*;
+use plotters_backend::text_anchor::{HPos, VPos};
+use plotters_backend::{
+    BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
+};
+
+use super::style::DEJAVU_SANS;
+
+/// Physical pixels per logical pixel along each axis.
+pub(crate) const SUPERSAMPLING: u32 = 3;
+
+/// A supersampled bitmap backend with properly spaced text.
+pub(crate) struct GlyphCanvas<'a> {
+    inner: BitMapBackend<'a>,
+    font: Option<FontRef<'static>>,
+    logical: (u32, u32),
+}
+
+impl<'a> GlyphCanvas<'a> {
+    /// Draw a figure of `logical` size into `buffer`, an RGB buffer of
+    /// [`SUPERSAMPLING`]² times as many pixels.
+    pub(crate) fn with_buffer(buffer: &'a mut [u8], logical: (u32, u32)) -> Self {
+        let k = SUPERSAMPLING;
+        Self {
+            inner: BitMapBackend::with_buffer(buffer, (logical.0 * k, logical.1 * k)),
+            font: FontRef::try_from_slice(DEJAVU_SANS).ok(),
+            logical,
+        }
+    }
+}
+
+/// Average k × k blocks of a supersampled RGB buffer into the logical image.
+pub(crate) fn downsample(physical: &[u8], (w, h): (u32, u32)) -> Vec<u8> {
+    let k = SUPERSAMPLING as usize;
+    let (w, h) = (w as usize, h as usize);
+    let stride = w * k * 3;
+    let mut out = vec![0u8; w * h * 3];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    let row = (y * k + dy) * stride;
+                    for dx in 0..k {
+                        sum += physical[row + (x * k + dx) * 3 + c] as u32;
+                    }
+                }
+                out[(y * w + x) * 3 + c] = ((sum + (k * k / 2) as u32) / (k * k) as u32) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// A logical coordinate → the physical one.
+fn up((x, y): BackendCoord) -> BackendCoord {
+    let k = SUPERSAMPLING as i32;
+    (x * k + k / 2, y * k + k / 2)
+}
+
+/// A style with its stroke width scaled to physical pixels.
+struct Thick<'s, S: BackendStyle>(&'s S);
+
+impl<S: BackendStyle> BackendStyle for Thick<'_, S> {
+    fn color(&self) -> BackendColor {
+        self.0.color()
+    }
+    fn stroke_width(&self) -> u32 {
+        self.0.stroke_width() * SUPERSAMPLING
+    }
+}
+
+type Failure<'a> = DrawingErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>;
+
+impl<'a> DrawingBackend for GlyphCanvas<'a> {
+    type ErrorType = <BitMapBackend<'a> as DrawingBackend>::ErrorType;
+
+    fn get_size(&self) -> (u32, u32) {
+        self.logical
+    }
+
+    fn ensure_prepared(&mut self) -> Result<(), Failure<'a>> {
+        self.inner.ensure_prepared()
+    }
+
+    fn present(&mut self) -> Result<(), Failure<'a>> {
+        self.inner.present()
+    }
+
+    fn draw_pixel(&mut self, point: BackendCoord, color: BackendColor) -> Result<(), Failure<'a>> {
+        let k = SUPERSAMPLING as i32;
+        for dy in 0..k {
+            for dx in 0..k {
+                self.inner
+                    .draw_pixel((point.0 * k + dx, point.1 * k + dy), color)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> Result<(), Failure<'a>> {
+        self.inner.draw_line(up(from), up(to), &Thick(style))
+    }
+
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), Failure<'a>> {
+        let k = SUPERSAMPLING as i32;
+        let (a, b) = if fill {
+            (
+                (upper_left.0 * k, upper_left.1 * k),
+                (bottom_right.0 * k + k - 1, bottom_right.1 * k + k - 1),
+            )
+        } else {
+            (up(upper_left), up(bottom_right))
+        };
+        self.inner.draw_rect(a, b, &Thick(style), fill)
+    }
+
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> Result<(), Failure<'a>> {
+        self.inner
+            .draw_path(path.into_iter().map(up), &Thick(style))
+    }
+
+    fn draw_circle<S: BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), Failure<'a>> {
+        self.inner
+            .draw_circle(up(center), radius * SUPERSAMPLING, &Thick(style), fill)
+    }
+
+    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> Result<(), Failure<'a>> {
+        self.inner
+            .fill_polygon(vert.into_iter().map(up), &Thick(style))
+    }
+
+    fn blit_bitmap(
+        &mut self,
+        pos: BackendCoord,
+        (w, h): (u32, u32),
+        src: &[u8],
+    ) -> Result<(), Failure<'a>> {
+        let k = SUPERSAMPLING as usize;
+        let (pw, ph) = (w as usize * k, h as usize * k);
+        let mut scaled = vec![0u8; pw * ph * 3];
+        for y in 0..ph {
+            for x in 0..pw {
+                let from = ((y / k) * w as usize + x / k) * 3;
+                let to = (y * pw + x) * 3;
+                scaled[to..to + 3].copy_from_slice(&src[from..from + 3]);
+            }
+        }
+        let k = SUPERSAMPLING as i32;
+        self.inner
+            .blit_bitmap((pos.0 * k, pos.1 * k), (pw as u32, ph as u32), &scaled)
+    }
+
+    fn draw_text<T: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &T,
+        pos: BackendCoord,
+    ) -> Result<(), Failure<'a>> {
+        let colour = style.color();
+        let Some(font) = &self.font else {
+            return self.inner.draw_text(text, style, up(pos));
+        };
+        let k = SUPERSAMPLING as f32;
+        if colour.alpha == 0.0 {
+            return Ok(());
+        }
+        let scaled = font.as_scaled(PxScale::from(style.size() as f32 * k));
+        // Advance widths with kerning, in fractional pixels.
+        let mut width = 0.0f32;
+        let mut previous = None;
+        let mut carets = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = previous {
+                width += scaled.kern(p, id);
+            }
+            carets.push((id, width));
+            width += scaled.h_advance(id);
+            previous = Some(id);
+        }
+        let height = scaled.ascent() - scaled.descent();
+        let anchor = style.anchor();
+        let dx = match anchor.h_pos {
+            HPos::Left => 0.0,
+            HPos::Center => -width / 2.0,
+            HPos::Right => -width,
+        };
+        let dy = match anchor.v_pos {
+            VPos::Top => 0.0,
+            VPos::Center => -height / 2.0,
+            VPos::Bottom => -height,
+        };
+        let transform = style.transform();
+        let mut pixels = Vec::new();
+        for (id, caret) in carets {
+            let glyph =
+                id.with_scale_and_position(scaled.scale(), point(caret + dx, scaled.ascent() + dy));
+            if let Some(outline) = scaled.outline_glyph(glyph) {
+                let bounds = outline.px_bounds();
+                outline.draw(|x, y, coverage| {
+                    let local = (
+                        bounds.min.x as i32 + x as i32,
+                        bounds.min.y as i32 + y as i32,
+                    );
+                    pixels.push((local, coverage));
+                });
+            }
+        }
+        let origin = (pos.0 * k as i32, pos.1 * k as i32);
+        for ((x, y), coverage) in pixels {
+            let (tx, ty) = transform.transform(x, y);
+            let alpha = colour.alpha * coverage.clamp(0.0, 1.0) as f64;
+            if alpha > 0.0 {
+                self.inner.draw_pixel(
+                    (origin.0 + tx, origin.1 + ty),
+                    BackendColor {
+                        alpha,
+                        rgb: colour.rgb,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
