@@ -44,7 +44,22 @@
 //! Doolittle loop for n < [`FAER_LU_MIN_DIM`] (nalgebra's `lu()` takes its matrix by value and
 //! allocates the factor and the permutation on every call), faer's blocked
 //! `lu_in_place` with a preallocated stack from there on. Nothing in the step loop allocates;
-//! the only allocations after set-up are the output states.
+//! the only allocations after set-up are the output states. Dimensions 1–4 run a copy of the
+//! integrator with n known at compile time.
+//!
+//! # Performance (release, best of 20, τ ∈ [0, 1000], 1001 points, rtol 1e−8, atol 1e−10,
+//! logistic loss, λ = 0.01; a shared 2-core machine under full load from other builds)
+//!
+//! | margin flow                | Rodas4 ([`solve_margin`]) | Rodas4 ([`solve`]) | diffsol BDF |
+//! |----------------------------|---------------------------|--------------------|-------------|
+//! | n = 2, rotation(10, 0.1, 0.6) | 209 µs, 311 steps, err 1.9e−7 | 230 µs | 208 µs, 386 steps, err 4.5e−7 |
+//! | n = 2, random (Haar)       | 220 µs, 325 steps, err 1.8e−7 | 245 µs | 213 µs, 396 steps, err 6.8e−7 |
+//! | n = 100, random geometric  | 81 ms, 854 steps, err 4.5e−8  | 79 ms  | 9.1 ms, 526 steps, err 2.9e−7 |
+//!
+//! (err: max over the grid against BDF at rtol 1e−12.) At n = 2 Rodas4 is as fast as BDF and
+//! 2.5–4× more accurate at the same tolerance, but it needs six right-hand sides per step
+//! (BDF ≈ 1.2) and the 1001 output states alone cost ≈ 70 µs here; at n = 100 one LU per step
+//! (854 vs BDF's 37) makes it 9× slower. See `tests::timing`.
 
 use std::time::Instant;
 
@@ -59,8 +74,10 @@ use crate::error::{Error, Result};
 pub const NAME: &str = "rodas4";
 /// Maximum number of step attempts (accepted + rejected) before a run gives up.
 pub const MAX_STEPS: u64 = 1_000_000;
-/// From this dimension on W is factorised by faer's blocked LU instead of the plain loop.
-pub const FAER_LU_MIN_DIM: usize = 32;
+/// From this dimension on W is factorised by faer's blocked LU instead of the plain loop
+/// (measured, factorisation + six solves: plain 9.6 µs vs faer 10.2 µs at n = 32, 21 vs 20 µs
+/// at n = 48, 129 vs 70 µs at n = 100).
+pub const FAER_LU_MIN_DIM: usize = 40;
 /// A step smaller than this times max(|τ|, 10⁻³·τ_end) is a failure.
 const HMIN_REL: f64 = 1e-14;
 
@@ -180,7 +197,7 @@ impl<const N: usize> LuSolver<N> {
     }
 
     /// Factorise d·I − J. Returns false if W is singular or not finite.
-    #[inline]
+    #[inline(always)]
     fn factor(&mut self, jac: &DMatrix<f64>, d: f64) -> bool {
         let n = self.dim();
         let a = &mut self.lu;
@@ -246,7 +263,7 @@ impl<const N: usize> LuSolver<N> {
     }
 
     /// b ← W⁻¹ b.
-    #[inline]
+    #[inline(always)]
     fn solve(&mut self, b: &mut [f64]) {
         let n = self.dim();
         let b = &mut b[..n];
@@ -1061,8 +1078,8 @@ mod tests {
 
     #[test]
     fn faer_lu_agrees_with_the_small_lu() {
-        // The same W solved by both LU paths (n = 40 ≥ FAER_LU_MIN_DIM).
-        let n = 40;
+        // The same W solved by both LU paths (n = 48 ≥ FAER_LU_MIN_DIM).
+        let n = 48;
         let jac = DMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
         let b = DVector::from_fn(n, |i, _| (i as f64).sin());
         let mut big = LuSolver::<0>::new(n);
@@ -1111,6 +1128,41 @@ mod tests {
                 20,
             ),
         ];
+        // The two LU paths: factorisation + six solves, best of 50.
+        for n in [8, 16, 24, 32, 48, 64, 100] {
+            let jac = DMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+            let mut best = [f64::INFINITY; 2];
+            for (path, best) in best.iter_mut().enumerate() {
+                let mut lu = LuSolver::<0>::new(n.max(FAER_LU_MIN_DIM));
+                lu.n = n;
+                lu.lu.truncate(n * n);
+                lu.perm.truncate(n);
+                if path == 0 {
+                    lu.faer = None;
+                } else {
+                    lu = LuSolver::<0> {
+                        faer: LuSolver::<0>::new(FAER_LU_MIN_DIM.max(n))
+                            .faer
+                            .map(|(p, m, t)| (p[..n].to_vec(), m, t[..n].to_vec())),
+                        ..lu
+                    };
+                }
+                let mut b = vec![1.0; n];
+                for _ in 0..50 {
+                    let start = Instant::now();
+                    lu.factor(&jac, 3.0);
+                    for _ in 0..6 {
+                        lu.solve(&mut b);
+                    }
+                    *best = best.min(start.elapsed().as_secs_f64());
+                }
+            }
+            println!(
+                "LU n={n}: plain {:.2} µs, faer {:.2} µs (factor + 6 solves)",
+                best[0] * 1e6,
+                best[1] * 1e6
+            );
+        }
         let (t_end, points, rtol, atol) = (1000.0, 1001, 1e-8, 1e-10);
         for (label, sys, reps) in cases {
             let dynamics =
