@@ -12,7 +12,8 @@
 //! finds steady states, and checks the theory's predictions.
 //!
 //! The modules follow the data flow: [`systems`] (S, U) → [`dynamics`] (right-hand sides,
-//! Jacobians) → [`solvers`] (flow, GD, dual, steady states).
+//! Jacobians) → [`solvers`] (flow, GD, dual, steady states) → [`sweeps`] (starvation measures
+//! over parameter grids, phase diagrams) → [`figures`] (PNG/SVG with their data as CSV).
 //!
 //! ```
 //! use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};

@@ -133,7 +133,12 @@ pub(crate) fn render_svg(figure: &impl Figure, name: &str, size: FigureSize) -> 
             .map_err(|e| render_error(name, "svg", e))?;
         root.present().map_err(|e| render_error(name, "svg", e))?;
     }
-    Ok(svg)
+    // Name the bundled face first, so that viewers that have DejaVu Sans (most Linux systems)
+    // render the SVG with the font its layout was measured with.
+    Ok(svg.replace(
+        "font-family=\"sans-serif\"",
+        "font-family=\"DejaVu Sans, Bitstream Vera Sans, Verdana, sans-serif\"",
+    ))
 }
 
 /// Render `figure` in the chosen formats and write `<dir>/<name>.{png,svg,csv}` atomically,

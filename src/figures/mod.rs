@@ -3,18 +3,34 @@
 //!
 //! One module per kind of figure, each a function with an options struct:
 //!
-//! - [`phase_plane`]: z_a against z_b for a system — exact flow, GD, dual, SD, decoupled —
+//! - [`phase_plane`](mod@phase_plane): z_a against z_b for a system — exact flow, GD, dual, SD, decoupled —
 //!   with steady states, and for two features the direction field and nullclines.
-//! - [`responses`]: z_j(τ) over learning time, flow and GD, linear or logarithmic time.
-//! - [`phase_diagram`]: a starvation measure over a grid of the rotation family, with colour
+//! - [`responses`](mod@responses): z_j(τ) over learning time, flow and GD, linear or logarithmic time.
+//! - [`phase_diagram`](mod@phase_diagram): a starvation measure over a grid of the rotation family, with colour
 //!   bar, phase boundary and masked cells.
-//! - [`starvation_matrix`]: E_ji as a diverging heatmap, numbers in the cells for small n.
-//! - [`flow_vs_gd`]: max ‖z_GD − z_flow‖∞ against η, log–log, with the slope-1 line.
+//! - [`starvation_matrix`](mod@starvation_matrix): E_ji as a diverging heatmap, numbers in the cells for small n.
+//! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η, log–log, with the slope-1 line.
 //! - [`toy`]: the paper's Figure 6 (THEORY.md §6).
-//! - [`gallery`]: all of the above for the reference systems, into one folder.
+//! - [`gallery`](mod@gallery): all of the above for the reference systems, into one folder.
 //!
 //! [`style`] holds the house style (bundled DejaVu Sans, Okabe–Ito palette, viridis and a
-//! blue–white–red map, sizes).
+//! blue–white–red map, sizes). PNGs are drawn three times larger and averaged down
+//! (anti-aliased), with text laid out from the bundled font, so they look the same on every
+//! machine; SVGs keep text as `<text>` (font family DejaVu Sans first) and embed heatmaps as one
+//! PNG image.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use gstarve::figures::{gallery, phase_plane, GalleryOptions, PhasePlaneOptions};
+//! use gstarve::reference::paper_toy;
+//!
+//! // The toy with l = 4: flow, GD, dual and SD paths, direction field, nullclines.
+//! let written = phase_plane(&paper_toy(4.0), Path::new("plots"), &PhasePlaneOptions::default())?;
+//! println!("{:?} and {:?}", written.images, written.data);
+//! // Every kind of figure for the reference systems.
+//! gallery(Path::new("plots"), &GalleryOptions::default())?;
+//! # Ok::<(), gstarve::Error>(())
+//! ```
 
 mod axes;
 mod canvas;

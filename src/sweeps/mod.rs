@@ -5,9 +5,9 @@
 //! - [`rotation`]: an allocation-free 2×2 Newton steady state and closed-form sensitivity for the
 //!   rotation family, equal to the general solvers to 1e-10 and warm-started along grid rows.
 //! - [`measures`]: E₂₁, ρ, SD recovery, τ₉₀ at one point, with mask reasons.
-//! - [`learning_time`]: τ₉₀ (any fraction) from the exact flow, with its resolution.
-//! - [`phase_diagram`]: a measure over a grid, rows in parallel (rayon).
-//! - [`starvation_matrix`]: E_ji of any system.
+//! - [`learning_time`](mod@learning_time): τ₉₀ (any fraction) from the exact flow, with its resolution.
+//! - [`phase_diagram`](mod@phase_diagram): a measure over a grid, rows in parallel (rayon).
+//! - [`starvation_matrix`](mod@starvation_matrix): E_ji of any system.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - [`progress`]: silent, a terminal bar, or a callback.
 //!
