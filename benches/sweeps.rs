@@ -2,6 +2,12 @@
 //! r = s₁/s₂ ∈ [1, 5] × δ ∈ [0.05, 0.95], λ = 0.01, s₂ = 2), against SciPy's fsolve per point
 //! (`scipy_baseline.py phase`, about 0.1 ms per point, i.e. 6.5 s for 256²). Target: ≥ 100×
 //! faster. Run: `cargo bench --bench sweeps`.
+//!
+//! Measured on the shared 2-core machine (release): E₂₁ 256² in 12 ms (quiet) to 25 ms (load
+//! average 3.5), ρ 256² (two steady states per point) 17–26 ms; one warm-started point with its
+//! sensitivity 0.26–0.31 µs, a cold start 0.56–0.70 µs. SciPy in the same session:
+//! `scipy_baseline.py phase --grid 128` 1.83 s (0.11 ms per point, ρ), i.e. about 7.3 s for 256²:
+//! gstarve is 280–600× faster.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gstarve::sweeps::{

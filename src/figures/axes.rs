@@ -225,7 +225,7 @@ impl AxisSpec {
                         }
                     }
                 }
-                if last - first >= 1 {
+                if last - first >= 2 {
                     let stride = ((last - first) / 6 + 1).max(1);
                     let major: Vec<f64> = (first..=last)
                         .filter(|k| (k - first) % stride == 0)
@@ -234,7 +234,7 @@ impl AxisSpec {
                     let labels = major.iter().map(|&v| decade_label(v as i32)).collect();
                     (major, minor, labels)
                 } else {
-                    // Less than two decades: 1-2-5 mantissas, labelled as plain numbers.
+                    // Fewer than three decade ticks: 1-2-5 mantissas, labelled as plain numbers.
                     let mut major = Vec::new();
                     for k in (first - 1)..=last {
                         for m in [1.0f64, 2.0, 5.0] {
@@ -246,7 +246,7 @@ impl AxisSpec {
                     }
                     let labels = major
                         .iter()
-                        .map(|&v| format_significant(10f64.powf(v), 2))
+                        .map(|&v| format_compact(10f64.powf(v)))
                         .collect();
                     (major, minor, labels)
                 }
