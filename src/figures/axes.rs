@@ -8,7 +8,9 @@ use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, Value
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::clipping::{clip_polyline, decimate};
 use super::style::{self, Dash};
+use super::ticks::{decade_label, format_compact, format_number, nice_step};
 
 /// The one chart type of every figure: f64 axes (in plot coordinates) with ticks and labels
 /// chosen by [`AxisSpec`].
@@ -86,82 +88,6 @@ pub(crate) struct AxisSpec {
     /// Upper end in data units.
     pub hi: f64,
     pub scale: Scale,
-}
-
-const SUPERSCRIPTS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-
-/// 10^k with a superscript exponent: 10⁻³.
-pub(crate) fn decade_label(k: i32) -> String {
-    let mut s = String::from("10");
-    if k < 0 {
-        s.push('⁻');
-    }
-    for d in k.unsigned_abs().to_string().bytes() {
-        s.push(SUPERSCRIPTS[(d - b'0') as usize]);
-    }
-    s
-}
-
-/// A number with `decimals` decimals and a Unicode minus sign.
-pub(crate) fn format_number(v: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, v);
-    let s = if s.starts_with('-') && s[1..].bytes().all(|b| b == b'0' || b == b'.') {
-        s[1..].to_string()
-    } else {
-        s
-    };
-    s.replacen('-', "−", 1)
-}
-
-/// A compact number for legends and cells: 3 significant digits, Unicode minus.
-pub(crate) fn format_significant(v: f64, digits: usize) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format_number(v, 0);
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    if !(-3..=4).contains(&magnitude) {
-        let mantissa = v / 10f64.powi(magnitude);
-        return format!(
-            "{}×{}",
-            format_number(mantissa, digits.saturating_sub(1)),
-            decade_label(magnitude)
-        );
-    }
-    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
-    format_number(v, decimals)
-}
-
-/// A number as short as possible with up to 4 significant digits (0.01, 2, 0.002, 1.5×10⁻⁵),
-/// for parameter values in legends and titles.
-pub(crate) fn format_compact(v: f64) -> String {
-    let s = format_significant(v, 4);
-    let (mantissa, rest) = match s.find('×') {
-        Some(k) => (s[..k].to_string(), s[k..].to_string()),
-        None => (s.clone(), String::new()),
-    };
-    let mantissa = if mantissa.contains('.') {
-        mantissa
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    } else {
-        mantissa
-    };
-    mantissa + &rest
-}
-
-/// A "nice" step (1, 2, 2.5 or 5 × 10^k) giving about `target` intervals over `span`.
-pub(crate) fn nice_step(span: f64, target: f64) -> (f64, usize) {
-    let raw = span / target;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    for (m, extra) in [(1.0, 0), (2.0, 0), (2.5, 1), (5.0, 0), (10.0, 0)] {
-        if m * magnitude >= raw * 0.999 {
-            let step = m * magnitude;
-            let decimals = (-(step.log10().floor()) as i64).max(0) as usize + extra;
-            return (step, decimals);
-        }
-    }
-    (10.0 * magnitude, 0)
 }
 
 impl AxisSpec {
@@ -466,103 +392,12 @@ impl Frame {
     }
 }
 
-/// Clip a polyline to [x0, x1] × [y0, y1] (Liang–Barsky per segment); returns the visible
-/// pieces. Non-finite points break the line.
-pub(crate) fn clip_polyline(
-    points: &[(f64, f64)],
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
-) -> Vec<Vec<(f64, f64)>> {
-    let (xmin, xmax, ymin, ymax) = (x0.min(x1), x0.max(x1), y0.min(y1), y0.max(y1));
-    let mut pieces = Vec::new();
-    let mut current: Vec<(f64, f64)> = Vec::new();
-    let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
-    for w in points.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        if !(finite(&a) && finite(&b)) {
-            flush(&mut current, &mut pieces);
-            continue;
-        }
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let (mut t0, mut t1) = (0.0f64, 1.0f64);
-        let mut visible = true;
-        for (p, q) in [
-            (-dx, a.0 - xmin),
-            (dx, xmax - a.0),
-            (-dy, a.1 - ymin),
-            (dy, ymax - a.1),
-        ] {
-            if p == 0.0 {
-                if q < 0.0 {
-                    visible = false;
-                    break;
-                }
-            } else {
-                let r = q / p;
-                if p < 0.0 {
-                    t0 = t0.max(r);
-                } else {
-                    t1 = t1.min(r);
-                }
-            }
-        }
-        if !visible || t0 > t1 {
-            flush(&mut current, &mut pieces);
-            continue;
-        }
-        let start = (a.0 + t0 * dx, a.1 + t0 * dy);
-        let end = (a.0 + t1 * dx, a.1 + t1 * dy);
-        if current.is_empty() || t0 > 0.0 {
-            flush(&mut current, &mut pieces);
-            current.push(start);
-        }
-        current.push(end);
-        if t1 < 1.0 {
-            flush(&mut current, &mut pieces);
-        }
-    }
-    flush(&mut current, &mut pieces);
-    // A single visible point (no segments) is dropped; markers handle isolated points.
-    pieces
-}
-
-/// Drop points closer than `min_px` pixels to the last one kept (the first and last points are
-/// always kept): a dense run (5000 GD steps) is drawn as one clean stroke, not thousands of
-/// overlapping sub-pixel segments.
-pub(crate) fn decimate(
-    points: &[(f64, f64)],
-    (sx, sy): (f64, f64),
-    min_px: f64,
-) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len());
-    for (k, &p) in points.iter().enumerate() {
-        let keep = match out.last() {
-            None => true,
-            Some(&q) => {
-                k + 1 == points.len() || ((p.0 - q.0) * sx).hypot((p.1 - q.1) * sy) >= min_px
-            }
-        };
-        if keep {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn flush(current: &mut Vec<(f64, f64)>, pieces: &mut Vec<Vec<(f64, f64)>>) {
-    if current.len() >= 2 {
-        pieces.push(std::mem::take(current));
-    } else {
-        current.clear();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ticks_are_nice_and_labels_use_unicode() {
+    fn ticks_are_nice() {
         let axis = AxisSpec::new("x", -0.5, 10.5, Scale::Linear);
         let (major, _, labels) = axis.ticks();
         assert_eq!(major, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
@@ -570,27 +405,13 @@ mod tests {
         let axis = AxisSpec::new("y", -0.1, 1.75, Scale::Linear);
         let (_, _, labels) = axis.ticks();
         assert_eq!(labels[0], "0.0");
-        assert_eq!(format_number(-0.25, 2), "−0.25");
         let log = AxisSpec::new("η", 1e-4, 1e-1, Scale::Log);
         let (major, minor, labels) = log.ticks();
         assert_eq!(major.len(), 4);
         assert_eq!(labels[0], "10⁻⁴");
         assert_eq!(minor.len(), 24);
-        assert_eq!(format_significant(-0.012345, 3), "−0.0123");
-        assert_eq!(format_compact(0.0100), "0.01");
-        assert_eq!(format_compact(2.0), "2");
-        assert_eq!(format_compact(1.5e-5), "1.5×10⁻⁵");
-    }
-
-    #[test]
-    fn clipping_splits_and_trims() {
-        let pieces = clip_polyline(
-            &[(-1.0, 0.5), (0.5, 0.5), (2.0, 0.5), (0.5, 0.2)],
-            (0.0, 1.0),
-            (0.0, 1.0),
-        );
-        assert_eq!(pieces.len(), 2);
-        assert_eq!(pieces[0], vec![(0.0, 0.5), (0.5, 0.5), (1.0, 0.5)]);
-        assert_eq!(pieces[1][1], (0.5, 0.2));
+        let short = AxisSpec::new("τ", 3.0, 300.0, Scale::Log);
+        let (_, _, labels) = short.ticks();
+        assert_eq!(labels, vec!["5", "10", "20", "50", "100", "200"]);
     }
 }

@@ -34,7 +34,9 @@
 
 mod axes;
 mod canvas;
+mod clipping;
 mod contour;
+mod direction_field;
 pub mod flow_vs_gd;
 pub mod gallery;
 mod legend;
@@ -45,6 +47,7 @@ mod runs;
 pub mod starvation_matrix;
 pub mod style;
 mod text;
+mod ticks;
 pub mod toy;
 
 pub use axes::Scale;

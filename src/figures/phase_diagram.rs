@@ -8,13 +8,12 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axes::{
-    format_compact, format_significant, AxisSpec, CurveStyle, DrawError, Frame, Scale,
-};
+use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::contour::{GridField, LabelledContour};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, ColourMap, Dash, FigureSize};
+use super::ticks::{format_compact, format_significant};
 use crate::error::{Error, Result};
 use crate::sweeps::{Axis, Measure, Parameter, PhaseDiagram, Spacing};
 

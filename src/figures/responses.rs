@@ -7,12 +7,13 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axes::{format_compact, AxisSpec, CurveStyle, DrawError, Frame, Scale};
+use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::phase_plane::{padded_extent, subscript};
 use super::runs;
 use super::style::{self, okabe_ito, Dash, FigureSize};
+use super::ticks::format_compact;
 use crate::dynamics::Regulariser;
 use crate::error::{Error, Result};
 use crate::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_STEPS};

@@ -9,10 +9,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::{format_compact, format_significant, AxisSpec, DrawError, Frame, Scale};
+use super::axes::{AxisSpec, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, ColourMap, FigureSize};
+use super::ticks::{format_compact, format_significant};
 use crate::error::Result;
 use crate::sweeps::StarvationMatrix;
 

@@ -9,11 +9,12 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axes::{format_compact, AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
+use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::runs;
 use super::style::{self, okabe_ito, Dash, FigureSize};
+use super::ticks::format_compact;
 use crate::dynamics::Regulariser;
 use crate::error::Result;
 use crate::reference::{paper_toy, TOY_ETA, TOY_LAMBDA_L2, TOY_LAMBDA_SD, TOY_STEPS};

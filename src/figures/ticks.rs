@@ -1,0 +1,96 @@
+//! Tick steps and number labels in the house style: "nice" steps (1, 2, 2.5, 5 × 10^k),
+//! decades with superscript exponents (10⁻³), the Unicode minus sign, compact parameter values.
+
+const SUPERSCRIPTS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+
+/// 10^k with a superscript exponent: 10⁻³.
+pub(crate) fn decade_label(k: i32) -> String {
+    let mut s = String::from("10");
+    if k < 0 {
+        s.push('⁻');
+    }
+    for d in k.unsigned_abs().to_string().bytes() {
+        s.push(SUPERSCRIPTS[(d - b'0') as usize]);
+    }
+    s
+}
+
+/// A number with `decimals` decimals and a Unicode minus sign.
+pub(crate) fn format_number(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v);
+    let s = if s.starts_with('-') && s[1..].bytes().all(|b| b == b'0' || b == b'.') {
+        s[1..].to_string()
+    } else {
+        s
+    };
+    s.replacen('-', "−", 1)
+}
+
+/// A compact number for legends and cells: 3 significant digits, Unicode minus.
+pub(crate) fn format_significant(v: f64, digits: usize) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format_number(v, 0);
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-3..=4).contains(&magnitude) {
+        let mantissa = v / 10f64.powi(magnitude);
+        return format!(
+            "{}×{}",
+            format_number(mantissa, digits.saturating_sub(1)),
+            decade_label(magnitude)
+        );
+    }
+    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
+    format_number(v, decimals)
+}
+
+/// A number as short as possible with up to 4 significant digits (0.01, 2, 0.002, 1.5×10⁻⁵),
+/// for parameter values in legends and titles.
+pub(crate) fn format_compact(v: f64) -> String {
+    let s = format_significant(v, 4);
+    let (mantissa, rest) = match s.find('×') {
+        Some(k) => (s[..k].to_string(), s[k..].to_string()),
+        None => (s.clone(), String::new()),
+    };
+    let mantissa = if mantissa.contains('.') {
+        mantissa
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        mantissa
+    };
+    mantissa + &rest
+}
+
+/// A "nice" step (1, 2, 2.5 or 5 × 10^k) giving about `target` intervals over `span`.
+pub(crate) fn nice_step(span: f64, target: f64) -> (f64, usize) {
+    let raw = span / target;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    for (m, extra) in [(1.0, 0), (2.0, 0), (2.5, 1), (5.0, 0), (10.0, 0)] {
+        if m * magnitude >= raw * 0.999 {
+            let step = m * magnitude;
+            let decimals = (-(step.log10().floor()) as i64).max(0) as usize + extra;
+            return (step, decimals);
+        }
+    }
+    (10.0 * magnitude, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_use_unicode_and_few_digits() {
+        assert_eq!(format_number(-0.25, 2), "−0.25");
+        assert_eq!(format_number(-0.0, 1), "0.0");
+        assert_eq!(decade_label(-4), "10⁻⁴");
+        assert_eq!(format_significant(-0.012345, 3), "−0.0123");
+        assert_eq!(format_compact(0.0100), "0.01");
+        assert_eq!(format_compact(2.0), "2");
+        assert_eq!(format_compact(1.5e-5), "1.5×10⁻⁵");
+        assert_eq!(nice_step(11.0, 6.0), (2.0, 0));
+        assert_eq!(nice_step(1.85, 6.0), (0.5, 1));
+    }
+}
