@@ -82,7 +82,9 @@ pub enum Error {
         tau: f64,
     },
     /// An explicit integrator found the problem stiff (internal: the automatic method switches).
-    #[error("{solver} detected stiffness at τ = {tau}; use an implicit method (--method bdf or sdirk)")]
+    #[error(
+        "{solver} detected stiffness at τ = {tau}; use an implicit method (--method bdf or sdirk)"
+    )]
     StiffnessDetected {
         /// The explicit solver.
         solver: &'static str,

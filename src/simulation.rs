@@ -144,7 +144,11 @@ pub struct SimulationReport {
 }
 
 fn to_run(method: Method, sol: OdeSolution, gd: &GdOptions) -> Run {
-    let z: Vec<Vec<f64>> = sol.states.iter().map(|s| s.iter().copied().collect()).collect();
+    let z: Vec<Vec<f64>> = sol
+        .states
+        .iter()
+        .map(|s| s.iter().copied().collect())
+        .collect();
     let step = match method {
         Method::Gd | Method::GdTheta => gd.recorded_steps(),
         Method::Flow | Method::Dual => (0..z.len()).collect(),

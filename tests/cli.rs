@@ -17,7 +17,11 @@ fn assert_rejected(args: &[&str], needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr}");
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line expected, got {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: one line expected, got {stderr}"
+    );
     for n in needles {
         assert!(stderr.contains(n), "{args:?}: '{n}' not in: {stderr}");
     }
@@ -32,7 +36,11 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 #[test]
 fn malformed_system_file() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "bad.json", "{\"strengths\": [1, 2], \"u\": [[1, 0], [0, 1]");
+    let f = write(
+        d.path(),
+        "bad.json",
+        "{\"strengths\": [1, 2], \"u\": [[1, 0], [0, 1]",
+    );
     assert_rejected(&["fixed-point", "--system", &f], &["bad.json", "EOF"]);
     let f = write(d.path(), "typo.json", "{\"strength\": [1], \"u\": [[1]]}");
     assert_rejected(&["fixed-point", "--system", &f], &["typo.json", "strength"]);
@@ -40,40 +48,85 @@ fn malformed_system_file() {
 
 #[test]
 fn missing_file() {
-    assert_rejected(&["fixed-point", "--system", "/nonexistent/sys.json"], &["/nonexistent/sys.json"]);
+    assert_rejected(
+        &["fixed-point", "--system", "/nonexistent/sys.json"],
+        &["/nonexistent/sys.json"],
+    );
 }
 
 #[test]
 fn non_finite_numbers() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "nan.toml", "strengths = [nan, 1.0]\nu = [[1.0, 0.0], [0.0, 1.0]]\n");
+    let f = write(
+        d.path(),
+        "nan.toml",
+        "strengths = [nan, 1.0]\nu = [[1.0, 0.0], [0.0, 1.0]]\n",
+    );
     assert_rejected(&["fixed-point", "--system", &f], &["s_1 = NaN", "finite"]);
     let phi = write(d.path(), "phi.csv", "1,0,2\n0,inf,1\n");
     let y = write(d.path(), "y.csv", "1\n-1\n");
-    assert_rejected(&["fixed-point", "--features", &phi, "--labels", &y], &["features Φ", "inf", "row 2"]);
+    assert_rejected(
+        &["fixed-point", "--features", &phi, "--labels", &y],
+        &["features Φ", "inf", "row 2"],
+    );
     assert_rejected(&["fixed-point", "--strengths", "4,NaN"], &["s_2 = NaN"]);
 }
 
 #[test]
 fn wrong_shapes() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "shape.json", "{\"strengths\": [1, 2, 3], \"u\": [[1, 0], [0, 1]]}");
+    let f = write(
+        d.path(),
+        "shape.json",
+        "{\"strengths\": [1, 2, 3], \"u\": [[1, 0], [0, 1]]}",
+    );
     assert_rejected(&["fixed-point", "--system", &f], &["3 strengths", "2×2"]);
-    let f = write(d.path(), "ragged.json", "{\"strengths\": [1, 2], \"u\": [[1, 0], [0]]}");
+    let f = write(
+        d.path(),
+        "ragged.json",
+        "{\"strengths\": [1, 2], \"u\": [[1, 0], [0]]}",
+    );
     assert_rejected(&["fixed-point", "--system", &f], &["row 2"]);
     let phi = write(d.path(), "phi.csv", "1,0,2\n0,1,1\n");
     let y = write(d.path(), "y.csv", "1\n-1\n1\n");
-    assert_rejected(&["fixed-point", "--features", &phi, "--labels", &y], &["2 rows", "3 labels"]);
-    assert_rejected(&["fixed-point", "--strengths", "1,2,3", "--coupling", "0.5"], &["exactly 2 strengths"]);
-    assert_rejected(&["simulate", "--strengths", "4,2", "--coupling", "0.5", "--z0", "1,2,3"], &["--z0", "3 entries"]);
+    assert_rejected(
+        &["fixed-point", "--features", &phi, "--labels", &y],
+        &["2 rows", "3 labels"],
+    );
+    assert_rejected(
+        &["fixed-point", "--strengths", "1,2,3", "--coupling", "0.5"],
+        &["exactly 2 strengths"],
+    );
+    assert_rejected(
+        &[
+            "simulate",
+            "--strengths",
+            "4,2",
+            "--coupling",
+            "0.5",
+            "--z0",
+            "1,2,3",
+        ],
+        &["--z0", "3 entries"],
+    );
 }
 
 #[test]
 fn non_orthogonal_coupling() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "skew.json", "{\"strengths\": [1, 2], \"u\": [[1, 0.2], [0, 1]]}");
-    assert_rejected(&["fixed-point", "--system", &f], &["not orthonormal", "2.000e-1"]);
-    assert_rejected(&["fixed-point", "--strengths", "4,2", "--coupling", "1.5"], &["δ = 1.5", "|δ| ≤ 1"]);
+    let f = write(
+        d.path(),
+        "skew.json",
+        "{\"strengths\": [1, 2], \"u\": [[1, 0.2], [0, 1]]}",
+    );
+    assert_rejected(
+        &["fixed-point", "--system", &f],
+        &["not orthonormal", "2.000e-1"],
+    );
+    assert_rejected(
+        &["fixed-point", "--strengths", "4,2", "--coupling", "1.5"],
+        &["δ = 1.5", "|δ| ≤ 1"],
+    );
 }
 
 #[test]
@@ -81,24 +134,54 @@ fn labels_not_plus_minus_one() {
     let d = tempfile::tempdir().unwrap();
     let phi = write(d.path(), "phi.csv", "x1,x2\n1,0\n0,1\n");
     let y = write(d.path(), "y.csv", "y\n1\n2\n");
-    assert_rejected(&["fixed-point", "--features", &phi, "--labels", &y], &["y_2 = 2", "−1/+1"]);
+    assert_rejected(
+        &["fixed-point", "--features", &phi, "--labels", &y],
+        &["y_2 = 2", "−1/+1"],
+    );
 }
 
 #[test]
 fn negative_lambda_and_bad_numbers() {
     assert_rejected(&["fixed-point", "--lambda", "-0.1"], &["λ = -0.1", "≥ 0"]);
-    assert_rejected(&["simulate", "--t-end", "-5", "--methods", "flow"], &["--t-end = -5", "> 0"]);
-    assert_rejected(&["simulate", "--rtol", "0", "--methods", "flow"], &["--rtol = 0"]);
+    assert_rejected(
+        &["simulate", "--t-end", "-5", "--methods", "flow"],
+        &["--t-end = -5", "> 0"],
+    );
+    assert_rejected(
+        &["simulate", "--rtol", "0", "--methods", "flow"],
+        &["--rtol = 0"],
+    );
     assert_rejected(&["simulate", "--points", "1"], &["--points = 1"]);
     assert_rejected(&["simulate", "--eta", "0"], &["--eta = 0"]);
-    assert_rejected(&["system", "--random", "3", "--spectrum", "10:-1", "--out", "x.json"], &["spectrum end = -1"]);
+    assert_rejected(
+        &[
+            "system",
+            "--random",
+            "3",
+            "--spectrum",
+            "10:-1",
+            "--out",
+            "x.json",
+        ],
+        &["spectrum end = -1"],
+    );
 }
 
 #[test]
 fn unstable_learning_rate() {
     // s₁ = 6, λ = 0.01: the bound λ + s₁²/4 = 9.01, so η must be < 0.222.
     assert_rejected(
-        &["simulate", "--strengths", "6,2", "--coupling", "0.5", "--eta", "0.5", "--methods", "gd"],
+        &[
+            "simulate",
+            "--strengths",
+            "6,2",
+            "--coupling",
+            "0.5",
+            "--eta",
+            "0.5",
+            "--methods",
+            "gd",
+        ],
         &["η = 0.5", "unstable", "η < 0.221976"],
     );
 }
@@ -113,7 +196,10 @@ fn failed_runs_leave_no_output_file() {
     let d = tempfile::tempdir().unwrap();
     let target = d.path().join("sys.json");
     let t = target.to_string_lossy().into_owned();
-    assert_rejected(&["system", "--strengths", "1,-2", "--out", &t], &["s_2 = -2"]);
+    assert_rejected(
+        &["system", "--strengths", "1,-2", "--out", &t],
+        &["s_2 = -2"],
+    );
     assert!(!target.exists());
     // A good run writes the file and leaves no temporary behind.
     let out = gstarve(&["system", "--random", "4", "--seed", "3", "--out", &t]);
@@ -131,10 +217,28 @@ fn simulate_json_contract() {
     let out_dir = d.path().join("run");
     let o = out_dir.to_string_lossy().into_owned();
     let out = gstarve(&[
-        "simulate", "--strengths", "4,2", "--coupling", "0.5", "--methods", "gd,flow,dual",
-        "--eta", "0.05", "--steps", "200", "--points", "11", "--json", "--out", &o,
+        "simulate",
+        "--strengths",
+        "4,2",
+        "--coupling",
+        "0.5",
+        "--methods",
+        "gd,flow,dual",
+        "--eta",
+        "0.05",
+        "--steps",
+        "200",
+        "--points",
+        "11",
+        "--json",
+        "--out",
+        &o,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let fp = &v["fixed_point"];
     assert!((fp["z"][0].as_f64().unwrap() - 7.812049).abs() < 1e-6);
@@ -146,7 +250,14 @@ fn simulate_json_contract() {
         assert_eq!(r["tau"].as_array().unwrap().len(), 11);
         assert_eq!(r["z"].as_array().unwrap().len(), 11);
         assert_eq!(r["z_final"].as_array().unwrap().len(), 2);
-        for key in ["wall_s", "rhs_evals", "jacobian_evals", "steps_accepted", "steps_rejected", "solver"] {
+        for key in [
+            "wall_s",
+            "rhs_evals",
+            "jacobian_evals",
+            "steps_accepted",
+            "steps_rejected",
+            "solver",
+        ] {
             assert!(!r["stats"][key].is_null(), "stats.{key} missing");
         }
     }
@@ -161,7 +272,14 @@ fn simulate_json_contract() {
 
 #[test]
 fn fixed_point_json_contract() {
-    let out = gstarve(&["fixed-point", "--strengths", "6,2", "--coupling", "0.5", "--json"]);
+    let out = gstarve(&[
+        "fixed-point",
+        "--strengths",
+        "6,2",
+        "--coupling",
+        "0.5",
+        "--json",
+    ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // THEORY.md §6, l = 6.
@@ -170,4 +288,88 @@ fn fixed_point_json_contract() {
     assert!(v["residual"].as_f64().unwrap() < 1e-10);
     assert!(v["iterations"].as_u64().unwrap() > 0);
     assert_eq!(v["alpha"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn figure_subcommands_write_images_and_data() {
+    let d = tempfile::tempdir().unwrap();
+    let o = d.path().to_string_lossy().into_owned();
+    for args in [
+        vec!["phase-diagram", "--grid", "12", "--out", &o, "--name", "pd"],
+        vec![
+            "phase-diagram",
+            "--measure",
+            "ratio",
+            "--x",
+            "ratio:1:4",
+            "--y",
+            "lambda:1e-3:1e-1:log",
+            "--grid",
+            "8",
+            "--out",
+            &o,
+            "--name",
+            "pd2",
+            "--format",
+            "png,svg",
+        ],
+        vec![
+            "phase-plane",
+            "--strengths",
+            "5,2",
+            "--coupling",
+            "0.3",
+            "--out",
+            &o,
+            "--name",
+            "pp",
+        ],
+        vec!["reproduce", "toy", "--out", &o],
+    ] {
+        let out = gstarve(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in [
+        "pd.png",
+        "pd.csv",
+        "pd2.png",
+        "pd2.svg",
+        "pd2.csv",
+        "pp.png",
+        "pp.csv",
+        "toy-figure.png",
+        "toy-figure.csv",
+    ] {
+        let meta = std::fs::metadata(d.path().join(f)).unwrap_or_else(|_| panic!("{f} missing"));
+        assert!(meta.len() > 100, "{f} is empty");
+    }
+}
+
+#[test]
+fn bad_figure_arguments() {
+    assert_rejected(
+        &[
+            "phase-diagram",
+            "--x",
+            "ratio:5:1",
+            "--grid",
+            "8",
+            "--out",
+            "/tmp/x",
+        ],
+        &["ratio"],
+    );
+    assert_rejected(
+        &["phase-diagram", "--x", "bogus:1:2", "--grid", "8"],
+        &["bogus"],
+    );
+    assert_rejected(&["phase-diagram", "--grid", "0"], &["0"]);
+    assert_rejected(
+        &["phase-plane", "--random", "3", "--responses", "1,4"],
+        &["4"],
+    );
 }

@@ -26,7 +26,11 @@ fn toy_l2_steady_states_match_theory_table() {
                 z_ref[j]
             );
             // The table gives margins to 5 decimals.
-            assert!((fp.margins[j] - m_ref[j]).abs() < 1e-5, "l = {l}: m{}", j + 1);
+            assert!(
+                (fp.margins[j] - m_ref[j]).abs() < 1e-5,
+                "l = {l}: m{}",
+                j + 1
+            );
         }
         assert!(fp.residual < 1e-10, "residual {}", fp.residual);
     }
@@ -41,13 +45,18 @@ fn toy_sd_steady_state_is_the_same_for_every_l() {
         let d = PrimalDynamics::new(
             &sys,
             Loss::Logistic,
-            Regulariser::SpectralDecoupling { lambda: TOY_LAMBDA_SD },
+            Regulariser::SpectralDecoupling {
+                lambda: TOY_LAMBDA_SD,
+            },
         )
         .unwrap();
         let fp = steady_state(&d).unwrap();
-        for j in 0..2 {
-            assert!((fp.responses[j] - TOY_SD_RESPONSES[j]).abs() < 1e-6);
-            assert!((fp.margins[j] - TOY_SD_MARGIN).abs() < 1e-6, "equal margins μ*");
+        for (j, expected) in TOY_SD_RESPONSES.iter().enumerate() {
+            assert!((fp.responses[j] - expected).abs() < 1e-6);
+            assert!(
+                (fp.margins[j] - TOY_SD_MARGIN).abs() < 1e-6,
+                "equal margins μ*"
+            );
         }
     }
 }
@@ -57,7 +66,11 @@ fn decoupled_roots_match_theory_table() {
     for (s, exact, _lambert) in DECOUPLED_ROOTS {
         let sys = FeatureSystem::decoupled(&[s]).unwrap();
         let fp = steady_state(&l2(&sys, 0.01)).unwrap();
-        assert!((fp.responses[0] - exact).abs() < 1e-6, "s = {s}: {}", fp.responses[0]);
+        assert!(
+            (fp.responses[0] - exact).abs() < 1e-6,
+            "s = {s}: {}",
+            fp.responses[0]
+        );
         let z = fp.responses[0];
         assert!((z * (1.0 + z.exp()) - s * s / 0.01).abs() < 1e-9 * s * s / 0.01);
     }
@@ -77,7 +90,12 @@ fn toy_gd_endpoints_reproduce_the_figure() {
         let run = gradient_descent(
             &d,
             &DVector::zeros(2),
-            &GdOptions { eta: TOY_ETA, steps: TOY_STEPS, points: 2, allow_unstable: false },
+            &GdOptions {
+                eta: TOY_ETA,
+                steps: TOY_STEPS,
+                points: 2,
+                allow_unstable: false,
+            },
         )
         .unwrap();
         let end = run.states.last().unwrap();
@@ -88,6 +106,12 @@ fn toy_gd_endpoints_reproduce_the_figure() {
     // Converged to plotting accuracy for l ≤ 3, visibly not yet for l = 6.
     assert!(gaps[0] < 1e-4 && gaps[1] < 1e-3, "{gaps:?}");
     assert!(gaps[4] > 1e-3 && gaps[4] < 1e-2, "{gaps:?}");
-    assert!(gaps.windows(2).all(|w| w[1] > w[0]), "gap grows with l: {gaps:?}");
-    assert!(z2_end.windows(2).all(|w| w[1] < w[0]), "z₂ falls with l: {z2_end:?}");
+    assert!(
+        gaps.windows(2).all(|w| w[1] > w[0]),
+        "gap grows with l: {gaps:?}"
+    );
+    assert!(
+        z2_end.windows(2).all(|w| w[1] < w[0]),
+        "z₂ falls with l: {z2_end:?}"
+    );
 }

@@ -11,7 +11,12 @@ use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 
 fn gd(eta: f64, steps: usize, points: usize) -> GdOptions {
-    GdOptions { eta, steps, points, allow_unstable: false }
+    GdOptions {
+        eta,
+        steps,
+        points,
+        allow_unstable: false,
+    }
 }
 
 /// max_k ‖z_GD(ηk) − z_flow(ηk)‖∞ over τ ∈ [0, 50] on 101 shared points.
@@ -21,7 +26,13 @@ fn max_gap(d: &PrimalDynamics, eta: f64) -> f64 {
     let flow = primal_flow(
         d,
         &DVector::zeros(d.dim()),
-        &FlowOptions { t_end, points: 101, rtol: 1e-12, atol: 1e-14, method: FlowMethod::Dop853 },
+        &FlowOptions {
+            t_end,
+            points: 101,
+            rtol: 1e-12,
+            atol: 1e-14,
+            method: FlowMethod::Dop853,
+        },
     )
     .unwrap();
     let run = gradient_descent(d, &DVector::zeros(d.dim()), &gd(eta, steps, 101)).unwrap();
@@ -40,18 +51,34 @@ fn max_gap(d: &PrimalDynamics, eta: f64) -> f64 {
 #[test]
 fn gd_converges_to_the_flow_at_first_order() {
     for (sys, reg) in [
-        (paper_toy(4.0), Regulariser::L2 { lambda: TOY_LAMBDA_L2 }),
-        (paper_toy(4.0), Regulariser::SpectralDecoupling { lambda: TOY_LAMBDA_SD }),
+        (
+            paper_toy(4.0),
+            Regulariser::L2 {
+                lambda: TOY_LAMBDA_L2,
+            },
+        ),
+        (
+            paper_toy(4.0),
+            Regulariser::SpectralDecoupling {
+                lambda: TOY_LAMBDA_SD,
+            },
+        ),
         (
             FeatureSystem::random(5, Spectrum::Geometric { from: 3.0, to: 0.5 }, 4).unwrap(),
             Regulariser::L2 { lambda: 0.05 },
         ),
     ] {
         let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
-        let gaps: Vec<f64> = [0.02, 0.01, 0.005].iter().map(|&eta| max_gap(&d, eta)).collect();
+        let gaps: Vec<f64> = [0.02, 0.01, 0.005]
+            .iter()
+            .map(|&eta| max_gap(&d, eta))
+            .collect();
         for w in gaps.windows(2) {
             let ratio = w[0] / w[1];
-            assert!((ratio - 2.0).abs() < 0.2, "{reg:?}: gaps {gaps:?}, ratio {ratio}");
+            assert!(
+                (ratio - 2.0).abs() < 0.2,
+                "{reg:?}: gaps {gaps:?}, ratio {ratio}"
+            );
         }
     }
 }
@@ -61,7 +88,9 @@ fn theta_space_gd_equals_z_space_gd_on_random_features() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     for (n, p) in [(6, 10), (8, 8), (10, 4)] {
         let phi = DMatrix::from_fn(n, p, |_, _| rng.random_range(-1.0..1.0));
-        let labels: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        let labels: Vec<f64> = (0..n)
+            .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
         let sys = FeatureSystem::from_features(&phi, &labels).unwrap();
         for loss in [Loss::Logistic, Loss::Squared] {
             for reg in [
@@ -77,7 +106,11 @@ fn theta_space_gd_equals_z_space_gd_on_random_features() {
                     gradient_descent_parameters(&sys, &phi, &labels, loss, reg, &opts).unwrap();
                 let scale = z_run.states.last().unwrap().amax().max(1.0);
                 for (a, b) in z_run.states.iter().zip(&theta_run.states) {
-                    assert!((a - b).amax() < 1e-10 * scale, "n={n} p={p} {loss:?} {reg:?}: {}", (a - b).amax());
+                    assert!(
+                        (a - b).amax() < 1e-10 * scale,
+                        "n={n} p={p} {loss:?} {reg:?}: {}",
+                        (a - b).amax()
+                    );
                 }
             }
         }
@@ -88,26 +121,56 @@ fn theta_space_gd_equals_z_space_gd_on_random_features() {
 fn long_flow_reaches_the_fixed_point() {
     for l in [2.0, 4.0, 6.0] {
         let sys = paper_toy(l);
-        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: TOY_LAMBDA_L2 })
-            .unwrap();
+        let d = PrimalDynamics::new(
+            &sys,
+            Loss::Logistic,
+            Regulariser::L2 {
+                lambda: TOY_LAMBDA_L2,
+            },
+        )
+        .unwrap();
         let fp = steady_state(&d).unwrap();
         let sol = primal_flow(
             &d,
             &DVector::zeros(2),
-            &FlowOptions { t_end: 20_000.0, points: 11, method: FlowMethod::Auto, ..Default::default() },
+            &FlowOptions {
+                t_end: 20_000.0,
+                points: 11,
+                method: FlowMethod::Auto,
+                ..Default::default()
+            },
         )
         .unwrap();
         let end = sol.states.last().unwrap();
-        assert!((end - &fp.responses).amax() < 1e-6, "l = {l}: {end} vs {}", fp.responses);
+        assert!(
+            (end - &fp.responses).amax() < 1e-6,
+            "l = {l}: {end} vs {}",
+            fp.responses
+        );
     }
 }
 
 #[test]
 fn primal_and_dual_share_the_steady_state() {
     for (l, reg) in [
-        (2.0, Regulariser::L2 { lambda: TOY_LAMBDA_L2 }),
-        (6.0, Regulariser::L2 { lambda: TOY_LAMBDA_L2 }),
-        (4.0, Regulariser::SpectralDecoupling { lambda: TOY_LAMBDA_SD }),
+        (
+            2.0,
+            Regulariser::L2 {
+                lambda: TOY_LAMBDA_L2,
+            },
+        ),
+        (
+            6.0,
+            Regulariser::L2 {
+                lambda: TOY_LAMBDA_L2,
+            },
+        ),
+        (
+            4.0,
+            Regulariser::SpectralDecoupling {
+                lambda: TOY_LAMBDA_SD,
+            },
+        ),
     ] {
         let sys = paper_toy(l);
         let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
@@ -116,11 +179,20 @@ fn primal_and_dual_share_the_steady_state() {
         let sol = integrate(
             &dual,
             &DVector::from_element(2, DualDynamics::DEFAULT_START),
-            &FlowOptions { t_end: 1000.0, points: 11, method: FlowMethod::Bdf, ..Default::default() },
+            &FlowOptions {
+                t_end: 1000.0,
+                points: 11,
+                method: FlowMethod::Bdf,
+                ..Default::default()
+            },
         )
         .unwrap();
         let z = dual.responses(sol.states.last().unwrap().as_slice());
-        assert!((&z - &fp.responses).amax() < 1e-6, "l = {l} {reg:?}: {z} vs {}", fp.responses);
+        assert!(
+            (&z - &fp.responses).amax() < 1e-6,
+            "l = {l} {reg:?}: {z} vs {}",
+            fp.responses
+        );
     }
 }
 
@@ -128,7 +200,8 @@ fn primal_and_dual_share_the_steady_state() {
 fn sd_steady_state_does_not_depend_on_strengths() {
     let base = FeatureSystem::random(6, Spectrum::Geometric { from: 5.0, to: 0.5 }, 9).unwrap();
     let reg = Regulariser::SpectralDecoupling { lambda: 0.01 };
-    let reference = steady_state(&PrimalDynamics::new(&base, Loss::Logistic, reg).unwrap()).unwrap();
+    let reference =
+        steady_state(&PrimalDynamics::new(&base, Loss::Logistic, reg).unwrap()).unwrap();
     for strengths in [vec![1.0; 6], vec![9.0, 3.0, 2.0, 1.0, 0.7, 0.2]] {
         let sys = base.with_strengths(DVector::from_vec(strengths)).unwrap();
         let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
@@ -141,7 +214,11 @@ fn sd_steady_state_does_not_depend_on_strengths() {
         let sol = primal_flow(
             &d,
             &DVector::zeros(6),
-            &FlowOptions { t_end: 1e6, points: 3, ..Default::default() },
+            &FlowOptions {
+                t_end: 1e6,
+                points: 3,
+                ..Default::default()
+            },
         )
         .unwrap();
         assert!((sol.states.last().unwrap() - &fp.responses).amax() < 1e-6);
@@ -172,7 +249,12 @@ fn unstable_learning_rate_is_rejected_and_divergence_reported() {
     assert!(err.to_string().contains("unstable"), "{err}");
     // Squared loss, far beyond the bound: the run diverges and says so.
     let d = PrimalDynamics::new(&sys, Loss::Squared, Regulariser::L2 { lambda: 0.01 }).unwrap();
-    let opts = GdOptions { eta: 1.0, steps: 5000, points: 5001, allow_unstable: true };
+    let opts = GdOptions {
+        eta: 1.0,
+        steps: 5000,
+        points: 5001,
+        allow_unstable: true,
+    };
     let err = gradient_descent(&d, &DVector::zeros(2), &opts).unwrap_err();
     assert!(err.to_string().contains("diverged"), "{err}");
 }

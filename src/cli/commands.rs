@@ -7,7 +7,9 @@ use clap::Args;
 use gstarve::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve::output::ensure_dir;
 use gstarve::reference::{self, paper_toy};
-use gstarve::simulation::{simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig};
+use gstarve::simulation::{
+    simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig,
+};
 use gstarve::solvers::gd::GdOptions;
 use gstarve::solvers::steady::steady_state;
 use gstarve::solvers::{FlowMethod, FlowOptions};
@@ -175,7 +177,9 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
         (Loss::Logistic, Regulariser::L2 { lambda }) => {
             let sens = l2_sensitivity(&loaded.system, lambda)?;
             let rows = |f: &dyn Fn(usize, usize) -> serde_json::Value| {
-                (0..r).map(|j| (0..r).map(|i| f(j, i)).collect::<Vec<_>>()).collect::<Vec<_>>()
+                (0..r)
+                    .map(|j| (0..r).map(|i| f(j, i)).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
             };
             (
                 Some(rows(&|j, i| json!(sens.derivatives[(j, i)]))),
@@ -183,7 +187,8 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
             )
         }
         (Loss::Logistic, Regulariser::SpectralDecoupling { .. })
-            if r == loaded.system.examples() && loaded.system.strengths().iter().all(|&s| s > 0.0) =>
+            if r == loaded.system.examples()
+                && loaded.system.strengths().iter().all(|&s| s > 0.0) =>
         {
             let zeros = vec![vec![json!(0.0); r]; r];
             (Some(zeros.clone()), Some(zeros))
@@ -217,7 +222,10 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
             for row in e {
                 let cells: Vec<String> = row
                     .iter()
-                    .map(|v| v.as_f64().map_or("   masked".to_string(), |x| format!("{x:>9.5}")))
+                    .map(|v| {
+                        v.as_f64()
+                            .map_or("   masked".to_string(), |x| format!("{x:>9.5}"))
+                    })
                     .collect();
                 println!("  [{}]", cells.join(", "));
             }
@@ -269,11 +277,19 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
     let mut rows = Vec::new();
     for l in 2..=6 {
         let sys = paper_toy(f64::from(l));
-        let l2 = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: reference::TOY_LAMBDA_L2 })?;
+        let l2 = PrimalDynamics::new(
+            &sys,
+            Loss::Logistic,
+            Regulariser::L2 {
+                lambda: reference::TOY_LAMBDA_L2,
+            },
+        )?;
         let sd = PrimalDynamics::new(
             &sys,
             Loss::Logistic,
-            Regulariser::SpectralDecoupling { lambda: reference::TOY_LAMBDA_SD },
+            Regulariser::SpectralDecoupling {
+                lambda: reference::TOY_LAMBDA_SD,
+            },
         )?;
         let gd = GdOptions {
             eta: reference::TOY_ETA,
@@ -286,7 +302,12 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         let gd_sd = gstarve::solvers::gd::gradient_descent(&sd, &z0, &gd)?;
         let fp_l2 = steady_state(&l2)?;
         let fp_sd = steady_state(&sd)?;
-        let last = |s: &gstarve::solvers::OdeSolution| s.states.last().map(|z| z.iter().copied().collect::<Vec<f64>>()).unwrap_or_default();
+        let last = |s: &gstarve::solvers::OdeSolution| {
+            s.states
+                .last()
+                .map(|z| z.iter().copied().collect::<Vec<f64>>())
+                .unwrap_or_default()
+        };
         rows.push(json!({
             "l": l,
             "l2_fixed_point": fp_l2.responses.iter().collect::<Vec<_>>(),
@@ -299,8 +320,12 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         println!("{}", json!({ "toy": rows }));
         return Ok(());
     }
-    println!("The paper's toy (THEORY.md §6): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;");
-    println!("GD η = 0.05 for 5000 steps from z = 0. Feature 1 starves feature 2 under L2 (z₂* falls");
+    println!(
+        "The paper's toy (THEORY.md §6): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;"
+    );
+    println!(
+        "GD η = 0.05 for 5000 steps from z = 0. Feature 1 starves feature 2 under L2 (z₂* falls"
+    );
     println!("as l grows); SD gives every l the same steady state.\n");
     println!(
         "{:>2}  {:>22}  {:>22}  {:>22}  {:>22}",
@@ -348,7 +373,9 @@ pub fn check(a: &CheckArgs) -> Result<()> {
         &loaded.system,
         loss,
         regulariser,
-        &CheckOptions { tolerance_scale: a.tolerance_scale },
+        &CheckOptions {
+            tolerance_scale: a.tolerance_scale,
+        },
     )?;
     let passed = all_passed(&rows);
     if a.json {
@@ -374,7 +401,11 @@ pub fn check(a: &CheckArgs) -> Result<()> {
             "\n{} predictions checked: {} passed, {failed} failed{}",
             rows.iter().filter(|r| r.verdict != Verdict::Info).count(),
             rows.iter().filter(|r| r.verdict == Verdict::Pass).count(),
-            if rows.iter().any(|r| r.verdict == Verdict::Info) { " (INFO rows are comparisons, not claims)" } else { "" }
+            if rows.iter().any(|r| r.verdict == Verdict::Info) {
+                " (INFO rows are comparisons, not claims)"
+            } else {
+                ""
+            }
         );
     }
     if !passed {
@@ -389,7 +420,10 @@ pub struct CheckFailed;
 
 impl std::fmt::Display for CheckFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "some predictions failed their tolerance (see the FAIL rows above)")
+        write!(
+            f,
+            "some predictions failed their tolerance (see the FAIL rows above)"
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line interface: clap arguments → validated configuration → library calls.
 
 mod commands;
+mod figures;
 mod system_args;
 
 use std::path::PathBuf;
@@ -13,8 +14,8 @@ pub use system_args::SystemArgs;
 
 /// gstarve: Gradient Starvation made computable (Pezeshki et al., NeurIPS 2021).
 ///
-/// With no subcommand, runs the paper's toy (THEORY.md §6) and prints its steady states and
-/// gradient-descent endpoints.
+/// With no subcommand, runs the paper's toy (THEORY.md §6), prints its steady states and
+/// gradient-descent endpoints, and renders the gallery into plots/.
 #[derive(Parser, Debug)]
 #[command(name = "gstarve", version, about, long_about = None)]
 pub struct Cli {
@@ -32,8 +33,17 @@ enum Command {
     Check(commands::CheckArgs),
     /// Write a feature system (e.g. a random one) to a file.
     System(commands::SystemCmdArgs),
-    /// The paper's toy: steady states and GD endpoints for l = 2…6 (the default command).
+    /// The paper's toy: steady states and GD endpoints for l = 2…6 (printed by the default run).
     Toy(commands::ToyArgs),
+    /// Render the gallery (toy figure, phase diagrams, phase plane, starvation matrix, flow vs GD).
+    Gallery(figures::GalleryArgs),
+    /// Reproduce a figure of the paper.
+    #[command(subcommand)]
+    Reproduce(figures::Reproduce),
+    /// A starvation phase diagram (THEORY.md §7) over two parameters of the rotation family.
+    PhaseDiagram(figures::PhaseDiagramArgs),
+    /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
+    PhasePlane(figures::PhasePlaneArgs),
 }
 
 /// Regulariser choice on the command line.
@@ -74,8 +84,12 @@ impl ModelArgs {
     /// The validated loss and regulariser.
     pub fn model(&self) -> Result<(Loss, Regulariser)> {
         let reg = match self.reg {
-            RegChoice::L2 => Regulariser::L2 { lambda: self.lambda },
-            RegChoice::Sd => Regulariser::SpectralDecoupling { lambda: self.lambda },
+            RegChoice::L2 => Regulariser::L2 {
+                lambda: self.lambda,
+            },
+            RegChoice::Sd => Regulariser::SpectralDecoupling {
+                lambda: self.lambda,
+            },
             RegChoice::None => Regulariser::None,
         }
         .validated()?;
@@ -107,7 +121,15 @@ pub fn run() -> Result<()> {
         Some(Command::System(a)) => commands::system(&a),
         Some(Command::Check(a)) => commands::check(&a),
         Some(Command::Toy(a)) => commands::toy(&a),
-        None => commands::toy(&commands::ToyArgs::default()),
+        Some(Command::Gallery(a)) => figures::run_gallery(&a),
+        Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
+        Some(Command::PhaseDiagram(a)) => figures::run_phase_diagram(&a),
+        Some(Command::PhasePlane(a)) => figures::run_phase_plane(&a),
+        None => {
+            commands::toy(&commands::ToyArgs::default())?;
+            println!("\nRendering the gallery into plots/ …");
+            figures::run_gallery(&figures::GalleryArgs::default_gallery())
+        }
     }
 }
 

@@ -16,16 +16,38 @@ pub struct SystemArgs {
     pub system: Option<PathBuf>,
     /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of THEORY.md §5;
     /// alone: the decoupled system U = I.
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_name = "S1,S2,..", help_heading = "System")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_name = "S1,S2,..",
+        help_heading = "System"
+    )]
     pub strengths: Option<Vec<f64>>,
     /// Coupling δ of the rotation family (needs two --strengths).
-    #[arg(long, allow_negative_numbers = true, value_name = "DELTA", requires = "strengths", help_heading = "System")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "DELTA",
+        requires = "strengths",
+        help_heading = "System"
+    )]
     pub coupling: Option<f64>,
     /// Features Φ as CSV (n rows × p columns); needs --labels.
-    #[arg(long, value_name = "PHI.csv", requires = "labels", help_heading = "System")]
+    #[arg(
+        long,
+        value_name = "PHI.csv",
+        requires = "labels",
+        help_heading = "System"
+    )]
     pub features: Option<PathBuf>,
     /// Labels y as CSV (one per example, ±1 or 0/1).
-    #[arg(long, value_name = "Y.csv", requires = "features", help_heading = "System")]
+    #[arg(
+        long,
+        value_name = "Y.csv",
+        requires = "features",
+        help_heading = "System"
+    )]
     pub labels: Option<PathBuf>,
     /// A random system with N examples and features: Haar coupling, geometric spectrum.
     #[arg(long, value_name = "N", help_heading = "System")]
@@ -34,7 +56,12 @@ pub struct SystemArgs {
     #[arg(long, default_value_t = 0, help_heading = "System")]
     pub seed: u64,
     /// Spectrum of the random system, FROM:TO (geometric, s₁ = FROM, s_n = TO).
-    #[arg(long, default_value = "10:0.1", value_name = "FROM:TO", help_heading = "System")]
+    #[arg(
+        long,
+        default_value = "10:0.1",
+        value_name = "FROM:TO",
+        help_heading = "System"
+    )]
     pub spectrum: String,
 }
 
@@ -59,7 +86,10 @@ impl SystemArgs {
     }
 
     /// Build the validated system. `default` is used when no source was given.
-    pub fn load_or(&self, default: impl FnOnce() -> gstarve::Result<FeatureSystem>) -> Result<LoadedSystem> {
+    pub fn load_or(
+        &self,
+        default: impl FnOnce() -> gstarve::Result<FeatureSystem>,
+    ) -> Result<LoadedSystem> {
         match self.sources() {
             0 => return Ok(LoadedSystem { system: default()?, raw: None }),
             1 => {}
@@ -101,10 +131,12 @@ impl SystemArgs {
     }
 
     fn parse_spectrum(&self) -> Result<Spectrum> {
-        let (a, b) = self
-            .spectrum
-            .split_once(':')
-            .with_context(|| format!("--spectrum '{}' must be FROM:TO, e.g. 10:0.1", self.spectrum))?;
+        let (a, b) = self.spectrum.split_once(':').with_context(|| {
+            format!(
+                "--spectrum '{}' must be FROM:TO, e.g. 10:0.1",
+                self.spectrum
+            )
+        })?;
         let parse = |t: &str| {
             t.trim()
                 .parse::<f64>()

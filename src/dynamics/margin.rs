@@ -117,7 +117,10 @@ impl OdeProblem for PrimalDynamics<'_> {
     }
 
     fn jacobian(&self, z: &[f64], jac: &mut DMatrix<f64>) {
-        jac.copy_from(&PrimalDynamics::jacobian(self, &DVector::from_column_slice(z)));
+        jac.copy_from(&PrimalDynamics::jacobian(
+            self,
+            &DVector::from_column_slice(z),
+        ));
     }
 
     fn spectral_bound(&self) -> f64 {

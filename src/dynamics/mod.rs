@@ -301,7 +301,8 @@ mod tests {
         let u = sys.coupling();
         let m = u * &z;
         let sig = m.map(|x| 1.0 / (1.0 + x.exp()));
-        let direct = DMatrix::from_diagonal(&sys.strengths_squared()) * u.transpose() * sig - 0.01 * &z;
+        let direct =
+            DMatrix::from_diagonal(&sys.strengths_squared()) * u.transpose() * sig - 0.01 * &z;
         assert!((dynamics.rhs(&z) - direct).abs().max() < 1e-14);
     }
 
@@ -309,7 +310,10 @@ mod tests {
     fn flow_is_minus_s2_gradient_of_objective() {
         let sys = FeatureSystem::rotation(3.0, 1.5, 0.4).unwrap();
         let z = DVector::from_vec(vec![0.7, -0.2]);
-        for reg in [Regulariser::L2 { lambda: 0.1 }, Regulariser::SpectralDecoupling { lambda: 0.1 }] {
+        for reg in [
+            Regulariser::L2 { lambda: 0.1 },
+            Regulariser::SpectralDecoupling { lambda: 0.1 },
+        ] {
             let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
             let f = d.rhs(&z);
             for k in 0..2 {
@@ -327,7 +331,8 @@ mod tests {
     #[test]
     fn negative_lambda_is_rejected() {
         let sys = FeatureSystem::rotation(1.0, 1.0, 0.1).unwrap();
-        let err = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: -1.0 }).unwrap_err();
+        let err = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: -1.0 })
+            .unwrap_err();
         assert!(err.to_string().contains("λ = -1"));
     }
 }

@@ -78,15 +78,17 @@ pub fn solve_with(
 ) -> Result<OdeSolution> {
     let grid = output_grid(t_end, points);
     let n_stiff = if detect_stiffness { 1000 } else { u32::MAX };
-    let dx = if points > 1 { t_end / (points - 1) as f64 } else { t_end };
+    let dx = if points > 1 {
+        t_end / (points - 1) as f64
+    } else {
+        t_end
+    };
     // ode_solvers 0.6 extrapolates its dense output to x_end from the step *before* the last
     // (a "last point" block that fires one step early; srenevey/ode-solvers#35), which spoils the
     // final grid point. Integrating a sliver past τ_end puts τ_end strictly inside the last step,
     // where the ordinary dense-output interpolation applies; points beyond τ_end are not output.
     let x_end = t_end + (dx * 1e-3).max(1e-7);
-    let adapter = Adapter {
-        problem,
-    };
+    let adapter = Adapter { problem };
     let start = Instant::now();
     macro_rules! run {
         ($solver:ident) => {{
@@ -122,7 +124,10 @@ pub fn solve_with(
     let stats = match outcome {
         Ok(stats) => stats,
         Err(IntegrationError::StiffnessDetected { x }) => {
-            return Err(Error::StiffnessDetected { solver: name, tau: x })
+            return Err(Error::StiffnessDetected {
+                solver: name,
+                tau: x,
+            })
         }
         Err(IntegrationError::StepSizeUnderflow { x }) => {
             return Err(Error::IntegrationFailed {
@@ -140,10 +145,7 @@ pub fn solve_with(
         }
     };
     let states: Vec<DVector<f64>> = ys.into_iter().take(points).collect();
-    if let Some(k) = states
-        .iter()
-        .position(|s| s.iter().any(|v| !v.is_finite()))
-    {
+    if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
         return Err(Error::IntegrationFailed {
             solver: name,
             tau: xs.get(k).copied().unwrap_or(f64::NAN),
@@ -187,12 +189,17 @@ mod tests {
         let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::None).unwrap();
         for method in [ExplicitMethod::Dop853, ExplicitMethod::Dopri5] {
             for points in [2, 3, 11, 1001] {
-                let sol = solve(&d, method, &DVector::zeros(1), 100.0, points, 1e-12, 1e-14).unwrap();
+                let sol =
+                    solve(&d, method, &DVector::zeros(1), 100.0, points, 1e-12, 1e-14).unwrap();
                 assert_eq!(sol.tau.len(), points);
                 assert_eq!(*sol.tau.last().unwrap(), 100.0);
                 for (t, z) in sol.tau.iter().zip(&sol.states) {
                     let exact = unregularised_trajectory(3.0, 0.0, *t).unwrap();
-                    assert!((z[0] - exact).abs() < 1e-9, "{method:?} {points} τ={t}: {} vs {exact}", z[0]);
+                    assert!(
+                        (z[0] - exact).abs() < 1e-9,
+                        "{method:?} {points} τ={t}: {} vs {exact}",
+                        z[0]
+                    );
                 }
             }
         }

@@ -143,7 +143,16 @@ pub fn integrate(
             let stiffness = problem.spectral_bound() * t_end;
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM {
                 // Dense LU at this size costs more than explicit steps at the stability limit.
-                let mut sol = explicit::solve_with(problem, ExplicitMethod::Dop853, y0, t_end, points, rtol, atol, false)?;
+                let mut sol = explicit::solve_with(
+                    problem,
+                    ExplicitMethod::Dop853,
+                    y0,
+                    t_end,
+                    points,
+                    rtol,
+                    atol,
+                    false,
+                )?;
                 sol.stats.solver = "dop853 (stiffness test off: n too large for dense LU)".into();
                 return Ok(sol);
             }
@@ -153,7 +162,10 @@ pub fn integrate(
             match explicit(ExplicitMethod::Dop853) {
                 Err(Error::StiffnessDetected { .. }) | Err(Error::IntegrationFailed { .. }) => {
                     let mut sol = implicit(ImplicitMethod::Bdf)?;
-                    sol.stats.solver = format!("{} (after dop853 found the problem stiff)", sol.stats.solver);
+                    sol.stats.solver = format!(
+                        "{} (after dop853 found the problem stiff)",
+                        sol.stats.solver
+                    );
                     Ok(sol)
                 }
                 other => other,

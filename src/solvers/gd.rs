@@ -109,7 +109,11 @@ fn iterate(
 }
 
 /// The GD map on the margins, m_{k+1} = m_k + η ṁ(m_k), with no allocation inside the loop.
-fn iterate_margins(flow: &MarginFlow, m0: &DVector<f64>, options: &GdOptions) -> Result<OdeSolution> {
+fn iterate_margins(
+    flow: &MarginFlow,
+    m0: &DVector<f64>,
+    options: &GdOptions,
+) -> Result<OdeSolution> {
     let record = options.recorded_steps();
     let n = m0.len();
     let mut m = m0.clone();
@@ -204,7 +208,9 @@ pub fn gradient_descent_parameters(
     let dynamics = PrimalDynamics::new(system, loss, regulariser)?;
     options.validate(dynamics.curvature_bound())?;
     let v = system.features().ok_or_else(|| {
-        Error::Unsupported("θ-space GD needs the features V: build the system from --features".into())
+        Error::Unsupported(
+            "θ-space GD needs the features V: build the system from --features".into(),
+        )
     })?;
     let y = labels_to_signs(labels)?;
     if phi.nrows() != y.len() || phi.ncols() != v.nrows() {
@@ -249,5 +255,8 @@ pub fn gradient_descent_parameters(
         theta.axpy(options.eta, &step, 1.0);
     }
     let wall = start.elapsed().as_secs_f64();
-    Ok((gd_solution(&record, options, states, wall, "gd-theta"), theta))
+    Ok((
+        gd_solution(&record, options, states, wall, "gd-theta"),
+        theta,
+    ))
 }

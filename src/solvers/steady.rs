@@ -160,7 +160,8 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
         .filter(|&j| dynamics.strengths_squared()[j] > 0.0)
         .collect();
     let uf = u.select_columns(&free);
-    let weights = DVector::from_iterator(free.len(), free.iter().map(|&j| dynamics.penalty_weight(j)));
+    let weights =
+        DVector::from_iterator(free.len(), free.iter().map(|&j| dynamics.penalty_weight(j)));
     let embed = |x: &DVector<f64>| {
         let mut z = DVector::zeros(r);
         for (k, &j) in free.iter().enumerate() {
@@ -274,8 +275,12 @@ mod tests {
     #[test]
     fn sd_newton_and_scalar_agree() {
         let sys = FeatureSystem::rotation(5.0, 2.0, 0.5).unwrap();
-        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::SpectralDecoupling { lambda: 0.002 })
-            .unwrap();
+        let d = PrimalDynamics::new(
+            &sys,
+            Loss::Logistic,
+            Regulariser::SpectralDecoupling { lambda: 0.002 },
+        )
+        .unwrap();
         let scalar = steady_state(&d).unwrap();
         let general = newton(&d, &NewtonParams::default()).unwrap();
         assert_eq!(scalar.method, "sd-scalar");

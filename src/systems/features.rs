@@ -80,11 +80,15 @@ mod tests {
 
     #[test]
     fn svd_reconstructs_signed_features() {
-        let phi = DMatrix::from_row_slice(3, 4, &[
-            1.0, 0.5, -0.2, 0.3, //
-            0.1, -1.0, 0.4, 0.0, //
-            0.7, 0.2, 0.9, -0.5,
-        ]);
+        let phi = DMatrix::from_row_slice(
+            3,
+            4,
+            &[
+                1.0, 0.5, -0.2, 0.3, //
+                0.1, -1.0, 0.4, 0.0, //
+                0.7, 0.2, 0.9, -0.5,
+            ],
+        );
         let labels = [1.0, -1.0, 1.0];
         let sys = FeatureSystem::from_features(&phi, &labels).unwrap();
         let s = DMatrix::from_diagonal(sys.strengths());
@@ -93,13 +97,18 @@ mod tests {
         let mut yphi = phi.clone();
         yphi.row_mut(1).scale_mut(-1.0);
         assert!((rebuilt - yphi).abs().max() < 1e-12);
-        assert!(sys.strengths()[0] >= sys.strengths()[1] && sys.strengths()[1] >= sys.strengths()[2]);
+        assert!(
+            sys.strengths()[0] >= sys.strengths()[1] && sys.strengths()[1] >= sys.strengths()[2]
+        );
         assert!(sys.coupling_column_sums().iter().all(|&c| c >= 0.0));
     }
 
     #[test]
     fn labels_zero_one_and_bad_labels() {
-        assert_eq!(labels_to_signs(&[0.0, 1.0]).unwrap().as_slice(), &[-1.0, 1.0]);
+        assert_eq!(
+            labels_to_signs(&[0.0, 1.0]).unwrap().as_slice(),
+            &[-1.0, 1.0]
+        );
         assert!(matches!(
             labels_to_signs(&[1.0, 2.0]),
             Err(Error::InvalidLabel { index: 2, .. })

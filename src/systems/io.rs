@@ -66,7 +66,8 @@ impl SystemFile {
 }
 
 fn is_toml(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -121,12 +122,16 @@ pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>> {
             continue;
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let parsed: std::result::Result<Vec<f64>, _> = fields.iter().map(|f| f.parse::<f64>()).collect();
+        let parsed: std::result::Result<Vec<f64>, _> =
+            fields.iter().map(|f| f.parse::<f64>()).collect();
         match parsed {
             Ok(row) => rows.push(row),
             Err(_) if rows.is_empty() && lineno == 0 => continue, // header
             Err(_) => {
-                let bad = fields.iter().find(|f| f.parse::<f64>().is_err()).unwrap_or(&"");
+                let bad = fields
+                    .iter()
+                    .find(|f| f.parse::<f64>().is_err())
+                    .unwrap_or(&"");
                 return Err(Error::Parse {
                     path: name,
                     message: format!("line {}: '{bad}' is not a number", lineno + 1),

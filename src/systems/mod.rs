@@ -53,7 +53,9 @@ impl FeatureSystem {
             )));
         }
         if r == 0 {
-            return Err(Error::Shape("a feature system needs at least one feature".into()));
+            return Err(Error::Shape(
+                "a feature system needs at least one feature".into(),
+            ));
         }
         if r > n {
             return Err(Error::Shape(format!(
@@ -236,7 +238,9 @@ mod tests {
     fn rejects_non_orthogonal_coupling() {
         let u = DMatrix::from_row_slice(2, 2, &[1.0, 0.1, 0.0, 1.0]);
         let err = FeatureSystem::new(DVector::from_vec(vec![1.0, 1.0]), u).unwrap_err();
-        assert!(matches!(err, Error::NotOrthogonal { deviation, .. } if (deviation - 0.1).abs() < 1e-12));
+        assert!(
+            matches!(err, Error::NotOrthogonal { deviation, .. } if (deviation - 0.1).abs() < 1e-12)
+        );
     }
 
     #[test]

@@ -48,7 +48,13 @@ impl Spectrum {
                 rule: "a geometric spectrum needs strictly positive ends",
             });
         }
-        let t = |j: usize| if n == 1 { 0.0 } else { j as f64 / (n - 1) as f64 };
+        let t = |j: usize| {
+            if n == 1 {
+                0.0
+            } else {
+                j as f64 / (n - 1) as f64
+            }
+        };
         Ok(DVector::from_fn(n, |j, _| match *self {
             Spectrum::Geometric { .. } => from * (to / from).powf(t(j)),
             Spectrum::Linear { .. } => from + (to - from) * t(j),
@@ -93,7 +99,12 @@ mod tests {
 
     #[test]
     fn geometric_spectrum_ends_exactly() {
-        let s = Spectrum::Geometric { from: 10.0, to: 0.1 }.strengths(5).unwrap();
+        let s = Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        }
+        .strengths(5)
+        .unwrap();
         assert_eq!(s[0], 10.0);
         assert!((s[4] - 0.1).abs() < 1e-15);
         assert!((s[2] - 1.0).abs() < 1e-14);

@@ -66,7 +66,11 @@ impl PredictionCheck {
             numerical,
             error,
             tolerance,
-            verdict: if error <= tolerance { Verdict::Pass } else { Verdict::Fail },
+            verdict: if error <= tolerance {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
         }
     }
 
@@ -85,7 +89,9 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        Self { tolerance_scale: 1.0 }
+        Self {
+            tolerance_scale: 1.0,
+        }
     }
 }
 
@@ -157,7 +163,9 @@ pub fn check_system(
     }
     let mut rows = Vec::new();
     match (loss, regulariser) {
-        (Loss::Logistic, Regulariser::L2 { lambda }) => l2_checks(system, lambda, scale, &mut rows)?,
+        (Loss::Logistic, Regulariser::L2 { lambda }) => {
+            l2_checks(system, lambda, scale, &mut rows)?
+        }
         (Loss::Logistic, Regulariser::SpectralDecoupling { lambda }) => {
             sd_checks(system, lambda, scale, &mut rows)?
         }
@@ -167,17 +175,33 @@ pub fn check_system(
     Ok(rows)
 }
 
-fn flow_end(system: &FeatureSystem, loss: Loss, reg: Regulariser, t_end: f64) -> Result<DVector<f64>> {
+fn flow_end(
+    system: &FeatureSystem,
+    loss: Loss,
+    reg: Regulariser,
+    t_end: f64,
+) -> Result<DVector<f64>> {
     let d = PrimalDynamics::new(system, loss, reg)?;
     let sol = primal_flow(
         &d,
         &DVector::zeros(system.rank()),
-        &FlowOptions { t_end, points: 2, rtol: 1e-10, atol: 1e-12, method: FlowMethod::Auto },
+        &FlowOptions {
+            t_end,
+            points: 2,
+            rtol: 1e-10,
+            atol: 1e-12,
+            method: FlowMethod::Auto,
+        },
     )?;
     Ok(sol.states.last().cloned().unwrap_or_default())
 }
 
-fn l2_checks(system: &FeatureSystem, lambda: f64, scale: f64, rows: &mut Vec<PredictionCheck>) -> Result<()> {
+fn l2_checks(
+    system: &FeatureSystem,
+    lambda: f64,
+    scale: f64,
+    rows: &mut Vec<PredictionCheck>,
+) -> Result<()> {
     let reg = Regulariser::L2 { lambda };
     let d = PrimalDynamics::new(system, Loss::Logistic, reg)?;
     let fp = steady_state(&d)?;
@@ -202,7 +226,13 @@ fn l2_checks(system: &FeatureSystem, lambda: f64, scale: f64, rows: &mut Vec<Pre
     let sol = integrate(
         &dual,
         &DVector::from_element(system.examples(), DualDynamics::DEFAULT_START),
-        &FlowOptions { t_end: t_end.max(100.0), points: 2, rtol: 1e-10, atol: 1e-14, method: FlowMethod::Bdf },
+        &FlowOptions {
+            t_end: t_end.max(100.0),
+            points: 2,
+            rtol: 1e-10,
+            atol: 1e-14,
+            method: FlowMethod::Bdf,
+        },
     )?;
     let z_dual = dual.responses(sol.states.last().map_or(&[][..], |s| s.as_slice()));
     let (j, p, n) = worst(z, &z_dual);
@@ -290,12 +320,24 @@ fn l2_checks(system: &FeatureSystem, lambda: f64, scale: f64, rows: &mut Vec<Pre
     let dd = PrimalDynamics::new(system, Loss::Logistic, reg)?;
     // Start off z* in a generic direction, so that the slowest mode is excited (from z = 0 a
     // symmetric system can move in its fast modes only).
-    let generic = DVector::from_fn(r, |j, _| if j % 2 == 0 { 1.0 + 0.3 * j as f64 } else { -0.7 - 0.2 * j as f64 });
+    let generic = DVector::from_fn(r, |j, _| {
+        if j % 2 == 0 {
+            1.0 + 0.3 * j as f64
+        } else {
+            -0.7 - 0.2 * j as f64
+        }
+    });
     let start = z + generic * (0.2 * z.amax().max(1.0) / (1.0 + 0.3 * r as f64));
     let sol = primal_flow(
         &dd,
         &start,
-        &FlowOptions { t_end: t2, points: 3, rtol: 1e-11, atol: 1e-13, method: FlowMethod::Auto },
+        &FlowOptions {
+            t_end: t2,
+            points: 3,
+            rtol: 1e-11,
+            atol: 1e-13,
+            method: FlowMethod::Auto,
+        },
     )?;
     let dist = |k: usize| (&sol.states[k] - z).norm();
     let measured = (dist(1).ln() - dist(2).ln()) / (t2 - t1);
@@ -391,7 +433,11 @@ fn two_feature_checks(
     let s = system.strengths();
     let first_order_regime = delta.abs() <= 0.1 && (s[0] - s[1]).abs() > 1e-3 * s.amax();
     if first_order_regime && decidable {
-        let signs = perturbation::first_order_starvation_signs(s, &perturbation::rotation_generator(), delta)?;
+        let signs = perturbation::first_order_starvation_signs(
+            s,
+            &perturbation::rotation_generator(),
+            delta,
+        )?;
         rows.push(PredictionCheck::compare(
             "first order: sign ∂z₂*/∂s₁² = −sign(δ)·sign(s₁ − s₂)",
             "§5",
@@ -404,8 +450,18 @@ fn two_feature_checks(
     // The first-order expansion's error shrinks like δ² (at this system's s and λ).
     let error_at = |dl: f64| -> Result<f64> {
         let sys = FeatureSystem::rotation(s[0], s[1], dl)?;
-        let exact = steady_state(&PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda })?)?.responses;
-        let pred = perturbation::first_order_steady_state(s, lambda, &perturbation::rotation_generator(), dl)?;
+        let exact = steady_state(&PrimalDynamics::new(
+            &sys,
+            Loss::Logistic,
+            Regulariser::L2 { lambda },
+        )?)?
+        .responses;
+        let pred = perturbation::first_order_steady_state(
+            s,
+            lambda,
+            &perturbation::rotation_generator(),
+            dl,
+        )?;
         Ok((exact - pred.prediction).amax())
     };
     let (e1, e2) = (error_at(0.01)?, error_at(0.005)?);
@@ -420,12 +476,18 @@ fn two_feature_checks(
     Ok(())
 }
 
-fn sd_checks(system: &FeatureSystem, lambda: f64, scale: f64, rows: &mut Vec<PredictionCheck>) -> Result<()> {
+fn sd_checks(
+    system: &FeatureSystem,
+    lambda: f64,
+    scale: f64,
+    rows: &mut Vec<PredictionCheck>,
+) -> Result<()> {
     let reg = Regulariser::SpectralDecoupling { lambda };
     let d = PrimalDynamics::new(system, Loss::Logistic, reg)?;
     let fp = steady_state(&d)?;
     let z = &fp.responses;
-    let closed_form_applies = system.rank() == system.examples() && system.strengths().iter().all(|&s| s > 0.0);
+    let closed_form_applies =
+        system.rank() == system.examples() && system.strengths().iter().all(|&s| s > 0.0);
     let t_end = settle_time(system, reg)?;
     let end = flow_end(system, Loss::Logistic, reg, t_end)?;
     let (j, p, n) = worst(z, &end);
@@ -481,7 +543,11 @@ fn sd_checks(system: &FeatureSystem, lambda: f64, scale: f64, rows: &mut Vec<Pre
     Ok(())
 }
 
-fn no_reg_checks(system: &FeatureSystem, scale: f64, rows: &mut Vec<PredictionCheck>) -> Result<()> {
+fn no_reg_checks(
+    system: &FeatureSystem,
+    scale: f64,
+    rows: &mut Vec<PredictionCheck>,
+) -> Result<()> {
     if !is_identity(system.coupling()) {
         return Ok(());
     }
@@ -504,7 +570,12 @@ fn no_reg_checks(system: &FeatureSystem, scale: f64, rows: &mut Vec<PredictionCh
     Ok(())
 }
 
-fn squared_checks(system: &FeatureSystem, reg: Regulariser, scale: f64, rows: &mut Vec<PredictionCheck>) -> Result<()> {
+fn squared_checks(
+    system: &FeatureSystem,
+    reg: Regulariser,
+    scale: f64,
+    rows: &mut Vec<PredictionCheck>,
+) -> Result<()> {
     let Regulariser::L2 { lambda } = reg else {
         return Ok(());
     };
@@ -526,7 +597,10 @@ fn squared_checks(system: &FeatureSystem, reg: Regulariser, scale: f64, rows: &m
     let closed = squared::trajectory(system, lambda, &DVector::zeros(system.rank()), t)?;
     let (j, p, n) = worst(&closed, &end);
     rows.push(PredictionCheck::compare(
-        format!("closed-form trajectory z{}(τ) at one slowest relaxation time", j + 1),
+        format!(
+            "closed-form trajectory z{}(τ) at one slowest relaxation time",
+            j + 1
+        ),
         "§4",
         "squared loss + L2 (linear flow)",
         p,
@@ -550,8 +624,12 @@ mod tests {
     fn toy_passes_every_l2_and_sd_check() {
         for l in [2.0, 3.0, 4.0, 5.0, 6.0] {
             let sys = paper_toy(l);
-            for reg in [Regulariser::L2 { lambda: 0.01 }, Regulariser::SpectralDecoupling { lambda: 0.002 }] {
-                let rows = check_system(&sys, Loss::Logistic, reg, &CheckOptions::default()).unwrap();
+            for reg in [
+                Regulariser::L2 { lambda: 0.01 },
+                Regulariser::SpectralDecoupling { lambda: 0.002 },
+            ] {
+                let rows =
+                    check_system(&sys, Loss::Logistic, reg, &CheckOptions::default()).unwrap();
                 assert!(rows.len() >= 4, "{reg:?}: {rows:?}");
                 for row in &rows {
                     assert_ne!(row.verdict, Verdict::Fail, "l = {l} {reg:?}: {row:?}");
@@ -566,7 +644,9 @@ mod tests {
             &paper_toy(4.0),
             Loss::Logistic,
             Regulariser::L2 { lambda: 0.01 },
-            &CheckOptions { tolerance_scale: 1e-14 },
+            &CheckOptions {
+                tolerance_scale: 1e-14,
+            },
         )
         .unwrap();
         assert!(!all_passed(&rows));
@@ -586,15 +666,25 @@ mod tests {
         let mut broken_j = DMatrix::<f64>::identity(2, 2);
         for a in 0..2 {
             for b in 0..2 {
-                let mab: f64 = (0..2).map(|i| u[(i, a)] * u[(i, b)] * sigmoid_prime(m[i])).sum();
+                let mab: f64 = (0..2)
+                    .map(|i| u[(i, a)] * u[(i, b)] * sigmoid_prime(m[i]))
+                    .sum();
                 broken_j[(a, b)] -= s2[a] * mab / lambda;
             }
         }
         let z = &sens.steady_state.responses;
         let broken = broken_j.try_inverse().unwrap()[(1, 0)] * z[0] / s2[0];
-        let row = PredictionCheck::compare("broken", "§5", "test", broken, fd[(1, 0)], 1e-5 * fd.amax());
+        let row =
+            PredictionCheck::compare("broken", "§5", "test", broken, fd[(1, 0)], 1e-5 * fd.amax());
         assert_eq!(row.verdict, Verdict::Fail);
-        let good = PredictionCheck::compare("good", "§5", "test", sens.derivatives[(1, 0)], fd[(1, 0)], 1e-5 * fd.amax());
+        let good = PredictionCheck::compare(
+            "good",
+            "§5",
+            "test",
+            sens.derivatives[(1, 0)],
+            fd[(1, 0)],
+            1e-5 * fd.amax(),
+        );
         assert_eq!(good.verdict, Verdict::Pass);
     }
 }

@@ -1,0 +1,287 @@
+//! Figure subcommands: arguments → figure options → the library's figure functions.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use gstarve::figures::toy::{toy_figure, ToyFigureOptions};
+use gstarve::figures::{
+    gallery, phase_diagram_figure, phase_plane, Formats, GalleryOptions, PhaseDiagramOptions,
+    PhasePlaneCurves, PhasePlaneOptions, Written,
+};
+use gstarve::reference;
+use gstarve::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
+use gstarve::sweeps::measures::Measure;
+use gstarve::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
+use gstarve::sweeps::progress::Progress;
+
+use super::SystemArgs;
+
+fn report(written: &Written) {
+    for p in &written.images {
+        eprintln!("wrote {}", p.display());
+    }
+    eprintln!("wrote {}", written.data.display());
+}
+
+/// Output folder and formats of a figure.
+#[derive(Args, Debug, Clone)]
+pub struct FigureOutput {
+    /// Output folder.
+    #[arg(long, default_value = "plots", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Image formats: png, svg or png,svg (the CSV data is always written).
+    #[arg(long = "format", default_value = "png", value_name = "png,svg")]
+    pub formats: Formats,
+}
+
+/// `gstarve gallery`.
+#[derive(Args, Debug)]
+pub struct GalleryArgs {
+    #[command(flatten)]
+    output: FigureOutput,
+    /// Grid points per axis of the phase diagrams.
+    #[arg(long, default_value_t = 256)]
+    grid: usize,
+}
+
+impl GalleryArgs {
+    /// The default run's gallery: plots/, PNG and SVG, 128² phase diagrams (their CSVs stay
+    /// small enough to commit; `gstarve gallery --grid 256` for the full resolution).
+    pub fn default_gallery() -> Self {
+        Self {
+            output: FigureOutput {
+                out: PathBuf::from("plots"),
+                formats: Formats::BOTH,
+            },
+            grid: 128,
+        }
+    }
+}
+
+/// Render the gallery.
+pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
+    let written = gallery(
+        &a.output.out,
+        &GalleryOptions {
+            formats: a.output.formats,
+            grid_points: a.grid,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("rendering the gallery into {}", a.output.out.display()))?;
+    for w in &written {
+        report(w);
+    }
+    Ok(())
+}
+
+/// `gstarve reproduce …`.
+#[derive(Subcommand, Debug)]
+pub enum Reproduce {
+    /// The paper's toy figure (its Figure 6; THEORY.md §6): primal L2 with the dual, and L2
+    /// with SD, for l = 2…6.
+    Toy(FigureOutput),
+}
+
+/// Run `gstarve reproduce`.
+pub fn run_reproduce(r: &Reproduce) -> Result<()> {
+    match r {
+        Reproduce::Toy(out) => {
+            let written = toy_figure(
+                &out.out,
+                &ToyFigureOptions {
+                    formats: out.formats,
+                    ..Default::default()
+                },
+            )?;
+            report(&written);
+            Ok(())
+        }
+    }
+}
+
+/// An axis on the command line: PARAMETER:FROM:TO[:log].
+fn parse_axis(text: &str, points: usize) -> Result<Axis> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(parts.len() == 3 || (parts.len() == 4 && parts[3] == "log")) {
+        anyhow::bail!(
+            "axis '{text}' must be PARAMETER:FROM:TO or PARAMETER:FROM:TO:log, e.g. ratio:1:5 or lambda:1e-3:1e-1:log"
+        );
+    }
+    let parameter: Parameter = parts[0].parse().map_err(anyhow::Error::msg)?;
+    let number = |t: &str| {
+        t.parse::<f64>()
+            .with_context(|| format!("axis '{text}': '{t}' is not a number"))
+    };
+    let (from, to) = (number(parts[1])?, number(parts[2])?);
+    Ok(if parts.len() == 4 {
+        Axis::log(parameter, from, to, points)
+    } else {
+        Axis::linear(parameter, from, to, points)
+    })
+}
+
+/// `gstarve phase-diagram`.
+#[derive(Args, Debug)]
+pub struct PhaseDiagramArgs {
+    /// The measure (THEORY.md §7): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
+    #[arg(long, default_value = "elasticity")]
+    measure: Measure,
+    /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
+    #[arg(long, default_value = "ratio:1:5")]
+    x: String,
+    /// Vertical axis, as --x.
+    #[arg(long, default_value = "coupling:0.05:0.95")]
+    y: String,
+    /// Grid points per axis.
+    #[arg(long, default_value_t = 128)]
+    grid: usize,
+    /// Fixed strength ratio r = s₁/s₂ (when not swept).
+    #[arg(long, default_value_t = 2.0)]
+    ratio: f64,
+    /// Fixed coupling δ (when not swept).
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    delta: f64,
+    /// Fixed λ (when not swept).
+    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
+    lambda: f64,
+    /// Fixed weak strength s₂ (when not swept).
+    #[arg(long, default_value_t = 2.0)]
+    s2: f64,
+    /// Logarithmic colour scale (positive measures such as tau90).
+    #[arg(long)]
+    log_colour: bool,
+    /// File stem.
+    #[arg(long, default_value = "phase-diagram")]
+    name: String,
+    #[command(flatten)]
+    output: FigureOutput,
+}
+
+/// Compute and render a phase diagram.
+pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
+    let grid = Grid {
+        x: parse_axis(&a.x, a.grid)?,
+        y: parse_axis(&a.y, a.grid)?,
+        fixed: RotationFamily {
+            ratio: a.ratio,
+            coupling: a.delta,
+            lambda: a.lambda,
+            weak_strength: a.s2,
+        },
+    };
+    let spec = PhaseDiagramSpec {
+        grid,
+        measure: a.measure,
+        learning: Default::default(),
+    };
+    let diagram = phase_diagram(&spec, Progress::Terminal)?;
+    eprintln!(
+        "{}×{} points in {:.3} s; {} masked",
+        diagram.x.len(),
+        diagram.y.len(),
+        diagram.wall_s,
+        diagram.masked_total()
+    );
+    for (reason, count) in &diagram.masked {
+        eprintln!("  masked: {count} ({reason:?})");
+    }
+    let written = phase_diagram_figure(
+        &diagram,
+        &a.output.out,
+        &PhaseDiagramOptions {
+            name: a.name.clone(),
+            formats: a.output.formats,
+            log_colour: a.log_colour,
+            ..Default::default()
+        },
+    )?;
+    report(&written);
+    Ok(())
+}
+
+/// `gstarve phase-plane`.
+#[derive(Args, Debug)]
+pub struct PhasePlaneArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    /// The two responses to plot, 1-based (e.g. 1,2).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    responses: Vec<usize>,
+    /// L2 λ.
+    #[arg(long = "lambda", default_value_t = reference::TOY_LAMBDA_L2, allow_negative_numbers = true)]
+    lambda: f64,
+    /// SD λ.
+    #[arg(long, default_value_t = reference::TOY_LAMBDA_SD, allow_negative_numbers = true)]
+    sd_lambda: f64,
+    /// Curves to overlay: any of flow, gd, dual, sd, decoupled.
+    #[arg(long, value_delimiter = ',', default_value = "flow,gd,dual,sd")]
+    curves: Vec<String>,
+    /// GD step size η.
+    #[arg(long, default_value_t = reference::TOY_ETA, allow_negative_numbers = true)]
+    eta: f64,
+    /// Learning time of the flows and GD.
+    #[arg(long, default_value_t = reference::TOY_ETA * reference::TOY_STEPS as f64, allow_negative_numbers = true)]
+    t_end: f64,
+    /// Leave out the direction field.
+    #[arg(long)]
+    no_vector_field: bool,
+    /// Leave out the nullclines.
+    #[arg(long)]
+    no_nullclines: bool,
+    /// File stem.
+    #[arg(long, default_value = "phase-plane")]
+    name: String,
+    #[command(flatten)]
+    output: FigureOutput,
+}
+
+/// Render a phase plane.
+pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
+    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    if a.responses.len() != 2 || a.responses.contains(&0) {
+        anyhow::bail!(
+            "--responses needs two 1-based indices, e.g. 1,2 (got {:?})",
+            a.responses
+        );
+    }
+    let mut curves = PhasePlaneCurves {
+        flow: false,
+        gd: false,
+        dual: false,
+        sd: false,
+        decoupled: false,
+    };
+    for c in &a.curves {
+        match c.trim() {
+            "flow" => curves.flow = true,
+            "gd" => curves.gd = true,
+            "dual" => curves.dual = true,
+            "sd" => curves.sd = true,
+            "decoupled" => curves.decoupled = true,
+            other => anyhow::bail!(
+                "--curves: unknown curve '{other}' (expected flow, gd, dual, sd, decoupled)"
+            ),
+        }
+    }
+    let written = phase_plane(
+        &loaded.system,
+        &a.output.out,
+        &PhasePlaneOptions {
+            name: a.name.clone(),
+            responses: (a.responses[0] - 1, a.responses[1] - 1),
+            lambda: a.lambda,
+            sd_lambda: a.sd_lambda,
+            curves,
+            eta: a.eta,
+            t_end: a.t_end,
+            vector_field: !a.no_vector_field,
+            nullclines: !a.no_nullclines,
+            formats: a.output.formats,
+            ..Default::default()
+        },
+    )?;
+    report(&written);
+    Ok(())
+}
