@@ -30,9 +30,17 @@ def gstarve_flow(system, rtol, atol, method="auto", repeat=3):
     return best
 
 
+def number(text):
+    # The baseline writes repr() of NumPy scalars, e.g. "np.float64(0.5)".
+    text = text.strip()
+    if text.startswith("np.float64(") and text.endswith(")"):
+        text = text[len("np.float64("):-1]
+    return float(text)
+
+
 def read_csv(path):
     rows = [l.strip().split(",") for l in open(path) if l.strip()]
-    return [[float(x) for x in r[1:]] for r in rows[1:]]
+    return [[number(x) for x in r[1:]] for r in rows[1:]]
 
 
 def max_err(a, b):

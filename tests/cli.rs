@@ -373,3 +373,19 @@ fn bad_figure_arguments() {
         &["4"],
     );
 }
+
+/// Figures render with the bundled DejaVu Sans: the binary links no font library
+/// (no fontconfig or freetype), so it works on a machine with no system fonts.
+#[test]
+#[cfg(target_os = "linux")]
+fn binary_links_no_font_libraries() {
+    let Ok(out) = Command::new("ldd").arg(env!("CARGO_BIN_EXE_gstarve")).output() else {
+        eprintln!("ldd not available; skipped");
+        return;
+    };
+    let libs = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(libs.contains("libc"), "ldd output looks wrong: {libs}");
+    for bad in ["fontconfig", "freetype", "expat"] {
+        assert!(!libs.contains(bad), "the binary links {bad}: {libs}");
+    }
+}

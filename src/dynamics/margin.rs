@@ -63,7 +63,13 @@ pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
         let a = faer::MatRef::from_column_major_slice(k.as_slice(), n, n);
         let x = faer::ColRef::from_slice(g);
         let y = faer::ColMut::from_slice_mut(out);
-        faer::linalg::matmul::matmul(y, faer::Accum::Replace, a, x, 1.0, faer::Par::Seq);
+        // From FAER_PARALLEL_MIN_DIM on the product is memory-bound and splits well over cores.
+        let par = if n >= FAER_PARALLEL_MIN_DIM {
+            faer::Par::rayon(0)
+        } else {
+            faer::Par::Seq
+        };
+        faer::linalg::matmul::matmul(y, faer::Accum::Replace, a, x, 1.0, par);
     } else {
         out.fill(0.0);
         for (j, &gj) in g.iter().enumerate() {
@@ -77,6 +83,8 @@ pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
 
 /// Size from which [`symmetric_product`] hands the product to faer.
 pub const FAER_MIN_DIM: usize = 32;
+/// Size from which faer splits the product over all cores (rayon).
+pub const FAER_PARALLEL_MIN_DIM: usize = 512;
 
 impl OdeProblem for MarginFlow {
     fn dim(&self) -> usize {

@@ -145,7 +145,7 @@ pub fn integrate(
                 // Dense LU at this size costs more than explicit steps at the stability limit.
                 let mut sol = explicit::solve_with(
                     problem,
-                    ExplicitMethod::Dop853,
+                    ExplicitMethod::Dopri5,
                     y0,
                     t_end,
                     points,
@@ -153,7 +153,7 @@ pub fn integrate(
                     atol,
                     false,
                 )?;
-                sol.stats.solver = "dop853 (stiffness test off: n too large for dense LU)".into();
+                sol.stats.solver = "dopri5 (stiffness test off: n too large for dense LU)".into();
                 return Ok(sol);
             }
             if stiffness > STIFFNESS_THRESHOLD {
