@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 pub enum FlowMethod {
     /// Choose from the problem's size and stiffness: for n ≤ 200, BDF when the stiffness
     /// estimate ρ(∂F/∂z)·τ_end exceeds 1000, else Dop853, switching to BDF if Dop853 detects
-    /// stiffness; for n > 200, Dop853 with its stiffness test off (dense LU would cost more than
-    /// explicit steps at the stability limit).
+    /// stiffness; for n > 200, Dopri5 with its stiffness test off (dense LU would cost more than
+    /// explicit steps at the stability limit, and Dopri5's dense output stays accurate where the
+    /// steps are stability-limited, unlike Dop853's).
     Auto,
     /// Explicit Dormand–Prince 8(5,3).
     Dop853,
