@@ -379,7 +379,10 @@ fn bad_figure_arguments() {
 #[test]
 #[cfg(target_os = "linux")]
 fn binary_links_no_font_libraries() {
-    let Ok(out) = Command::new("ldd").arg(env!("CARGO_BIN_EXE_gstarve")).output() else {
+    let Ok(out) = Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_gstarve"))
+        .output()
+    else {
         eprintln!("ldd not available; skipped");
         return;
     };
@@ -388,4 +391,114 @@ fn binary_links_no_font_libraries() {
     for bad in ["fontconfig", "freetype", "expat"] {
         assert!(!libs.contains(bad), "the binary links {bad}: {libs}");
     }
+}
+
+#[test]
+fn more_figure_subcommands() {
+    let d = tempfile::tempdir().unwrap();
+    let o = d.path().to_string_lossy().into_owned();
+    for args in [
+        vec![
+            "responses",
+            "--random",
+            "3",
+            "--seed",
+            "2",
+            "--spectrum",
+            "3:0.5",
+            "--log-time",
+            "--out",
+            &o,
+        ],
+        vec![
+            "starvation-matrix",
+            "--random",
+            "4",
+            "--seed",
+            "1",
+            "--spectrum",
+            "4:0.5",
+            "--lambda",
+            "0.05",
+            "--out",
+            &o,
+        ],
+        vec![
+            "flow-vs-gd",
+            "--strengths",
+            "5,2",
+            "--coupling",
+            "0.3",
+            "--etas",
+            "0.02,0.01,0.005",
+            "--out",
+            &o,
+        ],
+    ] {
+        let out = gstarve(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in [
+        "responses.png",
+        "responses.csv",
+        "starvation-matrix.png",
+        "starvation-matrix.csv",
+        "flow-vs-gd.png",
+        "flow-vs-gd.csv",
+    ] {
+        assert!(d.path().join(f).exists(), "{f} missing");
+    }
+    assert_rejected(
+        &["starvation-matrix", "--lambda", "-1", "--out", &o],
+        &["λ = -1"],
+    );
+}
+
+#[test]
+fn check_passes_on_random_systems_and_fails_on_a_wrong_tolerance() {
+    for seed in ["1", "2", "3"] {
+        let out = gstarve(&[
+            "check",
+            "--random",
+            "4",
+            "--seed",
+            seed,
+            "--spectrum",
+            "3:0.5",
+            "--lambda",
+            "0.05",
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "seed {seed}: {v}");
+        assert_eq!(v["passed"], true);
+        assert!(v["checks"].as_array().unwrap().len() >= 3);
+    }
+    for l in ["2", "3", "4", "5", "6"] {
+        let s = format!("{l},2");
+        let out = gstarve(&["check", "--strengths", &s, "--coupling", "0.5"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "toy l = {l}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let out = gstarve(&[
+        "check",
+        "--strengths",
+        "4,2",
+        "--coupling",
+        "0.5",
+        "--tolerance-scale",
+        "1e-14",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("some predictions failed"));
 }

@@ -285,3 +285,128 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     report(&written);
     Ok(())
 }
+
+/// `gstarve responses`.
+#[derive(Args, Debug)]
+pub struct ResponsesArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    #[command(flatten)]
+    model: super::ModelArgs,
+    /// Responses to plot, 1-based (default: all, up to the figure's limit).
+    #[arg(long, value_delimiter = ',')]
+    responses: Option<Vec<usize>>,
+    /// GD step size η.
+    #[arg(long, default_value_t = reference::TOY_ETA, allow_negative_numbers = true)]
+    eta: f64,
+    /// Learning time.
+    #[arg(long, default_value_t = reference::TOY_ETA * reference::TOY_STEPS as f64, allow_negative_numbers = true)]
+    t_end: f64,
+    /// Logarithmic time axis.
+    #[arg(long)]
+    log_time: bool,
+    /// File stem.
+    #[arg(long, default_value = "responses")]
+    name: String,
+    #[command(flatten)]
+    output: FigureOutput,
+}
+
+/// Render z_j(τ), flow against GD.
+pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
+    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    let (_, regulariser) = a.model.model()?;
+    let responses = match &a.responses {
+        Some(list) => {
+            if list.contains(&0) {
+                anyhow::bail!("--responses are 1-based (got 0)");
+            }
+            Some(list.iter().map(|j| j - 1).collect())
+        }
+        None => None,
+    };
+    let written = gstarve::figures::responses(
+        &loaded.system,
+        &a.output.out,
+        &gstarve::figures::ResponsesOptions {
+            name: a.name.clone(),
+            responses,
+            regulariser,
+            eta: a.eta,
+            t_end: a.t_end,
+            log_time: a.log_time,
+            formats: a.output.formats,
+            ..Default::default()
+        },
+    )?;
+    report(&written);
+    Ok(())
+}
+
+/// `gstarve starvation-matrix`.
+#[derive(Args, Debug)]
+pub struct StarvationMatrixArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    /// L2 λ.
+    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
+    lambda: f64,
+    /// File stem.
+    #[arg(long, default_value = "starvation-matrix")]
+    name: String,
+    #[command(flatten)]
+    output: FigureOutput,
+}
+
+/// Render the starvation (elasticity) matrix E_ji of a system.
+pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
+    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    let matrix = gstarve::sweeps::starvation_matrix::starvation_matrix(&loaded.system, a.lambda)?;
+    let written = gstarve::figures::starvation_matrix_figure(
+        &matrix,
+        &a.output.out,
+        &gstarve::figures::StarvationMatrixOptions {
+            name: a.name.clone(),
+            formats: a.output.formats,
+            ..Default::default()
+        },
+    )?;
+    report(&written);
+    Ok(())
+}
+
+/// `gstarve flow-vs-gd`.
+#[derive(Args, Debug)]
+pub struct FlowVsGdArgs {
+    #[command(flatten)]
+    system: SystemArgs,
+    #[command(flatten)]
+    model: super::ModelArgs,
+    /// Step sizes η (default: log-spaced over two decades below the stability bound).
+    #[arg(long, value_delimiter = ',')]
+    etas: Option<Vec<f64>>,
+    /// File stem.
+    #[arg(long, default_value = "flow-vs-gd")]
+    name: String,
+    #[command(flatten)]
+    output: FigureOutput,
+}
+
+/// Render the largest GD–flow gap against η (log–log, slope-1 reference).
+pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
+    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    let (_, regulariser) = a.model.model()?;
+    let written = gstarve::figures::flow_vs_gd(
+        &loaded.system,
+        &a.output.out,
+        &gstarve::figures::FlowVsGdOptions {
+            name: a.name.clone(),
+            etas: a.etas.clone(),
+            regulariser,
+            formats: a.output.formats,
+            ..Default::default()
+        },
+    )?;
+    report(&written);
+    Ok(())
+}

@@ -44,6 +44,12 @@ enum Command {
     PhaseDiagram(figures::PhaseDiagramArgs),
     /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
     PhasePlane(figures::PhasePlaneArgs),
+    /// Responses z_j(τ) over learning time, the flow against GD.
+    Responses(figures::ResponsesArgs),
+    /// The starvation matrix E_ji of a system as a heatmap.
+    StarvationMatrix(figures::StarvationMatrixArgs),
+    /// The largest gap between GD and the flow against η (log–log, slope 1).
+    FlowVsGd(figures::FlowVsGdArgs),
 }
 
 /// Regulariser choice on the command line.
@@ -125,6 +131,9 @@ pub fn run() -> Result<()> {
         Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
         Some(Command::PhaseDiagram(a)) => figures::run_phase_diagram(&a),
         Some(Command::PhasePlane(a)) => figures::run_phase_plane(&a),
+        Some(Command::Responses(a)) => figures::run_responses(&a),
+        Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),
+        Some(Command::FlowVsGd(a)) => figures::run_flow_vs_gd(&a),
         None => {
             commands::toy(&commands::ToyArgs::default())?;
             println!("\nRendering the gallery into plots/ …");

@@ -212,11 +212,17 @@ pub fn responses(
         })
         .collect();
     let title = options.title.clone().unwrap_or_else(|| {
+        let regulariser = match options.regulariser {
+            Regulariser::None => "no regulariser".to_string(),
+            reg => format!(
+                "{}\u{a0}λ\u{a0}=\u{a0}{}",
+                reg.name().to_uppercase(),
+                format_compact(reg.lambda())
+            ),
+        };
         format!(
-            "Responses, s\u{a0}=\u{a0}({}), {}\u{a0}λ\u{a0}=\u{a0}{}",
+            "Responses, s\u{a0}=\u{a0}({}), {regulariser}",
             strengths.join(", "),
-            options.regulariser.name().to_uppercase(),
-            format_compact(options.regulariser.lambda())
         )
     });
     let csv = responses_csv(&flow, &gd, &steady, r);
