@@ -8,7 +8,7 @@ use nalgebra::DVector;
 use ode_solvers::dop_shared::IntegrationError;
 use ode_solvers::{Dop853, Dopri5, OutputType, System};
 
-use super::{output_grid, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
 use crate::error::{Error, Result};
 
 /// Which explicit pair.
@@ -76,6 +76,7 @@ pub fn solve_with(
     atol: f64,
     detect_stiffness: bool,
 ) -> Result<OdeSolution> {
+    validate_inputs(problem.dim(), y0, t_end, points, rtol, atol)?;
     let grid = output_grid(t_end, points);
     let n_stiff = if detect_stiffness { 1000 } else { u32::MAX };
     let dx = if points > 1 {

@@ -38,7 +38,7 @@ use diffsol::{
 };
 use nalgebra::{DMatrix, DVector};
 
-use super::{output_grid, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
 use crate::error::{Error, Result};
 
 /// Which implicit method.
@@ -240,43 +240,7 @@ pub fn solve(
 ) -> Result<OdeSolution> {
     let name = method.name();
     let n = problem.dim();
-    if y0.len() != n {
-        return Err(Error::Shape(format!(
-            "initial state has {} entries but the problem has dimension {n}",
-            y0.len()
-        )));
-    }
-    if let Some(i) = y0.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: "initial state".into(),
-            row: i + 1,
-            col: 1,
-            value: y0[i],
-        });
-    }
-    if !(t_end.is_finite() && t_end > 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "--t-end",
-            value: t_end,
-            rule: "the final time must be finite and > 0",
-        });
-    }
-    if points < 2 {
-        return Err(Error::InvalidParameter {
-            name: "--points",
-            value: points as f64,
-            rule: "the output grid needs at least 2 points",
-        });
-    }
-    for (name, v) in [("--rtol", rtol), ("--atol", atol)] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(Error::InvalidParameter {
-                name,
-                value: v,
-                rule: "tolerances must be finite and > 0",
-            });
-        }
-    }
+    validate_inputs(n, y0, t_end, points, rtol, atol)?;
     let grid = output_grid(t_end, points);
 
     let start = Instant::now();

@@ -13,6 +13,8 @@ pub mod steady;
 pub use flow::{integrate, FlowMethod, FlowOptions};
 
 use nalgebra::{DMatrix, DVector};
+
+use crate::error::{Error, Result};
 use serde::Serialize;
 
 /// An autonomous ODE dy/dτ = f(y) with an analytic Jacobian.
@@ -72,4 +74,54 @@ pub fn output_grid(t_end: f64, points: usize) -> Vec<f64> {
             }
         })
         .collect()
+}
+
+/// Check an initial-value problem's inputs: y₀ of the problem's dimension and finite, τ_end
+/// finite and > 0, at least 2 output points, finite positive tolerances.
+pub(crate) fn validate_inputs(
+    n: usize,
+    y0: &DVector<f64>,
+    t_end: f64,
+    points: usize,
+    rtol: f64,
+    atol: f64,
+) -> Result<()> {
+    if y0.len() != n {
+        return Err(Error::Shape(format!(
+            "initial state has {} entries but the problem has dimension {n}",
+            y0.len()
+        )));
+    }
+    if let Some(i) = y0.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "initial state".into(),
+            row: i + 1,
+            col: 1,
+            value: y0[i],
+        });
+    }
+    if !(t_end.is_finite() && t_end > 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "--t-end",
+            value: t_end,
+            rule: "the final time must be finite and > 0",
+        });
+    }
+    if points < 2 {
+        return Err(Error::InvalidParameter {
+            name: "--points",
+            value: points as f64,
+            rule: "the output grid needs at least 2 points",
+        });
+    }
+    for (name, v) in [("--rtol", rtol), ("--atol", atol)] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::InvalidParameter {
+                name,
+                value: v,
+                rule: "tolerances must be finite and > 0",
+            });
+        }
+    }
+    Ok(())
 }

@@ -66,7 +66,7 @@ use std::time::Instant;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::{DMatrix, DVector};
 
-use super::{output_grid, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
 use crate::dynamics::MarginFlow;
 use crate::error::{Error, Result};
 
@@ -521,7 +521,7 @@ pub fn solve(
     rtol: f64,
     atol: f64,
 ) -> Result<OdeSolution> {
-    validate(problem.dim(), y0, t_end, points, rtol, atol)?;
+    validate_inputs(problem.dim(), y0, t_end, points, rtol, atol)?;
     // Small systems get a copy of the integrator with the dimension known at compile time.
     match problem.dim() {
         1 => run::<_, 1>(problem, y0, t_end, points, rtol, atol),
@@ -719,55 +719,6 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
 #[inline]
 fn quartic_root(x: f64) -> f64 {
     x.sqrt().sqrt()
-}
-
-/// The input checks of [`super::implicit::solve`].
-fn validate(
-    n: usize,
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<()> {
-    if y0.len() != n {
-        return Err(Error::Shape(format!(
-            "initial state has {} entries but the problem has dimension {n}",
-            y0.len()
-        )));
-    }
-    if let Some(i) = y0.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: "initial state".into(),
-            row: i + 1,
-            col: 1,
-            value: y0[i],
-        });
-    }
-    if !(t_end.is_finite() && t_end > 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "--t-end",
-            value: t_end,
-            rule: "the final time must be finite and > 0",
-        });
-    }
-    if points < 2 {
-        return Err(Error::InvalidParameter {
-            name: "--points",
-            value: points as f64,
-            rule: "the output grid needs at least 2 points",
-        });
-    }
-    for (name, v) in [("--rtol", rtol), ("--atol", atol)] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(Error::InvalidParameter {
-                name,
-                value: v,
-                rule: "tolerances must be finite and > 0",
-            });
-        }
-    }
-    Ok(())
 }
 
 /// `steps` fixed Rodas4 steps of size t_end/steps from y0 (for the order test). Returns the

@@ -196,6 +196,28 @@ fn flow_end(
     Ok(sol.states.last().cloned().unwrap_or_default())
 }
 
+/// The flow, run for 40 relaxation times, ends at the Newton steady state z (§4). Returns the
+/// row, the end time and the flow's end state.
+fn flow_settles(
+    system: &FeatureSystem,
+    reg: Regulariser,
+    z: &DVector<f64>,
+    scale: f64,
+) -> Result<(PredictionCheck, f64, DVector<f64>)> {
+    let t_end = settle_time(system, reg)?;
+    let end = flow_end(system, Loss::Logistic, reg, t_end)?;
+    let (j, p, n) = worst(z, &end);
+    let row = PredictionCheck::compare(
+        format!("flow settles at the steady state z{}*", j + 1),
+        "§4",
+        format!("any system; flow to τ = {t_end:.3e} (40 relaxation times)"),
+        p,
+        n,
+        1e-6 * scale * z.amax().max(1.0),
+    );
+    Ok((row, t_end, end))
+}
+
 fn l2_checks(
     system: &FeatureSystem,
     lambda: f64,
@@ -208,18 +230,8 @@ fn l2_checks(
     let z = &fp.responses;
     let r = system.rank();
 
-    // The flow, run for 40 relaxation times, ends at the Newton steady state.
-    let t_end = settle_time(system, reg)?;
-    let end = flow_end(system, Loss::Logistic, reg, t_end)?;
-    let (j, p, n) = worst(z, &end);
-    rows.push(PredictionCheck::compare(
-        format!("flow settles at the steady state z{}*", j + 1),
-        "§4",
-        format!("any system; flow to τ = {t_end:.3e} (40 relaxation times)"),
-        p,
-        n,
-        1e-6 * scale * z.amax().max(1.0),
-    ));
+    let (settles, t_end, _) = flow_settles(system, reg, z, scale)?;
+    rows.push(settles);
 
     // The dual flow reaches the same steady state.
     let dual = DualDynamics::new(&d)?;
@@ -488,17 +500,8 @@ fn sd_checks(
     let z = &fp.responses;
     let closed_form_applies =
         system.rank() == system.examples() && system.strengths().iter().all(|&s| s > 0.0);
-    let t_end = settle_time(system, reg)?;
-    let end = flow_end(system, Loss::Logistic, reg, t_end)?;
-    let (j, p, n) = worst(z, &end);
-    rows.push(PredictionCheck::compare(
-        format!("flow settles at the steady state z{}*", j + 1),
-        "§4",
-        format!("any system; flow to τ = {t_end:.3e} (40 relaxation times)"),
-        p,
-        n,
-        1e-6 * scale * z.amax().max(1.0),
-    ));
+    let (settles, _, end) = flow_settles(system, reg, z, scale)?;
+    rows.push(settles);
     if !closed_form_applies {
         return Ok(());
     }
