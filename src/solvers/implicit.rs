@@ -419,30 +419,7 @@ mod tests {
 
     const METHODS: [ImplicitMethod; 2] = [ImplicitMethod::Bdf, ImplicitMethod::Sdirk];
 
-    /// dy/dt = A y with A = Q diag(μ) Q⁻¹.
-    struct Linear {
-        a: DMatrix<f64>,
-    }
-
-    impl OdeProblem for Linear {
-        fn dim(&self) -> usize {
-            self.a.nrows()
-        }
-        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-            let out = &self.a * DVector::from_column_slice(y);
-            dy.copy_from_slice(out.as_slice());
-        }
-        fn jacobian(&self, _y: &[f64], jac: &mut DMatrix<f64>) {
-            jac.copy_from(&self.a);
-        }
-        fn spectral_bound(&self) -> f64 {
-            1000.0
-        }
-    }
-
-    fn max_abs_diff(a: &DVector<f64>, b: &DVector<f64>) -> f64 {
-        (a - b).amax()
-    }
+    use crate::solvers::test_problems::{max_abs_diff, Linear};
 
     #[test]
     fn stiff_linear_system_matches_the_matrix_exponential() {

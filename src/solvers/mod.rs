@@ -125,3 +125,37 @@ pub(crate) fn validate_inputs(
     }
     Ok(())
 }
+
+/// Problems shared by the solvers' tests.
+#[cfg(test)]
+pub(crate) mod test_problems {
+    use nalgebra::{DMatrix, DVector};
+
+    use super::OdeProblem;
+
+    /// dy/dt = A y (stiff when A has widely spread eigenvalues).
+    pub(crate) struct Linear {
+        pub(crate) a: DMatrix<f64>,
+    }
+
+    impl OdeProblem for Linear {
+        fn dim(&self) -> usize {
+            self.a.nrows()
+        }
+        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
+            let out = &self.a * DVector::from_column_slice(y);
+            dy.copy_from_slice(out.as_slice());
+        }
+        fn jacobian(&self, _y: &[f64], jac: &mut DMatrix<f64>) {
+            jac.copy_from(&self.a);
+        }
+        fn spectral_bound(&self) -> f64 {
+            1000.0
+        }
+    }
+
+    /// max_i |a_i − b_i|.
+    pub(crate) fn max_abs_diff(a: &DVector<f64>, b: &DVector<f64>) -> f64 {
+        (a - b).amax()
+    }
+}

@@ -760,30 +760,7 @@ mod tests {
     use crate::solvers::steady::steady_state;
     use crate::systems::{FeatureSystem, Spectrum};
 
-    /// dy/dt = A y.
-    struct Linear {
-        a: DMatrix<f64>,
-    }
-
-    impl OdeProblem for Linear {
-        fn dim(&self) -> usize {
-            self.a.nrows()
-        }
-        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-            let out = &self.a * DVector::from_column_slice(y);
-            dy.copy_from_slice(out.as_slice());
-        }
-        fn jacobian(&self, _y: &[f64], jac: &mut DMatrix<f64>) {
-            jac.copy_from(&self.a);
-        }
-        fn spectral_bound(&self) -> f64 {
-            1000.0
-        }
-    }
-
-    fn max_abs_diff(a: &DVector<f64>, b: &DVector<f64>) -> f64 {
-        (a - b).amax()
-    }
+    use crate::solvers::test_problems::{max_abs_diff, Linear};
 
     #[test]
     fn stiff_linear_system_matches_the_matrix_exponential() {
