@@ -85,6 +85,8 @@ pub struct SimulationConfig {
     pub initial: Option<DVector<f64>>,
     /// Initial dual variables α₀ (default 1e−8·1, as the authors).
     pub dual_start: f64,
+    /// Compute the steady state for the report (a dense Newton solve: O(n³) per iteration).
+    pub fixed_point: bool,
 }
 
 /// One method's trajectory.
@@ -174,10 +176,14 @@ pub fn simulate(
         Some(z) => z.clone(),
         None => DVector::zeros(system.rank()),
     };
-    let (fixed_point, fixed_point_note) = match steady_state(&dynamics) {
-        Ok(s) => (Some(FixedPointReport::from(&s)), None),
-        Err(Error::NoSteadyState) => (None, Some(Error::NoSteadyState.to_string())),
-        Err(e) => return Err(e),
+    let (fixed_point, fixed_point_note) = if !config.fixed_point {
+        (None, Some("not computed (--no-fixed-point)".to_string()))
+    } else {
+        match steady_state(&dynamics) {
+            Ok(s) => (Some(FixedPointReport::from(&s)), None),
+            Err(Error::NoSteadyState) => (None, Some(Error::NoSteadyState.to_string())),
+            Err(e) => return Err(e),
+        }
     };
     let mut runs = Vec::new();
     for &method in &config.methods {

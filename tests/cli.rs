@@ -502,3 +502,32 @@ fn check_passes_on_random_systems_and_fails_on_a_wrong_tolerance() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("some predictions failed"));
 }
+
+#[test]
+fn simulate_can_skip_the_fixed_point() {
+    let out = gstarve(&[
+        "simulate",
+        "--random",
+        "3",
+        "--seed",
+        "1",
+        "--methods",
+        "gd",
+        "--steps",
+        "10",
+        "--no-fixed-point",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["fixed_point"].is_null());
+    assert!(v["fixed_point_note"]
+        .as_str()
+        .unwrap()
+        .contains("not computed"));
+    assert_eq!(v["runs"][0]["z_final"].as_array().unwrap().len(), 3);
+}

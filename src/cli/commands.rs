@@ -67,6 +67,9 @@ pub struct SimulateArgs {
     /// Run GD even beyond the stability bound η(λ + s₁²/4) < 2 (divergence is still reported).
     #[arg(long)]
     allow_unstable: bool,
+    /// Skip the steady state (a dense Newton solve, O(n³) per iteration: seconds at n = 1000).
+    #[arg(long)]
+    no_fixed_point: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -94,6 +97,7 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         },
         initial: a.z0.as_ref().map(|z| DVector::from_column_slice(z)),
         dual_start: DualDynamics::DEFAULT_START,
+        fixed_point: !a.no_fixed_point,
     };
     if let Some(z0) = &config.initial {
         if z0.len() != loaded.system.rank() {
