@@ -14,10 +14,12 @@
 
 mod dual;
 mod margin;
+mod margin_small;
 mod scalar;
 
 pub use dual::DualDynamics;
 pub use margin::MarginFlow;
+pub use margin_small::MarginFlowN;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
 
 use nalgebra::{DMatrix, DVector};

@@ -7,14 +7,17 @@ use nalgebra::DVector;
 
 use super::explicit::{self, ExplicitMethod};
 use super::implicit::{self, ImplicitMethod};
+use super::rosenbrock::{StackScratch, STACK_SCRATCH_DIM};
 use super::{OdeProblem, OdeSolution};
-use crate::dynamics::{MarginFlow, PrimalDynamics};
+use crate::dynamics::{MarginFlow, MarginFlowN, PrimalDynamics};
 use crate::error::{Error, Result};
 
 /// Integration method for a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowMethod {
-    /// Choose from the problem's size and stiffness: for n ≤ 200, BDF when the stiffness
+    /// Choose from the problem's size and stiffness: for n ≤ 4 ([`AUTO_SMALL_MAX_DIM`]), the
+    /// allocation-free DP45 with its stiffness test, switching to Rodas4 if DP45 finds the
+    /// problem stiff; for 4 < n ≤ 200, BDF when the stiffness
     /// estimate ρ(∂F/∂z)·τ_end exceeds 1000, else Dop853, switching to BDF if Dop853 detects
     /// stiffness; for n > 200, Dopri5 with its stiffness test off (dense LU would cost more than
     /// explicit steps at the stability limit, and Dopri5's dense output stays accurate where the
@@ -30,6 +33,9 @@ pub enum FlowMethod {
     Sdirk,
     /// Linearly implicit Rosenbrock method Rodas4 (one LU per step; accurate, best for small n).
     Rodas4,
+    /// Hand-written allocation-free Dormand–Prince 5(4) with a stiffness test (fastest for
+    /// small non-stiff or transiently stiff flows; see [`super::dp45`]).
+    Dp45,
 }
 
 impl FromStr for FlowMethod {
@@ -42,8 +48,9 @@ impl FromStr for FlowMethod {
             "bdf" => Ok(Self::Bdf),
             "sdirk" => Ok(Self::Sdirk),
             "rodas4" => Ok(Self::Rodas4),
+            "dp45" => Ok(Self::Dp45),
             other => Err(format!(
-                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf, sdirk or rodas4)"
+                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf, sdirk, rodas4 or dp45)"
             )),
         }
     }
@@ -117,6 +124,9 @@ impl FlowOptions {
 pub const STIFFNESS_THRESHOLD: f64 = 1000.0;
 /// Largest state for which the automatic choice starts implicit (dense LU costs n³).
 pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
+/// Largest state for which the automatic choice starts with DP45 (falling back to Rodas4):
+/// the dimensions DP45 and Rodas4 compile with fixed-size loops.
+pub const AUTO_SMALL_MAX_DIM: usize = 4;
 
 /// Integrate any [`OdeProblem`] from `y0` with the chosen method.
 pub fn integrate(
@@ -140,6 +150,25 @@ pub fn integrate(
         FlowMethod::Bdf => implicit(ImplicitMethod::Bdf),
         FlowMethod::Sdirk => implicit(ImplicitMethod::Sdirk),
         FlowMethod::Rodas4 => super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol),
+        FlowMethod::Dp45 => super::dp45::solve(problem, y0, t_end, points, rtol, atol),
+        FlowMethod::Auto if problem.dim() <= AUTO_SMALL_MAX_DIM => {
+            match super::dp45::solve(problem, y0, t_end, points, rtol, atol) {
+                Err(Error::StiffnessDetected { tau, .. }) => {
+                    let mut sol = super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol)?;
+                    sol.stats.solver = format!(
+                        "{} (after dp45 found the problem stiff at τ = {tau:.4})",
+                        sol.stats.solver
+                    );
+                    Ok(sol)
+                }
+                Err(Error::IntegrationFailed { .. }) => {
+                    let mut sol = super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol)?;
+                    sol.stats.solver = format!("{} (after dp45 failed)", sol.stats.solver);
+                    Ok(sol)
+                }
+                other => other,
+            }
+        }
         FlowMethod::Auto => {
             let stiffness = problem.spectral_bound() * t_end;
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM {
@@ -194,8 +223,27 @@ pub fn primal_flow(
     }
     let (n, r) = (sys.examples(), sys.rank());
     if 2 * r >= n {
-        let flow = MarginFlow::new(dynamics);
-        let mut sol = integrate(&flow, &sys.margins(z0), options)?;
+        let m0 = sys.margins(z0);
+        // Small systems: the same right-hand side on fixed-size arrays (n ≤ 4) or with its
+        // scratch on the stack (n ≤ 8); no allocation per evaluation.
+        let small = match n {
+            1 => MarginFlowN::<1>::new(dynamics).map(|f| integrate(&f, &m0, options)),
+            2 => MarginFlowN::<2>::new(dynamics).map(|f| integrate(&f, &m0, options)),
+            3 => MarginFlowN::<3>::new(dynamics).map(|f| integrate(&f, &m0, options)),
+            4 => MarginFlowN::<4>::new(dynamics).map(|f| integrate(&f, &m0, options)),
+            _ => None,
+        };
+        let mut sol = match small {
+            Some(sol) => sol?,
+            None => {
+                let flow = MarginFlow::new(dynamics);
+                if n <= STACK_SCRATCH_DIM {
+                    integrate(&StackScratch(&flow), &m0, options)?
+                } else {
+                    integrate(&flow, &m0, options)?
+                }
+            }
+        };
         let ut = sys.coupling().transpose();
         for state in &mut sol.states {
             *state = &ut * &*state;

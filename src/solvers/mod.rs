@@ -3,6 +3,7 @@
 //! method side (explicit Dormand–Prince, implicit BDF/SDIRK, gradient descent, Newton) never
 //! depends on which dynamics it runs.
 
+pub mod dp45;
 pub mod explicit;
 pub mod flow;
 pub mod gd;

@@ -558,7 +558,7 @@ pub fn solve_margin(
 pub const STACK_SCRATCH_DIM: usize = 8;
 
 /// A [`MarginFlow`] whose right-hand side uses a stack scratch (n ≤ [`STACK_SCRATCH_DIM`]).
-struct StackScratch<'a>(&'a MarginFlow);
+pub(crate) struct StackScratch<'a>(pub(crate) &'a MarginFlow);
 
 impl OdeProblem for StackScratch<'_> {
     fn dim(&self) -> usize {
