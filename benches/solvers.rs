@@ -8,7 +8,7 @@ use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
 use gstarve::solvers::flow::primal_flow;
 use gstarve::solvers::gd::{gradient_descent, GdOptions};
 use gstarve::solvers::steady::steady_state;
-use gstarve::solvers::FlowOptions;
+use gstarve::solvers::{FlowMethod, FlowOptions};
 use gstarve::systems::{FeatureSystem, Spectrum};
 use nalgebra::DVector;
 
@@ -42,6 +42,30 @@ fn flow(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| primal_flow(&d, &z0, &opts).unwrap())
         });
+    }
+    g.finish();
+}
+
+/// The small-n methods side by side on the n = 2 flow (auto picks DP45 there).
+fn flow_small(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flow_n2_methods");
+    g.sample_size(20);
+    let sys = system(2);
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let z0 = DVector::zeros(2);
+    for (name, method) in [
+        ("dp45", FlowMethod::Dp45),
+        ("rodas4", FlowMethod::Rodas4),
+        ("bdf", FlowMethod::Bdf),
+    ] {
+        let opts = FlowOptions {
+            t_end: 1000.0,
+            points: 1001,
+            rtol: 1e-8,
+            atol: 1e-10,
+            method,
+        };
+        g.bench_function(name, |b| b.iter(|| primal_flow(&d, &z0, &opts).unwrap()));
     }
     g.finish();
 }
@@ -81,5 +105,5 @@ fn steady(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, flow, gd, steady);
+criterion_group!(benches, flow, flow_small, gd, steady);
 criterion_main!(benches);

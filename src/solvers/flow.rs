@@ -152,22 +152,21 @@ pub fn integrate(
         FlowMethod::Rodas4 => super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Dp45 => super::dp45::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Auto if problem.dim() <= AUTO_SMALL_MAX_DIM => {
-            match super::dp45::solve(problem, y0, t_end, points, rtol, atol) {
+            // After a fallback, wall_s covers the abandoned DP45 attempt too.
+            let start = std::time::Instant::now();
+            let note = match super::dp45::solve(problem, y0, t_end, points, rtol, atol) {
                 Err(Error::StiffnessDetected { tau, .. }) => {
-                    let mut sol = super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol)?;
-                    sol.stats.solver = format!(
-                        "{} (after dp45 found the problem stiff at τ = {tau:.4})",
-                        sol.stats.solver
-                    );
-                    Ok(sol)
+                    format!("after dp45 found the problem stiff at τ = {tau:.4}")
                 }
-                Err(Error::IntegrationFailed { .. }) => {
-                    let mut sol = super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol)?;
-                    sol.stats.solver = format!("{} (after dp45 failed)", sol.stats.solver);
-                    Ok(sol)
+                Err(Error::IntegrationFailed { tau, .. }) => {
+                    format!("after dp45 failed at τ = {tau:.4}")
                 }
-                other => other,
-            }
+                other => return other,
+            };
+            let mut sol = super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol)?;
+            sol.stats.solver = format!("{} ({note})", sol.stats.solver);
+            sol.stats.wall_s = start.elapsed().as_secs_f64();
+            Ok(sol)
         }
         FlowMethod::Auto => {
             let stiffness = problem.spectral_bound() * t_end;
