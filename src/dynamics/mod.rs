@@ -15,10 +15,12 @@
 mod dual;
 mod margin;
 mod scalar;
+mod symmetric;
 
 pub use dual::DualDynamics;
 pub use margin::MarginFlow;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
+pub use symmetric::symmetric_product;
 
 use nalgebra::{DMatrix, DVector};
 
