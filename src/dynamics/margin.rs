@@ -81,8 +81,9 @@ pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
 
 /// Size from which [`symmetric_product`] hands the product to faer.
 pub const FAER_MIN_DIM: usize = 32;
-/// Size from which [`symmetric_product`] uses the lower-triangle kernel (measured at n = 500
-/// and 1000: 1.3–1.6× faster than faer's full product; equal at n = 300).
+/// Size from which [`symmetric_product`] uses the lower-triangle kernel (measured 1.4× faster
+/// than faer's full product at n = 1000 and 1.3–2× at n = 300–500, on a shared 2-core machine;
+/// below this size faer's path is kept as it was).
 pub const SYMMETRIC_MIN_DIM: usize = 256;
 
 impl OdeProblem for MarginFlow {

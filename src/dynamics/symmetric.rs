@@ -12,8 +12,8 @@
 //!
 //! so one pass over the 4 MB triangle gives the whole product. For large n the columns are
 //! split into two parts of equal area, one per core, each with its own accumulator; each part
-//! (2 MB) then fits a core's L2 cache, so repeated products (an integrator's stages, GD's steps)
-//! re-read it from L2 rather than from the shared L3 or memory. Columns are processed four at a
+//! (2 MB at n = 1000) is then about the size of a core's L2 cache, so repeated products (an
+//! integrator's stages, GD's steps) can re-read much of it from L2. Columns are processed four at a
 //! time so that y is loaded and stored once per four columns; the loops are written so that the
 //! compiler vectorises them, inside pulp's runtime dispatch (AVX2 + FMA where available).
 
