@@ -4,7 +4,7 @@
 //! same systems for `scipy_baseline.py`. Run: `cargo bench --bench solvers`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve::dynamics::{symmetric_product, Loss, PrimalDynamics, Regulariser};
 use gstarve::solvers::flow::primal_flow;
 use gstarve::solvers::gd::{gradient_descent, GdOptions};
 use gstarve::solvers::steady::steady_state;
@@ -70,6 +70,64 @@ fn flow_small(c: &mut Criterion) {
     g.finish();
 }
 
+/// The flow at n = 1000 with RKC at a loose tolerance (where the automatic choice uses it).
+fn flow_rkc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flow_tau1000_1001pts_rtol1e-6");
+    g.sample_size(10);
+    let sys = system(1000);
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let z0 = DVector::zeros(1000);
+    for method in [FlowMethod::Rkc, FlowMethod::Dopri5] {
+        let opts = FlowOptions {
+            t_end: 1000.0,
+            points: 1001,
+            rtol: 1e-6,
+            atol: 1e-8,
+            method,
+        };
+        if primal_flow(&d, &z0, &opts).is_err() {
+            continue; // Dopri5 by name stops when it detects stiffness.
+        }
+        g.bench_function(format!("{method:?}"), |b| {
+            b.iter(|| primal_flow(&d, &z0, &opts).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// y = K x at n = 1000 (one flow evaluation's work): the lower-triangle kernel against faer's
+/// full product, sequential and on all cores.
+fn kernel(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gram_product");
+    for n in [300, 1000] {
+        let k = system(n).gram();
+        let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let mut y = vec![0.0; n];
+        g.bench_with_input(BenchmarkId::new("symmetric", n), &n, |b, _| {
+            b.iter(|| symmetric_product(k.as_slice(), &x, &mut y))
+        });
+        for (name, par) in [
+            ("faer_seq", faer::Par::Seq),
+            ("faer_par", faer::Par::rayon(0)),
+        ] {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| {
+                    let a = faer::MatRef::from_column_major_slice(k.as_slice(), n, n);
+                    faer::linalg::matmul::matmul(
+                        faer::ColMut::from_slice_mut(&mut y),
+                        faer::Accum::Replace,
+                        a,
+                        faer::ColRef::from_slice(&x),
+                        1.0,
+                        par,
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn gd(c: &mut Criterion) {
     let mut g = c.benchmark_group("gd_10000_steps");
     g.sample_size(10);
@@ -105,5 +163,5 @@ fn steady(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, flow, flow_small, gd, steady);
+criterion_group!(benches, kernel, flow, flow_small, flow_rkc, gd, steady);
 criterion_main!(benches);

@@ -16,11 +16,13 @@ mod dual;
 mod margin;
 mod margin_small;
 mod scalar;
+mod symmetric;
 
 pub use dual::DualDynamics;
 pub use margin::MarginFlow;
 pub use margin_small::MarginFlowN;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
+pub use symmetric::symmetric_product;
 
 use nalgebra::{DMatrix, DVector};
 

@@ -8,6 +8,7 @@ pub mod explicit;
 pub mod flow;
 pub mod gd;
 pub mod implicit;
+pub mod rkc;
 pub mod rosenbrock;
 pub mod steady;
 

@@ -1,0 +1,327 @@
+//! y = K x for the symmetric Gram matrix K = U S² Uᵀ of the margin flow (THEORY.md §3), reading
+//! only K's lower triangle.
+//!
+//! At n = 1000 a margin-flow evaluation is one such product, and the product is bound by memory
+//! traffic, not arithmetic: the full matrix is 8 MB. Each stored entry K_ij (i > j) is used twice,
+//! as in BLAS's dsymv,
+//!
+//! ```text
+//! y_i += K_ij x_j      (column j as an axpy)
+//! y_j += K_ij x_i      (column j as a dot product)
+//! ```
+//!
+//! so one pass over the 4 MB triangle gives the whole product. For large n the columns are
+//! split into two parts of equal area, one per core, each with its own accumulator; each part
+//! (2 MB at n = 1000) is then about the size of a core's L2 cache, so repeated products (an
+//! integrator's stages, GD's steps) can re-read much of it from L2. Columns are processed four at a
+//! time so that y is loaded and stored once per four columns; the loops are written so that the
+//! compiler vectorises them, inside pulp's runtime dispatch (AVX2 + FMA where available).
+
+use rayon::join;
+
+/// Size from which [`symmetric_product`] splits the triangle over two threads.
+pub const PARALLEL_MIN_DIM: usize = 384;
+
+/// Columns processed together by the kernel.
+const PANEL: usize = 4;
+
+/// y = K x, with K symmetric n×n in column-major order (`k.len() == n²`); only entries on or
+/// below the diagonal are read. `x` and `y` have length n.
+///
+/// The result equals the full product up to rounding (the summation order differs).
+pub fn symmetric_product(k: &[f64], x: &[f64], y: &mut [f64]) {
+    let n = x.len();
+    assert_eq!(k.len(), n * n, "K must be n×n for x of length n");
+    assert_eq!(y.len(), n, "y must have the length of x");
+    y.fill(0.0);
+    if n < PARALLEL_MIN_DIM || rayon::current_num_threads() < 2 {
+        dispatch(k, n, 0, n, x, y);
+        return;
+    }
+    // Columns [0, c) and [c, n) hold equal parts of the triangle: (n − c)² = n²/2.
+    let c = split_column(n);
+    let mut tail = vec![0.0; n - c];
+    join(
+        || dispatch(k, n, 0, c, x, &mut y[..]),
+        || dispatch(k, n, c, n, x, tail_view(&mut tail, c)),
+    );
+    for (yi, ti) in y[c..].iter_mut().zip(&tail) {
+        *yi += ti;
+    }
+}
+
+/// The first column of the second, equal-area part of the lower triangle.
+fn split_column(n: usize) -> usize {
+    let c = n as f64 * (1.0 - std::f64::consts::FRAC_1_SQRT_2);
+    // A multiple of the panel width keeps the first part's panels whole.
+    ((c as usize) / PANEL * PANEL).min(n)
+}
+
+/// An accumulator for rows [offset, n), indexed by the global row number.
+struct Offset<'a> {
+    rows: &'a mut [f64],
+    offset: usize,
+}
+
+fn tail_view(rows: &mut [f64], offset: usize) -> Offset<'_> {
+    Offset { rows, offset }
+}
+
+/// Row storage for the kernel: the whole of y, or the rows from an offset on.
+trait Rows {
+    /// Rows [from, n).
+    fn from(&mut self, from: usize) -> &mut [f64];
+}
+
+impl Rows for &mut [f64] {
+    #[inline(always)]
+    fn from(&mut self, from: usize) -> &mut [f64] {
+        &mut self[from..]
+    }
+}
+
+impl Rows for Offset<'_> {
+    #[inline(always)]
+    fn from(&mut self, from: usize) -> &mut [f64] {
+        &mut self.rows[from - self.offset..]
+    }
+}
+
+fn dispatch<R: Rows>(k: &[f64], n: usize, first: usize, last: usize, x: &[f64], y: R) {
+    pulp::Arch::new().dispatch(Columns {
+        k,
+        n,
+        first,
+        last,
+        x,
+        y,
+    });
+}
+
+/// One call of the kernel, as a pulp operation: `with_simd` is compiled once per instruction
+/// set and inlines the loops so that the compiler can vectorise them for it.
+struct Columns<'a, R> {
+    k: &'a [f64],
+    n: usize,
+    first: usize,
+    last: usize,
+    x: &'a [f64],
+    y: R,
+}
+
+impl<R: Rows> pulp::WithSimd for Columns<'_, R> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(mut self, _simd: S) {
+        lower_columns(self.k, self.n, self.first, self.last, self.x, &mut self.y);
+    }
+}
+
+/// Add columns [first, last) of K's lower triangle, used twice each, into the rows y[first..n].
+#[inline(always)]
+fn lower_columns(k: &[f64], n: usize, first: usize, last: usize, x: &[f64], y: &mut impl Rows) {
+    let mut j = first;
+    while j + PANEL <= last {
+        let c0 = &k[j * n..(j + 1) * n];
+        let c1 = &k[(j + 1) * n..(j + 2) * n];
+        let c2 = &k[(j + 2) * n..(j + 3) * n];
+        let c3 = &k[(j + 3) * n..(j + 4) * n];
+        let rows = y.from(j);
+        // The 4×4 diagonal block, both triangles from the stored lower one.
+        let xs = [x[j], x[j + 1], x[j + 2], x[j + 3]];
+        let cols = [c0, c1, c2, c3];
+        for (a, row) in rows[..PANEL].iter_mut().enumerate() {
+            let mut s = 0.0;
+            for (b, xb) in xs.iter().enumerate() {
+                let (r, c) = if a >= b { (a, b) } else { (b, a) };
+                s += cols[c][j + r] * xb;
+            }
+            *row += s;
+        }
+        // Rows below the block: y_i += Σ_c K_ic x_c and d_c += K_ic x_i.
+        let below = j + PANEL;
+        let dots = panel(
+            &c0[below..],
+            &c1[below..],
+            &c2[below..],
+            &c3[below..],
+            &x[below..],
+            xs,
+            &mut rows[PANEL..],
+        );
+        for (h, d) in rows[..PANEL].iter_mut().zip(dots) {
+            *h += d;
+        }
+        j += PANEL;
+    }
+    // Remaining columns one at a time.
+    while j < last {
+        let col = &k[j * n + j..(j + 1) * n];
+        let rows = y.from(j);
+        let xj = x[j];
+        let mut dot = col[0] * xj;
+        let (tail_rows, tail_col, tail_x) = (&mut rows[1..], &col[1..], &x[j + 1..]);
+        let mut acc = [0.0; 8];
+        let mut rc = tail_rows.chunks_exact_mut(8);
+        let mut kc = tail_col.chunks_exact(8);
+        let mut xc = tail_x.chunks_exact(8);
+        for ((r, kk), xx) in (&mut rc).zip(&mut kc).zip(&mut xc) {
+            for l in 0..8 {
+                r[l] += kk[l] * xj;
+                acc[l] += kk[l] * xx[l];
+            }
+        }
+        for ((r, kk), xx) in rc
+            .into_remainder()
+            .iter_mut()
+            .zip(kc.remainder())
+            .zip(xc.remainder())
+        {
+            *r += kk * xj;
+            dot += kk * xx;
+        }
+        rows[0] += dot + acc.iter().sum::<f64>();
+        j += 1;
+    }
+}
+
+/// The fused axpy/dot sweep of four columns over the rows below their diagonal block: returns
+/// the four dot products Σ_i K_ic x_i.
+#[inline(always)]
+fn panel(
+    c0: &[f64],
+    c1: &[f64],
+    c2: &[f64],
+    c3: &[f64],
+    x: &[f64],
+    xs: [f64; PANEL],
+    rows: &mut [f64],
+) -> [f64; PANEL] {
+    const W: usize = 8;
+    let mut acc = [[0.0; W]; PANEL];
+    let mut rc = rows.chunks_exact_mut(W);
+    let (mut k0, mut k1) = (c0.chunks_exact(W), c1.chunks_exact(W));
+    let (mut k2, mut k3) = (c2.chunks_exact(W), c3.chunks_exact(W));
+    let mut xc = x.chunks_exact(W);
+    for (((((r, a0), a1), a2), a3), xx) in (&mut rc)
+        .zip(&mut k0)
+        .zip(&mut k1)
+        .zip(&mut k2)
+        .zip(&mut k3)
+        .zip(&mut xc)
+    {
+        for l in 0..W {
+            let t = a0[l].mul_add(xs[0], r[l]);
+            let t = a1[l].mul_add(xs[1], t);
+            let t = a2[l].mul_add(xs[2], t);
+            r[l] = a3[l].mul_add(xs[3], t);
+            acc[0][l] = a0[l].mul_add(xx[l], acc[0][l]);
+            acc[1][l] = a1[l].mul_add(xx[l], acc[1][l]);
+            acc[2][l] = a2[l].mul_add(xx[l], acc[2][l]);
+            acc[3][l] = a3[l].mul_add(xx[l], acc[3][l]);
+        }
+    }
+    let mut dots = [0.0; PANEL];
+    let rest = rc.into_remainder();
+    let (r0, r1, r2, r3) = (
+        k0.remainder(),
+        k1.remainder(),
+        k2.remainder(),
+        k3.remainder(),
+    );
+    for (i, (r, xi)) in rest.iter_mut().zip(xc.remainder()).enumerate() {
+        *r += r0[i] * xs[0] + r1[i] * xs[1] + r2[i] * xs[2] + r3[i] * xs[3];
+        dots[0] += r0[i] * xi;
+        dots[1] += r1[i] * xi;
+        dots[2] += r2[i] * xi;
+        dots[3] += r3[i] * xi;
+    }
+    for (d, a) in dots.iter_mut().zip(&acc) {
+        *d += a.iter().sum::<f64>();
+    }
+    dots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A random symmetric n×n matrix, column-major.
+    fn symmetric(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut k = vec![0.0; n * n];
+        for j in 0..n {
+            for i in j..n {
+                let v: f64 = rng.random_range(-1.0..1.0);
+                k[j * n + i] = v;
+                k[i * n + j] = v;
+            }
+        }
+        k
+    }
+
+    fn full_product(k: &[f64], x: &[f64]) -> Vec<f64> {
+        let n = x.len();
+        (0..n)
+            .map(|i| (0..n).map(|j| k[j * n + i] * x[j]).sum())
+            .collect()
+    }
+
+    /// The kernel equals the full product to rounding (relative to Σ_j |K_ij x_j|), for sizes
+    /// below, at and above the panel width, odd and even, on both sides of the parallel split.
+    #[test]
+    fn equals_the_full_product() {
+        for n in [
+            1, 2, 3, 4, 5, 7, 8, 9, 31, 100, 257, 383, 384, 385, 640, 1001,
+        ] {
+            let k = symmetric(n, n as u64);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7 + n as u64);
+            let x: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let mut y = vec![f64::NAN; n];
+            symmetric_product(&k, &x, &mut y);
+            let expected = full_product(&k, &x);
+            for i in 0..n {
+                let scale: f64 = (0..n).map(|j| (k[j * n + i] * x[j]).abs()).sum();
+                let rel = (y[i] - expected[i]).abs() / scale;
+                assert!(
+                    rel < 1e-13,
+                    "n = {n}, row {i}: {} vs {} ({rel:.1e})",
+                    y[i],
+                    expected[i]
+                );
+            }
+        }
+    }
+
+    /// Only the lower triangle is read: garbage above the diagonal changes nothing.
+    #[test]
+    fn reads_only_the_lower_triangle() {
+        for n in [6, 13, 500] {
+            let k = symmetric(n, 3);
+            let mut poisoned = k.clone();
+            for j in 1..n {
+                for i in 0..j {
+                    poisoned[j * n + i] = f64::NAN;
+                }
+            }
+            let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            symmetric_product(&k, &x, &mut a);
+            symmetric_product(&poisoned, &x, &mut b);
+            assert_eq!(a, b, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn the_split_halves_the_triangle() {
+        for n in [384, 1000, 4001] {
+            let c = split_column(n);
+            let first = (n * (n + 1) - (n - c) * (n - c + 1)) as f64 / 2.0;
+            let total = (n * (n + 1)) as f64 / 2.0;
+            assert!((first / total - 0.5).abs() < 0.01, "n = {n}: c = {c}");
+            assert_eq!(c % PANEL, 0);
+        }
+    }
+}

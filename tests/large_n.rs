@@ -1,0 +1,115 @@
+//! The large-n path (issue #2): the symmetric Gram kernel inside gradient descent and the flow,
+//! and the RKC method, against independent computations.
+
+use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve::solvers::flow::{primal_flow, AUTO_RKC_MIN_RTOL};
+use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve::solvers::{FlowMethod, FlowOptions};
+use gstarve::systems::{FeatureSystem, Spectrum};
+use nalgebra::{DMatrix, DVector};
+use rand::{Rng, SeedableRng};
+
+fn random_system(n: usize, seed: u64) -> FeatureSystem {
+    FeatureSystem::random(
+        n,
+        Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        },
+        seed,
+    )
+    .unwrap()
+}
+
+fn l2(sys: &FeatureSystem) -> PrimalDynamics<'_> {
+    PrimalDynamics::new(sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap()
+}
+
+fn max_gap(a: &[DVector<f64>], b: &[DVector<f64>]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).amax())
+        .fold(0.0, f64::max)
+}
+
+/// GD in margin space with the lower-triangle kernel (n = 300 sequential, n = 420 split over two
+/// threads) equals GD on the parameters θ, which never forms K, to rounding error.
+#[test]
+fn margin_gd_with_the_symmetric_kernel_equals_theta_gd() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for n in [300, 420] {
+        let phi = DMatrix::from_fn(n, n, |_, _| rng.random_range(-1.0..1.0) / (n as f64).sqrt());
+        let labels: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 }).collect();
+        let sys = FeatureSystem::from_features(&phi, &labels).unwrap();
+        let d = l2(&sys);
+        let opts = GdOptions {
+            eta: 0.5 / d.curvature_bound(),
+            steps: 200,
+            points: 5,
+            allow_unstable: false,
+        };
+        let z = gradient_descent(&d, &DVector::zeros(n), &opts).unwrap();
+        let (theta, _) = gradient_descent_parameters(
+            &sys,
+            &phi,
+            &labels,
+            Loss::Logistic,
+            Regulariser::L2 { lambda: 0.01 },
+            &opts,
+        )
+        .unwrap();
+        let scale = z.states.last().unwrap().amax().max(1.0);
+        let gap = max_gap(&z.states, &theta.states);
+        assert!(gap < 1e-10 * scale, "n = {n}: {gap:.2e}");
+    }
+}
+
+/// RKC selected by name on a stiff random system (n = 400, ρ ≈ 25, τ ∈ [0, 100]) agrees with a
+/// tight reference (automatic choice at rtol 1e-12: Dopri5), within its second-order accuracy.
+#[test]
+fn rkc_by_name_agrees_with_a_tight_reference() {
+    let sys = random_system(400, 3);
+    let d = l2(&sys);
+    let z0 = DVector::zeros(400);
+    let opts = |rtol: f64, method| FlowOptions {
+        t_end: 100.0,
+        points: 51,
+        rtol,
+        atol: rtol * 1e-2,
+        method,
+    };
+    let reference = primal_flow(&d, &z0, &opts(1e-12, FlowMethod::Auto)).unwrap();
+    assert!(reference.stats.solver.starts_with("dopri5"));
+    let method: FlowMethod = "rkc".parse().unwrap();
+    let sol = primal_flow(&d, &z0, &opts(1e-8, method)).unwrap();
+    assert_eq!(sol.stats.solver, "rkc");
+    let gap = max_gap(&sol.states, &reference.states);
+    assert!(gap < 3.0 * 1e-8_f64.powf(2.0 / 3.0), "{gap:.2e}");
+    assert!(gap > 0.0);
+}
+
+/// The automatic choice for n > 200: RKC at loose tolerances, Dopri5 at tight ones.
+#[test]
+fn auto_uses_rkc_for_large_n_at_loose_tolerance() {
+    let sys = random_system(250, 1);
+    let d = l2(&sys);
+    let z0 = DVector::zeros(250);
+    for (rtol, solver) in [(AUTO_RKC_MIN_RTOL, "rkc"), (1e-5, "rkc"), (1e-8, "dopri5")] {
+        let opts = FlowOptions {
+            t_end: 20.0,
+            points: 11,
+            rtol,
+            atol: 1e-10,
+            method: FlowMethod::Auto,
+        };
+        let sol = primal_flow(&d, &z0, &opts).unwrap();
+        assert!(
+            sol.stats.solver.starts_with(solver),
+            "rtol {rtol}: {}",
+            sol.stats.solver
+        );
+    }
+    let err = "rk4".parse::<FlowMethod>().unwrap_err();
+    assert!(err.contains("rkc"), "{err}");
+}
