@@ -307,3 +307,52 @@ fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
     // Measured 4.6e-8 (DP45 with its local tolerance at a third of rtol).
     assert!(err < 0.6 * SCIPY_LSODA_ERROR_N2, "error {err:.2e}");
 }
+
+/// SciPy's best trajectory errors at n = 10 and n = 100 on the same benchmark flow (LSODA with
+/// the analytic Jacobian, its fastest method there), from the same `compare_scipy.py` runs of
+/// 2026-11-28 (docs/benchmarks.md).
+const SCIPY_LSODA_ERROR_N10: f64 = 9.3e-7;
+const SCIPY_LSODA_ERROR_N100: f64 = 7.2e-8;
+
+/// The automatic flow at n = 10 and 100 (BDF on the margins, at `MARGIN_TOL_SCALE` times the
+/// requested tolerances) is at least as accurate in z as SciPy's LSODA at the same rtol/atol,
+/// against an independent Rodas4 reference at rtol 1e-12.
+#[test]
+fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
+    for (n, scipy) in [(10, SCIPY_LSODA_ERROR_N10), (100, SCIPY_LSODA_ERROR_N100)] {
+        let sys = FeatureSystem::random(
+            n,
+            Spectrum::Geometric {
+                from: 10.0,
+                to: 0.1,
+            },
+            1,
+        )
+        .unwrap();
+        let d =
+            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let options = |rtol, atol, method| FlowOptions {
+            t_end: 1000.0,
+            points: 1001,
+            rtol,
+            atol,
+            method,
+        };
+        let z0 = DVector::zeros(n);
+        let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
+        assert_eq!(ours.stats.solver, "bdf");
+        let reference = primal_flow(&d, &z0, &options(1e-11, 1e-13, FlowMethod::Rodas4)).unwrap();
+        let err = ours
+            .states
+            .iter()
+            .zip(&reference.states)
+            .map(|(a, b)| (a - b).amax())
+            .fold(0.0, f64::max);
+        println!("n = {n} auto flow error {err:.2e} (SciPy LSODA {scipy:.1e})");
+        // Measured 5.4e-8 (n = 10) and 4.0e-8 (n = 100) against Auto at rtol 1e-12.
+        assert!(
+            err <= scipy,
+            "n = {n}: error {err:.2e} > SciPy's {scipy:.1e}"
+        );
+    }
+}
