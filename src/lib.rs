@@ -30,9 +30,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod data;
 pub mod dynamics;
 pub mod error;
 pub mod figures;
+pub mod network;
 pub mod output;
 pub mod reference;
 pub mod simulation;
