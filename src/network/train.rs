@@ -513,7 +513,7 @@ fn backward_d2_avx2(
     (gw, gb, ga): (&mut [f64], &mut [f64], &mut [f64]),
 ) {
     use std::arch::x86_64::*;
-    assert!(x.len() >= 2 * n_pad && r.len() >= n_pad && n_pad % LANES == 0);
+    assert!(x.len() >= 2 * n_pad && r.len() >= n_pad && n_pad.is_multiple_of(LANES));
     let (x0, x1) = (x.as_ptr(), x[n_pad..].as_ptr());
     let rp = r.as_ptr();
     let hsum = |v: __m256d| {
