@@ -191,6 +191,60 @@ pub enum Error {
         /// The backend's message.
         detail: String,
     },
+    /// A data set with no examples (or no input columns).
+    #[error("{origin}: the data set is empty: {detail}")]
+    EmptyDataset {
+        /// Where the data came from (a file name, or "two-moons").
+        origin: String,
+        /// What is missing.
+        detail: &'static str,
+    },
+    /// A data-set CSV row with the wrong number of columns.
+    #[error(
+        "{path}: line {line} has {found} columns but the first data row has {expected} (x₁…x_d, y)"
+    )]
+    DatasetColumns {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// Columns on this line.
+        found: usize,
+        /// Columns on the first data row.
+        expected: usize,
+    },
+    /// A data-set CSV entry that is not a finite number.
+    #[error("{path}: line {line}, column {column}: '{text}' is not a finite number")]
+    DatasetValue {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The entry as written.
+        text: String,
+    },
+    /// A data-set label outside the allowed set.
+    #[error("{path}: line {line}: label {value} is invalid: labels must be all −1/+1 or all 0/1")]
+    DatasetLabel {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// The label found.
+        value: f64,
+    },
+    /// Network training left the finite numbers (learning rate too large for the network).
+    #[error("network training diverged at epoch {epoch}: the loss is {loss} (lower the learning rate {learning_rate})")]
+    TrainingDiverged {
+        /// Epoch (number of updates done) at which the loss became non-finite.
+        epoch: usize,
+        /// The loss found.
+        loss: f64,
+        /// The learning rate used.
+        learning_rate: f64,
+    },
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
     Unsupported(String),

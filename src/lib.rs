@@ -14,6 +14,8 @@
 //! The modules follow the data flow: [`systems`] (S, U) → [`dynamics`] (right-hand sides,
 //! Jacobians) → [`solvers`] (flow, GD, dual, steady states) → [`sweeps`] (starvation measures
 //! over parameter grids, phase diagrams) → [`figures`] (PNG/SVG with their data as CSV).
+//! Real networks enter through [`data`] (two moons, CSV) and [`network`] (a two-layer ReLU
+//! network, its feature system at initialisation, and full-batch training of the real network).
 //!
 //! ```
 //! use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
@@ -30,9 +32,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod data;
 pub mod dynamics;
 pub mod error;
 pub mod figures;
+pub mod network;
 pub mod output;
 pub mod reference;
 pub mod simulation;

@@ -61,7 +61,7 @@ pub struct SimulateArgs {
     /// Flow integrator: auto, dop853, dopri5, bdf, sdirk, rodas4, dp45, rkc.
     #[arg(long, default_value = "auto")]
     method: FlowMethod,
-    /// Initial responses z₀ (comma-separated; default 0).
+    /// Initial responses z₀ (comma-separated; default: the system file's z0 if it has one, else 0).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     z0: Option<Vec<f64>>,
     /// Run GD even beyond the stability bound η(λ + s₁²/4) < 2 (divergence is still reported).
@@ -95,7 +95,12 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
             atol: a.atol,
             method: a.method,
         },
-        initial: a.z0.as_ref().map(|z| DVector::from_column_slice(z)),
+        // --z0 wins over initial responses stored in the system file.
+        initial: a
+            .z0
+            .as_ref()
+            .map(|z| DVector::from_column_slice(z))
+            .or_else(|| loaded.initial.clone()),
         dual_start: DualDynamics::DEFAULT_START,
         fixed_point: !a.no_fixed_point,
     };

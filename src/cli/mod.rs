@@ -2,6 +2,7 @@
 
 mod commands;
 mod figures;
+mod network;
 mod system_args;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ enum Command {
     Check(commands::CheckArgs),
     /// Write a feature system (e.g. a random one) to a file.
     System(commands::SystemCmdArgs),
+    /// A two-layer ReLU network on a data set: its feature system and initial responses z(0).
+    Network(network::NetworkArgs),
     /// The paper's toy: steady states and GD endpoints for l = 2…6 (printed by the default run).
     Toy(commands::ToyArgs),
     /// Render the gallery (toy figure, phase diagrams, phase plane, starvation matrix, flow vs GD).
@@ -125,6 +128,7 @@ pub fn run() -> Result<()> {
         Some(Command::Simulate(a)) => commands::simulate(&a),
         Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
         Some(Command::System(a)) => commands::system(&a),
+        Some(Command::Network(a)) => network::network(&a),
         Some(Command::Check(a)) => commands::check(&a),
         Some(Command::Toy(a)) => commands::toy(&a),
         Some(Command::Gallery(a)) => figures::run_gallery(&a),
@@ -151,6 +155,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         Some(gstarve::Error::NewtonFailed { .. })
         | Some(gstarve::Error::IntegrationFailed { .. })
         | Some(gstarve::Error::Diverged { .. })
+        | Some(gstarve::Error::TrainingDiverged { .. })
         | Some(gstarve::Error::StiffnessDetected { .. }) => 1,
         Some(_) => 2,
         None => 2,

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use gstarve::simulation::RawFeatures;
 use gstarve::systems::{read_matrix_csv, read_vector_csv, FeatureSystem, Spectrum};
+use nalgebra::DVector;
 
 /// Where the feature system comes from (exactly one source).
 #[derive(Args, Debug, Clone)]
@@ -69,6 +70,8 @@ pub struct SystemArgs {
 pub struct LoadedSystem {
     pub system: FeatureSystem,
     pub raw: Option<RawFeatures>,
+    /// Initial responses z(0) stored in a system file (e.g. by `gstarve network`).
+    pub initial: Option<DVector<f64>>,
 }
 
 impl SystemArgs {
@@ -91,13 +94,23 @@ impl SystemArgs {
         default: impl FnOnce() -> gstarve::Result<FeatureSystem>,
     ) -> Result<LoadedSystem> {
         match self.sources() {
-            0 => return Ok(LoadedSystem { system: default()?, raw: None }),
+            0 => {
+                return Ok(LoadedSystem {
+                    system: default()?,
+                    raw: None,
+                    initial: None,
+                })
+            }
             1 => {}
             _ => bail!("give exactly one system source: --system, --strengths, --features/--labels or --random"),
         }
         if let Some(path) = &self.system {
-            let system = FeatureSystem::load(path)?;
-            return Ok(LoadedSystem { system, raw: None });
+            let (system, initial) = FeatureSystem::load_with_initial(path)?;
+            return Ok(LoadedSystem {
+                system,
+                raw: None,
+                initial,
+            });
         }
         if let Some(s) = &self.strengths {
             let system = match self.coupling {
@@ -112,7 +125,11 @@ impl SystemArgs {
                 }
                 None => FeatureSystem::decoupled(s)?,
             };
-            return Ok(LoadedSystem { system, raw: None });
+            return Ok(LoadedSystem {
+                system,
+                raw: None,
+                initial: None,
+            });
         }
         if let (Some(phi_path), Some(y_path)) = (&self.features, &self.labels) {
             let phi = read_matrix_csv(phi_path)?;
@@ -121,11 +138,16 @@ impl SystemArgs {
             return Ok(LoadedSystem {
                 system,
                 raw: Some(RawFeatures { phi, labels }),
+                initial: None,
             });
         }
         if let Some(n) = self.random {
             let system = FeatureSystem::random(n, self.parse_spectrum()?, self.seed)?;
-            return Ok(LoadedSystem { system, raw: None });
+            return Ok(LoadedSystem {
+                system,
+                raw: None,
+                initial: None,
+            });
         }
         bail!("no system source given")
     }

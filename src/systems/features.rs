@@ -28,7 +28,8 @@ pub fn labels_to_signs(labels: &[f64]) -> Result<DVector<f64>> {
 
 impl FeatureSystem {
     /// The feature system of features Φ (n × p) and labels y (±1 or 0/1): the thin SVD
-    /// YΦ = U S Vᵀ (THEORY.md §1), strengths sorted s₁ ≥ … ≥ s_r, r = min(n, p).
+    /// YΦ = U S Vᵀ (THEORY.md §1, computed by faer), strengths sorted s₁ ≥ … ≥ s_r,
+    /// r = min(n, p).
     ///
     /// Orientation (THEORY.md §1: column signs of U and V flip in pairs): each pair is oriented so
     /// that (Uᵀ1)_j ≥ 0, which makes the squared-loss and SD steady-state responses non-negative.
@@ -49,26 +50,31 @@ impl FeatureSystem {
         for (i, mut row) in signed.row_iter_mut().enumerate() {
             row *= y[i];
         }
-        let svd = signed.svd(true, true);
-        let (u, vt) = match (svd.u, svd.v_t) {
-            (Some(u), Some(vt)) => (u, vt),
-            _ => {
-                return Err(Error::Unsupported(
-                    "the SVD of YΦ did not converge".to_string(),
-                ))
-            }
-        };
-        let r = svd.singular_values.len();
+        // faer's thin SVD: it reduces the wide n × p matrix (a network's p = m(d+2)+1 ≫ n) by QR
+        // first, so the cost is O(n²p), and it is backward stable, so small strengths keep their
+        // accuracy (unlike the eigen-decomposition of the Gram matrix YΦΦᵀY, which squares the
+        // condition number).
+        let mat = faer::Mat::<f64>::from_fn(n, p, |i, j| signed[(i, j)]);
+        let svd = mat
+            .thin_svd()
+            .map_err(|_| Error::Unsupported("the SVD of YΦ did not converge".to_string()))?;
+        let (u, v, sv) = (svd.U(), svd.V(), svd.S().column_vector());
+        let r = n.min(p);
         let mut order: Vec<usize> = (0..r).collect();
-        order.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
+        order.sort_by(|&a, &b| sv[b].total_cmp(&sv[a]));
         let mut strengths = DVector::zeros(r);
         let mut coupling = DMatrix::zeros(n, r);
         let mut features = DMatrix::zeros(p, r);
         for (k, &j) in order.iter().enumerate() {
-            strengths[k] = svd.singular_values[j];
-            let sign = if u.column(j).sum() < 0.0 { -1.0 } else { 1.0 };
-            coupling.set_column(k, &(u.column(j) * sign));
-            features.set_column(k, &(vt.row(j).transpose() * sign));
+            strengths[k] = sv[j];
+            let column_sum: f64 = (0..n).map(|i| u[(i, j)]).sum();
+            let sign = if column_sum < 0.0 { -1.0 } else { 1.0 };
+            for i in 0..n {
+                coupling[(i, k)] = sign * u[(i, j)];
+            }
+            for i in 0..p {
+                features[(i, k)] = sign * v[(i, j)];
+            }
         }
         FeatureSystem::new(strengths, coupling)?.with_features(features)
     }

@@ -1,8 +1,10 @@
 //! Reading and writing feature systems and numeric CSV inputs.
 //!
 //! System file (JSON, or TOML when the name ends in `.toml`):
-//! `{"strengths": [s₁, …, s_r], "u": [[row of example 1], …], "v": [[…], …]?}`
-//! where `u` is n × r and the optional `v` is p × r.
+//! `{"strengths": [s₁, …, s_r], "u": [[row of example 1], …], "v": [[…], …]?, "z0": [z₁(0), …]?}`
+//! where `u` is n × r, the optional `v` is p × r and the optional `z0` (length r) holds initial
+//! responses z(0) (e.g. a network's UᵀY f₀, written by `gstarve network`; `simulate` starts
+//! from it unless `--z0` is given). Files without the optional fields read as before.
 
 use std::path::Path;
 
@@ -24,6 +26,9 @@ pub struct SystemFile {
     /// Features V (p × r), one row per parameter, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v: Option<Vec<Vec<f64>>>,
+    /// Initial responses z(0), when the system carries them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z0: Option<Vec<f64>>,
 }
 
 fn rows_to_matrix(what: &str, rows: &[Vec<f64>]) -> Result<DMatrix<f64>> {
@@ -45,14 +50,41 @@ fn matrix_to_rows(a: &DMatrix<f64>) -> Vec<Vec<f64>> {
 }
 
 impl SystemFile {
-    /// Validate into a [`FeatureSystem`].
+    /// Validate into a [`FeatureSystem`] (dropping any initial responses).
     pub fn into_system(self) -> Result<FeatureSystem> {
+        Ok(self.into_system_with_initial()?.0)
+    }
+
+    /// Validate into a [`FeatureSystem`] and its initial responses z(0), if the file has them.
+    pub fn into_system_with_initial(self) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
         let u = rows_to_matrix("u", &self.u)?;
         let sys = FeatureSystem::new(DVector::from_vec(self.strengths), u)?;
-        match self.v {
-            Some(v) => sys.with_features(rows_to_matrix("v", &v)?),
-            None => Ok(sys),
-        }
+        let sys = match self.v {
+            Some(v) => sys.with_features(rows_to_matrix("v", &v)?)?,
+            None => sys,
+        };
+        let z0 = match self.z0 {
+            Some(z0) => {
+                if z0.len() != sys.rank() {
+                    return Err(Error::Shape(format!(
+                        "z0 has {} entries but the system has {} features",
+                        z0.len(),
+                        sys.rank()
+                    )));
+                }
+                if let Some((i, &value)) = z0.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(Error::NonFinite {
+                        what: "z0".into(),
+                        row: i + 1,
+                        col: 1,
+                        value,
+                    });
+                }
+                Some(DVector::from_vec(z0))
+            }
+            None => None,
+        };
+        Ok((sys, z0))
     }
 
     /// The file form of a system.
@@ -61,6 +93,7 @@ impl SystemFile {
             strengths: sys.strengths().iter().copied().collect(),
             u: matrix_to_rows(sys.coupling()),
             v: sys.features().map(matrix_to_rows),
+            z0: None,
         }
     }
 }
@@ -80,6 +113,11 @@ fn read_text(path: &Path) -> Result<String> {
 impl FeatureSystem {
     /// Read a system file (JSON, or TOML for `*.toml`).
     pub fn load(path: &Path) -> Result<Self> {
+        Ok(Self::load_with_initial(path)?.0)
+    }
+
+    /// Read a system file and its initial responses z(0), when it has them.
+    pub fn load_with_initial(path: &Path) -> Result<(Self, Option<DVector<f64>>)> {
         let text = read_text(path)?;
         let parse_err = |message: String| Error::Parse {
             path: path.display().to_string(),
@@ -90,12 +128,27 @@ impl FeatureSystem {
         } else {
             serde_json::from_str(&text).map_err(|e| parse_err(e.to_string()))?
         };
-        file.into_system()
+        file.into_system_with_initial()
     }
 
     /// Write this system to a file (JSON, or TOML for `*.toml`), atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let file = SystemFile::from_system(self);
+        self.save_with_initial(path, None)
+    }
+
+    /// Write this system and initial responses z(0) to a file, atomically.
+    pub fn save_with_initial(&self, path: &Path, z0: Option<&DVector<f64>>) -> Result<()> {
+        if let Some(z0) = z0 {
+            if z0.len() != self.rank() {
+                return Err(Error::Shape(format!(
+                    "z0 has {} entries but the system has {} features",
+                    z0.len(),
+                    self.rank()
+                )));
+            }
+        }
+        let mut file = SystemFile::from_system(self);
+        file.z0 = z0.map(|z| z.iter().copied().collect());
         let text = if is_toml(path) {
             toml::to_string(&file).map_err(|e| Error::Parse {
                 path: path.display().to_string(),
@@ -179,11 +232,26 @@ mod tests {
     }
 
     #[test]
+    fn initial_responses_round_trip_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap();
+        let p = dir.path().join("s.json");
+        let z0 = DVector::from_vec(vec![0.25, -1.5]);
+        sys.save_with_initial(&p, Some(&z0)).unwrap();
+        let (back, z) = FeatureSystem::load_with_initial(&p).unwrap();
+        assert_eq!(back, sys);
+        assert_eq!(z, Some(z0));
+        std::fs::write(&p, r#"{"strengths": [1], "u": [[1]], "z0": [1, 2]}"#).unwrap();
+        assert!(matches!(FeatureSystem::load(&p), Err(Error::Shape(_))));
+    }
+
+    #[test]
     fn ragged_rows_are_rejected() {
         let f = SystemFile {
             strengths: vec![1.0, 1.0],
             u: vec![vec![1.0, 0.0], vec![0.0]],
             v: None,
+            z0: None,
         };
         assert!(matches!(f.into_system(), Err(Error::Shape(_))));
     }
