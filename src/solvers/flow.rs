@@ -133,10 +133,12 @@ pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
 /// the dimensions DP45 and Rodas4 compile with fixed-size loops.
 pub const AUTO_SMALL_MAX_DIM: usize = 4;
 
-/// The relative tolerance from which the automatic choice uses RKC for n > 200. Below it
-/// a second-order method's accuracy-limited steps are shorter than Dopri5's stability-limited
-/// ones (n = 1000, rtol 1e-8: 13 300 RKC evaluations with 16× Dopri5's error).
-pub const AUTO_RKC_MIN_RTOL: f64 = 1e-6;
+/// The relative tolerance, as the integrator receives it, from which the automatic choice uses
+/// RKC for n > 200; [`primal_flow`]'s margin integration passes [`MARGIN_TOL_SCALE`]·rtol, so
+/// that is a requested rtol ≥ 1e-6. Below it a second-order method's accuracy-limited steps
+/// are shorter than Dopri5's stability-limited ones (n = 1000, rtol 1e-8: 13 300 RKC
+/// evaluations with 16× Dopri5's error).
+pub const AUTO_RKC_MIN_RTOL: f64 = 1e-7;
 
 /// The factor on rtol and atol when [`primal_flow`] integrates margins for n > 4
 /// ([`AUTO_SMALL_MAX_DIM`]; below that DP45 scales its own).
