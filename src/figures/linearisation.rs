@@ -224,7 +224,7 @@ fn linearised_csv(sweep: &LinearisationSweep) -> String {
             for k in 0..w.strengths.len() {
                 let _ = writeln!(
                     out,
-                    "{},{e},{t:e},{},{:e},{:e},{:e}",
+                    "{},{e},{t:.6e},{},{:.6e},{:.6e},{:.6e}",
                     w.width,
                     k + 1,
                     w.real[i][k],

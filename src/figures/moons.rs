@@ -258,7 +258,7 @@ impl Figure for BoundaryPlot<'_> {
                 size: 6,
             })
         };
-        let entries = vec![
+        let mut entries = vec![
             LegendEntry::new(
                 "decision boundary f\u{a0}=\u{a0}0",
                 Swatch::Line(CurveStyle::new(BLACK, Dash::Solid)),
@@ -270,6 +270,20 @@ impl Figure for BoundaryPlot<'_> {
                 Swatch::Heading,
             ),
         ];
+        entries.push(LegendEntry::new(
+            "one colour scale for both panels (SD keeps the outputs small)",
+            Swatch::Heading,
+        ));
+        for s in &self.panels {
+            entries.push(LegendEntry::new(
+                format!(
+                    "{}: x₂ share {:.2} (mean over seeds of |∂f/∂x₂|/(|∂f/∂x₁|+|∂f/∂x₂|) at the points)",
+                    s.setting.label(),
+                    s.mean_curved_share()
+                ),
+                Swatch::Heading,
+            ));
+        }
         draw_legend(&key, &entries, bar_bottom + 24)?;
         Ok(())
     }
@@ -291,7 +305,7 @@ fn responses_csv(exp: &MoonsExperiment) -> String {
                 let b = b[k];
                 let _ = writeln!(
                     out,
-                    "{},{},{},{e},{t:e},{},{strength:e},{alignment:e},{:e},{:e},{:e},{:e}",
+                    "{},{},{},{e},{t:.6e},{},{strength:.6e},{alignment:.6e},{:.6e},{:.6e},{:.6e},{:.6e}",
                     s.setting.name,
                     s.setting.margin,
                     s.setting.spectral_decoupling,
@@ -318,7 +332,7 @@ fn boundary_csv(panels: &[&SettingResult]) -> String {
             for (c, x) in b.x.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "{},{},grid,{x},{y},{:.6e}",
+                    "{},{},grid,{x:.4},{y:.4},{:.5e}",
                     s.setting.name,
                     b.seed,
                     b.output[(r, c)]
@@ -328,7 +342,7 @@ fn boundary_csv(panels: &[&SettingResult]) -> String {
         for (i, row) in b.data.inputs().row_iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{},{},point,{:e},{:e},{}",
+                "{},{},point,{:.5},{:.5},{}",
                 s.setting.name,
                 b.seed,
                 row[0],

@@ -217,6 +217,11 @@ pub struct SeedRun {
     pub alignments: Vec<f64>,
     /// Oriented responses: `responses[record][k]` for feature `features[k]`.
     pub responses: Vec<Vec<f64>>,
+    /// Reliance on the curved axis in input space: the mean over the training points of
+    /// |∂f/∂x₂| / (|∂f/∂x₁| + |∂f/∂x₂|) of the trained network (central differences). x₁ is the
+    /// folded, linearly separating axis, x₂ the curved moon axis: a network that has starved
+    /// the curved feature draws a straight boundary and scores near 0. (d = 2 only; NaN else.)
+    pub curved_share: f64,
     /// Final training loss (mean logistic + SD term, as PyTorch prints it).
     pub final_loss: f64,
     /// Final training accuracy (fraction of examples with y·ŷ > 0).
@@ -299,6 +304,11 @@ impl SettingResult {
     /// Mean over seeds of the oriented label alignment (Uᵀ1)_j/√n of each followed feature.
     pub fn mean_alignments(&self) -> Vec<f64> {
         mean_over_runs(&self.runs, |r| &r.alignments)
+    }
+
+    /// Mean over seeds of the curved-axis share [`SeedRun::curved_share`].
+    pub fn mean_curved_share(&self) -> f64 {
+        self.runs.iter().map(|r| r.curved_share).sum::<f64>() / self.runs.len() as f64
     }
 
     /// Mean over seeds of the final training loss.
@@ -392,6 +402,7 @@ fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> R
         .zip(data.labels().iter())
         .filter(|(f, y)| **f * **y > 0.0)
         .count();
+    let curved_share = curved_share(&net, &data);
     let boundary = if grid {
         let a = spec.grid_extent;
         let g = spec.grid_points;
@@ -429,6 +440,7 @@ fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> R
             signs,
             alignments,
             responses,
+            curved_share,
             final_loss: *record.loss.last().unwrap_or(&f64::NAN),
             accuracy: correct as f64 / data.len() as f64,
         },
@@ -436,6 +448,30 @@ fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> R
         tau: record.tau,
         boundary,
     })
+}
+
+/// Mean over the data of |∂f/∂x₂| / (|∂f/∂x₁| + |∂f/∂x₂|) (see [`SeedRun::curved_share`]).
+pub fn curved_share(net: &TwoLayerRelu, data: &Dataset) -> f64 {
+    if data.dim() != 2 {
+        return f64::NAN;
+    }
+    let h = 1e-5;
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for row in data.inputs().row_iter() {
+        let (x1, x2) = (row[0], row[1]);
+        let d1 = (net.output(&[x1 + h, x2]) - net.output(&[x1 - h, x2])).abs();
+        let d2 = (net.output(&[x1, x2 + h]) - net.output(&[x1, x2 - h])).abs();
+        if d1 + d2 > 0.0 {
+            total += d2 / (d1 + d2);
+            count += 1;
+        }
+    }
+    if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    }
 }
 
 /// Run the experiment: every (setting, seed) pair in parallel, a progress tick per finished run.
