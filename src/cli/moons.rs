@@ -218,14 +218,14 @@ pub fn run_moons(a: &MoonsArgs) -> Result<()> {
         for j in &features {
             print!("{:>18}", format!("z{j}"));
         }
-        println!("{:>10}{:>10}{:>8}", "loss", "accuracy", "x₂ share");
+        println!("{:>10}{:>10}{:>10}", "loss", "accuracy", "x₂ share");
         for s in &exp.settings {
             print!("{:<22}", s.setting.label().replace('\u{a0}', " "));
             for b in s.bands.last().into_iter().flatten() {
                 print!("{:>18}", format!("{:.3} ± {:.3}", b.mean, b.std));
             }
             println!(
-                "{:>10.4}{:>10.3}{:>8.3}",
+                "{:>10.4}{:>10.3}{:>10.3}",
                 s.mean_final_loss(),
                 s.mean_accuracy(),
                 s.mean_curved_share()

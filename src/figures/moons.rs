@@ -248,7 +248,7 @@ impl Figure for BoundaryPlot<'_> {
             self.panel(area, s)?;
         }
         let key = key.margin(40, 10, 12, 6);
-        let bar_bottom = (height as f64 * 0.48) as i32;
+        let bar_bottom = (height as f64 * 0.42) as i32;
         draw_colour_bar(&key, &self.colours, "network output f(x)", (0, bar_bottom))?;
         let dot = |c| {
             Swatch::Marker(super::axes::Marker {
@@ -266,21 +266,17 @@ impl Figure for BoundaryPlot<'_> {
             LegendEntry::new("class y\u{a0}=\u{a0}−1", dot(CLASS_NEGATIVE)),
             LegendEntry::new("class y\u{a0}=\u{a0}+1", dot(CLASS_POSITIVE)),
             LegendEntry::new(
-                "red: f\u{a0}>\u{a0}0 (+1), blue: f\u{a0}<\u{a0}0 (−1)",
+                "red: f\u{a0}>\u{a0}0, blue: f\u{a0}<\u{a0}0; one scale for both panels",
+                Swatch::Heading,
+            ),
+            LegendEntry::new(
+                "x₂ share = mean over seeds and points of |∂f/∂x₂|\u{a0}/\u{a0}(|∂f/∂x₁|\u{a0}+\u{a0}|∂f/∂x₂|):",
                 Swatch::Heading,
             ),
         ];
-        entries.push(LegendEntry::new(
-            "one colour scale for both panels (SD keeps the outputs small)",
-            Swatch::Heading,
-        ));
         for s in &self.panels {
             entries.push(LegendEntry::new(
-                format!(
-                    "{}: x₂ share {:.2} (mean over seeds of |∂f/∂x₂|/(|∂f/∂x₁|+|∂f/∂x₂|) at the points)",
-                    s.setting.label(),
-                    s.mean_curved_share()
-                ),
+                format!("{}: {:.2}", s.setting.label(), s.mean_curved_share()),
                 Swatch::Heading,
             ));
         }
