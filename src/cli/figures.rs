@@ -82,6 +82,13 @@ pub enum Reproduce {
     /// The paper's toy figure (its Figure 6; THEORY.md §6): primal L2 with the dual, and L2
     /// with SD, for l = 2…6.
     Toy(FigureOutput),
+    /// The paper's two-moons figures with real networks (its Figures 1–3): responses of the
+    /// leading features over epochs for Δ = −0.1, +0.1 and +0.1 with SD, mean ± std over seeds,
+    /// and decision boundaries for Δ = +0.1 without and with SD.
+    Moons(super::moons::MoonsArgs),
+    /// The real network against its linearised flow and GD over widths (NTK): gap table and
+    /// figures.
+    MoonsWidth(super::moons::MoonsWidthArgs),
 }
 
 /// Run `gstarve reproduce`.
@@ -98,6 +105,8 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
             report(&written);
             Ok(())
         }
+        Reproduce::Moons(a) => super::moons::run_moons(a),
+        Reproduce::MoonsWidth(a) => super::moons::run_moons_width(a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod commands;
 mod figures;
+mod moons;
 mod network;
 mod system_args;
 

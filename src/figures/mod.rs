@@ -11,6 +11,10 @@
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji as a diverging heatmap, numbers in the cells for small n.
 //! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η, log–log, with the slope-1 line.
 //! - [`toy`]: the paper's Figure 6 (THEORY.md §6).
+//! - [`moons`](mod@moons): the two-moons experiment with real networks (the paper's Figures 1–3):
+//!   responses over epochs with bands over seeds, decision-boundary heatmaps.
+//! - [`linearisation`](mod@linearisation): the real network against its linearised flow, and the
+//!   gap against width.
 //! - [`gallery`](mod@gallery): all of the above for the reference systems, into one folder.
 //!
 //! [`style`] holds the house style (bundled DejaVu Sans, Okabe–Ito palette, viridis and a
@@ -40,6 +44,8 @@ mod direction_field;
 pub mod flow_vs_gd;
 pub mod gallery;
 mod legend;
+pub mod linearisation;
+pub mod moons;
 pub mod phase_diagram;
 pub mod phase_plane;
 pub mod responses;
@@ -54,6 +60,8 @@ pub use axes::Scale;
 pub use canvas::{Formats, Written};
 pub use flow_vs_gd::{flow_vs_gd, FlowVsGdOptions};
 pub use gallery::{gallery, gallery_grid, GalleryOptions};
+pub use linearisation::{width_figures, width_table_csv};
+pub use moons::{moons_figures, MoonsFigureOptions};
 pub use phase_diagram::{phase_diagram_figure, PhaseDiagramOptions};
 pub use phase_plane::{phase_plane, PhasePlaneCurves, PhasePlaneOptions};
 pub use responses::{responses, ResponsesOptions};

@@ -9,6 +9,9 @@
 //! - [`phase_diagram`](mod@phase_diagram): a measure over a grid, rows in parallel (rayon).
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji of any system.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
+//! - [`moons`](mod@moons): the paper's two-moons experiment with real networks, over seeds.
+//! - [`linearisation`](mod@linearisation): the real network against its linearised flow and GD,
+//!   over widths.
 //! - [`progress`]: silent, a terminal bar, or a callback.
 //!
 //! ```
@@ -33,7 +36,9 @@
 pub mod gd_gap;
 pub mod grid;
 pub mod learning_time;
+pub mod linearisation;
 pub mod measures;
+pub mod moons;
 pub mod phase_diagram;
 pub mod progress;
 pub mod rotation;
@@ -42,7 +47,14 @@ pub mod starvation_matrix;
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
 pub use learning_time::{learning_time, LearningTime, LearningTimeParams};
+pub use linearisation::{
+    linearisation_sweep, LinearisationSpec, LinearisationSweep, WidthComparison,
+};
 pub use measures::{MaskReason, Measure, PointRecord, SdMatching};
+pub use moons::{
+    moons_experiment, Band, DecisionBoundary, MoonsExperiment, MoonsSetting, MoonsSpec, SeedRun,
+    SettingResult,
+};
 pub use phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
 pub use progress::Progress;
 pub use rotation::{

@@ -38,12 +38,21 @@ pub(crate) struct Tracker<'a> {
 
 impl<'a> Tracker<'a> {
     pub(crate) fn new(progress: Progress<'a>, total: usize, message: &'static str) -> Self {
+        Self::with_unit(progress, total, message, "rows")
+    }
+
+    /// As [`Tracker::new`], counting `unit` (e.g. "runs") instead of grid rows.
+    pub(crate) fn with_unit(
+        progress: Progress<'a>,
+        total: usize,
+        message: &'static str,
+        unit: &'static str,
+    ) -> Self {
         let bar = match progress {
             Progress::Terminal if std::io::stderr().is_terminal() => {
                 let bar = ProgressBar::new(total as u64);
-                if let Ok(style) =
-                    ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} rows, {eta} left")
-                {
+                let template = format!("{{msg}} {{wide_bar}} {{pos}}/{{len}} {unit}, {{eta}} left");
+                if let Ok(style) = ProgressStyle::with_template(&template) {
                     bar.set_style(style);
                 }
                 bar.set_message(message);
