@@ -274,7 +274,7 @@ pub fn primal_flow(
                 let options = FlowOptions {
                     rtol: MARGIN_TOL_SCALE * options.rtol,
                     atol: MARGIN_TOL_SCALE * options.atol,
-                    ..options.clone()
+                    ..*options
                 };
                 if n <= STACK_SCRATCH_DIM {
                     integrate(&StackScratch(&flow), &m0, &options)?
