@@ -67,10 +67,10 @@ pub(crate) fn format_compact(v: f64) -> String {
 pub(crate) fn nice_step(span: f64, target: f64) -> (f64, usize) {
     let raw = span / target;
     let magnitude = 10f64.powf(raw.log10().floor());
-    for (m, extra) in [(1.0, 0), (2.0, 0), (2.5, 1), (5.0, 0), (10.0, 0)] {
+    for (m, extra) in [(1.0, 0), (2.0, 0), (2.5, 1i64), (5.0, 0), (10.0, 0)] {
         if m * magnitude >= raw * 0.999 {
             let step = m * magnitude;
-            let decimals = (-(step.log10().floor()) as i64).max(0) as usize + extra;
+            let decimals = (extra - step.log10().floor() as i64).max(0) as usize;
             return (step, decimals);
         }
     }
@@ -89,6 +89,10 @@ mod tests {
         assert_eq!(format_significant(-0.012345, 3), "−0.0123");
         assert_eq!(format_compact(0.0100), "0.01");
         assert_eq!(format_compact(2.0), "2");
+        // 2.5 × 10^k needs its extra decimal only below k = 1 (25, 50, … are whole).
+        assert_eq!(nice_step(100.0, 4.0), (25.0, 0));
+        assert_eq!(nice_step(1.0, 4.0), (0.25, 2));
+        assert_eq!(nice_step(10.0, 4.0), (2.5, 1));
         assert_eq!(format_compact(1.5e-5), "1.5×10⁻⁵");
         assert_eq!(nice_step(11.0, 6.0), (2.0, 0));
         assert_eq!(nice_step(1.85, 6.0), (0.5, 1));
