@@ -201,7 +201,7 @@ pub enum Error {
     },
     /// A data-set CSV row with the wrong number of columns.
     #[error(
-        "{path}: line {line} has {found} columns but the first data row has {expected} (x₁…x_d, y)"
+        "{path}: line {line} has {found} columns but {expected} are expected (x₁…x_d, y, as in the first row)"
     )]
     DatasetColumns {
         /// The file.
@@ -248,8 +248,8 @@ pub enum Error {
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
     Unsupported(String),
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written (the I/O error is its source, so `{:#}` shows both).
+    #[error("cannot access {path}")]
     Io {
         /// The file.
         path: String,

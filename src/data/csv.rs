@@ -3,8 +3,8 @@
 //! A first line that is not numeric is a header; empty lines and lines starting with `#` are
 //! skipped. Labels must be all in {−1, +1} or all in {0, 1} (0 ↦ −1): the set is {0, 1} when any
 //! label is 0, else {−1, +1}, and the first label outside it is reported with its line. Every
-//! entry must be a finite number, every row must have as many columns as the first data row
-//! (at least two: one input and the label), and there must be at least one row.
+//! entry must be a finite number, every row must have as many columns as the header, if there is one, and the first data
+//! row (at least two: one input and the label), and there must be at least one row.
 
 use std::path::Path;
 
@@ -27,6 +27,7 @@ pub fn parse_dataset_csv(text: &str, origin: &str) -> Result<Dataset> {
     let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
     let mut expected = 0;
     let mut seen_content = false;
+    let mut header_columns: Option<usize> = None;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let content = raw.trim();
@@ -37,7 +38,18 @@ pub fn parse_dataset_csv(text: &str, origin: &str) -> Result<Dataset> {
         let first_content = !seen_content;
         seen_content = true;
         if first_content && fields.iter().any(|f| f.parse::<f64>().is_err()) {
+            header_columns = Some(fields.len());
             continue; // header
+        }
+        if let (true, Some(columns)) = (rows.is_empty(), header_columns) {
+            if fields.len() != columns {
+                return Err(Error::DatasetColumns {
+                    path: origin.into(),
+                    line,
+                    found: fields.len(),
+                    expected: columns,
+                });
+            }
         }
         if rows.is_empty() {
             expected = fields.len();
@@ -118,6 +130,17 @@ mod tests {
     #[test]
     fn each_error_names_line_and_value() {
         let e = parse_dataset_csv("1,2,1\n1,2\n", "t.csv").unwrap_err();
+        assert!(matches!(
+            e,
+            Error::DatasetColumns {
+                line: 2,
+                found: 2,
+                expected: 3,
+                ..
+            }
+        ));
+        // A first data row shorter than the header is a column error, not a bad label.
+        let e = parse_dataset_csv("x1,x2,y\n0.1,0.3\n", "t.csv").unwrap_err();
         assert!(matches!(
             e,
             Error::DatasetColumns {
