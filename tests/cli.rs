@@ -531,3 +531,26 @@ fn simulate_can_skip_the_fixed_point() {
         .contains("not computed"));
     assert_eq!(v["runs"][0]["z_final"].as_array().unwrap().len(), 3);
 }
+
+/// Arguments clap itself rejects (a negative count, a non-number, an unknown flag, a missing
+/// value) also get one line and exit 2, not clap's usage block.
+#[test]
+fn argument_errors_are_one_line() {
+    assert_rejected(
+        &["network", "--width", "-3", "--out", "x.json"],
+        &["'-3'", "--help"],
+    );
+    assert_rejected(
+        &["reproduce", "moons-width", "--widths", "50,abc"],
+        &["'abc'", "--widths"],
+    );
+    assert_rejected(&["simulate", "--bogus"], &["--bogus"]);
+    assert_rejected(&["system", "--random"], &["--random"]);
+    assert_rejected(
+        &["simulate", "--reg", "l3"],
+        &["'l3'", "possible values: l2, sd, none"],
+    );
+    // Help and version still print and succeed.
+    assert_eq!(gstarve(&["--version"]).status.code(), Some(0));
+    assert_eq!(gstarve(&["simulate", "--help"]).status.code(), Some(0));
+}

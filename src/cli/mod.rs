@@ -124,7 +124,18 @@ pub struct OutputArgs {
 
 /// Parse the command line and run it.
 pub fn run() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version, or a bare subcommand group: clap prints and exits itself.
+        Err(err)
+            if !err.use_stderr()
+                || err.kind()
+                    == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            err.exit()
+        }
+        Err(err) => anyhow::bail!("{}", usage_error_line(&err)),
+    };
     match cli.command {
         Some(Command::Simulate(a)) => commands::simulate(&a),
         Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
@@ -145,6 +156,27 @@ pub fn run() -> Result<()> {
             figures::run_gallery(&figures::GalleryArgs::default_gallery())
         }
     }
+}
+
+/// A command-line error as one line (the house style for rejected input): clap's message
+/// without its usage block, and a pointer to `--help`.
+fn usage_error_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    let tip = text
+        .lines()
+        .map(str::trim)
+        .find_map(|l| {
+            l.strip_prefix("tip: ")
+                .or_else(|| l.starts_with("[possible values:").then_some(l))
+        })
+        .map(|t| format!("; {t}"))
+        .unwrap_or_default();
+    format!("{first}{tip} (see --help)")
 }
 
 /// Exit status: 1 for a failed check or a numerical failure, 2 for input that was rejected.
