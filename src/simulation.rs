@@ -146,11 +146,7 @@ pub struct SimulationReport {
 }
 
 fn to_run(method: Method, sol: OdeSolution, gd: &GdOptions) -> Run {
-    let z: Vec<Vec<f64>> = sol
-        .states
-        .iter()
-        .map(|s| s.iter().copied().collect())
-        .collect();
+    let z: Vec<Vec<f64>> = sol.states.iter().map(|s| s.to_vec()).collect();
     let step = match method {
         Method::Gd | Method::GdTheta => gd.recorded_steps(),
         Method::Flow | Method::Dual => (0..z.len()).collect(),
@@ -220,9 +216,7 @@ pub fn simulate(
                     options.method = FlowMethod::Bdf;
                 }
                 let mut sol = integrate(&dual, &a0, &options)?;
-                for s in &mut sol.states {
-                    *s = dual.responses(s.as_slice());
-                }
+                dual.map_to_responses(&mut sol.states);
                 sol
             }
         };

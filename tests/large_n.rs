@@ -4,7 +4,7 @@
 use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
 use gstarve::solvers::flow::{primal_flow, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE};
 use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
-use gstarve::solvers::{FlowMethod, FlowOptions};
+use gstarve::solvers::{FlowMethod, FlowOptions, Trajectory};
 use gstarve::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
@@ -25,11 +25,15 @@ fn l2(sys: &FeatureSystem) -> PrimalDynamics<'_> {
     PrimalDynamics::new(sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap()
 }
 
-fn max_gap(a: &[DVector<f64>], b: &[DVector<f64>]) -> f64 {
+fn max_gap(a: &Trajectory, b: &Trajectory) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)
-        .map(|(x, y)| (x - y).amax())
+        .map(|(x, y)| {
+            x.iter()
+                .zip(y)
+                .fold(0.0, |m: f64, (p, q)| m.max((p - q).abs()))
+        })
         .fold(0.0, f64::max)
 }
 
@@ -59,7 +63,9 @@ fn margin_gd_with_the_symmetric_kernel_equals_theta_gd() {
             &opts,
         )
         .unwrap();
-        let scale = z.states.last().unwrap().amax().max(1.0);
+        let scale = DVector::from_column_slice(z.states.last().unwrap())
+            .amax()
+            .max(1.0);
         let gap = max_gap(&z.states, &theta.states);
         assert!(gap < 1e-10 * scale, "n = {n}: {gap:.2e}");
     }

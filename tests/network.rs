@@ -14,7 +14,7 @@ use gstarve::network::{
 use gstarve::solvers::flow::primal_flow;
 use gstarve::solvers::FlowOptions;
 use gstarve::Error;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 fn moons(n: usize, margin: f64, seed: u64) -> Dataset {
     two_moons(&MoonsOptions {
@@ -202,12 +202,16 @@ fn linearisation_gap(width: usize) -> f64 {
         },
     )
     .unwrap();
-    let scale = flow.states.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    let scale = flow
+        .states
+        .iter()
+        .map(|z| DVector::from_column_slice(z).norm())
+        .fold(0.0, f64::max);
     let gap = record
         .responses
         .iter()
         .zip(&flow.states)
-        .map(|(real, lin)| (real - lin).norm())
+        .map(|(real, lin)| (real - DVector::from_column_slice(lin)).norm())
         .fold(0.0, f64::max);
     gap / scale
 }

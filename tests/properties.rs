@@ -17,7 +17,7 @@ use gstarve::dynamics::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regul
 use gstarve::solvers::flow::primal_flow;
 use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use gstarve::solvers::steady::{steady_state, steady_state_with, NewtonParams};
-use gstarve::solvers::{integrate, FlowMethod, FlowOptions};
+use gstarve::solvers::{integrate, FlowMethod, FlowOptions, Trajectory};
 use gstarve::systems::{FeatureSystem, Spectrum};
 use gstarve::theory::decoupled::unregularised_trajectory;
 use gstarve::theory::perturbation::{
@@ -454,12 +454,17 @@ impl ParameterCase {
 }
 
 /// max_k ‖a_k − b_k‖∞ / max(1, max_k ‖b_k‖∞) over two trajectories on the same record.
-fn relative_gap(a: &[DVector<f64>], b: &[DVector<f64>]) -> f64 {
+fn relative_gap(a: &Trajectory, b: &Trajectory) -> f64 {
     assert_eq!(a.len(), b.len());
-    let scale = b.iter().map(|x| x.amax()).fold(1.0, f64::max);
+    let amax = |x: &[f64]| x.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
+    let scale = b.iter().map(amax).fold(1.0, f64::max);
     a.iter()
         .zip(b)
-        .map(|(x, y)| (x - y).amax())
+        .map(|(x, y)| {
+            x.iter()
+                .zip(y)
+                .fold(0.0, |m: f64, (p, q)| m.max((p - q).abs()))
+        })
         .fold(0.0, f64::max)
         / scale
 }
@@ -592,7 +597,7 @@ proptest! {
             for (a, b) in run.tau.iter().zip(&flow.tau) {
                 prop_assert!((a - b).abs() <= 1e-12 * GAP_T_END, "grids differ: {} vs {}", a, b);
             }
-            Ok(run.states.iter().zip(&flow.states).map(|(a, b)| (a - b).amax()).fold(0.0, f64::max))
+            Ok(run.states.iter().zip(&flow.states).map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()).fold(0.0, f64::max))
         };
         let coarse = gap(k)?;
         let fine = gap(2 * k)?;
@@ -647,7 +652,7 @@ proptest! {
             ),
             "dual flow (BDF)",
         )?;
-        let alpha = solution.states.last().unwrap();
+        let alpha = DVector::from_column_slice(solution.states.last().unwrap());
         let z = dual.responses(alpha.as_slice());
         let scale = fixed_point.responses.amax().max(1.0);
         let err = (&z - &fixed_point.responses).amax();
@@ -658,7 +663,7 @@ proptest! {
         );
         // α* = σ(−m*) (THEORY.md §4), to the same accuracy in margin units (σ' ≤ 1/4).
         let alpha_star = fixed_point.alpha.as_ref().unwrap();
-        let alpha_err = (alpha - alpha_star).amax();
+        let alpha_err = (&alpha - alpha_star).amax();
         prop_assert!(alpha_err <= 1e-6 * scale, "α = {:?} vs σ(−m*) = {:?}", alpha.as_slice(), alpha_star.as_slice());
     }
 }
@@ -710,7 +715,7 @@ proptest! {
                 ),
                 "SD flow (BDF)",
             )?;
-            let end = flow.states.last().unwrap();
+            let end = &DVector::from_column_slice(flow.states.last().unwrap());
             let err = (end - &closed_form).amax();
             prop_assert!(
                 err <= 1e-6 * scale,
@@ -1102,11 +1107,11 @@ proptest! {
         )?;
         for (tau, state) in flow.tau.iter().zip(&flow.states) {
             let exact = ok(squared::trajectory(&sys, lambda, &start, *tau), "closed-form trajectory")?;
-            let err = (&exact - state).amax();
+            let err = (&exact - DVector::from_column_slice(state)).amax();
             prop_assert!(
                 err <= 1e-8 * exact.amax().max(1.0),
                 "τ = {}: closed form {:?} vs flow {:?} (error {:e})",
-                tau, exact.as_slice(), state.as_slice(), err
+                tau, exact.as_slice(), state, err
             );
         }
     }

@@ -99,7 +99,7 @@ fn toy_gd_endpoints_reproduce_the_figure() {
         )
         .unwrap();
         let end = run.states.last().unwrap();
-        let gap = (end - DVector::from_column_slice(&z_ref)).amax();
+        let gap = (DVector::from_column_slice(end) - DVector::from_column_slice(&z_ref)).amax();
         gaps.push(gap);
         z2_end.push(end[1]);
     }

@@ -43,7 +43,7 @@ fn max_gap(d: &PrimalDynamics, eta: f64) -> f64 {
         .zip(run.tau.iter().zip(&flow.tau))
         .map(|((a, b), (ta, tb))| {
             assert!((ta - tb).abs() < 1e-9);
-            (a - b).amax()
+            (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()
         })
         .fold(0.0, f64::max)
 }
@@ -104,12 +104,15 @@ fn theta_space_gd_equals_z_space_gd_on_random_features() {
                 let z_run = gradient_descent(&d, &DVector::zeros(sys.rank()), &opts).unwrap();
                 let (theta_run, _) =
                     gradient_descent_parameters(&sys, &phi, &labels, loss, reg, &opts).unwrap();
-                let scale = z_run.states.last().unwrap().amax().max(1.0);
+                let scale = DVector::from_column_slice(z_run.states.last().unwrap())
+                    .amax()
+                    .max(1.0);
                 for (a, b) in z_run.states.iter().zip(&theta_run.states) {
+                    let (a, b) = (DVector::from_column_slice(a), DVector::from_column_slice(b));
                     assert!(
-                        (a - b).amax() < 1e-10 * scale,
+                        (&a - &b).amax() < 1e-10 * scale,
                         "n={n} p={p} {loss:?} {reg:?}: {}",
-                        (a - b).amax()
+                        (&a - &b).amax()
                     );
                 }
             }
@@ -141,9 +144,9 @@ fn long_flow_reaches_the_fixed_point() {
             },
         )
         .unwrap();
-        let end = sol.states.last().unwrap();
+        let end = DVector::from_column_slice(sol.states.last().unwrap());
         assert!(
-            (end - &fp.responses).amax() < 1e-6,
+            (&end - &fp.responses).amax() < 1e-6,
             "l = {l}: {end} vs {}",
             fp.responses
         );
@@ -187,7 +190,7 @@ fn primal_and_dual_share_the_steady_state() {
             },
         )
         .unwrap();
-        let z = dual.responses(sol.states.last().unwrap().as_slice());
+        let z = dual.responses(sol.states.last().unwrap());
         assert!(
             (&z - &fp.responses).amax() < 1e-6,
             "l = {l} {reg:?}: {z} vs {}",
@@ -221,7 +224,9 @@ fn sd_steady_state_does_not_depend_on_strengths() {
             },
         )
         .unwrap();
-        assert!((sol.states.last().unwrap() - &fp.responses).amax() < 1e-6);
+        assert!(
+            (DVector::from_column_slice(sol.states.last().unwrap()) - &fp.responses).amax() < 1e-6
+        );
     }
 }
 
@@ -297,7 +302,7 @@ fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
         .states
         .iter()
         .zip(&reference.states)
-        .map(|(a, b)| (a - b).amax())
+        .map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax())
         .fold(0.0, f64::max);
     println!("n = 2 auto flow error {err:.2e} (SciPy LSODA {SCIPY_LSODA_ERROR_N2:.1e})");
     assert!(
@@ -346,7 +351,7 @@ fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
             .states
             .iter()
             .zip(&reference.states)
-            .map(|(a, b)| (a - b).amax())
+            .map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax())
             .fold(0.0, f64::max);
         println!("n = {n} auto flow error {err:.2e} (SciPy LSODA {scipy:.1e})");
         // Measured 5.4e-8 (n = 10) and 4.0e-8 (n = 100) against Auto at rtol 1e-12.

@@ -312,10 +312,7 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         let fp_l2 = steady_state(&l2)?;
         let fp_sd = steady_state(&sd)?;
         let last = |s: &gstarve::solvers::OdeSolution| {
-            s.states
-                .last()
-                .map(|z| z.iter().copied().collect::<Vec<f64>>())
-                .unwrap_or_default()
+            s.states.last().map(|z| z.to_vec()).unwrap_or_default()
         };
         rows.push(json!({
             "l": l,

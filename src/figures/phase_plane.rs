@@ -188,7 +188,7 @@ impl Figure for PhasePlanePlot {
     }
 }
 
-fn pick(z: &DVector<f64>, (a, b): (usize, usize)) -> (f64, f64) {
+fn pick(z: &[f64], (a, b): (usize, usize)) -> (f64, f64) {
     (z[a], z[b])
 }
 
@@ -299,14 +299,14 @@ pub fn phase_plane(
     let mut steady = vec![SteadyMark {
         name: "steady-l2",
         label: "L2 steady state z*".to_string(),
-        at: pick(&steady_state(&l2)?.responses, (a, b)),
+        at: pick(steady_state(&l2)?.responses.as_slice(), (a, b)),
         marker: Marker::new(Shape::Circle, okabe_ito::BLACK, true),
     }];
     if c.sd {
         steady.push(SteadyMark {
             name: "steady-sd",
             label: "SD steady state".into(),
-            at: pick(&steady_state(&sd)?.responses, (a, b)),
+            at: pick(steady_state(&sd)?.responses.as_slice(), (a, b)),
             marker: Marker::new(Shape::Diamond, okabe_ito::REDDISH_PURPLE, true),
         });
     }
@@ -314,7 +314,7 @@ pub fn phase_plane(
         steady.push(SteadyMark {
             name: "steady-decoupled",
             label: "decoupled steady state".into(),
-            at: pick(&steady_state(&decoupled)?.responses, (a, b)),
+            at: pick(steady_state(&decoupled)?.responses.as_slice(), (a, b)),
             marker: Marker::new(Shape::Square, okabe_ito::ORANGE, true),
         });
     }

@@ -9,7 +9,7 @@ use crate::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::error::Result;
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, GdOptions};
-use crate::solvers::{integrate, FlowMethod, FlowOptions, OdeSolution};
+use crate::solvers::{integrate, FlowMethod, FlowOptions, OdeSolution, Trajectory};
 use crate::systems::FeatureSystem;
 
 /// Output points per window of the geometric-time integrations.
@@ -32,7 +32,7 @@ fn geometric_windows(
     let mut y = y0.clone();
     for w in edges.windows(2) {
         let sol = window(&y, w[1] - w[0], POINTS_PER_WINDOW)?;
-        y = sol.states.last().cloned().unwrap_or(y);
+        y = sol.states.last().map_or(y, DVector::from_column_slice);
         match &mut out {
             None => {
                 out = Some(OdeSolution {
@@ -42,7 +42,7 @@ fn geometric_windows(
             }
             Some(acc) => {
                 acc.tau.extend(sol.tau.iter().skip(1).map(|t| t + w[0]));
-                acc.states.extend(sol.states.into_iter().skip(1));
+                acc.states.extend_from(&sol.states, 1);
                 acc.stats.rhs_evals += sol.stats.rhs_evals;
                 acc.stats.steps_accepted += sol.stats.steps_accepted;
             }
@@ -50,7 +50,7 @@ fn geometric_windows(
     }
     Ok(out.unwrap_or(OdeSolution {
         tau: vec![0.0],
-        states: vec![y0.clone()],
+        states: Trajectory::from_states(y0.len(), [y0.as_slice()]),
         stats: Default::default(),
     }))
 }
@@ -115,9 +115,7 @@ pub(crate) fn dual_path(dynamics: &PrimalDynamics, t_end: f64) -> Result<OdeSolu
     let mut sol = geometric_windows(&a0, 1e-8, t_end, |y, t, k| {
         integrate(&dual, y, &flow_options(t, k, FlowMethod::Bdf))
     })?;
-    for s in &mut sol.states {
-        *s = dual.responses(s.as_slice());
-    }
+    dual.map_to_responses(&mut sol.states);
     Ok(sol)
 }
 

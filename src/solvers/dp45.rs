@@ -40,7 +40,7 @@ use std::time::Instant;
 
 use nalgebra::DVector;
 
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
 use crate::error::{Error, Result};
 
 /// The name reported in [`SolverStats::solver`] and in failures.
@@ -363,11 +363,11 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
         tau,
         reason,
     };
-    let mut states = Vec::with_capacity(points);
-    let push = |states: &mut Vec<DVector<f64>>, y: &[f64]| {
-        let mut state = DVector::from_column_slice(y);
-        problem.project(state.as_mut_slice());
-        states.push(state);
+    let mut states = Trajectory::with_capacity(n, points);
+    let push = |states: &mut Trajectory, y: &[f64]| {
+        states.push(y);
+        let k = states.len() - 1;
+        problem.project(&mut states[k]);
     };
     push(&mut states, y0.as_slice());
 
@@ -609,8 +609,8 @@ mod tests {
         // y₁ = e^{−t}; y₂ → y₁/(10⁴ − 1) on the slow manifold.
         let end = sol.states.last().unwrap();
         let y1 = (-10.0f64).exp();
-        assert!((end[0] - y1).abs() < 1e-12, "{end}");
-        assert!((end[1] - y1 / 9999.0).abs() < 1e-13, "{end}");
+        assert!((end[0] - y1).abs() < 1e-12, "{end:?}");
+        assert!((end[1] - y1 / 9999.0).abs() < 1e-13, "{end:?}");
     }
 
     /// dy/dt = y²: blows up at t = 1 from y = 1.

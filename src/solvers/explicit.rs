@@ -8,7 +8,7 @@ use nalgebra::DVector;
 use ode_solvers::dop_shared::IntegrationError;
 use ode_solvers::{Dop853, Dopri5, OutputType, System};
 
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
 use crate::error::{Error, Result};
 
 /// Which explicit pair.
@@ -145,7 +145,7 @@ pub fn solve_with(
             })
         }
     };
-    let states: Vec<DVector<f64>> = ys.into_iter().take(points).collect();
+    let states = Trajectory::from_states(y0.len(), ys.iter().take(points).map(|s| s.as_slice()));
     if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
         return Err(Error::IntegrationFailed {
             solver: name,

@@ -284,11 +284,21 @@ pub fn primal_flow(
             }
         };
         let ut = sys.coupling().transpose();
-        for state in &mut sol.states {
-            *state = &ut * &*state;
-        }
+        map_margins_to_z(&mut sol.states, &ut);
         Ok(sol)
     } else {
         integrate(dynamics, z0, options)
     }
+}
+
+/// z_k = Uᵀ m_k for every state m_k of `states`, in place (the trajectory's dimension becomes
+/// Uᵀ's row count); the product is nalgebra's, as `&ut * &m` would compute it.
+pub(crate) fn map_margins_to_z(states: &mut super::Trajectory, ut: &nalgebra::DMatrix<f64>) {
+    let (rows, cols) = ut.shape();
+    states.map_in_place(rows, |m, z| {
+        ut.mul_to(
+            &nalgebra::DVectorView::from_slice(m, cols),
+            &mut nalgebra::DVectorViewMut::from_slice(z, rows),
+        );
+    });
 }

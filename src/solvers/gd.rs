@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{OdeSolution, SolverStats};
+use super::{OdeSolution, SolverStats, Trajectory};
 use crate::dynamics::{Loss, MarginFlow, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
 use crate::solvers::OdeProblem;
@@ -83,7 +83,7 @@ fn iterate(
     let n = y0.len();
     let mut y = y0.clone();
     let mut dy = DVector::zeros(n);
-    let mut states = Vec::with_capacity(record.len());
+    let mut states = Trajectory::with_capacity(n, record.len());
     let mut next = 0;
     let start = Instant::now();
     for k in 0..=options.steps {
@@ -95,7 +95,7 @@ fn iterate(
                     tau: options.eta * k as f64,
                 });
             }
-            states.push(y.clone());
+            states.push(y.as_slice());
             next += 1;
         }
         if k == options.steps {
@@ -119,7 +119,7 @@ fn iterate_margins(
     let mut m = m0.clone();
     let mut dm = DVector::zeros(n);
     let mut weights = DVector::zeros(n);
-    let mut states = Vec::with_capacity(record.len());
+    let mut states = Trajectory::with_capacity(n, record.len());
     let start = Instant::now();
     let mut k = 0;
     for &target in &record {
@@ -135,7 +135,7 @@ fn iterate_margins(
                 tau: options.eta * k as f64,
             });
         }
-        states.push(m.clone());
+        states.push(m.as_slice());
     }
     let wall = start.elapsed().as_secs_f64();
     Ok(gd_solution(&record, options, states, wall, "gd"))
@@ -144,7 +144,7 @@ fn iterate_margins(
 fn gd_solution(
     record: &[usize],
     options: &GdOptions,
-    states: Vec<DVector<f64>>,
+    states: Trajectory,
     wall: f64,
     method: &str,
 ) -> OdeSolution {
@@ -185,9 +185,7 @@ pub fn gradient_descent(
         let flow = MarginFlow::new(dynamics);
         let mut sol = iterate_margins(&flow, &sys.margins(z0), options)?;
         let ut = sys.coupling().transpose();
-        for s in &mut sol.states {
-            *s = &ut * &*s;
-        }
+        super::flow::map_margins_to_z(&mut sol.states, &ut);
         Ok(sol)
     } else {
         iterate(dynamics, z0, options, "gd")
@@ -230,7 +228,8 @@ pub fn gradient_descent_parameters(
     let project = DMatrix::from_diagonal(system.strengths()) * v.transpose();
     let record = options.recorded_steps();
     let mut theta: DVector<f64> = DVector::zeros(phi.ncols());
-    let mut states = Vec::with_capacity(record.len());
+    let mut states = Trajectory::with_capacity(project.nrows(), record.len());
+    let mut out = DVector::zeros(project.nrows());
     let mut next = 0;
     let start = Instant::now();
     for k in 0..=options.steps {
@@ -242,7 +241,8 @@ pub fn gradient_descent_parameters(
                     tau: options.eta * k as f64,
                 });
             }
-            states.push(&project * &theta);
+            project.mul_to(&theta, &mut out);
+            states.push(out.as_slice());
             next += 1;
         }
         if k == options.steps {

@@ -53,13 +53,152 @@ pub struct SolverStats {
     pub lu_factorisations: u64,
 }
 
+/// States y(τ_k) on an output grid, stored flat and column-major: state k is
+/// `data[k·dim .. (k+1)·dim]`, so a whole trajectory is one allocation (`dim · points` values)
+/// instead of one heap vector per output point.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trajectory {
+    /// Entries per state.
+    dim: usize,
+    /// The states one after the other; `data.len()` is a multiple of `dim`.
+    data: Vec<f64>,
+}
+
+impl Trajectory {
+    /// An empty trajectory of `dim`-dimensional states with room for `points` of them.
+    pub fn with_capacity(dim: usize, points: usize) -> Self {
+        Trajectory {
+            dim,
+            data: Vec::with_capacity(dim * points),
+        }
+    }
+
+    /// A trajectory holding copies of `states` (all of dimension `dim`).
+    pub fn from_states<'a>(dim: usize, states: impl IntoIterator<Item = &'a [f64]>) -> Self {
+        let mut t = Trajectory::with_capacity(dim, 0);
+        for y in states {
+            t.push(y);
+        }
+        t
+    }
+
+    /// Append a copy of the state `y` (`y.len()` must equal [`Trajectory::dim`]).
+    pub fn push(&mut self, y: &[f64]) {
+        assert_eq!(y.len(), self.dim, "state of the wrong dimension");
+        self.data.extend_from_slice(y);
+    }
+
+    /// Number of states stored.
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether no state is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries per state.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The last state, if any.
+    pub fn last(&self) -> Option<&[f64]> {
+        self.iter().next_back()
+    }
+
+    /// The states in order, each a slice of length [`Trajectory::dim`].
+    pub fn iter(&self) -> std::slice::ChunksExact<'_, f64> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+
+    /// The states in order, mutably (e.g. to map each one in place).
+    pub fn iter_mut(&mut self) -> std::slice::ChunksExactMut<'_, f64> {
+        self.data.chunks_exact_mut(self.dim.max(1))
+    }
+
+    /// An owned copy of state k, for callers that need a vector.
+    pub fn state(&self, k: usize) -> DVector<f64> {
+        DVector::from_column_slice(&self[k])
+    }
+
+    /// Append the states of `other` after skipping its first `skip` (dimensions must agree).
+    pub fn extend_from(&mut self, other: &Trajectory, skip: usize) {
+        assert_eq!(other.dim, self.dim, "trajectories of different dimensions");
+        let start = (skip * other.dim).min(other.data.len());
+        self.data.extend_from_slice(&other.data[start..]);
+    }
+
+    /// Replace every state y_k by f(y_k) of dimension `new_dim`, in place: `f(y, out)` writes
+    /// f(y) into `out`. One scratch copy of a state is the only allocation (states are visited
+    /// front to back when shrinking, back to front when growing, so no unread state is
+    /// overwritten).
+    pub fn map_in_place(&mut self, new_dim: usize, mut f: impl FnMut(&[f64], &mut [f64])) {
+        let (dim, len) = (self.dim, self.len());
+        let mut scratch = vec![0.0; dim];
+        let mut apply = |data: &mut [f64], k: usize| {
+            scratch.copy_from_slice(&data[k * dim..(k + 1) * dim]);
+            f(&scratch, &mut data[k * new_dim..(k + 1) * new_dim]);
+        };
+        if new_dim <= dim {
+            for k in 0..len {
+                apply(&mut self.data, k);
+            }
+            self.data.truncate(len * new_dim);
+        } else {
+            self.data.resize(len * new_dim, 0.0);
+            for k in (0..len).rev() {
+                apply(&mut self.data, k);
+            }
+        }
+        self.dim = new_dim;
+    }
+
+    /// All states as one slice, state k at `k·dim .. (k+1)·dim`.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.data
+    }
+}
+
+impl std::ops::Index<usize> for Trajectory {
+    type Output = [f64];
+    /// State k.
+    fn index(&self, k: usize) -> &[f64] {
+        &self.data[k * self.dim..(k + 1) * self.dim]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Trajectory {
+    /// State k, mutably.
+    fn index_mut(&mut self, k: usize) -> &mut [f64] {
+        &mut self.data[k * self.dim..(k + 1) * self.dim]
+    }
+}
+
+impl<'a> IntoIterator for &'a Trajectory {
+    type Item = &'a [f64];
+    type IntoIter = std::slice::ChunksExact<'a, f64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Trajectory {
+    type Item = &'a mut [f64];
+    type IntoIter = std::slice::ChunksExactMut<'a, f64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
 /// A solution on an output grid: `states[k]` is the state at `tau[k]`.
 #[derive(Clone, Debug)]
 pub struct OdeSolution {
     /// Output times.
     pub tau: Vec<f64>,
-    /// State at each output time.
-    pub states: Vec<DVector<f64>>,
+    /// State at each output time, flat (see [`Trajectory`]).
+    pub states: Trajectory,
     /// Work done.
     pub stats: SolverStats,
 }
@@ -156,8 +295,74 @@ pub(crate) mod test_problems {
         }
     }
 
-    /// max_i |a_i − b_i|.
-    pub(crate) fn max_abs_diff(a: &DVector<f64>, b: &DVector<f64>) -> f64 {
-        (a - b).amax()
+    /// A vector's entries as a slice (solution states are slices, reference values vectors).
+    pub(crate) trait Entries {
+        fn entries(&self) -> &[f64];
+    }
+    impl Entries for [f64] {
+        fn entries(&self) -> &[f64] {
+            self
+        }
+    }
+    impl Entries for DVector<f64> {
+        fn entries(&self) -> &[f64] {
+            self.as_slice()
+        }
+    }
+
+    /// max_i |a_i − b_i| (the vectors must have the same length).
+    pub(crate) fn max_abs_diff(a: &(impl Entries + ?Sized), b: &(impl Entries + ?Sized)) -> f64 {
+        let (a, b) = (a.entries(), b.entries());
+        assert_eq!(a.len(), b.len(), "vectors of different lengths");
+        a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+    }
+}
+
+#[cfg(test)]
+mod trajectory_tests {
+    use nalgebra::{DMatrix, DVector};
+
+    use super::Trajectory;
+
+    fn sample() -> Trajectory {
+        Trajectory::from_states(
+            3,
+            [&[1.0, 2.0, 3.0][..], &[4.0, 5.0, 6.0], &[7.0, 8.0, 9.0]],
+        )
+    }
+
+    #[test]
+    fn states_are_stored_flat_and_read_back() {
+        let t = sample();
+        assert_eq!((t.len(), t.dim(), t.is_empty()), (3, 3, false));
+        assert_eq!(&t[1], &[4.0, 5.0, 6.0]);
+        assert_eq!(t[2][0], 7.0);
+        assert_eq!(t.last(), Some(&[7.0, 8.0, 9.0][..]));
+        assert_eq!(t.state(0), DVector::from_vec(vec![1.0, 2.0, 3.0]));
+        assert_eq!(t.iter().len(), 3);
+        assert_eq!(t.iter().next_back(), t.last());
+        assert_eq!(t.as_slice().len(), 9);
+        let empty = Trajectory::with_capacity(2, 10);
+        assert!(empty.is_empty() && empty.last().is_none());
+        let mut joined = sample();
+        joined.extend_from(&sample(), 1);
+        assert_eq!(joined.len(), 5);
+        assert_eq!(&joined[3], &[4.0, 5.0, 6.0]);
+    }
+
+    /// Mapping in place to fewer or more entries per state matches mapping each state alone.
+    #[test]
+    fn map_in_place_matches_a_product_per_state() {
+        for rows in [1, 3, 5] {
+            let a = DMatrix::from_fn(rows, 3, |i, j| (i * 3 + j) as f64 + 0.5);
+            let mut t = sample();
+            t.map_in_place(rows, |y, out| {
+                out.copy_from_slice((&a * DVector::from_column_slice(y)).as_slice());
+            });
+            assert_eq!((t.len(), t.dim()), (3, rows));
+            for (k, y) in sample().iter().enumerate() {
+                assert_eq!(&t[k], (&a * DVector::from_column_slice(y)).as_slice());
+            }
+        }
     }
 }

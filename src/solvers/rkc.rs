@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use nalgebra::DVector;
 
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
 use crate::error::{Error, Result};
 
 /// Tuning knobs of [`solve`], with the defaults of the authors' code where it has them.
@@ -136,8 +136,9 @@ pub fn solve_with(
         problem, &y, &f, t_end, rtol, atol, rho, &mut stats,
     ));
 
-    let mut states = Vec::with_capacity(points);
-    states.push(y0.clone());
+    let mut states = Trajectory::with_capacity(n, points);
+    states.push(y0.as_slice());
+    let mut out = vec![0.0; n];
     let mut next_out = 1;
     let (mut ynew, mut fnew) = (vec![0.0; n], vec![0.0; n]);
     let mut stage = Stages::new(n);
@@ -180,12 +181,14 @@ pub fn solve_with(
         // Output points in (t, t_new], from the cubic Hermite interpolant.
         while next_out < points && grid[next_out] <= t_new {
             let theta = ((grid[next_out] - t) / h).clamp(0.0, 1.0);
-            let out = if next_out + 1 == points && last {
-                DVector::from_column_slice(&ynew)
+            if next_out + 1 == points && last {
+                states.push(&ynew);
             } else {
-                DVector::from_iterator(n, hermite(&y, &ynew, &f, &fnew, h, theta))
-            };
-            states.push(out);
+                for (o, v) in out.iter_mut().zip(hermite(&y, &ynew, &f, &fnew, h, theta)) {
+                    *o = v;
+                }
+                states.push(&out);
+            }
             next_out += 1;
         }
         // Step-size choice of rkc.f: the plain factor, and after an accepted step also the

@@ -44,7 +44,7 @@
 //! Doolittle loop for n < [`FAER_LU_MIN_DIM`] (nalgebra's `lu()` takes its matrix by value and
 //! allocates the factor and the permutation on every call), faer's blocked
 //! `lu_in_place` with a preallocated stack from there on. Nothing in the step loop allocates;
-//! the only allocations after set-up are the output states. Dimensions 1–4 run a copy of the
+//! the output states go into one flat buffer sized up front ([`super::Trajectory`]). Dimensions 1–4 run a copy of the
 //! integrator with n known at compile time.
 //!
 //! # Performance (release, best of 20, τ ∈ [0, 1000], 1001 points, rtol 1e−8, atol 1e−10,
@@ -58,7 +58,8 @@
 //!
 //! (err: max over the grid against BDF at rtol 1e−12.) At n = 2 Rodas4 is as fast as BDF and
 //! 2.5–4× more accurate at the same tolerance, but it needs six right-hand sides per step
-//! (BDF ≈ 1.2) and the 1001 output states alone cost ≈ 70 µs here; at n = 100 one LU per step
+//! (BDF ≈ 1.2) and the 1001 output states alone cost ≈ 70 µs here (measured when each was its
+//! own heap vector); at n = 100 one LU per step
 //! (854 vs BDF's 37) makes it 9× slower. See `tests::timing`.
 
 use std::time::Instant;
@@ -66,7 +67,7 @@ use std::time::Instant;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::{DMatrix, DVector};
 
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats};
+use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
 use crate::dynamics::MarginFlow;
 use crate::error::{Error, Result};
 
@@ -596,11 +597,11 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
         tau,
         reason,
     };
-    let mut states = Vec::with_capacity(points);
-    let push = |states: &mut Vec<DVector<f64>>, y: &[f64]| {
-        let mut state = DVector::from_column_slice(y);
-        problem.project(state.as_mut_slice());
-        states.push(state);
+    let mut states = Trajectory::with_capacity(n, points);
+    let push = |states: &mut Trajectory, y: &[f64]| {
+        states.push(y);
+        let k = states.len() - 1;
+        problem.project(&mut states[k]);
     };
     push(&mut states, y0.as_slice());
 
@@ -775,7 +776,7 @@ mod tests {
         let sol = solve(&problem, &y0, 5.0, 101, rtol, atol).unwrap();
         assert_eq!(sol.tau, output_grid(5.0, 101));
         assert_eq!(sol.states.len(), 101);
-        assert_eq!(sol.states[0], y0);
+        assert_eq!(&sol.states[0], y0.as_slice());
         let mut worst = 0.0f64;
         for (t, y) in sol.tau.iter().zip(&sol.states) {
             let decay = DVector::from_iterator(2, mu.iter().map(|m| (m * t).exp()));
@@ -869,8 +870,8 @@ mod tests {
         let flow = MarginFlow::new(&dynamics);
         let ut = sys.coupling().transpose();
         let sol = solve(&flow, &DVector::zeros(2), 2000.0, 201, 1e-10, 1e-12).unwrap();
-        let z_end = &ut * sol.states.last().unwrap();
-        let z_before = &ut * &sol.states[180];
+        let z_end = &ut * DVector::from_column_slice(sol.states.last().unwrap());
+        let z_before = &ut * sol.states.state(180);
         assert!(max_abs_diff(&z_end, &z_before) < 1e-8, "not converged");
         let err = max_abs_diff(&z_end, &star.responses);
         assert!(err < 1e-6, "|z(2000) − z*| = {err:.3e}, z = {z_end}");
@@ -928,8 +929,8 @@ mod tests {
         let dual = DualDynamics::new(&l2).unwrap();
         let sol = solve(&dual, &alpha0, 20.0, 201, 1e-11, 1e-15).unwrap();
         let alpha_end = sol.states.last().unwrap();
-        let before = dual.responses(sol.states[180].as_slice());
-        let z = dual.responses(alpha_end.as_slice());
+        let before = dual.responses(&sol.states[180]);
+        let z = dual.responses(alpha_end);
         assert!(max_abs_diff(&z, &before) < 1e-8, "L2 dual not converged");
         let err = max_abs_diff(&z, &star.responses);
         assert!(err < 1e-6, "dual z = {z}, primal z* = {}", star.responses);
@@ -943,7 +944,7 @@ mod tests {
         .unwrap();
         let sd_dual = DualDynamics::new(&sd).unwrap();
         let sol = solve(&sd_dual, &alpha0, 20.0, 201, 1e-11, 1e-15).unwrap();
-        let z = sd_dual.responses(sol.states.last().unwrap().as_slice());
+        let z = sd_dual.responses(sol.states.last().unwrap());
         let exact = steady_state(&sd).unwrap().responses;
         assert!(
             max_abs_diff(&z, &exact) < 1e-6,

@@ -96,7 +96,11 @@ pub fn gd_flow_gaps(
                 .states
                 .iter()
                 .zip(&flow.states)
-                .map(|(a, b)| (a - b).amax())
+                .map(|(a, b)| {
+                    a.iter()
+                        .zip(b)
+                        .fold(0.0, |m, (x, y)| f64::max(m, (x - y).abs()))
+                })
                 .fold(0.0, f64::max);
             Ok(GdGap {
                 eta,

@@ -123,7 +123,7 @@ pub fn learning_time(
             let span = coarse.tau[k] - coarse.tau[k - 1];
             let fine = flow(
                 &dynamics,
-                &coarse.states[k - 1],
+                &coarse.states.state(k - 1),
                 span,
                 params.fine_points,
                 params,
@@ -132,7 +132,7 @@ pub fn learning_time(
             // (up to the integrator's tolerance); fall back to its last interval if not.
             let j = first_crossing(&fine, response, target, params.fraction)
                 .unwrap_or(fine.states.len() - 1);
-            let ratio = |s: &DVector<f64>| s[response] / target;
+            let ratio = |s: &[f64]| s[response] / target;
             let (a, b) = (ratio(&fine.states[j - 1]), ratio(&fine.states[j]));
             let h = fine.tau[j] - fine.tau[j - 1];
             let t = if b > a {
@@ -144,7 +144,7 @@ pub fn learning_time(
             return Ok(Some(LearningTime { tau, resolution: h }));
         }
         start += window;
-        z = coarse.states.last().cloned().unwrap_or(z);
+        z = coarse.states.last().map_or(z, DVector::from_column_slice);
         window *= 2.0;
     }
     Ok(None)

@@ -224,7 +224,7 @@ fn compare(spec: &LinearisationSpec, data: &Dataset, width: usize) -> Result<Wid
                 method: FlowMethod::Auto,
             },
         )?;
-        flow.push(sol.states.last().cloned().unwrap_or(f_prev));
+        flow.push(sol.states.last().map_or(f_prev, DVector::from_column_slice));
         let g_prev = gd.last().cloned().unwrap_or_else(|| z0.clone());
         let sol = gradient_descent(
             &dynamics,
@@ -236,7 +236,7 @@ fn compare(spec: &LinearisationSpec, data: &Dataset, width: usize) -> Result<Wid
                 allow_unstable: false,
             },
         )?;
-        gd.push(sol.states.last().cloned().unwrap_or(g_prev));
+        gd.push(sol.states.last().map_or(g_prev, DVector::from_column_slice));
     }
     let linear_outputs =
         |z: &DVector<f64>| (sys.margins(z) + &outside).component_mul(data.labels());

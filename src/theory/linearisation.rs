@@ -151,7 +151,7 @@ mod tests {
         };
         let sol = primal_flow(&d, &DVector::zeros(2), &options).unwrap();
         let z_star = &lin.steady_state.responses;
-        let dist = |k: usize| (&sol.states[k] - z_star).norm();
+        let dist = |k: usize| (sol.states.state(k) - z_star).norm();
         // Between 4/rate and 6/rate.
         let measured = -(dist(6).ln() - dist(4).ln()) / (sol.tau[6] - sol.tau[4]);
         assert!(

@@ -134,7 +134,7 @@ mod tests {
         let sol = primal_flow(&dynamics, &z0, &options).unwrap();
         for (tau, state) in sol.tau.iter().zip(&sol.states).take(11) {
             let closed = trajectory(&sys, lambda, &z0, *tau).unwrap();
-            let err = (&closed - state).amax();
+            let err = (&closed - DVector::from_column_slice(state)).amax();
             assert!(err < 1e-8, "τ = {tau}: error {err:e}");
         }
         // The limit τ → ∞ is the steady state.
