@@ -364,12 +364,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
         reason,
     };
     let mut states = Trajectory::with_capacity(n, points);
-    let push = |states: &mut Trajectory, y: &[f64]| {
-        states.push(y);
-        let k = states.len() - 1;
-        problem.project(&mut states[k]);
-    };
-    push(&mut states, y0.as_slice());
+    states.push_projected(y0.as_slice(), problem);
 
     let mut st = Stages::<N>::new(n);
     let mut stats = SolverStats {
@@ -455,10 +450,10 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
                 st.prepare_dense(&y, h);
                 while next < points && (last || grid[next] <= t_new) {
                     if grid[next] >= t_new {
-                        push(&mut states, &st.ynew);
+                        states.push_projected(&st.ynew, problem);
                     } else {
                         st.dense((grid[next] - t) / h, &mut out);
-                        push(&mut states, &out);
+                        states.push_projected(&out, problem);
                     }
                     next += 1;
                 }

@@ -341,12 +341,7 @@ where
     };
     let t_end = grid[grid.len() - 1];
     let n = problem.dim();
-    let push = |states: &mut Trajectory, y: &[f64]| {
-        states.push(y);
-        let k = states.len() - 1;
-        problem.project(&mut states[k]);
-    };
-    push(states, solver.state().y.as_slice());
+    states.push_projected(solver.state().y.as_slice(), problem);
     solver
         .set_stop_time(t_end)
         .map_err(|e| fail(0.0, diffsol_reason(&e)))?;
@@ -366,12 +361,12 @@ where
         let k0 = states.len();
         for &tk in &grid[k0..] {
             if done && tk >= t {
-                push(states, state.y.as_slice());
+                states.push_projected(state.y.as_slice(), problem);
             } else if tk <= t {
                 solver
                     .interpolate_inplace(tk, &mut buf)
                     .map_err(|e| fail(tk, diffsol_reason(&e)))?;
-                push(states, buf.as_slice());
+                states.push_projected(buf.as_slice(), problem);
             } else {
                 break;
             }

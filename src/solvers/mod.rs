@@ -88,6 +88,14 @@ impl Trajectory {
         self.data.extend_from_slice(y);
     }
 
+    /// Append a copy of `y`, moved into the problem's domain by [`OdeProblem::project`] (the
+    /// solvers' output step: the stored state is projected, the integrator's own is not).
+    pub fn push_projected<P: OdeProblem + ?Sized>(&mut self, y: &[f64], problem: &P) {
+        self.push(y);
+        let k = self.len() - 1;
+        problem.project(&mut self[k]);
+    }
+
     /// Number of states stored.
     pub fn len(&self) -> usize {
         self.data.len().checked_div(self.dim).unwrap_or(0)

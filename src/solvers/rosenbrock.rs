@@ -598,12 +598,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
         reason,
     };
     let mut states = Trajectory::with_capacity(n, points);
-    let push = |states: &mut Trajectory, y: &[f64]| {
-        states.push(y);
-        let k = states.len() - 1;
-        problem.project(&mut states[k]);
-    };
-    push(&mut states, y0.as_slice());
+    states.push_projected(y0.as_slice(), problem);
 
     let mut rodas = Rodas::<P, N>::new(problem);
     let mut y = y0.as_slice().to_vec();
@@ -674,10 +669,10 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
             // Grid points in (t, t_new] from the dense output; τ_end itself exactly.
             while next < points && (last || grid[next] <= t_new) {
                 if grid[next] >= t_new {
-                    push(&mut states, &rodas.ynew);
+                    states.push_projected(&rodas.ynew, problem);
                 } else {
                     rodas.dense(&y, (grid[next] - t) / h, &mut out);
-                    push(&mut states, &out);
+                    states.push_projected(&out, problem);
                 }
                 next += 1;
             }
