@@ -78,16 +78,10 @@ impl DualDynamics {
         &self.to_responses * DVector::from_column_slice(alpha)
     }
 
-    /// Replace every state α_k of a dual trajectory by z(α_k), in place (same product as
-    /// [`DualDynamics::responses`], no allocation per state).
+    /// Replace every state α_k of a dual trajectory by z(α_k), in place (the product of
+    /// [`DualDynamics::responses`] for all states at once).
     pub fn map_to_responses(&self, states: &mut crate::solvers::Trajectory) {
-        let (rows, cols) = self.to_responses.shape();
-        states.map_in_place(rows, |alpha, z| {
-            self.to_responses.mul_to(
-                &nalgebra::DVectorView::from_slice(alpha, cols),
-                &mut nalgebra::DVectorViewMut::from_slice(z, rows),
-            );
-        });
+        states.left_multiply(&self.to_responses, false);
     }
 
     fn clamp(a: f64) -> f64 {

@@ -283,22 +283,17 @@ pub fn primal_flow(
                 }
             }
         };
-        let ut = sys.coupling().transpose();
-        map_margins_to_z(&mut sol.states, &ut);
+        let start = std::time::Instant::now();
+        map_margins_to_z(&mut sol.states, sys.coupling());
+        sol.stats.wall_s += start.elapsed().as_secs_f64();
         Ok(sol)
     } else {
         integrate(dynamics, z0, options)
     }
 }
 
-/// z_k = Uᵀ m_k for every state m_k of `states`, in place (the trajectory's dimension becomes
-/// Uᵀ's row count); the product is nalgebra's, as `&ut * &m` would compute it.
-pub(crate) fn map_margins_to_z(states: &mut super::Trajectory, ut: &nalgebra::DMatrix<f64>) {
-    let (rows, cols) = ut.shape();
-    states.map_in_place(rows, |m, z| {
-        ut.mul_to(
-            &nalgebra::DVectorView::from_slice(m, cols),
-            &mut nalgebra::DVectorViewMut::from_slice(z, rows),
-        );
-    });
+/// z_k = Uᵀ m_k for every state m_k of `states`, in place, as one matrix product
+/// ([`super::Trajectory::left_multiply`]); the trajectory's dimension becomes r.
+pub(crate) fn map_margins_to_z(states: &mut super::Trajectory, coupling: &nalgebra::DMatrix<f64>) {
+    states.left_multiply(coupling, true);
 }

@@ -184,8 +184,9 @@ pub fn gradient_descent(
     if 2 * sys.rank() >= sys.examples() {
         let flow = MarginFlow::new(dynamics);
         let mut sol = iterate_margins(&flow, &sys.margins(z0), options)?;
-        let ut = sys.coupling().transpose();
-        super::flow::map_margins_to_z(&mut sol.states, &ut);
+        let start = std::time::Instant::now();
+        super::flow::map_margins_to_z(&mut sol.states, sys.coupling());
+        sol.stats.wall_s += start.elapsed().as_secs_f64();
         Ok(sol)
     } else {
         iterate(dynamics, z0, options, "gd")

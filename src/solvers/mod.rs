@@ -34,6 +34,10 @@ pub trait OdeProblem: Sync {
     fn project(&self, _state: &mut [f64]) {}
 }
 
+/// Products with at least this many multiply–adds ([`Trajectory::left_multiply`]) run on all
+/// cores: below it rayon's hand-off costs more than it saves.
+const PARALLEL_PRODUCT_MIN_FLOPS: usize = 1 << 21;
+
 /// Work done by a solver, reported with every solution.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SolverStats {
@@ -138,29 +142,30 @@ impl Trajectory {
         self.data.extend_from_slice(&other.data[start..]);
     }
 
-    /// Replace every state y_k by f(y_k) of dimension `new_dim`, in place: `f(y, out)` writes
-    /// f(y) into `out`. One scratch copy of a state is the only allocation (states are visited
-    /// front to back when shrinking, back to front when growing, so no unread state is
-    /// overwritten).
-    pub fn map_in_place(&mut self, new_dim: usize, mut f: impl FnMut(&[f64], &mut [f64])) {
-        let (dim, len) = (self.dim, self.len());
-        let mut scratch = vec![0.0; dim];
-        let mut apply = |data: &mut [f64], k: usize| {
-            scratch.copy_from_slice(&data[k * dim..(k + 1) * dim]);
-            f(&scratch, &mut data[k * new_dim..(k + 1) * new_dim]);
-        };
-        if new_dim <= dim {
-            for k in 0..len {
-                apply(&mut self.data, k);
-            }
-            self.data.truncate(len * new_dim);
+    /// Replace every state y_k by A·y_k (A is `rows × dim`, column-major, as nalgebra stores
+    /// it; `transpose` uses Aᵀ instead, with A `dim × rows`). The states form the column-major
+    /// matrix [y_0 … y_{K−1}], so this is one matrix product, done by faer's GEMM (on both
+    /// cores when the product is large) into a new buffer.
+    pub fn left_multiply(&mut self, a: &DMatrix<f64>, transpose: bool) {
+        let a_ref = faer::MatRef::from_column_major_slice(a.as_slice(), a.nrows(), a.ncols());
+        let a_ref = if transpose { a_ref.transpose() } else { a_ref };
+        assert_eq!(
+            a_ref.ncols(),
+            self.dim,
+            "left_multiply: A has the wrong number of columns"
+        );
+        let (rows, len) = (a_ref.nrows(), self.len());
+        let mut out = vec![0.0; rows * len];
+        let y = faer::MatRef::from_column_major_slice(&self.data, self.dim, len);
+        let dst = faer::MatMut::from_column_major_slice_mut(&mut out, rows, len);
+        let par = if rows * self.dim * len >= PARALLEL_PRODUCT_MIN_FLOPS {
+            faer::Par::rayon(0)
         } else {
-            self.data.resize(len * new_dim, 0.0);
-            for k in (0..len).rev() {
-                apply(&mut self.data, k);
-            }
-        }
-        self.dim = new_dim;
+            faer::Par::Seq
+        };
+        faer::linalg::matmul::matmul(dst, faer::Accum::Replace, a_ref, y, 1.0, par);
+        self.data = out;
+        self.dim = rows;
     }
 
     /// All states as one slice, state k at `k·dim .. (k+1)·dim`.
@@ -358,18 +363,34 @@ mod trajectory_tests {
         assert_eq!(&joined[3], &[4.0, 5.0, 6.0]);
     }
 
-    /// Mapping in place to fewer or more entries per state matches mapping each state alone.
+    /// One product for all states equals the product with each state alone (to rounding:
+    /// GEMM sums in its own order), for fewer or more rows than the state has, and with Aᵀ;
+    /// also above the size from which the product runs in parallel.
     #[test]
-    fn map_in_place_matches_a_product_per_state() {
-        for rows in [1, 3, 5] {
-            let a = DMatrix::from_fn(rows, 3, |i, j| (i * 3 + j) as f64 + 0.5);
-            let mut t = sample();
-            t.map_in_place(rows, |y, out| {
-                out.copy_from_slice((&a * DVector::from_column_slice(y)).as_slice());
-            });
-            assert_eq!((t.len(), t.dim()), (3, rows));
-            for (k, y) in sample().iter().enumerate() {
-                assert_eq!(&t[k], (&a * DVector::from_column_slice(y)).as_slice());
+    fn left_multiply_matches_a_product_per_state() {
+        for (rows, len) in [(1, 3), (3, 3), (5, 3), (40, 2000)] {
+            let a = DMatrix::from_fn(rows, 30, |i, j| ((i * 7 + j * 3) % 11) as f64 - 4.5);
+            let states: Vec<Vec<f64>> = (0..len)
+                .map(|k| {
+                    (0..30)
+                        .map(|i| ((k * 13 + i * 5) % 17) as f64 / 8.0 - 1.0)
+                        .collect()
+                })
+                .collect();
+            let mut t = Trajectory::with_capacity(30, len);
+            for y in &states {
+                t.push(y);
+            }
+            let mut tt = t.clone();
+            t.left_multiply(&a, false);
+            tt.left_multiply(&a.transpose(), true);
+            assert_eq!((t.len(), t.dim()), (len, rows));
+            for (k, y) in states.iter().enumerate() {
+                let expected = &a * DVector::from_column_slice(y);
+                for i in 0..rows {
+                    assert!((t[k][i] - expected[i]).abs() <= 1e-12 * (1.0 + expected[i].abs()));
+                    assert!((t[k][i] - tt[k][i]).abs() <= 1e-12 * (1.0 + expected[i].abs()));
+                }
             }
         }
     }
