@@ -28,8 +28,10 @@ pub enum FlowMethod {
     Dop853,
     /// Explicit Dormand–Prince 5(4).
     Dopri5,
-    /// Implicit BDF.
+    /// Implicit variable-order BDF/NDF, hand-written and allocation-free ([`super::bdf`]).
     Bdf,
+    /// diffsol's BDF ([`super::implicit`]), the implicit method before [`FlowMethod::Bdf`].
+    DiffsolBdf,
     /// Implicit SDIRK.
     Sdirk,
     /// Linearly implicit Rosenbrock method Rodas4 (one LU per step; accurate, best for small n).
@@ -50,12 +52,13 @@ impl FromStr for FlowMethod {
             "dop853" => Ok(Self::Dop853),
             "dopri5" => Ok(Self::Dopri5),
             "bdf" => Ok(Self::Bdf),
+            "diffsol-bdf" => Ok(Self::DiffsolBdf),
             "sdirk" => Ok(Self::Sdirk),
             "rodas4" => Ok(Self::Rodas4),
             "dp45" => Ok(Self::Dp45),
             "rkc" => Ok(Self::Rkc),
             other => Err(format!(
-                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf, sdirk, rodas4, dp45 or rkc)"
+                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf, diffsol-bdf, sdirk, rodas4, dp45 or rkc)"
             )),
         }
     }
@@ -171,7 +174,8 @@ pub fn integrate(
     match method {
         FlowMethod::Dop853 => explicit(ExplicitMethod::Dop853),
         FlowMethod::Dopri5 => explicit(ExplicitMethod::Dopri5),
-        FlowMethod::Bdf => implicit(ImplicitMethod::Bdf),
+        FlowMethod::Bdf => super::bdf::solve(problem, y0, t_end, points, rtol, atol),
+        FlowMethod::DiffsolBdf => implicit(ImplicitMethod::Bdf),
         FlowMethod::Sdirk => implicit(ImplicitMethod::Sdirk),
         FlowMethod::Rodas4 => super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Rkc => super::rkc::solve(problem, y0, t_end, points, rtol, atol),
@@ -219,11 +223,11 @@ pub fn integrate(
                 return Ok(sol);
             }
             if stiffness > STIFFNESS_THRESHOLD {
-                return implicit(ImplicitMethod::Bdf);
+                return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
             }
             match explicit(ExplicitMethod::Dop853) {
                 Err(Error::StiffnessDetected { .. }) | Err(Error::IntegrationFailed { .. }) => {
-                    let mut sol = implicit(ImplicitMethod::Bdf)?;
+                    let mut sol = super::bdf::solve(problem, y0, t_end, points, rtol, atol)?;
                     sol.stats.solver = format!(
                         "{} (after dop853 found the problem stiff)",
                         sol.stats.solver
