@@ -63,6 +63,10 @@
 //! to that size, or more than [`MAX_STEPS`] step attempts is [`Error::IntegrationFailed`] with
 //! the τ reached. Never a plausible wrong number.
 
+// The loops over components index several same-length buffers at once (y, f, D rows, scale);
+// written with indices like the Rodas4 and DP45 loops they mirror.
+#![allow(clippy::needless_range_loop)]
+
 use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
@@ -376,7 +380,8 @@ impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
     /// Factorise M for c if there is no factorisation or its c is too far from this one.
     fn ensure_lu(&mut self, c: f64) -> bool {
         // NaN (no factorisation) compares false: refactorise.
-        if !(((c / self.lu_c) - 1.0).abs() <= self.params.refactor_ratio) {
+        let keep = ((c / self.lu_c) - 1.0).abs() <= self.params.refactor_ratio;
+        if !keep {
             self.stats.lu_factorisations += 1;
             if !self.lu.factor(&self.jac, 1.0 / c) {
                 self.lu_c = f64::NAN;
@@ -411,7 +416,7 @@ impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
                     "more than {MAX_STEPS} steps needed before τ_end = {t_end}"
                 )));
             }
-            if !(h_abs >= min_step) {
+            if h_abs < min_step || h_abs.is_nan() {
                 return Err(fail(format!(
                     "step size {h_abs:.3e} below the minimum {min_step:.3e} \
                      (Newton or the error test keeps failing)"
@@ -490,7 +495,9 @@ impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
                 .map(|(d, s)| (ec * d / s) * (ec * d / s))
                 .sum();
             let error_norm = (sum / n as f64).sqrt();
-            if !(error_norm <= 1.0) {
+            // A NaN error norm (non-finite y₁) is a failed test too.
+            let passed = error_norm <= 1.0;
+            if !passed {
                 self.stats.steps_rejected += 1;
                 let factor =
                     (safety * error_norm.powf(-1.0 / (k + 1) as f64)).max(self.params.min_factor);
