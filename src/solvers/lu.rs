@@ -3,8 +3,9 @@
 //!
 //! A plain column-major Doolittle loop for n < [`FAER_LU_MIN_DIM`] (nalgebra's `lu()` takes
 //! its matrix by value and allocates the factor and the permutation on every call), faer's
-//! blocked `lu_in_place` with a preallocated stack and faer's triangular solves from there on,
-//! on all cores from [`FAER_PAR_MIN_DIM`] on. Nothing allocates after [`LuSolver::new`].
+//! blocked `lu_in_place` with a preallocated stack from there on (on all cores from
+//! [`FAER_PAR_MIN_DIM`] on), then plain column-oriented substitutions. Nothing allocates after
+//! [`LuSolver::new`].
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::DMatrix;
