@@ -70,6 +70,34 @@ fn flow_small(c: &mut Criterion) {
     g.finish();
 }
 
+/// The hand-written BDF against diffsol's at n = 100 and 1000 (Auto picks the former there).
+fn flow_bdf(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flow_bdf_methods");
+    g.sample_size(10);
+    for n in [100, 1000] {
+        let sys = system(n);
+        let d =
+            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let z0 = DVector::zeros(n);
+        for (name, method) in [
+            ("bdf", FlowMethod::Bdf),
+            ("diffsol-bdf", FlowMethod::DiffsolBdf),
+        ] {
+            let opts = FlowOptions {
+                t_end: 1000.0,
+                points: 1001,
+                rtol: 1e-8,
+                atol: 1e-10,
+                method,
+            };
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| primal_flow(&d, &z0, &opts).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
 /// The flow at n = 1000 with RKC at a loose tolerance (where the automatic choice uses it).
 fn flow_rkc(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow_tau1000_1001pts_rtol1e-6");
@@ -163,5 +191,5 @@ fn steady(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernel, flow, flow_small, flow_rkc, gd, steady);
+criterion_group!(benches, kernel, flow, flow_small, flow_bdf, flow_rkc, gd, steady);
 criterion_main!(benches);

@@ -72,7 +72,7 @@ fn margin_gd_with_the_symmetric_kernel_equals_theta_gd() {
 }
 
 /// RKC selected by name on a stiff random system (n = 400, ρ ≈ 25, τ ∈ [0, 100]) agrees with a
-/// tight reference (automatic choice at rtol 1e-12: Dopri5), within its second-order accuracy.
+/// tight reference (automatic choice at rtol 1e-12: BDF), within its second-order accuracy.
 #[test]
 fn rkc_by_name_agrees_with_a_tight_reference() {
     let sys = random_system(400, 3);
@@ -86,7 +86,7 @@ fn rkc_by_name_agrees_with_a_tight_reference() {
         method,
     };
     let reference = primal_flow(&d, &z0, &opts(1e-12, FlowMethod::Auto)).unwrap();
-    assert!(reference.stats.solver.starts_with("dopri5"));
+    assert!(reference.stats.solver.starts_with("bdf"));
     let method: FlowMethod = "rkc".parse().unwrap();
     let sol = primal_flow(&d, &z0, &opts(1e-8, method)).unwrap();
     assert_eq!(sol.stats.solver, "rkc");
@@ -95,7 +95,7 @@ fn rkc_by_name_agrees_with_a_tight_reference() {
     assert!(gap > 0.0);
 }
 
-/// The automatic choice for n > 200: RKC at loose tolerances, Dopri5 at tight ones.
+/// The automatic choice for 200 < n ≤ 1000: RKC at loose tolerances, BDF at tight ones.
 #[test]
 fn auto_uses_rkc_for_large_n_at_loose_tolerance() {
     let sys = random_system(250, 1);
@@ -103,7 +103,7 @@ fn auto_uses_rkc_for_large_n_at_loose_tolerance() {
     let z0 = DVector::zeros(250);
     // primal_flow integrates the margins at MARGIN_TOL_SCALE times the requested tolerances.
     let threshold = AUTO_RKC_MIN_RTOL / MARGIN_TOL_SCALE;
-    for (rtol, solver) in [(threshold, "rkc"), (1e-5, "rkc"), (1e-8, "dopri5")] {
+    for (rtol, solver) in [(threshold, "rkc"), (1e-5, "rkc"), (1e-8, "bdf")] {
         let opts = FlowOptions {
             t_end: 20.0,
             points: 11,

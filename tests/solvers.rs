@@ -361,3 +361,49 @@ fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
         );
     }
 }
+
+/// The hand-written BDF (`--method bdf`) agrees with Rodas4 and diffsol's BDF on the
+/// benchmark flow at n = 2, 10 and 100 at a tight tolerance.
+#[test]
+fn bdf_agrees_with_rodas4_and_diffsol_on_the_benchmark_flows() {
+    for n in [2, 10, 100] {
+        let sys = FeatureSystem::random(
+            n,
+            Spectrum::Geometric {
+                from: 10.0,
+                to: 0.1,
+            },
+            1,
+        )
+        .unwrap();
+        let d =
+            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let options = |method| FlowOptions {
+            t_end: 1000.0,
+            points: 101,
+            rtol: 1e-10,
+            atol: 1e-12,
+            method,
+        };
+        let z0 = DVector::zeros(n);
+        let ours = primal_flow(&d, &z0, &options(FlowMethod::Bdf)).unwrap();
+        assert_eq!(ours.stats.solver, "bdf");
+        for method in [FlowMethod::Rodas4, FlowMethod::DiffsolBdf] {
+            let other = primal_flow(&d, &z0, &options(method)).unwrap();
+            let err = ours
+                .states
+                .iter()
+                .zip(&other.states)
+                .map(|(a, b)| {
+                    (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()
+                })
+                .fold(0.0, f64::max);
+            println!("n = {n}: bdf vs {}: {err:.2e}", other.stats.solver);
+            assert!(
+                err < 1e-7,
+                "n = {n}: bdf vs {}: {err:.2e}",
+                other.stats.solver
+            );
+        }
+    }
+}

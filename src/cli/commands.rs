@@ -58,7 +58,7 @@ pub struct SimulateArgs {
     /// Absolute tolerance of the flow.
     #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
     atol: f64,
-    /// Flow integrator: auto, dop853, dopri5, bdf, sdirk, rodas4, dp45, rkc.
+    /// Flow integrator: auto, dop853, dopri5, bdf, diffsol-bdf, sdirk, rodas4, dp45, rkc.
     #[arg(long, default_value = "auto")]
     method: FlowMethod,
     /// Initial responses z₀ (comma-separated; default: the system file's z0 if it has one, else 0).

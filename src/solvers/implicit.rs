@@ -54,7 +54,7 @@ impl ImplicitMethod {
     /// The name reported in [`SolverStats::solver`].
     pub fn name(self) -> &'static str {
         match self {
-            ImplicitMethod::Bdf => "bdf",
+            ImplicitMethod::Bdf => "diffsol-bdf",
             ImplicitMethod::Sdirk => "sdirk",
         }
     }

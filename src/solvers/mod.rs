@@ -3,11 +3,13 @@
 //! method side (explicit Dormand–Prince, implicit BDF/SDIRK, gradient descent, Newton) never
 //! depends on which dynamics it runs.
 
+pub mod bdf;
 pub mod dp45;
 pub mod explicit;
 pub mod flow;
 pub mod gd;
 pub mod implicit;
+pub(crate) mod lu;
 pub mod rkc;
 pub mod rosenbrock;
 pub mod steady;

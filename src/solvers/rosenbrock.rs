@@ -43,7 +43,7 @@
 //! W is factorised by partial-pivoting LU into a preallocated buffer: a plain column-major
 //! Doolittle loop for n < [`FAER_LU_MIN_DIM`] (nalgebra's `lu()` takes its matrix by value and
 //! allocates the factor and the permutation on every call), faer's blocked
-//! `lu_in_place` with a preallocated stack from there on. Nothing in the step loop allocates;
+//! `lu_in_place` with a preallocated stack from there on (`lu.rs`, shared with [`super::bdf`]). Nothing in the step loop allocates;
 //! the output states go into one flat buffer sized up front ([`super::Trajectory`]). Dimensions 1–4 run a copy of the
 //! integrator with n known at compile time.
 //!
@@ -64,9 +64,9 @@
 
 use std::time::Instant;
 
-use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::{DMatrix, DVector};
 
+use super::lu::LuSolver;
 use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
 use crate::dynamics::MarginFlow;
 use crate::error::{Error, Result};
@@ -75,10 +75,7 @@ use crate::error::{Error, Result};
 pub const NAME: &str = "rodas4";
 /// Maximum number of step attempts (accepted + rejected) before a run gives up.
 pub const MAX_STEPS: u64 = 1_000_000;
-/// From this dimension on W is factorised by faer's blocked LU instead of the plain loop
-/// (measured, factorisation + six solves: plain 9.6 µs vs faer 10.2 µs at n = 32, 21 vs 20 µs
-/// at n = 48, 129 vs 70 µs at n = 100).
-pub const FAER_LU_MIN_DIM: usize = 40;
+pub use super::lu::FAER_LU_MIN_DIM;
 /// A step smaller than this times max(|τ|, 10⁻³·τ_end) is a failure.
 const HMIN_REL: f64 = 1e-14;
 
@@ -156,161 +153,6 @@ const ORDER: i32 = 4;
 const SAFE: f64 = 0.9;
 const FAC_MIN: f64 = 0.2;
 const FAC_MAX: f64 = 6.0;
-
-/// Partial-pivoting LU of W = d·I − J into preallocated storage.
-struct LuSolver<const N: usize> {
-    n: usize,
-    /// The factors, column-major (unit-lower L below the diagonal, U on and above).
-    lu: Vec<f64>,
-    /// Small path: row interchanged with row k at step k. faer path: the row permutation.
-    perm: Vec<usize>,
-    /// faer path only: inverse permutation, stack for the transpositions, scratch vector.
-    faer: Option<(Vec<usize>, MemBuffer, Vec<f64>)>,
-}
-
-impl<const N: usize> LuSolver<N> {
-    /// The dimension: the compile-time N when N > 0 (so that the loops unroll), else n.
-    #[inline(always)]
-    fn dim(&self) -> usize {
-        if N > 0 {
-            N
-        } else {
-            self.n
-        }
-    }
-
-    fn new(n: usize) -> Self {
-        debug_assert!(N == 0 || N == n);
-        let faer =
-            (n >= FAER_LU_MIN_DIM).then(|| {
-                let req = faer::linalg::lu::partial_pivoting::factor::lu_in_place_scratch::<
-                    usize,
-                    f64,
-                >(n, n, faer::Par::Seq, Default::default());
-                (vec![0; n], MemBuffer::new(req), vec![0.0; n])
-            });
-        Self {
-            n,
-            lu: vec![0.0; n * n],
-            perm: vec![0; n],
-            faer,
-        }
-    }
-
-    /// Factorise d·I − J. Returns false if W is singular or not finite.
-    #[inline(always)]
-    fn factor(&mut self, jac: &DMatrix<f64>, d: f64) -> bool {
-        let n = self.dim();
-        let a = &mut self.lu;
-        for (w, &j) in a.iter_mut().zip(jac.as_slice()) {
-            *w = -j;
-        }
-        for i in 0..n {
-            a[i * n + i] += d;
-        }
-        match &mut self.faer {
-            Some((perm_inv, mem, _)) => {
-                let mat = faer::MatMut::from_column_major_slice_mut(a.as_mut_slice(), n, n);
-                faer::linalg::lu::partial_pivoting::factor::lu_in_place(
-                    mat,
-                    &mut self.perm,
-                    perm_inv,
-                    faer::Par::Seq,
-                    MemStack::new(mem),
-                    Default::default(),
-                );
-                (0..n).all(|i| {
-                    let u = a[i * n + i];
-                    u != 0.0 && u.is_finite()
-                })
-            }
-            None => {
-                for k in 0..n {
-                    let col = k * n;
-                    let mut p = k;
-                    let mut max = a[col + k].abs();
-                    for i in k + 1..n {
-                        let v = a[col + i].abs();
-                        if v > max {
-                            max = v;
-                            p = i;
-                        }
-                    }
-                    if max == 0.0 || !max.is_finite() {
-                        return false;
-                    }
-                    self.perm[k] = p;
-                    if p != k {
-                        for j in 0..n {
-                            a.swap(j * n + k, j * n + p);
-                        }
-                    }
-                    let inv = 1.0 / a[col + k];
-                    for i in k + 1..n {
-                        a[col + i] *= inv;
-                    }
-                    for j in k + 1..n {
-                        let akj = a[j * n + k];
-                        if akj != 0.0 {
-                            for i in k + 1..n {
-                                a[j * n + i] -= a[col + i] * akj;
-                            }
-                        }
-                    }
-                }
-                true
-            }
-        }
-    }
-
-    /// b ← W⁻¹ b.
-    #[inline(always)]
-    fn solve(&mut self, b: &mut [f64]) {
-        let n = self.dim();
-        let b = &mut b[..n];
-        let a = &self.lu;
-        match &mut self.faer {
-            Some((_, _, tmp)) => {
-                for (t, &p) in tmp.iter_mut().zip(&self.perm) {
-                    *t = b[p];
-                }
-                let lu = faer::MatRef::from_column_major_slice(a.as_slice(), n, n);
-                let mut x = faer::MatMut::from_column_major_slice_mut(tmp.as_mut_slice(), n, 1);
-                faer::linalg::triangular_solve::solve_unit_lower_triangular_in_place(
-                    lu,
-                    x.as_mut(),
-                    faer::Par::Seq,
-                );
-                faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-                    lu,
-                    x,
-                    faer::Par::Seq,
-                );
-                b.copy_from_slice(tmp);
-            }
-            None => {
-                for k in 0..n {
-                    b.swap(k, self.perm[k]);
-                }
-                for j in 0..n {
-                    let bj = b[j];
-                    if bj != 0.0 {
-                        for i in j + 1..n {
-                            b[i] -= a[j * n + i] * bj;
-                        }
-                    }
-                }
-                for j in (0..n).rev() {
-                    b[j] /= a[j * n + j];
-                    let bj = b[j];
-                    for i in 0..j {
-                        b[i] -= a[j * n + i] * bj;
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Why a step attempt could not produce an error estimate.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -998,32 +840,6 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    #[test]
-    fn faer_lu_agrees_with_the_small_lu() {
-        // The same W solved by both LU paths (n = 48 ≥ FAER_LU_MIN_DIM).
-        let n = 48;
-        let jac = DMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
-        let b = DVector::from_fn(n, |i, _| (i as f64).sin());
-        let mut big = LuSolver::<0>::new(n);
-        assert!(big.faer.is_some());
-        let mut small = LuSolver {
-            faer: None,
-            ..LuSolver::<0>::new(n)
-        };
-        let mut x_big = b.clone();
-        let mut x_small = b.clone();
-        assert!(big.factor(&jac, 3.0) && small.factor(&jac, 3.0));
-        big.solve(x_big.as_mut_slice());
-        small.solve(x_small.as_mut_slice());
-        let w = DMatrix::identity(n, n) * 3.0 - &jac;
-        assert!((&w * &x_big - &b).amax() < 1e-10);
-        assert!(max_abs_diff(&x_big, &x_small) < 1e-10);
-        // Singular W is detected by both.
-        let zero = DMatrix::zeros(n, n);
-        assert!(!small.factor(&zero, 0.0));
-        assert!(!big.factor(&zero, 0.0));
     }
 
     /// Timing against diffsol's BDF, run by hand in release mode:
