@@ -44,10 +44,21 @@ impl MarginFlow {
     /// dm/dτ into `dm`, using `weights` as scratch for ψ(m) − λ_SD m: no allocation, for loops
     /// that evaluate the flow many times (gradient descent).
     pub fn rhs_with(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64]) {
+        self.rhs_directed(m, weights, dm, false);
+    }
+
+    /// [`Self::rhs_with`] with the Gram product's columns swept in reverse when `reverse` is set
+    /// (large n only; see [`super::symmetric::symmetric_product_directed`]): gradient descent
+    /// alternates it from step to step. The result differs only by rounding.
+    pub fn rhs_directed(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64], reverse: bool) {
         for (w, &mi) in weights.iter_mut().zip(m) {
             *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
         }
-        symmetric_product(&self.gram, weights, dm);
+        if reverse && m.len() >= SYMMETRIC_MIN_DIM {
+            super::symmetric::symmetric_product_directed(self.gram.as_slice(), weights, dm, true);
+        } else {
+            symmetric_product(&self.gram, weights, dm);
+        }
         for (o, &mi) in dm.iter_mut().zip(m) {
             *o -= self.lambda_l2 * mi;
         }

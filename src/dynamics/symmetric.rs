@@ -17,8 +17,6 @@
 //! time so that y is loaded and stored once per four columns; the sweeps use pulp's explicit
 //! SIMD vectors inside its runtime dispatch (AVX2 + FMA where available).
 
-use rayon::join;
-
 /// Size from which [`symmetric_product`] splits the triangle over two threads.
 pub const PARALLEL_MIN_DIM: usize = 384;
 
@@ -30,21 +28,42 @@ const PANEL: usize = 4;
 ///
 /// The result equals the full product up to rounding (the summation order differs).
 pub fn symmetric_product(k: &[f64], x: &[f64], y: &mut [f64]) {
+    symmetric_product_directed(k, x, y, false);
+}
+
+/// [`symmetric_product`] with the columns swept last to first when `reverse` is set.
+///
+/// A loop of repeated products (GD's steps) alternates the direction: each sweep then starts
+/// on the columns the previous one read last, which are still in cache, instead of on the ones
+/// evicted longest ago. With two cores, part p of the triangle always runs on the pool's worker
+/// p (rayon's broadcast), so that it meets the same core's cache from one product to the next.
+pub fn symmetric_product_directed(k: &[f64], x: &[f64], y: &mut [f64], reverse: bool) {
     let n = x.len();
     assert_eq!(k.len(), n * n, "K must be n×n for x of length n");
     assert_eq!(y.len(), n, "y must have the length of x");
     y.fill(0.0);
     if n < PARALLEL_MIN_DIM || rayon::current_num_threads() < 2 {
-        dispatch(k, n, 0, n, x, y);
+        dispatch(k, n, (0, n), x, y, reverse);
         return;
     }
     // Columns [0, c) and [c, n) hold equal parts of the triangle: (n − c)² = n²/2.
     let c = split_column(n);
     let mut tail = vec![0.0; n - c];
-    join(
-        || dispatch(k, n, 0, c, x, &mut y[..]),
-        || dispatch(k, n, c, n, x, tail_view(&mut tail, c)),
-    );
+    {
+        let head = std::sync::Mutex::new(&mut y[..]);
+        let rest = std::sync::Mutex::new(&mut tail[..]);
+        rayon::broadcast(|ctx| match ctx.index() {
+            0 => {
+                let mut rows = head.lock().unwrap_or_else(|e| e.into_inner());
+                dispatch(k, n, (0, c), x, &mut rows[..], reverse);
+            }
+            1 => {
+                let mut rows = rest.lock().unwrap_or_else(|e| e.into_inner());
+                dispatch(k, n, (c, n), x, tail_view(&mut rows, c), reverse);
+            }
+            _ => {}
+        });
+    }
     for (yi, ti) in y[c..].iter_mut().zip(&tail) {
         *yi += ti;
     }
@@ -87,14 +106,15 @@ impl Rows for Offset<'_> {
     }
 }
 
-fn dispatch<R: Rows>(k: &[f64], n: usize, first: usize, last: usize, x: &[f64], y: R) {
+fn dispatch<R: Rows>(k: &[f64], n: usize, cols: (usize, usize), x: &[f64], y: R, reverse: bool) {
     pulp::Arch::new().dispatch(Columns {
         k,
         n,
-        first,
-        last,
+        first: cols.0,
+        last: cols.1,
         x,
         y,
+        reverse,
     });
 }
 
@@ -107,6 +127,7 @@ struct Columns<'a, R> {
     last: usize,
     x: &'a [f64],
     y: R,
+    reverse: bool,
 }
 
 impl<R: Rows> pulp::WithSimd for Columns<'_, R> {
@@ -122,12 +143,14 @@ impl<R: Rows> pulp::WithSimd for Columns<'_, R> {
             self.last,
             self.x,
             &mut self.y,
+            self.reverse,
         );
     }
 }
 
 /// Add columns [first, last) of K's lower triangle, used twice each, into the rows y[first..n].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn lower_columns<S: pulp::Simd>(
     simd: S,
     k: &[f64],
@@ -136,65 +159,93 @@ fn lower_columns<S: pulp::Simd>(
     last: usize,
     x: &[f64],
     y: &mut impl Rows,
+    reverse: bool,
 ) {
-    let mut j = first;
-    while j + PANEL <= last {
-        let c0 = &k[j * n..(j + 1) * n];
-        let c1 = &k[(j + 1) * n..(j + 2) * n];
-        let c2 = &k[(j + 2) * n..(j + 3) * n];
-        let c3 = &k[(j + 3) * n..(j + 4) * n];
-        let rows = y.from(j);
-        // The 4×4 diagonal block, both triangles from the stored lower one.
-        let xs = [x[j], x[j + 1], x[j + 2], x[j + 3]];
-        let cols = [c0, c1, c2, c3];
-        for (a, row) in rows[..PANEL].iter_mut().enumerate() {
-            let mut s = 0.0;
-            for (b, xb) in xs.iter().enumerate() {
-                let (r, c) = if a >= b { (a, b) } else { (b, a) };
-                s += cols[c][j + r] * xb;
-            }
-            *row += s;
+    // Panels of four columns from `first`, then the remaining columns one at a time; in
+    // reverse order when asked (the same panels, so only the order of the sums changes).
+    let panels_end = first + (last - first) / PANEL * PANEL;
+    if reverse {
+        for j in (panels_end..last).rev() {
+            one_column(simd, k, n, j, x, y);
         }
-        // Rows below the block: y_i += Σ_c K_ic x_c and d_c += K_ic x_i.
-        let below = j + PANEL;
-        let dots = panel(
-            simd,
-            &c0[below..],
-            &c1[below..],
-            &c2[below..],
-            &c3[below..],
-            &x[below..],
-            xs,
-            &mut rows[PANEL..],
-        );
-        for (h, d) in rows[..PANEL].iter_mut().zip(dots) {
-            *h += d;
+        for j in (first..panels_end).step_by(PANEL).rev() {
+            four_columns(simd, k, n, j, x, y);
         }
-        j += PANEL;
+    } else {
+        for j in (first..panels_end).step_by(PANEL) {
+            four_columns(simd, k, n, j, x, y);
+        }
+        for j in panels_end..last {
+            one_column(simd, k, n, j, x, y);
+        }
     }
-    // Remaining columns one at a time.
-    while j < last {
-        let col = &k[j * n + j..(j + 1) * n];
-        let rows = y.from(j);
-        let xj = x[j];
-        let mut dot = col[0] * xj;
-        let (tail_rows, tail_col, tail_x) = (&mut rows[1..], &col[1..], &x[j + 1..]);
-        let (rh, rt) = S::as_mut_simd_f64s(tail_rows);
-        let (kh, kt) = S::as_simd_f64s(tail_col);
-        let (xh, xt) = S::as_simd_f64s(tail_x);
-        let xj_s = simd.splat_f64s(xj);
-        let mut acc = simd.splat_f64s(0.0);
-        for ((r, &kk), &xx) in rh.iter_mut().zip(kh).zip(xh) {
-            *r = simd.mul_add_f64s(kk, xj_s, *r);
-            acc = simd.mul_add_f64s(kk, xx, acc);
+}
+
+/// Columns j … j+3 of K's lower triangle, used twice each, into rows y[j..n].
+#[inline(always)]
+fn four_columns<S: pulp::Simd>(
+    simd: S,
+    k: &[f64],
+    n: usize,
+    j: usize,
+    x: &[f64],
+    y: &mut impl Rows,
+) {
+    let c0 = &k[j * n..(j + 1) * n];
+    let c1 = &k[(j + 1) * n..(j + 2) * n];
+    let c2 = &k[(j + 2) * n..(j + 3) * n];
+    let c3 = &k[(j + 3) * n..(j + 4) * n];
+    let rows = y.from(j);
+    // The 4×4 diagonal block, both triangles from the stored lower one.
+    let xs = [x[j], x[j + 1], x[j + 2], x[j + 3]];
+    let cols = [c0, c1, c2, c3];
+    for (a, row) in rows[..PANEL].iter_mut().enumerate() {
+        let mut s = 0.0;
+        for (b, xb) in xs.iter().enumerate() {
+            let (r, c) = if a >= b { (a, b) } else { (b, a) };
+            s += cols[c][j + r] * xb;
         }
-        for ((r, kk), xx) in rt.iter_mut().zip(kt).zip(xt) {
-            *r += kk * xj;
-            dot += kk * xx;
-        }
-        rows[0] += dot + simd.reduce_sum_f64s(acc);
-        j += 1;
+        *row += s;
     }
+    // Rows below the block: y_i += Σ_c K_ic x_c and d_c += K_ic x_i.
+    let below = j + PANEL;
+    let dots = panel(
+        simd,
+        &c0[below..],
+        &c1[below..],
+        &c2[below..],
+        &c3[below..],
+        &x[below..],
+        xs,
+        &mut rows[PANEL..],
+    );
+    for (h, d) in rows[..PANEL].iter_mut().zip(dots) {
+        *h += d;
+    }
+}
+
+/// Column j of K's lower triangle, used twice, into rows y[j..n].
+#[inline(always)]
+fn one_column<S: pulp::Simd>(simd: S, k: &[f64], n: usize, j: usize, x: &[f64], y: &mut impl Rows) {
+    let col = &k[j * n + j..(j + 1) * n];
+    let rows = y.from(j);
+    let xj = x[j];
+    let mut dot = col[0] * xj;
+    let (tail_rows, tail_col, tail_x) = (&mut rows[1..], &col[1..], &x[j + 1..]);
+    let (rh, rt) = S::as_mut_simd_f64s(tail_rows);
+    let (kh, kt) = S::as_simd_f64s(tail_col);
+    let (xh, xt) = S::as_simd_f64s(tail_x);
+    let xj_s = simd.splat_f64s(xj);
+    let mut acc = simd.splat_f64s(0.0);
+    for ((r, &kk), &xx) in rh.iter_mut().zip(kh).zip(xh) {
+        *r = simd.mul_add_f64s(kk, xj_s, *r);
+        acc = simd.mul_add_f64s(kk, xx, acc);
+    }
+    for ((r, kk), xx) in rt.iter_mut().zip(kt).zip(xt) {
+        *r += kk * xj;
+        dot += kk * xx;
+    }
+    rows[0] += dot + simd.reduce_sum_f64s(acc);
 }
 
 /// The fused axpy/dot sweep of four columns over the rows below their diagonal block: returns
@@ -292,7 +343,8 @@ mod tests {
     }
 
     /// The kernel equals the full product to rounding (relative to Σ_j |K_ij x_j|), for sizes
-    /// below, at and above the panel width, odd and even, on both sides of the parallel split.
+    /// below, at and above the panel width, odd and even, on both sides of the parallel split,
+    /// sweeping the columns in either direction.
     #[test]
     fn equals_the_full_product() {
         for n in [
@@ -303,7 +355,16 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
             let mut y = vec![f64::NAN; n];
             symmetric_product(&k, &x, &mut y);
+            let mut y_reverse = vec![f64::NAN; n];
+            symmetric_product_directed(&k, &x, &mut y_reverse, true);
             let expected = full_product(&k, &x);
+            for (i, &yr) in y_reverse.iter().enumerate() {
+                let scale: f64 = (0..n).map(|j| (k[j * n + i] * x[j]).abs()).sum();
+                assert!(
+                    (yr - expected[i]).abs() / scale < 1e-13,
+                    "reverse, n = {n}, row {i}"
+                );
+            }
             for i in 0..n {
                 let scale: f64 = (0..n).map(|j| (k[j * n + i] * x[j]).abs()).sum();
                 let rel = (y[i] - expected[i]).abs() / scale;

@@ -124,7 +124,13 @@ fn iterate_margins(
     let mut k = 0;
     for &target in &record {
         while k < target {
-            flow.rhs_with(m.as_slice(), weights.as_mut_slice(), dm.as_mut_slice());
+            let reverse = k % 2 == 1;
+            flow.rhs_directed(
+                m.as_slice(),
+                weights.as_mut_slice(),
+                dm.as_mut_slice(),
+                reverse,
+            );
             m.axpy(options.eta, &dm, 1.0);
             k += 1;
         }
