@@ -79,8 +79,10 @@ def main():
         best = min(scipy, key=lambda d: d["wall_s"])
         flow_rows.append((n, ours, our_err, best))
         steps = 1000 if n >= 1000 else 10000
-        g = json.loads(run([GSTARVE, "simulate", "--system", system, "--methods", "gd", "--eta", "1e-3",
-                            "--steps", str(steps), "--points", "2", "--json"]))["runs"][0]
+        # Best of --repeat, as the NumPy baseline reports its best of --repeat.
+        g = min((json.loads(run([GSTARVE, "simulate", "--system", system, "--methods", "gd", "--eta", "1e-3",
+                                 "--steps", str(steps), "--points", "2", "--json"]))["runs"][0]
+                 for _ in range(a.repeat)), key=lambda r: r["stats"]["wall_s"])
         npd = json.loads(run([a.python, a.baseline, "gd", "--system", system, "--steps", str(steps),
                               "--repeat", str(a.repeat)], env=env).strip().splitlines()[-1])
         gd_rows.append((n, 1e6 * g["stats"]["wall_s"] / steps, npd["us_per_step"]))

@@ -47,13 +47,24 @@ impl MarginFlow {
         self.rhs_directed(m, weights, dm, false);
     }
 
+    /// The vector K acts on, g = ψ(m) − λ_SD m (so that dm/dτ = K g − λ_L2 m), into `g`; `m` and
+    /// `g` may be any matching slices of the margins (GD's parallel team splits them).
+    pub fn drive(&self, m: &[f64], g: &mut [f64]) {
+        for (w, &mi) in g.iter_mut().zip(m) {
+            *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
+        }
+    }
+
+    /// λ_L2 of dm/dτ = K g − λ_L2 m.
+    pub fn lambda_l2(&self) -> f64 {
+        self.lambda_l2
+    }
+
     /// [`Self::rhs_with`] with the Gram product's columns swept in reverse when `reverse` is set
     /// (large n only; see [`super::symmetric::symmetric_product_directed`]): gradient descent
     /// alternates it from step to step. The result differs only by rounding.
     pub fn rhs_directed(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64], reverse: bool) {
-        for (w, &mi) in weights.iter_mut().zip(m) {
-            *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
-        }
+        self.drive(m, weights);
         if reverse && m.len() >= SYMMETRIC_MIN_DIM {
             super::symmetric::symmetric_product_directed(self.gram.as_slice(), weights, dm, true);
         } else {

@@ -16,7 +16,7 @@ mod dual;
 mod margin;
 mod margin_small;
 mod scalar;
-mod symmetric;
+pub(crate) mod symmetric;
 
 pub use dual::DualDynamics;
 pub use margin::MarginFlow;

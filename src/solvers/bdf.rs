@@ -53,7 +53,7 @@
 //!
 //! M is factorised as c·(I/c − J) by the partial-pivoting LU of [`super::lu`] (plain loop for
 //! small n, faer's blocked `lu_in_place` and triangular solves from n = 40, on all cores from
-//! n = 400) into storage allocated once. Nothing in the step loop allocates; the output states
+//! n = 800) into storage allocated once. Nothing in the step loop allocates; the output states
 //! go into one flat buffer sized up front ([`Trajectory`]).
 //!
 //! # Failures

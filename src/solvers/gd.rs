@@ -1,11 +1,14 @@
 //! Gradient descent: the exact discrete map z_{k+1} = z_k + ηF(z_k) (THEORY.md §3), and GD on the
 //! parameters θ itself, projected to z = S Vᵀθ.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
 
 use super::{OdeSolution, SolverStats, Trajectory};
+use crate::dynamics::symmetric::{split_column, symmetric_product_part};
 use crate::dynamics::{Loss, MarginFlow, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
 use crate::solvers::OdeProblem;
@@ -114,6 +117,19 @@ fn iterate_margins(
     m0: &DVector<f64>,
     options: &GdOptions,
 ) -> Result<OdeSolution> {
+    if use_team(m0.len(), options) {
+        iterate_margins_team(flow, m0, options)
+    } else {
+        iterate_margins_serial(flow, m0, options)
+    }
+}
+
+/// [`iterate_margins`] on the calling thread.
+fn iterate_margins_serial(
+    flow: &MarginFlow,
+    m0: &DVector<f64>,
+    options: &GdOptions,
+) -> Result<OdeSolution> {
     let record = options.recorded_steps();
     let n = m0.len();
     let mut m = m0.clone();
@@ -145,6 +161,146 @@ fn iterate_margins(
     }
     let wall = start.elapsed().as_secs_f64();
     Ok(gd_solution(&record, options, states, wall, "gd"))
+}
+
+/// Whether [`iterate_margins`] runs on a two-thread team: large n (where the product splits in
+/// two, [`crate::dynamics::symmetric::PARALLEL_MIN_DIM`]), two or more cores, not already on a
+/// rayon worker (a sweep running systems in parallel keeps each on one thread), and enough
+/// steps to pay for starting a thread.
+fn use_team(n: usize, options: &GdOptions) -> bool {
+    n >= crate::dynamics::symmetric::PARALLEL_MIN_DIM
+        && options.steps >= TEAM_MIN_STEPS
+        && rayon::current_thread_index().is_none()
+        && std::thread::available_parallelism().is_ok_and(|p| p.get() >= 2)
+}
+
+/// Fewest steps for which [`use_team`] starts a second thread.
+const TEAM_MIN_STEPS: usize = 16;
+
+/// Spins of a waiting team member before it starts yielding its core.
+const SPINS_BEFORE_YIELD: u32 = 1 << 16;
+
+/// A barrier for the two members of the GD team that waits by spinning (then yielding), not
+/// by sleeping: a step takes ≈ 100 µs at n = 1000, and waking a sleeping thread (rayon's
+/// workers between two products, a condition variable) costs ≈ 10 µs of it.
+struct SpinBarrier {
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    const PARTIES: usize = 2;
+
+    fn new() -> Self {
+        SpinBarrier {
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == Self::PARTIES {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+        } else {
+            let mut spins = 0u32;
+            while self.generation.load(Ordering::Acquire) == generation {
+                if spins < SPINS_BEFORE_YIELD {
+                    std::hint::spin_loop();
+                    spins += 1;
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// [`iterate_margins`] on two threads that stay alive for the whole run. Member t holds its
+/// own copy of m and, each step,
+///
+/// 1. computes the drive g = ψ(m) − λ_SD m on its half of the examples;
+/// 2. (barrier) gathers both halves of g and forms its part of K g (the equal-area halves of
+///    the lower triangle, [`symmetric_product_part`]), sweeping the columns in the direction
+///    of the step's parity as the serial loop does;
+/// 3. (barrier) adds the two parts and takes the step m ← m + η(Kg − λ_L2 m) on its copy.
+///
+/// Both copies see the same operations in the same order, so they stay identical, and equal to
+/// the serial loop's m bit for bit (tested). Member 0 (the calling thread) records the states.
+fn iterate_margins_team(
+    flow: &MarginFlow,
+    m0: &DVector<f64>,
+    options: &GdOptions,
+) -> Result<OdeSolution> {
+    let record = options.recorded_steps();
+    let n = m0.len();
+    let (c, half) = (split_column(n), n / 2);
+    let (k, eta, l2) = (flow.gram().as_slice(), options.eta, flow.lambda_l2());
+    let barrier = SpinBarrier::new();
+    let drives = [
+        RwLock::new(vec![0.0; half]),
+        RwLock::new(vec![0.0; n - half]),
+    ];
+    let parts = [RwLock::new(vec![0.0; n]), RwLock::new(vec![0.0; n - c])];
+    let member = |t: usize, mut states: Option<&mut Trajectory>| -> Result<()> {
+        let mut m = m0.as_slice().to_vec();
+        let mut g = vec![0.0; n];
+        let own = if t == 0 { 0..half } else { half..n };
+        let mut step = 0;
+        for &target in &record {
+            while step < target {
+                flow.drive(&m[own.clone()], &mut write(&drives[t]));
+                barrier.wait();
+                g[..half].copy_from_slice(&read_guard(&drives[0]));
+                g[half..].copy_from_slice(&read_guard(&drives[1]));
+                symmetric_product_part(k, &g, t, &mut write(&parts[t]), step % 2 == 1);
+                barrier.wait();
+                {
+                    let (y0, y1) = (read_guard(&parts[0]), read_guard(&parts[1]));
+                    for i in 0..n {
+                        let mut dm = if i >= c { y0[i] + y1[i - c] } else { y0[i] };
+                        dm -= l2 * m[i];
+                        m[i] += eta * dm;
+                    }
+                }
+                step += 1;
+            }
+            if m.iter().any(|v| !v.is_finite()) {
+                return Err(Error::Diverged {
+                    method: "gd",
+                    step,
+                    tau: eta * step as f64,
+                });
+            }
+            if let Some(states) = states.as_deref_mut() {
+                states.push(&m);
+            }
+        }
+        Ok(())
+    };
+    let mut states = Trajectory::with_capacity(n, record.len());
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| member(1, None));
+        let mine = member(0, Some(&mut states));
+        let theirs = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        mine.and(theirs)
+    })?;
+    let wall = start.elapsed().as_secs_f64();
+    Ok(gd_solution(&record, options, states, wall, "gd"))
+}
+
+/// The data behind a team lock (see [`iterate_margins_team`]: the barriers order every access,
+/// so a lock is never contended; it only makes the sharing safe).
+fn read_guard(lock: &RwLock<Vec<f64>>) -> std::sync::RwLockReadGuard<'_, Vec<f64>> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(lock: &RwLock<Vec<f64>>) -> std::sync::RwLockWriteGuard<'_, Vec<f64>> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn gd_solution(
@@ -266,4 +422,79 @@ pub fn gradient_descent_parameters(
         gd_solution(&record, options, states, wall, "gd-theta"),
         theta,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systems::Spectrum;
+
+    fn margin_flow(n: usize, lambda: f64) -> (FeatureSystem, Loss, Regulariser) {
+        let sys = FeatureSystem::random(
+            n,
+            Spectrum::Geometric {
+                from: 10.0,
+                to: 0.1,
+            },
+            3,
+        )
+        .unwrap();
+        (sys, Loss::Logistic, Regulariser::L2 { lambda })
+    }
+
+    /// The two-thread team takes the same steps as the serial loop, bit for bit, at every
+    /// recorded point (n above the split size, both sweep directions, several segments).
+    #[test]
+    fn team_equals_the_serial_loop() {
+        let n = crate::dynamics::symmetric::PARALLEL_MIN_DIM + 9;
+        let (sys, loss, reg) = margin_flow(n, 0.01);
+        let dynamics = PrimalDynamics::new(&sys, loss, reg).unwrap();
+        let flow = MarginFlow::new(&dynamics);
+        let m0 = DVector::from_fn(n, |i, _| 0.1 * ((i * 7 % 13) as f64 - 6.0));
+        let options = GdOptions {
+            eta: 1e-3,
+            steps: 41,
+            points: 5,
+            allow_unstable: false,
+        };
+        let serial = iterate_margins_serial(&flow, &m0, &options).unwrap();
+        let team = iterate_margins_team(&flow, &m0, &options).unwrap();
+        assert_eq!(team.tau, serial.tau);
+        assert_eq!(team.states.len(), 5);
+        if rayon::current_num_threads() >= 2 {
+            assert_eq!(team.states.as_slice(), serial.states.as_slice());
+        } else {
+            // One-thread pool: the serial product does not split, so only rounding agrees.
+            for (a, b) in team.states.as_slice().iter().zip(serial.states.as_slice()) {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
+            }
+        }
+        // And the run moved: the last state differs from the first.
+        assert!(team.states[4] != team.states[0]);
+    }
+
+    /// Divergence on the team is reported like on the serial loop, with the same step.
+    #[test]
+    fn team_reports_divergence() {
+        let n = crate::dynamics::symmetric::PARALLEL_MIN_DIM;
+        let (sys, loss, reg) = margin_flow(n, 0.01);
+        let dynamics = PrimalDynamics::new(&sys, loss, reg).unwrap();
+        let flow = MarginFlow::new(&dynamics);
+        let m0 = DVector::zeros(n);
+        // η far above the stability bound 2/(s₁²/4 + λ) ≈ 0.08: the λ term alone grows as
+        // (1 − ηλ)^k with ηλ = 1e6.
+        let options = GdOptions {
+            eta: 1e8,
+            steps: 400,
+            points: 11,
+            allow_unstable: true,
+        };
+        let serial = iterate_margins_serial(&flow, &m0, &options).unwrap_err();
+        let team = iterate_margins_team(&flow, &m0, &options).unwrap_err();
+        assert!(
+            matches!(team, Error::Diverged { method: "gd", .. }),
+            "{team}"
+        );
+        assert_eq!(team.to_string(), serial.to_string());
+    }
 }
