@@ -10,6 +10,25 @@ use gstarve::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 
+/// max(m, e) that propagates NaN, so that a run returning NaN fails a `err < tol` assertion
+/// instead of being skipped by `f64::max`.
+fn nan_max(m: f64, e: f64) -> f64 {
+    if m.is_nan() || e.is_nan() {
+        f64::NAN
+    } else {
+        m.max(e)
+    }
+}
+
+/// max_i |a_i − b_i|, NaN if any entry is NaN.
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, nan_max)
+}
+
 fn gd(eta: f64, steps: usize, points: usize) -> GdOptions {
     GdOptions {
         eta,
@@ -43,9 +62,9 @@ fn max_gap(d: &PrimalDynamics, eta: f64) -> f64 {
         .zip(run.tau.iter().zip(&flow.tau))
         .map(|((a, b), (ta, tb))| {
             assert!((ta - tb).abs() < 1e-9);
-            (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()
+            max_diff(a, b)
         })
-        .fold(0.0, f64::max)
+        .fold(0.0, nan_max)
 }
 
 #[test]
@@ -302,8 +321,8 @@ fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
         .states
         .iter()
         .zip(&reference.states)
-        .map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax())
-        .fold(0.0, f64::max);
+        .map(|(a, b)| max_diff(a, b))
+        .fold(0.0, nan_max);
     println!("n = 2 auto flow error {err:.2e} (SciPy LSODA {SCIPY_LSODA_ERROR_N2:.1e})");
     assert!(
         err <= SCIPY_LSODA_ERROR_N2.min(SCIPY_DOP853_ERROR_N2),
@@ -351,8 +370,8 @@ fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
             .states
             .iter()
             .zip(&reference.states)
-            .map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax())
-            .fold(0.0, f64::max);
+            .map(|(a, b)| max_diff(a, b))
+            .fold(0.0, nan_max);
         println!("n = {n} auto flow error {err:.2e} (SciPy LSODA {scipy:.1e})");
         // Measured 5.4e-8 (n = 10) and 4.0e-8 (n = 100) against Auto at rtol 1e-12.
         assert!(
@@ -394,10 +413,8 @@ fn bdf_agrees_with_rodas4_and_diffsol_on_the_benchmark_flows() {
                 .states
                 .iter()
                 .zip(&other.states)
-                .map(|(a, b)| {
-                    (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()
-                })
-                .fold(0.0, f64::max);
+                .map(|(a, b)| max_diff(a, b))
+                .fold(0.0, nan_max);
             println!("n = {n}: bdf vs {}: {err:.2e}", other.stats.solver);
             assert!(
                 err < 1e-7,

@@ -78,9 +78,10 @@ impl MarginFlow {
 
 /// out = K g for a symmetric K. Small systems use a plain column sweep; from [`FAER_MIN_DIM`]
 /// on, faer's SIMD matrix–vector kernel (runtime-dispatched AVX2/AVX-512), which measured
-/// several times faster than nalgebra's generic gemv; from [`SYMMETRIC_MIN_DIM`] on, where the
-/// product is bound by reading K, the symmetric kernel of [`super::symmetric_product`], which
-/// reads only K's lower triangle (half the traffic) and splits it over two cores.
+/// several times faster than nalgebra's generic gemv; from [`SYMMETRIC_MIN_DIM`] on, the
+/// symmetric kernel of [`super::symmetric_product`], which reads only K's lower triangle (half
+/// the traffic) and, from [`super::symmetric::PARALLEL_MIN_DIM`] on with two or more rayon
+/// threads, splits it over two cores.
 pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
     let n = g.len();
     if n >= SYMMETRIC_MIN_DIM {

@@ -38,8 +38,9 @@ pub fn symmetric_product(k: &[f64], x: &[f64], y: &mut [f64]) {
 ///
 /// A loop of repeated products (GD's steps) alternates the direction: each sweep then starts
 /// on the columns the previous one read last, which are still in cache, instead of on the ones
-/// evicted longest ago. With two cores, part p of the triangle always runs on the pool's worker
-/// p (rayon's broadcast), so that it meets the same core's cache from one product to the next.
+/// evicted longest ago. Called from outside rayon's pool, part p of the triangle always runs on
+/// the pool's worker p (rayon's broadcast), so that it meets the same core's cache from one
+/// product to the next; from a rayon worker, the parts go to `rayon::join`.
 pub fn symmetric_product_directed(k: &[f64], x: &[f64], y: &mut [f64], reverse: bool) {
     let n = x.len();
     assert_eq!(k.len(), n * n, "K must be n×n for x of length n");
@@ -52,7 +53,15 @@ pub fn symmetric_product_directed(k: &[f64], x: &[f64], y: &mut [f64], reverse: 
     // Columns [0, c) and [c, n) hold equal parts of the triangle: (n − c)² = n²/2.
     let c = split_column(n);
     let mut tail = vec![0.0; n - c];
-    {
+    if rayon::current_thread_index().is_some() {
+        // Already on a rayon worker (a sweep running systems in parallel): a broadcast would
+        // wait for every other worker to reach a scheduling point; join lets this thread run
+        // both parts itself if no one is free. The parts and their sum are the same.
+        rayon::join(
+            || dispatch(k, n, (0, c), x, &mut y[..], reverse),
+            || dispatch(k, n, (c, n), x, tail_view(&mut tail, c), reverse),
+        );
+    } else {
         let head = std::sync::Mutex::new(&mut y[..]);
         let rest = std::sync::Mutex::new(&mut tail[..]);
         rayon::broadcast(|ctx| match ctx.index() {
@@ -408,7 +417,7 @@ mod tests {
     /// Only the lower triangle is read: garbage above the diagonal changes nothing.
     #[test]
     fn reads_only_the_lower_triangle() {
-        for n in [6, 13, 500] {
+        for n in [6, 13, 500, 600] {
             let k = symmetric(n, 3);
             let mut poisoned = k.clone();
             for j in 1..n {
@@ -421,6 +430,16 @@ mod tests {
             symmetric_product(&k, &x, &mut a);
             symmetric_product(&poisoned, &x, &mut b);
             assert_eq!(a, b, "n = {n}");
+            symmetric_product_directed(&k, &x, &mut a, true);
+            symmetric_product_directed(&poisoned, &x, &mut b, true);
+            assert_eq!(a, b, "n = {n}, reverse");
+            // The same split run from a rayon worker (join instead of broadcast).
+            let c = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            c.install(|| symmetric_product_directed(&poisoned, &x, &mut b, true));
+            assert_eq!(a, b, "n = {n}, reverse, from a worker");
         }
     }
 

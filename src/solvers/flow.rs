@@ -133,7 +133,9 @@ impl FlowOptions {
 
 /// Above this stiffness estimate ρ·τ_end the automatic choice starts implicit.
 pub const STIFFNESS_THRESHOLD: f64 = 1000.0;
-/// Largest state for which the automatic choice starts implicit (dense LU costs n³).
+/// Largest state for which the automatic choice starts implicit by the stiffness estimate
+/// (dense LU costs n³); above it, up to [`AUTO_BDF_MAX_DIM`], BDF is chosen by tolerance alone
+/// (rtol below [`AUTO_RKC_MIN_RTOL`], or a problem with no finite spectral bound).
 pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
 /// Largest state for which the automatic choice uses BDF at tight tolerances (rtol below
 /// [`AUTO_RKC_MIN_RTOL`]); measured at n = 1000 only, so larger states keep Dopri5 (its cost
@@ -235,17 +237,21 @@ pub fn integrate(
             if stiffness > STIFFNESS_THRESHOLD {
                 return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
             }
-            match explicit(ExplicitMethod::Dop853) {
-                Err(Error::StiffnessDetected { .. }) | Err(Error::IntegrationFailed { .. }) => {
-                    let mut sol = super::bdf::solve(problem, y0, t_end, points, rtol, atol)?;
-                    sol.stats.solver = format!(
-                        "{} (after dop853 found the problem stiff)",
-                        sol.stats.solver
-                    );
-                    Ok(sol)
+            // After a fallback, wall_s covers the abandoned Dop853 attempt too.
+            let start = std::time::Instant::now();
+            let note = match explicit(ExplicitMethod::Dop853) {
+                Err(Error::StiffnessDetected { tau, .. }) => {
+                    format!("after dop853 found the problem stiff at τ = {tau:.4}")
                 }
-                other => other,
-            }
+                Err(Error::IntegrationFailed { tau, .. }) => {
+                    format!("after dop853 failed at τ = {tau:.4}")
+                }
+                other => return other,
+            };
+            let mut sol = super::bdf::solve(problem, y0, t_end, points, rtol, atol)?;
+            sol.stats.solver = format!("{} ({note})", sol.stats.solver);
+            sol.stats.wall_s = start.elapsed().as_secs_f64();
+            Ok(sol)
         }
     }
 }

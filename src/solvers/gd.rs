@@ -1,7 +1,7 @@
 //! Gradient descent: the exact discrete map z_{k+1} = z_k + ηF(z_k) (THEORY.md §3), and GD on the
 //! parameters θ itself, projected to z = S Vᵀθ.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 
@@ -147,7 +147,8 @@ fn iterate_small<const N: usize>(
     Ok(gd_solution(&record, options, states, wall, "gd"))
 }
 
-/// The GD map on the margins, m_{k+1} = m_k + η ṁ(m_k), with no allocation inside the loop.
+/// The GD map on the margins, m_{k+1} = m_k + η ṁ(m_k), with its buffers allocated before the
+/// loop.
 fn iterate_margins(
     flow: &MarginFlow,
     m0: &DVector<f64>,
@@ -200,14 +201,16 @@ fn iterate_margins_serial(
 }
 
 /// Whether [`iterate_margins`] runs on a two-thread team: large n (where the product splits in
-/// two, [`crate::dynamics::symmetric::PARALLEL_MIN_DIM`]), two or more cores, not already on a
+/// two, [`crate::dynamics::symmetric::PARALLEL_MIN_DIM`]), two or more threads in rayon's pool
+/// (the condition under which the serial product splits too, so the results agree bit for
+/// bit; `RAYON_NUM_THREADS=1` turns both off), not already on a
 /// rayon worker (a sweep running systems in parallel keeps each on one thread), and enough
 /// steps to pay for starting a thread.
 fn use_team(n: usize, options: &GdOptions) -> bool {
     n >= crate::dynamics::symmetric::PARALLEL_MIN_DIM
         && options.steps >= TEAM_MIN_STEPS
         && rayon::current_thread_index().is_none()
-        && std::thread::available_parallelism().is_ok_and(|p| p.get() >= 2)
+        && rayon::current_num_threads() >= 2
 }
 
 /// Fewest steps for which [`use_team`] starts a second thread.
@@ -222,7 +225,14 @@ const SPINS_BEFORE_YIELD: u32 = 1 << 16;
 struct SpinBarrier {
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    /// Set when a member leaves the run other than through the barriers (a panic): the other
+    /// member must not wait for it forever.
+    abandoned: AtomicBool,
 }
+
+/// A member of the team left the run early (only a panic can cause it; the panic itself is
+/// re-raised by the caller).
+struct Abandoned;
 
 impl SpinBarrier {
     const PARTIES: usize = 2;
@@ -231,10 +241,11 @@ impl SpinBarrier {
         SpinBarrier {
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            abandoned: AtomicBool::new(false),
         }
     }
 
-    fn wait(&self) {
+    fn wait(&self) -> std::result::Result<(), Abandoned> {
         let generation = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == Self::PARTIES {
             self.arrived.store(0, Ordering::Relaxed);
@@ -242,6 +253,9 @@ impl SpinBarrier {
         } else {
             let mut spins = 0u32;
             while self.generation.load(Ordering::Acquire) == generation {
+                if self.abandoned.load(Ordering::Acquire) {
+                    return Err(Abandoned);
+                }
                 if spins < SPINS_BEFORE_YIELD {
                     std::hint::spin_loop();
                     spins += 1;
@@ -249,6 +263,19 @@ impl SpinBarrier {
                     std::thread::yield_now();
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// Marks the barrier abandoned when dropped during a panic, so that the other member stops
+/// waiting instead of spinning for ever.
+struct AbandonOnPanic<'a>(&'a SpinBarrier);
+
+impl Drop for AbandonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandoned.store(true, Ordering::Release);
         }
     }
 }
@@ -263,7 +290,10 @@ impl SpinBarrier {
 /// 3. (barrier) adds the two parts and takes the step m ← m + η(Kg − λ_L2 m) on its copy.
 ///
 /// Both copies see the same operations in the same order, so they stay identical, and equal to
-/// the serial loop's m bit for bit (tested). Member 0 (the calling thread) records the states.
+/// the serial loop's m bit for bit (tested); so both members stop at the same recorded point
+/// when the run diverges. Member 0 (the calling thread) records the states. A panic in either
+/// member releases the other from the barrier and is re-raised; if the second thread cannot be
+/// started, the serial loop runs instead.
 fn iterate_margins_team(
     flow: &MarginFlow,
     m0: &DVector<f64>,
@@ -280,6 +310,7 @@ fn iterate_margins_team(
     ];
     let parts = [RwLock::new(vec![0.0; n]), RwLock::new(vec![0.0; n - c])];
     let member = |t: usize, mut states: Option<&mut Trajectory>| -> Result<()> {
+        let _abandon_on_panic = AbandonOnPanic(&barrier);
         let mut m = m0.as_slice().to_vec();
         let mut g = vec![0.0; n];
         let own = if t == 0 { 0..half } else { half..n };
@@ -287,11 +318,17 @@ fn iterate_margins_team(
         for &target in &record {
             while step < target {
                 flow.drive(&m[own.clone()], &mut write(&drives[t]));
-                barrier.wait();
+                // An abandoned barrier means the other member panicked; the caller re-raises
+                // that panic, so this member's result is never used.
+                if barrier.wait().is_err() {
+                    return Ok(());
+                }
                 g[..half].copy_from_slice(&read_guard(&drives[0]));
                 g[half..].copy_from_slice(&read_guard(&drives[1]));
                 symmetric_product_part(k, &g, t, &mut write(&parts[t]), step % 2 == 1);
-                barrier.wait();
+                if barrier.wait().is_err() {
+                    return Ok(());
+                }
                 {
                     let (y0, y1) = (read_guard(&parts[0]), read_guard(&parts[1]));
                     for i in 0..n {
@@ -317,14 +354,22 @@ fn iterate_margins_team(
     };
     let mut states = Trajectory::with_capacity(n, record.len());
     let start = Instant::now();
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| member(1, None));
+    let outcome = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("gstarve-gd".into())
+            .spawn_scoped(scope, || member(1, None));
+        // No second thread to be had (a thread limit): the serial loop below instead.
+        let other = spawned.ok()?;
         let mine = member(0, Some(&mut states));
         let theirs = other
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        mine.and(theirs)
-    })?;
+        Some(mine.and(theirs))
+    });
+    match outcome {
+        Some(result) => result?,
+        None => return iterate_margins_serial(flow, m0, options),
+    }
     let wall = start.elapsed().as_secs_f64();
     Ok(gd_solution(&record, options, states, wall, "gd"))
 }

@@ -4,8 +4,8 @@
 //! A plain column-major Doolittle loop for n < [`FAER_LU_MIN_DIM`] (nalgebra's `lu()` takes
 //! its matrix by value and allocates the factor and the permutation on every call), faer's
 //! blocked `lu_in_place` with a preallocated stack from there on (on all cores from
-//! [`FAER_PAR_MIN_DIM`] on), then plain column-oriented substitutions. Nothing allocates after
-//! [`LuSolver::new`].
+//! [`FAER_PAR_MIN_DIM`] on), then column-oriented substitutions whose axpys are explicit SIMD
+//! (pulp). Nothing allocates after [`LuSolver::new`].
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::DMatrix;

@@ -329,7 +329,15 @@ pub(crate) mod test_problems {
     pub(crate) fn max_abs_diff(a: &(impl Entries + ?Sized), b: &(impl Entries + ?Sized)) -> f64 {
         let (a, b) = (a.entries(), b.entries());
         assert_eq!(a.len(), b.len(), "vectors of different lengths");
-        a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+        // NaN propagates (f64::max would skip it), so a NaN result fails `err < tol`.
+        a.iter().zip(b).fold(0.0, |m, (x, y)| {
+            let e = (x - y).abs();
+            if m.is_nan() || e.is_nan() {
+                f64::NAN
+            } else {
+                m.max(e)
+            }
+        })
     }
 }
 

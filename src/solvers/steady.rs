@@ -121,7 +121,16 @@ pub fn fixed_point_residual(dynamics: &PrimalDynamics, z: &DVector<f64>) -> f64 
     (0..z.len())
         .filter(|&j| s2[j] > 0.0)
         .map(|j| (f[j] / (s2[j] * residual_scale(dynamics.penalty_weight(j)))).abs())
-        .fold(0.0, f64::max)
+        .fold(0.0, max_or_infinite)
+}
+
+/// max(m, e) with NaN counted as +∞: a residual that cannot be evaluated is not small.
+fn max_or_infinite(m: f64, e: f64) -> f64 {
+    if e.is_nan() {
+        f64::INFINITY
+    } else {
+        m.max(e)
+    }
 }
 
 fn residual_scale(weight: f64) -> f64 {
@@ -176,7 +185,7 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
             .iter()
             .zip(weights.iter())
             .map(|(g, &w)| (g / residual_scale(w)).abs())
-            .fold(0.0, f64::max)
+            .fold(0.0, max_or_infinite)
     };
     let mut x = DVector::zeros(free.len());
     let mut value = objective(&x);
