@@ -152,8 +152,9 @@ pub const AUTO_SMALL_MAX_DIM: usize = 4;
 /// evaluations with 16× Dopri5's error).
 pub const AUTO_RKC_MIN_RTOL: f64 = 1e-7;
 
-/// The factor on rtol and atol when [`primal_flow`] integrates margins for n > 4
-/// ([`AUTO_SMALL_MAX_DIM`]; below that DP45 scales its own).
+/// The factor on rtol and atol when [`primal_flow`] integrates margins, except with DP45 (the
+/// automatic choice for n ≤ [`AUTO_SMALL_MAX_DIM`]), which scales its own; when DP45 finds a
+/// small flow stiff, the automatic fallback to Rodas4 runs at the unscaled tolerances.
 ///
 /// The user's tolerances are meant for the responses z, but the solvers weigh each margin's
 /// error by rtol·|mᵢ|; mapped back through z = Uᵀm the error in z was 3.5–4× SciPy's z-space
@@ -259,9 +260,9 @@ pub fn integrate(
 /// Integrate the primal flow of `dynamics` from z₀ and return the responses z on the grid.
 ///
 /// When r ≥ n/2 it integrates the margins m = Uz (one n×n product per evaluation, THEORY.md §3)
-/// and maps back with z = Uᵀm; otherwise it integrates z directly. For n > 4 the margin
-/// integration runs at [`MARGIN_TOL_SCALE`] times the requested tolerances, so that the error
-/// in z, the quantity the tolerances refer to, is held.
+/// and maps back with z = Uᵀm; otherwise it integrates z directly. The margin integration runs
+/// at [`MARGIN_TOL_SCALE`] times the requested tolerances, so that the error in z, the quantity
+/// the tolerances refer to, is held; DP45 (n ≤ 4) applies its own factor instead.
 pub fn primal_flow(
     dynamics: &PrimalDynamics,
     z0: &DVector<f64>,
@@ -278,13 +279,24 @@ pub fn primal_flow(
     let (n, r) = (sys.examples(), sys.rank());
     if 2 * r >= n {
         let m0 = sys.margins(z0);
+        // DP45 (Auto's first choice for n ≤ 4) scales its own tolerances; every other method
+        // integrates the margins at MARGIN_TOL_SCALE times them, as for n > 4.
+        let small_options = match options.method {
+            FlowMethod::Auto | FlowMethod::Dp45 => *options,
+            _ => FlowOptions {
+                rtol: MARGIN_TOL_SCALE * options.rtol,
+                atol: MARGIN_TOL_SCALE * options.atol,
+                ..*options
+            },
+        };
+        let options_small = &small_options;
         // Small systems: the same right-hand side on fixed-size arrays (n ≤ 4) or with its
         // scratch on the stack (n ≤ 8); no allocation per evaluation.
         let small = match n {
-            1 => MarginFlowN::<1>::new(dynamics).map(|f| integrate(&f, &m0, options)),
-            2 => MarginFlowN::<2>::new(dynamics).map(|f| integrate(&f, &m0, options)),
-            3 => MarginFlowN::<3>::new(dynamics).map(|f| integrate(&f, &m0, options)),
-            4 => MarginFlowN::<4>::new(dynamics).map(|f| integrate(&f, &m0, options)),
+            1 => MarginFlowN::<1>::new(dynamics).map(|f| integrate(&f, &m0, options_small)),
+            2 => MarginFlowN::<2>::new(dynamics).map(|f| integrate(&f, &m0, options_small)),
+            3 => MarginFlowN::<3>::new(dynamics).map(|f| integrate(&f, &m0, options_small)),
+            4 => MarginFlowN::<4>::new(dynamics).map(|f| integrate(&f, &m0, options_small)),
             _ => None,
         };
         let mut sol = match small {
