@@ -699,7 +699,7 @@ mod tests {
     use super::*;
     use crate::dynamics::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::solvers::steady::steady_state;
-    use crate::solvers::test_problems::{max_abs_diff, Linear};
+    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
     use crate::systems::FeatureSystem;
 
     /// dy/dt = A y with eigenvalues −1 and −1000 on non-orthogonal eigenvectors, and its exact
@@ -833,24 +833,6 @@ mod tests {
         let z = dual.responses(alpha_end);
         let err = max_abs_diff(&z, &star.responses);
         assert!(err < 1e-6, "dual z = {z}, primal z* = {}", star.responses);
-    }
-
-    /// dy/dt = y²: blows up at t = 1 from y = 1.
-    struct BlowUp;
-
-    impl OdeProblem for BlowUp {
-        fn dim(&self) -> usize {
-            1
-        }
-        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-            dy[0] = y[0] * y[0];
-        }
-        fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-            jac[(0, 0)] = 2.0 * y[0];
-        }
-        fn spectral_bound(&self) -> f64 {
-            f64::INFINITY
-        }
     }
 
     #[test]

@@ -491,7 +491,7 @@ mod tests {
     use super::*;
     use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::flow::{integrate, FlowMethod, FlowOptions};
-    use crate::solvers::test_problems::{max_abs_diff, Linear};
+    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
     use crate::systems::FeatureSystem;
     use crate::theory::decoupled::unregularised_trajectory;
     use nalgebra::DMatrix;
@@ -606,24 +606,6 @@ mod tests {
         let y1 = (-10.0f64).exp();
         assert!((end[0] - y1).abs() < 1e-12, "{end:?}");
         assert!((end[1] - y1 / 9999.0).abs() < 1e-13, "{end:?}");
-    }
-
-    /// dy/dt = y²: blows up at t = 1 from y = 1.
-    struct BlowUp;
-
-    impl OdeProblem for BlowUp {
-        fn dim(&self) -> usize {
-            1
-        }
-        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-            dy[0] = y[0] * y[0];
-        }
-        fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-            jac[(0, 0)] = 2.0 * y[0];
-        }
-        fn spectral_bound(&self) -> f64 {
-            f64::INFINITY
-        }
     }
 
     /// A right-hand side that turns NaN beyond y = 2 (dy/dt = 1 before).

@@ -414,7 +414,7 @@ mod tests {
 
     const METHODS: [ImplicitMethod; 2] = [ImplicitMethod::Bdf, ImplicitMethod::Sdirk];
 
-    use crate::solvers::test_problems::{max_abs_diff, Linear};
+    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
 
     #[test]
     fn stiff_linear_system_matches_the_matrix_exponential() {
@@ -566,22 +566,6 @@ mod tests {
 
     #[test]
     fn failures_are_reported_not_returned() {
-        /// dy/dt = y²: blows up at t = 1 from y = 1.
-        struct BlowUp;
-        impl OdeProblem for BlowUp {
-            fn dim(&self) -> usize {
-                1
-            }
-            fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-                dy[0] = y[0] * y[0];
-            }
-            fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-                jac[(0, 0)] = 2.0 * y[0];
-            }
-            fn spectral_bound(&self) -> f64 {
-                f64::INFINITY
-            }
-        }
         for method in METHODS {
             let err = solve(
                 &BlowUp,

@@ -289,6 +289,24 @@ pub(crate) mod test_problems {
 
     use super::OdeProblem;
 
+    /// dy/dt = y²: blows up at t = 1 from y = 1.
+    pub(crate) struct BlowUp;
+
+    impl OdeProblem for BlowUp {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
+            dy[0] = y[0] * y[0];
+        }
+        fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
+            jac[(0, 0)] = 2.0 * y[0];
+        }
+        fn spectral_bound(&self) -> f64 {
+            f64::INFINITY
+        }
+    }
+
     /// dy/dt = A y (stiff when A has widely spread eigenvalues).
     pub(crate) struct Linear {
         pub(crate) a: DMatrix<f64>,

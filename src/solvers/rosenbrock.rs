@@ -598,7 +598,7 @@ mod tests {
     use crate::solvers::steady::steady_state;
     use crate::systems::{FeatureSystem, Spectrum};
 
-    use crate::solvers::test_problems::{max_abs_diff, Linear};
+    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
 
     #[test]
     fn stiff_linear_system_matches_the_matrix_exponential() {
@@ -787,24 +787,6 @@ mod tests {
             max_abs_diff(&z, &exact) < 1e-6,
             "SD dual z = {z}, z* = {exact}"
         );
-    }
-
-    /// dy/dt = y²: blows up at t = 1 from y = 1.
-    struct BlowUp;
-
-    impl OdeProblem for BlowUp {
-        fn dim(&self) -> usize {
-            1
-        }
-        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-            dy[0] = y[0] * y[0];
-        }
-        fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-            jac[(0, 0)] = 2.0 * y[0];
-        }
-        fn spectral_bound(&self) -> f64 {
-            f64::INFINITY
-        }
     }
 
     #[test]
