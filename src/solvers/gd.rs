@@ -91,13 +91,7 @@ fn iterate(
     let start = Instant::now();
     for k in 0..=options.steps {
         if next < record.len() && record[next] == k {
-            if y.iter().any(|v| !v.is_finite()) {
-                return Err(Error::Diverged {
-                    method,
-                    step: k,
-                    tau: options.eta * k as f64,
-                });
-            }
+            check_finite(y.iter(), method, k, options.eta)?;
             states.push(y.as_slice());
             next += 1;
         }
@@ -134,13 +128,7 @@ fn iterate_small<const N: usize>(
             }
             k += 1;
         }
-        if m.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Diverged {
-                method: "gd",
-                step: k,
-                tau: options.eta * k as f64,
-            });
-        }
+        check_finite(m.iter(), "gd", k, options.eta)?;
         states.push(&m);
     }
     let wall = start.elapsed().as_secs_f64();
@@ -187,13 +175,7 @@ fn iterate_margins_serial(
             m.axpy(options.eta, &dm, 1.0);
             k += 1;
         }
-        if m.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Diverged {
-                method: "gd",
-                step: k,
-                tau: options.eta * k as f64,
-            });
-        }
+        check_finite(m.iter(), "gd", k, options.eta)?;
         states.push(m.as_slice());
     }
     let wall = start.elapsed().as_secs_f64();
@@ -339,13 +321,7 @@ fn iterate_margins_team(
                 }
                 step += 1;
             }
-            if m.iter().any(|v| !v.is_finite()) {
-                return Err(Error::Diverged {
-                    method: "gd",
-                    step,
-                    tau: eta * step as f64,
-                });
-            }
+            check_finite(m.iter(), "gd", step, eta)?;
             if let Some(states) = states.as_deref_mut() {
                 states.push(&m);
             }
@@ -382,6 +358,24 @@ fn read_guard(lock: &RwLock<Vec<f64>>) -> std::sync::RwLockReadGuard<'_, Vec<f64
 
 fn write(lock: &RwLock<Vec<f64>>) -> std::sync::RwLockWriteGuard<'_, Vec<f64>> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Err(Diverged) at `step` if any entry of the state is not finite.
+fn check_finite<'a>(
+    state: impl IntoIterator<Item = &'a f64>,
+    method: &'static str,
+    step: usize,
+    eta: f64,
+) -> Result<()> {
+    if state.into_iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::Diverged {
+            method,
+            step,
+            tau: eta * step as f64,
+        })
+    }
 }
 
 fn gd_solution(
@@ -489,13 +483,7 @@ pub fn gradient_descent_parameters(
     let start = Instant::now();
     for k in 0..=options.steps {
         if next < record.len() && record[next] == k {
-            if theta.iter().any(|t| !t.is_finite()) {
-                return Err(Error::Diverged {
-                    method: "gd-theta",
-                    step: k,
-                    tau: options.eta * k as f64,
-                });
-            }
+            check_finite(theta.iter(), "gd-theta", k, options.eta)?;
             project.mul_to(&theta, &mut out);
             states.push(out.as_slice());
             next += 1;
