@@ -78,10 +78,10 @@ impl DualDynamics {
         &self.to_responses * DVector::from_column_slice(alpha)
     }
 
-    /// Replace every state α_k of a dual trajectory by z(α_k), in place (the product of
-    /// [`DualDynamics::responses`] for all states at once).
-    pub fn map_to_responses(&self, states: &mut crate::solvers::Trajectory) {
-        states.left_multiply(&self.to_responses, false);
+    /// Replace every state α_k of a dual solution by z(α_k), in place (the product of
+    /// [`DualDynamics::responses`] for all states at once, timed into the solution's wall_s).
+    pub fn map_to_responses(&self, solution: &mut crate::solvers::OdeSolution) {
+        solution.left_multiply_states(&self.to_responses, false);
     }
 
     fn clamp(a: f64) -> f64 {

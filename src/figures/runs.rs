@@ -115,9 +115,7 @@ pub(crate) fn dual_path(dynamics: &PrimalDynamics, t_end: f64) -> Result<OdeSolu
     let mut sol = geometric_windows(&a0, 1e-8, t_end, |y, t, k| {
         integrate(&dual, y, &flow_options(t, k, FlowMethod::Bdf))
     })?;
-    let start = std::time::Instant::now();
-    dual.map_to_responses(&mut sol.states);
-    sol.stats.wall_s += start.elapsed().as_secs_f64();
+    dual.map_to_responses(&mut sol);
     Ok(sol)
 }
 

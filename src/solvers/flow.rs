@@ -190,23 +190,11 @@ pub fn integrate(
         FlowMethod::Rodas4 => super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Rkc => super::rkc::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Dp45 => super::dp45::solve(problem, y0, t_end, points, rtol, atol),
-        FlowMethod::Auto if problem.dim() <= AUTO_SMALL_MAX_DIM => {
-            // After a fallback, wall_s covers the abandoned DP45 attempt too.
-            let start = std::time::Instant::now();
-            let note = match super::dp45::solve(problem, y0, t_end, points, rtol, atol) {
-                Err(Error::StiffnessDetected { tau, .. }) => {
-                    format!("after dp45 found the problem stiff at τ = {tau:.4}")
-                }
-                Err(Error::IntegrationFailed { tau, .. }) => {
-                    format!("after dp45 failed at τ = {tau:.4}")
-                }
-                other => return other,
-            };
-            let mut sol = super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol)?;
-            sol.stats.solver = format!("{} ({note})", sol.stats.solver);
-            sol.stats.wall_s = start.elapsed().as_secs_f64();
-            Ok(sol)
-        }
+        FlowMethod::Auto if problem.dim() <= AUTO_SMALL_MAX_DIM => with_fallback(
+            "dp45",
+            || super::dp45::solve(problem, y0, t_end, points, rtol, atol),
+            || super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol),
+        ),
         FlowMethod::Auto => {
             let stiffness = problem.spectral_bound() * t_end;
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM
@@ -238,23 +226,35 @@ pub fn integrate(
             if stiffness > STIFFNESS_THRESHOLD {
                 return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
             }
-            // After a fallback, wall_s covers the abandoned Dop853 attempt too.
-            let start = std::time::Instant::now();
-            let note = match explicit(ExplicitMethod::Dop853) {
-                Err(Error::StiffnessDetected { tau, .. }) => {
-                    format!("after dop853 found the problem stiff at τ = {tau:.4}")
-                }
-                Err(Error::IntegrationFailed { tau, .. }) => {
-                    format!("after dop853 failed at τ = {tau:.4}")
-                }
-                other => return other,
-            };
-            let mut sol = super::bdf::solve(problem, y0, t_end, points, rtol, atol)?;
-            sol.stats.solver = format!("{} ({note})", sol.stats.solver);
-            sol.stats.wall_s = start.elapsed().as_secs_f64();
-            Ok(sol)
+            with_fallback(
+                "dop853",
+                || explicit(ExplicitMethod::Dop853),
+                || super::bdf::solve(problem, y0, t_end, points, rtol, atol),
+            )
         }
     }
+}
+
+/// Run `first` (an explicit method, named `name`); if it reports stiffness or fails, run
+/// `then` (an implicit one) instead, say why in the solver name, and count both attempts in
+/// wall_s. Any other outcome of `first`, a result or an error, is returned as it is.
+fn with_fallback(
+    name: &str,
+    first: impl FnOnce() -> Result<OdeSolution>,
+    then: impl FnOnce() -> Result<OdeSolution>,
+) -> Result<OdeSolution> {
+    let start = std::time::Instant::now();
+    let note = match first() {
+        Err(Error::StiffnessDetected { tau, .. }) => {
+            format!("after {name} found the problem stiff at τ = {tau:.4}")
+        }
+        Err(Error::IntegrationFailed { tau, .. }) => format!("after {name} failed at τ = {tau:.4}"),
+        other => return other,
+    };
+    let mut sol = then()?;
+    sol.stats.solver = format!("{} ({note})", sol.stats.solver);
+    sol.stats.wall_s = start.elapsed().as_secs_f64();
+    Ok(sol)
 }
 
 /// Integrate the primal flow of `dynamics` from z₀ and return the responses z on the grid.
@@ -315,17 +315,10 @@ pub fn primal_flow(
                 }
             }
         };
-        let start = std::time::Instant::now();
-        map_margins_to_z(&mut sol.states, sys.coupling());
-        sol.stats.wall_s += start.elapsed().as_secs_f64();
+        // z = Uᵀm for every state.
+        sol.left_multiply_states(sys.coupling(), true);
         Ok(sol)
     } else {
         integrate(dynamics, z0, options)
     }
-}
-
-/// z_k = Uᵀ m_k for every state m_k of `states`, in place, as one matrix product
-/// ([`super::Trajectory::left_multiply`]); the trajectory's dimension becomes r.
-pub(crate) fn map_margins_to_z(states: &mut super::Trajectory, coupling: &nalgebra::DMatrix<f64>) {
-    states.left_multiply(coupling, true);
 }

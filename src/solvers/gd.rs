@@ -432,9 +432,8 @@ pub fn gradient_descent(
             Some(sol) => sol?,
             None => iterate_margins(&MarginFlow::new(dynamics), &m0, options)?,
         };
-        let start = std::time::Instant::now();
-        super::flow::map_margins_to_z(&mut sol.states, sys.coupling());
-        sol.stats.wall_s += start.elapsed().as_secs_f64();
+        // z = Uᵀm for every recorded state.
+        sol.left_multiply_states(sys.coupling(), true);
         Ok(sol)
     } else {
         iterate(dynamics, z0, options, "gd")

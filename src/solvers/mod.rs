@@ -218,6 +218,17 @@ pub struct OdeSolution {
     pub stats: SolverStats,
 }
 
+impl OdeSolution {
+    /// Replace every state y_k by A·y_k (Aᵀ·y_k with `transpose`), as
+    /// [`Trajectory::left_multiply`], counting the time in `stats.wall_s`: mapping the
+    /// integrated variables (margins, dual α) to the responses z is part of the solve.
+    pub fn left_multiply_states(&mut self, a: &DMatrix<f64>, transpose: bool) {
+        let start = std::time::Instant::now();
+        self.states.left_multiply(a, transpose);
+        self.stats.wall_s += start.elapsed().as_secs_f64();
+    }
+}
+
 /// The output grid τ_k = k·τ_end/(points − 1), k = 0 … points − 1 (computed directly, no drift).
 pub fn output_grid(t_end: f64, points: usize) -> Vec<f64> {
     let last = points.saturating_sub(1).max(1) as f64;
