@@ -20,6 +20,16 @@ fn nan_max(m: f64, e: f64) -> f64 {
     }
 }
 
+/// max over the grid of max_i |a_i − b_i| between two solutions' states, NaN if any is NaN.
+fn trajectory_error(a: &gstarve::solvers::OdeSolution, b: &gstarve::solvers::OdeSolution) -> f64 {
+    assert_eq!(a.states.len(), b.states.len());
+    a.states
+        .iter()
+        .zip(&b.states)
+        .map(|(x, y)| max_diff(x, y))
+        .fold(0.0, nan_max)
+}
+
 /// max_i |a_i − b_i|, NaN if any entry is NaN.
 fn max_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
@@ -317,12 +327,7 @@ fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
     let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
     assert_eq!(ours.stats.solver, "dp45");
     let reference = primal_flow(&d, &z0, &options(1e-12, 1e-14, FlowMethod::Rodas4)).unwrap();
-    let err = ours
-        .states
-        .iter()
-        .zip(&reference.states)
-        .map(|(a, b)| max_diff(a, b))
-        .fold(0.0, nan_max);
+    let err = trajectory_error(&ours, &reference);
     println!("n = 2 auto flow error {err:.2e} (SciPy LSODA {SCIPY_LSODA_ERROR_N2:.1e})");
     assert!(
         err <= SCIPY_LSODA_ERROR_N2.min(SCIPY_DOP853_ERROR_N2),
@@ -335,12 +340,7 @@ fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
     // the unscaled margin tolerances they had 4.5e-7 and 2.0e-7, above SciPy's.
     for method in [FlowMethod::Bdf, FlowMethod::Rodas4] {
         let forced = primal_flow(&d, &z0, &options(1e-8, 1e-10, method)).unwrap();
-        let err = forced
-            .states
-            .iter()
-            .zip(&reference.states)
-            .map(|(a, b)| max_diff(a, b))
-            .fold(0.0, nan_max);
+        let err = trajectory_error(&forced, &reference);
         assert!(
             err < 0.6 * SCIPY_LSODA_ERROR_N2,
             "{method:?}: error {err:.2e}"
@@ -382,12 +382,7 @@ fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
         let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
         assert_eq!(ours.stats.solver, "bdf");
         let reference = primal_flow(&d, &z0, &options(1e-11, 1e-13, FlowMethod::Rodas4)).unwrap();
-        let err = ours
-            .states
-            .iter()
-            .zip(&reference.states)
-            .map(|(a, b)| max_diff(a, b))
-            .fold(0.0, nan_max);
+        let err = trajectory_error(&ours, &reference);
         println!("n = {n} auto flow error {err:.2e} (SciPy LSODA {scipy:.1e})");
         // Measured 5.4e-8 (n = 10) and 4.0e-8 (n = 100) against Auto at rtol 1e-12.
         assert!(
@@ -425,12 +420,7 @@ fn bdf_agrees_with_rodas4_and_diffsol_on_the_benchmark_flows() {
         assert_eq!(ours.stats.solver, "bdf");
         for method in [FlowMethod::Rodas4, FlowMethod::DiffsolBdf] {
             let other = primal_flow(&d, &z0, &options(method)).unwrap();
-            let err = ours
-                .states
-                .iter()
-                .zip(&other.states)
-                .map(|(a, b)| max_diff(a, b))
-                .fold(0.0, nan_max);
+            let err = trajectory_error(&ours, &other);
             println!("n = {n}: bdf vs {}: {err:.2e}", other.stats.solver);
             assert!(
                 err < 1e-7,
