@@ -133,6 +133,14 @@ impl OdeProblem for MarginFlow {
     fn spectral_bound(&self) -> f64 {
         self.bound
     }
+
+    /// ∂(dm/dτ)/∂m = −K (D + λ_SD I) − λ_L2 I: d = ℓ''(m) + λ_SD, μ = λ_L2.
+    fn gram_jacobian(&self, m: &[f64], d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
+        for (dj, &mj) in d.iter_mut().zip(m) {
+            *dj = self.loss.curvature(mj) + self.lambda_sd;
+        }
+        Some((&self.gram, self.lambda_l2))
+    }
 }
 
 /// The z-space form as an [`OdeProblem`] (cheaper than margins when r < n/2).

@@ -38,6 +38,9 @@ pub(crate) struct LuSolver<const N: usize> {
     pub(super) perm: Vec<usize>,
     /// faer path only: inverse permutation, stack for the transpositions, scratch vector.
     pub(super) faer: Option<(Vec<usize>, MemBuffer, Vec<f64>)>,
+    /// Set by [`Self::factor_gram`]: the factors are of S = K + a·diag(d)⁻¹ and the solution is
+    /// scaled by these 1/d_j afterwards; empty after [`Self::factor`].
+    pub(super) inv_d: Vec<f64>,
 }
 
 impl<const N: usize> LuSolver<N> {
@@ -56,24 +59,71 @@ impl<const N: usize> LuSolver<N> {
         debug_assert!(N == 0 || N == n);
         let faer =
             (n >= FAER_LU_MIN_DIM).then(|| {
-                let req = faer::linalg::lu::partial_pivoting::factor::lu_in_place_scratch::<
+                let lu = faer::linalg::lu::partial_pivoting::factor::lu_in_place_scratch::<
                     usize,
                     f64,
                 >(n, n, par(n), Default::default());
-                (vec![0; n], MemBuffer::new(req), vec![0.0; n])
+                let llt = faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+                    n,
+                    par(n),
+                    Default::default(),
+                );
+                (vec![0; n], MemBuffer::new(lu.or(llt)), vec![0.0; n])
             });
         Self {
             n,
             lu: vec![0.0; n * n],
             perm: vec![0; n],
             faer,
+            inv_d: Vec::with_capacity(n),
         }
+    }
+
+    /// Factorise W = a·I + K·diag(d), with K symmetric positive semi-definite and every
+    /// d_j > 0 (the iteration matrix of a flow whose Jacobian is −K·diag(d) − μI, a = d_W + μ;
+    /// THEORY.md §3), as W = S·diag(d) with S = K + a·diag(d)⁻¹ symmetric positive definite:
+    /// a Cholesky S = LLᵀ, half the work of an LU and no pivoting; [`Self::solve`] then
+    /// substitutes with L and Lᵀ and scales x ← diag(d)⁻¹x. Solving W x = b this way is the LU solve of a diagonally
+    /// rescaled W, accurate to rounding relative to that scaling even when some d_j are tiny
+    /// (those rows of S are then dominated by their diagonal).
+    ///
+    /// Returns false, leaving no usable factorisation, if the path does not apply (n below
+    /// [`FAER_LU_MIN_DIM`], some d_j not positive or a/d_j not finite) or S is not numerically
+    /// positive definite; the caller then falls back to [`Self::factor`].
+    pub(crate) fn factor_gram(&mut self, gram: &DMatrix<f64>, d: &[f64], a: f64) -> bool {
+        let n = self.dim();
+        self.inv_d.clear();
+        let Some((_, mem, _)) = &mut self.faer else {
+            return false;
+        };
+        if a.is_nan() || a <= 0.0 || !d.iter().all(|&dj| dj > 0.0 && (a / dj).is_finite()) {
+            return false;
+        }
+        let s = &mut self.lu;
+        s.copy_from_slice(gram.as_slice());
+        for (j, &dj) in d.iter().enumerate() {
+            s[j * n + j] += a / dj;
+        }
+        let mat = faer::MatMut::from_column_major_slice_mut(s.as_mut_slice(), n, n);
+        let factored = faer::linalg::cholesky::llt::factor::cholesky_in_place(
+            mat,
+            Default::default(),
+            par(n),
+            MemStack::new(mem),
+            Default::default(),
+        );
+        if factored.is_err() || !(0..n).all(|i| s[i * n + i] > 0.0 && s[i * n + i].is_finite()) {
+            return false;
+        }
+        self.inv_d.extend(d.iter().map(|&dj| 1.0 / dj));
+        true
     }
 
     /// Factorise d·I − J. Returns false if W is singular or not finite.
     #[inline(always)]
     pub(crate) fn factor(&mut self, jac: &DMatrix<f64>, d: f64) -> bool {
         let n = self.dim();
+        self.inv_d.clear();
         let a = &mut self.lu;
         for (w, &j) in a.iter_mut().zip(jac.as_slice()) {
             *w = -j;
@@ -143,6 +193,16 @@ impl<const N: usize> LuSolver<N> {
         let b = &mut b[..n];
         let a = &self.lu;
         match &mut self.faer {
+            Some(_) if !self.inv_d.is_empty() => {
+                pulp::Arch::new().dispatch(Substitution {
+                    lu: a,
+                    x: b,
+                    cholesky: true,
+                });
+                for (x, &s) in b.iter_mut().zip(&self.inv_d) {
+                    *x *= s;
+                }
+            }
             Some((_, _, tmp)) => {
                 for (t, &p) in tmp.iter_mut().zip(&self.perm) {
                     *t = b[p];
@@ -181,13 +241,20 @@ impl<const N: usize> LuSolver<N> {
 /// instructions per solve before the dispatch, against 45 k for faer's recursive triangular
 /// solves (callgrind, BDF on the issue-#2 margin flow).
 fn substitute(lu: &[f64], x: &mut [f64]) {
-    pulp::Arch::new().dispatch(Substitution { lu, x });
+    pulp::Arch::new().dispatch(Substitution {
+        lu,
+        x,
+        cholesky: false,
+    });
 }
 
-/// [`substitute`] as a pulp operation, with explicit SIMD axpys (x_i ← x_i − l_ij x_j).
+/// [`substitute`] as a pulp operation, with explicit SIMD axpys (x_i ← x_i − l_ij x_j); with
+/// `cholesky`, x ← L⁻ᵀL⁻¹x for a Cholesky factor L in the lower triangle (forward by axpys,
+/// backward by dot products with L's columns).
 struct Substitution<'a> {
     lu: &'a [f64],
     x: &'a mut [f64],
+    cholesky: bool,
 }
 
 impl pulp::WithSimd for Substitution<'_> {
@@ -195,7 +262,7 @@ impl pulp::WithSimd for Substitution<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let Substitution { lu, x } = self;
+        let Substitution { lu, x, cholesky } = self;
         let n = x.len();
         let axpy = |x: &mut [f64], col: &[f64], xj: f64| {
             let (xh, xt) = S::as_mut_simd_f64s(x);
@@ -208,6 +275,30 @@ impl pulp::WithSimd for Substitution<'_> {
                 *xi -= c * xj;
             }
         };
+        if cholesky {
+            let dot = |a: &[f64], b: &[f64]| {
+                let (ah, at) = S::as_simd_f64s(a);
+                let (bh, bt) = S::as_simd_f64s(b);
+                let mut acc = simd.splat_f64s(0.0);
+                for (&u, &v) in ah.iter().zip(bh) {
+                    acc = simd.mul_add_f64s(u, v, acc);
+                }
+                let tail: f64 = at.iter().zip(bt).map(|(u, v)| u * v).sum();
+                simd.reduce_sum_f64s(acc) + tail
+            };
+            for j in 0..n {
+                x[j] /= lu[j * n + j];
+                let xj = x[j];
+                if xj != 0.0 {
+                    axpy(&mut x[j + 1..], &lu[j * n + j + 1..(j + 1) * n], xj);
+                }
+            }
+            for j in (0..n).rev() {
+                let below = dot(&lu[j * n + j + 1..(j + 1) * n], &x[j + 1..]);
+                x[j] = (x[j] - below) / lu[j * n + j];
+            }
+            return;
+        }
         for j in 0..n {
             let xj = x[j];
             if xj != 0.0 {
@@ -253,5 +344,52 @@ mod tests {
         let zero = DMatrix::zeros(n, n);
         assert!(!small.factor(&zero, 0.0));
         assert!(!big.factor(&zero, 0.0));
+    }
+
+    /// W = a·I + K·diag(d) solved through the Cholesky of K + a·diag(d)⁻¹ agrees with the LU of
+    /// the same W, also when d spans twelve decades (tiny d: rows dominated by a/d_j).
+    #[test]
+    fn gram_factorisation_solves_the_iteration_matrix() {
+        let n = 48;
+        let b_mat = DMatrix::from_fn(n, n, |i, j| ((i * 5 + j * 11) % 13) as f64 / 13.0 - 0.4);
+        let gram = &b_mat * b_mat.transpose();
+        let d = DVector::from_fn(n, |i, _| {
+            0.25 * 10f64.powf(-12.0 * i as f64 / (n - 1) as f64)
+        });
+        let rhs = DVector::from_fn(n, |i, _| (0.7 * i as f64).cos());
+        let a = 0.3;
+        // The Jacobian −K·diag(d), so that a·I − J = W.
+        let jac = -&gram * DMatrix::from_diagonal(&d);
+        let w = DMatrix::identity(n, n) * a - &jac;
+        let mut by_gram = LuSolver::<0>::new(n);
+        let mut by_lu = LuSolver::<0>::new(n);
+        assert!(by_gram.factor_gram(&gram, d.as_slice(), a));
+        assert!(by_lu.factor(&jac, a));
+        let mut x_gram = rhs.clone();
+        let mut x_lu = rhs.clone();
+        by_gram.solve(x_gram.as_mut_slice());
+        by_lu.solve(x_lu.as_mut_slice());
+        let residual = (&w * &x_gram - &rhs).amax() / rhs.amax();
+        assert!(residual < 1e-13, "residual {residual:.3e}");
+        let diff = max_abs_diff(&x_gram, &x_lu) / x_lu.amax();
+        assert!(diff < 1e-12, "Cholesky vs LU {diff:.3e}");
+        // After an LU the same solver solves without the Gram scaling again.
+        assert!(by_gram.factor(&jac, a));
+        let mut x = rhs.clone();
+        by_gram.solve(x.as_mut_slice());
+        assert!(max_abs_diff(&x, &x_lu) < 1e-12 * x_lu.amax());
+        // Not applicable: a zero or negative d_j, a non-positive a, a small system.
+        let mut bad = d.clone();
+        bad[3] = 0.0;
+        assert!(!by_gram.factor_gram(&gram, bad.as_slice(), a));
+        bad[3] = -1e-3;
+        assert!(!by_gram.factor_gram(&gram, bad.as_slice(), a));
+        assert!(!by_gram.factor_gram(&gram, d.as_slice(), 0.0));
+        let small = 8;
+        let k8 = DMatrix::<f64>::identity(small, small);
+        assert!(!LuSolver::<0>::new(small).factor_gram(&k8, &[1.0; 8], a));
+        // An indefinite "K" is caught by the Cholesky.
+        let indefinite = DMatrix::from_fn(n, n, |i, j| if i == j { -10.0 } else { 0.0 });
+        assert!(!by_gram.factor_gram(&indefinite, &[1.0; 48], a));
     }
 }

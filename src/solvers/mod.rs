@@ -34,6 +34,13 @@ pub trait OdeProblem: Sync {
     fn spectral_bound(&self) -> f64;
     /// Move a state back into the problem's domain (default: nothing to do).
     fn project(&self, _state: &mut [f64]) {}
+    /// When ∂f/∂y = −K·diag(d) − μI with K symmetric positive semi-definite (the margin flows
+    /// of THEORY.md §3: K = U S² Uᵀ, d = ℓ''(m) + λ_SD, μ = λ_L2): d(y) into `d` and (K, μ),
+    /// so that implicit solvers can factorise their iteration matrices by Cholesky
+    /// ([`lu::LuSolver::factor_gram`]). Default: no such structure (`None`).
+    fn gram_jacobian(&self, _y: &[f64], _d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
+        None
+    }
 }
 
 /// Products with at least this many multiply–adds ([`Trajectory::left_multiply`]) run on all
