@@ -2,7 +2,7 @@
 //! and the RKC method, against independent computations.
 
 use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
-use gstarve::solvers::flow::{primal_flow, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE};
+use gstarve::solvers::flow::{primal_flow, AUTO_BDF_MAX_DIM, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE};
 use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use gstarve::solvers::{FlowMethod, FlowOptions, Trajectory};
 use gstarve::systems::{FeatureSystem, Spectrum};
@@ -95,29 +95,34 @@ fn rkc_by_name_agrees_with_a_tight_reference() {
     assert!(gap > 0.0);
 }
 
-/// The automatic choice for 200 < n ≤ 1000: RKC at loose tolerances, BDF at tight ones.
+/// The automatic choice above n = 200: BDF at every tolerance up to n = AUTO_BDF_MAX_DIM; above
+/// it RKC at loose tolerances and Dopri5 at tight ones.
 #[test]
-fn auto_uses_rkc_for_large_n_at_loose_tolerance() {
-    let sys = random_system(250, 1);
-    let d = l2(&sys);
-    let z0 = DVector::zeros(250);
+fn auto_uses_bdf_up_to_its_limit_then_rkc_at_loose_tolerance() {
     // primal_flow integrates the margins at MARGIN_TOL_SCALE times the requested tolerances.
     let threshold = AUTO_RKC_MIN_RTOL / MARGIN_TOL_SCALE;
-    for (rtol, solver) in [(threshold, "rkc"), (1e-5, "rkc"), (1e-8, "bdf")] {
+    let run = |n: usize, rtol: f64, t_end: f64| {
+        let sys = random_system(n, 1);
+        let d = l2(&sys);
         let opts = FlowOptions {
-            t_end: 20.0,
-            points: 11,
+            t_end,
+            points: 3,
             rtol,
             atol: 1e-10,
             method: FlowMethod::Auto,
         };
-        let sol = primal_flow(&d, &z0, &opts).unwrap();
-        assert!(
-            sol.stats.solver.starts_with(solver),
-            "rtol {rtol}: {}",
-            sol.stats.solver
-        );
+        primal_flow(&d, &DVector::zeros(n), &opts)
+            .unwrap()
+            .stats
+            .solver
+    };
+    for rtol in [threshold, 1e-5, 1e-8] {
+        let solver = run(250, rtol, 20.0);
+        assert!(solver.starts_with("bdf"), "n = 250, rtol {rtol}: {solver}");
     }
+    let n = AUTO_BDF_MAX_DIM + 1;
+    let solver = run(n, 1e-5, 0.5);
+    assert!(solver.starts_with("rkc"), "n = {n}, rtol 1e-5: {solver}");
     let err = "rk4".parse::<FlowMethod>().unwrap_err();
     assert!(err.contains("rkc"), "{err}");
 }

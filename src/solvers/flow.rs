@@ -19,13 +19,13 @@ pub enum FlowMethod {
     /// allocation-free DP45 with its stiffness test, switching to Rodas4 if DP45 finds the
     /// problem stiff; for 4 < n ≤ 200, BDF ([`super::bdf`]) when the stiffness
     /// estimate ρ(∂F/∂z)·τ_end exceeds 1000, else Dop853, switching to BDF if Dop853 detects
-    /// stiffness; for n > 200, RKC when rtol ≥ [`AUTO_RKC_MIN_RTOL`] (loose tolerances, where
-    /// its accuracy-limited steps are long), else BDF up to n = [`AUTO_BDF_MAX_DIM`] (at
-    /// n = 1000: 67 LUs and 885 evaluations, 2.3–2.5 s against Dopri5's 3.9–5.7 s on a loaded
-    /// machine, error in z 6.2e−8) and above it Dopri5
-    /// with its stiffness test off (dense LU would cost more than explicit steps at the
-    /// stability limit, and Dopri5's dense output stays accurate where the steps are
-    /// stability-limited, unlike Dop853's).
+    /// stiffness; for 200 < n ≤ [`AUTO_BDF_MAX_DIM`], BDF at any tolerance (its Cholesky
+    /// factorisations of the Gram form and functional iterations while non-stiff make it
+    /// faster than RKC and Dopri5 there; measurements at that constant); above it RKC when
+    /// rtol ≥ [`AUTO_RKC_MIN_RTOL`] (loose tolerances, where its accuracy-limited steps are
+    /// long), else Dopri5 with its stiffness test off (dense factorisations would cost more than
+    /// explicit steps at the stability limit, and Dopri5's dense output stays accurate where
+    /// the steps are stability-limited, unlike Dop853's).
     Auto,
     /// Explicit Dormand–Prince 8(5,3).
     Dop853,
@@ -134,13 +134,25 @@ impl FlowOptions {
 /// Above this stiffness estimate ρ·τ_end the automatic choice starts implicit.
 pub const STIFFNESS_THRESHOLD: f64 = 1000.0;
 /// Largest state for which the automatic choice starts implicit by the stiffness estimate
-/// (dense LU costs n³); above it, up to [`AUTO_BDF_MAX_DIM`], BDF is chosen by tolerance alone
-/// (rtol below [`AUTO_RKC_MIN_RTOL`], or a problem with no finite spectral bound).
+/// (dense factorisations cost n³); above it, up to [`AUTO_BDF_MAX_DIM`], BDF is chosen
+/// regardless.
 pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
-/// Largest state for which the automatic choice uses BDF at tight tolerances (rtol below
-/// [`AUTO_RKC_MIN_RTOL`]); measured at n = 1000 only, so larger states keep Dopri5 (its cost
-/// grows like n², BDF's LUs like n³).
-pub const AUTO_BDF_MAX_DIM: usize = 1000;
+/// Largest state for which the automatic choice uses BDF (at any tolerance). Measured on
+/// `gstarve system --random N --seed 1 --spectrum 10:0.1`, λ = 0.01, τ ≤ 1000 (requested
+/// tolerances; one run each on the 2-core machine):
+///
+/// | n    | rtol | BDF                          | alternative                          |
+/// |------|------|------------------------------|--------------------------------------|
+/// | 400  | 1e-4 | 46 ms, error 4.7e-4          | RKC 68 ms, error 4.7e-4              |
+/// | 400  | 1e-6 | 64 ms, error 3.0e-6          | RKC 179 ms, error 2.8e-5             |
+/// | 1000 | 1e-4 | 444 ms, error 1.4e-3         | RKC 495 ms, error 3.5e-4             |
+/// | 1000 | 1e-5 | 484 ms, error 3.6e-5         | RKC 802 ms, error 8.2e-5             |
+/// | 1000 | 1e-8 | 0.73–0.88 s, error 5.0e-8    | Dopri5 1.8–2.0 s (19 600 evaluations)|
+/// | 2000 | 1e-8 | 3.6 s (784 f, 30 Cholesky)   | Dopri5 11.4 s (19 725 f), Δz 5.1e-8  |
+///
+/// Larger states keep RKC / Dopri5: their cost per evaluation grows like n², the
+/// factorisations' like n³, and the crossing was not measured.
+pub const AUTO_BDF_MAX_DIM: usize = 2000;
 /// Largest state for which the automatic choice starts with DP45 (falling back to Rodas4):
 /// the dimensions DP45 and Rodas4 compile with fixed-size loops.
 pub const AUTO_SMALL_MAX_DIM: usize = 4;
@@ -197,16 +209,17 @@ pub fn integrate(
         ),
         FlowMethod::Auto => {
             let stiffness = problem.spectral_bound() * t_end;
+            if problem.dim() > AUTO_IMPLICIT_MAX_DIM && problem.dim() <= AUTO_BDF_MAX_DIM {
+                return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
+            }
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM
                 && rtol >= AUTO_RKC_MIN_RTOL
                 && problem.spectral_bound().is_finite()
             {
-                // Loose tolerance: RKC's long, accuracy-limited steps win (at n = 1000, rtol
-                // 1e-5: a quarter to a sixth of Dopri5's evaluations at equal error).
+                // Loose tolerance: RKC's long, accuracy-limited steps win over Dopri5's (at
+                // n = 1000, rtol 1e-5: a quarter to a sixth of Dopri5's evaluations at equal
+                // error).
                 return super::rkc::solve(problem, y0, t_end, points, rtol, atol);
-            }
-            if problem.dim() > AUTO_IMPLICIT_MAX_DIM && problem.dim() <= AUTO_BDF_MAX_DIM {
-                return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
             }
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM {
                 // Dense LU at this size costs more than explicit steps at the stability limit.
