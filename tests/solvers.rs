@@ -348,6 +348,49 @@ fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
     }
 }
 
+/// SciPy's LSODA error on the same benchmark flow at n = 3 (`--random 3 --seed 1`), against a
+/// Rodas4 reference at rtol 1e-12, measured the same way with `scipy_baseline.py` on
+/// 2026-11-28 (16:00 UTC).
+const SCIPY_LSODA_ERROR_N3: f64 = 1.9e-7;
+
+/// At n = 3 DP45 finds the benchmark flow stiff (at τ ≈ 825) and the automatic choice hands it
+/// to Rodas4, which must then integrate the margins at MARGIN_TOL_SCALE times the tolerances
+/// like every other margin integration: at the unscaled tolerances its error in z was 3.6e-7,
+/// above LSODA's; measured 2.5e-8 after.
+#[test]
+fn auto_fallback_at_n3_holds_the_error_in_z() {
+    let sys = FeatureSystem::random(
+        3,
+        Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        },
+        1,
+    )
+    .unwrap();
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let options = |rtol, atol, method| FlowOptions {
+        t_end: 1000.0,
+        points: 1001,
+        rtol,
+        atol,
+        method,
+    };
+    let z0 = DVector::zeros(3);
+    let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
+    assert!(
+        ours.stats
+            .solver
+            .starts_with("rodas4 (after dp45 found the problem stiff"),
+        "{}",
+        ours.stats.solver
+    );
+    let reference = primal_flow(&d, &z0, &options(1e-12, 1e-14, FlowMethod::Rodas4)).unwrap();
+    let err = trajectory_error(&ours, &reference);
+    println!("n = 3 auto flow error {err:.2e} (SciPy LSODA {SCIPY_LSODA_ERROR_N3:.1e})");
+    assert!(err < 0.6 * SCIPY_LSODA_ERROR_N3, "error {err:.2e}");
+}
+
 /// SciPy's best trajectory errors at n = 10 and n = 100 on the same benchmark flow (LSODA with
 /// the analytic Jacobian, its fastest method there), from the same `compare_scipy.py` runs of
 /// 2026-11-28 (docs/benchmarks.md).
