@@ -41,6 +41,10 @@ pub(crate) struct LuSolver<const N: usize> {
     /// Set by [`Self::factor_gram`]: the factors are of S = K + a·diag(d)⁻¹ and the solution is
     /// scaled by these 1/d_j afterwards; empty after [`Self::factor`].
     pub(super) inv_d: Vec<f64>,
+    /// faer and Cholesky paths: the reciprocals of the factor's diagonal (U's, or L's), so that
+    /// the substitutions multiply instead of divide: a division on their serial dependency
+    /// chain costs several times a multiplication's latency.
+    pub(super) inv_diag: Vec<f64>,
 }
 
 impl<const N: usize> LuSolver<N> {
@@ -76,6 +80,7 @@ impl<const N: usize> LuSolver<N> {
             perm: vec![0; n],
             faer,
             inv_d: Vec::with_capacity(n),
+            inv_diag: vec![0.0; n],
         }
     }
 
@@ -115,6 +120,9 @@ impl<const N: usize> LuSolver<N> {
         if factored.is_err() || !(0..n).all(|i| s[i * n + i] > 0.0 && s[i * n + i].is_finite()) {
             return false;
         }
+        for (i, r) in self.inv_diag.iter_mut().enumerate() {
+            *r = 1.0 / s[i * n + i];
+        }
         self.inv_d.extend(d.iter().map(|&dj| 1.0 / dj));
         true
     }
@@ -142,10 +150,14 @@ impl<const N: usize> LuSolver<N> {
                     MemStack::new(mem),
                     Default::default(),
                 );
-                (0..n).all(|i| {
+                let regular = (0..n).all(|i| {
                     let u = a[i * n + i];
                     u != 0.0 && u.is_finite()
-                })
+                });
+                for (i, r) in self.inv_diag.iter_mut().enumerate() {
+                    *r = 1.0 / a[i * n + i];
+                }
+                regular
             }
             None => {
                 for k in 0..n {
@@ -196,6 +208,7 @@ impl<const N: usize> LuSolver<N> {
             Some(_) if !self.inv_d.is_empty() => {
                 pulp::Arch::new().dispatch(Substitution {
                     lu: a,
+                    inv_diag: &self.inv_diag,
                     x: b,
                     cholesky: true,
                 });
@@ -207,7 +220,7 @@ impl<const N: usize> LuSolver<N> {
                 for (t, &p) in tmp.iter_mut().zip(&self.perm) {
                     *t = b[p];
                 }
-                substitute(a, tmp);
+                substitute(a, &self.inv_diag, tmp);
                 b.copy_from_slice(tmp);
             }
             None => {
@@ -240,9 +253,10 @@ impl<const N: usize> LuSolver<N> {
 /// targets baseline x86-64, whose SSE2 vectors are half as wide). At n = 100: 40 k
 /// instructions per solve before the dispatch, against 45 k for faer's recursive triangular
 /// solves (callgrind, BDF on the issue-#2 margin flow).
-fn substitute(lu: &[f64], x: &mut [f64]) {
+fn substitute(lu: &[f64], inv_diag: &[f64], x: &mut [f64]) {
     pulp::Arch::new().dispatch(Substitution {
         lu,
+        inv_diag,
         x,
         cholesky: false,
     });
@@ -253,6 +267,8 @@ fn substitute(lu: &[f64], x: &mut [f64]) {
 /// backward by dot products with L's columns).
 struct Substitution<'a> {
     lu: &'a [f64],
+    /// 1 / the factor's diagonal entries.
+    inv_diag: &'a [f64],
     x: &'a mut [f64],
     cholesky: bool,
 }
@@ -262,7 +278,12 @@ impl pulp::WithSimd for Substitution<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let Substitution { lu, x, cholesky } = self;
+        let Substitution {
+            lu,
+            inv_diag,
+            x,
+            cholesky,
+        } = self;
         let n = x.len();
         let axpy = |x: &mut [f64], col: &[f64], xj: f64| {
             let (xh, xt) = S::as_mut_simd_f64s(x);
@@ -287,7 +308,7 @@ impl pulp::WithSimd for Substitution<'_> {
                 simd.reduce_sum_f64s(acc) + tail
             };
             for j in 0..n {
-                x[j] /= lu[j * n + j];
+                x[j] *= inv_diag[j];
                 let xj = x[j];
                 if xj != 0.0 {
                     axpy(&mut x[j + 1..], &lu[j * n + j + 1..(j + 1) * n], xj);
@@ -295,7 +316,7 @@ impl pulp::WithSimd for Substitution<'_> {
             }
             for j in (0..n).rev() {
                 let below = dot(&lu[j * n + j + 1..(j + 1) * n], &x[j + 1..]);
-                x[j] = (x[j] - below) / lu[j * n + j];
+                x[j] = (x[j] - below) * inv_diag[j];
             }
             return;
         }
@@ -306,7 +327,7 @@ impl pulp::WithSimd for Substitution<'_> {
             }
         }
         for j in (0..n).rev() {
-            x[j] /= lu[j * n + j];
+            x[j] *= inv_diag[j];
             let xj = x[j];
             axpy(&mut x[..j], &lu[j * n..j * n + j], xj);
         }
