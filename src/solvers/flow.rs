@@ -19,13 +19,15 @@ pub enum FlowMethod {
     /// allocation-free DP45 with its stiffness test, switching to Rodas4 if DP45 finds the
     /// problem stiff; for 4 < n ≤ 200, BDF ([`super::bdf`]) when the stiffness
     /// estimate ρ(∂F/∂z)·τ_end exceeds 1000, else Dop853, switching to BDF if Dop853 detects
-    /// stiffness; for 200 < n ≤ [`AUTO_BDF_MAX_DIM`], BDF at any tolerance (its Cholesky
-    /// factorisations of the Gram form and functional iterations while non-stiff make it
-    /// faster than RKC and Dopri5 there; measurements at that constant); above it RKC when
+    /// stiffness; for 200 < n ≤ [`AUTO_BDF_MAX_DIM`] and a problem with the Gram structure of
+    /// the margin flows ([`OdeProblem::gram_jacobian`]), BDF at any tolerance (its Cholesky
+    /// factorisations and functional iterations while non-stiff make it faster than RKC and
+    /// Dopri5 there; measurements at that constant). Otherwise, for n > 200: RKC when
     /// rtol ≥ [`AUTO_RKC_MIN_RTOL`] (loose tolerances, where its accuracy-limited steps are
-    /// long), else Dopri5 with its stiffness test off (dense factorisations would cost more than
-    /// explicit steps at the stability limit, and Dopri5's dense output stays accurate where
-    /// the steps are stability-limited, unlike Dop853's).
+    /// long), else BDF up to n = [`AUTO_LU_BDF_MAX_DIM`] and above it Dopri5 with its
+    /// stiffness test off (dense factorisations would cost more than explicit steps at the
+    /// stability limit, and Dopri5's dense output stays accurate where the steps are
+    /// stability-limited, unlike Dop853's).
     Auto,
     /// Explicit Dormand–Prince 8(5,3).
     Dop853,
@@ -137,7 +139,8 @@ pub const STIFFNESS_THRESHOLD: f64 = 1000.0;
 /// (dense factorisations cost n³); above it, up to [`AUTO_BDF_MAX_DIM`], BDF is chosen
 /// regardless.
 pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
-/// Largest state for which the automatic choice uses BDF (at any tolerance). Measured on
+/// Largest state for which the automatic choice uses BDF at any tolerance, for problems with
+/// the Gram structure (the margin flows; others: [`AUTO_LU_BDF_MAX_DIM`]). Measured on
 /// `gstarve system --random N --seed 1 --spectrum 10:0.1`, λ = 0.01, τ ≤ 1000 (requested
 /// tolerances; one run each on the 2-core machine):
 ///
@@ -145,23 +148,30 @@ pub const AUTO_IMPLICIT_MAX_DIM: usize = 200;
 /// |------|------|------------------------------|--------------------------------------|
 /// | 400  | 1e-4 | 46 ms, error 4.7e-4          | RKC 68 ms, error 4.7e-4              |
 /// | 400  | 1e-6 | 64 ms, error 3.0e-6          | RKC 179 ms, error 2.8e-5             |
-/// | 1000 | 1e-4 | 444 ms, error 1.4e-3         | RKC 495 ms, error 3.5e-4             |
+/// | 1000 | 1e-4 | 444 ms, error 1.4e-3 (4×)    | RKC 495 ms, error 3.5e-4             |
 /// | 1000 | 1e-5 | 484 ms, error 3.6e-5         | RKC 802 ms, error 8.2e-5             |
 /// | 1000 | 1e-8 | 0.73–0.88 s, error 5.0e-8    | Dopri5 1.8–2.0 s (19 600 evaluations)|
 /// | 2000 | 1e-8 | 3.6 s (784 f, 30 Cholesky)   | Dopri5 11.4 s (19 725 f), Δz 5.1e-8  |
 ///
-/// Larger states keep RKC / Dopri5: their cost per evaluation grows like n², the
-/// factorisations' like n³, and the crossing was not measured.
+/// At rtol 1e-4 and n = 1000 BDF is only 10 % faster, at 4× RKC's error. Larger states keep
+/// RKC / Dopri5: their cost per evaluation grows like n², the factorisations' like n³, and the
+/// crossing was not measured.
 pub const AUTO_BDF_MAX_DIM: usize = 2000;
+/// Largest state for which the automatic choice uses BDF at tight tolerances (rtol below
+/// [`AUTO_RKC_MIN_RTOL`]) for problems without the Gram structure (LU factorisations; measured
+/// before the Cholesky path, at n = 1000 on the margin flow: 67 LUs, 1.6–1.9 s against
+/// Dopri5's ≈ 2.5 s).
+pub const AUTO_LU_BDF_MAX_DIM: usize = 1000;
 /// Largest state for which the automatic choice starts with DP45 (falling back to Rodas4):
 /// the dimensions DP45 and Rodas4 compile with fixed-size loops.
 pub const AUTO_SMALL_MAX_DIM: usize = 4;
 
 /// The relative tolerance, as the integrator receives it, from which the automatic choice uses
-/// RKC for n > 200; [`primal_flow`]'s margin integration passes [`MARGIN_TOL_SCALE`]·rtol, so
-/// that is a requested rtol ≥ 1e-6. Below it a second-order method's accuracy-limited steps
-/// are shorter than Dopri5's stability-limited ones (n = 1000, rtol 1e-8: 13 300 RKC
-/// evaluations with 16× Dopri5's error).
+/// RKC for n > 200 when BDF is not chosen regardless ([`AUTO_BDF_MAX_DIM`]: n > 2000, or a
+/// problem without the Gram structure); [`primal_flow`]'s margin integration passes
+/// [`MARGIN_TOL_SCALE`]·rtol, so that is a requested rtol ≥ 1e-6. Below it a second-order
+/// method's accuracy-limited steps are shorter than Dopri5's stability-limited ones
+/// (n = 1000, rtol 1e-8: 13 300 RKC evaluations with 16× Dopri5's error).
 pub const AUTO_RKC_MIN_RTOL: f64 = 1e-7;
 
 /// The factor on rtol and atol when [`primal_flow`] integrates margins, except with DP45 (the
@@ -210,7 +220,13 @@ pub fn integrate(
         ),
         FlowMethod::Auto => {
             let stiffness = problem.spectral_bound() * t_end;
-            if problem.dim() > AUTO_IMPLICIT_MAX_DIM && problem.dim() <= AUTO_BDF_MAX_DIM {
+            let n = problem.dim();
+            let gram = n > AUTO_IMPLICIT_MAX_DIM
+                && n <= AUTO_BDF_MAX_DIM
+                && problem
+                    .gram_jacobian(y0.as_slice(), &mut vec![0.0; n])
+                    .is_some();
+            if gram {
                 return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
             }
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM
@@ -221,6 +237,9 @@ pub fn integrate(
                 // n = 1000, rtol 1e-5: a quarter to a sixth of Dopri5's evaluations at equal
                 // error).
                 return super::rkc::solve(problem, y0, t_end, points, rtol, atol);
+            }
+            if n > AUTO_IMPLICIT_MAX_DIM && n <= AUTO_LU_BDF_MAX_DIM {
+                return super::bdf::solve(problem, y0, t_end, points, rtol, atol);
             }
             if problem.dim() > AUTO_IMPLICIT_MAX_DIM {
                 // Dense LU at this size costs more than explicit steps at the stability limit.
@@ -289,6 +308,8 @@ fn small_margin_flow(
         FlowMethod::Dp45 => integrate(flow, m0, options),
         FlowMethod::Auto => {
             options.validate()?;
+            // The fallback's scaled tolerances must be valid too (as for n > 4).
+            scaled.validate()?;
             let FlowOptions {
                 t_end,
                 points,

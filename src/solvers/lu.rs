@@ -6,6 +6,11 @@
 //! blocked `lu_in_place` with a preallocated stack from there on (on all cores from
 //! [`FAER_PAR_MIN_DIM`] on), then column-oriented substitutions whose axpys are explicit SIMD
 //! (pulp). Nothing allocates after [`LuSolver::new`].
+//!
+//! For the margin flows' W = a·I + K·diag(d) (K symmetric positive semi-definite, d > 0),
+//! [`LuSolver::factor_gram`] replaces the LU by a Cholesky factorisation of the symmetric
+//! positive definite S = K + a·diag(d)⁻¹ (W = S·diag(d)) in the same storage, from
+//! [`FAER_LU_MIN_DIM`] on.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::DMatrix;
@@ -29,12 +34,16 @@ fn par(n: usize) -> faer::Par {
     }
 }
 
-/// Partial-pivoting LU of W = d·I − J into preallocated storage.
+/// Partial-pivoting LU of W = d·I − J (or, after [`LuSolver::factor_gram`], the Cholesky
+/// factor of the symmetric form) into preallocated storage.
 pub(crate) struct LuSolver<const N: usize> {
     pub(super) n: usize,
-    /// The factors, column-major (unit-lower L below the diagonal, U on and above).
+    /// The factors, column-major: after [`Self::factor`] unit-lower L below the diagonal and U
+    /// on and above; after [`Self::factor_gram`] the Cholesky factor L on and below the
+    /// diagonal (the upper triangle is left over and unused).
     pub(super) lu: Vec<f64>,
-    /// Small path: row interchanged with row k at step k. faer path: the row permutation.
+    /// Small path: row interchanged with row k at step k. faer path: the row permutation
+    /// (unused after [`Self::factor_gram`]).
     pub(super) perm: Vec<usize>,
     /// faer path only: inverse permutation, stack for the transpositions, scratch vector.
     pub(super) faer: Option<(Vec<usize>, MemBuffer, Vec<f64>)>,
@@ -88,20 +97,29 @@ impl<const N: usize> LuSolver<N> {
     /// d_j > 0 (the iteration matrix of a flow whose Jacobian is −K·diag(d) − μI, a = d_W + μ;
     /// THEORY.md §3), as W = S·diag(d) with S = K + a·diag(d)⁻¹ symmetric positive definite:
     /// a Cholesky S = LLᵀ, half the work of an LU and no pivoting; [`Self::solve`] then
-    /// substitutes with L and Lᵀ and scales x ← diag(d)⁻¹x. Solving W x = b this way is the LU solve of a diagonally
-    /// rescaled W, accurate to rounding relative to that scaling even when some d_j are tiny
-    /// (those rows of S are then dominated by their diagonal).
+    /// substitutes with L and Lᵀ and scales x ← diag(d)⁻¹x. This is a Cholesky solve with
+    /// W·diag(d)⁻¹, accurate to rounding relative to that column scaling even when some d_j are
+    /// tiny (those rows of S are then dominated by their diagonal).
     ///
     /// Returns false, leaving no usable factorisation, if the path does not apply (n below
-    /// [`FAER_LU_MIN_DIM`], some d_j not positive or a/d_j not finite) or S is not numerically
-    /// positive definite; the caller then falls back to [`Self::factor`].
+    /// [`FAER_LU_MIN_DIM`], a K or d of the wrong shape, a not positive and finite, some d_j
+    /// not finite or below √(smallest normal) ≈ 1.5e−154) or S is not numerically positive
+    /// definite; the caller then falls back to [`Self::factor`].
     pub(crate) fn factor_gram(&mut self, gram: &DMatrix<f64>, d: &[f64], a: f64) -> bool {
         let n = self.dim();
         self.inv_d.clear();
         let Some((_, mem, _)) = &mut self.faer else {
             return false;
         };
-        if a.is_nan() || a <= 0.0 || !d.iter().all(|&dj| dj > 0.0 && (a / dj).is_finite()) {
+        // d_j ≥ √(smallest normal): then 1/d_j and a/d_j are finite for any reasonable a, and
+        // the solution's y_j ≈ b_j d_j / a stays far from the subnormals. A smaller d_j (a
+        // margin beyond ≈ 350 for the logistic loss) falls back to LU.
+        let d_min = f64::MIN_POSITIVE.sqrt();
+        let usable = |dj: f64| dj.is_finite() && dj >= d_min && (a / dj).is_finite();
+        if a.is_nan() || a <= 0.0 || !a.is_finite() || !d.iter().all(|&dj| usable(dj)) {
+            return false;
+        }
+        if gram.nrows() != n || gram.ncols() != n || d.len() != n {
             return false;
         }
         let s = &mut self.lu;
@@ -409,6 +427,12 @@ mod tests {
         let small = 8;
         let k8 = DMatrix::<f64>::identity(small, small);
         assert!(!LuSolver::<0>::new(small).factor_gram(&k8, &[1.0; 8], a));
+        // A subnormal or infinite d_j, or a K of the wrong shape: LU instead.
+        bad[3] = 1e-310;
+        assert!(!by_gram.factor_gram(&gram, bad.as_slice(), a));
+        bad[3] = f64::INFINITY;
+        assert!(!by_gram.factor_gram(&gram, bad.as_slice(), a));
+        assert!(!by_gram.factor_gram(&DMatrix::identity(n - 1, n - 1), d.as_slice(), a));
         // An indefinite "K" is caught by the Cholesky.
         let indefinite = DMatrix::from_fn(n, n, |i, j| if i == j { -10.0 } else { 0.0 });
         assert!(!by_gram.factor_gram(&indefinite, &[1.0; 48], a));

@@ -29,8 +29,9 @@ pub trait OdeProblem: Sync {
     fn rhs(&self, y: &[f64], dy: &mut [f64]);
     /// ∂f/∂y into `jac` (dim × dim).
     fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>);
-    /// An upper bound on the spectral radius of ∂f/∂y over the region the flow visits
-    /// (∞ if unbounded). Used to choose between explicit and implicit methods.
+    /// An upper bound on ‖∂f/∂y‖₂ (hence on its spectral radius) over the region the flow
+    /// visits (∞ if unbounded). Used to choose between explicit and implicit methods, to size
+    /// RKC's stages, and by BDF to decide when functional iteration converges fast.
     fn spectral_bound(&self) -> f64;
     /// Move a state back into the problem's domain (default: nothing to do).
     fn project(&self, _state: &mut [f64]) {}
@@ -342,7 +343,8 @@ pub(crate) mod test_problems {
             jac.copy_from(&self.a);
         }
         fn spectral_bound(&self) -> f64 {
-            1000.0
+            // The Frobenius norm bounds ‖A‖₂.
+            self.a.norm()
         }
     }
 
