@@ -293,6 +293,36 @@ fn unstable_learning_rate_is_rejected_and_divergence_reported() {
     assert!(err.to_string().contains("diverged"), "{err}");
 }
 
+/// The issue-#2 benchmark system of size n (`gstarve system --random n --seed 1 --spectrum
+/// 10:0.1`).
+fn benchmark_system(n: usize) -> FeatureSystem {
+    FeatureSystem::random(
+        n,
+        Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        },
+        1,
+    )
+    .unwrap()
+}
+
+/// Its benchmark dynamics: logistic loss, L2 with λ = 0.01.
+fn benchmark_dynamics(sys: &FeatureSystem) -> PrimalDynamics<'_> {
+    PrimalDynamics::new(sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap()
+}
+
+/// The benchmark's flow options: τ ∈ [0, 1000], 1001 output points.
+fn benchmark_options(rtol: f64, atol: f64, method: FlowMethod) -> FlowOptions {
+    FlowOptions {
+        t_end: 1000.0,
+        points: 1001,
+        rtol,
+        atol,
+        method,
+    }
+}
+
 /// SciPy's trajectory errors on the issue-#2 benchmark flow at n = 2 (`gstarve system --random 2
 /// --seed 1 --spectrum 10:0.1`, λ = 0.01, τ ∈ [0, 1000], 1001 points, rtol 1e-8, atol 1e-10,
 /// z₀ = 0; max over the grid of |z − z_ref|, z_ref from gstarve at rtol 1e-12), measured with
@@ -306,23 +336,9 @@ const SCIPY_DOP853_ERROR_N2: f64 = 5.9e-6;
 /// rtol 1e-12; it agrees with BDF and DP45 at rtol 1e-12 to 4e-10).
 #[test]
 fn auto_flow_at_n2_is_no_less_accurate_than_scipy() {
-    let sys = FeatureSystem::random(
-        2,
-        Spectrum::Geometric {
-            from: 10.0,
-            to: 0.1,
-        },
-        1,
-    )
-    .unwrap();
-    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-    let options = |rtol, atol, method| FlowOptions {
-        t_end: 1000.0,
-        points: 1001,
-        rtol,
-        atol,
-        method,
-    };
+    let sys = benchmark_system(2);
+    let d = benchmark_dynamics(&sys);
+    let options = benchmark_options;
     let z0 = DVector::zeros(2);
     let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
     assert_eq!(ours.stats.solver, "dp45");
@@ -359,23 +375,9 @@ const SCIPY_LSODA_ERROR_N3: f64 = 1.9e-7;
 /// above LSODA's; measured 2.5e-8 after.
 #[test]
 fn auto_fallback_at_n3_holds_the_error_in_z() {
-    let sys = FeatureSystem::random(
-        3,
-        Spectrum::Geometric {
-            from: 10.0,
-            to: 0.1,
-        },
-        1,
-    )
-    .unwrap();
-    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-    let options = |rtol, atol, method| FlowOptions {
-        t_end: 1000.0,
-        points: 1001,
-        rtol,
-        atol,
-        method,
-    };
+    let sys = benchmark_system(3);
+    let d = benchmark_dynamics(&sys);
+    let options = benchmark_options;
     let z0 = DVector::zeros(3);
     let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
     assert!(
@@ -403,24 +405,9 @@ const SCIPY_LSODA_ERROR_N100: f64 = 7.2e-8;
 #[test]
 fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
     for (n, scipy) in [(10, SCIPY_LSODA_ERROR_N10), (100, SCIPY_LSODA_ERROR_N100)] {
-        let sys = FeatureSystem::random(
-            n,
-            Spectrum::Geometric {
-                from: 10.0,
-                to: 0.1,
-            },
-            1,
-        )
-        .unwrap();
-        let d =
-            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-        let options = |rtol, atol, method| FlowOptions {
-            t_end: 1000.0,
-            points: 1001,
-            rtol,
-            atol,
-            method,
-        };
+        let sys = benchmark_system(n);
+        let d = benchmark_dynamics(&sys);
+        let options = benchmark_options;
         let z0 = DVector::zeros(n);
         let ours = primal_flow(&d, &z0, &options(1e-8, 1e-10, FlowMethod::Auto)).unwrap();
         assert_eq!(ours.stats.solver, "bdf");
@@ -440,17 +427,8 @@ fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
 #[test]
 fn bdf_agrees_with_rodas4_and_diffsol_on_the_benchmark_flows() {
     for n in [2, 10, 100] {
-        let sys = FeatureSystem::random(
-            n,
-            Spectrum::Geometric {
-                from: 10.0,
-                to: 0.1,
-            },
-            1,
-        )
-        .unwrap();
-        let d =
-            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let sys = benchmark_system(n);
+        let d = benchmark_dynamics(&sys);
         let options = |method| FlowOptions {
             t_end: 1000.0,
             points: 101,

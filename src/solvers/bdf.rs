@@ -947,11 +947,11 @@ mod tests {
         assert!(errors[3] < 1e-4 * errors[0], "errors {errors:?}");
     }
 
-    /// SciPy's policies reach the same answer with more LU factorisations.
-    #[test]
-    fn scipy_policies_agree_and_factorise_more() {
+    /// The issue-#2 benchmark flow in margin space (`--random n --seed 1 --spectrum 10:0.1`,
+    /// logistic loss, L2 with λ = 0.01).
+    fn benchmark_flow(n: usize) -> MarginFlow {
         let sys = FeatureSystem::random(
-            10,
+            n,
             crate::systems::Spectrum::Geometric {
                 from: 10.0,
                 to: 0.1,
@@ -961,22 +961,17 @@ mod tests {
         .unwrap();
         let d =
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-        let flow = MarginFlow::new(&d);
+        MarginFlow::new(&d)
+    }
+
+    /// SciPy's policies reach the same answer with more LU factorisations.
+    #[test]
+    fn scipy_policies_agree_and_factorise_more() {
+        let flow = benchmark_flow(10);
         let m0 = DVector::zeros(10);
         let ours = solve(&flow, &m0, 1000.0, 101, 1e-9, 1e-11).unwrap();
         let scipy = solve_with(&flow, &m0, 1000.0, 101, 1e-9, 1e-11, &BdfParams::SCIPY).unwrap();
-        let worst = ours
-            .states
-            .iter()
-            .zip(&scipy.states)
-            .map(|(a, b)| max_abs_diff(a, b))
-            .fold(0.0, |m: f64, e: f64| {
-                if m.is_nan() || e.is_nan() {
-                    f64::NAN
-                } else {
-                    m.max(e)
-                }
-            });
+        let worst = max_deviation(&ours, &scipy);
         assert!(worst < 1e-6, "max deviation {worst:.3e}");
         let (a, b) = (&ours.stats, &scipy.stats);
         assert!(
@@ -1028,18 +1023,7 @@ mod tests {
     /// with a tight reference, with fewer factorisations.
     #[test]
     fn functional_iteration_and_cholesky_agree_with_newton_and_lu() {
-        let sys = FeatureSystem::random(
-            48,
-            crate::systems::Spectrum::Geometric {
-                from: 10.0,
-                to: 0.1,
-            },
-            1,
-        )
-        .unwrap();
-        let d =
-            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-        let flow = MarginFlow::new(&d);
+        let flow = benchmark_flow(48);
         let m0 = DVector::zeros(48);
         let (rtol, atol) = (1e-9, 1e-11);
         let reference = solve(&flow, &m0, 1000.0, 101, 1e-12, 1e-14).unwrap();
