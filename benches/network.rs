@@ -5,8 +5,8 @@
 //! Run: `cargo bench --bench network`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gstarve::data::{two_moons, MoonsOptions};
-use gstarve::network::{train, NetworkOptions, TrainOptions, TwoLayerRelu};
+use gstarve_net::data::{two_moons, MoonsOptions};
+use gstarve_net::network::{train, NetworkOptions, TrainOptions, TwoLayerRelu};
 
 fn moons_run(c: &mut Criterion) {
     let data = two_moons(&MoonsOptions::default()).unwrap();

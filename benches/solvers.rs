@@ -4,12 +4,12 @@
 //! same systems for `scipy_baseline.py`. Run: `cargo bench --bench solvers`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gstarve::dynamics::{symmetric_product, Loss, PrimalDynamics, Regulariser};
-use gstarve::solvers::flow::primal_flow;
-use gstarve::solvers::gd::{gradient_descent, GdOptions};
-use gstarve::solvers::steady::steady_state;
-use gstarve::solvers::{FlowMethod, FlowOptions};
-use gstarve::systems::{FeatureSystem, Spectrum};
+use gstarve_core::dynamics::{symmetric_product, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::solvers::flow::primal_flow;
+use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
+use gstarve_core::solvers::steady::steady_state;
+use gstarve_core::solvers::{FlowMethod, FlowOptions};
+use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::DVector;
 
 fn system(n: usize) -> FeatureSystem {

@@ -1,4 +1,4 @@
-//! Benchmarks of the sweeps: the 256 × 256 starvation phase diagram of THEORY.md §7 (E₂₁ over
+//! Benchmarks of the sweeps: the 256 × 256 starvation phase diagram of docs/theory.md §7 (E₂₁ over
 //! r = s₁/s₂ ∈ [1, 5] × δ ∈ [0.05, 0.95], λ = 0.01, s₂ = 2), against SciPy's fsolve per point
 //! (`scipy_baseline.py phase`, about 0.1 ms per point, i.e. 6.5 s for 256²). Target: ≥ 100×
 //! faster. Run: `cargo bench --bench sweeps`.
@@ -10,7 +10,7 @@
 //! gstarve is 280–600× faster.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gstarve::sweeps::{
+use gstarve_core::sweeps::{
     phase_diagram, rotation_sensitivity, rotation_steady_state, Axis, Grid, Measure, Parameter,
     PhaseDiagramSpec, Progress, RotationFamily,
 };

@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
-use gstarve::data::{two_moons, MoonsOptions};
-use gstarve::network::{train, NetworkOptions, TrainOptions, TwoLayerRelu};
+use gstarve_net::data::{two_moons, MoonsOptions};
+use gstarve_net::network::{train, NetworkOptions, TrainOptions, TwoLayerRelu};
 
-fn main() -> gstarve::Result<()> {
+fn main() -> gstarve_core::Result<()> {
     let parallel = std::env::args().any(|a| a == "--parallel");
     let data = two_moons(&MoonsOptions::default())?;
     let mut net = TwoLayerRelu::init(2, &NetworkOptions::default())?;

@@ -4,21 +4,21 @@
 
 use std::path::Path;
 
-use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
-use gstarve::figures::{
+use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::reference::paper_toy;
+use gstarve_core::solvers::steady::steady_state;
+use gstarve_core::sweeps::{
+    phase_diagram, starvation_matrix, Axis, GdGapOptions, Grid, Measure, Parameter,
+    PhaseDiagramSpec, Progress, RotationFamily,
+};
+use gstarve_core::systems::{FeatureSystem, Spectrum};
+use gstarve_core::theory::sensitivity::l2_sensitivity;
+use gstarve_core::Error;
+use gstarve_plot::{
     flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
     toy_figure, FigureSize, FlowVsGdOptions, Formats, GalleryOptions, PhaseDiagramOptions,
     PhasePlaneOptions, ResponsesOptions, StarvationMatrixOptions, ToyFigureOptions, Written,
 };
-use gstarve::reference::paper_toy;
-use gstarve::solvers::steady::steady_state;
-use gstarve::sweeps::{
-    phase_diagram, starvation_matrix, Axis, GdGapOptions, Grid, Measure, Parameter,
-    PhaseDiagramSpec, Progress, RotationFamily,
-};
-use gstarve::systems::{FeatureSystem, Spectrum};
-use gstarve::theory::sensitivity::l2_sensitivity;
-use gstarve::Error;
 
 /// Decode the PNG, check its size, and check that it is not blank (luminance variance).
 fn check_png(path: &Path, size: FigureSize) {
@@ -102,7 +102,7 @@ fn phase_plane_renders_with_field_and_nullclines() {
     ] {
         assert!(csv.contains(series), "CSV lacks {series}");
     }
-    // The marked L2 steady state is THEORY.md §6's.
+    // The marked L2 steady state is docs/theory.md §6's.
     let line = csv.lines().find(|l| l.starts_with("steady-l2,")).unwrap();
     let cols: Vec<&str> = line.split(',').collect();
     assert!((cols[4].parse::<f64>().unwrap() - 7.812049).abs() < 1e-6);

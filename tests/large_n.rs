@@ -1,11 +1,13 @@
 //! The large-n path (issue #2): the symmetric Gram kernel inside gradient descent and the flow,
 //! and the RKC method, against independent computations.
 
-use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
-use gstarve::solvers::flow::{primal_flow, AUTO_BDF_MAX_DIM, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE};
-use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
-use gstarve::solvers::{FlowMethod, FlowOptions, Trajectory};
-use gstarve::systems::{FeatureSystem, Spectrum};
+use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::solvers::flow::{
+    primal_flow, AUTO_BDF_MAX_DIM, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE,
+};
+use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve_core::solvers::{FlowMethod, FlowOptions, Trajectory};
+use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 

@@ -5,12 +5,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gstarve::figures::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
-use gstarve::network::{NetworkOptions, Parameterisation, TrainOptions};
-use gstarve::sweeps::{
+use gstarve_core::sweeps::Progress;
+use gstarve_net::experiments::{
     linearisation_sweep, moons_experiment, LinearisationSpec, MoonsExperiment, MoonsSetting,
-    MoonsSpec, Progress,
+    MoonsSpec,
 };
+use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions};
+use gstarve_plot::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
 
 /// Width 100, 3 seeds, 1500 epochs of the paper's optimiser: 9 runs, about a second.
 fn small_experiment() -> MoonsExperiment {
@@ -34,7 +35,7 @@ fn small_experiment() -> MoonsExperiment {
     moons_experiment(&spec, Progress::Hidden).unwrap()
 }
 
-fn small_sweep(widths: Vec<usize>) -> gstarve::sweeps::LinearisationSweep {
+fn small_sweep(widths: Vec<usize>) -> gstarve_net::experiments::LinearisationSweep {
     let spec = LinearisationSpec {
         widths,
         epochs: 300,
@@ -106,7 +107,7 @@ fn moons_experiment_shows_starvation_by_margin_and_sd_uses_the_curved_axis() {
             );
         }
     }
-    let z = |s: &gstarve::sweeps::SettingResult| s.final_means();
+    let z = |s: &gstarve_net::experiments::SettingResult| s.final_means();
     let (zm, zp, zs) = (z(minus), z(plus), z(sd));
     eprintln!("final means: Δ−: {zm:.3?}\nΔ+: {zp:.3?}\nSD: {zs:.3?}");
     // Δ = +0.1: one feature (the most label-aligned of the leading five, feature 2; feature 1

@@ -5,15 +5,15 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gstarve::data::{parse_dataset_csv, two_moons, Dataset, MoonsOptions};
-use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
-use gstarve::network::{
+use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::solvers::flow::primal_flow;
+use gstarve_core::solvers::FlowOptions;
+use gstarve_core::Error;
+use gstarve_net::data::{parse_dataset_csv, two_moons, Dataset, MoonsOptions};
+use gstarve_net::network::{
     network_features, objective, objective_gradient, train, NetworkOptions, Parameterisation,
     TrainOptions, TwoLayerRelu,
 };
-use gstarve::solvers::flow::primal_flow;
-use gstarve::solvers::FlowOptions;
-use gstarve::Error;
 use nalgebra::{DMatrix, DVector};
 
 fn moons(n: usize, margin: f64, seed: u64) -> Dataset {
@@ -182,7 +182,7 @@ fn linearisation_gap(width: usize) -> f64 {
         parallel: false,
     };
     let record = train(&mut net, &data, Some(&features.system), &options).unwrap();
-    // Mean-loss SD coefficient c ↔ λ = 2c in THEORY's sum convention; τ = η·k/n.
+    // Mean-loss SD coefficient c ↔ λ = 2c in the theory's (docs/theory.md) sum convention; τ = η·k/n.
     let lambda = 2.0 * sd;
     let dynamics = PrimalDynamics::new(
         &features.system,
@@ -232,7 +232,11 @@ fn wide_ntk_network_tracks_the_linearised_flow() {
 /// trained on two moons with the given SD coefficient.
 /// Final responses z_real (in the initial basis U) of a wide zero-output NTK network trained on
 /// separable two moons (Δ = +0.1, n = 100) without momentum, and its feature system.
-fn final_responses(sd: f64, wd: f64, epochs: usize) -> (Vec<f64>, gstarve::systems::FeatureSystem) {
+fn final_responses(
+    sd: f64,
+    wd: f64,
+    epochs: usize,
+) -> (Vec<f64>, gstarve_core::systems::FeatureSystem) {
     let data = moons(100, 0.1, 0);
     let mut net = TwoLayerRelu::init(
         2,
@@ -269,9 +273,9 @@ fn leading_feature_dominates_and_sd_reaches_the_decoupled_steady_state() {
     eprintln!("L2: |z| largest first {:?}", &by_size[..5]);
     assert!(by_size[0] > 2.0 * by_size[1], "{:?}", &by_size[..3]);
     assert!(by_size[3] < 0.1 * by_size[0], "{:?}", &by_size[..4]);
-    // SD (c = 0.05 on mean ŷ², λ = 2c): the real network settles at THEORY §4's SD steady state
-    // z* = μ*·Uᵀ1, which does not depend on the strengths (no starvation, THEORY §5). Mode j
-    // relaxes at a rate ≥ s_j²λ (THEORY §5, linearisation): compare the modes with
+    // SD (c = 0.05 on mean ŷ², λ = 2c): the real network settles at docs/theory.md §4's SD steady state
+    // z* = μ*·Uᵀ1, which does not depend on the strengths (no starvation, docs/theory.md §5). Mode j
+    // relaxes at a rate ≥ s_j²λ (docs/theory.md §5, linearisation): compare the modes with
     // s_j²·λ·τ_end ≥ 10, whose transient has decayed by e^{−10}.
     let sd = 0.05;
     let lambda = 2.0 * sd;
@@ -283,7 +287,7 @@ fn leading_feature_dominates_and_sd_reaches_the_decoupled_steady_state() {
         Regulariser::SpectralDecoupling { lambda },
     )
     .unwrap();
-    let star = gstarve::solvers::steady::steady_state(&dynamics).unwrap();
+    let star = gstarve_core::solvers::steady::steady_state(&dynamics).unwrap();
     let scale = star.responses.norm();
     let mut relaxed = 0;
     let mut worst: f64 = 0.0;

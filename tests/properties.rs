@@ -1,6 +1,6 @@
-//! Property tests: statements of THEORY.md checked on random systems against the exact solvers.
+//! Property tests: statements of docs/theory.md checked on random systems against the exact solvers.
 //!
-//! Every property draws random feature systems (THEORY.md §1): sizes 2–8, Haar-random couplings U,
+//! Every property draws random feature systems (docs/theory.md §1): sizes 2–8, Haar-random couplings U,
 //! geometric spectra s₁ = `from` ∈ [0.5, 6] down to s_n = `to` ∈ [0.1, from], λ log-uniform in
 //! [1e-3, 0.5] (narrower where a property says so), and compares what the theory says with what
 //! the solvers compute, with an explicit, justified tolerance.
@@ -13,20 +13,20 @@
 
 use std::fmt;
 
-use gstarve::dynamics::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
-use gstarve::solvers::flow::primal_flow;
-use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
-use gstarve::solvers::steady::{steady_state, steady_state_with, NewtonParams};
-use gstarve::solvers::{integrate, FlowMethod, FlowOptions, Trajectory};
-use gstarve::systems::{FeatureSystem, Spectrum};
-use gstarve::theory::decoupled::unregularised_trajectory;
-use gstarve::theory::perturbation::{
+use gstarve_core::dynamics::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::solvers::flow::primal_flow;
+use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve_core::solvers::steady::{steady_state, steady_state_with, NewtonParams};
+use gstarve_core::solvers::{integrate, FlowMethod, FlowOptions, Trajectory};
+use gstarve_core::systems::{FeatureSystem, Spectrum};
+use gstarve_core::theory::decoupled::unregularised_trajectory;
+use gstarve_core::theory::perturbation::{
     exponential_coupling, first_order_steady_state, rotation_generator,
 };
-use gstarve::theory::sensitivity::{
+use gstarve_core::theory::sensitivity::{
     l2_sensitivity, rotation_cross_curvature, two_feature_criterion,
 };
-use gstarve::theory::{sd, squared};
+use gstarve_core::theory::{sd, squared};
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, RngSeed, TestCaseError};
@@ -57,7 +57,7 @@ fn config(property: u64, cases: u32) -> ProptestConfig {
 }
 
 /// A library error as a test failure (with the library's one-line message).
-fn ok<T>(result: gstarve::Result<T>, what: &str) -> Result<T, TestCaseError> {
+fn ok<T>(result: gstarve_core::Result<T>, what: &str) -> Result<T, TestCaseError> {
     result.map_err(|e| TestCaseError::fail(format!("{what}: {e}")))
 }
 
@@ -206,7 +206,7 @@ fn labels(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-/// Φ = Y U S Vᵀ (n × p): the features whose label-signed SVD is (U, S, V), THEORY.md §1.
+/// Φ = Y U S Vᵀ (n × p): the features whose label-signed SVD is (U, S, V), docs/theory.md §1.
 fn features_of(system: &FeatureSystem, v: &DMatrix<f64>, labels: &[f64]) -> DMatrix<f64> {
     let mut us = system.coupling().clone();
     for (j, mut col) in us.column_iter_mut().enumerate() {
@@ -219,7 +219,7 @@ fn features_of(system: &FeatureSystem, v: &DMatrix<f64>, labels: &[f64]) -> DMat
     phi
 }
 
-/// GD options with η = `fraction`·2/bound (the stability limit of THEORY.md §3 times `fraction`).
+/// GD options with η = `fraction`·2/bound (the stability limit of docs/theory.md §3 times `fraction`).
 fn gd_options(dynamics: &PrimalDynamics, fraction: f64, steps: usize, points: usize) -> GdOptions {
     GdOptions {
         eta: fraction * 2.0 / dynamics.curvature_bound(),
@@ -269,7 +269,7 @@ fn fd_column(system: &FeatureSystem, lambda: f64, i: usize) -> Result<DVector<f6
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. U = I decouples (THEORY.md §5, "Decoupled (U = I)")
+// 1. U = I decouples (docs/theory.md §5, "Decoupled (U = I)")
 // ---------------------------------------------------------------------------------------------
 
 /// Inputs of property 1: a decoupled system, an initial state, a regulariser, a GD step.
@@ -318,7 +318,7 @@ fn decoupled_case() -> impl Strategy<Value = DecoupledCase> {
 proptest! {
     #![proptest_config(config(1, 500))]
 
-    /// THEORY.md §5 (Decoupled, U = I): the n responses follow n independent scalar flows
+    /// docs/theory.md §5 (Decoupled, U = I): the n responses follow n independent scalar flows
     /// ż_j = s_j²σ(−z_j) − λz_j (and the SD / no-regulariser variants of §3). The n-dimensional
     /// flow of `FeatureSystem::decoupled(s)` is compared with n one-dimensional flows, and the
     /// n-dimensional GD map with n one-dimensional GD maps.
@@ -372,7 +372,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2–3. GD in parameter space (THEORY.md §1, §3)
+// 2–3. GD in parameter space (docs/theory.md §1, §3)
 // ---------------------------------------------------------------------------------------------
 
 /// Inputs of properties 2 and 3: a random (U, S), features V of p = n + extra parameters (two
@@ -472,7 +472,7 @@ fn relative_gap(a: &Trajectory, b: &Trajectory) -> f64 {
 proptest! {
     #![proptest_config(config(2, 500))]
 
-    /// THEORY.md §1 ("The z dynamics below depend only on (U, S, regulariser, η), never on V")
+    /// docs/theory.md §1 ("The z dynamics below depend only on (U, S, regulariser, η), never on V")
     /// and §3 (GD on θ): two feature matrices Φ₁ = Y U S V₁ᵀ and Φ₂ = Y U S V₂ᵀ with the same U, S
     /// and different V give the same z trajectory under θ-space GD (z_k = S Vᵀθ_k), for every
     /// loss and regulariser.
@@ -508,7 +508,7 @@ proptest! {
 proptest! {
     #![proptest_config(config(3, 500))]
 
-    /// THEORY.md §3 ("projecting z_k = S Vᵀθ_k must reproduce the z-space GD map to rounding
+    /// docs/theory.md §3 ("projecting z_k = S Vᵀθ_k must reproduce the z-space GD map to rounding
     /// error"): `gradient_descent_parameters` (GD on θ with Φ = Y U S Vᵀ) equals
     /// `gradient_descent` (the z map z_{k+1} = z_k + ηF(z_k)) at every recorded step, for every
     /// loss and regulariser.
@@ -536,7 +536,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. GD → flow at first order in η (THEORY.md §3)
+// 4. GD → flow at first order in η (docs/theory.md §3)
 // ---------------------------------------------------------------------------------------------
 
 /// The learning-time interval [0, τ_end] of property 4.
@@ -547,7 +547,7 @@ const GAP_POINTS: usize = 101;
 proptest! {
     #![proptest_config(config(4, 300))]
 
-    /// THEORY.md §3: GD is the explicit Euler map of the flow with step η, so its global error on
+    /// docs/theory.md §3: GD is the explicit Euler map of the flow with step η, so its global error on
     /// a fixed interval [0, τ_end] is O(η): gap(η)/gap(η/2) = 2 + O(η), with
     /// gap(η) = max_k ‖z_GD(τ_k) − z_flow(τ_k)‖∞ over 101 shared points τ_k = kτ_end/100 (dense
     /// enough to catch the transient of a fast mode, which has relaxed by τ = 1).
@@ -612,13 +612,13 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Primal and dual share the steady state (THEORY.md §3, §4)
+// 5. Primal and dual share the steady state (docs/theory.md §3, §4)
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(config(5, 300))]
 
-    /// THEORY.md §3 (Dual dynamics: "Primal and dual flows follow different paths … and end at
+    /// docs/theory.md §3 (Dual dynamics: "Primal and dual flows follow different paths … and end at
     /// the same fixed point") and §4 (α* = σ(−m*)): the dual flow dα/dτ = log((1−α)/α) − λ⁻¹Kα
     /// (L2) or its SD form, integrated with BDF from the authors' α(0) = 1e-8·1, ends at
     /// z(α) = z*, the primal Newton steady state.
@@ -661,7 +661,7 @@ proptest! {
             "dual end z(α) = {:?} vs primal z* = {:?} (error {:e})",
             z.as_slice(), fixed_point.responses.as_slice(), err
         );
-        // α* = σ(−m*) (THEORY.md §4), to the same accuracy in margin units (σ' ≤ 1/4).
+        // α* = σ(−m*) (docs/theory.md §4), to the same accuracy in margin units (σ' ≤ 1/4).
         let alpha_star = fixed_point.alpha.as_ref().unwrap();
         let alpha_err = (&alpha - alpha_star).amax();
         prop_assert!(alpha_err <= 1e-6 * scale, "α = {:?} vs σ(−m*) = {:?}", alpha.as_slice(), alpha_star.as_slice());
@@ -669,13 +669,13 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. Spectral Decoupling (THEORY.md §4, §5)
+// 6. Spectral Decoupling (docs/theory.md §4, §5)
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(config(6, 300))]
 
-    /// THEORY.md §4 (SD: "every example reaches the same margin μ*, the root of λμ(1 + e^μ) = 1,
+    /// docs/theory.md §4 (SD: "every example reaches the same margin μ*, the root of λμ(1 + e^μ) = 1,
     /// and z* = μ*·Uᵀ1. It does not depend on S at all") and §5 (∂z*/∂s² ≡ 0). The SD flow
     /// ż = S²[Uᵀσ(−Uz) − λz] is integrated (BDF) from z = 0 to its end for two different spectra
     /// on the same coupling: both end at the closed form μ*·Uᵀ1, with every margin equal to μ*.
@@ -730,13 +730,13 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 7. The sensitivity formula (THEORY.md §5)
+// 7. The sensitivity formula (docs/theory.md §5)
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(config(7, 400))]
 
-    /// THEORY.md §5 ("Sensitivity (the starvation test)"): ∂z*/∂(s_i²) = (z_i*/s_i²)·J⁻¹e_i,
+    /// docs/theory.md §5 ("Sensitivity (the starvation test)"): ∂z*/∂(s_i²) = (z_i*/s_i²)·J⁻¹e_i,
     /// J = I + λ⁻¹S²UᵀDU, from `l2_sensitivity`, equals central finite differences of the
     /// Newton steady state in s_i², every column i; and the elasticities are the derivatives
     /// rescaled by s_i²/z_j*.
@@ -774,7 +774,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 8. The two-feature sign rule (THEORY.md §5)
+// 8. The two-feature sign rule (docs/theory.md §5)
 // ---------------------------------------------------------------------------------------------
 
 /// The coupling of a two-feature case.
@@ -871,7 +871,7 @@ fn sign(x: f64) -> i8 {
 proptest! {
     #![proptest_config(config(8, 600))]
 
-    /// THEORY.md §5 ("Two features, exact criterion"): sign(∂z₂*/∂s₁²) = −sign(z₁*)·sign(M₂₁),
+    /// docs/theory.md §5 ("Two features, exact criterion"): sign(∂z₂*/∂s₁²) = −sign(z₁*)·sign(M₂₁),
     /// M₂₁ = Σᵢ U_i1 U_i2 σ'(mᵢ*); feature 1 starves feature 2 (E₂₁ < 0) exactly when
     /// z₁*z₂*M₂₁ > 0; E₂₁ and E₁₂ share a sign; and for the rotation U(δ) with both responses
     /// positive, starvation ⇔ |m₂*| < |m₁*|, with M₂₁ = δ√(1−δ²)(σ'(m₂*) − σ'(m₁*)).
@@ -916,7 +916,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 9. First order in the coupling (THEORY.md §5)
+// 9. First order in the coupling (docs/theory.md §5)
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy)]
@@ -956,7 +956,7 @@ fn random_generator(n: usize, seed: u64) -> DMatrix<f64> {
 proptest! {
     #![proptest_config(config(9, 400))]
 
-    /// THEORY.md §5 ("First order in the coupling"): for U = I + δA + O(δ²) (A antisymmetric),
+    /// docs/theory.md §5 ("First order in the coupling"): for U = I + δA + O(δ²) (A antisymmetric),
     /// z* = z⁰ + δz¹ + O(δ²) with z¹ from (I + λ⁻¹S²D₀)z¹ = −λ⁻¹S²[Aσ(−z⁰) + D₀Az⁰]
     /// (`first_order_steady_state`). The error of z⁰ + δz¹ against the Newton steady state is
     /// O(δ²): err(δ)/err(δ/2) → 4, checked at δ and δ/2 for U = exp(δA) (random A) and for the
@@ -1018,13 +1018,13 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 10. No regulariser, decoupled: the closed-form trajectory (THEORY.md §5)
+// 10. No regulariser, decoupled: the closed-form trajectory (docs/theory.md §5)
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(config(10, 500))]
 
-    /// THEORY.md §5 ("Decoupled, no regulariser: closed-form trajectory"): ż = s²σ(−z) gives
+    /// docs/theory.md §5 ("Decoupled, no regulariser: closed-form trajectory"): ż = s²σ(−z) gives
     /// z(τ) + e^{z(τ)} = z₀ + e^{z₀} + s²τ, z(τ) = log ω(c) (`unregularised_trajectory`). The
     /// numerical flow of a decoupled system without regulariser, from random z₀, matches it at
     /// every grid point, every feature.
@@ -1066,13 +1066,13 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 11. Squared loss + L2: closed forms (THEORY.md §4)
+// 11. Squared loss + L2: closed forms (docs/theory.md §4)
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(config(11, 500))]
 
-    /// THEORY.md §4 ("Squared loss + L2: decoupled, z_j* = s_j²(Uᵀ1)_j/(s_j² + λ); the flow is
+    /// docs/theory.md §4 ("Squared loss + L2: decoupled, z_j* = s_j²(Uᵀ1)_j/(s_j² + λ); the flow is
     /// linear and each mode relaxes as e^{−(s_j² + λ)τ}"): `squared::steady_state` equals the
     /// Newton steady state of the squared-loss flow and is a zero of F, and `squared::trajectory`
     /// from random z₀ equals the numerical flow ([`REFERENCE_FLOW`]) at every grid point.

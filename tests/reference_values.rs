@@ -1,11 +1,11 @@
-//! Reference values of THEORY.md §6 (the paper's toy, its Figure 6), copied into
-//! `gstarve::reference` with their source, checked against the solvers.
+//! Reference values of docs/theory.md §6 (the paper's toy, its Figure 6), copied into
+//! `gstarve_core::reference` with their source, checked against the solvers.
 
-use gstarve::dynamics::{Loss, PrimalDynamics, Regulariser};
-use gstarve::reference::*;
-use gstarve::solvers::gd::{gradient_descent, GdOptions};
-use gstarve::solvers::steady::{sd_margin, steady_state};
-use gstarve::systems::FeatureSystem;
+use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::reference::*;
+use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
+use gstarve_core::solvers::steady::{sd_margin, steady_state};
+use gstarve_core::systems::FeatureSystem;
 use nalgebra::DVector;
 
 fn l2(sys: &FeatureSystem, lambda: f64) -> PrimalDynamics<'_> {
@@ -77,7 +77,7 @@ fn decoupled_roots_match_theory_table() {
 }
 
 /// The paper's Figure 6: GD (η = 0.05, 5000 steps from 0) ends near the L2 steady state, with
-/// a gap that grows with l (the slow mode slows as s₁ grows, THEORY.md §5: "finite GD runs in the
+/// a gap that grows with l (the slow mode slows as s₁ grows, docs/theory.md §5: "finite GD runs in the
 /// paper's toy are not yet converged for s₁ ≥ 5"), and z₂ at the endpoint falls as l grows
 /// (starvation is visible at the endpoints).
 #[test]

@@ -1,12 +1,12 @@
 //! The solvers against each other and against the steady state (issue: core solver, "Must show").
 
-use gstarve::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
-use gstarve::reference::{paper_toy, TOY_LAMBDA_L2, TOY_LAMBDA_SD};
-use gstarve::solvers::flow::primal_flow;
-use gstarve::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
-use gstarve::solvers::steady::steady_state;
-use gstarve::solvers::{integrate, FlowMethod, FlowOptions};
-use gstarve::systems::{FeatureSystem, Spectrum};
+use gstarve_core::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::reference::{paper_toy, TOY_LAMBDA_L2, TOY_LAMBDA_SD};
+use gstarve_core::solvers::flow::primal_flow;
+use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve_core::solvers::steady::steady_state;
+use gstarve_core::solvers::{integrate, FlowMethod, FlowOptions};
+use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 
@@ -21,7 +21,10 @@ fn nan_max(m: f64, e: f64) -> f64 {
 }
 
 /// max over the grid of max_i |a_i − b_i| between two solutions' states, NaN if any is NaN.
-fn trajectory_error(a: &gstarve::solvers::OdeSolution, b: &gstarve::solvers::OdeSolution) -> f64 {
+fn trajectory_error(
+    a: &gstarve_core::solvers::OdeSolution,
+    b: &gstarve_core::solvers::OdeSolution,
+) -> f64 {
     assert_eq!(a.states.len(), b.states.len());
     a.states
         .iter()
@@ -239,7 +242,7 @@ fn sd_steady_state_does_not_depend_on_strengths() {
         let d = PrimalDynamics::new(&sys, Loss::Logistic, reg).unwrap();
         let fp = steady_state(&d).unwrap();
         assert!((&fp.responses - &reference.responses).amax() < 1e-10);
-        // Every example reaches the same margin μ* (THEORY.md §4).
+        // Every example reaches the same margin μ* (docs/theory.md §4).
         let mu = fp.margins[0];
         assert!(fp.margins.iter().all(|m| (m - mu).abs() < 1e-9));
         // And the flow from 0 gets there too (the slowest mode relaxes at rate ~ s_r²(λ + σ'(μ*))).
@@ -261,7 +264,7 @@ fn sd_steady_state_does_not_depend_on_strengths() {
 
 #[test]
 fn squared_loss_flow_reaches_its_closed_form() {
-    // THEORY.md §4: z_j* = s_j²(Uᵀ1)_j/(s_j² + λ).
+    // docs/theory.md §4: z_j* = s_j²(Uᵀ1)_j/(s_j² + λ).
     let sys = FeatureSystem::random(5, Spectrum::Geometric { from: 2.0, to: 0.5 }, 2).unwrap();
     let lambda = 0.1;
     let d = PrimalDynamics::new(&sys, Loss::Squared, Regulariser::L2 { lambda }).unwrap();

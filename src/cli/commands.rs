@@ -4,24 +4,24 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gstarve::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
-use gstarve::output::ensure_dir;
-use gstarve::reference::{self, paper_toy};
-use gstarve::simulation::{
+use gstarve_core::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::output::ensure_dir;
+use gstarve_core::reference::{self, paper_toy};
+use gstarve_core::simulation::{
     simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig,
 };
-use gstarve::solvers::gd::GdOptions;
-use gstarve::solvers::steady::steady_state;
-use gstarve::solvers::{FlowMethod, FlowOptions};
-use gstarve::systems::FeatureSystem;
-use gstarve::theory::checks::{all_passed, check_system, CheckOptions, Verdict};
-use gstarve::theory::sensitivity::l2_sensitivity;
+use gstarve_core::solvers::gd::GdOptions;
+use gstarve_core::solvers::steady::steady_state;
+use gstarve_core::solvers::{FlowMethod, FlowOptions};
+use gstarve_core::systems::FeatureSystem;
+use gstarve_core::theory::checks::{all_passed, check_system, CheckOptions, Verdict};
+use gstarve_core::theory::sensitivity::l2_sensitivity;
 use nalgebra::DVector;
 use serde_json::json;
 
 use super::{ModelArgs, OutputArgs, SystemArgs};
 
-fn default_system() -> gstarve::Result<FeatureSystem> {
+fn default_system() -> gstarve_core::Result<FeatureSystem> {
     Ok(paper_toy(4.0))
 }
 
@@ -180,7 +180,7 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
     let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
     let fp = steady_state(&dynamics)?;
     let to_vec = |v: &DVector<f64>| v.iter().copied().collect::<Vec<f64>>();
-    // Sensitivities (THEORY.md §5): L2 by the implicit-function formula, SD identically zero.
+    // Sensitivities (docs/theory.md §5): L2 by the implicit-function formula, SD identically zero.
     let r = loaded.system.rank();
     let (sensitivity, elasticity) = match (loss, regulariser) {
         (Loss::Logistic, Regulariser::L2 { lambda }) => {
@@ -256,7 +256,7 @@ pub struct SystemCmdArgs {
 /// Run `gstarve system`.
 pub fn system(a: &SystemCmdArgs) -> Result<()> {
     let loaded = a.system.load_or(|| {
-        Err(gstarve::Error::Unsupported(
+        Err(gstarve_core::Error::Unsupported(
             "give a system source, e.g. --random 100 --seed 1 --spectrum 10:0.1".into(),
         ))
     })?;
@@ -307,11 +307,11 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
             allow_unstable: false,
         };
         let z0 = DVector::zeros(2);
-        let gd_l2 = gstarve::solvers::gd::gradient_descent(&l2, &z0, &gd)?;
-        let gd_sd = gstarve::solvers::gd::gradient_descent(&sd, &z0, &gd)?;
+        let gd_l2 = gstarve_core::solvers::gd::gradient_descent(&l2, &z0, &gd)?;
+        let gd_sd = gstarve_core::solvers::gd::gradient_descent(&sd, &z0, &gd)?;
         let fp_l2 = steady_state(&l2)?;
         let fp_sd = steady_state(&sd)?;
-        let last = |s: &gstarve::solvers::OdeSolution| {
+        let last = |s: &gstarve_core::solvers::OdeSolution| {
             s.states.last().map(|z| z.to_vec()).unwrap_or_default()
         };
         rows.push(json!({
@@ -327,7 +327,7 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "The paper's toy (THEORY.md §6): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;"
+        "The paper's toy (docs/theory.md §6): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;"
     );
     println!(
         "GD η = 0.05 for 5000 steps from z = 0. Feature 1 starves feature 2 under L2 (z₂* falls"

@@ -4,16 +4,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use gstarve::figures::toy::{toy_figure, ToyFigureOptions};
-use gstarve::figures::{
+use gstarve_core::reference;
+use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
+use gstarve_core::sweeps::measures::Measure;
+use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
+use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
+use gstarve_plot::{
     gallery, phase_diagram_figure, phase_plane, Formats, GalleryOptions, PhaseDiagramOptions,
     PhasePlaneCurves, PhasePlaneOptions, Written,
 };
-use gstarve::reference;
-use gstarve::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
-use gstarve::sweeps::measures::Measure;
-use gstarve::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
-use gstarve::sweeps::progress::Progress;
 
 use super::SystemArgs;
 
@@ -79,7 +78,7 @@ pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
 /// `gstarve reproduce …`.
 #[derive(Subcommand, Debug)]
 pub enum Reproduce {
-    /// The paper's toy figure (its Figure 6; THEORY.md §6): primal L2 with the dual, and L2
+    /// The paper's toy figure (its Figure 6; docs/theory.md §6): primal L2 with the dual, and L2
     /// with SD, for l = 2…6.
     Toy(FigureOutput),
     /// The paper's two-moons figures with real networks (its Figures 1–3): responses of the
@@ -134,7 +133,7 @@ fn parse_axis(text: &str, points: usize) -> Result<Axis> {
 /// `gstarve phase-diagram`.
 #[derive(Args, Debug)]
 pub struct PhaseDiagramArgs {
-    /// The measure (THEORY.md §7): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
+    /// The measure (docs/theory.md §7): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
     #[arg(long, default_value = "elasticity")]
     measure: Measure,
     /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
@@ -185,7 +184,7 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
         measure: a.measure,
         learning: Default::default(),
     };
-    let diagram = phase_diagram(&spec, Progress::Terminal)?;
+    let diagram = phase_diagram(&spec, crate::cli::progress::terminal())?;
     eprintln!(
         "{}×{} points in {:.3} s; {} masked",
         diagram.x.len(),
@@ -334,10 +333,10 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         }
         None => None,
     };
-    let written = gstarve::figures::responses(
+    let written = gstarve_plot::responses(
         &loaded.system,
         &a.output.out,
-        &gstarve::figures::ResponsesOptions {
+        &gstarve_plot::ResponsesOptions {
             name: a.name.clone(),
             responses,
             regulariser,
@@ -370,11 +369,12 @@ pub struct StarvationMatrixArgs {
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
-    let matrix = gstarve::sweeps::starvation_matrix::starvation_matrix(&loaded.system, a.lambda)?;
-    let written = gstarve::figures::starvation_matrix_figure(
+    let matrix =
+        gstarve_core::sweeps::starvation_matrix::starvation_matrix(&loaded.system, a.lambda)?;
+    let written = gstarve_plot::starvation_matrix_figure(
         &matrix,
         &a.output.out,
-        &gstarve::figures::StarvationMatrixOptions {
+        &gstarve_plot::StarvationMatrixOptions {
             name: a.name.clone(),
             formats: a.output.formats,
             ..Default::default()
@@ -405,10 +405,10 @@ pub struct FlowVsGdArgs {
 pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let (_, regulariser) = a.model.model()?;
-    let written = gstarve::figures::flow_vs_gd(
+    let written = gstarve_plot::flow_vs_gd(
         &loaded.system,
         &a.output.out,
-        &gstarve::figures::FlowVsGdOptions {
+        &gstarve_plot::FlowVsGdOptions {
             name: a.name.clone(),
             etas: a.etas.clone(),
             regulariser,

@@ -4,19 +4,20 @@ mod commands;
 mod figures;
 mod moons;
 mod network;
+pub(crate) mod progress;
 mod system_args;
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gstarve::dynamics::{Loss, Regulariser};
+use gstarve_core::dynamics::{Loss, Regulariser};
 
 pub use system_args::SystemArgs;
 
 /// gstarve: Gradient Starvation made computable (Pezeshki et al., NeurIPS 2021).
 ///
-/// With no subcommand, runs the paper's toy (THEORY.md §6), prints its steady states and
+/// With no subcommand, runs the paper's toy (docs/theory.md §6), prints its steady states and
 /// gradient-descent endpoints, and renders the gallery into plots/.
 #[derive(Parser, Debug)]
 #[command(name = "gstarve", version, about, long_about = None)]
@@ -44,7 +45,7 @@ enum Command {
     /// Reproduce a figure of the paper.
     #[command(subcommand)]
     Reproduce(figures::Reproduce),
-    /// A starvation phase diagram (THEORY.md §7) over two parameters of the rotation family.
+    /// A starvation phase diagram (docs/theory.md §7) over two parameters of the rotation family.
     PhaseDiagram(figures::PhaseDiagramArgs),
     /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
     PhasePlane(figures::PhasePlaneArgs),
@@ -184,12 +185,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<commands::CheckFailed>().is_some() {
         return 1;
     }
-    match err.downcast_ref::<gstarve::Error>() {
-        Some(gstarve::Error::NewtonFailed { .. })
-        | Some(gstarve::Error::IntegrationFailed { .. })
-        | Some(gstarve::Error::Diverged { .. })
-        | Some(gstarve::Error::TrainingDiverged { .. })
-        | Some(gstarve::Error::StiffnessDetected { .. }) => 1,
+    match err.downcast_ref::<gstarve_core::Error>() {
+        Some(gstarve_core::Error::NewtonFailed { .. })
+        | Some(gstarve_core::Error::IntegrationFailed { .. })
+        | Some(gstarve_core::Error::Diverged { .. })
+        | Some(gstarve_core::Error::TrainingDiverged { .. })
+        | Some(gstarve_core::Error::StiffnessDetected { .. }) => 1,
         Some(_) => 2,
         None => 2,
     }

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use gstarve::figures::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
-use gstarve::network::{NetworkOptions, Parameterisation, TrainOptions};
-use gstarve::sweeps::{
-    linearisation_sweep, moons_experiment, LinearisationSpec, MoonsSetting, MoonsSpec, Progress,
+use gstarve_net::experiments::{
+    linearisation_sweep, moons_experiment, LinearisationSpec, MoonsSetting, MoonsSpec,
 };
+use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions};
+use gstarve_plot::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
 use serde_json::json;
 
 fn report(written: &[Written]) {
@@ -152,7 +152,7 @@ impl MoonsArgs {
 pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     let spec = a.spec()?;
     let formats = formats(&a.formats)?;
-    let exp = moons_experiment(&spec, Progress::Terminal)?;
+    let exp = moons_experiment(&spec, crate::cli::progress::terminal())?;
     let written = moons_figures(
         &exp,
         &a.out,
@@ -310,7 +310,7 @@ pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
     };
     spec.validate()?;
     let formats = formats(&a.formats)?;
-    let sweep = linearisation_sweep(&spec, Progress::Terminal)?;
+    let sweep = linearisation_sweep(&spec, crate::cli::progress::terminal())?;
     let written = width_figures(
         &sweep,
         &a.out,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gstarve::data::{read_dataset_csv, two_moons, Dataset, MoonsOptions};
-use gstarve::network::{network_features, NetworkOptions, Parameterisation, TwoLayerRelu};
+use gstarve_net::data::{read_dataset_csv, two_moons, Dataset, MoonsOptions};
+use gstarve_net::network::{network_features, NetworkOptions, Parameterisation, TwoLayerRelu};
 
 /// Where the data set comes from: the paper's two moons (default) or a CSV file.
 #[derive(Args, Debug, Clone)]

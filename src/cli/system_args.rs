@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gstarve::simulation::RawFeatures;
-use gstarve::systems::{read_matrix_csv, read_vector_csv, FeatureSystem, Spectrum};
+use gstarve_core::simulation::RawFeatures;
+use gstarve_core::systems::{read_matrix_csv, read_vector_csv, FeatureSystem, Spectrum};
 use nalgebra::DVector;
 
 /// Where the feature system comes from (exactly one source).
@@ -15,7 +15,7 @@ pub struct SystemArgs {
     /// System file (JSON, or TOML for *.toml): {"strengths": [...], "u": [[...], ...]}.
     #[arg(long, value_name = "FILE", help_heading = "System")]
     pub system: Option<PathBuf>,
-    /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of THEORY.md §5;
+    /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of docs/theory.md §5;
     /// alone: the decoupled system U = I.
     #[arg(
         long,
@@ -91,7 +91,7 @@ impl SystemArgs {
     /// Build the validated system. `default` is used when no source was given.
     pub fn load_or(
         &self,
-        default: impl FnOnce() -> gstarve::Result<FeatureSystem>,
+        default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
     ) -> Result<LoadedSystem> {
         match self.sources() {
             0 => {

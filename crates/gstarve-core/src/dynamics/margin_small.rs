@@ -1,0 +1,127 @@
+//! The margin flow of docs/theory.md §3 for n ≤ 4 with the dimension known at compile time:
+//!
+//! ```text
+//! dm/dτ = K [ ψ(m) − λ_SD m ] − λ_L2 m,      K = U S² Uᵀ
+//! ∂(dm/dτ)/∂m = −K (D + λ_SD I) − λ_L2 I,    D = diag(ℓ''(m))
+//! ```
+//!
+//! The same arithmetic as [`super::MarginFlow`] (bit for bit: the same sums in the same order),
+//! on fixed-size arrays, so that the product K·w unrolls and nothing touches the heap. At n = 2
+//! the general form spends more instructions on loop and slice bookkeeping than on its two
+//! exponentials (callgrind: 337 instructions per evaluation, of which 102 in `exp`).
+
+use nalgebra::DMatrix;
+
+use super::{Loss, PrimalDynamics};
+use crate::solvers::OdeProblem;
+
+/// [`super::MarginFlow`] for a system of N examples (1 ≤ N ≤ 4 is where it pays).
+#[derive(Clone, Debug)]
+pub struct MarginFlowN<const N: usize> {
+    /// K = U S² Uᵀ, column-major: `gram[j][i]` = K_ij.
+    gram: [[f64; N]; N],
+    loss: Loss,
+    lambda_l2: f64,
+    lambda_sd: f64,
+    bound: f64,
+}
+
+impl<const N: usize> MarginFlowN<N> {
+    /// Form K for the given dynamics; `None` unless the system has exactly N examples and full
+    /// rank (the margin form needs square U).
+    pub fn new(dynamics: &PrimalDynamics) -> Option<Self> {
+        let sys = dynamics.system();
+        if sys.examples() != N || sys.rank() != N {
+            return None;
+        }
+        let k = sys.gram();
+        let mut gram = [[0.0; N]; N];
+        for (j, col) in gram.iter_mut().enumerate() {
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = k[(i, j)];
+            }
+        }
+        let (lambda_l2, lambda_sd) = dynamics.regulariser().split();
+        Some(Self {
+            gram,
+            loss: dynamics.loss(),
+            lambda_l2,
+            lambda_sd,
+            bound: dynamics.curvature_bound(),
+        })
+    }
+}
+
+impl<const N: usize> OdeProblem for MarginFlowN<N> {
+    fn dim(&self) -> usize {
+        N
+    }
+
+    #[inline]
+    fn rhs(&self, m: &[f64], dm: &mut [f64]) {
+        let m: &[f64; N] = m.try_into().expect("state of dimension N");
+        let dm: &mut [f64; N] = dm.try_into().expect("derivative of dimension N");
+        let mut w = [0.0; N];
+        for (w, &mi) in w.iter_mut().zip(m) {
+            *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
+        }
+        let mut out = [0.0; N];
+        for (col, &wj) in self.gram.iter().zip(&w) {
+            for (o, &kij) in out.iter_mut().zip(col) {
+                *o += kij * wj;
+            }
+        }
+        for ((d, o), &mi) in dm.iter_mut().zip(out).zip(m) {
+            *d = o - self.lambda_l2 * mi;
+        }
+    }
+
+    fn jacobian(&self, m: &[f64], jac: &mut DMatrix<f64>) {
+        for (j, col) in self.gram.iter().enumerate() {
+            let d = self.loss.curvature(m[j]) + self.lambda_sd;
+            for (i, &kij) in col.iter().enumerate() {
+                jac[(i, j)] = -kij * d;
+            }
+            jac[(j, j)] -= self.lambda_l2;
+        }
+    }
+
+    fn spectral_bound(&self) -> f64 {
+        self.bound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::{MarginFlow, Regulariser};
+    use crate::systems::{FeatureSystem, Spectrum};
+
+    #[test]
+    fn agrees_with_the_general_margin_flow() {
+        let sys = FeatureSystem::random(3, Spectrum::Geometric { from: 4.0, to: 0.2 }, 5).unwrap();
+        let m = [0.4, -1.3, 2.2];
+        for loss in [Loss::Logistic, Loss::Squared] {
+            for reg in [
+                Regulariser::None,
+                Regulariser::L2 { lambda: 0.03 },
+                Regulariser::SpectralDecoupling { lambda: 0.02 },
+            ] {
+                let d = PrimalDynamics::new(&sys, loss, reg).unwrap();
+                let general = MarginFlow::new(&d);
+                let small = MarginFlowN::<3>::new(&d).unwrap();
+                let (mut a, mut b) = ([0.0; 3], [0.0; 3]);
+                general.rhs(&m, &mut a);
+                small.rhs(&m, &mut b);
+                assert_eq!(a, b, "{loss:?} {reg:?}");
+                let (mut ja, mut jb) = (DMatrix::zeros(3, 3), DMatrix::zeros(3, 3));
+                general.jacobian(&m, &mut ja);
+                small.jacobian(&m, &mut jb);
+                assert_eq!(ja, jb);
+                assert_eq!(general.spectral_bound(), small.spectral_bound());
+            }
+        }
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::None).unwrap();
+        assert!(MarginFlowN::<2>::new(&d).is_none());
+    }
+}

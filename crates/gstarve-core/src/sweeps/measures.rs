@@ -1,0 +1,311 @@
+//! The starvation measures of docs/theory.md §7, evaluated at one member of the rotation family.
+//!
+//! Each evaluation returns a [`PointRecord`]: the measure's value, or the reason it is masked
+//! (a response or reference response that vanishes, a Newton iteration or flow that failed); a
+//! masked value is NaN and is never interpolated over.
+
+use std::str::FromStr;
+
+use nalgebra::Vector2;
+use serde::Serialize;
+
+use super::grid::RotationFamily;
+use super::learning_time::{learning_time, LearningTimeParams};
+use super::rotation::{
+    is_zero_response, rotation_sensitivity, rotation_steady_state, RotationSteadyState,
+};
+use crate::dynamics::Loss;
+use crate::solvers::steady::sd_margin;
+use crate::systems::FeatureSystem;
+
+/// How SD is matched to L2 for the SD recovery (docs/theory.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SdMatching {
+    /// The same λ for SD as for L2: z₂*(SD) = μ*(λ)·(Uᵀ1)₂ with λμ*(1 + e^{μ*}) = 1.
+    Lambda,
+    /// The SD λ whose steady state has the same final training loss Σᵢ ℓ(mᵢ*) as L2: every SD
+    /// margin is μ with 2ℓ(μ) = ℓ(m₁*) + ℓ(m₂*), i.e. μ = −log(expm1(L/2)).
+    FinalLoss,
+}
+
+/// A starvation measure (docs/theory.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measure {
+    /// E₂₁ = ∂ log|z₂*| / ∂ log s₁² (< 0: feature 1 starves feature 2). Phase boundary: E₂₁ = 0.
+    Elasticity,
+    /// ρ = z₂*(s₁, s₂, δ) / z₂*(s₂, s₂, δ) (< 1: starved). Phase boundary: ρ = 1.
+    StarvationRatio,
+    /// z₂*(SD) / z₂*(L2) (> 1: SD recovers the starved feature). Boundary: ratio = 1.
+    SdRecovery(SdMatching),
+    /// τ₉₀: the first learning time at which z₂ reaches 90 % of z₂*, from the exact flow.
+    LearningTime,
+}
+
+impl Measure {
+    /// Short ASCII name (CLI and CSV).
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Elasticity => "elasticity",
+            Measure::StarvationRatio => "ratio",
+            Measure::SdRecovery(SdMatching::Lambda) => "sd-recovery",
+            Measure::SdRecovery(SdMatching::FinalLoss) => "sd-recovery-loss",
+            Measure::LearningTime => "tau90",
+        }
+    }
+
+    /// Label for figures, in the paper's notation.
+    pub fn label(self) -> &'static str {
+        match self {
+            Measure::Elasticity => "elasticity E₂₁ = ∂log|z₂*|/∂log s₁²",
+            Measure::StarvationRatio => "starvation ratio ρ = z₂*(s₁,s₂)/z₂*(s₂,s₂)",
+            Measure::SdRecovery(SdMatching::Lambda) => "SD recovery z₂*(SD)/z₂*(L2), same λ",
+            Measure::SdRecovery(SdMatching::FinalLoss) => {
+                "SD recovery z₂*(SD)/z₂*(L2), same final loss"
+            }
+            Measure::LearningTime => "learning time τ₉₀ (z₂ reaches 90 % of z₂*)",
+        }
+    }
+
+    /// The value at which the measure changes phase (0 for E₂₁, 1 for the ratios), if any.
+    pub fn neutral_value(self) -> Option<f64> {
+        match self {
+            Measure::Elasticity => Some(0.0),
+            Measure::StarvationRatio | Measure::SdRecovery(_) => Some(1.0),
+            Measure::LearningTime => None,
+        }
+    }
+}
+
+impl FromStr for Measure {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "elasticity" | "e21" => Ok(Measure::Elasticity),
+            "ratio" | "rho" => Ok(Measure::StarvationRatio),
+            "sd-recovery" => Ok(Measure::SdRecovery(SdMatching::Lambda)),
+            "sd-recovery-loss" => Ok(Measure::SdRecovery(SdMatching::FinalLoss)),
+            "tau90" | "learning-time" => Ok(Measure::LearningTime),
+            other => Err(format!(
+                "unknown measure '{other}' (expected elasticity, ratio, sd-recovery, \
+                 sd-recovery-loss or tau90)"
+            )),
+        }
+    }
+}
+
+/// Why a grid point has no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaskReason {
+    /// z₂* = 0 to the steady state's accuracy: log|z₂*| (E₂₁) or 90 % of z₂* (τ₉₀) is undefined.
+    ZeroResponse,
+    /// The reference response vanishes (ρ: z₂*(s₂,s₂,δ) = 0; SD recovery: z₂*(L2) = 0).
+    ZeroReference,
+    /// The steady-state Newton iteration did not converge.
+    NotConverged,
+    /// τ₉₀: z₂ did not reach 90 % of z₂* within the time limit.
+    NotReached,
+    /// τ₉₀: the flow integrator failed.
+    FlowFailed,
+}
+
+impl MaskReason {
+    /// Short ASCII name for CSV files.
+    pub fn name(self) -> &'static str {
+        match self {
+            MaskReason::ZeroResponse => "zero-response",
+            MaskReason::ZeroReference => "zero-reference",
+            MaskReason::NotConverged => "not-converged",
+            MaskReason::NotReached => "not-reached",
+            MaskReason::FlowFailed => "flow-failed",
+        }
+    }
+
+    /// Description for legends.
+    pub fn description(self) -> &'static str {
+        match self {
+            MaskReason::ZeroResponse => "z₂* = 0",
+            MaskReason::ZeroReference => "reference z₂* = 0",
+            MaskReason::NotConverged => "no convergence",
+            MaskReason::NotReached => "τ₉₀ beyond time limit",
+            MaskReason::FlowFailed => "flow failed",
+        }
+    }
+}
+
+/// One grid point's result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PointRecord {
+    /// The measure (NaN where masked).
+    pub value: f64,
+    /// Why it is masked, if it is.
+    pub mask: Option<MaskReason>,
+    /// The L2 steady state z* (NaN if Newton failed).
+    pub responses: [f64; 2],
+    /// A smooth field with the sign of the measure's departure from its neutral value and no
+    /// poles, whose sign changes are the phase boundary (NaN when the measure has none or the
+    /// point is masked): E₂₁·z₂*² = s₁²(∂z₂*/∂s₁²)·z₂* for E₂₁, (ρ − 1)·z₂*ref² =
+    /// (z₂* − z₂*ref)·z₂*ref for the ratios. Where numerator and denominator of the measure
+    /// vanish together (in the rotation family both do at δ = 1/√2) it touches zero without
+    /// changing sign, so no false boundary is drawn there.
+    pub boundary: f64,
+    /// The reference response: z₂*(s₂,s₂,δ) for ρ, z₂*(SD) for the SD recovery (else NaN).
+    pub reference: f64,
+    /// τ₉₀ only: the width of the time interval that brackets it (else NaN).
+    pub resolution: f64,
+}
+
+impl PointRecord {
+    fn masked(reason: MaskReason, responses: [f64; 2]) -> Self {
+        Self {
+            value: f64::NAN,
+            mask: Some(reason),
+            responses,
+            boundary: f64::NAN,
+            reference: f64::NAN,
+            resolution: f64::NAN,
+        }
+    }
+
+    fn value(value: f64, responses: [f64; 2], boundary: f64, reference: f64) -> Self {
+        Self {
+            value,
+            mask: None,
+            responses,
+            boundary,
+            reference,
+            resolution: f64::NAN,
+        }
+    }
+}
+
+/// State carried from one grid point to its neighbour in a row: warm starts and the SD margin.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RowState {
+    main: Vector2<f64>,
+    reference: Vector2<f64>,
+    /// (λ, μ*(λ)) of the last SD margin computed.
+    sd_margin: Option<(f64, f64)>,
+}
+
+fn solve(family: &RotationFamily, warm: &mut Vector2<f64>) -> Option<RotationSteadyState> {
+    match rotation_steady_state(family, *warm) {
+        Ok(s) => {
+            *warm = s.responses;
+            Some(s)
+        }
+        Err(_) => {
+            *warm = Vector2::zeros();
+            None
+        }
+    }
+}
+
+/// Evaluate `measure` at `family` (validated), reusing and updating the row's warm starts.
+pub(crate) fn evaluate(
+    measure: Measure,
+    family: &RotationFamily,
+    row: &mut RowState,
+    learning: &LearningTimeParams,
+) -> PointRecord {
+    let Some(steady) = solve(family, &mut row.main) else {
+        return PointRecord::masked(MaskReason::NotConverged, [f64::NAN; 2]);
+    };
+    let z = steady.responses;
+    let responses = [z[0], z[1]];
+    let z2_zero = is_zero_response(z[1], &z);
+    match measure {
+        Measure::Elasticity => {
+            if z2_zero {
+                return PointRecord::masked(MaskReason::ZeroResponse, responses);
+            }
+            let sens = rotation_sensitivity(family, &steady);
+            let s1sq = family.strong_strength().powi(2);
+            PointRecord::value(
+                sens.elasticities[(1, 0)],
+                responses,
+                s1sq * sens.derivatives[(1, 0)] * z[1],
+                f64::NAN,
+            )
+        }
+        Measure::StarvationRatio => {
+            let balanced = RotationFamily {
+                ratio: 1.0,
+                ..*family
+            };
+            let Some(reference) = solve(&balanced, &mut row.reference) else {
+                return PointRecord::masked(MaskReason::NotConverged, responses);
+            };
+            let z2_ref = reference.responses[1];
+            if is_zero_response(z2_ref, &reference.responses) {
+                return PointRecord::masked(MaskReason::ZeroReference, responses);
+            }
+            PointRecord::value(z[1] / z2_ref, responses, (z[1] - z2_ref) * z2_ref, z2_ref)
+        }
+        Measure::SdRecovery(matching) => {
+            if z2_zero {
+                return PointRecord::masked(MaskReason::ZeroReference, responses);
+            }
+            let Some(mu) = sd_common_margin(matching, family, &steady, row) else {
+                return PointRecord::masked(MaskReason::NotConverged, responses);
+            };
+            let c = (1.0 - family.coupling * family.coupling).sqrt();
+            let z2_sd = mu * (c - family.coupling);
+            PointRecord::value(z2_sd / z[1], responses, (z2_sd - z[1]) * z[1], z2_sd)
+        }
+        Measure::LearningTime => {
+            if z2_zero {
+                return PointRecord::masked(MaskReason::ZeroResponse, responses);
+            }
+            let system = match FeatureSystem::rotation(
+                family.strong_strength(),
+                family.weak_strength,
+                family.coupling,
+            ) {
+                Ok(s) => s,
+                Err(_) => return PointRecord::masked(MaskReason::FlowFailed, responses),
+            };
+            match learning_time(&system, family.lambda, 1, z[1], learning) {
+                Ok(Some(t)) => PointRecord {
+                    resolution: t.resolution,
+                    ..PointRecord::value(t.tau, responses, f64::NAN, f64::NAN)
+                },
+                Ok(None) => PointRecord::masked(MaskReason::NotReached, responses),
+                Err(_) => PointRecord::masked(MaskReason::FlowFailed, responses),
+            }
+        }
+    }
+}
+
+/// The common SD margin μ matched to the L2 steady state as `matching` says.
+fn sd_common_margin(
+    matching: SdMatching,
+    family: &RotationFamily,
+    steady: &RotationSteadyState,
+    row: &mut RowState,
+) -> Option<f64> {
+    match matching {
+        SdMatching::Lambda => {
+            if let Some((lambda, mu)) = row.sd_margin {
+                if lambda == family.lambda {
+                    return Some(mu);
+                }
+            }
+            let (mu, _) = sd_margin(family.lambda).ok()?;
+            row.sd_margin = Some((family.lambda, mu));
+            Some(mu)
+        }
+        SdMatching::FinalLoss => {
+            let loss: f64 = steady
+                .margins
+                .iter()
+                .map(|&m| Loss::Logistic.value(m))
+                .sum();
+            // ℓ(μ) = loss/2 ⇔ e^{−μ} = e^{loss/2} − 1.
+            let mu = -(0.5 * loss).exp_m1().ln();
+            mu.is_finite().then_some(mu)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Starvation phase diagrams (docs/theory.md §7): a measure over a grid of two parameters of the
+//! rotation family, computed row by row in parallel (rayon), each row warm-starting every steady
+//! state from its left neighbour.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::grid::Grid;
+use super::learning_time::LearningTimeParams;
+use super::measures::{evaluate, MaskReason, Measure, PointRecord, RowState};
+use super::progress::{Progress, Tracker};
+use crate::error::Result;
+
+/// What to compute.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PhaseDiagramSpec {
+    /// The grid and the fixed parameters.
+    pub grid: Grid,
+    /// The measure.
+    pub measure: Measure,
+    /// Tuning of τ₉₀ (used by [`Measure::LearningTime`] only).
+    pub learning: LearningTimeParams,
+}
+
+/// A computed phase diagram.
+#[derive(Clone, Debug)]
+pub struct PhaseDiagram {
+    /// What was computed.
+    pub spec: PhaseDiagramSpec,
+    /// The x values (length nx).
+    pub x: Vec<f64>,
+    /// The y values (length ny).
+    pub y: Vec<f64>,
+    /// One record per grid point, row-major: index iy·nx + ix.
+    pub points: Vec<PointRecord>,
+    /// How many points are masked, by reason.
+    pub masked: BTreeMap<MaskReason, usize>,
+    /// Wall-clock seconds of the computation.
+    pub wall_s: f64,
+}
+
+impl PhaseDiagram {
+    /// The record at (ix, iy).
+    pub fn at(&self, ix: usize, iy: usize) -> &PointRecord {
+        &self.points[iy * self.x.len() + ix]
+    }
+
+    /// The measure at (ix, iy) (NaN where masked).
+    pub fn value(&self, ix: usize, iy: usize) -> f64 {
+        self.at(ix, iy).value
+    }
+
+    /// Total number of masked points.
+    pub fn masked_total(&self) -> usize {
+        self.masked.values().sum()
+    }
+
+    /// The data as CSV: `<x>,<y>,value,mask,z1,z2,boundary,reference,resolution` with one line
+    /// per grid point (x fastest); masked values are empty, with the reason in `mask`.
+    pub fn to_csv(&self) -> String {
+        let grid = &self.spec.grid;
+        let mut out = format!(
+            "# measure: {} ({}); fixed: r = {}, delta = {}, lambda = {}, s2 = {}\n",
+            self.spec.measure.name(),
+            self.spec.measure.label(),
+            grid.fixed.ratio,
+            grid.fixed.coupling,
+            grid.fixed.lambda,
+            grid.fixed.weak_strength
+        );
+        let _ = writeln!(
+            out,
+            "{},{},value,mask,z1,z2,boundary,reference,resolution",
+            grid.x.parameter.csv_name(),
+            grid.y.parameter.csv_name()
+        );
+        let num = |v: f64| {
+            if v.is_finite() {
+                format!("{v:e}")
+            } else {
+                String::new()
+            }
+        };
+        for (iy, &y) in self.y.iter().enumerate() {
+            for (ix, &x) in self.x.iter().enumerate() {
+                let p = self.at(ix, iy);
+                let _ = writeln!(
+                    out,
+                    "{x:e},{y:e},{},{},{},{},{},{},{}",
+                    num(p.value),
+                    p.mask.map_or("", MaskReason::name),
+                    num(p.responses[0]),
+                    num(p.responses[1]),
+                    num(p.boundary),
+                    num(p.reference),
+                    num(p.resolution)
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Compute a phase diagram. The grid is validated before any work; points where the measure is
+/// undefined are masked with their reason (never interpolated).
+pub fn phase_diagram(spec: &PhaseDiagramSpec, progress: Progress) -> Result<PhaseDiagram> {
+    let grid = spec.grid;
+    grid.validate()?;
+    let start = Instant::now();
+    let x = grid.x.values();
+    let y = grid.y.values();
+    let tracker = Tracker::new(progress, y.len(), spec.measure.name());
+    let rows: Vec<Vec<PointRecord>> = (0..y.len())
+        .into_par_iter()
+        .map(|iy| {
+            let mut state = RowState::default();
+            let row = (0..x.len())
+                .map(|ix| {
+                    evaluate(
+                        spec.measure,
+                        &grid.family(ix, iy),
+                        &mut state,
+                        &spec.learning,
+                    )
+                })
+                .collect();
+            tracker.tick();
+            row
+        })
+        .collect();
+    drop(tracker);
+    let points: Vec<PointRecord> = rows.into_iter().flatten().collect();
+    let mut masked = BTreeMap::new();
+    for p in &points {
+        if let Some(reason) = p.mask {
+            *masked.entry(reason).or_insert(0) += 1;
+        }
+    }
+    Ok(PhaseDiagram {
+        spec: *spec,
+        x,
+        y,
+        points,
+        masked,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::grid::{Axis, Parameter, RotationFamily};
+    use super::super::measures::SdMatching;
+    use super::*;
+    use crate::systems::FeatureSystem;
+    use crate::theory::sensitivity::l2_sensitivity;
+
+    fn spec(measure: Measure, nx: usize, ny: usize) -> PhaseDiagramSpec {
+        PhaseDiagramSpec {
+            grid: Grid {
+                x: Axis::linear(Parameter::Ratio, 1.0, 5.0, nx),
+                y: Axis::linear(Parameter::Coupling, 0.05, 0.95, ny),
+                fixed: RotationFamily::default(),
+            },
+            measure,
+            learning: LearningTimeParams::default(),
+        }
+    }
+
+    #[test]
+    fn elasticity_grid_matches_general_sensitivity() {
+        let diagram = phase_diagram(&spec(Measure::Elasticity, 9, 7), Progress::Hidden).unwrap();
+        for (ix, iy) in [(0, 0), (4, 3), (8, 6), (2, 5)] {
+            let (r, delta) = (diagram.x[ix], diagram.y[iy]);
+            let sys = FeatureSystem::rotation(2.0 * r, 2.0, delta).unwrap();
+            let sens = l2_sensitivity(&sys, 0.01).unwrap();
+            let e = sens.elasticities[(1, 0)].unwrap();
+            assert!((diagram.value(ix, iy) - e).abs() < 1e-10 * e.abs().max(1.0));
+        }
+        assert_eq!(diagram.masked_total(), 0);
+    }
+
+    #[test]
+    fn ratio_and_sd_recovery_are_one_at_the_reference() {
+        let d = phase_diagram(&spec(Measure::StarvationRatio, 5, 4), Progress::Hidden).unwrap();
+        for iy in 0..4 {
+            assert!((d.value(0, iy) - 1.0).abs() < 1e-12);
+        }
+        // Matched final loss at r = 1: with S = s·I every L2 margin solves m = (s²/λ)σ(−m), so the
+        // L2 steady state is itself an SD steady state with the same loss, and the ratio is 1
+        // (except where z₂* = 0, which is masked).
+        let sd = phase_diagram(
+            &spec(Measure::SdRecovery(SdMatching::FinalLoss), 5, 4),
+            Progress::Hidden,
+        )
+        .unwrap();
+        for iy in 0..4 {
+            assert!((sd.value(0, iy) - 1.0).abs() < 1e-9, "{}", sd.value(0, iy));
+        }
+    }
+}

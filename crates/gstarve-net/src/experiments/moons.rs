@@ -1,0 +1,538 @@
+//! The paper's two-moons experiment (its Figure 2, and Figures 1/3 for the decision boundaries):
+//! real two-layer ReLU networks trained on two moons with margin Δ, with and without Spectral
+//! Decoupling, over several seeds, and their feature responses in each seed's own initial basis.
+//!
+//! For every setting (Δ, SD coefficient) and seed s:
+//!
+//! 1. data: [`two_moons`] with `seed = s` (n points, noise, margin Δ);
+//! 2. network: [`TwoLayerRelu::init`] with `seed = s` (the paper's PyTorch parameterisation by
+//!    default);
+//! 3. basis: the SVD YΦ = U S Vᵀ of **that seed's** network at initialisation
+//!    ([`network_features`]); "feature j" is the j-th singular direction (s₁ ≥ s₂ ≥ …);
+//! 4. training: [`train`] (full batch, SGD with momentum and weight decay, SD), recording
+//!    z_real = UᵀYŷ every `record_every` epochs;
+//! 5. orientation: docs/theory.md §1 lets a column pair (U_j, V_j) flip sign, so each response is
+//!    multiplied by the sign of its **final** value: every feature ends positive.
+//!
+//! Across seeds the oriented responses are summarised per record by mean, standard deviation
+//! (population, over the seeds), minimum and maximum. The network of the first seed is also
+//! evaluated on a grid of the plane, for the decision-boundary heatmaps.
+//!
+//! All runs (settings × seeds) are independent and run in parallel (rayon), each sequentially.
+
+use std::time::Instant;
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+use crate::data::{two_moons, Dataset, MoonsOptions};
+use crate::network::{
+    network_features, train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu,
+};
+use gstarve_core::error::{Error, Result};
+use gstarve_core::sweeps::progress::{Progress, Tracker};
+
+/// One training setting of the experiment: the data margin Δ and the SD coefficient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MoonsSetting {
+    /// Short name used in file names and CSV (e.g. `margin+0.1-sd`).
+    pub name: String,
+    /// Margin Δ of the two moons (+0.1 separates, −0.1 overlaps).
+    pub margin: f64,
+    /// SD coefficient c on mean ŷ² (0: none).
+    pub spectral_decoupling: f64,
+}
+
+impl MoonsSetting {
+    /// A setting named after its Δ and SD.
+    pub fn new(margin: f64, spectral_decoupling: f64) -> Self {
+        let sd = if spectral_decoupling > 0.0 { "-sd" } else { "" };
+        Self {
+            name: format!("margin{margin:+}{sd}"),
+            margin,
+            spectral_decoupling,
+        }
+    }
+
+    /// A human label, e.g. "Δ = +0.1, SD 0.003".
+    pub fn label(&self) -> String {
+        let sd = if self.spectral_decoupling > 0.0 {
+            format!(", SD {}", self.spectral_decoupling)
+        } else {
+            ", no SD".to_string()
+        };
+        let margin = format!("{:+}", self.margin).replace('-', "\u{2212}");
+        format!("Δ\u{a0}=\u{a0}{margin}{sd}")
+    }
+
+    /// The paper's three settings: Δ = −0.1, Δ = +0.1, and Δ = +0.1 with SD `sd`.
+    pub fn paper(sd: f64) -> Vec<Self> {
+        vec![
+            Self::new(-0.1, 0.0),
+            Self::new(0.1, 0.0),
+            Self::new(0.1, sd),
+        ]
+    }
+}
+
+/// The experiment's specification. Defaults: the paper's settings (`torch_moons.py`): width
+/// 500 (PyTorch parameterisation), n = 300, noise 0.1, full batch, lr 1e-2, momentum 0.9,
+/// weight decay 2e-4, SD 0.003, 10 000 epochs, 10 seeds (0…9), the leading 5 features, a record
+/// every 50 epochs, decision boundaries on a 121² grid of [−2, 2]².
+#[derive(Clone, Debug, PartialEq)]
+pub struct MoonsSpec {
+    /// The settings (default [`MoonsSetting::paper`] with SD 0.003).
+    pub settings: Vec<MoonsSetting>,
+    /// Seeds 0…seeds−1 (data and initialisation).
+    pub seeds: usize,
+    /// Number of points n.
+    pub n: usize,
+    /// Noise of the moons.
+    pub noise: f64,
+    /// Network width and parameterisation (the seed is overwritten per run).
+    pub network: NetworkOptions,
+    /// Training options (the SD coefficient is overwritten per setting).
+    pub training: TrainOptions,
+    /// The features to follow, 0-based (default 0..5).
+    pub features: Vec<usize>,
+    /// Points per axis of the decision-boundary grid (default 121).
+    pub grid_points: usize,
+    /// Half-width of the square [−a, a]² of the decision-boundary grid (default 2).
+    pub grid_extent: f64,
+}
+
+impl Default for MoonsSpec {
+    fn default() -> Self {
+        Self {
+            settings: MoonsSetting::paper(0.003),
+            seeds: 10,
+            n: 300,
+            noise: 0.1,
+            network: NetworkOptions {
+                width: 500,
+                parameterisation: Parameterisation::PyTorch,
+                seed: 0,
+                zero_output: false,
+            },
+            training: TrainOptions {
+                record_every: 50,
+                ..TrainOptions::default()
+            },
+            features: (0..5).collect(),
+            grid_points: 121,
+            grid_extent: 2.0,
+        }
+    }
+}
+
+impl MoonsSpec {
+    /// Check everything before any work.
+    pub fn validate(&self) -> Result<()> {
+        let count = |name, value: usize, lo: usize, hi: usize, rule| {
+            if value < lo || value > hi {
+                Err(Error::InvalidParameter {
+                    name,
+                    value: value as f64,
+                    rule,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        count("--seeds", self.seeds, 1, 10_000, "between 1 and 10⁴ seeds")?;
+        count(
+            "--epochs",
+            self.training.epochs,
+            1,
+            100_000_000,
+            "between 1 and 10⁸ epochs",
+        )?;
+        count(
+            "--width",
+            self.network.width,
+            1,
+            1_000_000,
+            "the width must be between 1 and 10⁶",
+        )?;
+        count(
+            "--grid",
+            self.grid_points,
+            2,
+            4096,
+            "the grid needs between 2 and 4096 points per axis",
+        )?;
+        if self.settings.is_empty() {
+            return Err(Error::Shape(
+                "the experiment needs at least one setting".into(),
+            ));
+        }
+        if self.features.is_empty() {
+            return Err(Error::Shape("choose at least one feature to follow".into()));
+        }
+        if !(self.grid_extent.is_finite() && self.grid_extent > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "--extent",
+                value: self.grid_extent,
+                rule: "the grid's half-width must be finite and > 0",
+            });
+        }
+        // Features exist only up to the rank r = min(n, p).
+        let p = self.network.width * 4 + 1;
+        let rank = self.n.min(p);
+        if let Some(&j) = self.features.iter().find(|&&j| j >= rank) {
+            return Err(Error::ResponseOutOfRange { index: j + 1, rank });
+        }
+        self.training.validate()?;
+        for s in &self.settings {
+            TrainOptions {
+                spectral_decoupling: s.spectral_decoupling,
+                ..self.training
+            }
+            .validate()?;
+            MoonsOptions {
+                n: self.n,
+                noise: self.noise,
+                margin: s.margin,
+                ..Default::default()
+            }
+            .validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// One trained network.
+#[derive(Clone, Debug)]
+pub struct SeedRun {
+    /// The seed (data and initialisation).
+    pub seed: u64,
+    /// Strengths s_j of the followed features at initialisation.
+    pub strengths: Vec<f64>,
+    /// The sign each followed feature was multiplied by (so that its final response is > 0).
+    pub signs: Vec<f64>,
+    /// Label alignment (Uᵀ1)_j/√n of each followed feature, oriented by `signs`: the cosine
+    /// between U_j and the all-correct margin direction 1/√n. SD's steady state is
+    /// z* = μ*·Uᵀ1 (docs/theory.md §4), so a feature with alignment ≈ 0 (such as the mean-output
+    /// mode u ≈ y/√n of a balanced data set) has a response near 0 and no meaningful sign.
+    pub alignments: Vec<f64>,
+    /// Oriented responses: `responses[record][k]` for feature `features[k]`.
+    pub responses: Vec<Vec<f64>>,
+    /// Reliance on the curved axis in input space: the mean over the training points of
+    /// |∂f/∂x₂| / (|∂f/∂x₁| + |∂f/∂x₂|) of the trained network (central differences). x₁ is the
+    /// folded, linearly separating axis, x₂ the curved moon axis: a network that has starved
+    /// the curved feature draws a straight boundary and scores near 0. (d = 2 only; NaN else.)
+    pub curved_share: f64,
+    /// Final training loss (mean logistic + SD term, as PyTorch prints it).
+    pub final_loss: f64,
+    /// Final training accuracy (fraction of examples with y·ŷ > 0).
+    pub accuracy: f64,
+}
+
+/// Summary statistics over seeds of one feature at one record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Band {
+    /// Mean over seeds.
+    pub mean: f64,
+    /// Population standard deviation over seeds.
+    pub std: f64,
+    /// Smallest value over seeds.
+    pub min: f64,
+    /// Largest value over seeds.
+    pub max: f64,
+}
+
+impl Band {
+    fn of(values: &[f64]) -> Self {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        Self {
+            mean,
+            std: var.sqrt(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// The first seed's trained network on a grid of the plane, with its data.
+#[derive(Clone, Debug)]
+pub struct DecisionBoundary {
+    /// Grid abscissae x₁ (columns).
+    pub x: Vec<f64>,
+    /// Grid ordinates x₂ (rows, increasing).
+    pub y: Vec<f64>,
+    /// f(x₁(c), x₂(r)) at entry (r, c).
+    pub output: DMatrix<f64>,
+    /// The training data of that seed.
+    pub data: Dataset,
+    /// Its seed.
+    pub seed: u64,
+}
+
+/// Everything about one setting.
+#[derive(Clone, Debug)]
+pub struct SettingResult {
+    /// The setting.
+    pub setting: MoonsSetting,
+    /// Recorded epochs (shared by all seeds).
+    pub epochs: Vec<usize>,
+    /// Learning time τ = η·k/(n(1−μ)) of the records (the theory's (docs/theory.md) sum convention).
+    pub tau: Vec<f64>,
+    /// One entry per seed.
+    pub runs: Vec<SeedRun>,
+    /// `bands[record][k]`: statistics over seeds of feature `features[k]`.
+    pub bands: Vec<Vec<Band>>,
+    /// The first seed's decision boundary.
+    pub boundary: DecisionBoundary,
+}
+
+impl SettingResult {
+    /// Mean over seeds of the final oriented response of each followed feature.
+    pub fn final_means(&self) -> Vec<f64> {
+        self.bands
+            .last()
+            .map(|b| b.iter().map(|x| x.mean).collect())
+            .unwrap_or_default()
+    }
+
+    /// Mean over seeds of the strength s_j of each followed feature.
+    pub fn mean_strengths(&self) -> Vec<f64> {
+        mean_over_runs(&self.runs, |r| &r.strengths)
+    }
+
+    /// Mean over seeds of the oriented label alignment (Uᵀ1)_j/√n of each followed feature.
+    pub fn mean_alignments(&self) -> Vec<f64> {
+        mean_over_runs(&self.runs, |r| &r.alignments)
+    }
+
+    /// Mean over seeds of the curved-axis share [`SeedRun::curved_share`].
+    pub fn mean_curved_share(&self) -> f64 {
+        self.runs.iter().map(|r| r.curved_share).sum::<f64>() / self.runs.len() as f64
+    }
+
+    /// Mean over seeds of the final training loss.
+    pub fn mean_final_loss(&self) -> f64 {
+        self.runs.iter().map(|r| r.final_loss).sum::<f64>() / self.runs.len() as f64
+    }
+
+    /// Mean over seeds of the final training accuracy.
+    pub fn mean_accuracy(&self) -> f64 {
+        self.runs.iter().map(|r| r.accuracy).sum::<f64>() / self.runs.len() as f64
+    }
+}
+
+fn mean_over_runs(runs: &[SeedRun], field: impl Fn(&SeedRun) -> &Vec<f64>) -> Vec<f64> {
+    let k = runs.first().map(|r| field(r).len()).unwrap_or(0);
+    (0..k)
+        .map(|i| runs.iter().map(|r| field(r)[i]).sum::<f64>() / runs.len() as f64)
+        .collect()
+}
+
+/// The experiment's result.
+#[derive(Clone, Debug)]
+pub struct MoonsExperiment {
+    /// What was run.
+    pub spec: MoonsSpec,
+    /// One entry per setting, in the order of `spec.settings`.
+    pub settings: Vec<SettingResult>,
+    /// Wall-clock time of the whole experiment in seconds.
+    pub wall_s: f64,
+}
+
+struct RunOutput {
+    run: SeedRun,
+    epochs: Vec<usize>,
+    tau: Vec<f64>,
+    boundary: Option<DecisionBoundary>,
+}
+
+fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> Result<RunOutput> {
+    let data = two_moons(&MoonsOptions {
+        n: spec.n,
+        noise: spec.noise,
+        margin: setting.margin,
+        angle_degrees: 0.0,
+        seed,
+    })?;
+    let mut net = TwoLayerRelu::init(
+        data.dim(),
+        &NetworkOptions {
+            seed,
+            ..spec.network
+        },
+    )?;
+    let features = network_features(&net, &data)?;
+    let options = TrainOptions {
+        spectral_decoupling: setting.spectral_decoupling,
+        parallel: false,
+        ..spec.training
+    };
+    let record = train(&mut net, &data, Some(&features.system), &options)?;
+    let rank = features.system.rank();
+    if let Some(&j) = spec.features.iter().find(|&&j| j >= rank) {
+        return Err(Error::ResponseOutOfRange { index: j + 1, rank });
+    }
+    let last = record
+        .responses
+        .last()
+        .ok_or(Error::Shape("training recorded no responses".to_string()))?;
+    let signs: Vec<f64> = spec
+        .features
+        .iter()
+        .map(|&j| if last[j] < 0.0 { -1.0 } else { 1.0 })
+        .collect();
+    let responses = record
+        .responses
+        .iter()
+        .map(|z| {
+            spec.features
+                .iter()
+                .zip(&signs)
+                .map(|(&j, s)| s * z[j])
+                .collect()
+        })
+        .collect();
+    let outputs = record
+        .outputs
+        .last()
+        .ok_or(Error::Shape("training recorded no outputs".to_string()))?;
+    let correct = outputs
+        .iter()
+        .zip(data.labels().iter())
+        .filter(|(f, y)| **f * **y > 0.0)
+        .count();
+    let curved_share = curved_share(&net, &data);
+    let boundary = if grid {
+        let a = spec.grid_extent;
+        let g = spec.grid_points;
+        let output = net.evaluate_grid((-a, a), (-a, a), g, g)?;
+        let axis: Vec<f64> = (0..g)
+            .map(|k| -a + 2.0 * a * k as f64 / (g - 1) as f64)
+            .collect();
+        Some(DecisionBoundary {
+            x: axis.clone(),
+            y: axis,
+            output,
+            data: data.clone(),
+            seed,
+        })
+    } else {
+        None
+    };
+    let column_sums = features.system.coupling_column_sums();
+    let root_n = (data.len() as f64).sqrt();
+    let alignments = spec
+        .features
+        .iter()
+        .zip(&signs)
+        .map(|(&j, s)| s * column_sums[j] / root_n)
+        .collect();
+    let strengths = spec
+        .features
+        .iter()
+        .map(|&j| features.system.strengths()[j])
+        .collect();
+    Ok(RunOutput {
+        run: SeedRun {
+            seed,
+            strengths,
+            signs,
+            alignments,
+            responses,
+            curved_share,
+            final_loss: *record.loss.last().unwrap_or(&f64::NAN),
+            accuracy: correct as f64 / data.len() as f64,
+        },
+        epochs: record.epochs,
+        tau: record.tau,
+        boundary,
+    })
+}
+
+/// Mean over the data of |∂f/∂x₂| / (|∂f/∂x₁| + |∂f/∂x₂|) (see [`SeedRun::curved_share`]).
+pub fn curved_share(net: &TwoLayerRelu, data: &Dataset) -> f64 {
+    if data.dim() != 2 {
+        return f64::NAN;
+    }
+    let h = 1e-5;
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for row in data.inputs().row_iter() {
+        let (x1, x2) = (row[0], row[1]);
+        let d1 = (net.output(&[x1 + h, x2]) - net.output(&[x1 - h, x2])).abs();
+        let d2 = (net.output(&[x1, x2 + h]) - net.output(&[x1, x2 - h])).abs();
+        if d1 + d2 > 0.0 {
+            total += d2 / (d1 + d2);
+            count += 1;
+        }
+    }
+    if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    }
+}
+
+/// Run the experiment: every (setting, seed) pair in parallel, a progress tick per finished run.
+pub fn moons_experiment(spec: &MoonsSpec, progress: Progress) -> Result<MoonsExperiment> {
+    spec.validate()?;
+    let start = Instant::now();
+    let jobs: Vec<(usize, u64)> = (0..spec.settings.len())
+        .flat_map(|s| (0..spec.seeds as u64).map(move |seed| (s, seed)))
+        .collect();
+    let tracker = Tracker::with_unit(progress, jobs.len(), "two moons", "runs");
+    let outputs: Vec<Result<RunOutput>> = jobs
+        .par_iter()
+        .map(|&(s, seed)| {
+            let out = one_run(spec, &spec.settings[s], seed, seed == 0);
+            tracker.tick();
+            out
+        })
+        .collect();
+    drop(tracker);
+    let mut outputs = outputs.into_iter();
+    let mut settings = Vec::with_capacity(spec.settings.len());
+    for setting in &spec.settings {
+        let mut runs = Vec::with_capacity(spec.seeds);
+        let mut epochs = Vec::new();
+        let mut tau = Vec::new();
+        let mut boundary = None;
+        for _ in 0..spec.seeds {
+            let out = outputs
+                .next()
+                .ok_or_else(|| Error::Shape("a run is missing".into()))??;
+            if out.boundary.is_some() {
+                boundary = out.boundary;
+                epochs = out.epochs;
+                tau = out.tau;
+            }
+            runs.push(out.run);
+        }
+        let boundary = boundary.ok_or_else(|| Error::Shape("seed 0 did not run".into()))?;
+        let records = epochs.len();
+        let bands = (0..records)
+            .map(|i| {
+                (0..spec.features.len())
+                    .map(|k| {
+                        let values: Vec<f64> = runs.iter().map(|r| r.responses[i][k]).collect();
+                        Band::of(&values)
+                    })
+                    .collect()
+            })
+            .collect();
+        settings.push(SettingResult {
+            setting: setting.clone(),
+            epochs,
+            tau,
+            runs,
+            bands,
+            boundary,
+        });
+    }
+    Ok(MoonsExperiment {
+        spec: spec.clone(),
+        settings,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
