@@ -70,7 +70,8 @@ fn flow_small(c: &mut Criterion) {
     g.finish();
 }
 
-/// The hand-written BDF against diffsol's at n = 100 and 1000 (Auto picks the former there).
+/// The hand-written BDF against Rodas4 at n = 100 and 1000 (Auto picks the former there; the
+/// comparison with diffsol's BDF, before it was removed, is in docs/benchmarks.md).
 fn flow_bdf(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow_bdf_methods");
     g.sample_size(10);
@@ -79,10 +80,7 @@ fn flow_bdf(c: &mut Criterion) {
         let d =
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(n);
-        for (name, method) in [
-            ("bdf", FlowMethod::Bdf),
-            ("diffsol-bdf", FlowMethod::DiffsolBdf),
-        ] {
+        for (name, method) in [("bdf", FlowMethod::Bdf), ("rodas4", FlowMethod::Rodas4)] {
             let opts = FlowOptions {
                 t_end: 1000.0,
                 points: 1001,

@@ -554,3 +554,36 @@ fn argument_errors_are_one_line() {
     assert_eq!(gstarve(&["--version"]).status.code(), Some(0));
     assert_eq!(gstarve(&["simulate", "--help"]).status.code(), Some(0));
 }
+
+/// The method names of the removed diffsol dependency still run (the CLI contract): the
+/// nearest hand-written method, a warning on stderr, and `stats.solver` naming what ran.
+#[test]
+fn removed_diffsol_methods_run_their_replacements() {
+    for (name, ran) in [("diffsol-bdf", "bdf"), ("sdirk", "rodas4")] {
+        let out = gstarve(&[
+            "simulate",
+            "--methods",
+            "flow",
+            "--method",
+            name,
+            "--t-end",
+            "10",
+            "--points",
+            "3",
+            "--json",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        assert!(
+            stderr.contains("warning") && stderr.contains(ran),
+            "{stderr}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let solver = report["runs"][0]["stats"]["solver"].as_str().unwrap();
+        assert!(solver.starts_with(ran), "{name} ran {solver}");
+    }
+    assert_rejected(
+        &["simulate", "--methods", "flow", "--method", "radau"],
+        &["radau", "bdf"],
+    );
+}

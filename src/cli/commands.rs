@@ -58,8 +58,9 @@ pub struct SimulateArgs {
     /// Absolute tolerance of the flow.
     #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
     atol: f64,
-    /// Flow integrator: auto, dop853, dopri5, bdf, diffsol-bdf, sdirk, rodas4, dp45, rkc.
-    #[arg(long, default_value = "auto")]
+    /// Flow integrator: auto, dop853, dopri5, bdf, rodas4, dp45, rkc (diffsol-bdf and sdirk,
+    /// removed with the diffsol dependency, run bdf and rodas4 with a warning).
+    #[arg(long, default_value = "auto", value_parser = parse_flow_method)]
     method: FlowMethod,
     /// Initial responses z₀ (comma-separated; default: the system file's z0 if it has one, else 0).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
@@ -72,6 +73,26 @@ pub struct SimulateArgs {
     no_fixed_point: bool,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// `--method`: a [`FlowMethod`] name, or one of the two names of diffsol's methods, which
+/// gstarve no longer builds (docs/benchmarks.md, "The hand-written BDF against diffsol"): they
+/// run the nearest hand-written method, say so on stderr, and the report's `stats.solver`
+/// names the method that ran.
+fn parse_flow_method(s: &str) -> std::result::Result<FlowMethod, String> {
+    let (method, note) = match s.trim().to_ascii_lowercase().as_str() {
+        "diffsol-bdf" => (
+            FlowMethod::Bdf,
+            "diffsol's BDF was removed; running gstarve's bdf",
+        ),
+        "sdirk" => (
+            FlowMethod::Rodas4,
+            "diffsol's SDIRK was removed; running rodas4, an L-stable one-step implicit method",
+        ),
+        other => return other.parse(),
+    };
+    eprintln!("gstarve: warning: --method {s}: {note}");
+    Ok(method)
 }
 
 /// Run `gstarve simulate`.

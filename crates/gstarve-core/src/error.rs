@@ -82,9 +82,7 @@ pub enum Error {
         tau: f64,
     },
     /// An explicit integrator found the problem stiff (internal: the automatic method switches).
-    #[error(
-        "{solver} detected stiffness at τ = {tau}; use an implicit method (--method bdf or sdirk)"
-    )]
+    #[error("{solver} detected stiffness at τ = {tau}; use an implicit method (BDF or Rodas4)")]
     StiffnessDetected {
         /// The explicit solver.
         solver: &'static str,

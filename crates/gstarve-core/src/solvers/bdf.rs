@@ -780,7 +780,7 @@ impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
 /// output, with mixed tolerance atol + rtol·|y| per component (see the module documentation).
 ///
 /// Output states are passed through [`OdeProblem::project`] (the solver's own state is left
-/// alone). Invalid inputs are reported as in [`super::implicit::solve`]; failures as
+/// alone). Invalid inputs are reported as in [`super::validate_inputs`]; failures as
 /// [`Error::IntegrationFailed`] with the τ reached.
 pub fn solve(
     problem: &(impl OdeProblem + ?Sized),

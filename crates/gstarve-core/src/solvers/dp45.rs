@@ -281,7 +281,7 @@ impl<const N: usize> Stages<N> {
 /// at [`TOL_SCALE`]·(atol + rtol·|y|) per component (see the module documentation).
 ///
 /// Output states are passed through [`OdeProblem::project`]. Invalid inputs are reported as in
-/// [`super::implicit::solve`]; a stiff problem as [`Error::StiffnessDetected`]; a step size
+/// [`super::validate_inputs`]; a stiff problem as [`Error::StiffnessDetected`]; a step size
 /// below 10⁻¹⁴·τ or more than [`MAX_STEPS`] attempts as [`Error::IntegrationFailed`].
 pub fn solve(
     problem: &(impl OdeProblem + ?Sized),

@@ -6,7 +6,6 @@ use std::str::FromStr;
 use nalgebra::DVector;
 
 use super::explicit::{self, ExplicitMethod};
-use super::implicit::{self, ImplicitMethod};
 use super::rosenbrock::{StackScratch, STACK_SCRATCH_DIM};
 use super::{OdeProblem, OdeSolution};
 use crate::dynamics::{MarginFlow, MarginFlowN, PrimalDynamics};
@@ -35,10 +34,6 @@ pub enum FlowMethod {
     Dopri5,
     /// Implicit variable-order BDF/NDF, hand-written and allocation-free ([`super::bdf`]).
     Bdf,
-    /// diffsol's BDF ([`super::implicit`]), the implicit method before [`FlowMethod::Bdf`].
-    DiffsolBdf,
-    /// Implicit SDIRK.
-    Sdirk,
     /// Linearly implicit Rosenbrock method Rodas4 (one LU per step; accurate, best for small n).
     Rodas4,
     /// Hand-written allocation-free Dormand–Prince 5(4) with a stiffness test (fastest for
@@ -57,13 +52,11 @@ impl FromStr for FlowMethod {
             "dop853" => Ok(Self::Dop853),
             "dopri5" => Ok(Self::Dopri5),
             "bdf" => Ok(Self::Bdf),
-            "diffsol-bdf" => Ok(Self::DiffsolBdf),
-            "sdirk" => Ok(Self::Sdirk),
             "rodas4" => Ok(Self::Rodas4),
             "dp45" => Ok(Self::Dp45),
             "rkc" => Ok(Self::Rkc),
             other => Err(format!(
-                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf, diffsol-bdf, sdirk, rodas4, dp45 or rkc)"
+                "unknown integration method '{other}' (expected auto, dop853, dopri5, bdf, rodas4, dp45 or rkc)"
             )),
         }
     }
@@ -203,13 +196,10 @@ pub fn integrate(
         method,
     } = *options;
     let explicit = |m| explicit::solve(problem, m, y0, t_end, points, rtol, atol);
-    let implicit = |m| implicit::solve(problem, m, y0, t_end, points, rtol, atol);
     match method {
         FlowMethod::Dop853 => explicit(ExplicitMethod::Dop853),
         FlowMethod::Dopri5 => explicit(ExplicitMethod::Dopri5),
         FlowMethod::Bdf => super::bdf::solve(problem, y0, t_end, points, rtol, atol),
-        FlowMethod::DiffsolBdf => implicit(ImplicitMethod::Bdf),
-        FlowMethod::Sdirk => implicit(ImplicitMethod::Sdirk),
         FlowMethod::Rodas4 => super::rosenbrock::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Rkc => super::rkc::solve(problem, y0, t_end, points, rtol, atol),
         FlowMethod::Dp45 => super::dp45::solve(problem, y0, t_end, points, rtol, atol),

@@ -1,6 +1,6 @@
 //! Solvers: methods that take a problem from [`crate::dynamics`] and return a solution with
 //! statistics. The problem side ([`OdeProblem`]) knows only its right-hand side and Jacobian; the
-//! method side (explicit Dormand–Prince, implicit BDF/SDIRK, gradient descent, Newton) never
+//! method side (explicit Dormand–Prince, implicit BDF and Rodas4, gradient descent, Newton) never
 //! depends on which dynamics it runs.
 
 pub mod bdf;
@@ -8,7 +8,6 @@ pub mod dp45;
 pub mod explicit;
 pub mod flow;
 pub mod gd;
-pub mod implicit;
 pub(crate) mod lu;
 pub mod rkc;
 pub mod rosenbrock;

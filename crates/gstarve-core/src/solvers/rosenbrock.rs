@@ -6,8 +6,9 @@
 //! ≈ −(λ + s₁²/4)). A Rosenbrock method needs no Newton iteration: each step evaluates the
 //! Jacobian once, factorises W = I/(hγ) − J once, and solves six linear systems with it. At
 //! small n the whole step is a few hundred floating-point operations, so a hand-written solver
-//! with preallocated stage vectors beats a general BDF code (diffsol, [`super::implicit`]) whose
-//! per-step cost is dominated by bookkeeping on dynamic vectors.
+//! with preallocated stage vectors beats a general BDF code whose per-step cost is dominated by
+//! bookkeeping on dynamic vectors (measured against diffsol's BDF, before gstarve had its own:
+//! docs/benchmarks.md).
 //!
 //! # Method
 //!
@@ -353,7 +354,7 @@ impl<'p, P: OdeProblem + ?Sized, const N: usize> Rodas<'p, P, N> {
 /// `atol + rtol·|y|` per component (docs/theory.md §3 flows; see the module documentation).
 ///
 /// Output states are passed through [`OdeProblem::project`] (the solver's own state is left
-/// alone). Invalid inputs are reported as in [`super::implicit::solve`]; a step that keeps
+/// alone). Invalid inputs are reported as in [`super::validate_inputs`]; a step that keeps
 /// failing (non-finite state or singular W) until the step size falls below 10⁻¹⁴·τ, or more
 /// than [`MAX_STEPS`] step attempts, is reported as [`Error::IntegrationFailed`].
 pub fn solve(
@@ -594,7 +595,6 @@ mod tests {
     use super::*;
     use crate::dynamics::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::solvers::explicit::{self, ExplicitMethod};
-    use crate::solvers::implicit::{self, ImplicitMethod};
     use crate::solvers::steady::steady_state;
     use crate::systems::{FeatureSystem, Spectrum};
 
@@ -737,8 +737,7 @@ mod tests {
             atol,
         )
         .unwrap();
-        let bdf =
-            implicit::solve(&dynamics, ImplicitMethod::Bdf, &z0, 50.0, 101, rtol, atol).unwrap();
+        let bdf = crate::solvers::bdf::solve(&dynamics, &z0, 50.0, 101, rtol, atol).unwrap();
         let sol = solve(&dynamics, &z0, 50.0, 101, rtol, atol).unwrap();
         for reference in [&dop, &bdf] {
             assert_eq!(sol.tau, reference.tau);
@@ -824,7 +823,7 @@ mod tests {
         ));
     }
 
-    /// Timing against diffsol's BDF, run by hand in release mode:
+    /// Timing against the BDF, run by hand in release mode:
     /// `cargo test --release --lib solvers::rosenbrock::tests::timing -- --ignored --nocapture`.
     #[test]
     #[ignore]
@@ -893,8 +892,7 @@ mod tests {
             let flow = MarginFlow::new(&dynamics);
             let m0 = DVector::zeros(sys.examples());
             let reference =
-                implicit::solve(&flow, ImplicitMethod::Bdf, &m0, t_end, points, 1e-12, 1e-14)
-                    .unwrap();
+                crate::solvers::bdf::solve(&flow, &m0, t_end, points, 1e-12, 1e-14).unwrap();
             let tight = solve(&flow, &m0, t_end, points, 1e-12, 1e-14).unwrap();
             let max_err = |sol: &OdeSolution| {
                 sol.states
@@ -935,7 +933,7 @@ mod tests {
                 solve_margin(&flow, &m0, t_end, points, rtol, atol).unwrap()
             });
             run("bdf", &|| {
-                implicit::solve(&flow, ImplicitMethod::Bdf, &m0, t_end, points, rtol, atol).unwrap()
+                crate::solvers::bdf::solve(&flow, &m0, t_end, points, rtol, atol).unwrap()
             });
         }
     }
