@@ -425,10 +425,10 @@ fn auto_flow_at_n10_and_n100_is_no_less_accurate_than_scipy() {
     }
 }
 
-/// The hand-written BDF (`--method bdf`) agrees with Rodas4 and Dop853 on the benchmark flow
-/// at n = 2, 10 and 100 at a tight tolerance.
+/// The hand-written BDF (`--method bdf`) agrees with Rodas4 (an independent one-step method)
+/// on the benchmark flow at n = 2, 10 and 100 at a tight tolerance.
 #[test]
-fn bdf_agrees_with_rodas4_and_dop853_on_the_benchmark_flows() {
+fn bdf_agrees_with_rodas4_on_the_benchmark_flows() {
     for n in [2, 10, 100] {
         let sys = benchmark_system(n);
         let d = benchmark_dynamics(&sys);
@@ -442,7 +442,7 @@ fn bdf_agrees_with_rodas4_and_dop853_on_the_benchmark_flows() {
         let z0 = DVector::zeros(n);
         let ours = primal_flow(&d, &z0, &options(FlowMethod::Bdf)).unwrap();
         assert_eq!(ours.stats.solver, "bdf");
-        for method in [FlowMethod::Rodas4, FlowMethod::Dop853] {
+        for method in [FlowMethod::Rodas4] {
             let other = primal_flow(&d, &z0, &options(method)).unwrap();
             let err = trajectory_error(&ours, &other);
             println!("n = {n}: bdf vs {}: {err:.2e}", other.stats.solver);
