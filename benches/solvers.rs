@@ -4,7 +4,7 @@
 //! same systems for `scipy_baseline.py`. Run: `cargo bench --bench solvers`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gstarve_core::dynamics::{symmetric_product, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{symmetric_product, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
 use gstarve_core::solvers::steady::steady_state;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference::paper_toy;
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::sweeps::{

@@ -1,7 +1,7 @@
 //! The large-n path (issue #2): the symmetric Gram kernel inside gradient descent and the flow,
 //! and the RKC method, against independent computations.
 
-use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::solvers::flow::{
     primal_flow, AUTO_BDF_MAX_DIM, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE,
 };

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::FlowOptions;
 use gstarve_core::Error;

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use gstarve_core::dynamics::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use gstarve_core::solvers::steady::{steady_state, steady_state_with, NewtonParams};

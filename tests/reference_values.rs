@@ -1,7 +1,7 @@
 //! Reference values of docs/theory.md §6 (the paper's toy, its Figure 6), copied into
 //! `gstarve_core::reference` with their source, checked against the solvers.
 
-use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference::*;
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
 use gstarve_core::solvers::steady::{sd_margin, steady_state};

@@ -1,6 +1,6 @@
 //! The solvers against each other and against the steady state (issue: core solver, "Must show").
 
-use gstarve_core::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference::{paper_toy, TOY_LAMBDA_L2, TOY_LAMBDA_SD};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};

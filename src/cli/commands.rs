@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gstarve_core::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::output::ensure_dir;
 use gstarve_core::reference::{self, paper_toy};
 use gstarve_core::simulation::{

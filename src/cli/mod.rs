@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gstarve_core::dynamics::{Loss, Regulariser};
+use gstarve_core::model::{Loss, Regulariser};
 
 pub use system_args::SystemArgs;
 

@@ -11,13 +11,13 @@
 //! gstarve integrates it exactly, runs the discrete gradient-descent map and the dual dynamics,
 //! finds steady states, and checks the theory's predictions.
 //!
-//! The modules follow the data flow: [`systems`] (S, U) → [`dynamics`] (right-hand sides,
+//! The modules follow the data flow: [`systems`] (S, U) → [`model`] (loss × regulariser: right-hand sides,
 //! Jacobians) → [`solvers`] (flow, GD, dual, steady states) → [`sweeps`] (starvation measures
 //! over parameter grids, phase diagrams). Figures live in the `gstarve-plot` crate and real
 //! networks in `gstarve-net`; this crate compiles neither plotting nor command-line code.
 //!
 //! ```
-//! use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
+//! use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 //! use gstarve_core::solvers::steady::steady_state;
 //! use gstarve_core::systems::FeatureSystem;
 //!
@@ -31,8 +31,8 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod dynamics;
 pub mod error;
+pub mod model;
 pub mod output;
 pub mod reference;
 pub mod simulation;

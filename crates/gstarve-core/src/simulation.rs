@@ -9,8 +9,8 @@ use std::str::FromStr;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
-use crate::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
+use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::output::write_atomic;
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};

@@ -5,8 +5,8 @@
 
 use nalgebra::DVector;
 
-use gstarve_core::dynamics::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::error::Result;
+use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
 use gstarve_core::solvers::{integrate, FlowMethod, FlowOptions, OdeSolution, Trajectory};

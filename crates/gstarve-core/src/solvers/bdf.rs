@@ -864,7 +864,7 @@ pub fn solve_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
+    use crate::model::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::solvers::steady::steady_state;
     use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
     use crate::systems::FeatureSystem;

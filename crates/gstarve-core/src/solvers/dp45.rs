@@ -489,7 +489,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::flow::{integrate, FlowMethod, FlowOptions};
     use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
     use crate::systems::FeatureSystem;

@@ -178,7 +178,7 @@ pub fn solve_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::systems::FeatureSystem;
     use crate::theory::decoupled::unregularised_trajectory;
 

@@ -6,10 +6,9 @@ use std::str::FromStr;
 use nalgebra::DVector;
 
 use super::explicit::{self, ExplicitMethod};
-use super::rosenbrock::{StackScratch, STACK_SCRATCH_DIM};
 use super::{OdeProblem, OdeSolution};
-use crate::dynamics::{MarginFlow, MarginFlowN, PrimalDynamics};
 use crate::error::{Error, Result};
+use crate::model::{MarginFlow, MarginFlowN, PrimalDynamics};
 
 /// Integration method for a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,8 +338,7 @@ pub fn primal_flow(
     let (n, r) = (sys.examples(), sys.rank());
     if 2 * r >= n {
         let m0 = sys.margins(z0);
-        // Small systems: the same right-hand side on fixed-size arrays (n ≤ 4) or with its
-        // scratch on the stack (n ≤ 8); no allocation per evaluation.
+        // Small systems: the same right-hand side on fixed-size arrays (n ≤ 4).
         let small = match n {
             1 => MarginFlowN::<1>::new(dynamics).map(|f| small_margin_flow(&f, &m0, options)),
             2 => MarginFlowN::<2>::new(dynamics).map(|f| small_margin_flow(&f, &m0, options)),
@@ -357,11 +355,7 @@ pub fn primal_flow(
                     atol: MARGIN_TOL_SCALE * options.atol,
                     ..*options
                 };
-                if n <= STACK_SCRATCH_DIM {
-                    integrate(&StackScratch(&flow), &m0, &options)?
-                } else {
-                    integrate(&flow, &m0, &options)?
-                }
+                integrate(&flow, &m0, &options)?
             }
         };
         // z = Uᵀm for every state.

@@ -8,9 +8,9 @@ use std::time::Instant;
 use nalgebra::{DMatrix, DVector};
 
 use super::{OdeSolution, SolverStats, Trajectory};
-use crate::dynamics::symmetric::{split_column, symmetric_product_part};
-use crate::dynamics::{Loss, MarginFlow, MarginFlowN, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
+use crate::model::symmetric::{split_column, symmetric_product_part};
+use crate::model::{Loss, MarginFlow, MarginFlowN, PrimalDynamics, Regulariser};
 use crate::solvers::OdeProblem;
 use crate::systems::{labels_to_signs, FeatureSystem};
 
@@ -183,13 +183,13 @@ fn iterate_margins_serial(
 }
 
 /// Whether [`iterate_margins`] runs on a two-thread team: large n (where the product splits in
-/// two, [`crate::dynamics::symmetric::PARALLEL_MIN_DIM`]), two or more threads in rayon's pool
+/// two, [`crate::model::symmetric::PARALLEL_MIN_DIM`]), two or more threads in rayon's pool
 /// (the condition under which the serial product splits too, so the results agree bit for
 /// bit; `RAYON_NUM_THREADS=1` turns both off), not already on a
 /// rayon worker (a sweep running systems in parallel keeps each on one thread), and enough
 /// steps to pay for starting a thread.
 fn use_team(n: usize, options: &GdOptions) -> bool {
-    n >= crate::dynamics::symmetric::PARALLEL_MIN_DIM
+    n >= crate::model::symmetric::PARALLEL_MIN_DIM
         && options.steps >= TEAM_MIN_STEPS
         && rayon::current_thread_index().is_none()
         && rayon::current_num_threads() >= 2
@@ -472,7 +472,7 @@ pub fn gradient_descent_parameters(
     for (i, mut row) in yphi.row_iter_mut().enumerate() {
         row *= y[i];
     }
-    let (l2, sd) = regulariser.split();
+    let model = *dynamics.model();
     let project = DMatrix::from_diagonal(system.strengths()) * v.transpose();
     let record = options.recorded_steps();
     let mut theta: DVector<f64> = DVector::zeros(phi.ncols());
@@ -491,9 +491,10 @@ pub fn gradient_descent_parameters(
             break;
         }
         let margins = &yphi * &theta;
-        // ΦᵀY(ψ(m) − λ_SD m): the SD gradient λΦᵀΦθ = λΦᵀY·(YΦθ) folds into the same product.
-        let weights = margins.map(|m| loss.neg_derivative(m) - sd * m);
-        let step = yphi.tr_mul(&weights) - &theta * l2;
+        // ΦᵀY g(m) − μθ with g = ψ − λ_SD m: the SD gradient λΦᵀΦθ = λΦᵀY·(YΦθ) folds into
+        // the same product as the loss's (docs/theory.md §3).
+        let weights = margins.map(|m| model.drive(m));
+        let step = yphi.tr_mul(&weights) - &theta * model.decay();
         theta.axpy(options.eta, &step, 1.0);
     }
     let wall = start.elapsed().as_secs_f64();
@@ -525,7 +526,7 @@ mod tests {
     /// recorded point (n above the split size, both sweep directions, several segments).
     #[test]
     fn team_equals_the_serial_loop() {
-        let n = crate::dynamics::symmetric::PARALLEL_MIN_DIM + 9;
+        let n = crate::model::symmetric::PARALLEL_MIN_DIM + 9;
         let (sys, loss, reg) = margin_flow(n, 0.01);
         let dynamics = PrimalDynamics::new(&sys, loss, reg).unwrap();
         let flow = MarginFlow::new(&dynamics);
@@ -555,7 +556,7 @@ mod tests {
     /// Divergence on the team is reported like on the serial loop, with the same step.
     #[test]
     fn team_reports_divergence() {
-        let n = crate::dynamics::symmetric::PARALLEL_MIN_DIM;
+        let n = crate::model::symmetric::PARALLEL_MIN_DIM;
         let (sys, loss, reg) = margin_flow(n, 0.01);
         let dynamics = PrimalDynamics::new(&sys, loss, reg).unwrap();
         let flow = MarginFlow::new(&dynamics);

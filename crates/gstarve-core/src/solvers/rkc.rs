@@ -386,7 +386,7 @@ impl Stages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, MarginFlow, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::solvers::explicit::{solve as explicit_solve, ExplicitMethod};
     use crate::solvers::test_problems::max_abs_diff;
     use crate::systems::{FeatureSystem, Spectrum};

@@ -69,7 +69,6 @@ use nalgebra::{DMatrix, DVector};
 
 use super::lu::LuSolver;
 use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
-use crate::dynamics::MarginFlow;
 use crate::error::{Error, Result};
 
 /// The name reported in [`SolverStats::solver`] and in failures.
@@ -376,53 +375,6 @@ pub fn solve(
     }
 }
 
-/// [`solve`] for the margin flow of docs/theory.md §3 without allocating in the right-hand side.
-///
-/// [`MarginFlow`]'s [`OdeProblem::rhs`] allocates its n-long scratch vector on every call; at
-/// n = 2 that is a measurable share of a Rodas4 run (six right-hand sides per step). Up to
-/// n = [`STACK_SCRATCH_DIM`] this entry point evaluates [`MarginFlow::rhs_with`] with the scratch
-/// on the stack instead; larger systems (where the n² product dominates) go through [`solve`]
-/// unchanged. The result is identical to [`solve`]'s.
-pub fn solve_margin(
-    flow: &MarginFlow,
-    m0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<OdeSolution> {
-    if flow.dim() <= STACK_SCRATCH_DIM {
-        solve(&StackScratch(flow), m0, t_end, points, rtol, atol)
-    } else {
-        solve(flow, m0, t_end, points, rtol, atol)
-    }
-}
-
-/// Largest margin-flow dimension for which [`solve_margin`] keeps the scratch on the stack.
-pub const STACK_SCRATCH_DIM: usize = 8;
-
-/// A [`MarginFlow`] whose right-hand side uses a stack scratch (n ≤ [`STACK_SCRATCH_DIM`]).
-pub(crate) struct StackScratch<'a>(pub(crate) &'a MarginFlow);
-
-impl OdeProblem for StackScratch<'_> {
-    fn dim(&self) -> usize {
-        self.0.dim()
-    }
-    fn rhs(&self, m: &[f64], dm: &mut [f64]) {
-        let mut weights = [0.0; STACK_SCRATCH_DIM];
-        self.0.rhs_with(m, &mut weights[..m.len()], dm);
-    }
-    fn jacobian(&self, m: &[f64], jac: &mut DMatrix<f64>) {
-        self.0.jacobian(m, jac);
-    }
-    fn spectral_bound(&self) -> f64 {
-        self.0.spectral_bound()
-    }
-    fn project(&self, state: &mut [f64]) {
-        self.0.project(state);
-    }
-}
-
 /// [`solve`] after validation, for dimension N (0: any).
 fn run<P: OdeProblem + ?Sized, const N: usize>(
     problem: &P,
@@ -593,7 +545,7 @@ fn fixed_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
+    use crate::model::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::solvers::explicit::{self, ExplicitMethod};
     use crate::solvers::steady::steady_state;
     use crate::systems::{FeatureSystem, Spectrum};
@@ -714,10 +666,6 @@ mod tests {
         assert!(err < 1e-6, "|z(2000) − z*| = {err:.3e}, z = {z_end}");
         // docs/theory.md §6 table, l = 4.
         assert!((z_end[0] - 7.812049).abs() < 2e-6 && (z_end[1] - 1.466814).abs() < 2e-6);
-        // The allocation-free entry point takes the same steps to the same states.
-        let same = solve_margin(&flow, &DVector::zeros(2), 2000.0, 201, 1e-10, 1e-12).unwrap();
-        assert_eq!(same.states, sol.states);
-        assert_eq!(same.stats.steps_accepted, sol.stats.steps_accepted);
     }
 
     #[test]
@@ -928,9 +876,6 @@ mod tests {
             };
             run("rodas4", &|| {
                 solve(&flow, &m0, t_end, points, rtol, atol).unwrap()
-            });
-            run("rodas4 solve_margin", &|| {
-                solve_margin(&flow, &m0, t_end, points, rtol, atol).unwrap()
             });
             run("bdf", &|| {
                 crate::solvers::bdf::solve(&flow, &m0, t_end, points, rtol, atol).unwrap()

@@ -9,8 +9,8 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::dynamics::{sigmoid_neg, Loss, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
+use crate::model::{sigmoid_neg, Loss, PrimalDynamics, Regulariser};
 
 /// A steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
@@ -162,7 +162,6 @@ fn finish(
 fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyState> {
     let sys = dynamics.system();
     let u = sys.coupling();
-    let loss = dynamics.loss();
     let r = sys.rank();
     // Components with s_j = 0 do not move under the flow: pinned at 0.
     let free: Vec<usize> = (0..r)
@@ -191,9 +190,7 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
     let mut value = objective(&x);
     let mut residual = f64::INFINITY;
     for it in 0..=params.max_iterations {
-        let m = &uf * &x;
-        let psi = m.map(|mi| loss.neg_derivative(mi));
-        let gradient = weights.component_mul(&x) - uf.tr_mul(&psi);
+        let gradient = dynamics.objective_gradient(&uf, &weights, &x);
         residual = scaled_residual(&gradient);
         if residual <= params.tolerance * x.amax().max(1.0) {
             return Ok(finish(dynamics, embed(&x), it, "newton"));
@@ -201,7 +198,8 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
         if it == params.max_iterations {
             break;
         }
-        let step = match newton_step(&uf, &m.map(|mi| loss.curvature(mi)), &weights, &gradient) {
+        let curvatures = dynamics.loss_curvatures(&uf, &x);
+        let step = match newton_step(&uf, &curvatures, &weights, &gradient) {
             Some(step) => step,
             None => {
                 return Err(Error::NewtonFailed {
@@ -235,9 +233,7 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
             // The same residual measure as `residual` (not `fixed_point_residual`, which rounds
             // differently): otherwise a step below the rounding of x, which leaves x unchanged,
             // can look like progress and repeat until the iteration limit.
-            let trial_psi = (&uf * &trial).map(|mi| loss.neg_derivative(mi));
-            let trial_res =
-                scaled_residual(&(weights.component_mul(&trial) - uf.tr_mul(&trial_psi)));
+            let trial_res = scaled_residual(&dynamics.objective_gradient(&uf, &weights, &trial));
             if trial_res < residual {
                 x = trial;
                 value = objective(&x);

@@ -4,8 +4,8 @@
 
 use rayon::prelude::*;
 
-use crate::dynamics::PrimalDynamics;
 use crate::error::{Error, Result};
+use crate::model::PrimalDynamics;
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, GdOptions};
 use crate::solvers::{FlowMethod, FlowOptions};
@@ -114,7 +114,7 @@ pub fn gd_flow_gaps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, Regulariser};
+    use crate::model::{Loss, Regulariser};
     use crate::systems::FeatureSystem;
 
     #[test]

@@ -10,8 +10,8 @@
 
 use nalgebra::DVector;
 
-use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
+use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::{FlowMethod, FlowOptions, OdeSolution};
 use crate::systems::FeatureSystem;

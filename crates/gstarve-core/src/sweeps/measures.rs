@@ -14,7 +14,7 @@ use super::learning_time::{learning_time, LearningTimeParams};
 use super::rotation::{
     is_zero_response, rotation_sensitivity, rotation_steady_state, RotationSteadyState,
 };
-use crate::dynamics::Loss;
+use crate::model::Loss;
 use crate::solvers::steady::sd_margin;
 use crate::systems::FeatureSystem;
 

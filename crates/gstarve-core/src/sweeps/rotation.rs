@@ -270,7 +270,7 @@ pub fn is_zero_response(value: f64, responses: &Vector2<f64>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::steady::steady_state;
     use crate::systems::FeatureSystem;
     use crate::theory::sensitivity::l2_sensitivity;

@@ -7,8 +7,8 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 use super::{decoupled, linearisation, perturbation, sd, sensitivity, squared, surrogate};
-use crate::dynamics::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
+use crate::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::steady::steady_state;
 use crate::solvers::{integrate, FlowMethod, FlowOptions};

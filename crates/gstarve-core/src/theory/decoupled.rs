@@ -8,8 +8,8 @@
 
 use lambert_w::lambert_w0;
 
-use crate::dynamics::sigmoid;
 use crate::error::{Error, Result};
+use crate::model::sigmoid;
 
 /// The decoupled L2 steady state of one feature, exact and approximate (docs/theory.md §5).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -241,13 +241,13 @@ mod tests {
     use nalgebra::DVector;
 
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
     use crate::systems::FeatureSystem;
 
     /// The decoupled L2 flow ż = s²σ(−z) − λz at one point: zero at the root.
     fn l2_rate(strength: f64, lambda: f64, z: f64) -> f64 {
-        strength * strength * crate::dynamics::sigmoid_neg(z) - lambda * z
+        strength * strength * crate::model::sigmoid_neg(z) - lambda * z
     }
 
     #[test]

@@ -7,8 +7,8 @@
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
-use crate::dynamics::{sigmoid_prime, Loss, PrimalDynamics, Regulariser};
 use crate::error::Result;
+use crate::model::{sigmoid_prime, Loss, PrimalDynamics, Regulariser};
 use crate::solvers::steady::{steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 

@@ -28,8 +28,8 @@ pub mod sensitivity;
 pub mod squared;
 pub mod surrogate;
 
-use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
+use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::solvers::steady::{steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 

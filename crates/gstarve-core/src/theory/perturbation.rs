@@ -14,8 +14,8 @@ use nalgebra::{DMatrix, DVector};
 
 use super::decoupled::l2_root;
 use super::{positive_lambda, sign};
-use crate::dynamics::{sigmoid_neg, sigmoid_prime};
 use crate::error::{Error, Result};
+use crate::model::{sigmoid_neg, sigmoid_prime};
 
 /// Largest max |A + Aᵀ| (relative to max(1, max |A|)) accepted as antisymmetric.
 pub const ANTISYMMETRY_TOLERANCE: f64 = 1e-12;
@@ -155,7 +155,7 @@ fn check_generator(generator: &DMatrix<f64>, n: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::steady::{steady_state_with, NewtonParams};
     use crate::systems::FeatureSystem;
     use crate::theory::sensitivity::l2_sensitivity;

@@ -89,7 +89,7 @@ fn check_full_row_rank(system: &FeatureSystem) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::systems::Spectrum;
 
     #[test]

@@ -10,8 +10,8 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{l2_steady_state, positive_lambda, sign};
-use crate::dynamics::{sigmoid_neg, sigmoid_prime};
 use crate::error::{Error, Result};
+use crate::model::{sigmoid_neg, sigmoid_prime};
 use crate::solvers::steady::SteadyState;
 use crate::systems::FeatureSystem;
 
@@ -175,7 +175,7 @@ pub fn rotation_cross_curvature(delta: f64, margins: &DVector<f64>) -> Result<f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::steady::{steady_state_with, NewtonParams};
     use crate::systems::Spectrum;
 

@@ -88,7 +88,7 @@ pub fn trajectory(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{Loss, PrimalDynamics, Regulariser};
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
     use crate::solvers::steady::steady_state as numerical_steady_state;
     use crate::systems::Spectrum;

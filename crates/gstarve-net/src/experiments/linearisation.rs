@@ -32,8 +32,8 @@ use crate::data::{two_moons, Dataset, MoonsOptions};
 use crate::network::{
     network_features, train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu,
 };
-use gstarve_core::dynamics::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::error::{Error, Result};
+use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
 use gstarve_core::sweeps::progress::{Progress, Tracker};

@@ -1,18 +1,18 @@
 //! The margin flow of docs/theory.md §3 for n ≤ 4 with the dimension known at compile time:
 //!
 //! ```text
-//! dm/dτ = K [ ψ(m) − λ_SD m ] − λ_L2 m,      K = U S² Uᵀ
-//! ∂(dm/dτ)/∂m = −K (D + λ_SD I) − λ_L2 I,    D = diag(ℓ''(m))
+//! dm/dτ = K g(m) − μ m,                 K = U S² Uᵀ,  g = [`Model::drive`],  μ = [`Model::decay`]
+//! ∂(dm/dτ)/∂m = −K diag(d(m)) − μ I,    d = [`Model::curvature`]
 //! ```
 //!
-//! The same arithmetic as [`super::MarginFlow`] (bit for bit: the same sums in the same order),
-//! on fixed-size arrays, so that the product K·w unrolls and nothing touches the heap. At n = 2
-//! the general form spends more instructions on loop and slice bookkeeping than on its two
-//! exponentials (callgrind: 337 instructions per evaluation, of which 102 in `exp`).
+//! The same arithmetic as [`super::MarginFlow`] (bit for bit: the same formulas of [`Model`], the
+//! same sums in the same order, tested), on fixed-size arrays, so that the product K·g unrolls
+//! and nothing touches the heap: at n = 2 the general form spends more on loop and slice
+//! bookkeeping than on its two exponentials (docs/benchmarks.md).
 
 use nalgebra::DMatrix;
 
-use super::{Loss, PrimalDynamics};
+use super::{Model, PrimalDynamics};
 use crate::solvers::OdeProblem;
 
 /// [`super::MarginFlow`] for a system of N examples (1 ≤ N ≤ 4 is where it pays).
@@ -20,9 +20,7 @@ use crate::solvers::OdeProblem;
 pub struct MarginFlowN<const N: usize> {
     /// K = U S² Uᵀ, column-major: `gram[j][i]` = K_ij.
     gram: [[f64; N]; N],
-    loss: Loss,
-    lambda_l2: f64,
-    lambda_sd: f64,
+    model: Model,
     bound: f64,
 }
 
@@ -41,12 +39,9 @@ impl<const N: usize> MarginFlowN<N> {
                 *v = k[(i, j)];
             }
         }
-        let (lambda_l2, lambda_sd) = dynamics.regulariser().split();
         Some(Self {
             gram,
-            loss: dynamics.loss(),
-            lambda_l2,
-            lambda_sd,
+            model: *dynamics.model(),
             bound: dynamics.curvature_bound(),
         })
     }
@@ -63,7 +58,7 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
         let dm: &mut [f64; N] = dm.try_into().expect("derivative of dimension N");
         let mut w = [0.0; N];
         for (w, &mi) in w.iter_mut().zip(m) {
-            *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
+            *w = self.model.drive(mi);
         }
         let mut out = [0.0; N];
         for (col, &wj) in self.gram.iter().zip(&w) {
@@ -71,18 +66,19 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
                 *o += kij * wj;
             }
         }
+        let mu = self.model.decay();
         for ((d, o), &mi) in dm.iter_mut().zip(out).zip(m) {
-            *d = o - self.lambda_l2 * mi;
+            *d = o - mu * mi;
         }
     }
 
     fn jacobian(&self, m: &[f64], jac: &mut DMatrix<f64>) {
         for (j, col) in self.gram.iter().enumerate() {
-            let d = self.loss.curvature(m[j]) + self.lambda_sd;
+            let d = self.model.curvature(m[j]);
             for (i, &kij) in col.iter().enumerate() {
                 jac[(i, j)] = -kij * d;
             }
-            jac[(j, j)] -= self.lambda_l2;
+            jac[(j, j)] -= self.model.decay();
         }
     }
 
@@ -94,7 +90,7 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{MarginFlow, Regulariser};
+    use crate::model::{Loss, MarginFlow, Regulariser};
     use crate::systems::{FeatureSystem, Spectrum};
 
     #[test]

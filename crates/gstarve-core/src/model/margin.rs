@@ -1,37 +1,36 @@
 //! The primal flow in margin space (docs/theory.md §3): m = U z evolves as
 //!
 //! ```text
-//! dm/dτ = K [ ψ(m) − λ_SD m ] − λ_L2 m,      K = U S² Uᵀ
-//! ∂(dm/dτ)/∂m = −K (D + λ_SD I) − λ_L2 I,    D = diag(ℓ''(m))
+//! dm/dτ = K g(m) − μ m,                    K = U S² Uᵀ,  g = [`Model::drive`],  μ = [`Model::decay`]
+//! ∂(dm/dτ)/∂m = −K diag(d(m)) − μ I,       d = [`Model::curvature`]
 //! ```
 //!
 //! one symmetric matrix–vector product per evaluation instead of two. Starting from m₀ = U z₀ the
 //! margins stay in the range of U, and z = Uᵀ m recovers the responses.
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
-use super::{Loss, PrimalDynamics};
+use super::{Model, PrimalDynamics};
 use crate::solvers::OdeProblem;
 
 /// The margin-space form of a [`PrimalDynamics`], with K = U S² Uᵀ formed once.
 #[derive(Clone, Debug)]
 pub struct MarginFlow {
     gram: DMatrix<f64>,
-    loss: Loss,
-    lambda_l2: f64,
-    lambda_sd: f64,
+    model: Model,
     bound: f64,
 }
+
+/// Largest n for which [`MarginFlow`]'s right-hand side keeps its scratch vector g on the
+/// stack; above it the n² product dwarfs one allocation.
+const STACK_SCRATCH_DIM: usize = 64;
 
 impl MarginFlow {
     /// Form K for the given dynamics.
     pub fn new(dynamics: &PrimalDynamics) -> Self {
-        let (lambda_l2, lambda_sd) = dynamics.regulariser().split();
         Self {
             gram: dynamics.system().gram(),
-            loss: dynamics.loss(),
-            lambda_l2,
-            lambda_sd,
+            model: *dynamics.model(),
             bound: dynamics.curvature_bound(),
         }
     }
@@ -41,23 +40,23 @@ impl MarginFlow {
         &self.gram
     }
 
-    /// dm/dτ into `dm`, using `weights` as scratch for ψ(m) − λ_SD m: no allocation, for loops
-    /// that evaluate the flow many times (gradient descent).
+    /// dm/dτ into `dm`, using `weights` as scratch for g(m): no allocation, for loops that
+    /// evaluate the flow many times (gradient descent).
     pub fn rhs_with(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64]) {
         self.rhs_directed(m, weights, dm, false);
     }
 
-    /// The vector K acts on, g = ψ(m) − λ_SD m (so that dm/dτ = K g − λ_L2 m), into `g`; `m` and
+    /// The vector K acts on, g(m) = ψ(m) − λ_SD m (so that dm/dτ = K g − μ m), into `g`; `m` and
     /// `g` may be any matching slices of the margins (GD's parallel team splits them).
     pub fn drive(&self, m: &[f64], g: &mut [f64]) {
         for (w, &mi) in g.iter_mut().zip(m) {
-            *w = self.loss.neg_derivative(mi) - self.lambda_sd * mi;
+            *w = self.model.drive(mi);
         }
     }
 
-    /// λ_L2 of dm/dτ = K g − λ_L2 m.
+    /// μ = λ_L2 of dm/dτ = K g − μ m.
     pub fn lambda_l2(&self) -> f64 {
-        self.lambda_l2
+        self.model.decay()
     }
 
     /// [`Self::rhs_with`] with the Gram product's columns swept in reverse when `reverse` is set
@@ -70,8 +69,9 @@ impl MarginFlow {
         } else {
             symmetric_product(&self.gram, weights, dm);
         }
+        let mu = self.model.decay();
         for (o, &mi) in dm.iter_mut().zip(m) {
-            *o -= self.lambda_l2 * mi;
+            *o -= mu * mi;
         }
     }
 }
@@ -116,17 +116,23 @@ impl OdeProblem for MarginFlow {
     }
 
     fn rhs(&self, m: &[f64], dm: &mut [f64]) {
-        let mut weights = vec![0.0; m.len()];
-        self.rhs_with(m, &mut weights, dm);
+        if m.len() <= STACK_SCRATCH_DIM {
+            let mut weights = [0.0; STACK_SCRATCH_DIM];
+            self.rhs_with(m, &mut weights[..m.len()], dm);
+        } else {
+            let mut weights = vec![0.0; m.len()];
+            self.rhs_with(m, &mut weights, dm);
+        }
     }
 
     fn jacobian(&self, m: &[f64], jac: &mut DMatrix<f64>) {
         let n = m.len();
         jac.copy_from(&self.gram);
+        let mu = self.model.decay();
         for j in 0..n {
-            let d = self.loss.curvature(m[j]) + self.lambda_sd;
+            let d = self.model.curvature(m[j]);
             jac.column_mut(j).scale_mut(-d);
-            jac[(j, j)] -= self.lambda_l2;
+            jac[(j, j)] -= mu;
         }
     }
 
@@ -134,45 +140,21 @@ impl OdeProblem for MarginFlow {
         self.bound
     }
 
-    /// ∂(dm/dτ)/∂m = −K (D + λ_SD I) − λ_L2 I: d = ℓ''(m) + λ_SD, μ = λ_L2.
+    /// ∂(dm/dτ)/∂m = −K diag(d) − μ I with d = [`Model::curvature`], μ = [`Model::decay`].
     fn gram_jacobian(&self, m: &[f64], d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
         for (dj, &mj) in d.iter_mut().zip(m) {
-            *dj = self.loss.curvature(mj) + self.lambda_sd;
+            *dj = self.model.curvature(mj);
         }
-        Some((&self.gram, self.lambda_l2))
-    }
-}
-
-/// The z-space form as an [`OdeProblem`] (cheaper than margins when r < n/2).
-impl OdeProblem for PrimalDynamics<'_> {
-    fn dim(&self) -> usize {
-        self.system().rank()
-    }
-
-    fn rhs(&self, z: &[f64], dz: &mut [f64]) {
-        let zv = DVector::from_column_slice(z);
-        let mut out = DVector::zeros(z.len());
-        self.rhs_into(&zv, &mut out);
-        dz.copy_from_slice(out.as_slice());
-    }
-
-    fn jacobian(&self, z: &[f64], jac: &mut DMatrix<f64>) {
-        jac.copy_from(&PrimalDynamics::jacobian(
-            self,
-            &DVector::from_column_slice(z),
-        ));
-    }
-
-    fn spectral_bound(&self) -> f64 {
-        self.curvature_bound()
+        Some((&self.gram, self.model.decay()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::Regulariser;
+    use crate::model::{Loss, Regulariser};
     use crate::systems::{FeatureSystem, Spectrum};
+    use nalgebra::DVector;
 
     #[test]
     fn margin_rhs_is_u_times_z_rhs() {
