@@ -5,10 +5,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gstarve_core::model::{symmetric_product, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
 use gstarve_core::solvers::steady::steady_state;
-use gstarve_core::solvers::{FlowMethod, FlowOptions};
 use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::DVector;
 
@@ -31,13 +31,7 @@ fn flow(c: &mut Criterion) {
         let sys = system(n);
         let d =
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-        let opts = FlowOptions {
-            t_end: 1000.0,
-            points: 1001,
-            rtol: 1e-8,
-            atol: 1e-10,
-            ..Default::default()
-        };
+        let opts = FlowOptions::new(1000.0, 1001, 1e-8, 1e-10, FlowMethod::Auto).unwrap();
         let z0 = DVector::zeros(n);
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| primal_flow(&d, &z0, &opts).unwrap())
@@ -58,13 +52,7 @@ fn flow_small(c: &mut Criterion) {
         ("rodas4", FlowMethod::Rodas4),
         ("bdf", FlowMethod::Bdf),
     ] {
-        let opts = FlowOptions {
-            t_end: 1000.0,
-            points: 1001,
-            rtol: 1e-8,
-            atol: 1e-10,
-            method,
-        };
+        let opts = FlowOptions::new(1000.0, 1001, 1e-8, 1e-10, method).unwrap();
         g.bench_function(name, |b| b.iter(|| primal_flow(&d, &z0, &opts).unwrap()));
     }
     g.finish();
@@ -81,13 +69,7 @@ fn flow_bdf(c: &mut Criterion) {
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(n);
         for (name, method) in [("bdf", FlowMethod::Bdf), ("rodas4", FlowMethod::Rodas4)] {
-            let opts = FlowOptions {
-                t_end: 1000.0,
-                points: 1001,
-                rtol: 1e-8,
-                atol: 1e-10,
-                method,
-            };
+            let opts = FlowOptions::new(1000.0, 1001, 1e-8, 1e-10, method).unwrap();
             g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
                 b.iter(|| primal_flow(&d, &z0, &opts).unwrap())
             });
@@ -104,13 +86,7 @@ fn flow_rkc(c: &mut Criterion) {
     let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
     let z0 = DVector::zeros(1000);
     for method in [FlowMethod::Rkc, FlowMethod::Dopri5] {
-        let opts = FlowOptions {
-            t_end: 1000.0,
-            points: 1001,
-            rtol: 1e-6,
-            atol: 1e-8,
-            method,
-        };
+        let opts = FlowOptions::new(1000.0, 1001, 1e-6, 1e-8, method).unwrap();
         if primal_flow(&d, &z0, &opts).is_err() {
             continue; // Dopri5 by name stops when it detects stiffness.
         }
@@ -162,12 +138,7 @@ fn gd(c: &mut Criterion) {
         let d =
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let steps = if n >= 1000 { 1000 } else { 10_000 };
-        let opts = GdOptions {
-            eta: 1e-3,
-            steps,
-            points: 2,
-            allow_unstable: false,
-        };
+        let opts = GdOptions::new(1e-3, steps, 2, false).unwrap();
         let z0 = DVector::zeros(n);
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| gradient_descent(&d, &z0, &opts).unwrap())

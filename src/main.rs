@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("gstarve: error: {err:#}");
+            eprintln!("gstarve: error: {}", cli::describe(&err));
             ExitCode::from(cli::exit_code(&err))
         }
     }

@@ -2,11 +2,10 @@
 //! and the RKC method, against independent computations.
 
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
-use gstarve_core::solvers::flow::{
-    primal_flow, AUTO_BDF_MAX_DIM, AUTO_RKC_MIN_RTOL, MARGIN_TOL_SCALE,
-};
+use gstarve_core::ode::auto::{AUTO_BDF_MAX_DIM, AUTO_RKC_MIN_RTOL};
+use gstarve_core::ode::{FlowMethod, FlowOptions, Trajectory};
+use gstarve_core::solvers::flow::{primal_flow, MARGIN_TOL_SCALE};
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
-use gstarve_core::solvers::{FlowMethod, FlowOptions, Trajectory};
 use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
@@ -49,12 +48,7 @@ fn margin_gd_with_the_symmetric_kernel_equals_theta_gd() {
         let labels: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 }).collect();
         let sys = FeatureSystem::from_features(&phi, &labels).unwrap();
         let d = l2(&sys);
-        let opts = GdOptions {
-            eta: 0.5 / d.curvature_bound(),
-            steps: 200,
-            points: 5,
-            allow_unstable: false,
-        };
+        let opts = GdOptions::new(0.5 / d.curvature_bound(), 200, 5, false).unwrap();
         let z = gradient_descent(&d, &DVector::zeros(n), &opts).unwrap();
         let (theta, _) = gradient_descent_parameters(
             &sys,
@@ -80,13 +74,7 @@ fn rkc_by_name_agrees_with_a_tight_reference() {
     let sys = random_system(400, 3);
     let d = l2(&sys);
     let z0 = DVector::zeros(400);
-    let opts = |rtol: f64, method| FlowOptions {
-        t_end: 100.0,
-        points: 51,
-        rtol,
-        atol: rtol * 1e-2,
-        method,
-    };
+    let opts = |rtol: f64, method| FlowOptions::new(100.0, 51, rtol, rtol * 1e-2, method).unwrap();
     let reference = primal_flow(&d, &z0, &opts(1e-12, FlowMethod::Auto)).unwrap();
     assert!(reference.stats.solver.starts_with("bdf"));
     let method: FlowMethod = "rkc".parse().unwrap();
@@ -106,13 +94,7 @@ fn auto_uses_bdf_up_to_its_limit_then_rkc_at_loose_tolerance() {
     let run = |n: usize, rtol: f64, t_end: f64| {
         let sys = random_system(n, 1);
         let d = l2(&sys);
-        let opts = FlowOptions {
-            t_end,
-            points: 3,
-            rtol,
-            atol: 1e-10,
-            method: FlowMethod::Auto,
-        };
+        let opts = FlowOptions::new(t_end, 3, rtol, 1e-10, FlowMethod::Auto).unwrap();
         primal_flow(&d, &DVector::zeros(n), &opts)
             .unwrap()
             .stats

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::solvers::flow::primal_flow;
-use gstarve_core::solvers::FlowOptions;
 use gstarve_core::Error;
 use gstarve_net::data::{parse_dataset_csv, two_moons, Dataset, MoonsOptions};
 use gstarve_net::network::{
@@ -195,11 +195,7 @@ fn linearisation_gap(width: usize) -> f64 {
     let flow = primal_flow(
         &dynamics,
         &features.initial_responses,
-        &FlowOptions {
-            t_end,
-            points: record.tau.len(),
-            ..Default::default()
-        },
+        &FlowOptions::new(t_end, record.tau.len(), 1e-8, 1e-10, FlowMethod::Auto).unwrap(),
     )
     .unwrap();
     let scale = flow

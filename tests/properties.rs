@@ -14,10 +14,10 @@
 use std::fmt;
 
 use gstarve_core::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::ode::{integrate, FlowMethod, FlowOptions, Trajectory};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use gstarve_core::solvers::steady::{steady_state, steady_state_with, NewtonParams};
-use gstarve_core::solvers::{integrate, FlowMethod, FlowOptions, Trajectory};
 use gstarve_core::systems::{FeatureSystem, Spectrum};
 use gstarve_core::theory::decoupled::unregularised_trajectory;
 use gstarve_core::theory::perturbation::{
@@ -221,12 +221,13 @@ fn features_of(system: &FeatureSystem, v: &DMatrix<f64>, labels: &[f64]) -> DMat
 
 /// GD options with η = `fraction`·2/bound (the stability limit of docs/theory.md §3 times `fraction`).
 fn gd_options(dynamics: &PrimalDynamics, fraction: f64, steps: usize, points: usize) -> GdOptions {
-    GdOptions {
-        eta: fraction * 2.0 / dynamics.curvature_bound(),
+    GdOptions::new(
+        fraction * 2.0 / dynamics.curvature_bound(),
         steps,
         points,
-        allow_unstable: false,
-    }
+        false,
+    )
+    .unwrap()
 }
 
 /// z* of the logistic L2 flow solved to near rounding (Newton tolerance 1e-14 instead of the
@@ -334,13 +335,7 @@ proptest! {
         let reg = case.reg.with(case.lambda);
         let dynamics = ok(PrimalDynamics::new(&system, Loss::Logistic, reg), "dynamics")?;
         let z0 = DVector::from_vec(case.z0.clone());
-        let options = FlowOptions {
-            t_end: 20.0,
-            points: 11,
-            rtol: 1e-11,
-            atol: 1e-12,
-            method: REFERENCE_FLOW,
-        };
+        let options = FlowOptions::new(20.0, 11, 1e-11, 1e-12, REFERENCE_FLOW).unwrap();
         let joint = ok(primal_flow(&dynamics, &z0, &options), "n-dimensional flow")?;
         let gd = gd_options(&dynamics, case.fraction, 200, 11);
         let joint_gd = ok(gradient_descent(&dynamics, &z0, &gd), "n-dimensional GD")?;
@@ -571,13 +566,7 @@ proptest! {
             primal_flow(
                 &dynamics,
                 &DVector::zeros(system.n),
-                &FlowOptions {
-                    t_end: GAP_T_END,
-                    points: GAP_POINTS,
-                    rtol: 1e-12,
-                    atol: 1e-14,
-                    method: REFERENCE_FLOW,
-                },
+                &FlowOptions::new(GAP_T_END, GAP_POINTS, 1e-12, 1e-14, REFERENCE_FLOW).unwrap(),
             ),
             "flow",
         )?;
@@ -586,12 +575,7 @@ proptest! {
         let eta_target = fraction * 2.0 / dynamics.curvature_bound();
         let k = intervals * ((GAP_T_END / eta_target / intervals as f64).ceil() as usize).max(1);
         let gap = |steps: usize| -> Result<f64, TestCaseError> {
-            let options = GdOptions {
-                eta: GAP_T_END / steps as f64,
-                steps,
-                points: GAP_POINTS,
-                allow_unstable: false,
-            };
+            let options = GdOptions::new(GAP_T_END / steps as f64, steps, GAP_POINTS, false).unwrap();
             let run = ok(gradient_descent(&dynamics, &DVector::zeros(system.n), &options), "GD")?;
             prop_assert_eq!(run.states.len(), flow.states.len());
             for (a, b) in run.tau.iter().zip(&flow.tau) {
@@ -641,14 +625,8 @@ proptest! {
         let solution = ok(
             integrate(
                 &dual,
-                &DVector::from_element(system.n, DualDynamics::DEFAULT_START),
-                &FlowOptions {
-                    t_end: 100.0,
-                    points: 2,
-                    rtol: 1e-10,
-                    atol: 1e-14,
-                    method: FlowMethod::Bdf,
-                },
+                DVector::from_element(system.n, DualDynamics::DEFAULT_START).as_slice(),
+                &FlowOptions::new(100.0, 2, 1e-10, 1e-14, FlowMethod::Bdf).unwrap(),
             ),
             "dual flow (BDF)",
         )?;
@@ -711,7 +689,7 @@ proptest! {
                 primal_flow(
                     &dynamics,
                     &DVector::zeros(system.n),
-                    &FlowOptions { t_end, points: 2, rtol: 1e-10, atol: 1e-12, method: FlowMethod::Bdf },
+                    &FlowOptions::new(t_end, 2, 1e-10, 1e-12, FlowMethod::Bdf).unwrap(),
                 ),
                 "SD flow (BDF)",
             )?;
@@ -1047,7 +1025,7 @@ proptest! {
             primal_flow(
                 &dynamics,
                 &start,
-                &FlowOptions { t_end, points: 11, rtol: 1e-12, atol: 1e-12, method: FlowMethod::Dop853 },
+                &FlowOptions::new(t_end, 11, 1e-12, 1e-12, FlowMethod::Dop853).unwrap(),
             ),
             "flow",
         )?;
@@ -1101,7 +1079,7 @@ proptest! {
             primal_flow(
                 &dynamics,
                 &start,
-                &FlowOptions { t_end, points: 11, rtol: 1e-12, atol: 1e-12, method: REFERENCE_FLOW },
+                &FlowOptions::new(t_end, 11, 1e-12, 1e-12, REFERENCE_FLOW).unwrap(),
             ),
             "flow",
         )?;

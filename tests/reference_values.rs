@@ -90,12 +90,7 @@ fn toy_gd_endpoints_reproduce_the_figure() {
         let run = gradient_descent(
             &d,
             &DVector::zeros(2),
-            &GdOptions {
-                eta: TOY_ETA,
-                steps: TOY_STEPS,
-                points: 2,
-                allow_unstable: false,
-            },
+            &GdOptions::new(TOY_ETA, TOY_STEPS, 2, false).unwrap(),
         )
         .unwrap();
         let end = run.states.last().unwrap();

@@ -1,11 +1,11 @@
 //! The solvers against each other and against the steady state (issue: core solver, "Must show").
 
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::ode::{integrate, FlowMethod, FlowOptions};
 use gstarve_core::reference::{paper_toy, TOY_LAMBDA_L2, TOY_LAMBDA_SD};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use gstarve_core::solvers::steady::steady_state;
-use gstarve_core::solvers::{integrate, FlowMethod, FlowOptions};
 use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
@@ -21,10 +21,7 @@ fn nan_max(m: f64, e: f64) -> f64 {
 }
 
 /// max over the grid of max_i |a_i − b_i| between two solutions' states, NaN if any is NaN.
-fn trajectory_error(
-    a: &gstarve_core::solvers::OdeSolution,
-    b: &gstarve_core::solvers::OdeSolution,
-) -> f64 {
+fn trajectory_error(a: &gstarve_core::ode::OdeSolution, b: &gstarve_core::ode::OdeSolution) -> f64 {
     assert_eq!(a.states.len(), b.states.len());
     a.states
         .iter()
@@ -43,12 +40,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn gd(eta: f64, steps: usize, points: usize) -> GdOptions {
-    GdOptions {
-        eta,
-        steps,
-        points,
-        allow_unstable: false,
-    }
+    GdOptions::new(eta, steps, points, false).unwrap()
 }
 
 /// max_k ‖z_GD(ηk) − z_flow(ηk)‖∞ over τ ∈ [0, 50] on 101 shared points.
@@ -58,13 +50,7 @@ fn max_gap(d: &PrimalDynamics, eta: f64) -> f64 {
     let flow = primal_flow(
         d,
         &DVector::zeros(d.dim()),
-        &FlowOptions {
-            t_end,
-            points: 101,
-            rtol: 1e-12,
-            atol: 1e-14,
-            method: FlowMethod::Dop853,
-        },
+        &FlowOptions::new(t_end, 101, 1e-12, 1e-14, FlowMethod::Dop853).unwrap(),
     )
     .unwrap();
     let run = gradient_descent(d, &DVector::zeros(d.dim()), &gd(eta, steps, 101)).unwrap();
@@ -168,12 +154,7 @@ fn long_flow_reaches_the_fixed_point() {
         let sol = primal_flow(
             &d,
             &DVector::zeros(2),
-            &FlowOptions {
-                t_end: 20_000.0,
-                points: 11,
-                method: FlowMethod::Auto,
-                ..Default::default()
-            },
+            &FlowOptions::new(20_000.0, 11, 1e-8, 1e-10, FlowMethod::Auto).unwrap(),
         )
         .unwrap();
         let end = DVector::from_column_slice(sol.states.last().unwrap());
@@ -213,13 +194,8 @@ fn primal_and_dual_share_the_steady_state() {
         let dual = DualDynamics::new(&d).unwrap();
         let sol = integrate(
             &dual,
-            &DVector::from_element(2, DualDynamics::DEFAULT_START),
-            &FlowOptions {
-                t_end: 1000.0,
-                points: 11,
-                method: FlowMethod::Bdf,
-                ..Default::default()
-            },
+            DVector::from_element(2, DualDynamics::DEFAULT_START).as_slice(),
+            &FlowOptions::new(1000.0, 11, 1e-8, 1e-10, FlowMethod::Bdf).unwrap(),
         )
         .unwrap();
         let z = dual.responses(sol.states.last().unwrap());
@@ -249,11 +225,7 @@ fn sd_steady_state_does_not_depend_on_strengths() {
         let sol = primal_flow(
             &d,
             &DVector::zeros(6),
-            &FlowOptions {
-                t_end: 1e6,
-                points: 3,
-                ..Default::default()
-            },
+            &FlowOptions::new(1e6, 3, 1e-8, 1e-10, FlowMethod::Auto).unwrap(),
         )
         .unwrap();
         assert!(
@@ -286,12 +258,7 @@ fn unstable_learning_rate_is_rejected_and_divergence_reported() {
     assert!(err.to_string().contains("unstable"), "{err}");
     // Squared loss, far beyond the bound: the run diverges and says so.
     let d = PrimalDynamics::new(&sys, Loss::Squared, Regulariser::L2 { lambda: 0.01 }).unwrap();
-    let opts = GdOptions {
-        eta: 1.0,
-        steps: 5000,
-        points: 5001,
-        allow_unstable: true,
-    };
+    let opts = GdOptions::new(1.0, 5000, 5001, true).unwrap();
     let err = gradient_descent(&d, &DVector::zeros(2), &opts).unwrap_err();
     assert!(err.to_string().contains("diverged"), "{err}");
 }
@@ -317,13 +284,7 @@ fn benchmark_dynamics(sys: &FeatureSystem) -> PrimalDynamics<'_> {
 
 /// The benchmark's flow options: τ ∈ [0, 1000], 1001 output points.
 fn benchmark_options(rtol: f64, atol: f64, method: FlowMethod) -> FlowOptions {
-    FlowOptions {
-        t_end: 1000.0,
-        points: 1001,
-        rtol,
-        atol,
-        method,
-    }
+    FlowOptions::new(1000.0, 1001, rtol, atol, method).unwrap()
 }
 
 /// SciPy's trajectory errors on the issue-#2 benchmark flow at n = 2 (`gstarve system --random 2
@@ -432,13 +393,7 @@ fn bdf_agrees_with_rodas4_on_the_benchmark_flows() {
     for n in [2, 10, 100] {
         let sys = benchmark_system(n);
         let d = benchmark_dynamics(&sys);
-        let options = |method| FlowOptions {
-            t_end: 1000.0,
-            points: 101,
-            rtol: 1e-10,
-            atol: 1e-12,
-            method,
-        };
+        let options = |method| FlowOptions::new(1000.0, 101, 1e-10, 1e-12, method).unwrap();
         let z0 = DVector::zeros(n);
         let ours = primal_flow(&d, &z0, &options(FlowMethod::Bdf)).unwrap();
         assert_eq!(ours.stats.solver, "bdf");

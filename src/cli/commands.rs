@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::output::ensure_dir;
 use gstarve_core::reference::{self, paper_toy};
 use gstarve_core::simulation::{
@@ -12,7 +13,6 @@ use gstarve_core::simulation::{
 };
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::solvers::steady::steady_state;
-use gstarve_core::solvers::{FlowMethod, FlowOptions};
 use gstarve_core::systems::FeatureSystem;
 use gstarve_core::theory::checks::{all_passed, check_system, CheckOptions, Verdict};
 use gstarve_core::theory::sensitivity::l2_sensitivity;
@@ -103,19 +103,14 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         loss,
         regulariser,
         methods: a.methods.clone(),
-        gd: GdOptions {
-            eta: a.eta,
-            steps: a.steps,
-            points: a.points,
-            allow_unstable: a.allow_unstable,
-        },
-        flow: FlowOptions {
-            t_end: a.t_end.unwrap_or(a.eta * a.steps as f64),
-            points: a.points,
-            rtol: a.rtol,
-            atol: a.atol,
-            method: a.method,
-        },
+        gd: GdOptions::new(a.eta, a.steps, a.points, a.allow_unstable)?,
+        flow: FlowOptions::new(
+            a.t_end.unwrap_or(a.eta * a.steps as f64),
+            a.points,
+            a.rtol,
+            a.atol,
+            a.method,
+        )?,
         // --z0 wins over initial responses stored in the system file.
         initial: a
             .z0
@@ -321,18 +316,13 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
                 lambda: reference::TOY_LAMBDA_SD,
             },
         )?;
-        let gd = GdOptions {
-            eta: reference::TOY_ETA,
-            steps: reference::TOY_STEPS,
-            points: 2,
-            allow_unstable: false,
-        };
+        let gd = GdOptions::new(reference::TOY_ETA, reference::TOY_STEPS, 2, false)?;
         let z0 = DVector::zeros(2);
         let gd_l2 = gstarve_core::solvers::gd::gradient_descent(&l2, &z0, &gd)?;
         let gd_sd = gstarve_core::solvers::gd::gradient_descent(&sd, &z0, &gd)?;
         let fp_l2 = steady_state(&l2)?;
         let fp_sd = steady_state(&sd)?;
-        let last = |s: &gstarve_core::solvers::OdeSolution| {
+        let last = |s: &gstarve_core::ode::OdeSolution| {
             s.states.last().map(|z| z.to_vec()).unwrap_or_default()
         };
         rows.push(json!({

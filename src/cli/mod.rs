@@ -180,6 +180,33 @@ fn usage_error_line(err: &clap::Error) -> String {
     format!("{first}{tip} (see --help)")
 }
 
+/// The library names a parameter as its API does (`t_end`, `eta`); the command line knows it by
+/// its flag. The flag for each library name that has one.
+fn flag_for(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "t_end" => "--t-end",
+        "points" => "--points",
+        "rtol" => "--rtol",
+        "atol" => "--atol",
+        "eta" => "--eta",
+        "steps" => "--steps",
+        _ => return None,
+    })
+}
+
+/// An error as the one line the command line prints: the library's message, with a parameter
+/// named by its flag where it has one.
+pub fn describe(err: &anyhow::Error) -> String {
+    if let Some(gstarve_core::Error::InvalidParameter { name, value, rule }) =
+        err.downcast_ref::<gstarve_core::Error>()
+    {
+        if let Some(flag) = flag_for(name) {
+            return format!("{flag} = {value} is invalid: {rule}");
+        }
+    }
+    format!("{err:#}")
+}
+
 /// Exit status: 1 for a failed check or a numerical failure, 2 for input that was rejected.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<commands::CheckFailed>().is_some() {

@@ -33,6 +33,7 @@
 
 pub mod error;
 pub mod model;
+pub mod ode;
 pub mod output;
 pub mod reference;
 pub mod simulation;

@@ -11,12 +11,12 @@ use plotters::prelude::*;
 use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
-use super::runs;
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
 use gstarve_core::error::{Error, Result};
 use gstarve_core::model::Regulariser;
 use gstarve_core::reference::TOY_LAMBDA_L2;
+use gstarve_core::simulation::paths as runs;
 use gstarve_core::sweeps::{gd_flow_gaps, GdGap, GdGapOptions};
 use gstarve_core::systems::FeatureSystem;
 

@@ -49,7 +49,6 @@ pub mod moons;
 pub mod phase_diagram;
 pub mod phase_plane;
 pub mod responses;
-mod runs;
 pub mod starvation_matrix;
 pub mod style;
 mod text;

@@ -16,12 +16,12 @@ use super::direction_field::{
     draw_arrows, nullclines, sample, FieldSample, ARROW_GREY, FIELD_ARROWS,
 };
 use super::legend::{draw_legend, LegendEntry, Swatch};
-use super::runs;
 use super::style::{okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
 use gstarve_core::error::{Error, Result};
 use gstarve_core::model::Regulariser;
 use gstarve_core::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_LAMBDA_SD, TOY_STEPS};
+use gstarve_core::simulation::paths as runs;
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::FeatureSystem;
 
@@ -224,7 +224,7 @@ pub fn phase_plane(
     )?;
     let c = options.curves;
     let mut series = Vec::new();
-    let mut add = |name, label: String, sol: gstarve_core::solvers::OdeSolution, style| {
+    let mut add = |name, label: String, sol: gstarve_core::ode::OdeSolution, style| {
         series.push(Series {
             name,
             label,

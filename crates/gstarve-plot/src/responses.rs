@@ -11,14 +11,14 @@ use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::phase_plane::{padded_extent, subscript};
-use super::runs;
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
 use gstarve_core::error::{Error, Result};
 use gstarve_core::model::Regulariser;
+use gstarve_core::ode::OdeSolution;
 use gstarve_core::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_STEPS};
+use gstarve_core::simulation::paths as runs;
 use gstarve_core::solvers::steady::steady_state;
-use gstarve_core::solvers::OdeSolution;
 use gstarve_core::systems::FeatureSystem;
 
 /// Options of [`responses`].

@@ -12,14 +12,14 @@ use plotters::prelude::*;
 use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
-use super::runs;
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
 use gstarve_core::error::Result;
 use gstarve_core::model::Regulariser;
+use gstarve_core::ode::OdeSolution;
 use gstarve_core::reference::{paper_toy, TOY_ETA, TOY_LAMBDA_L2, TOY_LAMBDA_SD, TOY_STEPS};
+use gstarve_core::simulation::paths as runs;
 use gstarve_core::solvers::steady::steady_state;
-use gstarve_core::solvers::OdeSolution;
 
 /// Options of [`toy_figure`].
 #[derive(Clone, Debug, PartialEq)]

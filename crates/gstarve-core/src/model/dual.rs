@@ -15,7 +15,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::{Loss, PrimalDynamics, Regulariser};
 use crate::error::{Error, Result};
-use crate::solvers::OdeProblem;
+use crate::ode::OdeProblem;
 use crate::systems::FeatureSystem;
 
 /// The dual flow of a logistic-loss system under L2 or SD.
@@ -80,7 +80,7 @@ impl DualDynamics {
 
     /// Replace every state α_k of a dual solution by z(α_k), in place (the product of
     /// [`DualDynamics::responses`] for all states at once, timed into the solution's wall_s).
-    pub fn map_to_responses(&self, solution: &mut crate::solvers::OdeSolution) {
+    pub fn map_to_responses(&self, solution: &mut crate::ode::OdeSolution) {
         solution.left_multiply_states(&self.to_responses, false);
     }
 

@@ -11,7 +11,7 @@
 use nalgebra::DMatrix;
 
 use super::{Model, PrimalDynamics};
-use crate::solvers::OdeProblem;
+use crate::ode::OdeProblem;
 
 /// The margin-space form of a [`PrimalDynamics`], with K = U S² Uᵀ formed once.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@
 use nalgebra::DMatrix;
 
 use super::{Model, PrimalDynamics};
-use crate::solvers::OdeProblem;
+use crate::ode::OdeProblem;
 
 /// [`super::MarginFlow`] for a system of N examples (1 ≤ N ≤ 4 is where it pays).
 #[derive(Clone, Debug)]

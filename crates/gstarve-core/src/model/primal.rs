@@ -16,7 +16,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::{Loss, Model, Regulariser};
 use crate::error::Result;
-use crate::solvers::OdeProblem;
+use crate::ode::OdeProblem;
 use crate::systems::FeatureSystem;
 
 /// The primal z-dynamics dz/dτ = F(z) of a system under a loss and a regulariser.

@@ -78,20 +78,17 @@
 //!
 //! A step size below 10 ulp(τ) (SciPy's minimum; reached when Newton keeps failing with a fresh
 //! Jacobian or the error test keeps failing), a non-finite right-hand side that persists down
-//! to that size, or more than [`MAX_STEPS`] step attempts is [`Error::IntegrationFailed`] with
+//! to that size, or more than [`MAX_STEPS`] step attempts is a [`StepFailure::Failed`] with
 //! the τ reached. Never a plausible wrong number.
 
 // The loops over components index several same-length buffers at once (y, f, D rows, scale);
 // written with indices like the Rodas4 and DP45 loops they mirror.
 #![allow(clippy::needless_range_loop)]
 
-use std::time::Instant;
-
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 use super::lu::LuSolver;
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
-use crate::error::{Error, Result};
+use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 
 /// The name reported in [`SolverStats::solver`] and in failures.
 pub const NAME: &str = "bdf";
@@ -201,16 +198,22 @@ impl BdfParams {
     };
 }
 
+impl BdfParams {
+    /// gstarve's defaults: CVODE's Newton test and refresh ages, a stale factorisation kept
+    /// within 30 % of c, functional iteration while c·ρ ≤ 0.2 (the table above).
+    pub const DEFAULT: BdfParams = BdfParams {
+        newton: NewtonTest::Cvode { coef: 0.1 },
+        refactor_ratio: 0.3,
+        jacobian_max_age: 50,
+        lu_max_age: 20,
+        functional_max_rate: 0.2,
+        ..BdfParams::SCIPY
+    };
+}
+
 impl Default for BdfParams {
     fn default() -> Self {
-        BdfParams {
-            newton: NewtonTest::Cvode { coef: 0.1 },
-            refactor_ratio: 0.3,
-            jacobian_max_age: 50,
-            lu_max_age: 20,
-            functional_max_rate: 0.2,
-            ..BdfParams::SCIPY
-        }
+        BdfParams::DEFAULT
     }
 }
 
@@ -227,7 +230,7 @@ fn compute_r(order: usize, factor: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1]
 }
 
 /// The integrator's preallocated state.
-struct Bdf<'p, P: OdeProblem + ?Sized> {
+struct State<'p, P: OdeProblem + ?Sized> {
     problem: &'p P,
     n: usize,
     params: BdfParams,
@@ -298,7 +301,7 @@ fn norm(x: &[f64], scale: &[f64]) -> f64 {
     (sum / x.len() as f64).sqrt()
 }
 
-impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
+impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
     fn new(problem: &'p P, params: BdfParams) -> Self {
         let n = problem.dim();
         let mut gamma = [0.0; MAX_ORDER + 1];
@@ -565,13 +568,16 @@ impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
     }
 
     /// One accepted step from τ = t towards `t_end` (`_step_impl` of `bdf.py`); returns τ₁.
-    fn step(&mut self, t: f64, t_end: f64, rtol: f64, atol: f64, newton_tol: f64) -> Result<f64> {
+    fn step(
+        &mut self,
+        t: f64,
+        t_end: f64,
+        rtol: f64,
+        atol: f64,
+        newton_tol: f64,
+    ) -> Result<f64, StepFailure> {
         let n = self.n;
-        let fail = |reason: String| Error::IntegrationFailed {
-            solver: NAME,
-            tau: t,
-            reason,
-        };
+        let fail = |reason: String| StepFailure::failed(t, reason);
         let min_step = 10.0 * (f64::from_bits(t.to_bits() + 1) - t);
         if self.h_abs < min_step {
             self.change_d(min_step / self.h_abs);
@@ -775,59 +781,51 @@ impl<'p, P: OdeProblem + ?Sized> Bdf<'p, P> {
     }
 }
 
-/// Integrate `problem` from `y0` over [0, t_end] by variable-order BDF/NDF with the default
-/// [`BdfParams`], output at `points` evenly spaced times ([`output_grid`]) from the dense
-/// output, with mixed tolerance atol + rtol·|y| per component (see the module documentation).
-///
-/// Output states are passed through [`OdeProblem::project`] (the solver's own state is left
-/// alone). Invalid inputs are reported as in [`super::validate_inputs`]; failures as
-/// [`Error::IntegrationFailed`] with the τ reached.
-pub fn solve(
-    problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<OdeSolution> {
-    solve_with(
-        problem,
-        y0,
-        t_end,
-        points,
-        rtol,
-        atol,
-        &BdfParams::default(),
-    )
+/// Variable-order BDF/NDF as an [`Integrator`], with mixed tolerance atol + rtol·|y| per
+/// component and the output from its dense output (see the module documentation); failures are
+/// [`StepFailure::Failed`] with the τ reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Bdf {
+    /// Tuning knobs.
+    pub params: BdfParams,
 }
 
-/// [`solve`] with explicit tuning knobs.
-pub fn solve_with(
-    problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-    params: &BdfParams,
-) -> Result<OdeSolution> {
-    validate_inputs(problem.dim(), y0, t_end, points, rtol, atol)?;
-    let start = Instant::now();
-    let grid = output_grid(t_end, points);
-    let n = problem.dim();
-    let mut states = Trajectory::with_capacity(n, points);
-    states.push_projected(y0.as_slice(), problem);
+impl Integrator for Bdf {
+    fn name(&self) -> &'static str {
+        NAME
+    }
 
-    let mut bdf = Bdf::new(problem, *params);
-    let y0 = y0.as_slice();
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> Result<(), StepFailure> {
+        run(problem, y0, tolerances, &self.params, output, stats)
+    }
+}
+
+fn run<P: OdeProblem + ?Sized>(
+    problem: &P,
+    y0: &[f64],
+    tolerances: &Tolerances,
+    params: &BdfParams,
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+    let t_end = output.t_end();
+    let n = problem.dim();
+    let mut bdf = State::new(problem, *params);
     bdf.stats.rhs_evals += 1;
     problem.rhs(y0, &mut bdf.f);
     if !bdf.f.iter().all(|v| v.is_finite()) {
-        return Err(Error::IntegrationFailed {
-            solver: NAME,
-            tau: 0.0,
-            reason: "the right-hand side is not finite at the initial state".into(),
-        });
+        return Err(StepFailure::failed(
+            0.0,
+            "the right-hand side is not finite at the initial state",
+        ));
     }
     bdf.h_abs = bdf.initial_step(y0, t_end, rtol, atol);
     bdf.diffs[..n].copy_from_slice(y0);
@@ -836,38 +834,45 @@ pub fn solve_with(
     }
     bdf.eval_jacobian(y0);
     let newton_tol = (10.0 * f64::EPSILON / rtol).max(0.03f64.min(rtol.sqrt()));
-    let mut out = vec![0.0; n];
     let mut t = 0.0;
-    let mut next = 1;
     while t < t_end {
         let t_new = bdf.step(t, t_end, rtol, atol, newton_tol)?;
-        while next < points && (t_new >= t_end || grid[next] <= t_new) {
-            if grid[next] >= t_new {
-                states.push_projected(&bdf.y_new, problem);
-            } else {
-                bdf.dense(t_new, grid[next], &mut out);
-                states.push_projected(&out, problem);
-            }
-            next += 1;
-        }
+        output.record_step(t_new, t_new >= t_end, &bdf.y_new, |tau, out| {
+            bdf.dense(t_new, tau, out)
+        });
         t = t_new;
     }
-    debug_assert_eq!(states.len(), points);
-    bdf.stats.wall_s = start.elapsed().as_secs_f64();
-    Ok(OdeSolution {
-        tau: grid,
-        states,
-        stats: bdf.stats,
-    })
+    stats.absorb(&bdf.stats);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::model::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
+    use crate::ode::test_problems::integrate_with;
+    use crate::ode::test_problems::{max_abs_diff, BlowUp, Linear};
+    use crate::ode::{uniform_times as output_grid, OdeSolution};
     use crate::solvers::steady::steady_state;
-    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
     use crate::systems::FeatureSystem;
+    use nalgebra::DVector;
+
+    const METHOD: Bdf = Bdf {
+        params: BdfParams::DEFAULT,
+    };
+
+    /// The method on an even grid (the suites' shorthand).
+    fn solve(
+        problem: &(impl OdeProblem + ?Sized),
+        y0: &DVector<f64>,
+        t_end: f64,
+        points: usize,
+        rtol: f64,
+        atol: f64,
+    ) -> crate::error::Result<crate::ode::OdeSolution> {
+        integrate_with(&METHOD, problem, y0, t_end, points, rtol, atol)
+    }
 
     /// dy/dt = A y with eigenvalues −1 and −1000 on non-orthogonal eigenvectors, and its exact
     /// solution Q e^{Λt} Q⁻¹ y₀.
@@ -970,7 +975,18 @@ mod tests {
         let flow = benchmark_flow(10);
         let m0 = DVector::zeros(10);
         let ours = solve(&flow, &m0, 1000.0, 101, 1e-9, 1e-11).unwrap();
-        let scipy = solve_with(&flow, &m0, 1000.0, 101, 1e-9, 1e-11, &BdfParams::SCIPY).unwrap();
+        let scipy = integrate_with(
+            &Bdf {
+                params: BdfParams::SCIPY,
+            },
+            &flow,
+            &m0,
+            1000.0,
+            101,
+            1e-9,
+            1e-11,
+        )
+        .unwrap();
         let worst = max_deviation(&ours, &scipy);
         assert!(worst < 1e-6, "max deviation {worst:.3e}");
         let (a, b) = (&ours.stats, &scipy.stats);
@@ -1036,7 +1052,18 @@ mod tests {
             inner: &flow,
             bound: None,
         };
-        let plain = solve_with(&lu_only, &m0, 1000.0, 101, rtol, atol, &plain_params).unwrap();
+        let plain = integrate_with(
+            &Bdf {
+                params: plain_params,
+            },
+            &lu_only,
+            &m0,
+            1000.0,
+            101,
+            rtol,
+            atol,
+        )
+        .unwrap();
         let e_ours = max_deviation(&ours, &reference);
         let e_plain = max_deviation(&plain, &reference);
         println!("errors: default {e_ours:.3e}, Newton + LU {e_plain:.3e}");
@@ -1092,8 +1119,8 @@ mod tests {
             functional_max_rate: 0.0,
             ..BdfParams::default()
         };
-        let a = solve_with(&lying, &y0, 5.0, 101, rtol, atol, &off).unwrap();
-        let b = solve_with(&problem, &y0, 5.0, 101, rtol, atol, &off).unwrap();
+        let a = integrate_with(&Bdf { params: off }, &lying, &y0, 5.0, 101, rtol, atol).unwrap();
+        let b = integrate_with(&Bdf { params: off }, &problem, &y0, 5.0, 101, rtol, atol).unwrap();
         assert_eq!(a.states, b.states);
         assert_eq!(
             (a.stats.rhs_evals, a.stats.lu_factorisations),
@@ -1132,7 +1159,7 @@ mod tests {
         let bad_tol = solve(&BlowUp, &y0, 0.5, 3, 0.0, 1e-10);
         assert!(matches!(
             bad_tol,
-            Err(Error::InvalidParameter { name: "--rtol", .. })
+            Err(Error::InvalidParameter { name: "rtol", .. })
         ));
     }
 
@@ -1148,7 +1175,7 @@ mod tests {
             vec![v[0], d1[0], d2[0], d2[0] - d2[1]]
         };
         let (h, r) = (0.3, 0.4);
-        let mut bdf = Bdf::new(&BlowUp, BdfParams::default());
+        let mut bdf = State::new(&BlowUp, BdfParams::default());
         bdf.order = 3;
         bdf.diffs[..4].copy_from_slice(&diffs(h));
         bdf.change_d(r);

@@ -26,7 +26,7 @@
 //! `dopri5.f`'s test: after an accepted step, h·λ̂ with λ̂ = ‖f(y₁) − f(ŷ₆)‖/‖y₁ − ŷ₆‖ (ŷ₆ the
 //! argument of stage 6) estimates h·ρ(J); when it exceeds 3.25 (the boundary of the method's
 //! stability region) on [`STIFF_STEPS`] accepted steps without [`NONSTIFF_RESET`] non-stiff steps
-//! in between, the run stops with [`Error::StiffnessDetected`] (the automatic choice then runs
+//! in between, the run stops with [`StepFailure::Stiff`] (the automatic choice then runs
 //! Rodas4). The test starts after [`STIFF_TEST_START`] accepted steps (`dopri5.f` waits 1000):
 //! a run that is stiff only in a short transient is not abandoned, and a stiff run wastes at
 //! most a few hundred cheap steps.
@@ -34,14 +34,9 @@
 //! # Failures
 //!
 //! A non-finite stage or state rejects the step and shrinks h by 4; a step below 10⁻¹⁴·τ or more
-//! than [`MAX_STEPS`] attempts is [`Error::IntegrationFailed`]. Never a plausible wrong number.
+//! than [`MAX_STEPS`] attempts is a [`StepFailure::Failed`]. Never a plausible wrong number.
 
-use std::time::Instant;
-
-use nalgebra::DVector;
-
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
-use crate::error::{Error, Result};
+use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 
 /// The name reported in [`SolverStats::solver`] and in failures.
 pub const NAME: &str = "dp45";
@@ -276,29 +271,34 @@ impl<const N: usize> Stages<N> {
     }
 }
 
-/// Integrate `problem` from `y0` over [0, t_end] by DP45, output at `points` evenly spaced
-/// times ([`output_grid`]) by the 4th-order dense output, with the local error per step held
-/// at [`TOL_SCALE`]·(atol + rtol·|y|) per component (see the module documentation).
-///
-/// Output states are passed through [`OdeProblem::project`]. Invalid inputs are reported as in
-/// [`super::validate_inputs`]; a stiff problem as [`Error::StiffnessDetected`]; a step size
-/// below 10⁻¹⁴·τ or more than [`MAX_STEPS`] attempts as [`Error::IntegrationFailed`].
-pub fn solve(
-    problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<OdeSolution> {
-    validate_inputs(problem.dim(), y0, t_end, points, rtol, atol)?;
-    let (rtol, atol) = (TOL_SCALE * rtol, TOL_SCALE * atol);
-    match problem.dim() {
-        1 => run::<_, 1>(problem, y0, t_end, points, rtol, atol),
-        2 => run::<_, 2>(problem, y0, t_end, points, rtol, atol),
-        3 => run::<_, 3>(problem, y0, t_end, points, rtol, atol),
-        4 => run::<_, 4>(problem, y0, t_end, points, rtol, atol),
-        _ => run::<_, 0>(problem, y0, t_end, points, rtol, atol),
+/// Hand-written DP45 as an [`Integrator`]: Dormand–Prince 5(4) with its 4th-order dense output
+/// and the stiffness test of the module documentation, the local error per step held at
+/// [`TOL_SCALE`]·(atol + rtol·|y|) per component. Dimensions 1–4 run a copy with n known at
+/// compile time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dp45;
+
+impl Integrator for Dp45 {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> Result<(), StepFailure> {
+        let (rtol, atol) = (TOL_SCALE * tolerances.rtol(), TOL_SCALE * tolerances.atol());
+        match problem.dim() {
+            1 => run::<_, 1>(problem, y0, rtol, atol, output, stats),
+            2 => run::<_, 2>(problem, y0, rtol, atol, output, stats),
+            3 => run::<_, 3>(problem, y0, rtol, atol, output, stats),
+            4 => run::<_, 4>(problem, y0, rtol, atol, output, stats),
+            _ => run::<_, 0>(problem, y0, rtol, atol, output, stats),
+        }
     }
 }
 
@@ -346,32 +346,20 @@ fn initial_step(
     (100.0 * h0).min(h1).min(t_end)
 }
 
-/// [`solve`] after validation, for dimension N (0: any).
+/// [`Dp45`] for dimension N (0: any), at the scaled tolerances.
 fn run<P: OdeProblem + ?Sized, const N: usize>(
     problem: &P,
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
+    y0: &[f64],
     rtol: f64,
     atol: f64,
-) -> Result<OdeSolution> {
-    let start = Instant::now();
-    let grid = output_grid(t_end, points);
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    let t_end = output.t_end();
     let n = problem.dim();
-    let fail = |tau: f64, reason: String| Error::IntegrationFailed {
-        solver: NAME,
-        tau,
-        reason,
-    };
-    let mut states = Trajectory::with_capacity(n, points);
-    states.push_projected(y0.as_slice(), problem);
-
+    let fail = StepFailure::failed;
     let mut st = Stages::<N>::new(n);
-    let mut stats = SolverStats {
-        solver: NAME.to_string(),
-        ..SolverStats::default()
-    };
-    let mut y = y0.as_slice().to_vec();
+    let mut y = y0.to_vec();
     let mut out = vec![0.0; n];
     problem.rhs(&y, &mut st.k[..n]);
     let mut h = {
@@ -379,7 +367,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
         let (f1, _) = rest.split_at_mut(n);
         initial_step(problem, &y, k1, (&mut st.arg, f1), t_end, rtol, atol)
     };
-    stats.rhs_evals = 2;
+    stats.rhs_evals += 2;
     let mut t = 0.0;
     // ln of dopri5.f's FACOLD (the controller works with logarithms: one ln and one exp per
     // step instead of two powf).
@@ -387,7 +375,6 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     let mut reject = false;
     let mut breakdown = false;
     let (mut stiff_count, mut nonstiff_count) = (0u32, 0u32);
-    let mut next = 1;
     loop {
         if stats.steps_accepted + stats.steps_rejected >= MAX_STEPS {
             return Err(fail(
@@ -434,10 +421,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
                     nonstiff_count = 0;
                     stiff_count += 1;
                     if stiff_count == STIFF_STEPS {
-                        return Err(Error::StiffnessDetected {
-                            solver: NAME,
-                            tau: t_new,
-                        });
+                        return Err(StepFailure::Stiff { tau: t_new });
                     }
                 } else if stiff_count > 0 {
                     nonstiff_count += 1;
@@ -446,16 +430,15 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
                     }
                 }
             }
-            if next < points && (last || grid[next] <= t_new) {
+            if output.due(t_new, last).is_some() {
                 st.prepare_dense(&y, h);
-                while next < points && (last || grid[next] <= t_new) {
-                    if grid[next] >= t_new {
-                        states.push_projected(&st.ynew, problem);
+                while let Some(tau) = output.due(t_new, last) {
+                    if tau >= t_new {
+                        output.push(&st.ynew);
                     } else {
-                        st.dense((grid[next] - t) / h, &mut out);
-                        states.push_projected(&out, problem);
+                        st.dense((tau - t) / h, &mut out);
+                        output.push(&out);
                     }
-                    next += 1;
                 }
             }
             y.copy_from_slice(&st.ynew);
@@ -477,24 +460,35 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
             h /= ((EXPO1 * ln_err).exp() / SAFE).min(FACC1);
         }
     }
-    debug_assert_eq!(states.len(), points);
-    stats.wall_s = start.elapsed().as_secs_f64();
-    Ok(OdeSolution {
-        tau: grid,
-        states,
-        stats,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
-    use crate::solvers::flow::{integrate, FlowMethod, FlowOptions};
-    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
+    use crate::ode::test_problems::integrate_with;
+    use crate::ode::test_problems::{max_abs_diff, BlowUp, Linear};
+    use crate::ode::{integrate, uniform_times as output_grid, FlowMethod, FlowOptions};
     use crate::systems::FeatureSystem;
     use crate::theory::decoupled::unregularised_trajectory;
     use nalgebra::DMatrix;
+    use nalgebra::DVector;
+
+    const METHOD: Dp45 = Dp45;
+
+    /// The method on an even grid (the suites' shorthand).
+    fn solve(
+        problem: &(impl OdeProblem + ?Sized),
+        y0: &DVector<f64>,
+        t_end: f64,
+        points: usize,
+        rtol: f64,
+        atol: f64,
+    ) -> crate::error::Result<crate::ode::OdeSolution> {
+        integrate_with(&METHOD, problem, y0, t_end, points, rtol, atol)
+    }
 
     /// The decoupled flow without a regulariser has the closed form z(τ) = log ω(c) of
     /// docs/theory.md §5 at every grid point: n = 1 (fixed-size path) and n = 5 (general path).
@@ -541,8 +535,16 @@ mod tests {
         let d =
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(2);
-        let reference =
-            super::super::rosenbrock::solve(&d, &z0, 1000.0, 201, 1e-12, 1e-14).unwrap();
+        let reference = integrate_with(
+            &super::super::rosenbrock::Rodas4,
+            &d,
+            &z0,
+            1000.0,
+            201,
+            1e-12,
+            1e-14,
+        )
+        .unwrap();
         let mut errors = Vec::new();
         let mut evals = Vec::new();
         for rtol in [1e-6, 1e-7, 1e-8, 1e-9] {
@@ -586,14 +588,8 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let options = FlowOptions {
-            t_end: 10.0,
-            points: 11,
-            rtol: 1e-10,
-            atol: 1e-14,
-            method: FlowMethod::Auto,
-        };
-        let sol = integrate(&problem, &y0, &options).unwrap();
+        let options = FlowOptions::new(10.0, 11, 1e-10, 1e-14, FlowMethod::Auto).unwrap();
+        let sol = integrate(&problem, y0.as_slice(), &options).unwrap();
         assert!(
             sol.stats
                 .solver
@@ -655,14 +651,11 @@ mod tests {
         ));
         assert!(matches!(
             solve(&BlowUp, &y0, 0.5, 3, 0.0, 1e-10),
-            Err(Error::InvalidParameter { name: "--rtol", .. })
+            Err(Error::InvalidParameter { name: "rtol", .. })
         ));
         assert!(matches!(
             solve(&BlowUp, &y0, 0.5, 1, 1e-8, 1e-10),
-            Err(Error::InvalidParameter {
-                name: "--points",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "points", .. })
         ));
     }
 }

@@ -1,15 +1,12 @@
 //! Explicit Dormand–Prince integration (ode_solvers' Dop853 and Dopri5) of an [`OdeProblem`],
-//! for non-stiff runs. A stiff problem is reported as [`Error::StiffnessDetected`], never
-//! returned as a result.
-
-use std::time::Instant;
+//! for non-stiff runs. A stiff problem is reported as [`StepFailure::Stiff`], never returned as
+//! a result.
 
 use nalgebra::DVector;
 use ode_solvers::dop_shared::IntegrationError;
 use ode_solvers::{Dop853, Dopri5, OutputType, System};
 
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
-use crate::error::{Error, Result};
+use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 
 /// Which explicit pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +18,8 @@ pub enum ExplicitMethod {
 }
 
 impl ExplicitMethod {
-    fn name(self) -> &'static str {
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
         match self {
             ExplicitMethod::Dop853 => "dop853",
             ExplicitMethod::Dopri5 => "dopri5",
@@ -48,137 +46,126 @@ impl<P: OdeProblem + ?Sized> System<f64, DVector<f64>> for Adapter<'_, P> {
 /// Maximum number of steps before an explicit run gives up.
 pub const MAX_STEPS: u32 = 1_000_000;
 
-/// Integrate `problem` from `y0` over [0, t_end], output at `points` evenly spaced times,
-/// stopping with [`Error::StiffnessDetected`] when the problem turns stiff.
-pub fn solve(
-    problem: &(impl OdeProblem + ?Sized),
+/// An ode_solvers Dormand–Prince pair as an [`Integrator`], with its stiffness test on (a stiff
+/// problem is then reported as [`StepFailure::Stiff`]) or off (a stiff problem is integrated
+/// at the explicit method's stability limit: slow but right; useful where an implicit solve
+/// with dense LU costs more, n ≳ 1000).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExplicitRk {
     method: ExplicitMethod,
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<OdeSolution> {
-    solve_with(problem, method, y0, t_end, points, rtol, atol, true)
+    stiffness_test: bool,
 }
 
-/// [`solve`], with the stiffness test optional: without it a stiff problem is integrated at the
-/// explicit method's stability limit (slow but right; useful where an implicit solve with dense
-/// LU costs more, n ≳ 200).
-#[allow(clippy::too_many_arguments)]
-pub fn solve_with(
-    problem: &(impl OdeProblem + ?Sized),
-    method: ExplicitMethod,
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-    detect_stiffness: bool,
-) -> Result<OdeSolution> {
-    validate_inputs(problem.dim(), y0, t_end, points, rtol, atol)?;
-    let grid = output_grid(t_end, points);
-    let n_stiff = if detect_stiffness { 1000 } else { u32::MAX };
-    let dx = if points > 1 {
-        t_end / (points - 1) as f64
-    } else {
-        t_end
-    };
-    // ode_solvers 0.6 extrapolates its dense output to x_end from the step *before* the last
-    // (a "last point" block that fires one step early; srenevey/ode-solvers#35), which spoils the
-    // final grid point. Integrating a sliver past τ_end puts τ_end strictly inside the last step,
-    // where the ordinary dense-output interpolation applies; points beyond τ_end are not output.
-    let x_end = t_end + (dx * 1e-3).max(1e-7);
-    let adapter = Adapter { problem };
-    let start = Instant::now();
-    macro_rules! run {
-        ($solver:ident) => {{
-            let mut s = $solver::from_param(
-                adapter,
-                0.0,
-                x_end,
-                dx,
-                y0.clone(),
-                rtol,
-                atol,
-                0.9,
-                0.0,
-                0.333,
-                6.0,
-                x_end,
-                0.0,
-                MAX_STEPS,
-                n_stiff,
-                OutputType::Dense,
-            );
-            let outcome = s.integrate();
-            let wall = start.elapsed().as_secs_f64();
-            let (xs, ys) = s.results().get();
-            (outcome, wall, xs.clone(), ys.clone())
-        }};
-    }
-    let (outcome, wall, xs, ys) = match method {
-        ExplicitMethod::Dop853 => run!(Dop853),
-        ExplicitMethod::Dopri5 => run!(Dopri5),
-    };
-    let name = method.name();
-    let stats = match outcome {
-        Ok(stats) => stats,
-        Err(IntegrationError::StiffnessDetected { x }) => {
-            return Err(Error::StiffnessDetected {
-                solver: name,
-                tau: x,
-            })
+impl ExplicitRk {
+    /// The pair `method`, with or without its stiffness test.
+    pub fn new(method: ExplicitMethod, stiffness_test: bool) -> Self {
+        Self {
+            method,
+            stiffness_test,
         }
-        Err(IntegrationError::StepSizeUnderflow { x }) => {
-            return Err(Error::IntegrationFailed {
-                solver: name,
-                tau: x,
-                reason: "step size underflow".into(),
-            })
-        }
-        Err(IntegrationError::MaxNumStepReached { x, n_step }) => {
-            return Err(Error::IntegrationFailed {
-                solver: name,
-                tau: x,
-                reason: format!("more than {n_step} steps needed (the problem is probably stiff)"),
-            })
-        }
-    };
-    let states = Trajectory::from_states(y0.len(), ys.iter().take(points).map(|s| s.as_slice()));
-    if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
-        return Err(Error::IntegrationFailed {
-            solver: name,
-            tau: xs.get(k).copied().unwrap_or(f64::NAN),
-            reason: "the state became non-finite".into(),
-        });
     }
-    if states.len() != points {
-        return Err(Error::IntegrationFailed {
-            solver: name,
-            tau: xs.last().copied().unwrap_or(0.0),
-            reason: format!("dense output gave {} of {points} points", states.len()),
-        });
+}
+
+impl Integrator for ExplicitRk {
+    fn name(&self) -> &'static str {
+        self.method.name()
     }
-    Ok(OdeSolution {
-        tau: grid,
-        states,
-        stats: SolverStats {
-            solver: name.to_string(),
-            wall_s: wall,
-            rhs_evals: u64::from(stats.num_eval),
-            jacobian_evals: 0,
-            steps_accepted: u64::from(stats.accepted_steps),
-            steps_rejected: u64::from(stats.rejected_steps),
-            lu_factorisations: 0,
-        },
-    })
+
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> Result<(), StepFailure> {
+        let (t_end, points) = (output.t_end(), output.points());
+        let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+        let n_stiff = if self.stiffness_test { 1000 } else { u32::MAX };
+        let dx = t_end / (points - 1) as f64;
+        // ode_solvers 0.6 extrapolates its dense output to x_end from the step *before* the
+        // last (a "last point" block that fires one step early; srenevey/ode-solvers#35), which
+        // spoils the final grid point. Integrating a sliver past τ_end puts τ_end strictly
+        // inside the last step, where the ordinary dense-output interpolation applies; points
+        // beyond τ_end are not output.
+        let x_end = t_end + (dx * 1e-3).max(1e-7);
+        let adapter = Adapter { problem };
+        let y0 = DVector::from_column_slice(y0);
+        macro_rules! run {
+            ($solver:ident) => {{
+                let mut s = $solver::from_param(
+                    adapter,
+                    0.0,
+                    x_end,
+                    dx,
+                    y0,
+                    rtol,
+                    atol,
+                    0.9,
+                    0.0,
+                    0.333,
+                    6.0,
+                    x_end,
+                    0.0,
+                    MAX_STEPS,
+                    n_stiff,
+                    OutputType::Dense,
+                );
+                let outcome = s.integrate();
+                let (xs, ys) = s.results().get();
+                (outcome, xs.clone(), ys.clone())
+            }};
+        }
+        let (outcome, xs, ys) = match self.method {
+            ExplicitMethod::Dop853 => run!(Dop853),
+            ExplicitMethod::Dopri5 => run!(Dopri5),
+        };
+        let counts = match outcome {
+            Ok(counts) => counts,
+            Err(IntegrationError::StiffnessDetected { x }) => {
+                return Err(StepFailure::Stiff { tau: x });
+            }
+            Err(IntegrationError::StepSizeUnderflow { x }) => {
+                return Err(StepFailure::failed(x, "step size underflow"));
+            }
+            Err(IntegrationError::MaxNumStepReached { x, n_step }) => {
+                return Err(StepFailure::failed(
+                    x,
+                    format!("more than {n_step} steps needed (the problem is probably stiff)"),
+                ));
+            }
+        };
+        stats.rhs_evals += u64::from(counts.num_eval);
+        stats.steps_accepted += u64::from(counts.accepted_steps);
+        stats.steps_rejected += u64::from(counts.rejected_steps);
+        if let Some(k) = ys.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
+            return Err(StepFailure::failed(
+                xs.get(k).copied().unwrap_or(f64::NAN),
+                "the state became non-finite",
+            ));
+        }
+        // The first dense-output point is y(0), already recorded.
+        for y in ys.iter().skip(1).take(points - 1) {
+            output.push(y.as_slice());
+        }
+        if !output.is_complete() {
+            return Err(StepFailure::failed(
+                xs.last().copied().unwrap_or(0.0),
+                format!(
+                    "dense output gave {} of {points} points",
+                    ys.len().min(points)
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
+    use crate::ode::test_problems::integrate_with;
     use crate::systems::FeatureSystem;
     use crate::theory::decoupled::unregularised_trajectory;
 
@@ -190,8 +177,16 @@ mod tests {
         let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::None).unwrap();
         for method in [ExplicitMethod::Dop853, ExplicitMethod::Dopri5] {
             for points in [2, 3, 11, 1001] {
-                let sol =
-                    solve(&d, method, &DVector::zeros(1), 100.0, points, 1e-12, 1e-14).unwrap();
+                let sol = integrate_with(
+                    &ExplicitRk::new(method, true),
+                    &d,
+                    &DVector::zeros(1),
+                    100.0,
+                    points,
+                    1e-12,
+                    1e-14,
+                )
+                .unwrap();
                 assert_eq!(sol.tau.len(), points);
                 assert_eq!(*sol.tau.last().unwrap(), 100.0);
                 for (t, z) in sol.tau.iter().zip(&sol.states) {

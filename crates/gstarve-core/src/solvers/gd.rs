@@ -7,51 +7,80 @@ use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{OdeSolution, SolverStats, Trajectory};
 use crate::error::{Error, Result};
 use crate::model::symmetric::{split_column, symmetric_product_part};
 use crate::model::{Loss, MarginFlow, MarginFlowN, PrimalDynamics, Regulariser};
-use crate::solvers::OdeProblem;
+use crate::ode::OdeProblem;
+use crate::ode::{OdeSolution, SolverStats, Trajectory};
 use crate::systems::{labels_to_signs, FeatureSystem};
 
-/// Options of a gradient-descent run.
+/// Options of a gradient-descent run, valid by construction ([`GdOptions::new`]); the
+/// stability of η is checked against the dynamics when the run starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GdOptions {
-    /// Step size η > 0 (the learning rate).
-    pub eta: f64,
-    /// Number of steps K.
-    pub steps: usize,
-    /// Number of recorded points (evenly spaced in k, always including 0 and K).
-    pub points: usize,
-    /// Run even when η exceeds the stability bound of docs/theory.md §3 (divergence is still
-    /// detected and reported).
-    pub allow_unstable: bool,
+    eta: f64,
+    steps: usize,
+    points: usize,
+    allow_unstable: bool,
 }
 
 impl GdOptions {
-    /// Check η, steps and points, and η against the stability bound `curvature_bound`.
-    pub fn validate(&self, curvature_bound: f64) -> Result<()> {
-        if !(self.eta.is_finite() && self.eta > 0.0) {
+    /// Step size η (finite, > 0), steps K (≥ 1), recorded points (≥ 2, evenly spaced in k,
+    /// always including 0 and K), and whether to run even when η exceeds the stability bound
+    /// of docs/theory.md §3 (divergence is still detected and reported).
+    pub fn new(eta: f64, steps: usize, points: usize, allow_unstable: bool) -> Result<Self> {
+        if !(eta.is_finite() && eta > 0.0) {
             return Err(Error::InvalidParameter {
-                name: "--eta",
-                value: self.eta,
+                name: "eta",
+                value: eta,
                 rule: "the learning rate must be finite and > 0",
             });
         }
-        if self.steps == 0 {
+        if steps == 0 {
             return Err(Error::InvalidParameter {
-                name: "--steps",
+                name: "steps",
                 value: 0.0,
                 rule: "gradient descent needs at least one step",
             });
         }
-        if self.points < 2 {
+        if points < 2 {
             return Err(Error::InvalidParameter {
-                name: "--points",
-                value: self.points as f64,
+                name: "points",
+                value: points as f64,
                 rule: "at least 2 recorded points",
             });
         }
+        Ok(Self {
+            eta,
+            steps,
+            points,
+            allow_unstable,
+        })
+    }
+
+    /// The step size η.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    /// The number of steps K.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// The number of recorded points.
+    pub fn points(&self) -> usize {
+        self.points
+    }
+
+    /// Whether an η beyond the stability bound is allowed.
+    pub fn allow_unstable(&self) -> bool {
+        self.allow_unstable
+    }
+
+    /// Check η against the stability bound `curvature_bound`: η·bound < 2 (docs/theory.md §3),
+    /// unless unstable steps are allowed.
+    pub fn check_stability(&self, curvature_bound: f64) -> Result<()> {
         let product = self.eta * curvature_bound;
         if product >= 2.0 && !self.allow_unstable {
             return Err(Error::UnstableStep {
@@ -409,7 +438,7 @@ pub fn gradient_descent(
     z0: &DVector<f64>,
     options: &GdOptions,
 ) -> Result<OdeSolution> {
-    options.validate(dynamics.curvature_bound())?;
+    options.check_stability(dynamics.curvature_bound())?;
     let sys = dynamics.system();
     if z0.len() != sys.rank() {
         return Err(Error::Shape(format!(
@@ -452,7 +481,7 @@ pub fn gradient_descent_parameters(
     options: &GdOptions,
 ) -> Result<(OdeSolution, DVector<f64>)> {
     let dynamics = PrimalDynamics::new(system, loss, regulariser)?;
-    options.validate(dynamics.curvature_bound())?;
+    options.check_stability(dynamics.curvature_bound())?;
     let v = system.features().ok_or_else(|| {
         Error::Unsupported(
             "θ-space GD needs the features V: build the system from --features".into(),
@@ -531,12 +560,7 @@ mod tests {
         let dynamics = PrimalDynamics::new(&sys, loss, reg).unwrap();
         let flow = MarginFlow::new(&dynamics);
         let m0 = DVector::from_fn(n, |i, _| 0.1 * ((i * 7 % 13) as f64 - 6.0));
-        let options = GdOptions {
-            eta: 1e-3,
-            steps: 41,
-            points: 5,
-            allow_unstable: false,
-        };
+        let options = GdOptions::new(1e-3, 41, 5, false).unwrap();
         let serial = iterate_margins_serial(&flow, &m0, &options).unwrap();
         let team = iterate_margins_team(&flow, &m0, &options).unwrap();
         assert_eq!(team.tau, serial.tau);
@@ -563,12 +587,7 @@ mod tests {
         let m0 = DVector::zeros(n);
         // η far above the stability bound 2/(s₁²/4 + λ) ≈ 0.08: the λ term alone grows as
         // (1 − ηλ)^k with ηλ = 1e6.
-        let options = GdOptions {
-            eta: 1e8,
-            steps: 400,
-            points: 11,
-            allow_unstable: true,
-        };
+        let options = GdOptions::new(1e8, 400, 11, true).unwrap();
         let serial = iterate_margins_serial(&flow, &m0, &options).unwrap_err();
         let team = iterate_margins_team(&flow, &m0, &options).unwrap_err();
         assert!(
@@ -585,12 +604,7 @@ mod tests {
             let (sys, loss, reg) = margin_flow(n, 0.05);
             let dynamics = PrimalDynamics::new(&sys, loss, reg).unwrap();
             let m0 = DVector::from_fn(n, |i, _| 0.3 * i as f64 - 0.2);
-            let options = GdOptions {
-                eta: 0.01,
-                steps: 300,
-                points: 7,
-                allow_unstable: false,
-            };
+            let options = GdOptions::new(0.01, 300, 7, false).unwrap();
             let general = iterate_margins(&MarginFlow::new(&dynamics), &m0, &options).unwrap();
             let small = match n {
                 1 => iterate_small(&MarginFlowN::<1>::new(&dynamics).unwrap(), &m0, &options),

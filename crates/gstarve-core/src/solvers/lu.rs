@@ -357,7 +357,7 @@ mod tests {
     use nalgebra::{DMatrix, DVector};
 
     use super::LuSolver;
-    use crate::solvers::test_problems::max_abs_diff;
+    use crate::ode::test_problems::max_abs_diff;
 
     #[test]
     fn faer_lu_agrees_with_the_small_lu() {

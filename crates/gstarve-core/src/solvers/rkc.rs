@@ -26,14 +26,9 @@
 //! interpolated with the cubic Hermite polynomial through (yₙ, F(yₙ)) and (yₙ₊₁, F(yₙ₊₁)) (third
 //! order, above the method's own second).
 
-use std::time::Instant;
+use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 
-use nalgebra::DVector;
-
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
-use crate::error::{Error, Result};
-
-/// Tuning knobs of [`solve`], with the defaults of the authors' code where it has them.
+/// Tuning knobs of [`Rkc`], with the defaults of the authors' code where it has them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RkcParams {
     /// Factor applied to [`OdeProblem::spectral_bound`] before choosing the number of stages
@@ -47,68 +42,66 @@ pub struct RkcParams {
     pub max_steps: u64,
 }
 
+impl RkcParams {
+    /// The defaults of the authors' code: safety 1.1, at most 1000 stages, 10⁶ steps.
+    pub const DEFAULT: RkcParams = RkcParams {
+        spectral_safety: 1.1,
+        max_stages: 1000,
+        max_steps: 1_000_000,
+    };
+}
+
 impl Default for RkcParams {
     fn default() -> Self {
-        Self {
-            spectral_safety: 1.1,
-            max_stages: 1000,
-            max_steps: 1_000_000,
-        }
+        RkcParams::DEFAULT
     }
 }
 
 const NAME: &str = "rkc";
 
-/// Integrate `problem` from `y0` over [0, t_end] with RKC, output at `points` evenly spaced
-/// times. The problem's spectral bound must be finite: RKC needs it to size its stages.
-pub fn solve(
-    problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<OdeSolution> {
-    solve_with(
-        problem,
-        y0,
-        t_end,
-        points,
-        rtol,
-        atol,
-        &RkcParams::default(),
-    )
+/// RKC as an [`Integrator`]. The problem's spectral bound must be finite: RKC needs it to size
+/// its stages ([`StepFailure::Unsupported`] otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rkc {
+    /// Tuning knobs.
+    pub params: RkcParams,
 }
 
-/// [`solve`] with explicit [`RkcParams`].
-pub fn solve_with(
-    problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
+impl Integrator for Rkc {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> Result<(), StepFailure> {
+        run(problem, y0, tolerances, &self.params, output, stats)
+    }
+}
+
+fn run<P: OdeProblem + ?Sized>(
+    problem: &P,
+    y0: &[f64],
+    tolerances: &Tolerances,
     params: &RkcParams,
-) -> Result<OdeSolution> {
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
     let n = problem.dim();
-    validate_inputs(n, y0, t_end, points, rtol, atol)?;
+    let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+    let t_end = output.t_end();
     let rho = problem.spectral_bound() * params.spectral_safety;
     if !(rho.is_finite() && rho >= 0.0) {
-        return Err(Error::Unsupported(format!(
+        return Err(StepFailure::Unsupported(format!(
             "RKC needs a finite bound on the Jacobian's spectral radius; this problem's is {rho}"
         )));
     }
-    let grid = output_grid(t_end, points);
-    let start = Instant::now();
-    let mut stats = SolverStats {
-        solver: NAME.to_string(),
-        ..Default::default()
-    };
-    let failed = |tau: f64, reason: String| Error::IntegrationFailed {
-        solver: NAME,
-        tau,
-        reason,
-    };
+    let failed = StepFailure::failed;
     // Stage limit: rounding in the recursion grows like s², keep it below rtol/10.
     let max_stages = params
         .max_stages
@@ -123,29 +116,23 @@ pub fn solve_with(
         stats.rhs_evals += 1;
     };
 
-    let mut y = y0.as_slice().to_vec();
+    let mut y = y0.to_vec();
     let mut f = vec![0.0; n];
-    eval(&y, &mut f, &mut stats);
+    eval(&y, &mut f, stats);
     if f.iter().any(|v| !v.is_finite()) {
         return Err(failed(
             0.0,
             "the right-hand side is not finite at τ = 0".into(),
         ));
     }
-    let mut h = max_h(initial_step(
-        problem, &y, &f, t_end, rtol, atol, rho, &mut stats,
-    ));
+    let mut h = max_h(initial_step(problem, &y, &f, t_end, rtol, atol, rho, stats));
 
-    let mut states = Trajectory::with_capacity(n, points);
-    states.push(y0.as_slice());
-    let mut out = vec![0.0; n];
-    let mut next_out = 1;
     let (mut ynew, mut fnew) = (vec![0.0; n], vec![0.0; n]);
     let mut stage = Stages::new(n);
     let mut t = 0.0;
     let (mut err_old, mut h_old) = (0.0_f64, 0.0_f64);
     let mut rejected_last = false;
-    while next_out < points {
+    while !output.is_complete() {
         if stats.steps_accepted + stats.steps_rejected >= params.max_steps {
             return Err(failed(
                 t,
@@ -160,8 +147,8 @@ pub fn solve_with(
             return Err(failed(t, format!("step size underflow (h = {h:.3e})")));
         }
         let s = stages_for(h, rho).min(max_stages);
-        stage.step(&y, &f, h, s, &mut ynew, |u, v| eval(u, v, &mut stats));
-        eval(&ynew, &mut fnew, &mut stats);
+        stage.step(&y, &f, h, s, &mut ynew, |u, v| eval(u, v, stats));
+        eval(&ynew, &mut fnew, stats);
         let err = error_norm(&y, &ynew, &f, &fnew, h, rtol, atol);
         if !err.is_finite() {
             // A non-finite state or estimate: retry smaller; give up at underflow above.
@@ -179,18 +166,12 @@ pub fn solve_with(
         stats.steps_accepted += 1;
         let t_new = if last { t_end } else { t + h };
         // Output points in (t, t_new], from the cubic Hermite interpolant.
-        while next_out < points && grid[next_out] <= t_new {
-            let theta = ((grid[next_out] - t) / h).clamp(0.0, 1.0);
-            if next_out + 1 == points && last {
-                states.push(&ynew);
-            } else {
-                for (o, v) in out.iter_mut().zip(hermite(&y, &ynew, &f, &fnew, h, theta)) {
-                    *o = v;
-                }
-                states.push(&out);
+        output.record_step(t_new, last, &ynew, |tau, out| {
+            let theta = ((tau - t) / h).clamp(0.0, 1.0);
+            for (o, v) in out.iter_mut().zip(hermite(&y, &ynew, &f, &fnew, h, theta)) {
+                *o = v;
             }
-            next_out += 1;
-        }
+        });
         // Step-size choice of rkc.f: the plain factor, and after an accepted step also the
         // predictive one; no growth right after a rejection.
         let mut fac = 10.0_f64;
@@ -209,15 +190,7 @@ pub fn solve_with(
         std::mem::swap(&mut f, &mut fnew);
         h = max_h(h * fac.max(0.1));
     }
-    if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
-        return Err(failed(grid[k], "the state became non-finite".into()));
-    }
-    stats.wall_s = start.elapsed().as_secs_f64();
-    Ok(OdeSolution {
-        tau: grid,
-        states,
-        stats,
-    })
+    Ok(())
 }
 
 /// s = 1 + ⌈√(1 + 1.54 hρ)⌉ stages stabilise a step h (rkc.f), at least 2.
@@ -386,11 +359,30 @@ impl Stages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::model::{Loss, MarginFlow, PrimalDynamics, Regulariser};
-    use crate::solvers::explicit::{solve as explicit_solve, ExplicitMethod};
-    use crate::solvers::test_problems::max_abs_diff;
+    use crate::ode::test_problems::integrate_with;
+    use crate::ode::test_problems::max_abs_diff;
+    use crate::solvers::explicit::{ExplicitMethod, ExplicitRk};
     use crate::systems::{FeatureSystem, Spectrum};
     use crate::theory::decoupled::{l2_root, unregularised_trajectory};
+    use nalgebra::DVector;
+
+    const METHOD: Rkc = Rkc {
+        params: RkcParams::DEFAULT,
+    };
+
+    /// The method on an even grid (the suites' shorthand).
+    fn solve(
+        problem: &(impl OdeProblem + ?Sized),
+        y0: &DVector<f64>,
+        t_end: f64,
+        points: usize,
+        rtol: f64,
+        atol: f64,
+    ) -> crate::error::Result<crate::ode::OdeSolution> {
+        integrate_with(&METHOD, problem, y0, t_end, points, rtol, atol)
+    }
 
     /// U = I without a regulariser: every grid point, the last included, matches the closed
     /// form z(τ) = log ω(c) of docs/theory.md §5, to the accuracy a second-order method reaches at
@@ -453,7 +445,15 @@ mod tests {
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let flow = MarginFlow::new(&d);
         let m0 = DVector::zeros(40);
-        let reference = explicit_solve(&flow, ExplicitMethod::Dop853, &m0, 200.0, 41, 1e-13, 1e-15);
+        let reference = integrate_with(
+            &ExplicitRk::new(ExplicitMethod::Dop853, true),
+            &flow,
+            &m0,
+            200.0,
+            41,
+            1e-13,
+            1e-15,
+        );
         let reference = match reference {
             Ok(r) => r,
             Err(e) => panic!("reference: {e}"),
@@ -563,7 +563,15 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            solve_with(&BlowUp(10.0), &y0, 0.5, 5, 1e-10, 1e-12, &few),
+            integrate_with(
+                &Rkc { params: few },
+                &BlowUp(10.0),
+                &y0,
+                0.5,
+                5,
+                1e-10,
+                1e-12
+            ),
             Err(Error::IntegrationFailed { .. })
         ));
         assert!(matches!(

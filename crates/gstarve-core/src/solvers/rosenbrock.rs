@@ -63,13 +63,10 @@
 //! own heap vector); at n = 100 one LU per step
 //! (854 vs BDF's 37) makes it 9× slower. See `tests::timing`.
 
-use std::time::Instant;
-
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 use super::lu::LuSolver;
-use super::{output_grid, validate_inputs, OdeProblem, OdeSolution, SolverStats, Trajectory};
-use crate::error::{Error, Result};
+use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 
 /// The name reported in [`SolverStats::solver`] and in failures.
 pub const NAME: &str = "rodas4";
@@ -348,56 +345,51 @@ impl<'p, P: OdeProblem + ?Sized, const N: usize> Rodas<'p, P, N> {
     }
 }
 
-/// Integrate `problem` from `y0` over [0, t_end] by Rodas4, output at `points` evenly spaced
-/// times ([`output_grid`]) by the method's dense output, with mixed tolerance
-/// `atol + rtol·|y|` per component (docs/theory.md §3 flows; see the module documentation).
-///
-/// Output states are passed through [`OdeProblem::project`] (the solver's own state is left
-/// alone). Invalid inputs are reported as in [`super::validate_inputs`]; a step that keeps
-/// failing (non-finite state or singular W) until the step size falls below 10⁻¹⁴·τ, or more
-/// than [`MAX_STEPS`] step attempts, is reported as [`Error::IntegrationFailed`].
-pub fn solve(
-    problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-) -> Result<OdeSolution> {
-    validate_inputs(problem.dim(), y0, t_end, points, rtol, atol)?;
-    // Small systems get a copy of the integrator with the dimension known at compile time.
-    match problem.dim() {
-        1 => run::<_, 1>(problem, y0, t_end, points, rtol, atol),
-        2 => run::<_, 2>(problem, y0, t_end, points, rtol, atol),
-        3 => run::<_, 3>(problem, y0, t_end, points, rtol, atol),
-        4 => run::<_, 4>(problem, y0, t_end, points, rtol, atol),
-        _ => run::<_, 0>(problem, y0, t_end, points, rtol, atol),
+/// Rodas4 as an [`Integrator`]: mixed tolerance `atol + rtol·|y|` per component, the output
+/// from the method's dense output (docs/theory.md §3 flows; see the module documentation). A
+/// step that keeps failing (non-finite state or singular W) until the step size falls below
+/// 10⁻¹⁴·τ, or more than [`MAX_STEPS`] step attempts, is a [`StepFailure::Failed`]. Dimensions
+/// 1–4 run a copy of the integrator with n known at compile time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rodas4;
+
+impl Integrator for Rodas4 {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> Result<(), StepFailure> {
+        let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+        match problem.dim() {
+            1 => run::<_, 1>(problem, y0, rtol, atol, output, stats),
+            2 => run::<_, 2>(problem, y0, rtol, atol, output, stats),
+            3 => run::<_, 3>(problem, y0, rtol, atol, output, stats),
+            4 => run::<_, 4>(problem, y0, rtol, atol, output, stats),
+            _ => run::<_, 0>(problem, y0, rtol, atol, output, stats),
+        }
     }
 }
 
-/// [`solve`] after validation, for dimension N (0: any).
+/// [`Rodas4`] for dimension N (0: any).
 fn run<P: OdeProblem + ?Sized, const N: usize>(
     problem: &P,
-    y0: &DVector<f64>,
-    t_end: f64,
-    points: usize,
+    y0: &[f64],
     rtol: f64,
     atol: f64,
-) -> Result<OdeSolution> {
-    let start = Instant::now();
-    let grid = output_grid(t_end, points);
-    let n = problem.dim();
-    let fail = |tau: f64, reason: String| Error::IntegrationFailed {
-        solver: NAME,
-        tau,
-        reason,
-    };
-    let mut states = Trajectory::with_capacity(n, points);
-    states.push_projected(y0.as_slice(), problem);
-
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    let t_end = output.t_end();
+    let fail = StepFailure::failed;
     let mut rodas = Rodas::<P, N>::new(problem);
-    let mut y = y0.as_slice().to_vec();
-    let mut out = vec![0.0; n];
+    let mut y = y0.to_vec();
     let mut t = 0.0;
     rodas.eval_f0(&y);
     let mut h = rodas.initial_step(&y, t_end, rtol, atol);
@@ -407,7 +399,6 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     let mut first = true;
     let mut reject = false;
     let mut jacobian_current = false;
-    let mut next = 1;
     loop {
         if rodas.stats.steps_accepted + rodas.stats.steps_rejected >= MAX_STEPS {
             return Err(fail(
@@ -462,15 +453,9 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
             err_acc = err.max(1e-2);
             let t_new = if last { t_end } else { t + h };
             // Grid points in (t, t_new] from the dense output; τ_end itself exactly.
-            while next < points && (last || grid[next] <= t_new) {
-                if grid[next] >= t_new {
-                    states.push_projected(&rodas.ynew, problem);
-                } else {
-                    rodas.dense(&y, (grid[next] - t) / h, &mut out);
-                    states.push_projected(&out, problem);
-                }
-                next += 1;
-            }
+            output.record_step(t_new, last, &rodas.ynew, |tau, out| {
+                rodas.dense(&y, (tau - t) / h, out)
+            });
             y.copy_from_slice(&rodas.ynew);
             t = t_new;
             if last {
@@ -497,13 +482,8 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
             }
         }
     }
-    debug_assert_eq!(states.len(), points);
-    rodas.stats.wall_s = start.elapsed().as_secs_f64();
-    Ok(OdeSolution {
-        tau: grid,
-        states,
-        stats: rodas.stats,
-    })
+    stats.absorb(&rodas.stats);
+    Ok(())
 }
 
 /// x^(1/4) (the controller exponent 1/(q+1) for the embedded order q = 3), by two square roots.
@@ -517,11 +497,11 @@ fn quartic_root(x: f64) -> f64 {
 #[cfg(test)]
 fn fixed_steps(
     problem: &(impl OdeProblem + ?Sized),
-    y0: &DVector<f64>,
+    y0: &nalgebra::DVector<f64>,
     t_end: f64,
     steps: usize,
     theta: Option<f64>,
-) -> (DVector<f64>, Option<DVector<f64>>) {
+) -> (nalgebra::DVector<f64>, Option<nalgebra::DVector<f64>>) {
     let mut rodas = Rodas::<_, 0>::new(problem);
     let h = t_end / steps as f64;
     let mut y = y0.as_slice().to_vec();
@@ -534,23 +514,38 @@ fn fixed_steps(
             if let Some(theta) = theta {
                 let mut out = vec![0.0; y.len()];
                 rodas.dense(&y, theta, &mut out);
-                dense = Some(DVector::from_vec(out));
+                dense = Some(nalgebra::DVector::from_vec(out));
             }
         }
         y.copy_from_slice(&rodas.ynew);
     }
-    (DVector::from_vec(y), dense)
+    (nalgebra::DVector::from_vec(y), dense)
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Error;
+    use crate::ode::{uniform_times as output_grid, OdeSolution};
+    use nalgebra::DVector;
+    use std::time::Instant;
+
+    fn solve(
+        problem: &(impl OdeProblem + ?Sized),
+        y0: &DVector<f64>,
+        t_end: f64,
+        points: usize,
+        rtol: f64,
+        atol: f64,
+    ) -> crate::error::Result<OdeSolution> {
+        integrate_with(&Rodas4, problem, y0, t_end, points, rtol, atol)
+    }
     use super::*;
     use crate::model::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::solvers::explicit::{self, ExplicitMethod};
     use crate::solvers::steady::steady_state;
     use crate::systems::{FeatureSystem, Spectrum};
 
-    use crate::solvers::test_problems::{max_abs_diff, BlowUp, Linear};
+    use crate::ode::test_problems::{integrate_with, max_abs_diff, BlowUp, Linear};
 
     #[test]
     fn stiff_linear_system_matches_the_matrix_exponential() {
@@ -675,9 +670,9 @@ mod tests {
             PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.1 }).unwrap();
         let z0 = DVector::zeros(2);
         let (rtol, atol) = (1e-11, 1e-13);
-        let dop = explicit::solve(
+        let dop = integrate_with(
+            &explicit::ExplicitRk::new(ExplicitMethod::Dop853, true),
             &dynamics,
-            ExplicitMethod::Dop853,
             &z0,
             50.0,
             101,
@@ -685,7 +680,16 @@ mod tests {
             atol,
         )
         .unwrap();
-        let bdf = crate::solvers::bdf::solve(&dynamics, &z0, 50.0, 101, rtol, atol).unwrap();
+        let bdf = integrate_with(
+            &crate::solvers::bdf::Bdf::default(),
+            &dynamics,
+            &z0,
+            50.0,
+            101,
+            rtol,
+            atol,
+        )
+        .unwrap();
         let sol = solve(&dynamics, &z0, 50.0, 101, rtol, atol).unwrap();
         for reference in [&dop, &bdf] {
             assert_eq!(sol.tau, reference.tau);
@@ -751,23 +755,17 @@ mod tests {
         let bad_tol = solve(&BlowUp, &y0, 0.5, 3, 0.0, 1e-10);
         assert!(matches!(
             bad_tol,
-            Err(Error::InvalidParameter { name: "--rtol", .. })
+            Err(Error::InvalidParameter { name: "rtol", .. })
         ));
         let bad_points = solve(&BlowUp, &y0, 0.5, 1, 1e-8, 1e-10);
         assert!(matches!(
             bad_points,
-            Err(Error::InvalidParameter {
-                name: "--points",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "points", .. })
         ));
         let bad_end = solve(&BlowUp, &y0, f64::NAN, 3, 1e-8, 1e-10);
         assert!(matches!(
             bad_end,
-            Err(Error::InvalidParameter {
-                name: "--t-end",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "t_end", .. })
         ));
     }
 
@@ -839,8 +837,16 @@ mod tests {
                     .unwrap();
             let flow = MarginFlow::new(&dynamics);
             let m0 = DVector::zeros(sys.examples());
-            let reference =
-                crate::solvers::bdf::solve(&flow, &m0, t_end, points, 1e-12, 1e-14).unwrap();
+            let reference = integrate_with(
+                &crate::solvers::bdf::Bdf::default(),
+                &flow,
+                &m0,
+                t_end,
+                points,
+                1e-12,
+                1e-14,
+            )
+            .unwrap();
             let tight = solve(&flow, &m0, t_end, points, 1e-12, 1e-14).unwrap();
             let max_err = |sol: &OdeSolution| {
                 sol.states
@@ -878,7 +884,16 @@ mod tests {
                 solve(&flow, &m0, t_end, points, rtol, atol).unwrap()
             });
             run("bdf", &|| {
-                crate::solvers::bdf::solve(&flow, &m0, t_end, points, rtol, atol).unwrap()
+                integrate_with(
+                    &crate::solvers::bdf::Bdf::default(),
+                    &flow,
+                    &m0,
+                    t_end,
+                    points,
+                    rtol,
+                    atol,
+                )
+                .unwrap()
             });
         }
     }

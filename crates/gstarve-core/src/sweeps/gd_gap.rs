@@ -6,9 +6,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::PrimalDynamics;
+use crate::ode::{FlowMethod, FlowOptions};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, GdOptions};
-use crate::solvers::{FlowMethod, FlowOptions};
 
 /// Options of [`gd_flow_gaps`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,27 +70,20 @@ pub fn gd_flow_gaps(
     let z0 = nalgebra::DVector::zeros(dynamics.dim());
     etas.par_iter()
         .map(|&eta| {
-            let gd = GdOptions {
-                eta,
-                steps: intervals,
-                points: options.samples,
-                allow_unstable: false,
-            };
-            gd.validate(dynamics.curvature_bound())?;
             let blocks = (options.t_end / (intervals as f64 * eta)).ceil().max(1.0) as usize;
             let steps = intervals * blocks;
-            let gd = GdOptions { steps, ..gd };
+            let gd = GdOptions::new(eta, steps, options.samples, false)?;
             let descent = gradient_descent(dynamics, &z0, &gd)?;
             let flow = primal_flow(
                 dynamics,
                 &z0,
-                &FlowOptions {
-                    t_end: eta * steps as f64,
-                    points: options.samples,
-                    rtol: options.rtol,
-                    atol: options.atol,
-                    method: FlowMethod::Auto,
-                },
+                &FlowOptions::new(
+                    eta * steps as f64,
+                    options.samples,
+                    options.rtol,
+                    options.atol,
+                    FlowMethod::Auto,
+                )?,
             )?;
             let max_gap = descent
                 .states

@@ -12,8 +12,8 @@ use nalgebra::DVector;
 
 use crate::error::{Error, Result};
 use crate::model::{Loss, PrimalDynamics, Regulariser};
+use crate::ode::{FlowMethod, FlowOptions, OdeSolution};
 use crate::solvers::flow::primal_flow;
-use crate::solvers::{FlowMethod, FlowOptions, OdeSolution};
 use crate::systems::FeatureSystem;
 use crate::theory::linearisation::linearisation;
 
@@ -67,13 +67,7 @@ fn flow(
     points: usize,
     p: &LearningTimeParams,
 ) -> Result<OdeSolution> {
-    let options = FlowOptions {
-        t_end,
-        points,
-        rtol: p.rtol,
-        atol: p.atol,
-        method: FlowMethod::Auto,
-    };
+    let options = FlowOptions::new(t_end, points, p.rtol, p.atol, FlowMethod::Auto)?;
     primal_flow(dynamics, z0, &options)
 }
 

@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::{decoupled, linearisation, perturbation, sd, sensitivity, squared, surrogate};
 use crate::error::{Error, Result};
 use crate::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
+use crate::ode::{integrate, FlowMethod, FlowOptions};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::steady::steady_state;
-use crate::solvers::{integrate, FlowMethod, FlowOptions};
 use crate::systems::FeatureSystem;
 
 /// The outcome of one prediction.
@@ -185,13 +185,7 @@ fn flow_end(
     let sol = primal_flow(
         &d,
         &DVector::zeros(system.rank()),
-        &FlowOptions {
-            t_end,
-            points: 2,
-            rtol: 1e-10,
-            atol: 1e-12,
-            method: FlowMethod::Auto,
-        },
+        &FlowOptions::new(t_end, 2, 1e-10, 1e-12, FlowMethod::Auto)?,
     )?;
     Ok(sol
         .states
@@ -241,14 +235,8 @@ fn l2_checks(
     let dual = DualDynamics::new(&d)?;
     let sol = integrate(
         &dual,
-        &DVector::from_element(system.examples(), DualDynamics::DEFAULT_START),
-        &FlowOptions {
-            t_end: t_end.max(100.0),
-            points: 2,
-            rtol: 1e-10,
-            atol: 1e-14,
-            method: FlowMethod::Bdf,
-        },
+        DVector::from_element(system.examples(), DualDynamics::DEFAULT_START).as_slice(),
+        &FlowOptions::new(t_end.max(100.0), 2, 1e-10, 1e-14, FlowMethod::Bdf)?,
     )?;
     let z_dual = dual.responses(sol.states.last().unwrap_or(&[]));
     let (j, p, n) = worst(z, &z_dual);
@@ -347,13 +335,7 @@ fn l2_checks(
     let sol = primal_flow(
         &dd,
         &start,
-        &FlowOptions {
-            t_end: t2,
-            points: 3,
-            rtol: 1e-11,
-            atol: 1e-13,
-            method: FlowMethod::Auto,
-        },
+        &FlowOptions::new(t2, 3, 1e-11, 1e-13, FlowMethod::Auto)?,
     )?;
     let dist = |k: usize| (sol.states.state(k) - z).norm();
     let measured = (dist(1).ln() - dist(2).ln()) / (t2 - t1);

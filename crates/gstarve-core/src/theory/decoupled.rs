@@ -242,7 +242,8 @@ mod tests {
 
     use super::*;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
-    use crate::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
+    use crate::ode::{FlowMethod, FlowOptions};
+    use crate::solvers::flow::primal_flow;
     use crate::systems::FeatureSystem;
 
     /// The decoupled L2 flow ż = s²σ(−z) − λz at one point: zero at the root.
@@ -319,13 +320,7 @@ mod tests {
             // The grid runs one interval past τ = 100 and its last point is not compared: the
             // Dop853 dense output of ode_solvers 0.6.2 extrapolates the final grid point from a
             // step that ends before τ_end (see the module report), an error of ~1e-7 here.
-            let options = FlowOptions {
-                t_end: 110.0,
-                points: 12,
-                rtol: 1e-12,
-                atol: 1e-12,
-                method: FlowMethod::Dop853,
-            };
+            let options = FlowOptions::new(110.0, 12, 1e-12, 1e-12, FlowMethod::Dop853).unwrap();
             let sol = primal_flow(&dynamics, &DVector::from_vec(vec![z0]), &options).unwrap();
             for (tau, state) in sol.tau.iter().zip(&sol.states).take(11) {
                 let exact = unregularised_trajectory(s, z0, *tau).unwrap();

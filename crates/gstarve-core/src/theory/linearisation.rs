@@ -99,7 +99,8 @@ pub fn gd_step_limit(system: &FeatureSystem, regulariser: Regulariser) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
+    use crate::ode::{FlowMethod, FlowOptions};
+    use crate::solvers::flow::primal_flow;
     use crate::systems::Spectrum;
 
     #[test]
@@ -142,13 +143,7 @@ mod tests {
         // The grid runs one interval past 6/rate: the last grid point of ode_solvers 0.6.2's
         // Dop853 dense output is extrapolated from a step that ends before τ_end.
         let t_end = 7.0 / lin.slowest_rate;
-        let options = FlowOptions {
-            t_end,
-            points: 8,
-            rtol: 1e-11,
-            atol: 1e-13,
-            method: FlowMethod::Dop853,
-        };
+        let options = FlowOptions::new(t_end, 8, 1e-11, 1e-13, FlowMethod::Dop853).unwrap();
         let sol = primal_flow(&d, &DVector::zeros(2), &options).unwrap();
         let z_star = &lin.steady_state.responses;
         let dist = |k: usize| (sol.states.state(k) - z_star).norm();

@@ -89,7 +89,8 @@ pub fn trajectory(
 mod tests {
     use super::*;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
-    use crate::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
+    use crate::ode::{FlowMethod, FlowOptions};
+    use crate::solvers::flow::primal_flow;
     use crate::solvers::steady::steady_state as numerical_steady_state;
     use crate::systems::Spectrum;
 
@@ -124,13 +125,7 @@ mod tests {
             PrimalDynamics::new(&sys, Loss::Squared, Regulariser::L2 { lambda }).unwrap();
         // The last grid point (τ = 5.5) is not compared: ode_solvers 0.6.2's Dop853 dense output
         // extrapolates it from a step that ends before τ_end.
-        let options = FlowOptions {
-            t_end: 5.5,
-            points: 12,
-            rtol: 1e-12,
-            atol: 1e-12,
-            method: FlowMethod::Dop853,
-        };
+        let options = FlowOptions::new(5.5, 12, 1e-12, 1e-12, FlowMethod::Dop853).unwrap();
         let sol = primal_flow(&dynamics, &z0, &options).unwrap();
         for (tau, state) in sol.tau.iter().zip(&sol.states).take(11) {
             let closed = trajectory(&sys, lambda, &z0, *tau).unwrap();

@@ -34,7 +34,8 @@ use crate::network::{
 };
 use gstarve_core::error::{Error, Result};
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
-use gstarve_core::solvers::flow::{primal_flow, FlowMethod, FlowOptions};
+use gstarve_core::ode::{FlowMethod, FlowOptions};
+use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
 use gstarve_core::sweeps::progress::{Progress, Tracker};
 
@@ -216,26 +217,11 @@ fn compare(spec: &LinearisationSpec, data: &Dataset, width: usize) -> Result<Wid
         let sol = primal_flow(
             &dynamics,
             &f_prev,
-            &FlowOptions {
-                t_end: eta * steps as f64,
-                points: 2,
-                rtol: 1e-10,
-                atol: 1e-12,
-                method: FlowMethod::Auto,
-            },
+            &FlowOptions::new(eta * steps as f64, 2, 1e-10, 1e-12, FlowMethod::Auto)?,
         )?;
         flow.push(sol.states.last().map_or(f_prev, DVector::from_column_slice));
         let g_prev = gd.last().cloned().unwrap_or_else(|| z0.clone());
-        let sol = gradient_descent(
-            &dynamics,
-            &g_prev,
-            &GdOptions {
-                eta,
-                steps,
-                points: 2,
-                allow_unstable: false,
-            },
-        )?;
+        let sol = gradient_descent(&dynamics, &g_prev, &GdOptions::new(eta, steps, 2, false)?)?;
         gd.push(sol.states.last().map_or(g_prev, DVector::from_column_slice));
     }
     let linear_outputs =

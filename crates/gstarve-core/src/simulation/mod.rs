@@ -2,6 +2,8 @@
 //! run on the same system with the same loss and regulariser, as one serialisable report (the
 //! `gstarve simulate` JSON contract).
 
+pub mod paths;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
@@ -11,11 +13,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use crate::ode::{integrate, FlowMethod, FlowOptions, OdeSolution, SolverStats};
 use crate::output::write_atomic;
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use crate::solvers::steady::{steady_state, SteadyState};
-use crate::solvers::{integrate, FlowMethod, FlowOptions, OdeSolution, SolverStats};
 use crate::systems::FeatureSystem;
 
 /// A way of evolving the responses.
@@ -211,11 +213,11 @@ pub fn simulate(
                 let dual = DualDynamics::new(&dynamics)?;
                 let a0 = DVector::from_element(system.examples(), config.dual_start);
                 let mut options = config.flow;
-                if options.method == FlowMethod::Auto {
+                if options.method() == FlowMethod::Auto {
                     // The dual flow is stiff by nature near α → 0 and α → 1 (docs/theory.md §3).
-                    options.method = FlowMethod::Bdf;
+                    options = options.with_method(FlowMethod::Bdf);
                 }
-                let mut sol = integrate(&dual, &a0, &options)?;
+                let mut sol = integrate(&dual, a0.as_slice(), &options)?;
                 dual.map_to_responses(&mut sol);
                 sol
             }

@@ -1,0 +1,229 @@
+//! The shared driver of every integrator: it checks the initial state, runs the method on each
+//! window of the output grid, records the states, projects and checks them, times the solve and
+//! turns a method's [`StepFailure`] into a typed error. A method ([`Integrator`]) only steps.
+
+use std::time::Instant;
+
+use super::options::{uniform_times, OutputGrid, Tolerances};
+use super::problem::OdeProblem;
+use super::solution::{OdeSolution, SolverStats, Trajectory};
+use crate::error::{Error, Result};
+
+/// Why a method stopped before the end of its window.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepFailure {
+    /// An explicit method's stiffness test fired at τ (Auto then switches to an implicit one).
+    Stiff {
+        /// Time (within the window) at which stiffness was detected.
+        tau: f64,
+    },
+    /// The integration cannot continue at τ.
+    Failed {
+        /// Time (within the window) reached.
+        tau: f64,
+        /// Why, with the numbers.
+        reason: String,
+    },
+    /// The method does not apply to this problem (e.g. RKC without a finite spectral bound).
+    Unsupported(String),
+}
+
+impl StepFailure {
+    /// [`StepFailure::Failed`] at `tau`.
+    pub fn failed(tau: f64, reason: impl Into<String>) -> Self {
+        StepFailure::Failed {
+            tau,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A method that integrates an autonomous [`OdeProblem`] from τ = 0 over one window.
+pub trait Integrator {
+    /// The name reported in [`SolverStats::solver`].
+    fn name(&self) -> &'static str;
+
+    /// Integrate from `y0` at τ = 0 to [`Output::t_end`] within `tolerances`, recording every
+    /// output time through `output` (y(0) is already recorded) and counting the work in
+    /// `stats` (evaluations, steps, factorisations; the driver keeps the time).
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> std::result::Result<(), StepFailure>;
+}
+
+/// The output times of one window and the states recorded on them.
+pub struct Output<'a> {
+    times: &'a [f64],
+    next: usize,
+    states: &'a mut Trajectory,
+    scratch: Vec<f64>,
+}
+
+impl<'a> Output<'a> {
+    /// The window's final time.
+    pub fn t_end(&self) -> f64 {
+        self.times[self.times.len() - 1]
+    }
+
+    /// Output times of the window (the first is 0).
+    pub fn times(&self) -> &[f64] {
+        self.times
+    }
+
+    /// Number of output times of the window.
+    pub fn points(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether every output time has been recorded.
+    pub fn is_complete(&self) -> bool {
+        self.next == self.times.len()
+    }
+
+    /// After an accepted step from `t` of size `h` to `t_new` (= [`Self::t_end`] exactly when
+    /// `last`), record every output time τ_k ≤ `t_new` not yet recorded (all of them when
+    /// `last`): from `y_new` where τ_k ≥ `t_new`, otherwise from the method's continuous
+    /// extension `dense(τ_k, out)`.
+    pub fn record_step(
+        &mut self,
+        t_new: f64,
+        last: bool,
+        y_new: &[f64],
+        mut dense: impl FnMut(f64, &mut [f64]),
+    ) {
+        while self.next < self.times.len() && (last || self.times[self.next] <= t_new) {
+            let tau = self.times[self.next];
+            if tau >= t_new {
+                self.states.push(y_new);
+            } else {
+                dense(tau, &mut self.scratch);
+                self.states.push(&self.scratch);
+            }
+            self.next += 1;
+        }
+    }
+
+    /// The next output time not yet recorded if it is due after a step to `t_new` (τ ≤ `t_new`,
+    /// or any when `last`): for methods that record through [`Self::push`] themselves.
+    pub fn due(&self, t_new: f64, last: bool) -> Option<f64> {
+        let tau = *self.times.get(self.next)?;
+        (last || tau <= t_new).then_some(tau)
+    }
+
+    /// Record `y` at the next output time (methods that produce the grid themselves).
+    pub fn push(&mut self, y: &[f64]) {
+        if self.next < self.times.len() {
+            self.states.push(y);
+            self.next += 1;
+        }
+    }
+}
+
+/// Integrate `problem` from `y0` with `integrator` over `grid` (see [`Integrator`]).
+///
+/// `y0` must have the problem's dimension and be finite; the returned states are passed
+/// through [`OdeProblem::project`] and are all finite, or the solve fails with
+/// [`Error::IntegrationFailed`] naming the time. `wall_s` covers the whole solve.
+pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
+    integrator: &I,
+    problem: &P,
+    y0: &[f64],
+    grid: &OutputGrid,
+    tolerances: &Tolerances,
+) -> Result<OdeSolution> {
+    let n = problem.dim();
+    check_initial_state(n, y0)?;
+    let start = Instant::now();
+    let name = integrator.name();
+    let mut stats = SolverStats {
+        solver: name.to_string(),
+        ..SolverStats::default()
+    };
+    let windows = grid.windows_of();
+    let mut tau = Vec::with_capacity(grid.len());
+    let mut states = Trajectory::with_capacity(n, grid.len());
+    let mut y = y0.to_vec();
+    for (w, window) in windows.iter().enumerate() {
+        let times = uniform_times(window.length, window.points);
+        let first = states.len();
+        let mut window_states = Trajectory::with_capacity(n, window.points);
+        window_states.push(&y);
+        let mut output = Output {
+            times: &times,
+            next: 1,
+            states: &mut window_states,
+            scratch: vec![0.0; n],
+        };
+        integrator
+            .run(problem, &y, tolerances, &mut output, &mut stats)
+            .map_err(|f| failure(name, window.start, f))?;
+        if !output.is_complete() {
+            return Err(Error::IntegrationFailed {
+                solver: name,
+                tau: window.start + window.length,
+                reason: format!(
+                    "the method recorded {} of {} output points",
+                    window_states.len(),
+                    window.points
+                ),
+            });
+        }
+        // A window's first point is the previous window's last.
+        let skip = usize::from(w > 0);
+        tau.extend(times.iter().skip(skip).map(|t| t + window.start));
+        states.extend_from(&window_states, skip);
+        for k in first..states.len() {
+            problem.project(&mut states[k]);
+        }
+        // The next window starts from the recorded (projected) end of this one.
+        y.copy_from_slice(&states[states.len() - 1]);
+    }
+    if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
+        return Err(Error::IntegrationFailed {
+            solver: name,
+            tau: tau[k],
+            reason: "the state became non-finite".into(),
+        });
+    }
+    stats.wall_s = start.elapsed().as_secs_f64();
+    Ok(OdeSolution { tau, states, stats })
+}
+
+fn check_initial_state(n: usize, y0: &[f64]) -> Result<()> {
+    if y0.len() != n {
+        return Err(Error::Shape(format!(
+            "the initial state has {} entries but the problem has dimension {n}",
+            y0.len()
+        )));
+    }
+    if let Some(i) = y0.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "initial state".into(),
+            row: i + 1,
+            col: 1,
+            value: y0[i],
+        });
+    }
+    Ok(())
+}
+
+/// The error for a method's failure in the window starting at `offset`.
+fn failure(solver: &'static str, offset: f64, f: StepFailure) -> Error {
+    match f {
+        StepFailure::Stiff { tau } => Error::StiffnessDetected {
+            solver,
+            tau: offset + tau,
+        },
+        StepFailure::Failed { tau, reason } => Error::IntegrationFailed {
+            solver,
+            tau: offset + tau,
+            reason,
+        },
+        StepFailure::Unsupported(why) => Error::Unsupported(why),
+    }
+}

@@ -1,0 +1,28 @@
+//! The ODE layer: problems, validated options, solutions with their statistics, the
+//! [`Integrator`] trait with one shared driver, and the choice of method.
+//!
+//! - [`OdeProblem`]: an autonomous ODE dy/dτ = f(y) with its Jacobian (the model's flows
+//!   implement it: [`crate::model`]).
+//! - [`FlowOptions`]: an [`OutputGrid`] (uniform, or geometric windows for logarithmic time
+//!   axes), [`Tolerances`] and a [`FlowMethod`], each validated in its constructor.
+//! - [`Integrator`] and [`solve`]: a method only steps and fills an [`Output`]; the driver
+//!   checks the initial state, runs the windows, projects and checks the states, keeps the time
+//!   and turns a [`StepFailure`] into an error.
+//! - [`auto`]: the methods by name, and the automatic choice as a table ([`integrate`]).
+//! - [`OdeSolution`], [`Trajectory`], [`SolverStats`]: what comes back.
+
+pub mod auto;
+mod driver;
+mod options;
+mod problem;
+mod solution;
+#[cfg(test)]
+pub(crate) mod test_problems;
+
+pub use auto::{integrate, Method, Plan};
+pub use driver::{solve, Integrator, Output, StepFailure};
+pub use options::{
+    uniform_times, FlowMethod, FlowOptions, OutputGrid, Tolerances, Window, MAX_OUTPUT_POINTS,
+};
+pub use problem::OdeProblem;
+pub use solution::{OdeSolution, SolverStats, Trajectory};

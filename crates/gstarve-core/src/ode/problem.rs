@@ -1,0 +1,27 @@
+//! The problem side of an integration: an autonomous ODE dy/dτ = f(y) with its analytic
+//! Jacobian, independent of the method that integrates it.
+
+use nalgebra::DMatrix;
+
+/// An autonomous ODE dy/dτ = f(y) with an analytic Jacobian.
+pub trait OdeProblem: Sync {
+    /// State dimension.
+    fn dim(&self) -> usize;
+    /// f(y) into `dy`.
+    fn rhs(&self, y: &[f64], dy: &mut [f64]);
+    /// ∂f/∂y into `jac` (dim × dim).
+    fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>);
+    /// An upper bound on ‖∂f/∂y‖₂ (hence on its spectral radius) over the region the flow
+    /// visits (∞ if unbounded). Used to choose between explicit and implicit methods, to size
+    /// RKC's stages, and by BDF to decide when functional iteration converges fast.
+    fn spectral_bound(&self) -> f64;
+    /// Move a state back into the problem's domain (default: nothing to do).
+    fn project(&self, _state: &mut [f64]) {}
+    /// When ∂f/∂y = −K·diag(d) − μI with K symmetric positive semi-definite (the margin flows
+    /// of docs/theory.md §3: K = U S² Uᵀ, d = ℓ''(m) + λ_SD, μ = λ_L2): d(y) into `d` and (K, μ),
+    /// so that implicit solvers can factorise their iteration matrices by Cholesky
+    /// (the BDF's Cholesky path). Default: no such structure (`None`).
+    fn gram_jacobian(&self, _y: &[f64], _d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
+        None
+    }
+}

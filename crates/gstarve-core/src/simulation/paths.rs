@@ -1,0 +1,68 @@
+//! The paths a figure overlays — exact flow, GD, dual path, SD, decoupled system — computed on
+//! output grids suited to drawing: the flow and the dual on geometric time windows when early
+//! times matter (the dual path is traversed almost entirely before τ ≈ 10⁻³ of its own time).
+
+use nalgebra::DVector;
+
+use crate::error::Result;
+use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use crate::ode::{integrate, FlowMethod, FlowOptions, OdeSolution, OutputGrid, Tolerances};
+use crate::solvers::flow::primal_flow;
+use crate::solvers::gd::{gradient_descent, GdOptions};
+use crate::systems::FeatureSystem;
+
+/// Output points per window of the geometric-time integrations.
+pub const POINTS_PER_WINDOW: usize = 121;
+
+/// Tolerances of the drawn flows (plot accuracy with a wide margin).
+fn drawing_tolerances() -> Tolerances {
+    Tolerances::new(1e-9, 1e-11).expect("valid tolerances")
+}
+
+/// The exact flow from z = 0 to τ_end: on an even grid of `points`, or, when `geometric` gives
+/// the first window's length, on geometric windows ([`OutputGrid::windows`], for logarithmic
+/// time axes).
+pub fn flow(
+    dynamics: &PrimalDynamics,
+    t_end: f64,
+    points: usize,
+    geometric: Option<f64>,
+) -> Result<OdeSolution> {
+    let z0 = DVector::zeros(dynamics.dim());
+    let grid = match geometric {
+        None => OutputGrid::uniform(t_end, points)?,
+        Some(first) => OutputGrid::windows(first, t_end, POINTS_PER_WINDOW)?,
+    };
+    let options = FlowOptions::from_parts(grid, drawing_tolerances(), FlowMethod::Auto);
+    primal_flow(dynamics, &z0, &options)
+}
+
+/// GD from z = 0 with step η for round(τ_end/η) steps (at least one), recording up to `points`
+/// states (every step when there are fewer).
+pub fn gd(dynamics: &PrimalDynamics, eta: f64, t_end: f64, points: usize) -> Result<OdeSolution> {
+    let steps = (t_end / eta).round().max(1.0) as usize;
+    let options = GdOptions::new(eta, steps, points.min(steps + 1), false)?;
+    gradient_descent(dynamics, &DVector::zeros(dynamics.dim()), &options)
+}
+
+/// The dual (Legendre) path of the L2 dynamics, mapped to z (docs/theory.md §3): the dual flow
+/// from α = 10⁻⁸·1 (the authors' start) integrated with BDF on geometric windows from 10⁻⁸ to
+/// `t_end` of its own time.
+pub fn dual_path(dynamics: &PrimalDynamics, t_end: f64) -> Result<OdeSolution> {
+    let dual = DualDynamics::new(dynamics)?;
+    let n = dynamics.system().examples();
+    let a0 = DVector::from_element(n, DualDynamics::DEFAULT_START);
+    let options = FlowOptions::from_parts(
+        OutputGrid::windows(1e-8, t_end, POINTS_PER_WINDOW)?,
+        drawing_tolerances(),
+        FlowMethod::Bdf,
+    );
+    let mut sol = integrate(&dual, a0.as_slice(), &options)?;
+    dual.map_to_responses(&mut sol);
+    Ok(sol)
+}
+
+/// The logistic-loss dynamics of `system` under `regulariser`.
+pub fn logistic(system: &FeatureSystem, regulariser: Regulariser) -> Result<PrimalDynamics<'_>> {
+    PrimalDynamics::new(system, Loss::Logistic, regulariser)
+}
