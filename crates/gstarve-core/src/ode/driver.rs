@@ -147,18 +147,23 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
     let windows = grid.windows_of();
     let mut tau = Vec::with_capacity(grid.len());
     let mut states = Trajectory::with_capacity(n, grid.len());
+    states.push(y0);
+    problem.project(&mut states[0]);
+    tau.push(0.0);
     let mut y = y0.to_vec();
-    for (w, window) in windows.iter().enumerate() {
+    for window in &windows {
+        // The window starts from the last recorded (projected) state, already stored.
         let times = uniform_times(window.length, window.points);
         let first = states.len();
-        let mut window_states = Trajectory::with_capacity(n, window.points);
-        window_states.push(&y);
         let mut output = Output {
             times: &times,
             next: 1,
-            states: &mut window_states,
+            states: &mut states,
             scratch: vec![0.0; n],
         };
+        if window.start > 0.0 {
+            y.copy_from_slice(&output.states[first - 1]);
+        }
         integrator
             .run(problem, &y, tolerances, &mut output, &mut stats)
             .map_err(|f| failure(name, window.start, f))?;
@@ -168,20 +173,14 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
                 tau: window.start + window.length,
                 reason: format!(
                     "the method recorded {} of {} output points",
-                    window_states.len(),
-                    window.points
+                    output.next, window.points
                 ),
             });
         }
-        // A window's first point is the previous window's last.
-        let skip = usize::from(w > 0);
-        tau.extend(times.iter().skip(skip).map(|t| t + window.start));
-        states.extend_from(&window_states, skip);
+        tau.extend(times.iter().skip(1).map(|t| t + window.start));
         for k in first..states.len() {
             problem.project(&mut states[k]);
         }
-        // The next window starts from the recorded (projected) end of this one.
-        y.copy_from_slice(&states[states.len() - 1]);
     }
     if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
         return Err(Error::IntegrationFailed {
