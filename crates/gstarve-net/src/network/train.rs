@@ -22,10 +22,11 @@
 //! examples (inputs stored column by column, padded to a multiple of [`LANES`] with examples of
 //! zero gradient): forward h_ij = w_j·x_i + b_j, f_i += s a_j relu(h_ij); backward recomputes
 //! h_ij (cheaper than storing m·n values) and accumulates ∂J/∂a_j, ∂J/∂b_j, ∂J/∂w_j in LANES
-//! independent partial sums so that the sums vectorise. For d = 2 on x86_64 CPUs with AVX2/FMA
-//! (detected at run time) both passes use explicit intrinsics; otherwise portable loops that
-//! LLVM vectorises (the forward fully, the backward's masked reductions only partly).
-//! Optionally the units are split in two halves run by rayon (`parallel`). Everything is f64.
+//! independent partial sums so that the sums vectorise. Both passes are pulp operations, compiled
+//! once per instruction set and dispatched at run time (AVX2+FMA on x86_64, NEON on aarch64, the
+//! scalar fallback elsewhere): for d = 2 written on pulp's SIMD vectors, for other d portable
+//! loops that the compiler vectorises for the chosen set. Optionally the units are split in two
+//! halves run by rayon (`parallel`). Everything is f64.
 
 use nalgebra::DVector;
 
@@ -337,15 +338,29 @@ impl Kernel {
             let h = m / 2;
             let [s0, s1] = &mut self.scratch;
             rayon::join(
-                || forward_units(&w[..h * d], &b[..h], &a[..h], s, d, n_pad, x, s0),
-                || forward_units(&w[h * d..], &b[h..], &a[h..], s, d, n_pad, x, s1),
+                || {
+                    let p = Units {
+                        w: &w[..h * d],
+                        b: &b[..h],
+                        a: &a[..h],
+                    };
+                    forward_units(p, s, d, n_pad, x, s0)
+                },
+                || {
+                    let p = Units {
+                        w: &w[h * d..],
+                        b: &b[h..],
+                        a: &a[h..],
+                    };
+                    forward_units(p, s, d, n_pad, x, s1)
+                },
             );
             for ((o, p), q) in self.out.iter_mut().zip(&s0.out).zip(&s1.out) {
                 *o = p + q + net.output_bias;
             }
         } else {
             let s0 = &mut self.scratch[0];
-            forward_units(w, b, a, s, d, n_pad, x, s0);
+            forward_units(Units { w, b, a }, s, d, n_pad, x, s0);
             for (o, p) in self.out.iter_mut().zip(&s0.out) {
                 *o = p + net.output_bias;
             }
@@ -424,110 +439,21 @@ struct Units<'a> {
     a: &'a [f64],
 }
 
-/// Whether the CPU has AVX2 and FMA (checked once, then cached by std).
-#[inline]
-fn wide_simd() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+/// scratch.out = s·Σ_{j in block} a_j relu(w_j·x_i + b_j) for every (padded) example i, with the
+/// widest instruction set the CPU has (pulp's run-time dispatch).
+fn forward_units(p: Units<'_>, s: f64, d: usize, n_pad: usize, x: &[f64], scratch: &mut Scratch) {
+    pulp::Arch::new().dispatch(Forward {
+        p,
+        s,
+        d,
+        n_pad,
+        x,
+        scratch,
+    });
 }
 
-/// [`forward_impl`], compiled for AVX2 (4 f64 per instruction) when the CPU has it, else for
-/// the baseline target (SSE2 on x86_64).
-#[allow(clippy::too_many_arguments)]
-fn forward_units(
-    w: &[f64],
-    b: &[f64],
-    a: &[f64],
-    s: f64,
-    d: usize,
-    n_pad: usize,
-    x: &[f64],
-    scratch: &mut Scratch,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if wide_simd() {
-        if d == 2 {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { forward_d2_avx2(Units { w, b, a }, s, n_pad, x, &mut scratch.out) };
-        } else {
-            // SAFETY: as above.
-            unsafe { forward_avx2(w, b, a, s, d, n_pad, x, scratch) };
-        }
-        return;
-    }
-    forward_impl(w, b, a, s, d, n_pad, x, scratch)
-}
-
-/// The forward pass for d = 2 with explicit AVX2/FMA intrinsics, two hidden units per sweep over
-/// the examples (half the loads and stores of the outputs).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn forward_d2_avx2(p: Units<'_>, s: f64, n_pad: usize, x: &[f64], out: &mut [f64]) {
-    use std::arch::x86_64::*;
-    assert!(x.len() >= 2 * n_pad && out.len() >= n_pad && n_pad.is_multiple_of(LANES));
-    out[..n_pad].fill(0.0);
-    let (x0, x1, o) = (x.as_ptr(), x[n_pad..].as_ptr(), out.as_mut_ptr());
-    let zero = _mm256_setzero_pd();
-    let m = p.b.len();
-    let mut j = 0;
-    while j < m {
-        let pair = j + 1 < m;
-        let unit = |k: usize| {
-            (
-                _mm256_set1_pd(p.w[2 * k]),
-                _mm256_set1_pd(p.w[2 * k + 1]),
-                _mm256_set1_pd(p.b[k]),
-                _mm256_set1_pd(s * p.a[k]),
-            )
-        };
-        let (w0, w1, b0, a0) = unit(j);
-        // A missing partner contributes a·relu(·) with a = 0.
-        let (v0, v1, c0, a1) = if pair {
-            unit(j + 1)
-        } else {
-            (zero, zero, zero, zero)
-        };
-        let mut i = 0;
-        while i < n_pad {
-            // SAFETY: i + 4 ≤ n_pad and every slice holds n_pad entries (asserted above).
-            unsafe {
-                let u = _mm256_loadu_pd(x0.add(i));
-                let v = _mm256_loadu_pd(x1.add(i));
-                let h0 = _mm256_max_pd(_mm256_fmadd_pd(w0, u, _mm256_fmadd_pd(w1, v, b0)), zero);
-                let h1 = _mm256_max_pd(_mm256_fmadd_pd(v0, u, _mm256_fmadd_pd(v1, v, c0)), zero);
-                let acc =
-                    _mm256_fmadd_pd(a1, h1, _mm256_fmadd_pd(a0, h0, _mm256_loadu_pd(o.add(i))));
-                _mm256_storeu_pd(o.add(i), acc);
-            }
-            i += 4;
-        }
-        j += 2;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn forward_avx2(
-    w: &[f64],
-    b: &[f64],
-    a: &[f64],
-    s: f64,
-    d: usize,
-    n_pad: usize,
-    x: &[f64],
-    scratch: &mut Scratch,
-) {
-    forward_impl(w, b, a, s, d, n_pad, x, scratch)
-}
-
-/// [`backward_impl`], compiled for AVX2 when the CPU has it (as [`forward_units`]).
+/// The gradients of a block of units from the residuals r (see [`backward_general`]), with the
+/// widest instruction set the CPU has.
 #[allow(clippy::too_many_arguments)]
 fn backward_units(
     p: Units<'_>,
@@ -539,26 +465,154 @@ fn backward_units(
     g: (&mut [f64], &mut [f64], &mut [f64]),
     scratch: &mut Scratch,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if wide_simd() {
-        if d == 2 {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { backward_d2_avx2(p, s, n_pad, x, r, g) };
-        } else {
-            // SAFETY: as above.
-            unsafe { backward_avx2(p, s, d, n_pad, x, r, g, scratch) };
-        }
-        return;
-    }
-    backward_impl(p, s, d, n_pad, x, r, g, scratch)
+    pulp::Arch::new().dispatch(Backward {
+        p,
+        s,
+        d,
+        n_pad,
+        x,
+        r,
+        g,
+        scratch,
+    });
 }
 
-/// The backward pass for d = 2 with explicit AVX2/FMA intrinsics (LLVM does not vectorise the
-/// masked four-way reduction of [`backward_impl`] by itself): two registers of 4 partial sums
-/// per reduction, so 8 = [`LANES`] examples per iteration.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn backward_d2_avx2(
+/// The forward pass of a block of units as a pulp operation: `with_simd` is compiled once per
+/// instruction set (AVX2+FMA on x86_64, as the workspace does not enable pulp's AVX-512 level;
+/// NEON on aarch64; scalar), so that d = 2 runs [`forward_d2`] on that set's vectors and any
+/// other d the portable loops of [`forward_general`], vectorised by the compiler for it.
+struct Forward<'a> {
+    p: Units<'a>,
+    s: f64,
+    d: usize,
+    n_pad: usize,
+    x: &'a [f64],
+    scratch: &'a mut Scratch,
+}
+
+impl pulp::WithSimd for Forward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self {
+            p,
+            s,
+            d,
+            n_pad,
+            x,
+            scratch,
+        } = self;
+        if d == 2 {
+            forward_d2(simd, p, s, n_pad, x, &mut scratch.out);
+        } else {
+            forward_general(p, s, d, n_pad, x, scratch);
+        }
+    }
+}
+
+/// The backward pass of a block of units as a pulp operation (as [`Forward`]: [`backward_d2`]
+/// for d = 2, [`backward_general`] otherwise).
+struct Backward<'a> {
+    p: Units<'a>,
+    s: f64,
+    d: usize,
+    n_pad: usize,
+    x: &'a [f64],
+    r: &'a [f64],
+    g: (&'a mut [f64], &'a mut [f64], &'a mut [f64]),
+    scratch: &'a mut Scratch,
+}
+
+impl pulp::WithSimd for Backward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self {
+            p,
+            s,
+            d,
+            n_pad,
+            x,
+            r,
+            g,
+            scratch,
+        } = self;
+        if d == 2 {
+            backward_d2(simd, p, s, n_pad, x, r, g);
+        } else {
+            backward_general(p, s, d, n_pad, x, r, g, scratch);
+        }
+    }
+}
+
+/// The forward pass for d = 2 on explicit SIMD vectors, two hidden units per sweep over the
+/// examples (half the loads and stores of the outputs):
+///
+/// ```text
+/// out_i ← fma(s a_{j+1}, relu(h_{i,j+1}), fma(s a_j, relu(h_ij), out_i)),
+/// h_ij = fma(W_j1, x_i1, fma(W_j2, x_i2, b_j))
+/// ```
+///
+/// Every operation is per example, so the result does not depend on the vector width. The
+/// multiply-adds are pulp's `mul_add_e`: fused where the instruction set has FMA (AVX2, NEON), a
+/// multiply then an add in the scalar fallback, where a fused one would be a call to a software
+/// fma on CPUs without FMA.
+#[inline(always)]
+fn forward_d2<S: pulp::Simd>(
+    simd: S,
+    p: Units<'_>,
+    s: f64,
+    n_pad: usize,
+    x: &[f64],
+    out: &mut [f64],
+) {
+    assert!(n_pad.is_multiple_of(LANES) && LANES.is_multiple_of(S::F64_LANES));
+    let out = &mut out[..n_pad];
+    out.fill(0.0);
+    let (x0, _) = S::as_simd_f64s(&x[..n_pad]);
+    let (x1, _) = S::as_simd_f64s(&x[n_pad..2 * n_pad]);
+    let (out, _) = S::as_mut_simd_f64s(out);
+    let zero = simd.splat_f64s(0.0);
+    let m = p.b.len();
+    for j in (0..m).step_by(2) {
+        let w0 = simd.splat_f64s(p.w[2 * j]);
+        let w1 = simd.splat_f64s(p.w[2 * j + 1]);
+        let b0 = simd.splat_f64s(p.b[j]);
+        let a0 = simd.splat_f64s(s * p.a[j]);
+        // A missing partner contributes a·relu(·) with a = 0.
+        let (v0, v1, c0, a1) = if j + 1 < m {
+            (
+                simd.splat_f64s(p.w[2 * j + 2]),
+                simd.splat_f64s(p.w[2 * j + 3]),
+                simd.splat_f64s(p.b[j + 1]),
+                simd.splat_f64s(s * p.a[j + 1]),
+            )
+        } else {
+            (zero, zero, zero, zero)
+        };
+        for ((o, &u), &v) in out.iter_mut().zip(x0).zip(x1) {
+            let h0 = simd.mul_add_e_f64s(w0, u, simd.mul_add_e_f64s(w1, v, b0));
+            let h1 = simd.mul_add_e_f64s(v0, u, simd.mul_add_e_f64s(v1, v, c0));
+            let (h0, h1) = (simd.max_f64s(h0, zero), simd.max_f64s(h1, zero));
+            *o = simd.mul_add_e_f64s(a1, h1, simd.mul_add_e_f64s(a0, h0, *o));
+        }
+    }
+}
+
+/// The backward pass for d = 2 on explicit SIMD vectors, one sweep over the examples per unit
+/// (a masked four-way reduction, which the compiler vectorises only partly from scalar loops).
+/// Each of the four sums
+/// Σ r_i relu(h_ij), Σ r_i 1_ij, Σ r_i 1_ij x_i1, Σ r_i 1_ij x_i2 is kept as [`LANES`] partial
+/// sums, partial sum l taking the examples i ≡ l (mod LANES) — held in LANES / (vector width)
+/// registers, two under AVX2 — and they are added as ((p₀+p₄)+(p₁+p₅)) + ((p₂+p₆)+(p₃+p₇)).
+/// The order of every addition is thus fixed by LANES and not by the vector width: with fused
+/// multiply-adds (see [`forward_d2`]) the gradients are the same under AVX2 and NEON, and the
+/// scalar fallback differs from them only by the rounding of its unfused products.
+#[inline(always)]
+fn backward_d2<S: pulp::Simd>(
+    simd: S,
     p: Units<'_>,
     s: f64,
     n_pad: usize,
@@ -566,98 +620,99 @@ fn backward_d2_avx2(
     r: &[f64],
     (gw, gb, ga): (&mut [f64], &mut [f64], &mut [f64]),
 ) {
-    use std::arch::x86_64::*;
-    assert!(x.len() >= 2 * n_pad && r.len() >= n_pad && n_pad.is_multiple_of(LANES));
-    let (x0, x1) = (x.as_ptr(), x[n_pad..].as_ptr());
-    let rp = r.as_ptr();
-    let hsum = |v: __m256d| {
-        let mut lanes = [0.0; 4];
-        // SAFETY: `lanes` holds 4 f64.
-        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
-        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
-    };
-    for j in 0..p.b.len() {
-        let w0 = _mm256_set1_pd(p.w[2 * j]);
-        let w1 = _mm256_set1_pd(p.w[2 * j + 1]);
-        let bj = _mm256_set1_pd(p.b[j]);
-        let zero = _mm256_setzero_pd();
-        let mut acc = [zero; 8];
-        let mut i = 0;
-        while i < n_pad {
-            for half in 0..2 {
-                let k = i + 4 * half;
-                // SAFETY: k + 4 ≤ n_pad and the slices hold n_pad entries (asserted above).
-                let (u, v, g) = unsafe {
-                    (
-                        _mm256_loadu_pd(x0.add(k)),
-                        _mm256_loadu_pd(x1.add(k)),
-                        _mm256_loadu_pd(rp.add(k)),
-                    )
-                };
-                let h = _mm256_fmadd_pd(w0, u, _mm256_fmadd_pd(w1, v, bj));
-                let on = _mm256_cmp_pd::<_CMP_GT_OQ>(h, zero);
-                let masked = _mm256_and_pd(on, g);
-                let a = 4 * half;
-                acc[a] = _mm256_fmadd_pd(g, _mm256_max_pd(h, zero), acc[a]);
-                acc[a + 1] = _mm256_add_pd(acc[a + 1], masked);
-                acc[a + 2] = _mm256_fmadd_pd(masked, u, acc[a + 2]);
-                acc[a + 3] = _mm256_fmadd_pd(masked, v, acc[a + 3]);
-            }
-            i += LANES;
-        }
-        let sa = s * p.a[j];
-        ga[j] = s * hsum(_mm256_add_pd(acc[0], acc[4]));
-        gb[j] = sa * hsum(_mm256_add_pd(acc[1], acc[5]));
-        gw[2 * j] = sa * hsum(_mm256_add_pd(acc[2], acc[6]));
-        gw[2 * j + 1] = sa * hsum(_mm256_add_pd(acc[3], acc[7]));
+    match LANES / S::F64_LANES {
+        1 => backward_d2_regs::<S, 1>(simd, p, s, n_pad, x, r, (gw, gb, ga)),
+        2 => backward_d2_regs::<S, 2>(simd, p, s, n_pad, x, r, (gw, gb, ga)),
+        4 => backward_d2_regs::<S, 4>(simd, p, s, n_pad, x, r, (gw, gb, ga)),
+        8 => backward_d2_regs::<S, 8>(simd, p, s, n_pad, x, r, (gw, gb, ga)),
+        _ => unreachable!("f64 vectors of 1, 2, 4 or 8 lanes"),
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn backward_avx2(
+/// [`backward_d2`] with its LANES partial sums per reduction in R = LANES / (vector width)
+/// registers.
+#[inline(always)]
+fn backward_d2_regs<S: pulp::Simd, const R: usize>(
+    simd: S,
     p: Units<'_>,
     s: f64,
-    d: usize,
     n_pad: usize,
     x: &[f64],
     r: &[f64],
-    g: (&mut [f64], &mut [f64], &mut [f64]),
-    scratch: &mut Scratch,
+    (gw, gb, ga): (&mut [f64], &mut [f64], &mut [f64]),
 ) {
-    backward_impl(p, s, d, n_pad, x, r, g, scratch)
-}
-
-/// scratch.out = s·Σ_{j in block} a_j relu(w_j·x_i + b_j), for every (padded) example i.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn forward_impl(
-    w: &[f64],
-    b: &[f64],
-    a: &[f64],
-    s: f64,
-    d: usize,
-    n_pad: usize,
-    x: &[f64],
-    scratch: &mut Scratch,
-) {
-    let out = &mut scratch.out[..n_pad];
-    out.fill(0.0);
-    if d == 2 {
-        let (x0, x1) = (&x[..n_pad], &x[n_pad..2 * n_pad]);
-        for j in 0..b.len() {
-            let (w0, w1, bj, aj) = (w[2 * j], w[2 * j + 1], b[j], s * a[j]);
-            for ((o, &u), &v) in out.iter_mut().zip(x0).zip(x1) {
-                *o += aj * relu(w0 * u + w1 * v + bj);
+    assert!(n_pad.is_multiple_of(LANES) && R * S::F64_LANES == LANES);
+    let (x0, _) = S::as_simd_f64s(&x[..n_pad]);
+    let (x1, _) = S::as_simd_f64s(&x[n_pad..2 * n_pad]);
+    let (r, _) = S::as_simd_f64s(&r[..n_pad]);
+    let (x0, x1, r) = (
+        x0.as_chunks::<R>().0,
+        x1.as_chunks::<R>().0,
+        r.as_chunks::<R>().0,
+    );
+    let zero = simd.splat_f64s(0.0);
+    for j in 0..p.b.len() {
+        let w0 = simd.splat_f64s(p.w[2 * j]);
+        let w1 = simd.splat_f64s(p.w[2 * j + 1]);
+        let bj = simd.splat_f64s(p.b[j]);
+        let mut acc_a = [zero; R];
+        let mut acc_b = [zero; R];
+        let mut acc_w0 = [zero; R];
+        let mut acc_w1 = [zero; R];
+        for ((c0, c1), cr) in x0.iter().zip(x1).zip(r) {
+            for q in 0..R {
+                let (u, v, g) = (c0[q], c1[q], cr[q]);
+                let h = simd.mul_add_e_f64s(w0, u, simd.mul_add_e_f64s(w1, v, bj));
+                let on = simd.greater_than_f64s(h, zero);
+                let masked = where_on(simd, on, g);
+                acc_a[q] = simd.mul_add_e_f64s(g, simd.max_f64s(h, zero), acc_a[q]);
+                acc_b[q] = simd.add_f64s(acc_b[q], masked);
+                acc_w0[q] = simd.mul_add_e_f64s(masked, u, acc_w0[q]);
+                acc_w1[q] = simd.mul_add_e_f64s(masked, v, acc_w1[q]);
             }
         }
-        return;
+        let sum = |acc: [S::f64s; R]| {
+            let mut partial = [0.0; LANES];
+            S::as_mut_simd_f64s(&mut partial).0.copy_from_slice(&acc);
+            pairwise_total(&partial)
+        };
+        let sa = s * p.a[j];
+        ga[j] = s * sum(acc_a);
+        gb[j] = sa * sum(acc_b);
+        gw[2 * j] = sa * sum(acc_w0);
+        gw[2 * j + 1] = sa * sum(acc_w1);
     }
+}
+
+/// v where the comparison `on` holds, else 0. Where a mask is a vector of all-ones/all-zeros
+/// lanes (AVX2, NEON) this is a bitwise and; pulp's select would go through a blend on the sign
+/// bit, whose re-test of the mask costs the register that otherwise holds the last accumulator
+/// of [`backward_d2`]. Elsewhere (bool or bit masks: scalar, AVX-512) it is pulp's select.
+#[inline(always)]
+fn where_on<S: pulp::Simd>(simd: S, on: S::m64s, v: S::f64s) -> S::f64s {
+    if size_of::<S::m64s>() == size_of::<S::f64s>() {
+        simd.and_f64s(pulp::bytemuck::cast(on), v)
+    } else {
+        simd.select_f64s(on, v, simd.splat_f64s(0.0))
+    }
+}
+
+/// ((p₀+p₄)+(p₁+p₅)) + ((p₂+p₆)+(p₃+p₇)): the lanes of two 4-wide registers added, then the
+/// four sums pairwise.
+#[inline(always)]
+fn pairwise_total(p: &[f64; LANES]) -> f64 {
+    ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]))
+}
+
+/// The forward pass for any d in portable loops: scratch.out = s·Σ_j a_j relu(w_j·x_i + b_j).
+#[inline(always)]
+fn forward_general(p: Units<'_>, s: f64, d: usize, n_pad: usize, x: &[f64], scratch: &mut Scratch) {
+    let out = &mut scratch.out[..n_pad];
+    out.fill(0.0);
     let pre = &mut scratch.pre[..n_pad];
-    for j in 0..b.len() {
-        pre_activations(&w[j * d..(j + 1) * d], b[j], n_pad, x, pre);
-        let aj = s * a[j];
+    for j in 0..p.b.len() {
+        pre_activations(&p.w[j * d..(j + 1) * d], p.b[j], n_pad, x, pre);
+        let aj = s * p.a[j];
         for (o, &h) in out.iter_mut().zip(pre.iter()) {
             *o += aj * relu(h);
         }
@@ -693,11 +748,12 @@ fn dot(u: &[f64], v: &[f64]) -> f64 {
     total(&acc)
 }
 
-/// Gradients of a block of units from the residuals r_i = ∂J/∂f(x_i):
-/// ∂J/∂a_j = s Σ r_i relu(h_ij), ∂J/∂b_j = s a_j Σ r_i 1_ij, ∂J/∂W_jk = s a_j Σ r_i 1_ij x_ik.
+/// Gradients of a block of units from the residuals r_i = ∂J/∂f(x_i), for any d in portable
+/// loops: ∂J/∂a_j = s Σ r_i relu(h_ij), ∂J/∂b_j = s a_j Σ r_i 1_ij,
+/// ∂J/∂W_jk = s a_j Σ r_i 1_ij x_ik.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn backward_impl(
+fn backward_general(
     p: Units<'_>,
     s: f64,
     d: usize,
@@ -707,39 +763,6 @@ fn backward_impl(
     (gw, gb, ga): (&mut [f64], &mut [f64], &mut [f64]),
     scratch: &mut Scratch,
 ) {
-    if d == 2 {
-        let (x0, x1) = (&x[..n_pad], &x[n_pad..2 * n_pad]);
-        for j in 0..p.b.len() {
-            let (w0, w1, bj) = (p.w[2 * j], p.w[2 * j + 1], p.b[j]);
-            let mut acc_a = [0.0; LANES];
-            let mut acc_b = [0.0; LANES];
-            let mut acc_w0 = [0.0; LANES];
-            let mut acc_w1 = [0.0; LANES];
-            for ((c0, c1), cr) in x0
-                .chunks_exact(LANES)
-                .zip(x1.chunks_exact(LANES))
-                .zip(r.chunks_exact(LANES))
-            {
-                let c0: &[f64; LANES] = c0.try_into().expect("chunks of LANES");
-                let c1: &[f64; LANES] = c1.try_into().expect("chunks of LANES");
-                let cr: &[f64; LANES] = cr.try_into().expect("chunks of LANES");
-                for l in 0..LANES {
-                    let h = w0 * c0[l] + w1 * c1[l] + bj;
-                    let masked = if h > 0.0 { cr[l] } else { 0.0 };
-                    acc_a[l] += cr[l] * relu(h);
-                    acc_b[l] += masked;
-                    acc_w0[l] += masked * c0[l];
-                    acc_w1[l] += masked * c1[l];
-                }
-            }
-            let sa = s * p.a[j];
-            ga[j] = s * total(&acc_a);
-            gb[j] = sa * total(&acc_b);
-            gw[2 * j] = sa * total(&acc_w0);
-            gw[2 * j + 1] = sa * total(&acc_w1);
-        }
-        return;
-    }
     let Scratch { pre, masked, .. } = scratch;
     let (pre, masked) = (&mut pre[..n_pad], &mut masked[..n_pad]);
     for j in 0..p.b.len() {
@@ -771,6 +794,7 @@ mod tests {
     use super::*;
     use crate::network::{NetworkOptions, Parameterisation};
     use nalgebra::DMatrix;
+    use pulp::Simd;
 
     fn data(d: usize, n: usize) -> Dataset {
         let inputs = DMatrix::from_fn(n, d, |i, k| ((i * 7 + k * 3) % 11) as f64 / 5.0 - 1.0);
@@ -812,9 +836,43 @@ mod tests {
         }
     }
 
+    /// Gradient of the loss terms of `net` at its current outputs by one block (all units).
+    fn block_gradient(
+        k: &mut Kernel,
+        net: &TwoLayerRelu,
+        run: impl FnOnce(Backward<'_>),
+    ) -> Gradient {
+        let mut g = Gradient::zeros(net);
+        let (w, b, a) = (&net.weights[..], &net.biases[..], &net.output_weights[..]);
+        run(Backward {
+            p: Units { w, b, a },
+            s: net.output_scale(),
+            d: k.d,
+            n_pad: k.n_pad,
+            x: &k.x,
+            r: &k.residual,
+            g: (&mut g.weights, &mut g.biases, &mut g.output_weights),
+            scratch: &mut k.scratch[1],
+        });
+        g
+    }
+
+    fn assert_close(u: &Gradient, v: &Gradient) {
+        let pairs = u
+            .weights
+            .iter()
+            .zip(&v.weights)
+            .chain(u.biases.iter().zip(&v.biases));
+        for (p, q) in pairs.chain(u.output_weights.iter().zip(&v.output_weights)) {
+            assert!((p - q).abs() < 1e-14 * (1.0 + q.abs()), "{p} vs {q}");
+        }
+    }
+
     #[test]
-    fn portable_and_simd_kernels_agree() {
-        // The dispatching kernels (AVX2 intrinsics where available) against the portable loops.
+    fn simd_scalar_and_general_kernels_agree() {
+        // The d = 2 kernels on the widest instruction set the CPU has, on pulp's scalar fallback
+        // (what a CPU without AVX2 runs), and the portable any-d loops on the same network (odd
+        // width: a unit without a partner in the forward pass; n = 21: 3 padded examples).
         let data = data(2, 21);
         let net = TwoLayerRelu::init(
             2,
@@ -825,42 +883,44 @@ mod tests {
         )
         .unwrap();
         let mut k = Kernel::new(&net, &data).unwrap();
-        k.loss_and_residual(0.0);
         k.forward(&net, false);
         k.loss_and_residual(0.003);
         let (w, b, a) = (&net.weights[..], &net.biases[..], &net.output_weights[..]);
-        let s = net.output_scale();
-        let mut scratch = k.scratch[1].clone();
-        forward_impl(w, b, a, s, 2, k.n_pad, &k.x, &mut scratch);
+        let (s, n_pad) = (net.output_scale(), k.n_pad);
+        let mut scalar = k.scratch[1].clone();
+        pulp::Scalar::new().vectorize(Forward {
+            p: Units { w, b, a },
+            s,
+            d: 2,
+            n_pad,
+            x: &k.x,
+            scratch: &mut scalar,
+        });
+        let mut general = k.scratch[1].clone();
+        forward_general(Units { w, b, a }, s, 2, n_pad, &k.x, &mut general);
         for i in 0..21 {
-            assert!((scratch.out[i] + net.output_bias - k.out[i]).abs() < 1e-13);
+            let f = k.out[i] - net.output_bias;
+            assert!((scalar.out[i] - f).abs() < 1e-13);
+            assert!((general.out[i] - f).abs() < 1e-13);
         }
         let mut fast = Gradient::zeros(&net);
         k.backward(&net, &mut fast, false);
-        let mut slow = Gradient::zeros(&net);
-        let g = (
-            &mut slow.weights[..],
-            &mut slow.biases[..],
-            &mut slow.output_weights[..],
-        );
-        backward_impl(
-            Units { w, b, a },
-            s,
-            2,
-            k.n_pad,
-            &k.x,
-            &k.residual,
-            g,
-            &mut scratch,
-        );
-        let pairs = fast
-            .weights
-            .iter()
-            .zip(&slow.weights)
-            .chain(fast.biases.iter().zip(&slow.biases));
-        for (u, v) in pairs.chain(fast.output_weights.iter().zip(&slow.output_weights)) {
-            assert!((u - v).abs() < 1e-14 * (1.0 + v.abs()), "{u} vs {v}");
-        }
+        let scalar = block_gradient(&mut k, &net, |op| pulp::Scalar::new().vectorize(op));
+        assert_close(&fast, &scalar);
+        let general = block_gradient(&mut k, &net, |op| {
+            let Backward {
+                p,
+                s,
+                d,
+                n_pad,
+                x,
+                r,
+                g,
+                scratch,
+            } = op;
+            backward_general(p, s, d, n_pad, x, r, g, scratch)
+        });
+        assert_close(&fast, &general);
     }
 
     #[test]
