@@ -17,6 +17,9 @@
 
 mod features;
 mod jacobian;
+mod kernel;
+mod passes;
+mod sgd;
 mod train;
 
 pub use features::{network_features, NetworkFeatures};
