@@ -34,6 +34,7 @@ pub(super) struct Kernel {
 }
 
 impl Kernel {
+    /// Lay out `data` for `net` (which fixes d) and allocate the buffers.
     pub(super) fn new(net: &TwoLayerRelu, data: &Dataset) -> Result<Self> {
         net.check_inputs(data.inputs())?;
         let (n, d) = (data.len(), data.dim());
@@ -98,14 +99,22 @@ impl Kernel {
         }
     }
 
-    /// The mean loss + SD term of the current outputs; sets residual_i = ∂/∂f(x_i) of it.
+    /// The mean loss + SD term of the current outputs f_i, with margins m_i = y_i f_i and the
+    /// logistic loss ℓ(m) = log(1 + e^{−m}) of docs/theory.md §2:
+    ///
+    /// ```text
+    /// L = (1/n) Σ_i [ℓ(m_i) + c f_i²],   r_i = ∂L/∂f_i = (1/n) (−y_i σ(−m_i) + 2c f_i)
+    /// ```
+    ///
+    /// Returns L and sets the residuals r_i.
     pub(super) fn loss_and_residual(&mut self, sd: f64) -> f64 {
         let inv_n = 1.0 / self.n as f64;
         let mut loss = 0.0;
         for i in 0..self.n {
             let (f, y) = (self.out[i], self.y[i]);
             let margin = y * f;
-            // log(1 + e^{−m}) and σ(−m) without overflow.
+            // ℓ(m) and σ(−m) from e^{−|m|} ≤ 1, which cannot overflow (e^{−m} would for
+            // m ≪ 0): ℓ(m) = log1p(e^{−m}) for m > 0 and −m + log1p(e^{m}) otherwise.
             let (softplus, sigma) = if margin > 0.0 {
                 let e = (-margin).exp();
                 (e.ln_1p(), e / (1.0 + e))

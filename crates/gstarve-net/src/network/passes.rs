@@ -222,9 +222,10 @@ fn forward_d2<S: pulp::Simd>(
 /// Σ r_i relu(h_ij), Σ r_i 1_ij, Σ r_i 1_ij x_i1, Σ r_i 1_ij x_i2 is kept as [`LANES`] partial
 /// sums, partial sum l taking the examples i ≡ l (mod LANES) — held in LANES / (vector width)
 /// registers, two under AVX2 — and they are added as ((p₀+p₄)+(p₁+p₅)) + ((p₂+p₆)+(p₃+p₇)).
-/// The order of every addition is thus fixed by LANES and not by the vector width: with fused
-/// multiply-adds (see [`forward_d2`]) the gradients are the same under AVX2 and NEON, and the
-/// scalar fallback differs from them only by the rounding of its unfused products.
+/// The order of every addition is thus fixed by LANES and not by the vector width, so with
+/// fused multiply-adds (see [`forward_d2`]) the gradients do not depend on the instruction set
+/// (AVX2 and NEON; only AVX2 is tested here); the scalar fallback differs from them only by the
+/// rounding of its unfused products (tested).
 #[inline(always)]
 fn backward_d2<S: pulp::Simd>(
     simd: S,

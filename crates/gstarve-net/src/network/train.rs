@@ -112,7 +112,8 @@ impl TrainOptions {
 pub struct TrainingRecord {
     /// Epochs k (updates done) of the records.
     pub epochs: Vec<usize>,
-    /// Learning time τ = η·k / (n(1−μ)) in the theory's (docs/theory.md) sum convention (see the module docs).
+    /// Learning time τ = η·k / (n(1−μ)) in the sum convention of docs/theory.md §2–§3 (see the
+    /// module docs).
     pub tau: Vec<f64>,
     /// Mean logistic loss + c_SD·mean ŷ² (what the PyTorch baseline prints; no weight decay).
     pub loss: Vec<f64>,
