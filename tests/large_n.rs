@@ -42,7 +42,7 @@ fn max_gap(a: &Trajectory, b: &Trajectory) -> f64 {
 /// threads) equals GD on the parameters θ, which never forms K, to rounding error.
 #[test]
 fn margin_gd_with_the_symmetric_kernel_equals_theta_gd() {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(9);
     for n in [300, 420] {
         let phi = DMatrix::from_fn(n, n, |_, _| rng.random_range(-1.0..1.0) / (n as f64).sqrt());
         let labels: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 }).collect();

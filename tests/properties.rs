@@ -188,7 +188,7 @@ fn any_loss() -> impl Strategy<Value = Loss> {
 
 /// p × n with orthonormal columns (QR of a Gaussian matrix, seeded), p ≥ n.
 fn orthonormal_columns(p: usize, n: usize, seed: u64) -> DMatrix<f64> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(seed);
     let g = DMatrix::from_fn(p, n, |_, _| StandardNormal.sample(&mut rng));
     g.qr().q()
 }
@@ -924,7 +924,7 @@ impl fmt::Debug for PerturbationCase {
 
 /// An antisymmetric n × n generator with Gaussian entries, scaled to max |A_ij| = 1.
 fn random_generator(n: usize, seed: u64) -> DMatrix<f64> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(seed);
     let g: DMatrix<f64> = DMatrix::from_fn(n, n, |_, _| StandardNormal.sample(&mut rng));
     let a = &g - g.transpose();
     let max = a.amax();

@@ -63,9 +63,11 @@ impl Spectrum {
 }
 
 /// A Haar-random orthogonal n × n matrix: QR of a standard Gaussian matrix with the signs of R's
-/// diagonal moved into Q (Mezzadri 2007), from a seeded ChaCha generator.
+/// diagonal moved into Q (Mezzadri 2007). The Gaussian entries come from ChaCha12
+/// (`rand_chacha::ChaCha12Rng::seed_from_u64(seed)`), whose stream is value-stable across
+/// rand_chacha versions and platforms (rand's `StdRng` promises neither).
 pub fn haar_orthogonal(n: usize, seed: u64) -> DMatrix<f64> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(seed);
     let g = DMatrix::from_fn(n, n, |_, _| StandardNormal.sample(&mut rng));
     let qr = g.qr();
     let mut q = qr.q();

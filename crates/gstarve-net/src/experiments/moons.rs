@@ -277,7 +277,8 @@ pub struct SettingResult {
     pub setting: MoonsSetting,
     /// Recorded epochs (shared by all seeds).
     pub epochs: Vec<usize>,
-    /// Learning time τ = η·k/(n(1−μ)) of the records (the theory's (docs/theory.md) sum convention).
+    /// Learning time τ = η·k/(n(1−μ)) of the records, in the sum convention of docs/theory.md
+    /// §2–§3 (see `network::train`).
     pub tau: Vec<f64>,
     /// One entry per seed.
     pub runs: Vec<SeedRun>,

@@ -1,5 +1,6 @@
 //! Real networks: a two-layer ReLU network, its Jacobian at initialisation in closed form, the
-//! feature system it defines (docs/theory.md §1), and full-batch training of the nonlinear network.
+//! feature system it defines (docs/theory.md §1, §8), and full-batch training of the nonlinear
+//! network.
 //!
 //! The network of width m on inputs x ∈ R^d is
 //!
@@ -17,6 +18,9 @@
 
 mod features;
 mod jacobian;
+mod kernel;
+mod passes;
+mod sgd;
 mod train;
 
 pub use features::{network_features, NetworkFeatures};
@@ -62,7 +66,9 @@ pub struct NetworkOptions {
     pub width: usize,
     /// Scaling and initialisation.
     pub parameterisation: Parameterisation,
-    /// Seed of the initialisation (ChaCha, `StdRng`).
+    /// Seed of the initialisation. The weights are drawn, in the order W, b, a, c, from ChaCha12
+    /// (`rand_chacha::ChaCha12Rng::seed_from_u64(seed)`): a named generator whose stream is
+    /// value-stable across rand_chacha versions and platforms (rand's `StdRng` promises neither).
     pub seed: u64,
     /// Start from f₀ ≡ 0 by the antisymmetric ("doubled network") construction: hidden units
     /// j and j + m/2 get the same (w_j, b_j) and opposite output weights a_{j+m/2} = −a_j, and
@@ -117,7 +123,7 @@ impl TwoLayerRelu {
             return Err(Error::Shape("the network needs at least one input".into()));
         }
         let d = input_dim;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(options.seed);
         let mut draw = |fan_in: usize, count: usize| -> Vec<f64> {
             match options.parameterisation {
                 Parameterisation::PyTorch => {
