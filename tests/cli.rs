@@ -80,7 +80,10 @@ fn wrong_shapes() {
         "shape.json",
         "{\"strengths\": [1, 2, 3], \"u\": [[1, 0], [0, 1]]}",
     );
-    assert_rejected(&["fixed-point", "--system", &f], &["3 strengths", "2×2"]);
+    assert_rejected(
+        &["fixed-point", "--system", &f],
+        &["strengths: 3 given, 2 expected", "coupling U"],
+    );
     let f = write(
         d.path(),
         "ragged.json",
@@ -91,7 +94,7 @@ fn wrong_shapes() {
     let y = write(d.path(), "y.csv", "1\n-1\n1\n");
     assert_rejected(
         &["fixed-point", "--features", &phi, "--labels", &y],
-        &["2 rows", "3 labels"],
+        &["labels: 3 given, 2 expected", "row"],
     );
     assert_rejected(
         &["fixed-point", "--strengths", "1,2,3", "--coupling", "0.5"],

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use gstarve_core::error::{InputError, OutputError};
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference::paper_toy;
 use gstarve_core::solvers::steady::steady_state;
@@ -114,7 +115,10 @@ fn phase_plane_field_needs_two_features() {
     let dir = tempfile::tempdir().unwrap();
     let sys = FeatureSystem::random(3, Spectrum::Geometric { from: 3.0, to: 1.0 }, 2).unwrap();
     let err = phase_plane(&sys, dir.path(), &PhasePlaneOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::NotTwoFeatures { rank: 3, .. }));
+    assert!(matches!(
+        err,
+        Error::Input(InputError::NotTwoFeatures { rank: 3, .. })
+    ));
     let err = phase_plane(
         &sys,
         dir.path(),
@@ -126,7 +130,7 @@ fn phase_plane_field_needs_two_features() {
     .unwrap_err();
     assert!(matches!(
         err,
-        Error::ResponseOutOfRange { index: 6, rank: 3 }
+        Error::Input(InputError::ResponseOutOfRange { index: 6, rank: 3 })
     ));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -315,7 +319,10 @@ fn no_format_is_an_error_and_writes_nothing() {
         ..Default::default()
     };
     let err = phase_diagram_figure(&diagram, dir.path(), &options).unwrap_err();
-    assert!(matches!(err, Error::NoOutputFormat { .. }));
+    assert!(matches!(
+        err,
+        Error::Output(OutputError::NoOutputFormat { .. })
+    ));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     assert_eq!("png,svg".parse::<Formats>().unwrap(), Formats::BOTH);
     assert!("gif".parse::<Formats>().is_err());
@@ -345,17 +352,20 @@ fn bad_grids_are_rejected_before_any_work() {
             "{what}: validation did work"
         );
         let ok = match what {
-            "empty" => matches!(err, Error::EmptyRange { .. }),
-            "zero" => matches!(err, Error::TooFewPoints { points: 0, .. }),
+            "empty" => matches!(err, Error::Input(InputError::EmptyRange { .. })),
+            "zero" => matches!(
+                err,
+                Error::Input(InputError::TooFewPoints { points: 0, .. })
+            ),
             "large" => matches!(
                 err,
-                Error::GridTooLarge {
+                Error::Input(InputError::GridTooLarge {
                     points: 25_000_000,
                     ..
-                }
+                })
             ),
-            "domain" => matches!(err, Error::InvalidParameter { .. }),
-            _ => matches!(err, Error::DuplicateAxis { .. }),
+            "domain" => matches!(err, Error::Input(InputError::InvalidParameter { .. })),
+            _ => matches!(err, Error::Input(InputError::DuplicateAxis { .. })),
         };
         assert!(ok, "{what}: {err}");
     }

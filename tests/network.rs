@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use gstarve_core::error::{InputError, NumericalError};
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::solvers::flow::primal_flow;
@@ -309,7 +310,13 @@ fn training_divergence_is_an_error() {
         ..Default::default()
     };
     let err = train(&mut net, &data, None, &options).unwrap_err();
-    assert!(matches!(err, Error::TrainingDiverged { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Numerical(NumericalError::TrainingDiverged { .. })
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -325,11 +332,11 @@ fn grid_evaluation_matches_pointwise_outputs() {
 fn csv_dataset_errors_are_typed() {
     assert!(matches!(
         parse_dataset_csv("1,2,1\n3,4\n", "d.csv"),
-        Err(Error::DatasetColumns { line: 2, .. })
+        Err(Error::Input(InputError::DatasetColumns { line: 2, .. }))
     ));
     assert!(matches!(
         parse_dataset_csv("", "d.csv"),
-        Err(Error::EmptyDataset { .. })
+        Err(Error::Input(InputError::EmptyDataset { .. }))
     ));
 }
 

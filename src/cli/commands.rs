@@ -132,6 +132,9 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
             bail!("--z0 entry {} = {v} is not finite", i + 1);
         }
     }
+    if config.methods.contains(&Method::GdTheta) && loaded.raw.is_none() {
+        bail!("method gd-theta needs raw features: give --features and --labels");
+    }
     let report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
     if let Some(dir) = &a.output.out {
         ensure_dir(dir)?;
@@ -272,8 +275,10 @@ pub struct SystemCmdArgs {
 /// Run `gstarve system`.
 pub fn system(a: &SystemCmdArgs) -> Result<()> {
     let loaded = a.system.load_or(|| {
-        Err(gstarve_core::Error::Unsupported(
-            "give a system source, e.g. --random 100 --seed 1 --spectrum 10:0.1".into(),
+        Err(gstarve_core::Error::Input(
+            gstarve_core::error::InputError::Unsupported(
+                "give a system source, e.g. --random 100 --seed 1 --spectrum 10:0.1".into(),
+            ),
         ))
     })?;
     loaded

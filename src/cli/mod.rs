@@ -190,6 +190,21 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "atol" => "--atol",
         "eta" => "--eta",
         "steps" => "--steps",
+        "learning_rate" => "--lr",
+        "momentum" => "--momentum",
+        "weight_decay" => "--weight-decay",
+        "spectral_decoupling" => "--sd",
+        "record_every" => "--record-every",
+        "width" => "--width",
+        "widths" => "--widths",
+        "seeds" => "--seeds",
+        "epochs" => "--epochs",
+        "grid_points" => "--grid",
+        "top" => "--top",
+        "n" => "--n",
+        "noise" => "--noise",
+        "margin" => "--margin",
+        "tolerance_scale" => "--tolerance-scale",
         _ => return None,
     })
 }
@@ -197,8 +212,11 @@ fn flag_for(name: &str) -> Option<&'static str> {
 /// An error as the one line the command line prints: the library's message, with a parameter
 /// named by its flag where it has one.
 pub fn describe(err: &anyhow::Error) -> String {
-    if let Some(gstarve_core::Error::InvalidParameter { name, value, rule }) =
-        err.downcast_ref::<gstarve_core::Error>()
+    if let Some(gstarve_core::Error::Input(gstarve_core::error::InputError::InvalidParameter {
+        name,
+        value,
+        rule,
+    })) = err.downcast_ref::<gstarve_core::Error>()
     {
         if let Some(flag) = flag_for(name) {
             return format!("{flag} = {value} is invalid: {rule}");
@@ -207,18 +225,14 @@ pub fn describe(err: &anyhow::Error) -> String {
     format!("{err:#}")
 }
 
-/// Exit status: 1 for a failed check or a numerical failure, 2 for input that was rejected.
+/// Exit status: 1 for a failed check or a numerical failure ([`gstarve_core::error::NumericalError`]),
+/// 2 for input that was rejected and for an output that could not be written.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<commands::CheckFailed>().is_some() {
         return 1;
     }
     match err.downcast_ref::<gstarve_core::Error>() {
-        Some(gstarve_core::Error::NewtonFailed { .. })
-        | Some(gstarve_core::Error::IntegrationFailed { .. })
-        | Some(gstarve_core::Error::Diverged { .. })
-        | Some(gstarve_core::Error::TrainingDiverged { .. })
-        | Some(gstarve_core::Error::StiffnessDetected { .. }) => 1,
-        Some(_) => 2,
-        None => 2,
+        Some(e) if e.is_numerical() => 1,
+        _ => 2,
     }
 }

@@ -4,13 +4,15 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, OutputError, Result};
 
 /// Write `bytes` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_err = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
+    let io_err = |source| {
+        Error::Output(OutputError::Write {
+            path: path.display().to_string(),
+            source,
+        })
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -36,8 +38,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Create a folder (and its parents) for output.
 pub fn ensure_dir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
+    std::fs::create_dir_all(path).map_err(|source| {
+        Error::Output(OutputError::Write {
+            path: path.display().to_string(),
+            source,
+        })
     })
 }

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::axes::DrawError;
 use super::style::{register_fonts, FigureSize};
 use super::text::{downsample, GlyphCanvas, SUPERSAMPLING};
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_core::output::{ensure_dir, write_atomic};
 
 /// Which image formats to write (the CSV data is always written).
@@ -90,11 +90,11 @@ pub(crate) trait Figure {
 }
 
 fn render_error<E: std::fmt::Display>(name: &str, format: &'static str, e: E) -> Error {
-    Error::Render {
+    Error::Output(OutputError::Render {
         figure: name.to_string(),
         format,
         detail: e.to_string(),
-    }
+    })
 }
 
 /// Render to an RGB PNG in memory.
@@ -152,9 +152,9 @@ pub(crate) fn write_figure(
     csv: &str,
 ) -> Result<Written> {
     if !formats.png && !formats.svg {
-        return Err(Error::NoOutputFormat {
+        return Err(Error::Output(OutputError::NoOutputFormat {
             figure: name.to_string(),
-        });
+        }));
     }
     let png = formats
         .png

@@ -13,7 +13,7 @@ use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_core::model::Regulariser;
 use gstarve_core::reference::TOY_LAMBDA_L2;
 use gstarve_core::simulation::paths as runs;
@@ -136,9 +136,9 @@ pub fn flow_vs_gd(
     };
     let gaps = gd_flow_gaps(&dynamics, &etas, &options.gap)?;
     if !gaps.iter().any(|g| g.max_gap > 0.0) {
-        return Err(Error::EmptyFigure {
+        return Err(Error::Output(OutputError::EmptyFigure {
             figure: options.name.clone(),
-        });
+        }));
     }
     let positive = || gaps.iter().filter(|g| g.max_gap > 0.0);
     let (e0, e1) = positive().fold((f64::INFINITY, 0.0f64), |(a, b), g| {

@@ -19,7 +19,7 @@ use super::moons::MoonsFigureOptions;
 use super::phase_plane::{padded_extent, subscript};
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_net::experiments::{LinearisationSweep, WidthComparison};
 
 const KEY_WIDTH: u32 = 330;
@@ -247,22 +247,22 @@ pub fn width_figures(
 ) -> Result<Vec<Written>> {
     let figure = format!("{}-width", options.prefix);
     if sweep.widths.is_empty() {
-        return Err(Error::EmptyFigure { figure });
+        return Err(Error::Output(OutputError::EmptyFigure { figure }));
     }
     let narrow = sweep
         .widths
         .iter()
         .min_by_key(|w| w.width)
-        .ok_or(Error::EmptyFigure {
+        .ok_or(Error::Output(OutputError::EmptyFigure {
             figure: figure.clone(),
-        })?;
+        }))?;
     let wide = sweep
         .widths
         .iter()
         .max_by_key(|w| w.width)
-        .ok_or(Error::EmptyFigure {
+        .ok_or(Error::Output(OutputError::EmptyFigure {
             figure: figure.clone(),
-        })?;
+        }))?;
     let shown: Vec<&WidthComparison> = if narrow.width == wide.width {
         vec![wide]
     } else {
@@ -338,7 +338,7 @@ pub fn width_figures(
         .filter(|p| p.1 > 0.0 && p.1.is_finite())
         .collect();
     if all.is_empty() {
-        return Err(Error::EmptyFigure { figure });
+        return Err(Error::Output(OutputError::EmptyFigure { figure }));
     }
     let (xmin, xmax) = all
         .iter()

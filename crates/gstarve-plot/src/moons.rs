@@ -23,7 +23,7 @@ use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swat
 use super::phase_plane::subscript;
 use super::style::{self, okabe_ito, ColourMap, Dash, FigureSize};
 use super::ticks::format_compact;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_net::experiments::{MoonsExperiment, SettingResult};
 
 /// Options of [`moons_figures`] (and of the width sweep's figures).
@@ -364,9 +364,9 @@ pub fn moons_figures(
     options: &MoonsFigureOptions,
 ) -> Result<Vec<Written>> {
     if exp.settings.is_empty() {
-        return Err(Error::EmptyFigure {
+        return Err(Error::Output(OutputError::EmptyFigure {
             figure: format!("{}-responses", options.prefix),
-        });
+        }));
     }
     // Shared axes over every panel.
     let mut lo: f64 = 0.0;

@@ -14,7 +14,7 @@ use super::contour::{GridField, LabelledContour};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, ColourMap, Dash, FigureSize};
 use super::ticks::{format_compact, format_significant};
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_core::sweeps::{Axis, Measure, Parameter, PhaseDiagram, Spacing};
 
 /// Options of [`phase_diagram_figure`].
@@ -109,9 +109,9 @@ fn colour_scale(diagram: &PhaseDiagram, options: &PhaseDiagramOptions) -> Result
         .filter(|v| v.is_finite() && (!options.log_colour || *v > 0.0))
         .collect();
     if values.is_empty() {
-        return Err(Error::EmptyFigure {
+        return Err(Error::Output(OutputError::EmptyFigure {
             figure: options.name.clone(),
-        });
+        }));
     }
     let measure = diagram.spec.measure;
     let (map, (lo, hi)) = match (options.limits, measure.neutral_value()) {

@@ -18,7 +18,7 @@ use super::direction_field::{
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 use gstarve_core::model::Regulariser;
 use gstarve_core::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_LAMBDA_SD, TOY_STEPS};
 use gstarve_core::simulation::paths as runs;
@@ -204,17 +204,17 @@ pub fn phase_plane(
     let (a, b) = options.responses;
     for index in [a, b] {
         if index >= r {
-            return Err(Error::ResponseOutOfRange {
+            return Err(Error::Input(InputError::ResponseOutOfRange {
                 index: index + 1,
                 rank: r,
-            });
+            }));
         }
     }
     if (options.vector_field || options.nullclines) && r != 2 {
-        return Err(Error::NotTwoFeatures {
+        return Err(Error::Input(InputError::NotTwoFeatures {
             what: "the direction field and nullclines of the phase plane",
             rank: r,
-        });
+        }));
     }
     let l2 = runs::logistic(
         system,

@@ -13,7 +13,7 @@ use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::phase_plane::{padded_extent, subscript};
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::format_compact;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 use gstarve_core::model::Regulariser;
 use gstarve_core::ode::OdeSolution;
 use gstarve_core::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_STEPS};
@@ -141,10 +141,10 @@ pub fn responses(
         None => (0..r.min(7)).collect(),
     };
     if let Some(&bad) = chosen.iter().find(|&&j| j >= r) {
-        return Err(Error::ResponseOutOfRange {
+        return Err(Error::Input(InputError::ResponseOutOfRange {
             index: bad + 1,
             rank: r,
-        });
+        }));
     }
     let dynamics = runs::logistic(system, options.regulariser)?;
     let t_first = if options.gd {
@@ -170,7 +170,7 @@ pub fn responses(
         .transpose()?;
     let steady = match steady_state(&dynamics) {
         Ok(s) => Some(s.responses.iter().copied().collect::<Vec<f64>>()),
-        Err(Error::NoSteadyState) => None,
+        Err(Error::Input(InputError::NoSteadyState)) => None,
         Err(e) => return Err(e),
     };
     let values = [&flow, &gd]

@@ -14,7 +14,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{Loss, PrimalDynamics, Regulariser};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::ode::OdeProblem;
 use crate::systems::FeatureSystem;
 
@@ -39,18 +39,18 @@ impl DualDynamics {
     /// The dual of `dynamics` (logistic loss, L2 or SD with λ > 0).
     pub fn new(dynamics: &PrimalDynamics) -> Result<Self> {
         if dynamics.loss() != Loss::Logistic {
-            return Err(Error::Unsupported(
+            return Err(Error::Input(InputError::Unsupported(
                 "the dual (Legendre) dynamics are defined for the logistic loss only".into(),
-            ));
+            )));
         }
         let sys: &FeatureSystem = dynamics.system();
         let lambda = dynamics.regulariser().lambda();
         if lambda <= 0.0 {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "λ",
                 value: lambda,
                 rule: "the dual dynamics need λ > 0 (z(α) = λ⁻¹…)",
-            });
+            }));
         }
         match dynamics.regulariser() {
             Regulariser::L2 { .. } => {
@@ -69,7 +69,7 @@ impl DualDynamics {
                 lambda,
                 to_responses: sys.coupling().transpose() / lambda,
             }),
-            Regulariser::None => Err(Error::NoSteadyState),
+            Regulariser::None => Err(Error::Input(InputError::NoSteadyState)),
         }
     }
 

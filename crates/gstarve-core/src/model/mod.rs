@@ -35,7 +35,7 @@ pub use primal::PrimalDynamics;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
 pub use symmetric::symmetric_product;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// The per-example loss ℓ(m) of a margin m (docs/theory.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -111,11 +111,11 @@ impl Regulariser {
                 if lambda.is_finite() && lambda >= 0.0 {
                     Ok(self)
                 } else {
-                    Err(Error::InvalidParameter {
+                    Err(Error::Input(InputError::InvalidParameter {
                         name: "λ",
                         value: lambda,
                         rule: "the regularisation strength must be finite and ≥ 0",
-                    })
+                    }))
                 }
             }
         }
@@ -213,7 +213,7 @@ impl Model {
         self.lambda_l2 + s1_squared * (self.lambda_sd + self.loss.max_curvature())
     }
 
-    /// W_jj of the objective L(z) = Σᵢ ℓ((Uz)ᵢ) + ½ zᵀWz (F = −S²∇L, docs/theory.md §12):
+    /// W_jj of the objective L(z) = Σᵢ ℓ((Uz)ᵢ) + ½ zᵀWz (F = −S²∇L, docs/theory.md §2.3):
     /// λ/s_j² for L2 (∞ if s_j = 0), λ for SD, 0 for none.
     pub fn penalty_weight(&self, strength_squared: f64) -> f64 {
         match self.regulariser {

@@ -5,7 +5,7 @@
 //! ∂F/∂z = −S² Uᵀ diag(d(U z)) U − μ I,           d(m) = ℓ''(m) + λ_SD
 //! ```
 //!
-//! and the convex objective whose scaled negative gradient F is (docs/theory.md §4, §12):
+//! and the convex objective whose scaled negative gradient F is (docs/theory.md §2.3, §12.4):
 //!
 //! ```text
 //! L(z) = Σᵢ ℓ((Uz)ᵢ) + ½ zᵀ W z,   W = λ S⁻² (L2), λ I (SD), 0 (none)
@@ -157,7 +157,7 @@ impl<'a> PrimalDynamics<'a> {
 
     /// ∇L restricted to the columns `coupling` of U (those with s_j > 0, the others pinned at
     /// 0), at x (their responses): W_f ⊙ x − U_fᵀ ψ(U_f x), with the penalty weights W_f.
-    /// Newton's residual (docs/theory.md §4).
+    /// Newton's residual (docs/theory.md §12.4).
     pub fn objective_gradient(
         &self,
         coupling: &DMatrix<f64>,

@@ -26,7 +26,7 @@ use super::driver::solve;
 use super::options::{FlowMethod, FlowOptions, OutputGrid, Tolerances};
 use super::problem::OdeProblem;
 use super::solution::OdeSolution;
-use crate::error::{Error, Result};
+use crate::error::{Error, NumericalError, Result};
 use crate::solvers::bdf::Bdf;
 use crate::solvers::dp45::Dp45;
 use crate::solvers::explicit::{ExplicitMethod, ExplicitRk};
@@ -174,10 +174,10 @@ pub fn execute(
         return first;
     };
     let note = match first {
-        Err(Error::StiffnessDetected { solver, tau }) => {
+        Err(Error::Numerical(NumericalError::StiffnessDetected { solver, tau })) => {
             format!("after {solver} found the problem stiff at τ = {tau:.4}")
         }
-        Err(Error::IntegrationFailed { solver, tau, .. }) => {
+        Err(Error::Numerical(NumericalError::IntegrationFailed { solver, tau, .. })) => {
             format!("after {solver} failed at τ = {tau:.4}")
         }
         other => return other,

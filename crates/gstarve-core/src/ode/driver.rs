@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::options::{uniform_times, OutputGrid, Tolerances};
 use super::problem::OdeProblem;
 use super::solution::{OdeSolution, SolverStats, Trajectory};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, NumericalError, Result};
 
 /// Why a method stopped before the end of its window.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,7 +128,7 @@ impl<'a> Output<'a> {
 ///
 /// `y0` must have the problem's dimension and be finite; the returned states are passed
 /// through [`OdeProblem::project`] and are all finite, or the solve fails with
-/// [`Error::IntegrationFailed`] naming the time. `wall_s` covers the whole solve.
+/// [`Error::Numerical(NumericalError::IntegrationFailed)`] naming the time. `wall_s` covers the whole solve.
 pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
     integrator: &I,
     problem: &P,
@@ -168,14 +168,14 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
             .run(problem, &y, tolerances, &mut output, &mut stats)
             .map_err(|f| failure(name, window.start, f))?;
         if !output.is_complete() {
-            return Err(Error::IntegrationFailed {
+            return Err(Error::Numerical(NumericalError::IntegrationFailed {
                 solver: name,
                 tau: window.start + window.length,
                 reason: format!(
                     "the method recorded {} of {} output points",
                     output.next, window.points
                 ),
-            });
+            }));
         }
         tau.extend(times.iter().skip(1).map(|t| t + window.start));
         for k in first..states.len() {
@@ -183,11 +183,11 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
         }
     }
     if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
-        return Err(Error::IntegrationFailed {
+        return Err(Error::Numerical(NumericalError::IntegrationFailed {
             solver: name,
             tau: tau[k],
             reason: "the state became non-finite".into(),
-        });
+        }));
     }
     stats.wall_s = start.elapsed().as_secs_f64();
     Ok(OdeSolution { tau, states, stats })
@@ -195,18 +195,20 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
 
 fn check_initial_state(n: usize, y0: &[f64]) -> Result<()> {
     if y0.len() != n {
-        return Err(Error::Shape(format!(
-            "the initial state has {} entries but the problem has dimension {n}",
-            y0.len()
-        )));
+        return Err(Error::Input(InputError::Length {
+            what: "initial state",
+            found: y0.len(),
+            expected: n,
+            rule: "the problem's dimension",
+        }));
     }
     if let Some(i) = y0.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
+        return Err(Error::Input(InputError::NonFinite {
             what: "initial state".into(),
             row: i + 1,
             col: 1,
             value: y0[i],
-        });
+        }));
     }
     Ok(())
 }
@@ -214,15 +216,17 @@ fn check_initial_state(n: usize, y0: &[f64]) -> Result<()> {
 /// The error for a method's failure in the window starting at `offset`.
 fn failure(solver: &'static str, offset: f64, f: StepFailure) -> Error {
     match f {
-        StepFailure::Stiff { tau } => Error::StiffnessDetected {
+        StepFailure::Stiff { tau } => Error::Numerical(NumericalError::StiffnessDetected {
             solver,
             tau: offset + tau,
-        },
-        StepFailure::Failed { tau, reason } => Error::IntegrationFailed {
-            solver,
-            tau: offset + tau,
-            reason,
-        },
-        StepFailure::Unsupported(why) => Error::Unsupported(why),
+        }),
+        StepFailure::Failed { tau, reason } => {
+            Error::Numerical(NumericalError::IntegrationFailed {
+                solver,
+                tau: offset + tau,
+                reason,
+            })
+        }
+        StepFailure::Unsupported(why) => Error::Input(InputError::Unsupported(why)),
     }
 }

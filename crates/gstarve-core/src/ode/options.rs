@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// Relative and absolute tolerances: finite, in (0, 1), and rtol ≥ 10ε (below that the error
 /// test asks for less than rounding).
@@ -18,19 +18,19 @@ impl Tolerances {
     pub fn new(rtol: f64, atol: f64) -> Result<Self> {
         for (name, v) in [("rtol", rtol), ("atol", atol)] {
             if !(v.is_finite() && v > 0.0 && v < 1.0) {
-                return Err(Error::InvalidParameter {
+                return Err(Error::Input(InputError::InvalidParameter {
                     name,
                     value: v,
                     rule: "tolerances must be in (0, 1)",
-                });
+                }));
             }
         }
         if rtol < 10.0 * f64::EPSILON {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "rtol",
                 value: rtol,
                 rule: "the relative tolerance must be ≥ 10·ε ≈ 2.2e-15",
-            });
+            }));
         }
         Ok(Self { rtol, atol })
     }
@@ -115,11 +115,11 @@ impl OutputGrid {
         check_t_end(t_end)?;
         check_points(points_per_window)?;
         if !(first.is_finite() && first > 0.0) {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "first window",
                 value: first,
                 rule: "the first window's length must be finite and > 0",
-            });
+            }));
         }
         Ok(Self {
             kind: GridKind::Windows {
@@ -203,11 +203,11 @@ fn check_t_end(t_end: f64) -> Result<()> {
     if t_end.is_finite() && t_end > 0.0 {
         Ok(())
     } else {
-        Err(Error::InvalidParameter {
+        Err(Error::Input(InputError::InvalidParameter {
             name: "t_end",
             value: t_end,
             rule: "the final time must be finite and > 0",
-        })
+        }))
     }
 }
 
@@ -215,11 +215,11 @@ fn check_points(points: usize) -> Result<()> {
     if (2..=MAX_OUTPUT_POINTS).contains(&points) {
         Ok(())
     } else {
-        Err(Error::InvalidParameter {
+        Err(Error::Input(InputError::InvalidParameter {
             name: "points",
             value: points as f64,
             rule: "the output grid needs between 2 and 10⁷ points",
-        })
+        }))
     }
 }
 
@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn invalid_options_are_rejected_with_the_parameter_named() {
         let name = |r: Result<FlowOptions>| match r {
-            Err(Error::InvalidParameter { name, .. }) => name,
+            Err(Error::Input(InputError::InvalidParameter { name, .. })) => name,
             other => panic!("{other:?}"),
         };
         assert_eq!(

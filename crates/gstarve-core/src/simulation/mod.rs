@@ -11,7 +11,7 @@ use std::str::FromStr;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::ode::{integrate, FlowMethod, FlowOptions, OdeSolution, SolverStats};
 use crate::output::write_atomic;
@@ -179,7 +179,10 @@ pub fn simulate(
     } else {
         match steady_state(&dynamics) {
             Ok(s) => (Some(FixedPointReport::from(&s)), None),
-            Err(Error::NoSteadyState) => (None, Some(Error::NoSteadyState.to_string())),
+            Err(Error::Input(InputError::NoSteadyState)) => (
+                None,
+                Some(Error::Input(InputError::NoSteadyState).to_string()),
+            ),
             Err(e) => return Err(e),
         }
     };
@@ -189,14 +192,15 @@ pub fn simulate(
             Method::Gd => gradient_descent(&dynamics, &z0, &config.gd)?,
             Method::GdTheta => {
                 let raw = raw.ok_or_else(|| {
-                    Error::Unsupported(
-                        "method gd-theta needs raw features: give --features and --labels".into(),
-                    )
+                    Error::Input(InputError::Unsupported(
+                        "method gd-theta needs the raw features Φ and labels the system came from"
+                            .into(),
+                    ))
                 })?;
                 if config.initial.is_some() {
-                    return Err(Error::Unsupported(
+                    return Err(Error::Input(InputError::Unsupported(
                         "method gd-theta starts from θ = 0; drop the initial responses".into(),
-                    ));
+                    )));
                 }
                 gradient_descent_parameters(
                     system,

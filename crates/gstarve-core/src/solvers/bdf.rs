@@ -850,6 +850,7 @@ fn run<P: OdeProblem + ?Sized>(
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::error::{InputError, NumericalError};
     use crate::model::{DualDynamics, Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::ode::test_problems::integrate_with;
     use crate::ode::test_problems::{max_abs_diff, BlowUp, Linear};
@@ -1148,18 +1149,24 @@ mod tests {
     fn failures_are_reported_not_returned() {
         let y0 = DVector::from_element(1, 1.0);
         match solve(&BlowUp, &y0, 2.0, 11, 1e-8, 1e-10).unwrap_err() {
-            Error::IntegrationFailed { solver, tau, .. } => {
+            Error::Numerical(NumericalError::IntegrationFailed { solver, tau, .. }) => {
                 assert_eq!(solver, "bdf");
                 assert!(tau > 0.9 && tau <= 1.0 + 1e-6, "failed at τ = {tau}");
             }
             other => panic!("unexpected {other:?}"),
         }
         let shape = solve(&BlowUp, &DVector::zeros(2), 1.0, 3, 1e-8, 1e-10);
-        assert!(matches!(shape, Err(Error::Shape(_))));
+        assert!(matches!(
+            shape,
+            Err(Error::Input(InputError::Length { .. }))
+        ));
         let bad_tol = solve(&BlowUp, &y0, 0.5, 3, 0.0, 1e-10);
         assert!(matches!(
             bad_tol,
-            Err(Error::InvalidParameter { name: "rtol", .. })
+            Err(Error::Input(InputError::InvalidParameter {
+                name: "rtol",
+                ..
+            }))
         ));
     }
 

@@ -467,6 +467,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::error::{InputError, NumericalError};
     use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::ode::test_problems::integrate_with;
     use crate::ode::test_problems::{max_abs_diff, BlowUp, Linear};
@@ -582,7 +583,7 @@ mod tests {
         let problem = Linear { a };
         let y0 = DVector::from_vec(vec![1.0, 1.0]);
         match solve(&problem, &y0, 10.0, 11, 1e-8, 1e-10).unwrap_err() {
-            Error::StiffnessDetected { solver, tau } => {
+            Error::Numerical(NumericalError::StiffnessDetected { solver, tau }) => {
                 assert_eq!(solver, NAME);
                 assert!(tau > 0.0 && tau < 10.0);
             }
@@ -627,11 +628,11 @@ mod tests {
     fn failures_are_reported_not_returned() {
         let y0 = DVector::from_element(1, 1.0);
         match solve(&BlowUp, &y0, 2.0, 11, 1e-8, 1e-10).unwrap_err() {
-            Error::IntegrationFailed {
+            Error::Numerical(NumericalError::IntegrationFailed {
                 solver,
                 tau,
                 reason,
-            } => {
+            }) => {
                 assert_eq!(solver, NAME);
                 assert!(tau > 0.9 && tau <= 1.0 + 1e-6, "failed at τ = {tau}");
                 assert!(reason.contains("below the minimum"), "{reason}");
@@ -639,7 +640,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         match solve(&NanBeyondTwo, &DVector::zeros(2), 5.0, 11, 1e-8, 1e-10).unwrap_err() {
-            Error::IntegrationFailed { tau, reason, .. } => {
+            Error::Numerical(NumericalError::IntegrationFailed { tau, reason, .. }) => {
                 assert!((tau - 2.0).abs() < 1e-6, "failed at τ = {tau}");
                 assert!(reason.contains("non-finite"), "{reason}");
             }
@@ -647,15 +648,21 @@ mod tests {
         }
         assert!(matches!(
             solve(&BlowUp, &DVector::zeros(2), 1.0, 3, 1e-8, 1e-10),
-            Err(Error::Shape(_))
+            Err(Error::Input(InputError::Length { .. }))
         ));
         assert!(matches!(
             solve(&BlowUp, &y0, 0.5, 3, 0.0, 1e-10),
-            Err(Error::InvalidParameter { name: "rtol", .. })
+            Err(Error::Input(InputError::InvalidParameter {
+                name: "rtol",
+                ..
+            }))
         ));
         assert!(matches!(
             solve(&BlowUp, &y0, 0.5, 1, 1e-8, 1e-10),
-            Err(Error::InvalidParameter { name: "points", .. })
+            Err(Error::Input(InputError::InvalidParameter {
+                name: "points",
+                ..
+            }))
         ));
     }
 }

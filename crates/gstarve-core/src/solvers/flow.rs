@@ -4,7 +4,7 @@
 
 use nalgebra::DVector;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::{MarginFlow, MarginFlowN, PrimalDynamics};
 use crate::ode::auto::{self, Method};
 use crate::ode::{FlowOptions, OdeProblem, OdeSolution};
@@ -33,11 +33,12 @@ pub fn primal_flow(
 ) -> Result<OdeSolution> {
     let sys = dynamics.system();
     if z0.len() != sys.rank() {
-        return Err(Error::Shape(format!(
-            "initial responses have {} entries but the system has {} features",
-            z0.len(),
-            sys.rank()
-        )));
+        return Err(Error::Input(InputError::Length {
+            what: "initial responses z₀",
+            found: z0.len(),
+            expected: sys.rank(),
+            rule: "one per feature",
+        }));
     }
     let (n, r) = (sys.examples(), sys.rank());
     if 2 * r < n {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::symmetric::{split_column, symmetric_product_part};
 use crate::model::{Loss, MarginFlow, MarginFlowN, PrimalDynamics, Regulariser};
 use crate::ode::OdeProblem;
@@ -30,25 +30,25 @@ impl GdOptions {
     /// of docs/theory.md §3 (divergence is still detected and reported).
     pub fn new(eta: f64, steps: usize, points: usize, allow_unstable: bool) -> Result<Self> {
         if !(eta.is_finite() && eta > 0.0) {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "eta",
                 value: eta,
                 rule: "the learning rate must be finite and > 0",
-            });
+            }));
         }
         if steps == 0 {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "steps",
                 value: 0.0,
                 rule: "gradient descent needs at least one step",
-            });
+            }));
         }
         if points < 2 {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "points",
                 value: points as f64,
                 rule: "at least 2 recorded points",
-            });
+            }));
         }
         Ok(Self {
             eta,
@@ -83,12 +83,12 @@ impl GdOptions {
     pub fn check_stability(&self, curvature_bound: f64) -> Result<()> {
         let product = self.eta * curvature_bound;
         if product >= 2.0 && !self.allow_unstable {
-            return Err(Error::UnstableStep {
+            return Err(Error::Input(InputError::UnstableStep {
                 eta: self.eta,
                 bound: curvature_bound,
                 product,
                 limit: 2.0 / curvature_bound,
-            });
+            }));
         }
         Ok(())
     }
@@ -399,11 +399,11 @@ fn check_finite<'a>(
     if state.into_iter().all(|v| v.is_finite()) {
         Ok(())
     } else {
-        Err(Error::Diverged {
+        Err(Error::Numerical(NumericalError::Diverged {
             method,
             step,
             tau: eta * step as f64,
-        })
+        }))
     }
 }
 
@@ -441,11 +441,12 @@ pub fn gradient_descent(
     options.check_stability(dynamics.curvature_bound())?;
     let sys = dynamics.system();
     if z0.len() != sys.rank() {
-        return Err(Error::Shape(format!(
-            "initial responses have {} entries but the system has {} features",
-            z0.len(),
-            sys.rank()
-        )));
+        return Err(Error::Input(InputError::Length {
+            what: "initial responses z₀",
+            found: z0.len(),
+            expected: sys.rank(),
+            rule: "one per feature",
+        }));
     }
     if 2 * sys.rank() >= sys.examples() {
         let m0 = sys.margins(z0);
@@ -483,19 +484,19 @@ pub fn gradient_descent_parameters(
     let dynamics = PrimalDynamics::new(system, loss, regulariser)?;
     options.check_stability(dynamics.curvature_bound())?;
     let v = system.features().ok_or_else(|| {
-        Error::Unsupported(
+        Error::Input(InputError::Unsupported(
             "θ-space GD needs the features V: build the system from --features".into(),
-        )
+        ))
     })?;
     let y = labels_to_signs(labels)?;
     if phi.nrows() != y.len() || phi.ncols() != v.nrows() {
-        return Err(Error::Shape(format!(
-            "Φ is {}×{} but the system has {} examples and {} parameters",
-            phi.nrows(),
-            phi.ncols(),
-            y.len(),
-            v.nrows()
-        )));
+        return Err(Error::Input(InputError::MatrixShape {
+            what: "features Φ".into(),
+            rows: phi.nrows(),
+            cols: phi.ncols(),
+            rule:
+                "θ-space GD needs one row per example and one column per parameter (the rows of V)",
+        }));
     }
     let mut yphi = phi.clone();
     for (i, mut row) in yphi.row_iter_mut().enumerate() {
@@ -591,7 +592,10 @@ mod tests {
         let serial = iterate_margins_serial(&flow, &m0, &options).unwrap_err();
         let team = iterate_margins_team(&flow, &m0, &options).unwrap_err();
         assert!(
-            matches!(team, Error::Diverged { method: "gd", .. }),
+            matches!(
+                team,
+                Error::Numerical(NumericalError::Diverged { method: "gd", .. })
+            ),
             "{team}"
         );
         assert_eq!(team.to_string(), serial.to_string());

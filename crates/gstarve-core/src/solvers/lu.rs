@@ -95,7 +95,7 @@ impl<const N: usize> LuSolver<N> {
 
     /// Factorise W = a·I + K·diag(d), with K symmetric positive semi-definite and every
     /// d_j > 0 (the iteration matrix of a flow whose Jacobian is −K·diag(d) − μI, a = d_W + μ;
-    /// docs/theory.md §3), as W = S·diag(d) with S = K + a·diag(d)⁻¹ symmetric positive definite:
+    /// docs/theory.md §12.2), as W = S·diag(d) with S = K + a·diag(d)⁻¹ symmetric positive definite:
     /// a Cholesky S = LLᵀ, half the work of an LU and no pivoting; [`Self::solve`] then
     /// substitutes with L and Lᵀ and scales x ← diag(d)⁻¹x. This is a Cholesky solve with
     /// W·diag(d)⁻¹, accurate to rounding relative to that column scaling even when some d_j are

@@ -3,7 +3,7 @@
 //! negative spectrum.
 //!
 //! The margin flow's Jacobian −(λI + K D) is similar to the symmetric negative-definite
-//! −(λI + D^{1/2} K D^{1/2}), so its spectrum lies in [−ρ, −λ] with ρ ≤ λ + s₁²/4 (docs/theory.md §3,
+//! −(λI + D^{1/2} K D^{1/2}), so its spectrum lies in [−ρ, −λ] with ρ ≤ λ + s₁²/4 (docs/theory.md §12.1,
 //! [`OdeProblem::spectral_bound`]). An explicit method with s stages can be built whose stability
 //! region contains the real interval [−β(s), 0] with β(s) ≈ 0.653 s² (shifted, damped Chebyshev
 //! polynomials, damping ε = 2/13), instead of ≈ 3 for Dormand–Prince: the step is chosen for
@@ -360,6 +360,7 @@ impl Stages {
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::error::{InputError, NumericalError};
     use crate::model::{Loss, MarginFlow, PrimalDynamics, Regulariser};
     use crate::ode::test_problems::integrate_with;
     use crate::ode::test_problems::max_abs_diff;
@@ -552,7 +553,7 @@ mod tests {
         }
         let y0 = DVector::from_element(1, 1.0);
         match solve(&BlowUp(10.0), &y0, 2.0, 5, 1e-8, 1e-10) {
-            Err(Error::IntegrationFailed { solver, tau, .. }) => {
+            Err(Error::Numerical(NumericalError::IntegrationFailed { solver, tau, .. })) => {
                 assert_eq!(solver, "rkc");
                 assert!(tau < 1.001 && tau > 0.9, "stopped at τ = {tau}");
             }
@@ -572,11 +573,11 @@ mod tests {
                 1e-10,
                 1e-12
             ),
-            Err(Error::IntegrationFailed { .. })
+            Err(Error::Numerical(NumericalError::IntegrationFailed { .. }))
         ));
         assert!(matches!(
             solve(&BlowUp(f64::INFINITY), &y0, 0.5, 5, 1e-8, 1e-10),
-            Err(Error::Unsupported(_))
+            Err(Error::Input(InputError::Unsupported(_)))
         ));
     }
 }

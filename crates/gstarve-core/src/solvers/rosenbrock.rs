@@ -525,6 +525,7 @@ fn fixed_steps(
 #[cfg(test)]
 mod tests {
     use crate::error::Error;
+    use crate::error::{InputError, NumericalError};
     use crate::ode::{uniform_times as output_grid, OdeSolution};
     use nalgebra::DVector;
     use std::time::Instant;
@@ -744,28 +745,40 @@ mod tests {
     fn failures_are_reported_not_returned() {
         let y0 = DVector::from_element(1, 1.0);
         match solve(&BlowUp, &y0, 2.0, 11, 1e-8, 1e-10).unwrap_err() {
-            Error::IntegrationFailed { solver, tau, .. } => {
+            Error::Numerical(NumericalError::IntegrationFailed { solver, tau, .. }) => {
                 assert_eq!(solver, "rodas4");
                 assert!(tau > 0.9 && tau <= 1.0 + 1e-6, "failed at τ = {tau}");
             }
             other => panic!("unexpected {other:?}"),
         }
         let shape = solve(&BlowUp, &DVector::zeros(2), 1.0, 3, 1e-8, 1e-10);
-        assert!(matches!(shape, Err(Error::Shape(_))));
+        assert!(matches!(
+            shape,
+            Err(Error::Input(InputError::Length { .. }))
+        ));
         let bad_tol = solve(&BlowUp, &y0, 0.5, 3, 0.0, 1e-10);
         assert!(matches!(
             bad_tol,
-            Err(Error::InvalidParameter { name: "rtol", .. })
+            Err(Error::Input(InputError::InvalidParameter {
+                name: "rtol",
+                ..
+            }))
         ));
         let bad_points = solve(&BlowUp, &y0, 0.5, 1, 1e-8, 1e-10);
         assert!(matches!(
             bad_points,
-            Err(Error::InvalidParameter { name: "points", .. })
+            Err(Error::Input(InputError::InvalidParameter {
+                name: "points",
+                ..
+            }))
         ));
         let bad_end = solve(&BlowUp, &y0, f64::NAN, 3, 1e-8, 1e-10);
         assert!(matches!(
             bad_end,
-            Err(Error::InvalidParameter { name: "t_end", .. })
+            Err(Error::Input(InputError::InvalidParameter {
+                name: "t_end",
+                ..
+            }))
         ));
     }
 

@@ -9,7 +9,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{sigmoid_neg, Loss, PrimalDynamics, Regulariser};
 
 /// A steady state with the evidence that it is one.
@@ -59,7 +59,7 @@ pub fn steady_state_with(dynamics: &PrimalDynamics, params: &NewtonParams) -> Re
     let lambda = reg.lambda();
     if dynamics.loss() == Loss::Logistic && lambda <= 0.0 {
         // Separable data under the logistic loss: z grows like log τ (docs/theory.md §2).
-        return Err(Error::NoSteadyState);
+        return Err(Error::Input(InputError::NoSteadyState));
     }
     if let (Loss::Logistic, Regulariser::SpectralDecoupling { lambda }) = (dynamics.loss(), reg) {
         let all_positive = dynamics.strengths_squared().iter().all(|&s| s > 0.0);
@@ -76,11 +76,11 @@ pub fn steady_state_with(dynamics: &PrimalDynamics, params: &NewtonParams) -> Re
 /// h(μ) = log(λμ) + log(1 + e^μ), which increases from −∞ to ∞ on μ > 0.
 pub fn sd_margin(lambda: f64) -> Result<(f64, usize)> {
     if !(lambda.is_finite() && lambda > 0.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "λ",
             value: lambda,
             rule: "the SD margin equation λμ(1+e^μ) = 1 needs λ > 0",
-        });
+        }));
     }
     let h = |mu: f64| (lambda * mu).ln() + mu.max(0.0) + (-mu.abs()).exp().ln_1p();
     let dh = |mu: f64| 1.0 / mu + 1.0 - sigmoid_neg(mu);
@@ -106,10 +106,10 @@ pub fn sd_margin(lambda: f64) -> Result<(f64, usize)> {
         }
         mu = next;
     }
-    Err(Error::NewtonFailed {
+    Err(Error::Numerical(NumericalError::NewtonFailed {
         iterations: 200,
         residual: h(mu).abs(),
-    })
+    }))
 }
 
 /// max_j |z_j − (W⁻¹Uᵀψ(Uz))_j| over the free components (s_j > 0); with no penalty (squared
@@ -202,10 +202,10 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
         let step = match newton_step(&uf, &curvatures, &weights, &gradient) {
             Some(step) => step,
             None => {
-                return Err(Error::NewtonFailed {
+                return Err(Error::Numerical(NumericalError::NewtonFailed {
                     iterations: it,
                     residual,
-                })
+                }))
             }
         };
         // Armijo backtracking on the convex objective, while its decrease is resolvable in
@@ -241,20 +241,20 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
                 // Stagnation at rounding level: report the residual reached.
                 return Ok(finish(dynamics, embed(&x), it, "newton"));
             } else {
-                return Err(Error::NewtonFailed {
+                return Err(Error::Numerical(NumericalError::NewtonFailed {
                     iterations: it,
                     residual,
-                });
+                }));
             }
         }
     }
-    Err(Error::NewtonFailed {
+    Err(Error::Numerical(NumericalError::NewtonFailed {
         iterations: params.max_iterations,
         residual,
-    })
+    }))
 }
 
-/// The Newton step −H⁻¹g with the Hessian H = U_fᵀ D U_f + W of the objective (docs/theory.md §4),
+/// The Newton step −H⁻¹g with the Hessian H = U_fᵀ D U_f + W of the objective (docs/theory.md §12.4),
 /// D = diag(ℓ''(mᵢ)), or `None` if H is not numerically positive definite. H is formed by
 /// faer's blocked GEMM (in parallel for large systems) and factorised by its blocked Cholesky:
 /// at n = 1000 this is the cost of a Newton iteration (n³ multiply–adds), which nalgebra's
@@ -331,6 +331,9 @@ mod tests {
     fn no_regulariser_has_no_steady_state() {
         let sys = FeatureSystem::rotation(5.0, 2.0, 0.5).unwrap();
         let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::None).unwrap();
-        assert!(matches!(steady_state(&d), Err(Error::NoSteadyState)));
+        assert!(matches!(
+            steady_state(&d),
+            Err(Error::Input(InputError::NoSteadyState))
+        ));
     }
 }

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::PrimalDynamics;
 use crate::ode::{FlowMethod, FlowOptions};
 use crate::solvers::flow::primal_flow;
@@ -55,16 +55,16 @@ pub fn gd_flow_gaps(
     options: &GdGapOptions,
 ) -> Result<Vec<GdGap>> {
     if options.samples < 2 {
-        return Err(Error::TooFewPoints {
+        return Err(Error::Input(InputError::TooFewPoints {
             axis: "compared times",
             points: options.samples,
-        });
+        }));
     }
     if etas.is_empty() {
-        return Err(Error::TooFewPoints {
+        return Err(Error::Input(InputError::TooFewPoints {
             axis: "step size η",
             points: 0,
-        });
+        }));
     }
     let intervals = options.samples - 1;
     let z0 = nalgebra::DVector::zeros(dynamics.dim());

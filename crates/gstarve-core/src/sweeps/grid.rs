@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// The largest grid a sweep accepts: 4096² points.
 pub const MAX_GRID_POINTS: u128 = 4096 * 4096;
@@ -66,11 +66,11 @@ impl Parameter {
         if ok && value.is_finite() {
             Ok(())
         } else {
-            Err(Error::InvalidParameter {
+            Err(Error::Input(InputError::InvalidParameter {
                 name: self.name(),
                 value,
                 rule,
-            })
+            }))
         }
     }
 }
@@ -138,10 +138,10 @@ impl Axis {
     pub fn validate(&self) -> Result<()> {
         let axis = self.parameter.name();
         if self.points == 0 {
-            return Err(Error::TooFewPoints {
+            return Err(Error::Input(InputError::TooFewPoints {
                 axis,
                 points: self.points,
-            });
+            }));
         }
         self.parameter.check(self.start)?;
         self.parameter.check(self.end)?;
@@ -151,18 +151,18 @@ impl Axis {
             self.start >= self.end
         };
         if reversed {
-            return Err(Error::EmptyRange {
+            return Err(Error::Input(InputError::EmptyRange {
                 axis,
                 start: self.start,
                 end: self.end,
-            });
+            }));
         }
         if self.spacing == Spacing::Log && self.start <= 0.0 {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: axis,
                 value: self.start,
                 rule: "a logarithmic axis needs a start > 0",
-            });
+            }));
         }
         Ok(())
     }
@@ -273,16 +273,16 @@ impl Grid {
         self.x.validate()?;
         self.y.validate()?;
         if self.x.parameter == self.y.parameter {
-            return Err(Error::DuplicateAxis {
+            return Err(Error::Input(InputError::DuplicateAxis {
                 axis: self.x.parameter.name(),
-            });
+            }));
         }
         let points = self.x.points as u128 * self.y.points as u128;
         if points > MAX_GRID_POINTS {
-            return Err(Error::GridTooLarge {
+            return Err(Error::Input(InputError::GridTooLarge {
                 points,
                 limit: MAX_GRID_POINTS,
-            });
+            }));
         }
         // Only the parameters held fixed need checking; the axes were checked above.
         let mut fixed = self.fixed;
@@ -331,15 +331,15 @@ mod tests {
         let grid = |x, y| Grid { x, y, fixed };
         assert!(matches!(
             grid(Axis::linear(Parameter::Ratio, 1.0, 5.0, 0), ok).validate(),
-            Err(Error::TooFewPoints { points: 0, .. })
+            Err(Error::Input(InputError::TooFewPoints { points: 0, .. }))
         ));
         assert!(matches!(
             grid(ok, Axis::linear(Parameter::Coupling, 0.5, 0.5, 3)).validate(),
-            Err(Error::EmptyRange { .. })
+            Err(Error::Input(InputError::EmptyRange { .. }))
         ));
         assert!(matches!(
             grid(ok, ok).validate(),
-            Err(Error::DuplicateAxis { .. })
+            Err(Error::Input(InputError::DuplicateAxis { .. }))
         ));
         assert!(matches!(
             grid(
@@ -347,7 +347,7 @@ mod tests {
                 Axis::linear(Parameter::Coupling, 0.0, 0.9, 4096)
             )
             .validate(),
-            Err(Error::GridTooLarge { points, .. }) if points == 4097 * 4096
+            Err(Error::Input(InputError::GridTooLarge { points, .. })) if points == 4097 * 4096
         ));
         assert!(grid(ok, Axis::linear(Parameter::Coupling, 0.0, 1.5, 3))
             .validate()

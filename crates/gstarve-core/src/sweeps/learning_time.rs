@@ -10,7 +10,7 @@
 
 use nalgebra::DVector;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::ode::{FlowMethod, FlowOptions, OdeSolution};
 use crate::solvers::flow::primal_flow;
@@ -86,24 +86,24 @@ pub fn learning_time(
     params: &LearningTimeParams,
 ) -> Result<Option<LearningTime>> {
     if response >= system.rank() {
-        return Err(Error::ResponseOutOfRange {
+        return Err(Error::Input(InputError::ResponseOutOfRange {
             index: response + 1,
             rank: system.rank(),
-        });
+        }));
     }
     if !(target.is_finite() && target != 0.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "steady response z_j*",
             value: target,
             rule: "a learning time needs a finite, nonzero steady response",
-        });
+        }));
     }
     if !(params.fraction > 0.0 && params.fraction < 1.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "learning-time fraction",
             value: params.fraction,
             rule: "the fraction of z_j* must lie in (0, 1)",
-        });
+        }));
     }
     let regulariser = Regulariser::L2 { lambda };
     let dynamics = PrimalDynamics::new(system, Loss::Logistic, regulariser)?;

@@ -16,7 +16,7 @@
 use nalgebra::{Matrix2, Vector2};
 
 use super::grid::RotationFamily;
-use crate::error::{Error, Result};
+use crate::error::{Error, NumericalError, Result};
 use crate::theory::sensitivity::ZERO_RESPONSE_TOLERANCE;
 
 /// Iteration limit of the 2×2 Newton iteration (a cold start from z = 0 needs about 10–30).
@@ -187,10 +187,10 @@ pub fn rotation_steady_state(
             while trial.value > here.value + 1e-4 * t * slope || trial.value.is_nan() {
                 halvings += 1;
                 if halvings > 60 {
-                    return Err(Error::NewtonFailed {
+                    return Err(Error::Numerical(NumericalError::NewtonFailed {
                         iterations: it,
                         residual: res,
-                    });
+                    }));
                 }
                 t *= 0.5;
                 trial = local(&p, &(z + step * t));
@@ -200,10 +200,10 @@ pub fn rotation_steady_state(
         here = trial;
         res = residual(&p, &here.gradient);
     }
-    Err(Error::NewtonFailed {
+    Err(Error::Numerical(NumericalError::NewtonFailed {
         iterations: MAX_ITERATIONS,
         residual: res,
-    })
+    }))
 }
 
 fn finish(p: &Point, z: Vector2<f64>, residual: f64, iterations: usize) -> RotationSteadyState {

@@ -3,7 +3,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{check_finite, FeatureSystem};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// Map labels to ±1: accepts {−1, +1} or {0, 1} (0 ↦ −1). Anything else is an error naming the
 /// first offending label.
@@ -16,10 +16,10 @@ pub fn labels_to_signs(labels: &[f64]) -> Result<DVector<f64>> {
         } else if y == 1.0 || y == -1.0 {
             y
         } else {
-            return Err(Error::InvalidLabel {
+            return Err(Error::Input(InputError::InvalidLabel {
                 index: i + 1,
                 value: y,
-            });
+            }));
         };
         signs.push(s);
     }
@@ -37,13 +37,20 @@ impl FeatureSystem {
         check_finite("features Φ", phi)?;
         let (n, p) = phi.shape();
         if labels.len() != n {
-            return Err(Error::Shape(format!(
-                "Φ has {n} rows (examples) but there are {} labels",
-                labels.len()
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "labels",
+                found: labels.len(),
+                expected: n,
+                rule: "one per row (example) of Φ",
+            }));
         }
         if n == 0 || p == 0 {
-            return Err(Error::Shape(format!("Φ is {n}×{p}: it must not be empty")));
+            return Err(Error::Input(InputError::MatrixShape {
+                what: "features Φ".into(),
+                rows: n,
+                cols: p,
+                rule: "it must not be empty",
+            }));
         }
         let y = labels_to_signs(labels)?;
         let mut signed = phi.clone();
@@ -55,9 +62,11 @@ impl FeatureSystem {
         // accuracy (unlike the eigen-decomposition of the Gram matrix YΦΦᵀY, which squares the
         // condition number).
         let mat = faer::Mat::<f64>::from_fn(n, p, |i, j| signed[(i, j)]);
-        let svd = mat
-            .thin_svd()
-            .map_err(|_| Error::Unsupported("the SVD of YΦ did not converge".to_string()))?;
+        let svd = mat.thin_svd().map_err(|_| {
+            Error::Input(InputError::Unsupported(
+                "the SVD of YΦ did not converge".to_string(),
+            ))
+        })?;
         let (u, v, sv) = (svd.U(), svd.V(), svd.S().column_vector());
         let r = n.min(p);
         let mut order: Vec<usize> = (0..r).collect();
@@ -117,7 +126,7 @@ mod tests {
         );
         assert!(matches!(
             labels_to_signs(&[1.0, 2.0]),
-            Err(Error::InvalidLabel { index: 2, .. })
+            Err(Error::Input(InputError::InvalidLabel { index: 2, .. }))
         ));
     }
 }

@@ -12,7 +12,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use super::FeatureSystem;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::output::write_atomic;
 
 /// The on-disk form of a feature system.
@@ -35,11 +35,12 @@ fn rows_to_matrix(what: &str, rows: &[Vec<f64>]) -> Result<DMatrix<f64>> {
     let ncols = rows.first().map_or(0, Vec::len);
     for (i, row) in rows.iter().enumerate() {
         if row.len() != ncols {
-            return Err(Error::Shape(format!(
-                "{what}: row {} has {} entries but row 1 has {ncols}",
-                i + 1,
-                row.len()
-            )));
+            return Err(Error::Input(InputError::Ragged {
+                what: what.to_string(),
+                row: i + 1,
+                found: row.len(),
+                expected: ncols,
+            }));
         }
     }
     Ok(DMatrix::from_fn(rows.len(), ncols, |i, j| rows[i][j]))
@@ -66,19 +67,20 @@ impl SystemFile {
         let z0 = match self.z0 {
             Some(z0) => {
                 if z0.len() != sys.rank() {
-                    return Err(Error::Shape(format!(
-                        "z0 has {} entries but the system has {} features",
-                        z0.len(),
-                        sys.rank()
-                    )));
+                    return Err(Error::Input(InputError::Length {
+                        what: "z0",
+                        found: z0.len(),
+                        expected: sys.rank(),
+                        rule: "one per feature",
+                    }));
                 }
                 if let Some((i, &value)) = z0.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                    return Err(Error::NonFinite {
+                    return Err(Error::Input(InputError::NonFinite {
                         what: "z0".into(),
                         row: i + 1,
                         col: 1,
                         value,
-                    });
+                    }));
                 }
                 Some(DVector::from_vec(z0))
             }
@@ -104,9 +106,11 @@ fn is_toml(path: &Path) -> bool {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
+    std::fs::read_to_string(path).map_err(|source| {
+        Error::Input(InputError::Read {
+            path: path.display().to_string(),
+            source,
+        })
     })
 }
 
@@ -119,9 +123,11 @@ impl FeatureSystem {
     /// Read a system file and its initial responses z(0), when it has them.
     pub fn load_with_initial(path: &Path) -> Result<(Self, Option<DVector<f64>>)> {
         let text = read_text(path)?;
-        let parse_err = |message: String| Error::Parse {
-            path: path.display().to_string(),
-            message,
+        let parse_err = |message: String| {
+            Error::Input(InputError::Parse {
+                path: path.display().to_string(),
+                message,
+            })
         };
         let file: SystemFile = if is_toml(path) {
             toml::from_str(&text).map_err(|e| parse_err(e.message().to_string()))?
@@ -140,24 +146,29 @@ impl FeatureSystem {
     pub fn save_with_initial(&self, path: &Path, z0: Option<&DVector<f64>>) -> Result<()> {
         if let Some(z0) = z0 {
             if z0.len() != self.rank() {
-                return Err(Error::Shape(format!(
-                    "z0 has {} entries but the system has {} features",
-                    z0.len(),
-                    self.rank()
-                )));
+                return Err(Error::Input(InputError::Length {
+                    what: "z0",
+                    found: z0.len(),
+                    expected: self.rank(),
+                    rule: "one per feature",
+                }));
             }
         }
         let mut file = SystemFile::from_system(self);
         file.z0 = z0.map(|z| z.iter().copied().collect());
         let text = if is_toml(path) {
-            toml::to_string(&file).map_err(|e| Error::Parse {
-                path: path.display().to_string(),
-                message: e.to_string(),
+            toml::to_string(&file).map_err(|e| {
+                Error::Input(InputError::Parse {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })
             })?
         } else {
-            serde_json::to_string_pretty(&file).map_err(|e| Error::Parse {
-                path: path.display().to_string(),
-                message: e.to_string(),
+            serde_json::to_string_pretty(&file).map_err(|e| {
+                Error::Input(InputError::Parse {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })
             })?
         };
         write_atomic(path, text.as_bytes())
@@ -185,18 +196,18 @@ pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>> {
                     .iter()
                     .find(|f| f.parse::<f64>().is_err())
                     .unwrap_or(&"");
-                return Err(Error::Parse {
+                return Err(Error::Input(InputError::Parse {
                     path: name,
                     message: format!("line {}: '{bad}' is not a number", lineno + 1),
-                });
+                }));
             }
         }
     }
     if rows.is_empty() {
-        return Err(Error::Parse {
+        return Err(Error::Input(InputError::Parse {
             path: name,
             message: "no numeric rows".into(),
-        });
+        }));
     }
     rows_to_matrix(&name, &rows)
 }
@@ -207,18 +218,19 @@ pub fn read_vector_csv(path: &Path) -> Result<Vec<f64>> {
     if m.ncols() == 1 || m.nrows() == 1 {
         Ok(m.iter().copied().collect())
     } else {
-        Err(Error::Shape(format!(
-            "{}: expected one column (or one row) but found {}×{}",
-            path.display(),
-            m.nrows(),
-            m.ncols()
-        )))
+        Err(Error::Input(InputError::MatrixShape {
+            what: path.display().to_string(),
+            rows: m.nrows(),
+            cols: m.ncols(),
+            rule: "a vector is one column (or one row)",
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::InputError;
 
     #[test]
     fn json_and_toml_round_trip() {
@@ -242,7 +254,15 @@ mod tests {
         assert_eq!(back, sys);
         assert_eq!(z, Some(z0));
         std::fs::write(&p, r#"{"strengths": [1], "u": [[1]], "z0": [1, 2]}"#).unwrap();
-        assert!(matches!(FeatureSystem::load(&p), Err(Error::Shape(_))));
+        assert!(matches!(
+            FeatureSystem::load(&p),
+            Err(Error::Input(InputError::Length {
+                what: "z0",
+                found: 2,
+                expected: 1,
+                ..
+            }))
+        ));
     }
 
     #[test]
@@ -253,6 +273,14 @@ mod tests {
             v: None,
             z0: None,
         };
-        assert!(matches!(f.into_system(), Err(Error::Shape(_))));
+        assert!(matches!(
+            f.into_system(),
+            Err(Error::Input(InputError::Ragged {
+                row: 2,
+                found: 1,
+                expected: 2,
+                ..
+            }))
+        ));
     }
 }

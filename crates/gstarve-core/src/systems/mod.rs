@@ -14,7 +14,7 @@ pub use random::Spectrum;
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// Largest allowed max |UᵀU − I|. Loose enough for a coupling typed by hand with six or seven
 /// digits, tight enough that the z-dynamics of docs/theory.md §3 (which assume UᵀU = I) are right to
@@ -38,36 +38,42 @@ impl FeatureSystem {
     pub fn new(strengths: DVector<f64>, coupling: DMatrix<f64>) -> Result<Self> {
         for (j, &s) in strengths.iter().enumerate() {
             if !s.is_finite() || s < 0.0 {
-                return Err(Error::InvalidStrength {
+                return Err(Error::Input(InputError::InvalidStrength {
                     index: j + 1,
                     value: s,
-                });
+                }));
             }
         }
         check_finite("coupling U", &coupling)?;
         let (n, r) = coupling.shape();
         if r != strengths.len() {
-            return Err(Error::Shape(format!(
-                "{} strengths but the coupling U is {n}×{r} (it needs one column per strength)",
-                strengths.len()
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "strengths",
+                found: strengths.len(),
+                expected: r,
+                rule: "one per column of the coupling U",
+            }));
         }
         if r == 0 {
-            return Err(Error::Shape(
-                "a feature system needs at least one feature".into(),
-            ));
+            return Err(Error::Input(InputError::Empty {
+                what: "feature system",
+                rule: "it needs at least one feature",
+            }));
         }
         if r > n {
-            return Err(Error::Shape(format!(
-                "the coupling U is {n}×{r}: it cannot have more columns (features) than rows (examples)"
-            )));
+            return Err(Error::Input(InputError::MatrixShape {
+                what: "coupling U".into(),
+                rows: n,
+                cols: r,
+                rule: "it cannot have more columns (features) than rows (examples)",
+            }));
         }
         let deviation = orthonormality_deviation(&coupling);
         if deviation > ORTHOGONALITY_TOLERANCE {
-            return Err(Error::NotOrthogonal {
+            return Err(Error::Input(InputError::NotOrthogonal {
                 deviation,
                 tolerance: ORTHOGONALITY_TOLERANCE,
-            });
+            }));
         }
         Ok(Self {
             strengths,
@@ -80,18 +86,19 @@ impl FeatureSystem {
     pub fn with_features(mut self, features: DMatrix<f64>) -> Result<Self> {
         check_finite("features V", &features)?;
         if features.ncols() != self.rank() {
-            return Err(Error::Shape(format!(
-                "V has {} columns but the system has {} features",
-                features.ncols(),
-                self.rank()
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "columns of the features V",
+                found: features.ncols(),
+                expected: self.rank(),
+                rule: "one per feature",
+            }));
         }
         let deviation = orthonormality_deviation(&features);
         if deviation > ORTHOGONALITY_TOLERANCE {
-            return Err(Error::NotOrthogonal {
+            return Err(Error::Input(InputError::NotOrthogonal {
                 deviation,
                 tolerance: ORTHOGONALITY_TOLERANCE,
-            });
+            }));
         }
         self.features = Some(features);
         Ok(self)
@@ -101,11 +108,11 @@ impl FeatureSystem {
     /// U(δ) = [[√(1−δ²), −δ], [δ, √(1−δ²)]], s = (s₁, s₂). Requires |δ| ≤ 1.
     pub fn rotation(s1: f64, s2: f64, delta: f64) -> Result<Self> {
         if !delta.is_finite() || delta.abs() > 1.0 {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "coupling δ",
                 value: delta,
                 rule: "the rotation family needs |δ| ≤ 1",
-            });
+            }));
         }
         let c = (1.0 - delta * delta).sqrt();
         let u = DMatrix::from_row_slice(2, 2, &[c, -delta, delta, c]);
@@ -208,12 +215,12 @@ pub fn check_finite(what: &str, a: &DMatrix<f64>) -> Result<()> {
         for i in 0..a.nrows() {
             let v = a[(i, j)];
             if !v.is_finite() {
-                return Err(Error::NonFinite {
+                return Err(Error::Input(InputError::NonFinite {
                     what: what.to_string(),
                     row: i + 1,
                     col: j + 1,
                     value: v,
-                });
+                }));
             }
         }
     }
@@ -223,6 +230,7 @@ pub fn check_finite(what: &str, a: &DMatrix<f64>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::InputError;
 
     #[test]
     fn rotation_is_orthogonal_with_expected_column_sums() {
@@ -239,7 +247,7 @@ mod tests {
         let u = DMatrix::from_row_slice(2, 2, &[1.0, 0.1, 0.0, 1.0]);
         let err = FeatureSystem::new(DVector::from_vec(vec![1.0, 1.0]), u).unwrap_err();
         assert!(
-            matches!(err, Error::NotOrthogonal { deviation, .. } if (deviation - 0.1).abs() < 1e-12)
+            matches!(err, Error::Input(InputError::NotOrthogonal { deviation, .. }) if (deviation - 0.1).abs() < 1e-12)
         );
     }
 
@@ -248,15 +256,20 @@ mod tests {
         let u = DMatrix::identity(2, 2);
         assert!(matches!(
             FeatureSystem::new(DVector::from_vec(vec![1.0, -1.0]), u.clone()),
-            Err(Error::InvalidStrength { index: 2, .. })
+            Err(Error::Input(InputError::InvalidStrength { index: 2, .. }))
         ));
         assert!(matches!(
             FeatureSystem::new(DVector::from_vec(vec![f64::NAN, 1.0]), u.clone()),
-            Err(Error::InvalidStrength { index: 1, .. })
+            Err(Error::Input(InputError::InvalidStrength { index: 1, .. }))
         ));
         assert!(matches!(
             FeatureSystem::new(DVector::from_vec(vec![1.0, 1.0, 1.0]), u),
-            Err(Error::Shape(_))
+            Err(Error::Input(InputError::Length {
+                what: "strengths",
+                found: 3,
+                expected: 2,
+                ..
+            }))
         ));
         assert!(FeatureSystem::rotation(1.0, 1.0, 1.5).is_err());
     }

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::FeatureSystem;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// A spectrum of strengths s₁ ≥ … ≥ s_n.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,19 +34,19 @@ impl Spectrum {
         };
         for (name, v) in [("spectrum start", from), ("spectrum end", to)] {
             if !v.is_finite() || v < 0.0 {
-                return Err(Error::InvalidParameter {
+                return Err(Error::Input(InputError::InvalidParameter {
                     name,
                     value: v,
                     rule: "strengths must be finite and ≥ 0",
-                });
+                }));
             }
         }
         if matches!(self, Spectrum::Geometric { .. }) && (from <= 0.0 || to <= 0.0) {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "geometric spectrum end",
                 value: from.min(to),
                 rule: "a geometric spectrum needs strictly positive ends",
-            });
+            }));
         }
         let t = |j: usize| {
             if n == 1 {
@@ -84,11 +84,11 @@ impl FeatureSystem {
     /// A random system: n examples and features, Haar coupling, the given spectrum, a seed.
     pub fn random(n: usize, spectrum: Spectrum, seed: u64) -> Result<Self> {
         if n == 0 || n > 20_000 {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Input(InputError::InvalidParameter {
                 name: "random system size n",
                 value: n as f64,
                 rule: "n must be between 1 and 20000",
-            });
+            }));
         }
         FeatureSystem::new(spectrum.strengths(n)?, haar_orthogonal(n, seed))
     }

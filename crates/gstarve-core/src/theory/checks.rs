@@ -7,7 +7,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 use super::{decoupled, linearisation, perturbation, sd, sensitivity, squared, surrogate};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::ode::{integrate, FlowMethod, FlowOptions};
 use crate::solvers::flow::primal_flow;
@@ -155,11 +155,11 @@ pub fn check_system(
 ) -> Result<Vec<PredictionCheck>> {
     let scale = options.tolerance_scale;
     if !(scale.is_finite() && scale > 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "--tolerance-scale",
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "tolerance_scale",
             value: scale,
             rule: "the tolerance scale must be finite and > 0",
-        });
+        }));
     }
     let mut rows = Vec::new();
     match (loss, regulariser) {

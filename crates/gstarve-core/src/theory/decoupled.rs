@@ -8,7 +8,7 @@
 
 use lambert_w::lambert_w0;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::sigmoid;
 
 /// The decoupled L2 steady state of one feature, exact and approximate (docs/theory.md §5).
@@ -44,10 +44,10 @@ const MAX_ITERATIONS: usize = 100;
 /// uses `lambert_w0` of the `lambert_w` crate (through [`wright_omega`] when s²/λ overflows).
 pub fn l2_root(strength: f64, lambda: f64) -> Result<DecoupledRoot> {
     if !(strength.is_finite() && strength >= 0.0) {
-        return Err(Error::InvalidStrength {
+        return Err(Error::Input(InputError::InvalidStrength {
             index: 1,
             value: strength,
-        });
+        }));
     }
     let lambda = super::positive_lambda(lambda)?;
     if strength == 0.0 {
@@ -100,10 +100,10 @@ pub fn l2_root(strength: f64, lambda: f64) -> Result<DecoupledRoot> {
         }
         z = next;
     }
-    Err(Error::NewtonFailed {
+    Err(Error::Numerical(NumericalError::NewtonFailed {
         iterations: MAX_ITERATIONS,
         residual: h(z).abs(),
-    })
+    }))
 }
 
 fn root(exact: f64, lambert: f64, iterations: usize) -> DecoupledRoot {
@@ -173,11 +173,11 @@ pub const MAX_INITIAL_RESPONSE: f64 = 700.0;
 pub fn unregularised_trajectory(strength: f64, initial: f64, tau: f64) -> Result<f64> {
     check_trajectory_inputs(strength, initial, tau)?;
     if initial > MAX_INITIAL_RESPONSE {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "initial response z₀",
             value: initial,
             rule: "the closed form needs e^{z₀} finite: z₀ ≤ 700",
-        });
+        }));
     }
     let drive = strength * strength * tau;
     if drive == 0.0 {
@@ -214,24 +214,24 @@ pub fn unregularised_tail_trajectory(strength: f64, initial: f64, tau: f64) -> R
 
 fn check_trajectory_inputs(strength: f64, initial: f64, tau: f64) -> Result<()> {
     if !(strength.is_finite() && strength >= 0.0) {
-        return Err(Error::InvalidStrength {
+        return Err(Error::Input(InputError::InvalidStrength {
             index: 1,
             value: strength,
-        });
+        }));
     }
     if !initial.is_finite() {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "initial response z₀",
             value: initial,
             rule: "the initial response must be finite",
-        });
+        }));
     }
     if !(tau.is_finite() && tau >= 0.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "τ",
             value: tau,
             rule: "the learning time must be finite and ≥ 0",
-        });
+        }));
     }
     Ok(())
 }

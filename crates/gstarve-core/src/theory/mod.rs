@@ -28,7 +28,7 @@ pub mod sensitivity;
 pub mod squared;
 pub mod surrogate;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::solvers::steady::{steady_state, SteadyState};
 use crate::systems::FeatureSystem;
@@ -39,11 +39,11 @@ fn positive_lambda(lambda: f64) -> Result<f64> {
     if lambda.is_finite() && lambda > 0.0 {
         Ok(lambda)
     } else {
-        Err(Error::InvalidParameter {
+        Err(Error::Input(InputError::InvalidParameter {
             name: "λ",
             value: lambda,
             rule: "the regularisation strength must be finite and > 0 for a steady state",
-        })
+        }))
     }
 }
 

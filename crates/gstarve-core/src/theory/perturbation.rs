@@ -14,7 +14,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::decoupled::l2_root;
 use super::{positive_lambda, sign};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::model::{sigmoid_neg, sigmoid_prime};
 
 /// Largest max |A + Aᵀ| (relative to max(1, max |A|)) accepted as antisymmetric.
@@ -70,10 +70,12 @@ pub fn first_order_steady_state(
     for j in 0..n {
         decoupled[j] = l2_root(strengths[j], lambda)
             .map_err(|e| match e {
-                Error::InvalidStrength { value, .. } => Error::InvalidStrength {
-                    index: j + 1,
-                    value,
-                },
+                Error::Input(InputError::InvalidStrength { value, .. }) => {
+                    Error::Input(InputError::InvalidStrength {
+                        index: j + 1,
+                        value,
+                    })
+                }
                 other => other,
             })?
             .exact;
@@ -123,31 +125,32 @@ fn check_delta(delta: f64) -> Result<()> {
     if delta.is_finite() {
         Ok(())
     } else {
-        Err(Error::InvalidParameter {
+        Err(Error::Input(InputError::InvalidParameter {
             name: "coupling δ",
             value: delta,
             rule: "the coupling strength must be finite",
-        })
+        }))
     }
 }
 
 /// A must be n × n, finite and antisymmetric.
 fn check_generator(generator: &DMatrix<f64>, n: usize) -> Result<()> {
     if generator.shape() != (n, n) {
-        return Err(Error::Shape(format!(
-            "the generator A is {}×{} but the system has {n} features (A must be {n}×{n})",
-            generator.nrows(),
-            generator.ncols()
-        )));
+        return Err(Error::Input(InputError::MatrixShape {
+            what: "generator A".into(),
+            rows: generator.nrows(),
+            cols: generator.ncols(),
+            rule: "A must be r×r for a system of r features",
+        }));
     }
     crate::systems::check_finite("generator A", generator)?;
     let asymmetry = (generator + generator.transpose()).amax();
     if asymmetry > ANTISYMMETRY_TOLERANCE * generator.amax().max(1.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "max |A + Aᵀ| of the generator A",
             value: asymmetry,
             rule: "the generator must be antisymmetric (A = −Aᵀ)",
-        });
+        }));
     }
     Ok(())
 }
@@ -155,6 +158,7 @@ fn check_generator(generator: &DMatrix<f64>, n: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::InputError;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::steady::{steady_state_with, NewtonParams};
     use crate::systems::FeatureSystem;
@@ -300,10 +304,16 @@ mod tests {
         let sym = DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 1.0, 0.0]);
         let err = first_order_steady_state(&DVector::from_vec(vec![1.0, 1.0]), 0.01, &sym, 0.1)
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidParameter { value, .. } if value == 2.0));
+        assert!(
+            matches!(err, Error::Input(InputError::InvalidParameter { value, .. }) if value == 2.0)
+        );
         assert!(matches!(
             exponential_coupling(&DMatrix::zeros(2, 3), 0.1),
-            Err(Error::Shape(_))
+            Err(Error::Input(InputError::MatrixShape {
+                rows: 2,
+                cols: 3,
+                ..
+            }))
         ));
         let u = exponential_coupling(&rotation_generator(), 0.3).unwrap();
         assert!(

@@ -10,7 +10,7 @@ use lambert_w::lambert_w0;
 use nalgebra::DVector;
 
 use super::decoupled::wright_omega;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::solvers::steady::sd_margin;
 use crate::systems::FeatureSystem;
 
@@ -59,7 +59,7 @@ pub fn steady_margin(lambda: f64) -> Result<SdMargin> {
 /// ```
 ///
 /// every margin m* = U z* = μ*·1 is the same, and z* does not depend on the strengths. The
-/// derivation needs Φ of full row rank (docs/theory.md §3): a square coupling (r = n) and every
+/// derivation needs Φ of full row rank (docs/theory.md §4.2): a square coupling (r = n) and every
 /// strength > 0; anything else is an error.
 pub fn steady_state(system: &FeatureSystem, lambda: f64) -> Result<DVector<f64>> {
     check_full_row_rank(system)?;
@@ -67,21 +67,23 @@ pub fn steady_state(system: &FeatureSystem, lambda: f64) -> Result<DVector<f64>>
     Ok(system.coupling_column_sums() * margin.exact)
 }
 
-/// SD's closed forms need r = n and s_j > 0 for all j (Φ of full row rank, docs/theory.md §3).
+/// SD's closed forms need r = n and s_j > 0 for all j (Φ of full row rank, docs/theory.md §4.2).
 fn check_full_row_rank(system: &FeatureSystem) -> Result<()> {
     let (n, r) = (system.examples(), system.rank());
     if r != n {
-        return Err(Error::Shape(format!(
-            "the SD closed form needs as many features as examples (Φ of full row rank), \
-             but the coupling U is {n}×{r}"
-        )));
+        return Err(Error::Input(InputError::MatrixShape {
+            what: "coupling U".into(),
+            rows: n,
+            cols: r,
+            rule: "the SD closed form needs as many features as examples (Φ of full row rank)",
+        }));
     }
     if let Some(&zero) = system.strengths().iter().find(|&&s| s <= 0.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "strength s_j",
             value: zero,
             rule: "the SD closed form needs Φ of full row rank: every strength > 0",
-        });
+        }));
     }
     Ok(())
 }
@@ -89,6 +91,7 @@ fn check_full_row_rank(system: &FeatureSystem) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::InputError;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::systems::Spectrum;
 
@@ -129,11 +132,18 @@ mod tests {
     fn sd_closed_form_rejects_rank_deficient_systems() {
         let u = nalgebra::DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
         let thin = FeatureSystem::new(DVector::from_vec(vec![2.0, 1.0]), u).unwrap();
-        assert!(matches!(steady_state(&thin, 0.01), Err(Error::Shape(_))));
+        assert!(matches!(
+            steady_state(&thin, 0.01),
+            Err(Error::Input(InputError::MatrixShape {
+                rows: 3,
+                cols: 2,
+                ..
+            }))
+        ));
         let zero = FeatureSystem::decoupled(&[2.0, 0.0]).unwrap();
         assert!(matches!(
             steady_state(&zero, 0.01),
-            Err(Error::InvalidParameter { value, .. }) if value == 0.0
+            Err(Error::Input(InputError::InvalidParameter { value, .. })) if value == 0.0
         ));
         assert!(steady_margin(0.0).is_err());
     }

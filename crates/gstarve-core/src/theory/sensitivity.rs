@@ -10,7 +10,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{l2_steady_state, positive_lambda, sign};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{sigmoid_neg, sigmoid_prime};
 use crate::solvers::steady::SteadyState;
 use crate::systems::FeatureSystem;
@@ -70,10 +70,10 @@ pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity
         jacobian
             .lu()
             .solve(&DMatrix::from_diagonal(&drive))
-            .ok_or(Error::SingularMatrix {
+            .ok_or(Error::Numerical(NumericalError::SingularMatrix {
                 matrix: "J = I + λ⁻¹S²UᵀDU",
                 dimension: r,
-            })?;
+            }))?;
     let z = &steady_state.responses;
     let zero = ZERO_RESPONSE_TOLERANCE * z.amax().max(1.0);
     let elasticities = DMatrix::from_fn(r, r, |j, i| {
@@ -124,10 +124,10 @@ pub struct TwoFeatureCriterion {
 /// examples) and s₂ > 0 (at s₂ = 0 the derivative vanishes whatever M₂₁).
 pub fn two_feature_criterion(system: &FeatureSystem, lambda: f64) -> Result<TwoFeatureCriterion> {
     if system.rank() != 2 {
-        return Err(Error::Shape(format!(
-            "the two-feature criterion needs exactly 2 features, the system has {}",
-            system.rank()
-        )));
+        return Err(Error::Input(InputError::NotTwoFeatures {
+            what: "the two-feature criterion",
+            rank: system.rank(),
+        }));
     }
     let steady_state = l2_steady_state(system, lambda)?;
     let u = system.coupling();
@@ -155,17 +155,19 @@ pub fn two_feature_criterion(system: &FeatureSystem, lambda: f64) -> Result<TwoF
 /// |m₂*| < |m₁*| (σ' falls with |m|). `margins` are m* = U(δ)z*; requires |δ| ≤ 1.
 pub fn rotation_cross_curvature(delta: f64, margins: &DVector<f64>) -> Result<f64> {
     if !(delta.is_finite() && delta.abs() <= 1.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "coupling δ",
             value: delta,
             rule: "the rotation family needs |δ| ≤ 1",
-        });
+        }));
     }
     if margins.len() != 2 {
-        return Err(Error::Shape(format!(
-            "the rotation family has 2 examples, but {} margins were given",
-            margins.len()
-        )));
+        return Err(Error::Input(InputError::Length {
+            what: "margins",
+            found: margins.len(),
+            expected: 2,
+            rule: "the rotation family has 2 examples",
+        }));
     }
     Ok(delta
         * (1.0 - delta * delta).sqrt()
@@ -175,6 +177,7 @@ pub fn rotation_cross_curvature(delta: f64, margins: &DVector<f64>) -> Result<f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::InputError;
     use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::steady::{steady_state_with, NewtonParams};
     use crate::systems::Spectrum;
@@ -342,7 +345,7 @@ mod tests {
         let sys = FeatureSystem::decoupled(&[1.0, 2.0, 3.0]).unwrap();
         assert!(matches!(
             two_feature_criterion(&sys, 0.01),
-            Err(Error::Shape(_))
+            Err(Error::Input(InputError::NotTwoFeatures { rank: 3, .. }))
         ));
         assert!(l2_sensitivity(&sys, 0.0).is_err());
         assert!(rotation_cross_curvature(1.5, &DVector::zeros(2)).is_err());

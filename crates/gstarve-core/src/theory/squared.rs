@@ -13,18 +13,18 @@
 
 use nalgebra::DVector;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::systems::FeatureSystem;
 
 fn nonnegative_lambda(lambda: f64) -> Result<f64> {
     if lambda.is_finite() && lambda >= 0.0 {
         Ok(lambda)
     } else {
-        Err(Error::InvalidParameter {
+        Err(Error::Input(InputError::InvalidParameter {
             name: "λ",
             value: lambda,
             rule: "the regularisation strength must be finite and ≥ 0",
-        })
+        }))
     }
 }
 
@@ -65,18 +65,19 @@ pub fn trajectory(
     tau: f64,
 ) -> Result<DVector<f64>> {
     if initial.len() != system.rank() {
-        return Err(Error::Shape(format!(
-            "initial responses have {} entries but the system has {} features",
-            initial.len(),
-            system.rank()
-        )));
+        return Err(Error::Input(InputError::Length {
+            what: "initial responses z₀",
+            found: initial.len(),
+            expected: system.rank(),
+            rule: "one per feature",
+        }));
     }
     if !(tau.is_finite() && tau >= 0.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "τ",
             value: tau,
             rule: "the learning time must be finite and ≥ 0",
-        });
+        }));
     }
     let target = steady_state(system, lambda)?;
     Ok(DVector::from_fn(system.rank(), |j, _| {

@@ -17,7 +17,7 @@
 use nalgebra::DVector;
 
 use super::positive_lambda;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::systems::FeatureSystem;
 
 /// The constants of the quadratic expansion at α₀.
@@ -38,11 +38,11 @@ pub struct SurrogateConstants {
 /// α₀ must lie in (0, 1).
 pub fn surrogate_constants(alpha0: f64) -> Result<SurrogateConstants> {
     if !(alpha0 > 0.0 && alpha0 < 1.0) {
-        return Err(Error::InvalidParameter {
+        return Err(Error::Input(InputError::InvalidParameter {
             name: "expansion point α₀",
             value: alpha0,
             rule: "the surrogate expands H around a point strictly between 0 and 1",
-        });
+        }));
     }
     let kappa = 1.0 / (alpha0 * (1.0 - alpha0));
     Ok(SurrogateConstants {

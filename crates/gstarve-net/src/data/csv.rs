@@ -11,13 +11,15 @@ use std::path::Path;
 use nalgebra::DMatrix;
 
 use super::Dataset;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 
 /// Read a data set from a CSV file (see the module documentation for the format).
 pub fn read_dataset_csv(path: &Path) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        Error::Input(InputError::Read {
+            path: path.display().to_string(),
+            source,
+        })
     })?;
     parse_dataset_csv(&text, &path.display().to_string())
 }
@@ -43,53 +45,53 @@ pub fn parse_dataset_csv(text: &str, origin: &str) -> Result<Dataset> {
         }
         if let (true, Some(columns)) = (rows.is_empty(), header_columns) {
             if fields.len() != columns {
-                return Err(Error::DatasetColumns {
+                return Err(Error::Input(InputError::DatasetColumns {
                     path: origin.into(),
                     line,
                     found: fields.len(),
                     expected: columns,
-                });
+                }));
             }
         }
         if rows.is_empty() {
             expected = fields.len();
             if expected < 2 {
-                return Err(Error::DatasetColumns {
+                return Err(Error::Input(InputError::DatasetColumns {
                     path: origin.into(),
                     line,
                     found: expected,
                     expected: 2,
-                });
+                }));
             }
         } else if fields.len() != expected {
-            return Err(Error::DatasetColumns {
+            return Err(Error::Input(InputError::DatasetColumns {
                 path: origin.into(),
                 line,
                 found: fields.len(),
                 expected,
-            });
+            }));
         }
         let mut row = Vec::with_capacity(expected);
         for (k, f) in fields.iter().enumerate() {
             match f.parse::<f64>() {
                 Ok(v) if v.is_finite() => row.push(v),
                 _ => {
-                    return Err(Error::DatasetValue {
+                    return Err(Error::Input(InputError::DatasetValue {
                         path: origin.into(),
                         line,
                         column: k + 1,
                         text: (*f).to_string(),
-                    })
+                    }))
                 }
             }
         }
         rows.push((line, row));
     }
     if rows.is_empty() {
-        return Err(Error::EmptyDataset {
+        return Err(Error::Input(InputError::EmptyDataset {
             origin: origin.into(),
             detail: "no data rows (x₁, …, x_d, y)",
-        });
+        }));
     }
     let d = expected - 1;
     let zero_one = rows.iter().any(|(_, r)| r[d] == 0.0);
@@ -102,11 +104,11 @@ pub fn parse_dataset_csv(text: &str, origin: &str) -> Result<Dataset> {
             y == -1.0 || y == 1.0
         };
         if !valid {
-            return Err(Error::DatasetLabel {
+            return Err(Error::Input(InputError::DatasetLabel {
                 path: origin.into(),
                 line: *line,
                 value: y,
-            });
+            }));
         }
         labels.push(y);
     }
@@ -132,41 +134,48 @@ mod tests {
         let e = parse_dataset_csv("1,2,1\n1,2\n", "t.csv").unwrap_err();
         assert!(matches!(
             e,
-            Error::DatasetColumns {
+            Error::Input(InputError::DatasetColumns {
                 line: 2,
                 found: 2,
                 expected: 3,
                 ..
-            }
+            })
         ));
         // A first data row shorter than the header is a column error, not a bad label.
         let e = parse_dataset_csv("x1,x2,y\n0.1,0.3\n", "t.csv").unwrap_err();
         assert!(matches!(
             e,
-            Error::DatasetColumns {
+            Error::Input(InputError::DatasetColumns {
                 line: 2,
                 found: 2,
                 expected: 3,
                 ..
-            }
+            })
         ));
         let e = parse_dataset_csv("1,2,1\n1,nan,-1\n", "t.csv").unwrap_err();
         assert!(matches!(
             e,
-            Error::DatasetValue {
+            Error::Input(InputError::DatasetValue {
                 line: 2,
                 column: 2,
                 ..
-            }
+            })
         ));
         let e = parse_dataset_csv("1,2,1\n1,3,-1\n1,3,0\n", "t.csv").unwrap_err();
-        assert!(matches!(e, Error::DatasetLabel { line: 2, value, .. } if value == -1.0));
+        assert!(
+            matches!(e, Error::Input(InputError::DatasetLabel { line: 2, value, .. }) if value == -1.0)
+        );
         let e = parse_dataset_csv("1,2,2\n", "t.csv").unwrap_err();
-        assert!(matches!(e, Error::DatasetLabel { line: 1, value, .. } if value == 2.0));
+        assert!(
+            matches!(e, Error::Input(InputError::DatasetLabel { line: 1, value, .. }) if value == 2.0)
+        );
         let e = parse_dataset_csv("x,y\n\n", "t.csv").unwrap_err();
-        assert!(matches!(e, Error::EmptyDataset { .. }));
+        assert!(matches!(e, Error::Input(InputError::EmptyDataset { .. })));
         let e = parse_dataset_csv("1\n", "t.csv").unwrap_err();
-        assert!(matches!(e, Error::DatasetColumns { found: 1, .. }));
+        assert!(matches!(
+            e,
+            Error::Input(InputError::DatasetColumns { found: 1, .. })
+        ));
         assert!(e.to_string().contains("t.csv: line 1"));
     }
 }

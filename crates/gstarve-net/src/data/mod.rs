@@ -9,7 +9,7 @@ pub use moons::{two_moons, MoonsOptions};
 
 use nalgebra::{DMatrix, DVector};
 
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 use gstarve_core::systems::check_finite;
 
 /// A validated data set: n ≥ 1 examples of d ≥ 1 finite inputs, labels exactly ±1.
@@ -25,16 +25,18 @@ impl Dataset {
     pub fn new(inputs: DMatrix<f64>, labels: &[f64]) -> Result<Self> {
         let (n, d) = inputs.shape();
         if n == 0 || d == 0 {
-            return Err(Error::EmptyDataset {
+            return Err(Error::Input(InputError::EmptyDataset {
                 origin: "data set".into(),
                 detail: "it needs at least one example and one input column",
-            });
+            }));
         }
         if labels.len() != n {
-            return Err(Error::Shape(format!(
-                "the data set has {n} examples but {} labels",
-                labels.len()
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "labels",
+                found: labels.len(),
+                expected: n,
+                rule: "one per example of the data set",
+            }));
         }
         check_finite("inputs x", &inputs)?;
         let labels = gstarve_core::systems::labels_to_signs(labels)?;

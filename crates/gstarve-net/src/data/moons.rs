@@ -22,7 +22,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
 use super::Dataset;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 
 /// Options of the two-moons generator. Defaults: the paper's n = 300, noise 0.1, Δ = +0.1,
 /// no rotation, seed 0.
@@ -56,26 +56,29 @@ impl MoonsOptions {
     /// Check n, noise, margin and angle.
     pub fn validate(&self) -> Result<()> {
         if self.n < 2 || self.n > 10_000_000 {
-            return Err(Error::InvalidParameter {
-                name: "--n",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "n",
                 value: self.n as f64,
                 rule: "two moons need between 2 and 10⁷ points",
-            });
+            }));
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "--noise",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "noise",
                 value: self.noise,
                 rule: "the noise must be finite and ≥ 0",
-            });
+            }));
         }
-        for (name, v) in [("--margin", self.margin), ("--angle", self.angle_degrees)] {
+        for (name, v) in [
+            ("margin", self.margin),
+            ("angle_degrees", self.angle_degrees),
+        ] {
             if !v.is_finite() {
-                return Err(Error::InvalidParameter {
+                return Err(Error::Input(InputError::InvalidParameter {
                     name,
                     value: v,
                     rule: "it must be finite",
-                });
+                }));
             }
         }
         Ok(())
@@ -111,10 +114,12 @@ pub fn two_moons(options: &MoonsOptions) -> Result<Dataset> {
         y.push(1.0);
     }
     let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(options.seed);
-    let normal = Normal::new(0.0, options.noise).map_err(|_| Error::InvalidParameter {
-        name: "--noise",
-        value: options.noise,
-        rule: "the noise must be finite and ≥ 0",
+    let normal = Normal::new(0.0, options.noise).map_err(|_| {
+        Error::Input(InputError::InvalidParameter {
+            name: "noise",
+            value: options.noise,
+            rule: "the noise must be finite and ≥ 0",
+        })
     })?;
     for i in 0..n {
         x1[i] += normal.sample(&mut rng);
@@ -180,7 +185,10 @@ mod tests {
                 ..Default::default()
             },
         ] {
-            assert!(matches!(two_moons(&o), Err(Error::InvalidParameter { .. })));
+            assert!(matches!(
+                two_moons(&o),
+                Err(Error::Input(InputError::InvalidParameter { .. }))
+            ));
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::data::{two_moons, Dataset, MoonsOptions};
 use crate::network::{
     network_features, train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu,
 };
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::solvers::flow::primal_flow;
@@ -100,30 +100,33 @@ impl LinearisationSpec {
     /// Check everything before any work.
     pub fn validate(&self) -> Result<()> {
         if self.widths.is_empty() {
-            return Err(Error::Shape("give at least one width".into()));
+            return Err(Error::Input(InputError::Empty {
+                what: "widths",
+                rule: "give at least one width",
+            }));
         }
         for &m in &self.widths {
             if m == 0 || m > 1_000_000 || (self.zero_output && m % 2 == 1) {
-                return Err(Error::InvalidParameter {
-                    name: "--widths",
+                return Err(Error::Input(InputError::InvalidParameter {
+                    name: "widths",
                     value: m as f64,
                     rule: "every width must be between 1 and 10⁶ (and even with the zero-output start)",
-                });
+                }));
             }
         }
         if self.epochs == 0 || self.epochs > 100_000_000 {
-            return Err(Error::InvalidParameter {
-                name: "--epochs",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "epochs",
                 value: self.epochs as f64,
                 rule: "between 1 and 10⁸ epochs",
-            });
+            }));
         }
         if self.top == 0 || self.top > self.n {
-            return Err(Error::InvalidParameter {
-                name: "--top",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "top",
                 value: self.top as f64,
                 rule: "compare between 1 and n leading features",
-            });
+            }));
         }
         self.training().validate()?;
         MoonsOptions {

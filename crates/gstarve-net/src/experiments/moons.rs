@@ -29,7 +29,7 @@ use crate::data::{two_moons, Dataset, MoonsOptions};
 use crate::network::{
     network_features, train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu,
 };
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 use gstarve_core::sweeps::progress::{Progress, Tracker};
 
 /// One training setting of the experiment: the data margin Δ and the SD coefficient.
@@ -130,57 +130,64 @@ impl MoonsSpec {
     pub fn validate(&self) -> Result<()> {
         let count = |name, value: usize, lo: usize, hi: usize, rule| {
             if value < lo || value > hi {
-                Err(Error::InvalidParameter {
+                Err(Error::Input(InputError::InvalidParameter {
                     name,
                     value: value as f64,
                     rule,
-                })
+                }))
             } else {
                 Ok(())
             }
         };
-        count("--seeds", self.seeds, 1, 10_000, "between 1 and 10⁴ seeds")?;
+        count("seeds", self.seeds, 1, 10_000, "between 1 and 10⁴ seeds")?;
         count(
-            "--epochs",
+            "epochs",
             self.training.epochs,
             1,
             100_000_000,
             "between 1 and 10⁸ epochs",
         )?;
         count(
-            "--width",
+            "width",
             self.network.width,
             1,
             1_000_000,
             "the width must be between 1 and 10⁶",
         )?;
         count(
-            "--grid",
+            "grid_points",
             self.grid_points,
             2,
             4096,
             "the grid needs between 2 and 4096 points per axis",
         )?;
         if self.settings.is_empty() {
-            return Err(Error::Shape(
-                "the experiment needs at least one setting".into(),
-            ));
+            return Err(Error::Input(InputError::Empty {
+                what: "settings",
+                rule: "the experiment needs at least one",
+            }));
         }
         if self.features.is_empty() {
-            return Err(Error::Shape("choose at least one feature to follow".into()));
+            return Err(Error::Input(InputError::Empty {
+                what: "features to follow",
+                rule: "choose at least one",
+            }));
         }
         if !(self.grid_extent.is_finite() && self.grid_extent > 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "--extent",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "grid_extent",
                 value: self.grid_extent,
                 rule: "the grid's half-width must be finite and > 0",
-            });
+            }));
         }
         // Features exist only up to the rank r = min(n, p).
         let p = self.network.width * 4 + 1;
         let rank = self.n.min(p);
         if let Some(&j) = self.features.iter().find(|&&j| j >= rank) {
-            return Err(Error::ResponseOutOfRange { index: j + 1, rank });
+            return Err(Error::Input(InputError::ResponseOutOfRange {
+                index: j + 1,
+                rank,
+            }));
         }
         self.training.validate()?;
         for s in &self.settings {
@@ -372,12 +379,18 @@ fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> R
     let record = train(&mut net, &data, Some(&features.system), &options)?;
     let rank = features.system.rank();
     if let Some(&j) = spec.features.iter().find(|&&j| j >= rank) {
-        return Err(Error::ResponseOutOfRange { index: j + 1, rank });
+        return Err(Error::Input(InputError::ResponseOutOfRange {
+            index: j + 1,
+            rank,
+        }));
     }
     let last = record
         .responses
         .last()
-        .ok_or(Error::Shape("training recorded no responses".to_string()))?;
+        .ok_or(Error::Input(InputError::Empty {
+            what: "training record",
+            rule: "training records at least one epoch's responses",
+        }))?;
     let signs: Vec<f64> = spec
         .features
         .iter()
@@ -397,7 +410,10 @@ fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> R
     let outputs = record
         .outputs
         .last()
-        .ok_or(Error::Shape("training recorded no outputs".to_string()))?;
+        .ok_or(Error::Input(InputError::Empty {
+            what: "training record",
+            rule: "training records at least one epoch's outputs",
+        }))?;
     let correct = outputs
         .iter()
         .zip(data.labels().iter())
@@ -500,9 +516,10 @@ pub fn moons_experiment(spec: &MoonsSpec, progress: Progress) -> Result<MoonsExp
         let mut tau = Vec::new();
         let mut boundary = None;
         for _ in 0..spec.seeds {
-            let out = outputs
-                .next()
-                .ok_or_else(|| Error::Shape("a run is missing".into()))??;
+            let out = outputs.next().ok_or(Error::Input(InputError::Empty {
+                what: "runs",
+                rule: "every seed of every setting runs",
+            }))??;
             if out.boundary.is_some() {
                 boundary = out.boundary;
                 epochs = out.epochs;
@@ -510,7 +527,10 @@ pub fn moons_experiment(spec: &MoonsSpec, progress: Progress) -> Result<MoonsExp
             }
             runs.push(out.run);
         }
-        let boundary = boundary.ok_or_else(|| Error::Shape("seed 0 did not run".into()))?;
+        let boundary = boundary.ok_or(Error::Input(InputError::Empty {
+            what: "experiment",
+            rule: "it needs at least one seed",
+        }))?;
         let records = epochs.len();
         let bands = (0..records)
             .map(|i| {

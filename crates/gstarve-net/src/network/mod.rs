@@ -32,7 +32,7 @@ use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, Result};
 
 /// How the network is scaled and initialised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,21 +106,24 @@ impl TwoLayerRelu {
     pub fn init(input_dim: usize, options: &NetworkOptions) -> Result<Self> {
         let m = options.width;
         if m == 0 || m > 10_000_000 {
-            return Err(Error::InvalidParameter {
-                name: "--width",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "width",
                 value: m as f64,
                 rule: "the width must be between 1 and 10⁷",
-            });
+            }));
         }
         if options.zero_output && m % 2 == 1 {
-            return Err(Error::InvalidParameter {
-                name: "--width",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "width",
                 value: m as f64,
-                rule: "--zero-output pairs hidden units with opposite output weights: the width must be even",
-            });
+                rule: "the zero-output start pairs hidden units with opposite output weights: the width must be even",
+            }));
         }
         if input_dim == 0 {
-            return Err(Error::Shape("the network needs at least one input".into()));
+            return Err(Error::Input(InputError::Empty {
+                what: "network inputs",
+                rule: "the network needs at least one input",
+            }));
         }
         let d = input_dim;
         let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(options.seed);
@@ -203,11 +206,12 @@ impl TwoLayerRelu {
     /// Set all parameters from θ (same layout as [`Self::parameters`]).
     pub fn set_parameters(&mut self, theta: &[f64]) -> Result<()> {
         if theta.len() != self.num_parameters() {
-            return Err(Error::Shape(format!(
-                "θ has {} entries but the network has {} parameters",
-                theta.len(),
-                self.num_parameters()
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "parameters θ",
+                found: theta.len(),
+                expected: self.num_parameters(),
+                rule: "one per parameter of the network",
+            }));
         }
         let (m, d) = (self.width(), self.input_dim);
         self.weights.copy_from_slice(&theta[..m * d]);
@@ -253,27 +257,29 @@ impl TwoLayerRelu {
         ny: usize,
     ) -> Result<DMatrix<f64>> {
         if self.input_dim != 2 {
-            return Err(Error::Shape(format!(
-                "a grid of the plane needs 2 inputs, the network has {}",
-                self.input_dim
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "network inputs",
+                found: self.input_dim,
+                expected: 2,
+                rule: "a grid of the plane needs 2 inputs",
+            }));
         }
         for (name, v) in [("grid nx", nx), ("grid ny", ny)] {
             if !(2..=16_384).contains(&v) {
-                return Err(Error::InvalidParameter {
+                return Err(Error::Input(InputError::InvalidParameter {
                     name,
                     value: v as f64,
                     rule: "a grid needs between 2 and 16384 points per axis",
-                });
+                }));
             }
         }
         for (lo, hi) in [x_range, y_range] {
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(Error::EmptyRange {
+                return Err(Error::Input(InputError::EmptyRange {
                     axis: "grid",
                     start: lo,
                     end: hi,
-                });
+                }));
             }
         }
         let at = |(lo, hi): (f64, f64), k: usize, count: usize| {
@@ -286,11 +292,12 @@ impl TwoLayerRelu {
 
     pub(crate) fn check_inputs(&self, inputs: &DMatrix<f64>) -> Result<()> {
         if inputs.ncols() != self.input_dim {
-            return Err(Error::Shape(format!(
-                "the inputs have {} columns but the network takes {}",
-                inputs.ncols(),
-                self.input_dim
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "input columns",
+                found: inputs.ncols(),
+                expected: self.input_dim,
+                rule: "one per input of the network",
+            }));
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use super::kernel::Kernel;
 use super::sgd::{step, Gradient};
 use super::TwoLayerRelu;
 use crate::data::Dataset;
-use gstarve_core::error::{Error, Result};
+use gstarve_core::error::{Error, InputError, NumericalError, Result};
 use gstarve_core::systems::FeatureSystem;
 
 /// Options of [`train`]. Defaults: the paper's two-moons run (10 000 epochs, η = 1e-2, μ = 0.9,
@@ -67,25 +67,25 @@ impl TrainOptions {
     pub fn validate(&self) -> Result<()> {
         let checks: [(&'static str, f64, bool, &'static str); 4] = [
             (
-                "--lr",
+                "learning_rate",
                 self.learning_rate,
                 self.learning_rate > 0.0,
                 "the learning rate must be finite and > 0",
             ),
             (
-                "--momentum",
+                "momentum",
                 self.momentum,
                 (0.0..1.0).contains(&self.momentum),
                 "the momentum must be in [0, 1)",
             ),
             (
-                "--weight-decay",
+                "weight_decay",
                 self.weight_decay,
                 self.weight_decay >= 0.0,
                 "the weight decay must be finite and ≥ 0",
             ),
             (
-                "--sd",
+                "spectral_decoupling",
                 self.spectral_decoupling,
                 self.spectral_decoupling >= 0.0,
                 "the SD coefficient must be finite and ≥ 0",
@@ -93,15 +93,19 @@ impl TrainOptions {
         ];
         for (name, value, ok, rule) in checks {
             if !(value.is_finite() && ok) {
-                return Err(Error::InvalidParameter { name, value, rule });
+                return Err(Error::Input(InputError::InvalidParameter {
+                    name,
+                    value,
+                    rule,
+                }));
             }
         }
         if self.record_every == 0 {
-            return Err(Error::InvalidParameter {
-                name: "--record-every",
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "record_every",
                 value: 0.0,
                 rule: "record at least every epoch count ≥ 1",
-            });
+            }));
         }
         Ok(())
     }
@@ -126,7 +130,7 @@ pub struct TrainingRecord {
 /// Train `net` on `dataset` with full-batch SGD (see the module docs), recording ŷ and, when a
 /// `basis` is given (usually the feature system at initialisation), z_real = UᵀYŷ.
 ///
-/// A non-finite loss stops training with [`Error::TrainingDiverged`].
+/// A non-finite loss stops training with [`Error::Numerical(NumericalError::TrainingDiverged)`].
 pub fn train(
     net: &mut TwoLayerRelu,
     dataset: &Dataset,
@@ -136,11 +140,12 @@ pub fn train(
     options.validate()?;
     if let Some(b) = basis {
         if b.examples() != dataset.len() {
-            return Err(Error::Shape(format!(
-                "the basis U has {} rows but the data set has {} examples",
-                b.examples(),
-                dataset.len()
-            )));
+            return Err(Error::Input(InputError::Length {
+                what: "rows of the basis U",
+                found: b.examples(),
+                expected: dataset.len(),
+                rule: "one per example of the data set",
+            }));
         }
     }
     let mut kernel = Kernel::new(net, dataset)?;
@@ -153,11 +158,11 @@ pub fn train(
         kernel.forward(net, options.parallel);
         let loss = kernel.loss_and_residual(options.spectral_decoupling);
         if !loss.is_finite() {
-            return Err(Error::TrainingDiverged {
+            return Err(Error::Numerical(NumericalError::TrainingDiverged {
                 epoch: k,
                 loss,
                 learning_rate: options.learning_rate,
-            });
+            }));
         }
         if k % options.record_every == 0 || k == options.epochs {
             let outputs = DVector::from_column_slice(&kernel.out[..n]);
@@ -241,7 +246,10 @@ mod tests {
             },
         ];
         for o in bad {
-            assert!(matches!(o.validate(), Err(Error::InvalidParameter { .. })));
+            assert!(matches!(
+                o.validate(),
+                Err(Error::Input(InputError::InvalidParameter { .. }))
+            ));
         }
     }
 }

@@ -1,11 +1,8 @@
-//! The library's typed errors. Every variant carries the offending value and names the rule it
-//! breaks, so the command line can print it as one helpful line.
+//! Input the library rejects: a value, a shape or a file the user can fix.
 
-use thiserror::Error;
-
-/// Everything that can go wrong in gstarve's library.
-#[derive(Debug, Error)]
-pub enum Error {
+/// A value, shape or file that breaks a rule of the theory or of the API.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
     /// A strength s_j that is negative or not finite (docs/theory.md §1: s_j ≥ 0).
     #[error("strength s_{index} = {value} is invalid: strengths must be finite and ≥ 0")]
     InvalidStrength {
@@ -36,9 +33,6 @@ pub enum Error {
         /// The tolerance allowed.
         tolerance: f64,
     },
-    /// Inconsistent sizes between inputs.
-    #[error("shape mismatch: {0}")]
-    Shape(String),
     /// A label that is not ±1 (or 0/1).
     #[error("label y_{index} = {value} is invalid: labels must be −1/+1 (or 0/1)")]
     InvalidLabel {
@@ -50,7 +44,7 @@ pub enum Error {
     /// A parameter outside its allowed range.
     #[error("{name} = {value} is invalid: {rule}")]
     InvalidParameter {
-        /// The parameter's name as the user knows it (e.g. "λ", "--eta").
+        /// The parameter as the API names it (e.g. "λ", "eta", "t_end"); the command line maps it to its flag.
         name: &'static str,
         /// The value given.
         value: f64,
@@ -70,54 +64,6 @@ pub enum Error {
         product: f64,
         /// 2 / bound.
         limit: f64,
-    },
-    /// An iteration left the finite numbers.
-    #[error("{method} diverged at step {step} (τ = {tau}): the state is no longer finite")]
-    Diverged {
-        /// Which method.
-        method: &'static str,
-        /// Step index where the state became non-finite.
-        step: usize,
-        /// Learning time there.
-        tau: f64,
-    },
-    /// An explicit integrator found the problem stiff (internal: the automatic method switches).
-    #[error("{solver} detected stiffness at τ = {tau}; use an implicit method (BDF or Rodas4)")]
-    StiffnessDetected {
-        /// The explicit solver.
-        solver: &'static str,
-        /// Time at which stiffness was detected.
-        tau: f64,
-    },
-    /// An integrator failed to reach the end time.
-    #[error("{solver} failed at τ = {tau}: {reason}")]
-    IntegrationFailed {
-        /// The solver.
-        solver: &'static str,
-        /// Time reached.
-        tau: f64,
-        /// Why.
-        reason: String,
-    },
-    /// No steady state exists (no regulariser: responses grow like log τ, docs/theory.md §2).
-    #[error("no steady state exists without a regulariser: responses grow like log τ (docs/theory.md §2, §5)")]
-    NoSteadyState,
-    /// Newton's method did not converge.
-    #[error("steady-state Newton iteration did not converge: residual {residual:.3e} after {iterations} iterations")]
-    NewtonFailed {
-        /// Iterations taken.
-        iterations: usize,
-        /// Final max-norm residual.
-        residual: f64,
-    },
-    /// A matrix the theory proves nonsingular (e.g. the Jacobian J = I + λ⁻¹S²UᵀDU of
-    /// docs/theory.md §4, whose eigenvalues are ≥ 1) was singular in floating point.
-    #[error("the {dimension}×{dimension} matrix {matrix} is singular to working precision")]
-    SingularMatrix {
-        /// Which matrix, in the theory's notation.
-        matrix: &'static str,
-        /// Its dimension.
-        dimension: usize,
     },
     /// A sweep axis whose range is empty or reversed (start ≥ end with more than one point).
     #[error("sweep axis {axis}: the range [{start}, {end}] is empty (start must be < end, or give 1 point)")]
@@ -167,28 +113,6 @@ pub enum Error {
         /// Number of features.
         rank: usize,
     },
-    /// A figure asked for with no output format.
-    #[error("figure {figure}: no output format chosen (choose PNG, SVG or both)")]
-    NoOutputFormat {
-        /// The figure's file stem.
-        figure: String,
-    },
-    /// A figure with nothing to draw (no finite data in the chosen window).
-    #[error("figure {figure} has no finite data to draw")]
-    EmptyFigure {
-        /// The figure's file stem.
-        figure: String,
-    },
-    /// The plotting backend failed while drawing a figure.
-    #[error("drawing {figure} as {format} failed: {detail}")]
-    Render {
-        /// The figure's file stem.
-        figure: String,
-        /// `png` or `svg`.
-        format: &'static str,
-        /// The backend's message.
-        detail: String,
-    },
     /// A data set with no examples (or no input columns).
     #[error("{origin}: the data set is empty: {detail}")]
     EmptyDataset {
@@ -233,27 +157,12 @@ pub enum Error {
         /// The label found.
         value: f64,
     },
-    /// Network training left the finite numbers (learning rate too large for the network).
-    #[error("network training diverged at epoch {epoch}: the loss is {loss} (lower the learning rate {learning_rate})")]
-    TrainingDiverged {
-        /// Epoch (number of updates done) at which the loss became non-finite.
-        epoch: usize,
-        /// The loss found.
-        loss: f64,
-        /// The learning rate used.
-        learning_rate: f64,
-    },
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
     Unsupported(String),
-    /// A file could not be read or written (the I/O error is its source, so `{:#}` shows both).
-    #[error("cannot access {path}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    /// No steady state exists (no regulariser: responses grow like log τ, docs/theory.md §2).
+    #[error("no steady state exists without a regulariser: responses grow like log τ (docs/theory.md §2, §5)")]
+    NoSteadyState,
     /// A file could not be parsed.
     #[error("{path}: {message}")]
     Parse {
@@ -262,7 +171,56 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Two inputs whose sizes disagree.
+    #[error("{what}: {found} given, {expected} expected ({rule})")]
+    Length {
+        /// What has the wrong size (e.g. "labels", "initial responses z₀").
+        what: &'static str,
+        /// Its size.
+        found: usize,
+        /// The size it must have.
+        expected: usize,
+        /// Where the expected size comes from (e.g. "one per row of Φ").
+        rule: &'static str,
+    },
+    /// A matrix whose shape breaks a rule.
+    #[error("{what} is {rows}×{cols}: {rule}")]
+    MatrixShape {
+        /// Which matrix (e.g. "coupling U").
+        what: String,
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// Rows of a table or matrix with different lengths.
+    #[error("{what}: row {row} has {found} entries but row 1 has {expected}")]
+    Ragged {
+        /// Which input.
+        what: String,
+        /// 1-based row.
+        row: usize,
+        /// Entries in that row.
+        found: usize,
+        /// Entries in row 1.
+        expected: usize,
+    },
+    /// An input with nothing in it.
+    #[error("{what} is empty: {rule}")]
+    Empty {
+        /// Which input.
+        what: &'static str,
+        /// What it needs.
+        rule: &'static str,
+    },
+    /// A file that could not be read (the I/O error is its source, so `{:#}` shows both).
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
-
-/// The library's result type.
-pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,62 @@
+//! Numerical failures: the computation did not reach an answer it can stand behind, and says so
+//! instead of returning a plausible wrong number.
+
+/// A computation that failed, with the numbers that show where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum NumericalError {
+    /// An iteration left the finite numbers.
+    #[error("{method} diverged at step {step} (τ = {tau}): the state is no longer finite")]
+    Diverged {
+        /// Which method.
+        method: &'static str,
+        /// Step index where the state became non-finite.
+        step: usize,
+        /// Learning time there.
+        tau: f64,
+    },
+    /// An explicit integrator found the problem stiff (internal: the automatic method switches).
+    #[error("{solver} detected stiffness at τ = {tau}; use an implicit method (BDF or Rodas4)")]
+    StiffnessDetected {
+        /// The explicit solver.
+        solver: &'static str,
+        /// Time at which stiffness was detected.
+        tau: f64,
+    },
+    /// An integrator failed to reach the end time.
+    #[error("{solver} failed at τ = {tau}: {reason}")]
+    IntegrationFailed {
+        /// The solver.
+        solver: &'static str,
+        /// Time reached.
+        tau: f64,
+        /// Why.
+        reason: String,
+    },
+    /// Newton's method did not converge.
+    #[error("steady-state Newton iteration did not converge: residual {residual:.3e} after {iterations} iterations")]
+    NewtonFailed {
+        /// Iterations taken.
+        iterations: usize,
+        /// Final max-norm residual.
+        residual: f64,
+    },
+    /// A matrix the theory proves nonsingular (e.g. the Jacobian J = I + λ⁻¹S²UᵀDU of
+    /// docs/theory.md §4, whose eigenvalues are ≥ 1) was singular in floating point.
+    #[error("the {dimension}×{dimension} matrix {matrix} is singular to working precision")]
+    SingularMatrix {
+        /// Which matrix, in the theory's notation.
+        matrix: &'static str,
+        /// Its dimension.
+        dimension: usize,
+    },
+    /// Network training left the finite numbers (learning rate too large for the network).
+    #[error("network training diverged at epoch {epoch}: the loss is {loss} (lower the learning rate {learning_rate})")]
+    TrainingDiverged {
+        /// Epoch (number of updates done) at which the loss became non-finite.
+        epoch: usize,
+        /// The loss found.
+        loss: f64,
+        /// The learning rate used.
+        learning_rate: f64,
+    },
+}
