@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side timing of gstarve against the SciPy/NumPy baseline, on the same system files.
 
-Usage: python3 benches/compare_scipy.py --baseline PATH/TO/scipy_baseline.py [--python PY]
+Usage: python3 benches/compare_scipy.py [--baseline benches/peers/scipy_baseline.py] [--python PY]
            [--sizes 2,10,100,1000] [--repeat 3] [--out docs/benchmarks.md]
 
 Needs a release build (cargo build --release) and a Python with numpy + scipy for the baseline.
@@ -49,7 +49,7 @@ def max_err(a, b):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--baseline", required=True)
+    p.add_argument("--baseline", default=os.path.join(os.path.dirname(__file__), "peers", "scipy_baseline.py"))
     p.add_argument("--python", default=sys.executable)
     p.add_argument("--sizes", default="2,10,100,1000")
     p.add_argument("--repeat", type=int, default=3)

@@ -1,5 +1,5 @@
 //! The paper's two-moons network run, against the PyTorch baseline
-//! (`/work/shared/bench/torch_moons.py`, see docs/networks.md): width 500, 300 points, 10 000
+//! (`benches/peers/torch_moons.py`, see docs/networks.md): width 500, 300 points, 10 000
 //! full-batch epochs, η = 1e-2, momentum 0.9, weight decay 2e-4, SD 0.003, PyTorch init, seed 0.
 //! Sequential and with the hidden units split over two rayon tasks.
 //! Run: `cargo bench --bench network`.
