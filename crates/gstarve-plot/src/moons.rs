@@ -7,7 +7,7 @@
 //!   (one shared, symmetric colour scale), its zero contour (the decision boundary) and the
 //!   training points by class, for the Δ = +0.1 settings without and with SD.
 //!
-//! The width sweep's figures ([`LinearisationSweep`](gstarve_core::sweeps::LinearisationSweep)) are in
+//! The width sweep's figures ([`LinearisationSweep`](gstarve_net::experiments::LinearisationSweep)) are in
 //! [`super::linearisation`].
 
 use std::path::Path;

@@ -1,6 +1,10 @@
 //! One simulation of a system: the steady state and any of GD, θ-space GD, the flow and the dual,
 //! run on the same system with the same loss and regulariser, as one serialisable report (the
 //! `gstarve simulate` JSON contract).
+//!
+//! - [`paths`]: the runs a figure overlays, on output grids suited to drawing;
+//! - [`figures`](mod@figures): the computed data of each figure (phase plane, responses, toy,
+//!   GD against the flow, gallery).
 
 pub mod figures;
 pub mod paths;

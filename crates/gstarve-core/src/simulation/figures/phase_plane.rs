@@ -208,7 +208,7 @@ pub struct DirectionField {
 }
 
 /// F on a grid spanning the window corner to corner: `rates[k][iy·nx + ix]` is component k
-/// (0: F_a, 1: F_b) at (xs[ix], ys[iy]); its zero sets are the nullclines.
+/// (0: F_a, 1: F_b) at (`xs[ix]`, `ys[iy]`); its zero sets are the nullclines.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateGrid {
     /// The x values (nx).
