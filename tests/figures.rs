@@ -7,6 +7,10 @@ use std::path::Path;
 use gstarve_core::error::{InputError, OutputError};
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference::paper_toy;
+use gstarve_core::simulation::figures::{
+    FlowVsGdData, FlowVsGdSpec, GalleryData, GallerySpec, PhasePlaneData, PhasePlaneSpec,
+    ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
+};
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::sweeps::{
     phase_diagram, starvation_matrix, Axis, GdGapOptions, Grid, Measure, Parameter,
@@ -17,8 +21,8 @@ use gstarve_core::theory::sensitivity::l2_sensitivity;
 use gstarve_core::Error;
 use gstarve_plot::{
     flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
-    toy_figure, FigureSize, FlowVsGdOptions, Formats, GalleryOptions, PhaseDiagramOptions,
-    PhasePlaneOptions, ResponsesOptions, StarvationMatrixOptions, ToyFigureOptions, Written,
+    toy_figure, FigureSize, FlowVsGdOptions, Formats, PhaseDiagramOptions, PhasePlaneOptions,
+    ResponsesOptions, StarvationMatrixOptions, ToyFigureOptions, Written,
 };
 
 /// Decode the PNG, check its size, and check that it is not blank (luminance variance).
@@ -80,12 +84,16 @@ fn small_grid(measure: Measure) -> PhaseDiagramSpec {
 #[test]
 fn phase_plane_renders_with_field_and_nullclines() {
     let dir = tempfile::tempdir().unwrap();
-    let options = PhasePlaneOptions {
+    let spec = PhasePlaneSpec {
         t_end: 40.0,
+        ..Default::default()
+    };
+    let data = PhasePlaneData::compute(&paper_toy(4.0), &spec).unwrap();
+    let options = PhasePlaneOptions {
         formats: Formats::BOTH,
         ..Default::default()
     };
-    let w = phase_plane(&paper_toy(4.0), dir.path(), &options).unwrap();
+    let w = phase_plane(&data, dir.path(), &options).unwrap();
     check_written(
         &w,
         FigureSize::COLUMN,
@@ -114,19 +122,20 @@ fn phase_plane_renders_with_field_and_nullclines() {
 fn phase_plane_field_needs_two_features() {
     let dir = tempfile::tempdir().unwrap();
     let sys = FeatureSystem::random(3, Spectrum::Geometric { from: 3.0, to: 1.0 }, 2).unwrap();
-    let err = phase_plane(&sys, dir.path(), &PhasePlaneOptions::default()).unwrap_err();
+    // Compute, then draw: a spec the system cannot satisfy fails before anything is drawn.
+    let render = |spec: &PhasePlaneSpec| {
+        PhasePlaneData::compute(&sys, spec)
+            .and_then(|data| phase_plane(&data, dir.path(), &PhasePlaneOptions::default()))
+    };
+    let err = render(&PhasePlaneSpec::default()).unwrap_err();
     assert!(matches!(
         err,
         Error::Input(InputError::NotTwoFeatures { rank: 3, .. })
     ));
-    let err = phase_plane(
-        &sys,
-        dir.path(),
-        &PhasePlaneOptions {
-            responses: (0, 5),
-            ..Default::default()
-        },
-    )
+    let err = render(&PhasePlaneSpec {
+        responses: (0, 5),
+        ..Default::default()
+    })
     .unwrap_err();
     assert!(matches!(
         err,
@@ -138,13 +147,17 @@ fn phase_plane_field_needs_two_features() {
 #[test]
 fn responses_render_in_log_time() {
     let dir = tempfile::tempdir().unwrap();
-    let options = ResponsesOptions {
+    let spec = ResponsesSpec {
         t_end: 30.0,
         log_time: true,
+        ..Default::default()
+    };
+    let data = ResponsesData::compute(&paper_toy(3.0), &spec).unwrap();
+    let options = ResponsesOptions {
         formats: Formats::BOTH,
         ..Default::default()
     };
-    let w = responses(&paper_toy(3.0), dir.path(), &options).unwrap();
+    let w = responses(&data, dir.path(), &options).unwrap();
     check_written(&w, FigureSize::COLUMN, &["learning time τ", "response z"]);
 }
 
@@ -256,30 +269,38 @@ fn starvation_matrix_renders() {
 #[test]
 fn flow_vs_gd_renders() {
     let dir = tempfile::tempdir().unwrap();
-    let options = FlowVsGdOptions {
+    let spec = FlowVsGdSpec {
         etas: Some(vec![0.004, 0.02, 0.1]),
         gap: GdGapOptions {
             t_end: 10.0,
             samples: 51,
             ..Default::default()
         },
+        ..Default::default()
+    };
+    let data = FlowVsGdData::compute(&paper_toy(4.0), &spec).unwrap();
+    let options = FlowVsGdOptions {
         formats: Formats::BOTH,
         ..Default::default()
     };
-    let w = flow_vs_gd(&paper_toy(4.0), dir.path(), &options).unwrap();
+    let w = flow_vs_gd(&data, dir.path(), &options).unwrap();
     check_written(&w, FigureSize::COLUMN, &["step size η"]);
 }
 
 #[test]
 fn toy_figure_renders_both_panels() {
     let dir = tempfile::tempdir().unwrap();
-    let options = ToyFigureOptions {
+    let spec = ToySpec {
         ls: vec![2.0, 5.0],
         steps: 400,
+        ..Default::default()
+    };
+    let data = ToyFigureData::compute(&spec).unwrap();
+    let options = ToyFigureOptions {
         formats: Formats::BOTH,
         ..Default::default()
     };
-    let w = toy_figure(dir.path(), &options).unwrap();
+    let w = toy_figure(&data, dir.path(), &options).unwrap();
     check_written(
         &w,
         FigureSize::PAGE,
@@ -295,12 +316,12 @@ fn toy_figure_renders_both_panels() {
 #[test]
 fn gallery_writes_every_figure() {
     let dir = tempfile::tempdir().unwrap();
-    let options = GalleryOptions {
-        formats: Formats::PNG,
+    let spec = GallerySpec {
         grid_points: 12,
         seed: 1,
     };
-    let written = gallery(dir.path(), &options).unwrap();
+    let data = GalleryData::compute(&spec).unwrap();
+    let written = gallery(&data, dir.path(), Formats::PNG).unwrap();
     assert_eq!(written.len(), 7);
     for w in &written {
         assert!(w.images[0].exists() && w.data.exists());

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
-use gstarve_core::output::ensure_dir;
+use gstarve_core::output::{ensure_dir, to_json, to_json_sorted, Layout};
 use gstarve_core::reference::{self, paper_toy};
 use gstarve_core::simulation::{
     simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig,
@@ -14,10 +14,12 @@ use gstarve_core::simulation::{
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::FeatureSystem;
-use gstarve_core::theory::checks::{all_passed, check_system, CheckOptions, Verdict};
+use gstarve_core::theory::checks::{
+    all_passed, check_system, CheckOptions, PredictionCheck, Verdict,
+};
 use gstarve_core::theory::sensitivity::l2_sensitivity;
-use nalgebra::DVector;
-use serde_json::json;
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
 
 use super::{ModelArgs, OutputArgs, SystemArgs};
 
@@ -141,7 +143,7 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         write_trajectories_csv(&report, &dir.join("trajectories.csv"))?;
     }
     if a.output.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", to_json(&report, Layout::Compact)?);
         return Ok(());
     }
     match &report.fixed_point {
@@ -192,6 +194,31 @@ pub struct FixedPointArgs {
     json: bool,
 }
 
+/// `gstarve fixed-point --json` (keys sorted, as printed since the first release).
+#[derive(Serialize)]
+struct FixedPointJson {
+    /// z*.
+    z: Vec<f64>,
+    /// m* = Uz*.
+    margins: Vec<f64>,
+    /// The dual variables α* (logistic loss).
+    alpha: Option<Vec<f64>>,
+    residual: f64,
+    iterations: usize,
+    method: &'static str,
+    /// ∂z_j*/∂s_i² (rows j, columns i), where known.
+    sensitivity: Option<Vec<Vec<f64>>>,
+    /// E_ji = ∂log|z_j*|/∂log s_i², `null` where masked.
+    elasticity: Option<Vec<Vec<Option<f64>>>>,
+}
+
+/// The rows of an r × r matrix.
+fn matrix_rows<T: Copy>(m: &DMatrix<T>) -> Vec<Vec<T>> {
+    m.row_iter()
+        .map(|row| row.iter().copied().collect())
+        .collect()
+}
+
 /// Run `gstarve fixed-point`.
 pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
     let loaded = a.system.load_or(default_system)?;
@@ -204,37 +231,36 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
     let (sensitivity, elasticity) = match (loss, regulariser) {
         (Loss::Logistic, Regulariser::L2 { lambda }) => {
             let sens = l2_sensitivity(&loaded.system, lambda)?;
-            let rows = |f: &dyn Fn(usize, usize) -> serde_json::Value| {
-                (0..r)
-                    .map(|j| (0..r).map(|i| f(j, i)).collect::<Vec<_>>())
-                    .collect::<Vec<_>>()
-            };
+            // A non-finite elasticity is masked, as a missing one.
+            let elasticities = sens.elasticities.map(|e| e.filter(|v| v.is_finite()));
             (
-                Some(rows(&|j, i| json!(sens.derivatives[(j, i)]))),
-                Some(rows(&|j, i| json!(sens.elasticities[(j, i)]))),
+                Some(matrix_rows(&sens.derivatives)),
+                Some(matrix_rows(&elasticities)),
             )
         }
         (Loss::Logistic, Regulariser::SpectralDecoupling { .. })
             if r == loaded.system.examples()
                 && loaded.system.strengths().iter().all(|&s| s > 0.0) =>
         {
-            let zeros = vec![vec![json!(0.0); r]; r];
-            (Some(zeros.clone()), Some(zeros))
+            (
+                Some(vec![vec![0.0; r]; r]),
+                Some(vec![vec![Some(0.0); r]; r]),
+            )
         }
         _ => (None, None),
     };
     if a.json {
-        let value = json!({
-            "z": to_vec(&fp.responses),
-            "margins": to_vec(&fp.margins),
-            "alpha": fp.alpha.as_ref().map(to_vec),
-            "residual": fp.residual,
-            "iterations": fp.iterations,
-            "method": fp.method,
-            "sensitivity": sensitivity,
-            "elasticity": elasticity,
-        });
-        println!("{value}");
+        let value = FixedPointJson {
+            z: to_vec(&fp.responses),
+            margins: to_vec(&fp.margins),
+            alpha: fp.alpha.as_ref().map(to_vec),
+            residual: fp.residual,
+            iterations: fp.iterations,
+            method: fp.method,
+            sensitivity,
+            elasticity,
+        };
+        println!("{}", to_json_sorted(&value, Layout::Compact)?);
     } else {
         println!("z*       = {}", fmt_vec(fp.responses.as_slice()));
         println!("margins  = {}", fmt_vec(fp.margins.as_slice()));
@@ -250,10 +276,7 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
             for row in e {
                 let cells: Vec<String> = row
                     .iter()
-                    .map(|v| {
-                        v.as_f64()
-                            .map_or("   masked".to_string(), |x| format!("{x:>9.5}"))
-                    })
+                    .map(|v| v.map_or("   masked".to_string(), |x| format!("{x:>9.5}")))
                     .collect();
                 println!("  [{}]", cells.join(", "));
             }
@@ -302,6 +325,22 @@ pub struct ToyArgs {
     json: bool,
 }
 
+/// One l of `gstarve toy --json`.
+#[derive(Serialize)]
+struct ToyRow {
+    l: i32,
+    l2_fixed_point: Vec<f64>,
+    l2_gd_end: Vec<f64>,
+    sd_fixed_point: Vec<f64>,
+    sd_gd_end: Vec<f64>,
+}
+
+/// `gstarve toy --json`.
+#[derive(Serialize)]
+struct ToyJson {
+    toy: Vec<ToyRow>,
+}
+
 /// Run `gstarve toy` (also the default with no subcommand).
 pub fn toy(a: &ToyArgs) -> Result<()> {
     let mut rows = Vec::new();
@@ -330,16 +369,19 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         let last = |s: &gstarve_core::ode::OdeSolution| {
             s.states.last().map(|z| z.to_vec()).unwrap_or_default()
         };
-        rows.push(json!({
-            "l": l,
-            "l2_fixed_point": fp_l2.responses.iter().collect::<Vec<_>>(),
-            "l2_gd_end": last(&gd_l2),
-            "sd_fixed_point": fp_sd.responses.iter().collect::<Vec<_>>(),
-            "sd_gd_end": last(&gd_sd),
-        }));
+        rows.push(ToyRow {
+            l,
+            l2_fixed_point: fp_l2.responses.iter().copied().collect(),
+            l2_gd_end: last(&gd_l2),
+            sd_fixed_point: fp_sd.responses.iter().copied().collect(),
+            sd_gd_end: last(&gd_sd),
+        });
     }
     if a.json {
-        println!("{}", json!({ "toy": rows }));
+        println!(
+            "{}",
+            to_json_sorted(&ToyJson { toy: rows }, Layout::Compact)?
+        );
         return Ok(());
     }
     println!(
@@ -354,18 +396,14 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         "l", "L2 fixed point z*", "L2 GD after 5000", "SD fixed point z*", "SD GD after 5000"
     );
     for r in &rows {
-        let v = |k: &str| -> Vec<f64> {
-            r[k].as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
-                .unwrap_or_default()
-        };
+        // l unpadded, as the table has always printed it.
         println!(
-            "{:>2}  {:>22}  {:>22}  {:>22}  {:>22}",
-            r["l"],
-            fmt_vec(&v("l2_fixed_point")),
-            fmt_vec(&v("l2_gd_end")),
-            fmt_vec(&v("sd_fixed_point")),
-            fmt_vec(&v("sd_gd_end"))
+            "{}  {:>22}  {:>22}  {:>22}  {:>22}",
+            r.l,
+            fmt_vec(&r.l2_fixed_point),
+            fmt_vec(&r.l2_gd_end),
+            fmt_vec(&r.sd_fixed_point),
+            fmt_vec(&r.sd_gd_end)
         );
     }
     println!("\nMore: gstarve --help, gstarve simulate --help.");
@@ -387,6 +425,13 @@ pub struct CheckArgs {
     json: bool,
 }
 
+/// `gstarve check --json` (keys sorted at every level, as printed since the first release).
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    passed: bool,
+    checks: &'a [PredictionCheck],
+}
+
 /// Run `gstarve check`: exit status 1 if any applicable prediction fails.
 pub fn check(a: &CheckArgs) -> Result<()> {
     let loaded = a.system.load_or(default_system)?;
@@ -401,7 +446,11 @@ pub fn check(a: &CheckArgs) -> Result<()> {
     )?;
     let passed = all_passed(&rows);
     if a.json {
-        println!("{}", json!({ "passed": passed, "checks": rows }));
+        let value = CheckJson {
+            passed,
+            checks: &rows,
+        };
+        println!("{}", to_json_sorted(&value, Layout::Compact)?);
     } else {
         println!(
             "{:<58} {:<4} {:>14} {:>14} {:>10} {:>10}  {:<4}  regime",

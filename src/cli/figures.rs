@@ -1,17 +1,24 @@
-//! Figure subcommands: arguments → figure options → the library's figure functions.
+//! Figure subcommands: arguments → validated specs → the data computed by gstarve-core → drawn
+//! and written by gstarve-plot.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gstarve_core::reference;
+use gstarve_core::simulation::figures::{
+    FlowVsGdData, FlowVsGdSpec, GalleryData, GallerySpec, PhasePlaneCurves, PhasePlaneData,
+    PhasePlaneSpec, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
+};
 use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use gstarve_core::sweeps::measures::Measure;
 use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
+use gstarve_core::sweeps::starvation_matrix::starvation_matrix;
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
 use gstarve_plot::{
-    gallery, phase_diagram_figure, phase_plane, Formats, GalleryOptions, PhaseDiagramOptions,
-    PhasePlaneCurves, PhasePlaneOptions, Written,
+    flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
+    FlowVsGdOptions, Formats, PhaseDiagramOptions, PhasePlaneOptions, ResponsesOptions,
+    StarvationMatrixOptions, Written,
 };
 
 use super::SystemArgs;
@@ -58,17 +65,15 @@ impl GalleryArgs {
     }
 }
 
-/// Render the gallery.
+/// Compute and render the gallery.
 pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
-    let written = gallery(
-        &a.output.out,
-        &GalleryOptions {
-            formats: a.output.formats,
-            grid_points: a.grid,
-            ..Default::default()
-        },
-    )
-    .with_context(|| format!("rendering the gallery into {}", a.output.out.display()))?;
+    let spec = GallerySpec {
+        grid_points: a.grid,
+        ..Default::default()
+    };
+    let written = GalleryData::compute(&spec)
+        .and_then(|data| gallery(&data, &a.output.out, a.output.formats))
+        .with_context(|| format!("rendering the gallery into {}", a.output.out.display()))?;
     for w in &written {
         report(w);
     }
@@ -94,7 +99,9 @@ pub enum Reproduce {
 pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     match r {
         Reproduce::Toy(out) => {
+            let data = ToyFigureData::compute(&ToySpec::default())?;
             let written = toy_figure(
+                &data,
                 &out.out,
                 &ToyFigureOptions {
                     formats: out.formats,
@@ -273,19 +280,23 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
             ),
         }
     }
+    let spec = PhasePlaneSpec {
+        responses: (a.responses[0] - 1, a.responses[1] - 1),
+        lambda: a.lambda,
+        sd_lambda: a.sd_lambda,
+        curves,
+        eta: a.eta,
+        t_end: a.t_end,
+        vector_field: !a.no_vector_field,
+        nullclines: !a.no_nullclines,
+        ..Default::default()
+    };
+    let data = PhasePlaneData::compute(&loaded.system, &spec)?;
     let written = phase_plane(
-        &loaded.system,
+        &data,
         &a.output.out,
         &PhasePlaneOptions {
             name: a.name.clone(),
-            responses: (a.responses[0] - 1, a.responses[1] - 1),
-            lambda: a.lambda,
-            sd_lambda: a.sd_lambda,
-            curves,
-            eta: a.eta,
-            t_end: a.t_end,
-            vector_field: !a.no_vector_field,
-            nullclines: !a.no_nullclines,
             formats: a.output.formats,
             ..Default::default()
         },
@@ -324,7 +335,7 @@ pub struct ResponsesArgs {
 pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let (_, regulariser) = a.model.model()?;
-    let responses = match &a.responses {
+    let chosen = match &a.responses {
         Some(list) => {
             if list.contains(&0) {
                 anyhow::bail!("--responses are 1-based (got 0)");
@@ -333,16 +344,20 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         }
         None => None,
     };
-    let written = gstarve_plot::responses(
-        &loaded.system,
+    let spec = ResponsesSpec {
+        responses: chosen,
+        regulariser,
+        eta: a.eta,
+        t_end: a.t_end,
+        log_time: a.log_time,
+        ..Default::default()
+    };
+    let data = ResponsesData::compute(&loaded.system, &spec)?;
+    let written = responses(
+        &data,
         &a.output.out,
-        &gstarve_plot::ResponsesOptions {
+        &ResponsesOptions {
             name: a.name.clone(),
-            responses,
-            regulariser,
-            eta: a.eta,
-            t_end: a.t_end,
-            log_time: a.log_time,
             formats: a.output.formats,
             ..Default::default()
         },
@@ -369,12 +384,11 @@ pub struct StarvationMatrixArgs {
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
-    let matrix =
-        gstarve_core::sweeps::starvation_matrix::starvation_matrix(&loaded.system, a.lambda)?;
-    let written = gstarve_plot::starvation_matrix_figure(
+    let matrix = starvation_matrix(&loaded.system, a.lambda)?;
+    let written = starvation_matrix_figure(
         &matrix,
         &a.output.out,
-        &gstarve_plot::StarvationMatrixOptions {
+        &StarvationMatrixOptions {
             name: a.name.clone(),
             formats: a.output.formats,
             ..Default::default()
@@ -405,13 +419,17 @@ pub struct FlowVsGdArgs {
 pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let (_, regulariser) = a.model.model()?;
-    let written = gstarve_plot::flow_vs_gd(
-        &loaded.system,
+    let spec = FlowVsGdSpec {
+        etas: a.etas.clone(),
+        regulariser,
+        ..Default::default()
+    };
+    let data = FlowVsGdData::compute(&loaded.system, &spec)?;
+    let written = flow_vs_gd(
+        &data,
         &a.output.out,
-        &gstarve_plot::FlowVsGdOptions {
+        &FlowVsGdOptions {
             name: a.name.clone(),
-            etas: a.etas.clone(),
-            regulariser,
             formats: a.output.formats,
             ..Default::default()
         },

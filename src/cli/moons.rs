@@ -8,12 +8,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use gstarve_core::output::{to_json_sorted, Layout};
 use gstarve_net::experiments::{
-    linearisation_sweep, moons_experiment, LinearisationSpec, MoonsSetting, MoonsSpec,
+    linearisation_sweep, moons_experiment, Band, LinearisationSpec, LinearisationSweep,
+    MoonsExperiment, MoonsSetting, MoonsSpec, SettingResult, WidthComparison,
 };
 use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions};
 use gstarve_plot::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
-use serde_json::json;
+use serde::Serialize;
 
 fn report(written: &[Written]) {
     for w in written {
@@ -148,6 +150,81 @@ impl MoonsArgs {
     }
 }
 
+/// One setting in `gstarve reproduce moons --json`: the final oriented responses over seeds.
+#[derive(Serialize)]
+struct MoonsSettingJson<'a> {
+    name: &'a str,
+    margin: f64,
+    sd: f64,
+    final_mean: Vec<f64>,
+    final_std: Vec<f64>,
+    final_min: Vec<f64>,
+    final_max: Vec<f64>,
+    mean_strengths: Vec<f64>,
+    mean_alignments: Vec<f64>,
+    mean_final_loss: f64,
+    mean_accuracy: f64,
+    mean_curved_share: f64,
+}
+
+impl<'a> MoonsSettingJson<'a> {
+    fn new(s: &'a SettingResult) -> Self {
+        let last = s.bands.last().cloned().unwrap_or_default();
+        let column = |f: fn(&Band) -> f64| last.iter().map(f).collect();
+        Self {
+            name: &s.setting.name,
+            margin: s.setting.margin,
+            sd: s.setting.spectral_decoupling,
+            final_mean: column(|b| b.mean),
+            final_std: column(|b| b.std),
+            final_min: column(|b| b.min),
+            final_max: column(|b| b.max),
+            mean_strengths: s.mean_strengths(),
+            mean_alignments: s.mean_alignments(),
+            mean_final_loss: s.mean_final_loss(),
+            mean_accuracy: s.mean_accuracy(),
+            mean_curved_share: s.mean_curved_share(),
+        }
+    }
+}
+
+/// `gstarve reproduce moons --json` (keys sorted, as printed since the first release).
+#[derive(Serialize)]
+struct MoonsJson<'a> {
+    seeds: usize,
+    epochs: usize,
+    width: usize,
+    n: usize,
+    /// 1-based.
+    features: Vec<usize>,
+    band: &'static str,
+    orientation: &'static str,
+    settings: Vec<MoonsSettingJson<'a>>,
+    wall_s: f64,
+    files: Vec<String>,
+}
+
+impl<'a> MoonsJson<'a> {
+    fn new(spec: &MoonsSpec, exp: &'a MoonsExperiment, written: &[Written]) -> Self {
+        Self {
+            seeds: spec.seeds,
+            epochs: spec.training.epochs,
+            width: spec.network.width,
+            n: spec.n,
+            features: spec.features.iter().map(|j| j + 1).collect(),
+            band: "mean ± std over seeds (population std); min and max also given",
+            orientation: "each seed's feature j is the j-th singular direction of its own YΦ at initialisation, sign flipped so its final response is > 0",
+            settings: exp.settings.iter().map(MoonsSettingJson::new).collect(),
+            wall_s: exp.wall_s,
+            files: written
+                .iter()
+                .flat_map(|w| w.images.iter().chain(std::iter::once(&w.data)))
+                .map(|p| p.display().to_string())
+                .collect(),
+        }
+    }
+}
+
 /// Run `gstarve reproduce moons`.
 pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     let spec = a.spec()?;
@@ -163,45 +240,8 @@ pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     )?;
     let features: Vec<usize> = spec.features.iter().map(|j| j + 1).collect();
     if a.json {
-        let settings: Vec<_> = exp
-            .settings
-            .iter()
-            .map(|s| {
-                let last = s.bands.last().cloned().unwrap_or_default();
-                json!({
-                    "name": s.setting.name,
-                    "margin": s.setting.margin,
-                    "sd": s.setting.spectral_decoupling,
-                    "final_mean": last.iter().map(|b| b.mean).collect::<Vec<_>>(),
-                    "final_std": last.iter().map(|b| b.std).collect::<Vec<_>>(),
-                    "final_min": last.iter().map(|b| b.min).collect::<Vec<_>>(),
-                    "final_max": last.iter().map(|b| b.max).collect::<Vec<_>>(),
-                    "mean_strengths": s.mean_strengths(),
-                    "mean_alignments": s.mean_alignments(),
-                    "mean_final_loss": s.mean_final_loss(),
-                    "mean_accuracy": s.mean_accuracy(),
-                    "mean_curved_share": s.mean_curved_share(),
-                })
-            })
-            .collect();
-        let files: Vec<String> = written
-            .iter()
-            .flat_map(|w| w.images.iter().chain(std::iter::once(&w.data)))
-            .map(|p| p.display().to_string())
-            .collect();
-        let out = json!({
-            "seeds": spec.seeds,
-            "epochs": spec.training.epochs,
-            "width": spec.network.width,
-            "n": spec.n,
-            "features": features,
-            "band": "mean ± std over seeds (population std); min and max also given",
-            "orientation": "each seed's feature j is the j-th singular direction of its own YΦ at initialisation, sign flipped so its final response is > 0",
-            "settings": settings,
-            "wall_s": exp.wall_s,
-            "files": files,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let out = MoonsJson::new(&spec, &exp, &written);
+        println!("{}", to_json_sorted(&out, Layout::Pretty)?);
     } else {
         println!(
             "two moons: {} seeds × {} epochs, width {}, n = {}, lr {}, momentum {}, weight decay {}",
@@ -290,6 +330,94 @@ pub struct MoonsWidthArgs {
     json: bool,
 }
 
+/// The settings of `gstarve reproduce moons-width --json`.
+#[derive(Serialize)]
+struct MoonsWidthSettingsJson {
+    parameterisation: &'static str,
+    zero_output: bool,
+    n: usize,
+    noise: f64,
+    margin: f64,
+    seed: u64,
+    epochs: usize,
+    learning_rate: f64,
+    momentum: f64,
+    weight_decay: f64,
+    sd: f64,
+    record_every: usize,
+    top: usize,
+    tau_end: f64,
+}
+
+/// One width of `gstarve reproduce moons-width --json`.
+#[derive(Serialize)]
+struct WidthRowJson {
+    width: usize,
+    parameters: usize,
+    rank: usize,
+    s1: Option<f64>,
+    response_gap_flow: f64,
+    response_gap_gd: f64,
+    output_gap_flow: f64,
+    output_gap_gd: f64,
+    output_scale: f64,
+    final_loss: f64,
+    wall_s: f64,
+}
+
+impl WidthRowJson {
+    fn new(w: &WidthComparison) -> Self {
+        Self {
+            width: w.width,
+            parameters: w.parameters,
+            rank: w.rank,
+            s1: w.strengths.first().copied(),
+            response_gap_flow: w.response_gap_flow,
+            response_gap_gd: w.response_gap_gd,
+            output_gap_flow: w.output_gap_flow,
+            output_gap_gd: w.output_gap_gd,
+            output_scale: w.output_scale,
+            final_loss: w.final_loss,
+            wall_s: w.wall_s,
+        }
+    }
+}
+
+/// `gstarve reproduce moons-width --json` (keys sorted, as printed since the first release).
+#[derive(Serialize)]
+struct MoonsWidthJson {
+    settings: MoonsWidthSettingsJson,
+    gaps: &'static str,
+    widths: Vec<WidthRowJson>,
+    wall_s: f64,
+}
+
+impl MoonsWidthJson {
+    fn new(spec: &LinearisationSpec, sweep: &LinearisationSweep) -> Self {
+        Self {
+            settings: MoonsWidthSettingsJson {
+                parameterisation: "ntk",
+                zero_output: spec.zero_output,
+                n: spec.n,
+                noise: spec.noise,
+                margin: spec.margin,
+                seed: spec.seed,
+                epochs: spec.epochs,
+                learning_rate: spec.learning_rate,
+                momentum: 0.0,
+                weight_decay: 0.0,
+                sd: 0.0,
+                record_every: spec.record_every,
+                top: spec.top,
+                tau_end: spec.learning_rate * spec.epochs as f64 / spec.n as f64,
+            },
+            gaps: "response gap = max_k ‖z_real − z_lin‖∞ / max_k ‖z_lin‖∞ over the leading `top` features; output gap = max_k max_i |ŷ − ŷ_lin|",
+            widths: sweep.widths.iter().map(WidthRowJson::new).collect(),
+            wall_s: sweep.wall_s,
+        }
+    }
+}
+
 /// Run `gstarve reproduce moons-width`.
 pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
     let spec = LinearisationSpec {
@@ -320,40 +448,8 @@ pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
         },
     )?;
     if a.json {
-        let rows: Vec<_> = sweep
-            .widths
-            .iter()
-            .map(|w| {
-                json!({
-                    "width": w.width,
-                    "parameters": w.parameters,
-                    "rank": w.rank,
-                    "s1": w.strengths.first(),
-                    "response_gap_flow": w.response_gap_flow,
-                    "response_gap_gd": w.response_gap_gd,
-                    "output_gap_flow": w.output_gap_flow,
-                    "output_gap_gd": w.output_gap_gd,
-                    "output_scale": w.output_scale,
-                    "final_loss": w.final_loss,
-                    "wall_s": w.wall_s,
-                })
-            })
-            .collect();
-        let out = json!({
-            "settings": {
-                "parameterisation": "ntk",
-                "zero_output": spec.zero_output,
-                "n": spec.n, "noise": spec.noise, "margin": spec.margin, "seed": spec.seed,
-                "epochs": spec.epochs, "learning_rate": spec.learning_rate,
-                "momentum": 0.0, "weight_decay": 0.0, "sd": 0.0,
-                "record_every": spec.record_every, "top": spec.top,
-                "tau_end": spec.learning_rate * spec.epochs as f64 / spec.n as f64,
-            },
-            "gaps": "response gap = max_k ‖z_real − z_lin‖∞ / max_k ‖z_lin‖∞ over the leading `top` features; output gap = max_k max_i |ŷ − ŷ_lin|",
-            "widths": rows,
-            "wall_s": sweep.wall_s,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let out = MoonsWidthJson::new(&spec, &sweep);
+        println!("{}", to_json_sorted(&out, Layout::Pretty)?);
     } else {
         println!(
             "real network vs linearisation: NTK, {} start, n = {}, Δ = {}, plain GD η = {} for {} epochs (τ_end = {:.4}), leading {} features",

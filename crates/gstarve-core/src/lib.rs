@@ -13,8 +13,11 @@
 //!
 //! The modules follow the data flow: [`systems`] (S, U) → [`model`] (loss × regulariser: right-hand sides,
 //! Jacobians) → [`solvers`] (flow, GD, dual, steady states) → [`sweeps`] (starvation measures
-//! over parameter grids, phase diagrams). Figures live in the `gstarve-plot` crate and real
-//! networks in `gstarve-net`; this crate compiles neither plotting nor command-line code.
+//! over parameter grids, phase diagrams) and [`simulation`] (one system's runs as a report;
+//! [`simulation::figures`], the computed data every figure draws) → [`output`] (every file
+//! written: atomic writes, CSV tables, JSON). Figures are drawn by the `gstarve-plot` crate,
+//! which runs no solver, and real networks live in `gstarve-net`; this crate compiles neither
+//! plotting nor command-line code.
 //!
 //! ```
 //! use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};

@@ -13,7 +13,7 @@ use super::axes::DrawError;
 use super::style::{register_fonts, FigureSize};
 use super::text::{downsample, GlyphCanvas, SUPERSAMPLING};
 use gstarve_core::error::{Error, OutputError, Result};
-use gstarve_core::output::{ensure_dir, write_atomic};
+use gstarve_core::output::{ensure_dir, write_all_atomic, Table};
 
 /// Which image formats to write (the CSV data is always written).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,42 +141,42 @@ pub(crate) fn render_svg(figure: &impl Figure, name: &str, size: FigureSize) -> 
     ))
 }
 
-/// Render `figure` in the chosen formats and write `<dir>/<name>.{png,svg,csv}` atomically,
-/// after every rendering has succeeded.
+/// Render `figure` in the chosen formats and write `<dir>/<name>.{png,svg,csv}` as one output
+/// ([`write_all_atomic`]): nothing is written unless every rendering succeeded, and no file is
+/// ever half-written.
 pub(crate) fn write_figure(
     figure: &impl Figure,
     dir: &Path,
     name: &str,
     size: FigureSize,
     formats: Formats,
-    csv: &str,
+    data: Table,
 ) -> Result<Written> {
     if !formats.png && !formats.svg {
         return Err(Error::Output(OutputError::NoOutputFormat {
             figure: name.to_string(),
         }));
     }
-    let png = formats
-        .png
-        .then(|| render_png(figure, name, size))
-        .transpose()?;
-    let svg = formats
-        .svg
-        .then(|| render_svg(figure, name, size))
-        .transpose()?;
+    let mut files = Vec::with_capacity(3);
+    if formats.png {
+        files.push((
+            dir.join(format!("{name}.png")),
+            render_png(figure, name, size)?,
+        ));
+    }
+    if formats.svg {
+        let svg = render_svg(figure, name, size)?;
+        files.push((dir.join(format!("{name}.svg")), svg.into_bytes()));
+    }
+    let csv = dir.join(format!("{name}.csv"));
+    files.push((csv.clone(), data.into_bytes()?));
     ensure_dir(dir)?;
-    let mut images = Vec::new();
-    if let Some(bytes) = png {
-        let path = dir.join(format!("{name}.png"));
-        write_atomic(&path, &bytes)?;
-        images.push(path);
-    }
-    if let Some(text) = svg {
-        let path = dir.join(format!("{name}.svg"));
-        write_atomic(&path, text.as_bytes())?;
-        images.push(path);
-    }
-    let data = dir.join(format!("{name}.csv"));
-    write_atomic(&data, csv.as_bytes())?;
-    Ok(Written { images, data })
+    write_all_atomic(&files)?;
+    Ok(Written {
+        images: files[..files.len() - 1]
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect(),
+        data: csv,
+    })
 }

@@ -2,7 +2,6 @@
 //! largest gap max ‖z_GD − z_flow‖∞ over a fixed learning time shrinks like η. Drawn log–log
 //! with a slope-1 reference line and the fitted slope.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -12,26 +11,17 @@ use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::format_compact;
+use super::ticks::{fitted_log_slope, format_compact};
 use gstarve_core::error::{Error, OutputError, Result};
-use gstarve_core::model::Regulariser;
-use gstarve_core::reference::TOY_LAMBDA_L2;
-use gstarve_core::simulation::paths as runs;
-use gstarve_core::sweeps::{gd_flow_gaps, GdGap, GdGapOptions};
-use gstarve_core::systems::FeatureSystem;
+use gstarve_core::output::{Cell, Table};
+use gstarve_core::simulation::figures::FlowVsGdData;
+use gstarve_core::sweeps::GdGap;
 
 /// Options of [`flow_vs_gd`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowVsGdOptions {
     /// File stem (default `flow-vs-gd`).
     pub name: String,
-    /// Step sizes (default: 9 values from 10⁻³ to min(0.1, a quarter of the stability limit),
-    /// evenly spaced in log η).
-    pub etas: Option<Vec<f64>>,
-    /// The regulariser (default L2 with λ = 0.01).
-    pub regulariser: Regulariser,
-    /// Learning time compared and sampling (default τ ∈ [0, 50], 201 times).
-    pub gap: GdGapOptions,
     /// Pixel size (default one column).
     pub size: FigureSize,
     /// Image formats (default PNG).
@@ -44,11 +34,6 @@ impl Default for FlowVsGdOptions {
     fn default() -> Self {
         Self {
             name: "flow-vs-gd".into(),
-            etas: None,
-            regulariser: Regulariser::L2 {
-                lambda: TOY_LAMBDA_L2,
-            },
-            gap: GdGapOptions::default(),
             size: FigureSize::COLUMN,
             formats: Formats::PNG,
             title: None,
@@ -58,33 +43,16 @@ impl Default for FlowVsGdOptions {
 
 const KEY_WIDTH: u32 = 280;
 
-/// Least-squares slope of log gap against log η.
-fn fitted_slope(gaps: &[GdGap]) -> f64 {
-    let pts: Vec<(f64, f64)> = gaps
-        .iter()
-        .filter(|g| g.max_gap > 0.0)
-        .map(|g| (g.eta.ln(), g.max_gap.ln()))
-        .collect();
-    let n = pts.len() as f64;
-    let (mx, my) = (
-        pts.iter().map(|p| p.0).sum::<f64>() / n,
-        pts.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    sxy / sxx
-}
-
-struct GapPlot {
+struct GapPlot<'a> {
     frame: Frame,
     title: String,
-    gaps: Vec<GdGap>,
+    gaps: &'a [GdGap],
     reference: [(f64, f64); 2],
     slope: f64,
     t_end: f64,
 }
 
-impl Figure for GapPlot {
+impl Figure for GapPlot<'_> {
     fn draw<DB: DrawingBackend>(
         &self,
         root: &DrawingArea<DB, Shift>,
@@ -117,24 +85,11 @@ impl Figure for GapPlot {
     }
 }
 
-/// Measure the GD–flow gap of `system` for a range of η ([`gd_flow_gaps`]) and draw it;
-/// writes `<dir>/<name>.{png,svg}` and `<dir>/<name>.csv` (`eta,steps,max_gap`).
-pub fn flow_vs_gd(
-    system: &FeatureSystem,
-    dir: &Path,
-    options: &FlowVsGdOptions,
-) -> Result<Written> {
-    let dynamics = runs::logistic(system, options.regulariser)?;
-    let etas = match &options.etas {
-        Some(e) => e.clone(),
-        None => {
-            let top = (0.5 / dynamics.curvature_bound()).min(0.1);
-            (0..9)
-                .map(|k| 1e-3 * (top / 1e-3).powf(k as f64 / 8.0))
-                .collect()
-        }
-    };
-    let gaps = gd_flow_gaps(&dynamics, &etas, &options.gap)?;
+/// Draw measured GD–flow gaps log–log with the slope-1 line through their geometric mean and
+/// the fitted slope; writes `<dir>/<name>.{png,svg}` and `<dir>/<name>.csv`
+/// (`eta,steps,max_gap`).
+pub fn flow_vs_gd(data: &FlowVsGdData, dir: &Path, options: &FlowVsGdOptions) -> Result<Written> {
+    let gaps = &data.gaps;
     if !gaps.iter().any(|g| g.max_gap > 0.0) {
         return Err(Error::Output(OutputError::EmptyFigure {
             figure: options.name.clone(),
@@ -160,20 +115,21 @@ pub fn flow_vs_gd(
         AxisSpec::new("step size η", x0, x1, Scale::Log),
         AxisSpec::new("largest gap ‖z(GD) − z(flow)‖∞", y0, y1, Scale::Log),
     );
-    let mut csv = String::from("eta,steps,max_gap\n");
-    for g in &gaps {
-        let _ = writeln!(csv, "{:e},{},{:e}", g.eta, g.steps, g.max_gap);
+    let mut table = Table::new(["eta", "steps", "max_gap"])?;
+    for g in gaps {
+        table.row([Cell::Sci(g.eta), Cell::from(g.steps), Cell::Sci(g.max_gap)])?;
     }
+    let points: Vec<(f64, f64)> = gaps.iter().map(|g| (g.eta, g.max_gap)).collect();
     let plot = GapPlot {
         frame,
         title: options
             .title
             .clone()
             .unwrap_or_else(|| "GD against the exact flow".to_string()),
-        slope: fitted_slope(&gaps),
+        slope: fitted_log_slope(&points),
         reference: [through(x0), through(x1)],
         gaps,
-        t_end: options.gap.t_end,
+        t_end: data.spec.gap.t_end,
     };
     write_figure(
         &plot,
@@ -181,6 +137,6 @@ pub fn flow_vs_gd(
         &options.name,
         options.size,
         options.formats,
-        &csv,
+        table,
     )
 }

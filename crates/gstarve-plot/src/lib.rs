@@ -1,7 +1,12 @@
-//! Figures in one house style, each written as PNG and/or SVG with its data as CSV beside it,
-//! every file atomically (rendered in memory first, then written through a temporary file).
+//! Figures in one house style, drawn from data computed elsewhere and each written as PNG
+//! and/or SVG with its data as CSV beside it, every file atomically (rendered in memory first,
+//! then written through gstarve-core's `output` module). This crate runs no solver: the phase
+//! planes, responses, toy runs and gaps come from `gstarve_core::simulation::figures`, the
+//! phase diagrams and starvation matrices from `gstarve_core::sweeps`, the real networks from
+//! `gstarve_net::experiments`.
 //!
-//! One module per kind of figure, each a function with an options struct:
+//! One module per kind of figure, each a function of the data and an options struct (file
+//! stem, size, formats, title):
 //!
 //! - [`phase_plane`](mod@phase_plane): z_a against z_b for a system — exact flow, GD, dual, SD, decoupled —
 //!   with steady states, and for two features the direction field and nullclines.
@@ -25,16 +30,21 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use gstarve_plot::{gallery, phase_plane, GalleryOptions, PhasePlaneOptions};
 //! use gstarve_core::reference::paper_toy;
+//! use gstarve_core::simulation::figures::{GalleryData, PhasePlaneData, PhasePlaneSpec};
+//! use gstarve_plot::{gallery, phase_plane, Formats, PhasePlaneOptions};
 //!
 //! // The toy with l = 4: flow, GD, dual and SD paths, direction field, nullclines.
-//! let written = phase_plane(&paper_toy(4.0), Path::new("plots"), &PhasePlaneOptions::default())?;
+//! let data = PhasePlaneData::compute(&paper_toy(4.0), &PhasePlaneSpec::default())?;
+//! let written = phase_plane(&data, Path::new("plots"), &PhasePlaneOptions::default())?;
 //! println!("{:?} and {:?}", written.images, written.data);
 //! // Every kind of figure for the reference systems.
-//! gallery(Path::new("plots"), &GalleryOptions::default())?;
+//! let all = GalleryData::compute(&Default::default())?;
+//! gallery(&all, Path::new("plots"), Formats::BOTH)?;
 //! # Ok::<(), gstarve_core::Error>(())
 //! ```
+
+#![deny(missing_docs)]
 
 mod axes;
 mod canvas;
@@ -58,11 +68,11 @@ pub mod toy;
 pub use axes::Scale;
 pub use canvas::{Formats, Written};
 pub use flow_vs_gd::{flow_vs_gd, FlowVsGdOptions};
-pub use gallery::{gallery, gallery_grid, GalleryOptions};
-pub use linearisation::{width_figures, width_table_csv};
+pub use gallery::gallery;
+pub use linearisation::{width_figures, width_table};
 pub use moons::{moons_figures, MoonsFigureOptions};
 pub use phase_diagram::{phase_diagram_figure, PhaseDiagramOptions};
-pub use phase_plane::{phase_plane, PhasePlaneCurves, PhasePlaneOptions};
+pub use phase_plane::{phase_plane, PhasePlaneOptions};
 pub use responses::{responses, ResponsesOptions};
 pub use starvation_matrix::{starvation_matrix_figure, StarvationMatrixOptions};
 pub use style::FigureSize;

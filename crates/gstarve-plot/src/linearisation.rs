@@ -6,7 +6,6 @@
 //! - `<prefix>-width`: the gaps against width, log–log, with a slope −½ reference (the
 //!   O(1/√m) rate at which a network leaves its tangent kernel) and the fitted slopes.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -16,10 +15,11 @@ use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
 use super::canvas::{write_figure, Figure, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::moons::MoonsFigureOptions;
-use super::phase_plane::{padded_extent, subscript};
 use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::format_compact;
+use super::ticks::{fitted_log_slope, format_compact, subscript};
 use gstarve_core::error::{Error, OutputError, Result};
+use gstarve_core::output::{Cell, Table};
+use gstarve_core::simulation::figures::padded_extent;
 use gstarve_net::experiments::{LinearisationSweep, WidthComparison};
 
 const KEY_WIDTH: u32 = 330;
@@ -156,7 +156,7 @@ impl Figure for WidthPlot<'_> {
             for &p in &s.values {
                 self.frame.marker(&mut chart, p, marker)?;
             }
-            let slope = fitted_slope(&s.values);
+            let slope = fitted_log_slope(&s.values);
             entries.push(LegendEntry::new(
                 format!(
                     "{} (slope {})",
@@ -177,69 +177,65 @@ impl Figure for WidthPlot<'_> {
     }
 }
 
-/// Least-squares slope of log y against log x (positive values only).
-fn fitted_slope(points: &[(f64, f64)]) -> f64 {
-    let pts: Vec<(f64, f64)> = points
-        .iter()
-        .filter(|p| p.0 > 0.0 && p.1 > 0.0)
-        .map(|p| (p.0.ln(), p.1.ln()))
-        .collect();
-    let n = pts.len() as f64;
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    sxy / sxx
-}
-
-/// The width table as CSV: one line per width.
-pub fn width_table_csv(sweep: &LinearisationSweep) -> String {
-    let mut out = String::from(
-        "width,parameters,rank,s1,response_gap_flow,response_gap_gd,output_gap_flow,output_gap_gd,output_scale,final_loss,wall_s\n",
-    );
+/// The width table: one line per width, columns `width,parameters,rank,s1,response_gap_flow,
+/// response_gap_gd,output_gap_flow,output_gap_gd,output_scale,final_loss,wall_s`.
+pub fn width_table(sweep: &LinearisationSweep) -> Result<Table> {
+    let mut table = Table::new([
+        "width",
+        "parameters",
+        "rank",
+        "s1",
+        "response_gap_flow",
+        "response_gap_gd",
+        "output_gap_flow",
+        "output_gap_gd",
+        "output_scale",
+        "final_loss",
+        "wall_s",
+    ])?;
     for w in &sweep.widths {
-        let _ = writeln!(
-            out,
-            "{},{},{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:.3}",
-            w.width,
-            w.parameters,
-            w.rank,
-            w.strengths.first().copied().unwrap_or(f64::NAN),
-            w.response_gap_flow,
-            w.response_gap_gd,
-            w.output_gap_flow,
-            w.output_gap_gd,
-            w.output_scale,
-            w.final_loss,
-            w.wall_s
-        );
+        table.row([
+            Cell::from(w.width),
+            Cell::from(w.parameters),
+            Cell::from(w.rank),
+            Cell::Sci(w.strengths.first().copied().unwrap_or(f64::NAN)),
+            Cell::Sci(w.response_gap_flow),
+            Cell::Sci(w.response_gap_gd),
+            Cell::Sci(w.output_gap_flow),
+            Cell::Sci(w.output_gap_gd),
+            Cell::Sci(w.output_scale),
+            Cell::Sci(w.final_loss),
+            Cell::Fixed(w.wall_s, 3),
+        ])?;
     }
-    out
+    Ok(table)
 }
 
-fn linearised_csv(sweep: &LinearisationSweep) -> String {
-    let mut out = String::from("width,epoch,tau,feature,real,flow,gd\n");
+/// The linearised figure's data: `width,epoch,tau,feature,real,flow,gd`, every width.
+fn linearised_table(sweep: &LinearisationSweep) -> Result<Table> {
+    let header = ["width", "epoch", "tau", "feature", "real", "flow", "gd"];
+    let mut table = Table::new(header)?;
     for w in &sweep.widths {
-        for (i, (e, t)) in w.epochs.iter().zip(&w.tau).enumerate() {
+        for (i, (&e, &t)) in w.epochs.iter().zip(&w.tau).enumerate() {
             for k in 0..w.strengths.len() {
-                let _ = writeln!(
-                    out,
-                    "{},{e},{t:.6e},{},{:.6e},{:.6e},{:.6e}",
-                    w.width,
-                    k + 1,
-                    w.real[i][k],
-                    w.flow[i][k],
-                    w.gd[i][k]
-                );
+                table.row([
+                    Cell::from(w.width),
+                    Cell::from(e),
+                    Cell::SciDigits(t, 6),
+                    Cell::from(k + 1),
+                    Cell::SciDigits(w.real[i][k], 6),
+                    Cell::SciDigits(w.flow[i][k], 6),
+                    Cell::SciDigits(w.gd[i][k], 6),
+                ])?;
             }
         }
     }
-    out
+    Ok(table)
 }
 
 /// Draw the width sweep's two figures; write `<dir>/<prefix>-linearised.{png,svg,csv}` (CSV
 /// columns `width,epoch,tau,feature,real,flow,gd`, every width) and
-/// `<dir>/<prefix>-width.{png,svg,csv}` (CSV: [`width_table_csv`]).
+/// `<dir>/<prefix>-width.{png,svg,csv}` (CSV: [`width_table`]).
 pub fn width_figures(
     sweep: &LinearisationSweep,
     dir: &Path,
@@ -249,20 +245,33 @@ pub fn width_figures(
     if sweep.widths.is_empty() {
         return Err(Error::Output(OutputError::EmptyFigure { figure }));
     }
+    let linearised = linearised_figure(sweep, dir, options, &figure)?;
+    let width = width_figure(sweep, dir, options, figure)?;
+    Ok(vec![linearised, width])
+}
+
+/// `<prefix>-linearised`: the narrowest and the widest network side by side.
+fn linearised_figure(
+    sweep: &LinearisationSweep,
+    dir: &Path,
+    options: &MoonsFigureOptions,
+    figure: &str,
+) -> Result<Written> {
+    let empty = || {
+        Error::Output(OutputError::EmptyFigure {
+            figure: figure.to_string(),
+        })
+    };
     let narrow = sweep
         .widths
         .iter()
         .min_by_key(|w| w.width)
-        .ok_or(Error::Output(OutputError::EmptyFigure {
-            figure: figure.clone(),
-        }))?;
+        .ok_or_else(empty)?;
     let wide = sweep
         .widths
         .iter()
         .max_by_key(|w| w.width)
-        .ok_or(Error::Output(OutputError::EmptyFigure {
-            figure: figure.clone(),
-        }))?;
+        .ok_or_else(empty)?;
     let shown: Vec<&WidthComparison> = if narrow.width == wide.width {
         vec![wide]
     } else {
@@ -279,59 +288,69 @@ pub fn width_figures(
         AxisSpec::new("learning time τ = η·k/n", 0.0, t_end, Scale::Linear),
         AxisSpec::new("response zⱼ", y0, y1, Scale::Linear),
     );
-    let linearised = write_figure(
+    let size = FigureSize {
+        width: 680 * shown.len() as u32 + KEY_WIDTH,
+        height: 700,
+    };
+    write_figure(
         &LinearisedPlot {
             sweep,
-            shown: shown.clone(),
+            shown,
             frame,
         },
         dir,
         &format!("{}-linearised", options.prefix),
-        FigureSize {
-            width: 680 * shown.len() as u32 + KEY_WIDTH,
-            height: 700,
-        },
+        size,
         options.formats,
-        &linearised_csv(sweep),
-    )?;
-    let mut series = vec![
+        linearised_table(sweep)?,
+    )
+}
+
+/// The three gaps against width, each sorted by width.
+fn gap_series(sweep: &LinearisationSweep) -> Vec<GapSeries> {
+    let against_width = |gap: fn(&WidthComparison) -> f64| {
+        let mut values: Vec<(f64, f64)> = sweep
+            .widths
+            .iter()
+            .map(|w| (w.width as f64, gap(w)))
+            .collect();
+        values.sort_by(|a, b| a.0.total_cmp(&b.0));
+        values
+    };
+    vec![
         GapSeries {
             label: "responses vs flow".into(),
             colour: okabe_ito::BLUE,
             shape: Shape::Circle,
             dash: Dash::Solid,
-            values: sweep
-                .widths
-                .iter()
-                .map(|w| (w.width as f64, w.response_gap_flow))
-                .collect(),
+            values: against_width(|w| w.response_gap_flow),
         },
         GapSeries {
             label: "responses vs linearised GD".into(),
             colour: okabe_ito::VERMILLION,
             shape: Shape::Square,
             dash: Dash::Dashed,
-            values: sweep
-                .widths
-                .iter()
-                .map(|w| (w.width as f64, w.response_gap_gd))
-                .collect(),
+            values: against_width(|w| w.response_gap_gd),
         },
         GapSeries {
             label: "outputs max|ŷ − ŷ_lin| / max|ŷ_lin| vs flow".into(),
             colour: okabe_ito::BLUISH_GREEN,
             shape: Shape::Diamond,
             dash: Dash::Solid,
-            values: sweep
-                .widths
-                .iter()
-                .map(|w| (w.width as f64, w.output_gap_flow / w.output_scale))
-                .collect(),
+            values: against_width(|w| w.output_gap_flow / w.output_scale),
         },
-    ];
-    for s in &mut series {
-        s.values.sort_by(|a, b| a.0.total_cmp(&b.0));
-    }
+    ]
+}
+
+/// `<prefix>-width`: the gaps against width, log–log, with the slope −½ line from the first
+/// response gap.
+fn width_figure(
+    sweep: &LinearisationSweep,
+    dir: &Path,
+    options: &MoonsFigureOptions,
+    figure: String,
+) -> Result<Written> {
+    let series = gap_series(sweep);
     let all: Vec<(f64, f64)> = series
         .iter()
         .flat_map(|s| s.values.iter().copied())
@@ -357,7 +376,7 @@ pub fn width_figures(
         AxisSpec::new("width m (NTK)", xmin / 1.5, xmax * 1.5, Scale::Log),
         AxisSpec::new("relative gap", ymin / 2.0, ymax * 2.0, Scale::Log),
     );
-    let width = write_figure(
+    write_figure(
         &WidthPlot {
             sweep,
             frame,
@@ -371,7 +390,6 @@ pub fn width_figures(
             height: 700,
         },
         options.formats,
-        &width_table_csv(sweep),
-    )?;
-    Ok(vec![linearised, width])
+        width_table(sweep)?,
+    )
 }

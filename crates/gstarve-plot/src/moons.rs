@@ -7,10 +7,9 @@
 //!   (one shared, symmetric colour scale), its zero contour (the decision boundary) and the
 //!   training points by class, for the Δ = +0.1 settings without and with SD.
 //!
-//! The width sweep's figures ([`LinearisationSweep`](gstarve_core::sweeps::LinearisationSweep)) are in
+//! The width sweep's figures ([`LinearisationSweep`](gstarve_net::experiments::LinearisationSweep)) are in
 //! [`super::linearisation`].
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -20,10 +19,10 @@ use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::contour::GridField;
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
-use super::phase_plane::subscript;
 use super::style::{self, okabe_ito, ColourMap, Dash, FigureSize};
-use super::ticks::format_compact;
+use super::ticks::{format_compact, subscript};
 use gstarve_core::error::{Error, OutputError, Result};
+use gstarve_core::output::{Cell, Table};
 use gstarve_net::experiments::{MoonsExperiment, SettingResult};
 
 /// Options of [`moons_figures`] (and of the width sweep's figures).
@@ -285,69 +284,83 @@ impl Figure for BoundaryPlot<'_> {
     }
 }
 
-fn responses_csv(exp: &MoonsExperiment) -> String {
-    let mut out = format!(
-        "# {ORIENTATION_NOTE}; statistics over {} seeds (std: population)\n",
+fn responses_table(exp: &MoonsExperiment) -> Result<Table> {
+    let comment = format!(
+        "{ORIENTATION_NOTE}; statistics over {} seeds (std: population)",
         exp.spec.seeds
     );
-    out.push_str(
-        "setting,margin,sd,epoch,tau,feature,strength_mean,alignment_mean,mean,std,min,max\n",
-    );
+    let header = [
+        "setting",
+        "margin",
+        "sd",
+        "epoch",
+        "tau",
+        "feature",
+        "strength_mean",
+        "alignment_mean",
+        "mean",
+        "std",
+        "min",
+        "max",
+    ];
+    let mut table = Table::with_comments(&[&comment], header)?;
     for s in &exp.settings {
         let (strengths, alignments) = (s.mean_strengths(), s.mean_alignments());
         for (k, &j) in exp.spec.features.iter().enumerate() {
-            let (strength, alignment) = (strengths[k], alignments[k]);
-            for ((e, t), b) in s.epochs.iter().zip(&s.tau).zip(&s.bands) {
+            for ((&e, &t), b) in s.epochs.iter().zip(&s.tau).zip(&s.bands) {
                 let b = b[k];
-                let _ = writeln!(
-                    out,
-                    "{},{},{},{e},{t:.6e},{},{strength:.6e},{alignment:.6e},{:.6e},{:.6e},{:.6e},{:.6e}",
-                    s.setting.name,
-                    s.setting.margin,
-                    s.setting.spectral_decoupling,
-                    j + 1,
-                    b.mean,
-                    b.std,
-                    b.min,
-                    b.max
-                );
+                table.row([
+                    Cell::Text(&s.setting.name),
+                    Cell::Plain(s.setting.margin),
+                    Cell::Plain(s.setting.spectral_decoupling),
+                    Cell::from(e),
+                    Cell::SciDigits(t, 6),
+                    Cell::from(j + 1),
+                    Cell::SciDigits(strengths[k], 6),
+                    Cell::SciDigits(alignments[k], 6),
+                    Cell::SciDigits(b.mean, 6),
+                    Cell::SciDigits(b.std, 6),
+                    Cell::SciDigits(b.min, 6),
+                    Cell::SciDigits(b.max, 6),
+                ])?;
             }
         }
     }
-    out
+    Ok(table)
 }
 
-fn boundary_csv(panels: &[&SettingResult]) -> String {
-    let mut out = String::from(
-        "# kind grid: output = f(x1, x2) of the seed's trained network; kind point: output = label y\n",
-    );
-    out.push_str("setting,seed,kind,x1,x2,output\n");
+fn boundary_table(panels: &[&SettingResult]) -> Result<Table> {
+    let comment =
+        "kind grid: output = f(x1, x2) of the seed's trained network; kind point: output = label y";
+    let header = ["setting", "seed", "kind", "x1", "x2", "output"];
+    let mut table = Table::with_comments(&[comment], header)?;
     for s in panels {
         let b = &s.boundary;
-        for (r, y) in b.y.iter().enumerate() {
-            for (c, x) in b.x.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "{},{},grid,{x:.4},{y:.4},{:.5e}",
-                    s.setting.name,
-                    b.seed,
-                    b.output[(r, c)]
-                );
+        let name = Cell::Text(&s.setting.name);
+        for (r, &y) in b.y.iter().enumerate() {
+            for (c, &x) in b.x.iter().enumerate() {
+                table.row([
+                    name,
+                    Cell::from(b.seed),
+                    Cell::Text("grid"),
+                    Cell::Fixed(x, 4),
+                    Cell::Fixed(y, 4),
+                    Cell::SciDigits(b.output[(r, c)], 5),
+                ])?;
             }
         }
         for (i, row) in b.data.inputs().row_iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{},{},point,{:.5},{:.5},{}",
-                s.setting.name,
-                b.seed,
-                row[0],
-                row[1],
-                b.data.labels()[i]
-            );
+            table.row([
+                name,
+                Cell::from(b.seed),
+                Cell::Text("point"),
+                Cell::Fixed(row[0], 5),
+                Cell::Fixed(row[1], 5),
+                Cell::Plain(b.data.labels()[i]),
+            ])?;
         }
     }
-    out
+    Ok(table)
 }
 
 /// Draw the responses figure and the decision-boundary figure of `exp`; write
@@ -368,38 +381,19 @@ pub fn moons_figures(
             figure: format!("{}-responses", options.prefix),
         }));
     }
-    // Shared axes over every panel.
-    let mut lo: f64 = 0.0;
-    let mut hi: f64 = 0.0;
-    for s in &exp.settings {
-        for b in s.bands.iter().flatten() {
-            lo = lo.min(b.mean - b.std);
-            hi = hi.max(b.mean + b.std);
-        }
-    }
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let last_epoch = exp.spec.training.epochs as f64;
-    let frames = Frame::new(
-        AxisSpec::new("epoch", 0.0, last_epoch, Scale::Linear),
-        AxisSpec::new(
-            "response zⱼ (oriented)",
-            lo - 0.04 * span,
-            hi + 0.04 * span,
-            Scale::Linear,
-        ),
-    );
-    let plot = ResponsesPlot { exp, frames };
-    let size = FigureSize {
-        width: 640 * exp.settings.len() as u32 + KEY_WIDTH,
-        height: 700,
-    };
     let responses = write_figure(
-        &plot,
+        &ResponsesPlot {
+            exp,
+            frames: responses_frame(exp),
+        },
         dir,
         &format!("{}-responses", options.prefix),
-        size,
+        FigureSize {
+            width: 640 * exp.settings.len() as u32 + KEY_WIDTH,
+            height: 700,
+        },
         options.formats,
-        &responses_csv(exp),
+        responses_table(exp)?,
     )?;
     let mut panels: Vec<&SettingResult> = exp
         .settings
@@ -410,11 +404,55 @@ pub fn moons_figures(
         panels = exp.settings.iter().collect();
     }
     let a = exp.spec.grid_extent;
-    let frame = Frame::new(
-        AxisSpec::new("x₁ (folded axis)", -a, a, Scale::Linear),
-        AxisSpec::new("x₂", -a, a, Scale::Linear),
-    );
-    // One symmetric colour scale: the 98th percentile of |f| over the shown grids.
+    let boundary = BoundaryPlot {
+        frame: Frame::new(
+            AxisSpec::new("x₁ (folded axis)", -a, a, Scale::Linear),
+            AxisSpec::new("x₂", -a, a, Scale::Linear),
+        ),
+        colours: boundary_colours(&panels),
+        panels,
+    };
+    let boundary = write_figure(
+        &boundary,
+        dir,
+        &format!("{}-boundary", options.prefix),
+        FigureSize {
+            width: 680 * boundary.panels.len() as u32 + KEY_WIDTH,
+            height: 720,
+        },
+        options.formats,
+        boundary_table(&boundary.panels)?,
+    )?;
+    Ok(vec![responses, boundary])
+}
+
+/// The axes shared by every panel of the responses figure: epochs, and the range of
+/// mean ± std over all settings and features with 0, padded by 4 %.
+fn responses_frame(exp: &MoonsExperiment) -> Frame {
+    let mut lo: f64 = 0.0;
+    let mut hi: f64 = 0.0;
+    for s in &exp.settings {
+        for b in s.bands.iter().flatten() {
+            lo = lo.min(b.mean - b.std);
+            hi = hi.max(b.mean + b.std);
+        }
+    }
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let last_epoch = exp.spec.training.epochs as f64;
+    Frame::new(
+        AxisSpec::new("epoch", 0.0, last_epoch, Scale::Linear),
+        AxisSpec::new(
+            "response zⱼ (oriented)",
+            lo - 0.04 * span,
+            hi + 0.04 * span,
+            Scale::Linear,
+        ),
+    )
+}
+
+/// One symmetric colour scale for the boundary panels: ± the 98th percentile of |f| over the
+/// shown grids.
+fn boundary_colours(panels: &[&SettingResult]) -> ColourScale {
     let mut magnitudes: Vec<f64> = panels
         .iter()
         .flat_map(|s| s.boundary.output.iter().map(|v| v.abs()))
@@ -426,34 +464,17 @@ pub fn moons_figures(
         .copied()
         .unwrap_or(1.0);
     let limit = if p98 > 0.0 { p98 } else { 1.0 };
-    let colours = ColourScale {
+    let beyond = |out: fn(f64, f64) -> bool| {
+        panels
+            .iter()
+            .any(|s| s.boundary.output.iter().any(|&v| out(v, limit)))
+    };
+    ColourScale {
         map: ColourMap::Diverging,
         lo: -limit,
         hi: limit,
         scale: Scale::Linear,
-        extend_low: panels
-            .iter()
-            .any(|s| s.boundary.output.iter().any(|&v| v < -limit)),
-        extend_high: panels
-            .iter()
-            .any(|s| s.boundary.output.iter().any(|&v| v > limit)),
-    };
-    let boundary = BoundaryPlot {
-        panels: panels.clone(),
-        frame,
-        colours,
-    };
-    let size = FigureSize {
-        width: 680 * panels.len() as u32 + KEY_WIDTH,
-        height: 720,
-    };
-    let boundary = write_figure(
-        &boundary,
-        dir,
-        &format!("{}-boundary", options.prefix),
-        size,
-        options.formats,
-        &boundary_csv(&panels),
-    )?;
-    Ok(vec![responses, boundary])
+        extend_low: beyond(|v, limit| v < -limit),
+        extend_high: beyond(|v, limit| v > limit),
+    }
 }

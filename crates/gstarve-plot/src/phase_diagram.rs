@@ -362,6 +362,6 @@ pub fn phase_diagram_figure(
         &options.name,
         options.size,
         options.formats,
-        &diagram.to_csv(),
+        diagram.to_table()?,
     )
 }

@@ -1,7 +1,6 @@
 //! Responses over learning time, z_j(τ): the exact flow (solid) against GD (dashed), one colour
 //! per response, steady states dotted, on a linear or logarithmic time axis.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -10,36 +9,18 @@ use plotters::prelude::*;
 use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
-use super::phase_plane::{padded_extent, subscript};
 use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::format_compact;
-use gstarve_core::error::{Error, InputError, Result};
+use super::ticks::{format_compact, subscript};
+use gstarve_core::error::Result;
 use gstarve_core::model::Regulariser;
-use gstarve_core::ode::OdeSolution;
-use gstarve_core::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_STEPS};
-use gstarve_core::simulation::paths as runs;
-use gstarve_core::solvers::steady::steady_state;
-use gstarve_core::systems::FeatureSystem;
+use gstarve_core::output::{Cell, Table};
+use gstarve_core::simulation::figures::{padded_extent, ResponsesData};
 
 /// Options of [`responses`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResponsesOptions {
     /// File stem (default `responses`).
     pub name: String,
-    /// The responses to draw, 0-based (default: all, at most 7).
-    pub responses: Option<Vec<usize>>,
-    /// The regulariser (default L2 with λ = 0.01).
-    pub regulariser: Regulariser,
-    /// Draw the exact flow (default true).
-    pub flow: bool,
-    /// Draw GD (default true).
-    pub gd: bool,
-    /// GD step size η (default 0.05).
-    pub eta: f64,
-    /// Final learning time (default 250 = 5000 steps of 0.05).
-    pub t_end: f64,
-    /// Logarithmic time axis, from τ = η (default false).
-    pub log_time: bool,
     /// Pixel size (default one column).
     pub size: FigureSize,
     /// Image formats (default PNG).
@@ -52,15 +33,6 @@ impl Default for ResponsesOptions {
     fn default() -> Self {
         Self {
             name: "responses".into(),
-            responses: None,
-            regulariser: Regulariser::L2 {
-                lambda: TOY_LAMBDA_L2,
-            },
-            flow: true,
-            gd: true,
-            eta: TOY_ETA,
-            t_end: TOY_ETA * TOY_STEPS as f64,
-            log_time: false,
             size: FigureSize::COLUMN,
             formats: Formats::PNG,
             title: None,
@@ -69,21 +41,16 @@ impl Default for ResponsesOptions {
 }
 
 const KEY_WIDTH: u32 = 260;
-/// Most GD states recorded (all steps below this).
-const MAX_GD_POINTS: usize = 100_001;
 
-struct ResponsesPlot {
+struct ResponsesPlot<'a> {
+    data: &'a ResponsesData,
     frame: Frame,
     title: String,
     /// (response index, label, colour).
     responses: Vec<(usize, String, RGBColor)>,
-    flow: Option<OdeSolution>,
-    gd: Option<OdeSolution>,
-    steady: Option<Vec<f64>>,
-    eta: f64,
 }
 
-impl Figure for ResponsesPlot {
+impl Figure for ResponsesPlot<'_> {
     fn draw<DB: DrawingBackend>(
         &self,
         root: &DrawingArea<DB, Shift>,
@@ -92,13 +59,14 @@ impl Figure for ResponsesPlot {
         let (plot, key) = root.split_horizontally(width - KEY_WIDTH);
         let mut chart = self.frame.chart(&plot, Some(&self.title), true)?;
         let (t0, t1) = (self.frame.x.lo, self.frame.x.hi);
+        let data = self.data;
         for &(j, _, colour) in &self.responses {
-            if let Some(z) = &self.steady {
+            if let Some(z) = &data.z_star {
                 let style = CurveStyle::new(colour, Dash::Dotted).width(style::width::GUIDE);
                 self.frame
                     .curve(&mut chart, [(t0, z[j]), (t1, z[j])], style)?;
             }
-            for (sol, dash) in [(&self.flow, Dash::Solid), (&self.gd, Dash::Dashed)] {
+            for (sol, dash) in [(&data.flow, Dash::Solid), (&data.gd, Dash::Dashed)] {
                 if let Some(sol) = sol {
                     let pts = sol.tau.iter().zip(&sol.states).map(|(&t, z)| (t, z[j]));
                     self.frame
@@ -112,14 +80,14 @@ impl Figure for ResponsesPlot {
             .map(|(_, label, colour)| LegendEntry::new(label.clone(), Swatch::Patch(*colour)))
             .collect();
         let black = |dash| Swatch::Line(CurveStyle::new(okabe_ito::BLACK, dash));
-        if self.flow.is_some() {
+        if data.flow.is_some() {
             entries.push(LegendEntry::new("exact flow", black(Dash::Solid)));
         }
-        if self.gd.is_some() {
-            let label = format!("GD, η\u{a0}=\u{a0}{}", format_compact(self.eta));
+        if data.gd.is_some() {
+            let label = format!("GD, η\u{a0}=\u{a0}{}", format_compact(data.spec.eta));
             entries.push(LegendEntry::new(label, black(Dash::Dashed)));
         }
-        if self.steady.is_some() {
+        if data.z_star.is_some() {
             entries.push(LegendEntry::new("steady state z*", black(Dash::Dotted)));
         }
         draw_legend(&key.margin(30, 10, 12, 6), &entries, 0)?;
@@ -127,77 +95,32 @@ impl Figure for ResponsesPlot {
     }
 }
 
-/// Draw z_j(τ) of `system` (flow and/or GD from z = 0) and write `<dir>/<name>.{png,svg,csv}`
-/// (CSV columns `method,index,tau,z1..zr`, index counting recorded states; the steady state
-/// as method `steady`).
-pub fn responses(
-    system: &FeatureSystem,
-    dir: &Path,
-    options: &ResponsesOptions,
-) -> Result<Written> {
-    let r = system.rank();
-    let chosen: Vec<usize> = match &options.responses {
-        Some(list) => list.clone(),
-        None => (0..r.min(7)).collect(),
-    };
-    if let Some(&bad) = chosen.iter().find(|&&j| j >= r) {
-        return Err(Error::Input(InputError::ResponseOutOfRange {
-            index: bad + 1,
-            rank: r,
-        }));
-    }
-    let dynamics = runs::logistic(system, options.regulariser)?;
-    let t_first = if options.gd {
-        options.eta
-    } else {
-        options.t_end * 1e-4
-    };
-    let flow = options
-        .flow
-        .then(|| {
-            let geometric = options.log_time.then_some(t_first / 10.0);
-            runs::flow(&dynamics, options.t_end, 2001, geometric)
-        })
-        .transpose()?;
-    let gd_points = if options.log_time {
-        MAX_GD_POINTS
-    } else {
-        2001
-    };
-    let gd = options
-        .gd
-        .then(|| runs::gd(&dynamics, options.eta, options.t_end, gd_points))
-        .transpose()?;
-    let steady = match steady_state(&dynamics) {
-        Ok(s) => Some(s.responses.iter().copied().collect::<Vec<f64>>()),
-        Err(Error::Input(InputError::NoSteadyState)) => None,
-        Err(e) => return Err(e),
-    };
-    let values = [&flow, &gd]
+/// Draw computed responses z_j(τ) and write `<dir>/<name>.{png,svg,csv}` (CSV columns
+/// `method,index,tau,z1..zr`, index counting recorded states; the steady state as method
+/// `steady`).
+pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -> Result<Written> {
+    let chosen = &data.chosen;
+    let values = [&data.flow, &data.gd]
         .into_iter()
         .flatten()
         .flat_map(|sol| sol.states.iter())
         .flat_map(|z| chosen.iter().map(move |&j| (0.0, z[j])))
         .chain(
-            steady
+            data.z_star
                 .iter()
                 .flat_map(|z| chosen.iter().map(move |&j| (0.0, z[j]))),
         );
     let (_, (y0, y1)) = padded_extent(values);
-    let (x_lo, scale) = if options.log_time {
-        (t_first, Scale::Log)
+    let (x_lo, scale) = if data.spec.log_time {
+        (data.first_time, Scale::Log)
     } else {
         (0.0, Scale::Linear)
     };
     let frame = Frame::new(
-        AxisSpec::new("learning time τ", x_lo, options.t_end, scale),
+        AxisSpec::new("learning time τ", x_lo, data.spec.t_end, scale),
         AxisSpec::new("response zⱼ", y0, y1, Scale::Linear),
     );
-    let strengths: Vec<String> = system
-        .strengths()
-        .iter()
-        .map(|&s| format_compact(s))
-        .collect();
+    let strengths: Vec<String> = data.strengths.iter().map(|&s| format_compact(s)).collect();
     let responses_drawn = chosen
         .iter()
         .enumerate()
@@ -212,7 +135,7 @@ pub fn responses(
         })
         .collect();
     let title = options.title.clone().unwrap_or_else(|| {
-        let regulariser = match options.regulariser {
+        let regulariser = match data.spec.regulariser {
             Regulariser::None => "no regulariser".to_string(),
             reg => format!(
                 "{}\u{a0}λ\u{a0}=\u{a0}{}",
@@ -225,15 +148,11 @@ pub fn responses(
             strengths.join(", "),
         )
     });
-    let csv = responses_csv(&flow, &gd, &steady, r);
     let plot = ResponsesPlot {
+        data,
         frame,
         title,
         responses: responses_drawn,
-        flow,
-        gd,
-        steady,
-        eta: options.eta,
     };
     write_figure(
         &plot,
@@ -241,38 +160,27 @@ pub fn responses(
         &options.name,
         options.size,
         options.formats,
-        &csv,
+        responses_table(data)?,
     )
 }
 
-fn responses_csv(
-    flow: &Option<OdeSolution>,
-    gd: &Option<OdeSolution>,
-    steady: &Option<Vec<f64>>,
-    r: usize,
-) -> String {
-    let mut out = String::from("method,index,tau");
-    for j in 1..=r {
-        let _ = write!(out, ",z{j}");
-    }
-    out.push('\n');
-    for (name, sol) in [("flow", flow), ("gd", gd)] {
+fn responses_table(data: &ResponsesData) -> Result<Table> {
+    let header = ["method", "index", "tau"]
+        .map(String::from)
+        .into_iter()
+        .chain((1..=data.rank()).map(|j| format!("z{j}")));
+    let mut table = Table::new(header)?;
+    for (name, sol) in [("flow", &data.flow), ("gd", &data.gd)] {
         if let Some(sol) = sol {
-            for (k, (t, z)) in sol.tau.iter().zip(&sol.states).enumerate() {
-                let _ = write!(out, "{name},{k},{t:e}");
-                for v in z.iter() {
-                    let _ = write!(out, ",{v:e}");
-                }
-                out.push('\n');
+            for (k, (&t, z)) in sol.tau.iter().zip(&sol.states).enumerate() {
+                let head = [Cell::Text(name), Cell::from(k), Cell::Sci(t)];
+                table.row(head.into_iter().chain(z.iter().map(|&v| Cell::Sci(v))))?;
             }
         }
     }
-    if let Some(z) = steady {
-        out.push_str("steady,,");
-        for v in z {
-            let _ = write!(out, ",{v:e}");
-        }
-        out.push('\n');
+    if let Some(z) = &data.z_star {
+        let head = [Cell::Text("steady"), Cell::Empty, Cell::Empty];
+        table.row(head.into_iter().chain(z.iter().map(|&v| Cell::Sci(v))))?;
     }
-    out
+    Ok(table)
 }

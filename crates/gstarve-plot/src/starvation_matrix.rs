@@ -196,6 +196,6 @@ pub fn starvation_matrix_figure(
         &options.name,
         options.size,
         options.formats,
-        &matrix.to_csv(),
+        matrix.to_table()?,
     )
 }

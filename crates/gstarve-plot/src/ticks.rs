@@ -1,5 +1,6 @@
 //! Tick steps and number labels in the house style: "nice" steps (1, 2, 2.5, 5 × 10^k),
-//! decades with superscript exponents (10⁻³), the Unicode minus sign, compact parameter values.
+//! decades with superscript exponents (10⁻³), the Unicode minus sign, compact parameter values,
+//! subscript indices (z₁₂).
 
 const SUPERSCRIPTS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
 
@@ -61,6 +62,30 @@ pub(crate) fn format_compact(v: f64) -> String {
         mantissa
     };
     mantissa + &rest
+}
+
+/// 1-based subscript digits for response and strength names: 12 → ₁₂.
+pub(crate) fn subscript(n: usize) -> String {
+    n.to_string()
+        .bytes()
+        .map(|d| char::from_u32(0x2080 + (d - b'0') as u32).unwrap_or('?'))
+        .collect()
+}
+
+/// The least-squares slope of log y against log x over the points with x, y > 0 (the order of a
+/// power law y ∝ x^k, for the keys of log–log figures).
+pub(crate) fn fitted_log_slope(points: &[(f64, f64)]) -> f64 {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+        .map(|p| (p.0.ln(), p.1.ln()))
+        .collect();
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    sxy / sxx
 }
 
 /// A "nice" step (1, 2, 2.5 or 5 × 10^k) giving about `target` intervals over `span`.

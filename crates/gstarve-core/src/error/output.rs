@@ -25,6 +25,15 @@ pub enum OutputError {
         /// The backend's message.
         detail: String,
     },
+    /// A result that could not be encoded as CSV or JSON (for a table: a row whose width is not
+    /// the header's).
+    #[error("cannot encode {format}: {detail}")]
+    Encode {
+        /// `CSV` or `JSON`.
+        format: &'static str,
+        /// The encoder's message.
+        detail: String,
+    },
     /// A file or folder that could not be written (the I/O error is its source).
     #[error("cannot write {path}")]
     Write {

@@ -1,10 +1,14 @@
 //! One simulation of a system: the steady state and any of GD, θ-space GD, the flow and the dual,
 //! run on the same system with the same loss and regulariser, as one serialisable report (the
 //! `gstarve simulate` JSON contract).
+//!
+//! - [`paths`]: the runs a figure overlays, on output grids suited to drawing;
+//! - [`figures`](mod@figures): the computed data of each figure (phase plane, responses, toy,
+//!   GD against the flow, gallery).
 
+pub mod figures;
 pub mod paths;
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -14,7 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, InputError, Result};
 use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::ode::{integrate, FlowMethod, FlowOptions, OdeSolution, SolverStats};
-use crate::output::write_atomic;
+use crate::output::{Cell, Table};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use crate::solvers::steady::{steady_state, SteadyState};
@@ -235,23 +239,25 @@ pub fn simulate(
     })
 }
 
-/// Write the trajectories as CSV (`method,step,tau,z1..zn`): `step` is the GD step index k for
-/// GD runs and the output-grid index for the flow and the dual.
-pub fn write_trajectories_csv(report: &SimulationReport, path: &Path) -> Result<()> {
+/// The trajectories as a table (`method,step,tau,z1..zn`): `step` is the GD step index k for GD
+/// runs and the output-grid index for the flow and the dual.
+pub fn trajectories_table(report: &SimulationReport) -> Result<Table> {
     let n = report.runs.first().map_or(0, |r| r.z_final.len());
-    let mut text = String::from("method,step,tau");
-    for j in 1..=n {
-        let _ = write!(text, ",z{j}");
-    }
-    text.push('\n');
+    let header = ["method", "step", "tau"]
+        .map(String::from)
+        .into_iter()
+        .chain((1..=n).map(|j| format!("z{j}")));
+    let mut table = Table::new(header)?;
     for run in &report.runs {
-        for ((step, tau), z) in run.step.iter().zip(&run.tau).zip(&run.z) {
-            let _ = write!(text, "{},{step},{tau:e}", run.method);
-            for v in z {
-                let _ = write!(text, ",{v:e}");
-            }
-            text.push('\n');
+        for ((&step, &tau), z) in run.step.iter().zip(&run.tau).zip(&run.z) {
+            let head = [Cell::Text(run.method), Cell::from(step), Cell::Sci(tau)];
+            table.row(head.into_iter().chain(z.iter().map(|&v| Cell::Sci(v))))?;
         }
     }
-    write_atomic(path, text.as_bytes())
+    Ok(table)
+}
+
+/// Write the trajectories as CSV ([`trajectories_table`]), atomically.
+pub fn write_trajectories_csv(report: &SimulationReport, path: &Path) -> Result<()> {
+    trajectories_table(report)?.write(path)
 }

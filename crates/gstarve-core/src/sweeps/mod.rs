@@ -9,9 +9,8 @@
 //! - [`phase_diagram`](mod@phase_diagram): a measure over a grid, rows in parallel (rayon).
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji of any system.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
-//! - [`moons`](mod@moons): the paper's two-moons experiment with real networks, over seeds.
-//! - [`linearisation`](mod@linearisation): the real network against its linearised flow and GD,
-//!   over widths.
+//! - The paper's two-moons experiment with real networks over seeds, and the real network
+//!   against its linearised flow and GD over widths, are in `gstarve_net::experiments`.
 //! - [`progress`]: silent, a terminal bar, or a callback.
 //!
 //! ```

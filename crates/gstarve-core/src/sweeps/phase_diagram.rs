@@ -3,7 +3,6 @@
 //! state from its left neighbour.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -13,6 +12,7 @@ use super::learning_time::LearningTimeParams;
 use super::measures::{evaluate, MaskReason, Measure, PointRecord, RowState};
 use super::progress::{Progress, Tracker};
 use crate::error::Result;
+use crate::output::{Cell, Table};
 
 /// What to compute.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,12 +58,13 @@ impl PhaseDiagram {
         self.masked.values().sum()
     }
 
-    /// The data as CSV: `<x>,<y>,value,mask,z1,z2,boundary,reference,resolution` with one line
-    /// per grid point (x fastest); masked values are empty, with the reason in `mask`.
-    pub fn to_csv(&self) -> String {
+    /// The data as a CSV table: a `#` line naming the measure and the fixed parameters, then
+    /// `<x>,<y>,value,mask,z1,z2,boundary,reference,resolution` with one line per grid point
+    /// (x fastest); masked values are empty, with the reason in `mask`.
+    pub fn to_table(&self) -> Result<Table> {
         let grid = &self.spec.grid;
-        let mut out = format!(
-            "# measure: {} ({}); fixed: r = {}, delta = {}, lambda = {}, s2 = {}\n",
+        let comment = format!(
+            "measure: {} ({}); fixed: r = {}, delta = {}, lambda = {}, s2 = {}",
             self.spec.measure.name(),
             self.spec.measure.label(),
             grid.fixed.ratio,
@@ -71,36 +72,35 @@ impl PhaseDiagram {
             grid.fixed.lambda,
             grid.fixed.weak_strength
         );
-        let _ = writeln!(
-            out,
-            "{},{},value,mask,z1,z2,boundary,reference,resolution",
+        let header = [
             grid.x.parameter.csv_name(),
-            grid.y.parameter.csv_name()
-        );
-        let num = |v: f64| {
-            if v.is_finite() {
-                format!("{v:e}")
-            } else {
-                String::new()
-            }
-        };
+            grid.y.parameter.csv_name(),
+            "value",
+            "mask",
+            "z1",
+            "z2",
+            "boundary",
+            "reference",
+            "resolution",
+        ];
+        let mut table = Table::with_comments(&[&comment], header)?;
         for (iy, &y) in self.y.iter().enumerate() {
             for (ix, &x) in self.x.iter().enumerate() {
                 let p = self.at(ix, iy);
-                let _ = writeln!(
-                    out,
-                    "{x:e},{y:e},{},{},{},{},{},{},{}",
-                    num(p.value),
-                    p.mask.map_or("", MaskReason::name),
-                    num(p.responses[0]),
-                    num(p.responses[1]),
-                    num(p.boundary),
-                    num(p.reference),
-                    num(p.resolution)
-                );
+                table.row([
+                    Cell::Sci(x),
+                    Cell::Sci(y),
+                    Cell::FiniteSci(p.value),
+                    Cell::Text(p.mask.map_or("", MaskReason::name)),
+                    Cell::FiniteSci(p.responses[0]),
+                    Cell::FiniteSci(p.responses[1]),
+                    Cell::FiniteSci(p.boundary),
+                    Cell::FiniteSci(p.reference),
+                    Cell::FiniteSci(p.resolution),
+                ])?;
             }
         }
-        out
+        Ok(table)
     }
 }
 

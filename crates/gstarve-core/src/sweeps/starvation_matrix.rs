@@ -1,11 +1,10 @@
 //! The n-feature starvation matrix E_ji = ∂ log|z_j*| / ∂ log s_i² of a system (docs/theory.md §5),
 //! with its masked rows and the pairs that starve, ready for a figure or a table.
 
-use std::fmt::Write as _;
-
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::Result;
+use crate::output::{Cell, Table};
 use crate::systems::FeatureSystem;
 use crate::theory::sensitivity::l2_sensitivity;
 
@@ -37,28 +36,25 @@ impl StarvationMatrix {
             .collect()
     }
 
-    /// CSV with one line per entry: `j,i,s_i,z_j,elasticity` (1-based indices; empty where
-    /// masked).
-    pub fn to_csv(&self) -> String {
-        let mut out = format!(
-            "# starvation matrix E_ji, L2 lambda = {}\nj,i,s_i,z_j,elasticity\n",
-            self.lambda
-        );
+    /// The entries as a CSV table: a `#` line with λ, then `j,i,s_i,z_j,elasticity` with one
+    /// line per entry (1-based indices; the elasticity empty where masked).
+    pub fn to_table(&self) -> Result<Table> {
+        let comment = format!("starvation matrix E_ji, L2 lambda = {}", self.lambda);
+        let header = ["j", "i", "s_i", "z_j", "elasticity"];
+        let mut table = Table::with_comments(&[&comment], header)?;
         let r = self.rank();
         for j in 0..r {
             for i in 0..r {
-                let e = self.elasticities[(j, i)].map_or(String::new(), |e| format!("{e:e}"));
-                let _ = writeln!(
-                    out,
-                    "{},{},{:e},{:e},{e}",
-                    j + 1,
-                    i + 1,
-                    self.strengths[i],
-                    self.responses[j]
-                );
+                table.row([
+                    Cell::from(j + 1),
+                    Cell::from(i + 1),
+                    Cell::Sci(self.strengths[i]),
+                    Cell::Sci(self.responses[j]),
+                    self.elasticities[(j, i)].map_or(Cell::Empty, Cell::Sci),
+                ])?;
             }
         }
-        out
+        Ok(table)
     }
 }
 
@@ -82,6 +78,6 @@ mod tests {
     fn toy_has_mutual_starvation() {
         let m = starvation_matrix(&FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap(), 0.01).unwrap();
         assert_eq!(m.starving_pairs(), vec![(0, 1), (1, 0)]);
-        assert!(m.to_csv().lines().count() == 6);
+        assert!(m.to_table().unwrap().into_string().unwrap().lines().count() == 6);
     }
 }

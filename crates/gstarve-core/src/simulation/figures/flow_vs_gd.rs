@@ -1,0 +1,70 @@
+//! GD against the exact flow (docs/theory.md §3.1): GD is the explicit Euler map of the flow, so
+//! the largest gap max ‖z_GD − z_flow‖∞ over a fixed learning time shrinks like η. The gaps over
+//! a range of step sizes, below the stability limit of §3.6 by default.
+
+use crate::error::Result;
+use crate::model::Regulariser;
+use crate::reference::TOY_LAMBDA_L2;
+use crate::simulation::paths;
+use crate::sweeps::{gd_flow_gaps, GdGap, GdGapOptions};
+use crate::systems::FeatureSystem;
+
+/// Step sizes of the default range.
+const DEFAULT_ETAS: usize = 9;
+/// Smallest step size of the default range.
+const SMALLEST_ETA: f64 = 1e-3;
+
+/// What to compute for a GD-against-flow figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowVsGdSpec {
+    /// Step sizes (default: 9 values from 10⁻³ to min(0.1, a quarter of the stability limit
+    /// 2/L of §3.6), evenly spaced in log η).
+    pub etas: Option<Vec<f64>>,
+    /// The regulariser (default L2 with λ = 0.01).
+    pub regulariser: Regulariser,
+    /// Learning time compared and sampling (default τ ∈ [0, 50], 201 times).
+    pub gap: GdGapOptions,
+}
+
+impl Default for FlowVsGdSpec {
+    fn default() -> Self {
+        Self {
+            etas: None,
+            regulariser: Regulariser::L2 {
+                lambda: TOY_LAMBDA_L2,
+            },
+            gap: GdGapOptions::default(),
+        }
+    }
+}
+
+/// The measured gaps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowVsGdData {
+    /// What was computed.
+    pub spec: FlowVsGdSpec,
+    /// One gap per step size, in the order of the step sizes.
+    pub gaps: Vec<GdGap>,
+}
+
+impl FlowVsGdData {
+    /// Measure the gap of `system` at each step size ([`gd_flow_gaps`]).
+    pub fn compute(system: &FeatureSystem, spec: &FlowVsGdSpec) -> Result<Self> {
+        let dynamics = paths::logistic(system, spec.regulariser)?;
+        let etas = match &spec.etas {
+            Some(e) => e.clone(),
+            None => {
+                let top = (0.5 / dynamics.curvature_bound()).min(0.1);
+                let last = (DEFAULT_ETAS - 1) as f64;
+                (0..DEFAULT_ETAS)
+                    .map(|k| SMALLEST_ETA * (top / SMALLEST_ETA).powf(k as f64 / last))
+                    .collect()
+            }
+        };
+        let gaps = gd_flow_gaps(&dynamics, &etas, &spec.gap)?;
+        Ok(Self {
+            spec: spec.clone(),
+            gaps,
+        })
+    }
+}
