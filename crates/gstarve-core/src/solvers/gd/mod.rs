@@ -1,7 +1,7 @@
 //! Gradient descent: the exact discrete map z_{k+1} = z_k + ηF(z_k) (the explicit Euler map of
 //! the flow, docs/theory.md §3.1), on the margins when 2r ≥ n (§3.3); and GD on the parameters θ
-//! itself, projected to z = S Vᵀθ (§3.4, [`parameters`]). Large margin runs go on a two-thread
-//! team ([`team`]) that takes the serial loop's steps bit for bit.
+//! itself, projected to z = S Vᵀθ (§3.4, `parameters`). Large margin runs go on a two-thread
+//! team (`team`) that takes the serial loop's steps bit for bit.
 
 mod parameters;
 mod team;

@@ -27,7 +27,7 @@
 //! (stage 6 is evaluated at ŷ₁: the method is stiffly accurate). The dense output is Hairer's
 //! `CONTRO` of `rodas.f`:
 //! y(t₀ + θh) = (1−θ) y₀ + θ [y₁ + (1−θ)(Σ h_2j k_j + θ Σ h_3j k_j)].
-//! The coefficients ([`tableau`]) are those of Hairer's `rodas.f` (subroutine `RODCOE`,
+//! The coefficients (`tableau`) are those of Hairer's `rodas.f` (subroutine `RODCOE`,
 //! METH = 1), identical to `Rodas4Tableau` in SciML's OrdinaryDiffEq.jl
 //! (`rosenbrock_tableaus.jl`) and to `StepperRoss` of *Numerical Recipes* (3rd ed., §17.5); the
 //! order is checked empirically in the tests (halving a fixed step divides the global error by

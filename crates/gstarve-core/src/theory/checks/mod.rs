@@ -2,8 +2,8 @@
 //! §3.5, the steady states of §4.1–§4.3, the analytic results of §5.1–§5.7), computed from its
 //! closed form and compared with the exact numerics (Newton steady states, the integrated flow
 //! and dual, central finite differences). Each row says which regime the prediction claims and
-//! is checked only there. The rows by regulariser: [`l2`] (with the two-feature rows),
-//! [`spectral_decoupling`], [`no_regulariser`], [`squared_loss`].
+//! is checked only there. The rows by regulariser: `l2` (with the two-feature rows),
+//! `spectral_decoupling`, `no_regulariser`, `squared_loss`.
 
 mod l2;
 mod no_regulariser;
