@@ -74,8 +74,6 @@ pub(crate) enum Expect {
     WithinOrStiff { factor: f64, cap: f64 },
     /// An `IntegrationFailed` naming the method at τ ∈ [lo, hi].
     FailsAt { lo: f64, hi: f64 },
-    /// Not run.
-    Skip,
 }
 
 /// [`Expect::Within`] without an absolute cap.
