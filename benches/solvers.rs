@@ -1,4 +1,4 @@
-//! Benchmarks of the core solvers on the systems of the SciPy comparison (issue: core solver):
+//! Benchmarks of the core solvers on the systems of the SciPy comparison (docs/benchmarks.md):
 //! Haar-random couplings (seed 1), geometric spectrum 10 → 0.1, λ = 0.01, τ ∈ [0, 1000],
 //! 1001 output points, rtol 1e-8, atol 1e-10. `gstarve system --random N --seed 1` writes the
 //! same systems for `scipy_baseline.py`. Run: `cargo bench --bench solvers`.
@@ -52,6 +52,21 @@ fn flow_small(c: &mut Criterion) {
         ("rodas4", FlowMethod::Rodas4),
         ("bdf", FlowMethod::Bdf),
     ] {
+        let opts = FlowOptions::new(1000.0, 1001, 1e-8, 1e-10, method).unwrap();
+        g.bench_function(name, |b| b.iter(|| primal_flow(&d, &z0, &opts).unwrap()));
+    }
+    g.finish();
+}
+
+/// Rodas4 against BDF on the two-feature rotation system s = (10, 0.1), δ = 0.6 (the third
+/// system of the Rodas4 measurements in docs/benchmarks.md, "Solver tuning measurements").
+fn flow_rotation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flow_n2_rotation_methods");
+    g.sample_size(20);
+    let sys = FeatureSystem::rotation(10.0, 0.1, 0.6).unwrap();
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let z0 = DVector::zeros(2);
+    for (name, method) in [("rodas4", FlowMethod::Rodas4), ("bdf", FlowMethod::Bdf)] {
         let opts = FlowOptions::new(1000.0, 1001, 1e-8, 1e-10, method).unwrap();
         g.bench_function(name, |b| b.iter(|| primal_flow(&d, &z0, &opts).unwrap()));
     }
@@ -160,5 +175,15 @@ fn steady(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernel, flow, flow_small, flow_bdf, flow_rkc, gd, steady);
+criterion_group!(
+    benches,
+    kernel,
+    flow,
+    flow_small,
+    flow_rotation,
+    flow_bdf,
+    flow_rkc,
+    gd,
+    steady
+);
 criterion_main!(benches);

@@ -16,8 +16,6 @@ mod driver;
 mod options;
 mod problem;
 mod solution;
-#[cfg(test)]
-pub(crate) mod test_problems;
 
 pub use auto::{integrate, Method, Plan};
 pub use driver::{solve, Integrator, Output, StepFailure};

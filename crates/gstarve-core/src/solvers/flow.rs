@@ -1,4 +1,4 @@
-//! The primal gradient flow dz/dτ = F(z) of a model (docs/theory.md §3), integrated on an
+//! The primal gradient flow dz/dτ = F(z) of a model (docs/theory.md §3.2), integrated on an
 //! output grid: the state space (margins or responses), the tolerances that hold the error in
 //! z, and the fixed-size forms of small systems.
 
@@ -14,16 +14,16 @@ use crate::ode::{FlowOptions, OdeProblem, OdeSolution};
 /// automatic fallback to Rodas4 runs at the scaled tolerances.
 ///
 /// The user's tolerances are meant for the responses z, but the solvers weigh each margin's
-/// error by rtol·|mᵢ|; mapped back through z = Uᵀm the error in z was 3.5–4× that of SciPy's
-/// z-space integrations at the same rtol. With the factor 0.1 the error in z is below SciPy's
-/// at n = 10, 100 and 1000, for 13–41 % more evaluations (docs/benchmarks.md, "Margin
-/// tolerances").
+/// error by rtol·|mᵢ|, and through z = Uᵀm that bounds the error in z relative to ‖z‖, not to
+/// |z_j| (docs/theory.md §12.3). The factor 0.1 is the one measured to bring the error in z
+/// below a z-space integration's at the requested tolerances, for a few tens of per cent more
+/// evaluations (docs/benchmarks.md, "Where the flow's time goes", Accuracy).
 pub const MARGIN_TOL_SCALE: f64 = 0.1;
 
 /// Integrate the primal flow of `dynamics` from z₀ and return the responses z on the grid.
 ///
 /// When r ≥ n/2 it integrates the margins m = Uz (one n×n product per evaluation,
-/// docs/theory.md §3) at [`MARGIN_TOL_SCALE`] times the requested tolerances, so that the error
+/// docs/theory.md §3.3) at [`MARGIN_TOL_SCALE`] times the requested tolerances, so that the error
 /// in z, the quantity the tolerances refer to, is held, and maps back with z = Uᵀm; otherwise it
 /// integrates z directly. DP45 (n ≤ 4) applies its own factor instead.
 pub fn primal_flow(

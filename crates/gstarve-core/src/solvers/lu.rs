@@ -15,14 +15,14 @@
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::DMatrix;
 
-/// From this dimension on W is factorised by faer's blocked LU instead of the plain loop
-/// (measured, factorisation + six solves: plain 9.6 µs vs faer 10.2 µs at n = 32, 21 vs 20 µs
-/// at n = 48, 129 vs 70 µs at n = 100).
+/// From this dimension on W is factorised by faer's blocked LU instead of the plain loop: the
+/// size from which a factorisation and six solves take less time in faer (measured:
+/// docs/benchmarks.md, "Solver tuning measurements (moved from the code)", LU).
 pub const FAER_LU_MIN_DIM: usize = 40;
 
-/// From this dimension on the faer factorisation runs on all cores (rayon). Measured on the
-/// 2-core machine (best of 3, diagonally dominant matrix): sequential 0.067 / 1.19 / 16.9 ms
-/// against parallel 0.128 / 1.76 / 13.4 ms at n = 100 / 400 / 1000.
+/// From this dimension on the faer factorisation runs on all cores (rayon): below it starting
+/// the threads costs more than they save (measured: docs/benchmarks.md, "Solver tuning
+/// measurements (moved from the code)", LU).
 pub const FAER_PAR_MIN_DIM: usize = 800;
 
 /// faer's parallelism for dimension n.
@@ -268,9 +268,9 @@ impl<const N: usize> LuSolver<N> {
 /// x ← U⁻¹L⁻¹x for the packed factors `lu` (column-major, unit-lower L below the diagonal):
 /// column-oriented substitutions whose inner loops are contiguous axpys, compiled inside pulp's
 /// runtime dispatch so that they vectorise for AVX2 where the machine has it (the crate itself
-/// targets baseline x86-64, whose SSE2 vectors are half as wide). At n = 100: 40 k
-/// instructions per solve before the dispatch, against 45 k for faer's recursive triangular
-/// solves (callgrind, BDF on the issue-#2 margin flow).
+/// targets baseline x86-64, whose SSE2 vectors are half as wide); fewer instructions than
+/// faer's recursive triangular solves at the sizes BDF meets (measured: docs/benchmarks.md,
+/// "Solver tuning measurements (moved from the code)", LU).
 fn substitute(lu: &[f64], inv_diag: &[f64], x: &mut [f64]) {
     pulp::Arch::new().dispatch(Substitution {
         lu,
@@ -357,7 +357,7 @@ mod tests {
     use nalgebra::{DMatrix, DVector};
 
     use super::LuSolver;
-    use crate::ode::test_problems::max_abs_diff;
+    use crate::solvers::conformance::problems::max_abs_diff;
 
     #[test]
     fn faer_lu_agrees_with_the_small_lu() {

@@ -4,6 +4,8 @@
 //! runs; [`flow`] chooses the state space (margins or responses) of a model's primal flow.
 
 pub mod bdf;
+#[cfg(test)]
+mod conformance;
 pub mod dp45;
 pub mod explicit;
 pub mod flow;

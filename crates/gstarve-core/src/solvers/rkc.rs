@@ -358,131 +358,14 @@ impl Stages {
 
 #[cfg(test)]
 mod tests {
+    //! What only RKC has: its stage count and stability, and its step limit. Accuracy,
+    //! convergence, failures and the refusal of an infinite spectral bound are in the
+    //! conformance suite ([`crate::solvers::conformance`]).
+
     use super::*;
-    use crate::error::Error;
-    use crate::error::{InputError, NumericalError};
-    use crate::model::{Loss, MarginFlow, PrimalDynamics, Regulariser};
-    use crate::ode::test_problems::integrate_with;
-    use crate::ode::test_problems::max_abs_diff;
-    use crate::solvers::explicit::{ExplicitMethod, ExplicitRk};
-    use crate::systems::{FeatureSystem, Spectrum};
-    use crate::theory::decoupled::{l2_root, unregularised_trajectory};
+    use crate::error::{Error, NumericalError};
+    use crate::solvers::conformance::problems::{integrate_with, BlowUp};
     use nalgebra::DVector;
-
-    const METHOD: Rkc = Rkc {
-        params: RkcParams::DEFAULT,
-    };
-
-    /// The method on an even grid (the suites' shorthand).
-    fn solve(
-        problem: &(impl OdeProblem + ?Sized),
-        y0: &DVector<f64>,
-        t_end: f64,
-        points: usize,
-        rtol: f64,
-        atol: f64,
-    ) -> crate::error::Result<crate::ode::OdeSolution> {
-        integrate_with(&METHOD, problem, y0, t_end, points, rtol, atol)
-    }
-
-    /// U = I without a regulariser: every grid point, the last included, matches the closed
-    /// form z(τ) = log ω(c) of docs/theory.md §5, to the accuracy a second-order method reaches at
-    /// rtol 1e-10.
-    #[test]
-    fn decoupled_trajectory_matches_the_closed_form() {
-        let strengths = [6.0, 3.0, 1.0, 0.3];
-        let sys = FeatureSystem::decoupled(&strengths).unwrap();
-        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::None).unwrap();
-        for points in [2, 11, 201] {
-            let sol = solve(&d, &DVector::zeros(4), 200.0, points, 1e-10, 1e-12).unwrap();
-            assert_eq!(sol.tau.len(), points);
-            assert_eq!(*sol.tau.last().unwrap(), 200.0);
-            for (t, z) in sol.tau.iter().zip(&sol.states) {
-                for (j, &s) in strengths.iter().enumerate() {
-                    let exact = unregularised_trajectory(s, 0.0, *t).unwrap();
-                    let err = (z[j] - exact).abs();
-                    assert!(
-                        err < 2e-7 * (1.0 + exact),
-                        "τ = {t}, s = {s}: {} vs {exact}",
-                        z[j]
-                    );
-                }
-            }
-        }
-    }
-
-    /// U = I with L2: the flow settles on the exact decoupled steady state z(1 + e^z) = s²/λ.
-    #[test]
-    fn decoupled_l2_flow_settles_on_the_steady_state() {
-        let strengths = [10.0, 2.0, 0.5];
-        let sys = FeatureSystem::decoupled(&strengths).unwrap();
-        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.1 }).unwrap();
-        let sol = solve(&d, &DVector::zeros(3), 400.0, 3, 1e-9, 1e-12).unwrap();
-        let last = sol.states.last().unwrap();
-        for (j, &s) in strengths.iter().enumerate() {
-            let root = l2_root(s, 0.1).unwrap().exact;
-            assert!(
-                (last[j] - root).abs() < 1e-6,
-                "s = {s}: {} vs {root}",
-                last[j]
-            );
-        }
-    }
-
-    /// A stiff random system in margin space (ρ = λ + s₁²/4 = 25, τ_end = 200): RKC agrees with
-    /// a tight Dop853 reference, and the error falls like rtol^{2/3} as the tolerance tightens.
-    #[test]
-    fn random_system_agrees_with_a_tight_reference() {
-        let sys = FeatureSystem::random(
-            40,
-            Spectrum::Geometric {
-                from: 10.0,
-                to: 0.1,
-            },
-            5,
-        )
-        .unwrap();
-        let d =
-            PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
-        let flow = MarginFlow::new(&d);
-        let m0 = DVector::zeros(40);
-        let reference = integrate_with(
-            &ExplicitRk::new(ExplicitMethod::Dop853, true),
-            &flow,
-            &m0,
-            200.0,
-            41,
-            1e-13,
-            1e-15,
-        );
-        let reference = match reference {
-            Ok(r) => r,
-            Err(e) => panic!("reference: {e}"),
-        };
-        let mut errors = Vec::new();
-        for rtol in [1e-6, 1e-8, 1e-10] {
-            let sol = solve(&flow, &m0, 200.0, 41, rtol, rtol * 1e-2).unwrap();
-            assert_eq!(sol.stats.solver, "rkc");
-            assert!(sol.stats.steps_accepted > 0 && sol.stats.rhs_evals > sol.stats.steps_accepted);
-            let err = sol
-                .states
-                .iter()
-                .zip(&reference.states)
-                .map(|(a, b)| max_abs_diff(a, b))
-                .fold(0.0, f64::max);
-            // Second order with error per step ≈ tolerance: global error ∝ rtol^{2/3}
-            // (measured 0.6–1.0 · rtol^{2/3} here).
-            assert!(
-                err < 3.0 * rtol.powf(2.0 / 3.0),
-                "rtol {rtol}: error {err:.2e}"
-            );
-            errors.push(err);
-        }
-        assert!(
-            errors[1] < errors[0] / 10.0 && errors[2] < errors[1] / 10.0,
-            "{errors:?}"
-        );
-    }
 
     /// Fixed steps on a stiff linear problem y′ = −a y with a fixed stage count: halving h
     /// divides the global error by 4 (second order), and the step is stable at hρ far beyond
@@ -531,42 +414,18 @@ mod tests {
         }
     }
 
-    /// Failures are typed errors, never a plausible wrong number: a solution that blows up in
-    /// finite time (y′ = y², y(0) = 1, blow-up at τ = 1), and a problem without a finite
-    /// spectral bound.
+    /// More steps than [`RkcParams::max_steps`] is a failure.
     #[test]
-    fn failures_are_reported() {
-        struct BlowUp(f64);
-        impl OdeProblem for BlowUp {
-            fn dim(&self) -> usize {
-                1
-            }
-            fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-                dy[0] = y[0] * y[0];
-            }
-            fn jacobian(&self, _y: &[f64], _jac: &mut nalgebra::DMatrix<f64>) {
-                unreachable!()
-            }
-            fn spectral_bound(&self) -> f64 {
-                self.0
-            }
-        }
-        let y0 = DVector::from_element(1, 1.0);
-        match solve(&BlowUp(10.0), &y0, 2.0, 5, 1e-8, 1e-10) {
-            Err(Error::Numerical(NumericalError::IntegrationFailed { solver, tau, .. })) => {
-                assert_eq!(solver, "rkc");
-                assert!(tau < 1.001 && tau > 0.9, "stopped at τ = {tau}");
-            }
-            other => panic!("expected a failure, got {other:?}"),
-        }
+    fn the_step_limit_is_a_failure() {
         let few = RkcParams {
             max_steps: 5,
             ..Default::default()
         };
+        let y0 = DVector::from_element(1, 1.0);
         assert!(matches!(
             integrate_with(
                 &Rkc { params: few },
-                &BlowUp(10.0),
+                &BlowUp { bound: 10.0 },
                 &y0,
                 0.5,
                 5,
@@ -574,10 +433,6 @@ mod tests {
                 1e-12
             ),
             Err(Error::Numerical(NumericalError::IntegrationFailed { .. }))
-        ));
-        assert!(matches!(
-            solve(&BlowUp(f64::INFINITY), &y0, 0.5, 5, 1e-8, 1e-10),
-            Err(Error::Input(InputError::Unsupported(_)))
         ));
     }
 }

@@ -1,9 +1,10 @@
-//! Steady states z* of the flow (docs/theory.md §4) by damped Newton, with residual and iterations.
+//! Steady states z* of the flow (docs/theory.md §4.1–§4.3) by damped Newton (§12.4), with
+//! residual and iterations.
 //!
 //! Every regularised flow is F(z) = −S² ∇L(z) with the strictly convex
 //! L(z) = Σᵢ ℓ((Uz)ᵢ) + ½ zᵀWz, W = λS⁻² (L2) or λI (SD) (see
 //! [`PrimalDynamics::objective`]). Newton on ∇L = 0 has the same step as Newton on the fixed-point
-//! form G(z) = z − W⁻¹Uᵀψ(Uz) of docs/theory.md §4 (its Jacobian is J = I + W⁻¹UᵀDU), and L is a
+//! form G(z) = z − W⁻¹Uᵀψ(Uz) of docs/theory.md §4.1 (its Jacobian is J = I + W⁻¹UᵀDU), and L is a
 //! merit function for an Armijo line search, so the iteration converges from z = 0.
 //! SD with r = n uses the scalar margin equation λμ(1 + e^μ) = 1 instead.
 
@@ -19,7 +20,7 @@ pub struct SteadyState {
     pub responses: DVector<f64>,
     /// Margins m* = U z*.
     pub margins: DVector<f64>,
-    /// Dual variables α* = σ(−m*) (logistic loss only, docs/theory.md §4).
+    /// Dual variables α* = σ(−m*) (logistic loss only, docs/theory.md §4.1).
     pub alpha: Option<DVector<f64>>,
     /// max_j |z_j − (W⁻¹Uᵀψ(Uz))_j|, the fixed-point residual in units of z.
     pub residual: f64,
@@ -52,13 +53,14 @@ pub fn steady_state(dynamics: &PrimalDynamics) -> Result<SteadyState> {
     steady_state_with(dynamics, &NewtonParams::default())
 }
 
-/// The steady state of `dynamics` (docs/theory.md §4).
+/// The steady state of `dynamics` (docs/theory.md §4.1–§4.3): damped Newton (§12.4), or for SD
+/// with r = n and every s_j > 0 the scalar margin equation of §4.2.
 pub fn steady_state_with(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyState> {
     let reg = dynamics.regulariser();
     let sys = dynamics.system();
     let lambda = reg.lambda();
     if dynamics.loss() == Loss::Logistic && lambda <= 0.0 {
-        // Separable data under the logistic loss: z grows like log τ (docs/theory.md §2).
+        // Separable data under the logistic loss: z grows like log τ (docs/theory.md §4.4, §5.2).
         return Err(Error::Input(InputError::NoSteadyState));
     }
     if let (Loss::Logistic, Regulariser::SpectralDecoupling { lambda }) = (dynamics.loss(), reg) {
@@ -72,7 +74,7 @@ pub fn steady_state_with(dynamics: &PrimalDynamics, params: &NewtonParams) -> Re
     newton(dynamics, params)
 }
 
-/// μ* with λμ(1 + e^μ) = 1 (docs/theory.md §4), by safeguarded Newton on
+/// μ* with λμ(1 + e^μ) = 1 (docs/theory.md §4.2), by safeguarded Newton (§12.5) on
 /// h(μ) = log(λμ) + log(1 + e^μ), which increases from −∞ to ∞ on μ > 0.
 pub fn sd_margin(lambda: f64) -> Result<(f64, usize)> {
     if !(lambda.is_finite() && lambda > 0.0) {
@@ -306,7 +308,7 @@ mod tests {
 
     #[test]
     fn sd_margin_matches_theory_reference() {
-        // docs/theory.md §6: μ* = 4.665120 for λ = 0.002.
+        // docs/theory.md §6.2: μ* = 4.665120 for λ = 0.002.
         let (mu, _) = sd_margin(0.002).unwrap();
         assert!((mu - 4.665120).abs() < 1e-6, "{mu}");
         assert!((0.002 * mu * (1.0 + mu.exp()) - 1.0).abs() < 1e-14);

@@ -1,4 +1,4 @@
-//! Reference values of docs/theory.md §6 (the paper's toy, its Figure 6), copied into
+//! Reference values of docs/theory.md §6.2 (the paper's toy, its Figure 6), copied into
 //! `gstarve_core::reference` with their source, checked against the solvers.
 
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
@@ -77,8 +77,8 @@ fn decoupled_roots_match_theory_table() {
 }
 
 /// The paper's Figure 6: GD (η = 0.05, 5000 steps from 0) ends near the L2 steady state, with
-/// a gap that grows with l (the slow mode slows as s₁ grows, docs/theory.md §5: "finite GD runs in the
-/// paper's toy are not yet converged for s₁ ≥ 5"), and z₂ at the endpoint falls as l grows
+/// a gap that grows with l (the slow mode slows as s₁ grows, so the finite runs, τ = 250, have
+/// not converged for s₁ ≥ 5: docs/theory.md §5.6), and z₂ at the endpoint falls as l grows
 /// (starvation is visible at the endpoints).
 #[test]
 fn toy_gd_endpoints_reproduce_the_figure() {

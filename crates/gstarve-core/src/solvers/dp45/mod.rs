@@ -1,0 +1,221 @@
+//! DP45: a hand-written, allocation-free Dormand–Prince 5(4) integrator with Hairer's stiffness
+//! test, for the small flows of docs/theory.md §3.3 (n ≤ 4 in the automatic choice).
+//!
+//! The small margin flows, e.g. (★) of docs/theory.md §3.2 with s = (10, 0.1), λ = 0.01, are
+//! stiff only during their first instants: ρ(∂F/∂m) ≈ s₁²/4 at m = 0 (docs/theory.md §12.1),
+//! falling like 1/τ as the margins grow and σ'(m) decays. An explicit pair of order 5 then
+//! integrates them in fewer steps than any implicit method here needs, and accurately (measured:
+//! docs/benchmarks.md, "Solver tuning measurements (moved from the code)", DP45). What remains is
+//! overhead: ode_solvers' `Dopri5` works on heap vectors and stores every state twice. This
+//! module is the same method with the stage vectors preallocated once, loops of a length known
+//! at compile time for n ≤ 4 (as in [`super::rosenbrock`]), and the output written straight from
+//! the dense output.
+//!
+//! # Method
+//!
+//! Dormand & Prince (1980) 5(4) with FSAL, coefficients and 4th-order continuous extension
+//! (`CONTD5`) from Hairer's `dopri5.f` (Hairer, Nørsett & Wanner, *Solving ODEs I*, §II.5 and
+//! §II.6). Error norm: RMS over i of the embedded difference / (atol + rtol·max(|y₀ᵢ|, |y₁ᵢ|)),
+//! with the user's tolerances scaled by [`TOL_SCALE`] (a global-error margin, measured).
+//! Step control: `dopri5.f`'s PI controller (β = 0.04, safety 0.9, new step between h/5 and
+//! 10h, no growth right after a rejection); initial step by `HINIT`. The last step lands exactly
+//! on τ_end.
+//!
+//! # Stiffness
+//!
+//! `dopri5.f`'s test: after an accepted step, h·λ̂ with λ̂ = ‖f(y₁) − f(ŷ₆)‖/‖y₁ − ŷ₆‖ (ŷ₆ the
+//! argument of stage 6) estimates h·ρ(J); when it exceeds 3.25 (the boundary of the method's
+//! stability region) on [`STIFF_STEPS`] accepted steps without [`NONSTIFF_RESET`] non-stiff steps
+//! in between, the run stops with [`StepFailure::Stiff`] (the automatic choice then runs
+//! Rodas4). The test starts after [`STIFF_TEST_START`] accepted steps (`dopri5.f` waits 1000):
+//! a run that is stiff only in a short transient is not abandoned, and a stiff run wastes at
+//! most a few hundred cheap steps.
+//!
+//! # Failures
+//!
+//! A non-finite stage or state rejects the step and shrinks h by 4; a step below 10⁻¹⁴·τ or more
+//! than [`MAX_STEPS`] attempts is a [`StepFailure::Failed`]. Never a plausible wrong number.
+
+use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
+use stages::{initial_step, Stages};
+
+mod stages;
+#[cfg(test)]
+mod tests;
+
+/// The name reported in [`SolverStats::solver`] and in failures.
+pub const NAME: &str = "dp45";
+/// Maximum number of step attempts (accepted + rejected) before a run gives up.
+pub const MAX_STEPS: u64 = 1_000_000;
+/// Accepted steps before the stiffness test starts.
+pub const STIFF_TEST_START: u64 = 200;
+/// Stiff steps (h·λ̂ > 3.25) after which the run stops as stiff.
+pub const STIFF_STEPS: u32 = 15;
+/// Consecutive non-stiff steps that reset the stiff-step count.
+pub const NONSTIFF_RESET: u32 = 6;
+/// The local error per step is held at `TOL_SCALE`·(atol + rtol·|y|), so that the *global*
+/// error over a long run stays near the requested tolerance (docs/theory.md §12.3): a third
+/// costs a few per cent more evaluations and keeps the error in z on the small margin flows
+/// below SciPy's LSODA at the same tolerances (measured: docs/benchmarks.md, "Solver tuning
+/// measurements (moved from the code)", DP45).
+pub const TOL_SCALE: f64 = 1.0 / 3.0;
+/// A step smaller than this times max(|τ|, 10⁻³·τ_end) is a failure.
+const HMIN_REL: f64 = 1e-14;
+
+/// Controller (dopri5.f defaults).
+const SAFE: f64 = 0.9;
+const BETA: f64 = 0.04;
+const EXPO1: f64 = 0.2 - BETA * 0.75;
+/// 1/FAC1 and 1/FAC2 of dopri5.f: the new step lies in [h/5, 10h].
+const FACC1: f64 = 1.0 / 0.2;
+const FACC2: f64 = 1.0 / 10.0;
+/// Smallest remembered error of the PI controller (dopri5.f).
+const FAC_OLD_MIN: f64 = 1e-4;
+
+/// Hand-written DP45 as an [`Integrator`]: Dormand–Prince 5(4) with its 4th-order dense output
+/// and the stiffness test of the module documentation, the local error per step held at
+/// [`TOL_SCALE`]·(atol + rtol·|y|) per component. Dimensions 1–4 run a copy with n known at
+/// compile time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dp45;
+
+impl Integrator for Dp45 {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn run<P: OdeProblem + ?Sized>(
+        &self,
+        problem: &P,
+        y0: &[f64],
+        tolerances: &Tolerances,
+        output: &mut Output<'_>,
+        stats: &mut SolverStats,
+    ) -> Result<(), StepFailure> {
+        let (rtol, atol) = (TOL_SCALE * tolerances.rtol(), TOL_SCALE * tolerances.atol());
+        match problem.dim() {
+            1 => run::<_, 1>(problem, y0, rtol, atol, output, stats),
+            2 => run::<_, 2>(problem, y0, rtol, atol, output, stats),
+            3 => run::<_, 3>(problem, y0, rtol, atol, output, stats),
+            4 => run::<_, 4>(problem, y0, rtol, atol, output, stats),
+            _ => run::<_, 0>(problem, y0, rtol, atol, output, stats),
+        }
+    }
+}
+
+/// [`Dp45`] for dimension N (0: any), at the scaled tolerances.
+fn run<P: OdeProblem + ?Sized, const N: usize>(
+    problem: &P,
+    y0: &[f64],
+    rtol: f64,
+    atol: f64,
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    let t_end = output.t_end();
+    let n = problem.dim();
+    let fail = StepFailure::failed;
+    let mut st = Stages::<N>::new(n);
+    let mut y = y0.to_vec();
+    let mut out = vec![0.0; n];
+    problem.rhs(&y, &mut st.k[..n]);
+    let mut h = {
+        let (k1, rest) = st.k.split_at_mut(n);
+        let (f1, _) = rest.split_at_mut(n);
+        initial_step(problem, &y, k1, (&mut st.arg, f1), t_end, rtol, atol)
+    };
+    stats.rhs_evals += 2;
+    let mut t = 0.0;
+    // ln of dopri5.f's FACOLD (the controller works with logarithms: one ln and one exp per
+    // step instead of two powf).
+    let mut ln_fac_old = FAC_OLD_MIN.ln();
+    let mut reject = false;
+    let mut breakdown = false;
+    let (mut stiff_count, mut nonstiff_count) = (0u32, 0u32);
+    loop {
+        if stats.steps_accepted + stats.steps_rejected >= MAX_STEPS {
+            return Err(fail(
+                t,
+                format!("more than {MAX_STEPS} steps needed before τ_end = {t_end}"),
+            ));
+        }
+        let hmin = HMIN_REL * t.abs().max(1e-3 * t_end);
+        if h < hmin {
+            let why = if breakdown {
+                "the state became non-finite"
+            } else {
+                "the error test keeps failing"
+            };
+            return Err(fail(
+                t,
+                format!("step size {h:.3e} below the minimum {hmin:.3e}: {why}"),
+            ));
+        }
+        let last = t + 1.01 * h >= t_end;
+        if last {
+            h = t_end - t;
+        }
+        let err = st.step(problem, &y, h, rtol, atol);
+        stats.rhs_evals += 6;
+        if !err.is_finite() {
+            // A stage or the new state is not finite: shrink hard and retry.
+            stats.steps_rejected += 1;
+            reject = true;
+            breakdown = true;
+            h *= 0.25;
+            continue;
+        }
+        breakdown = false;
+        let ln_err = err.max(1e-16).ln();
+        if err <= 1.0 {
+            stats.steps_accepted += 1;
+            // fac = err^EXPO1 / facold^BETA / SAFE, within [FACC2, FACC1].
+            let fac = ((EXPO1 * ln_err - BETA * ln_fac_old).exp() / SAFE).clamp(FACC2, FACC1);
+            ln_fac_old = ln_err.max(FAC_OLD_MIN.ln());
+            let t_new = if last { t_end } else { t + h };
+            if stats.steps_accepted >= STIFF_TEST_START {
+                if st.stiffness(h) > 3.25 {
+                    nonstiff_count = 0;
+                    stiff_count += 1;
+                    if stiff_count == STIFF_STEPS {
+                        return Err(StepFailure::Stiff { tau: t_new });
+                    }
+                } else if stiff_count > 0 {
+                    nonstiff_count += 1;
+                    if nonstiff_count == NONSTIFF_RESET {
+                        stiff_count = 0;
+                    }
+                }
+            }
+            if output.due(t_new, last).is_some() {
+                st.prepare_dense(&y, h);
+                while let Some(tau) = output.due(t_new, last) {
+                    if tau >= t_new {
+                        output.push(&st.ynew);
+                    } else {
+                        st.dense((tau - t) / h, &mut out);
+                        output.push(&out);
+                    }
+                }
+            }
+            y.copy_from_slice(&st.ynew);
+            // FSAL: k₁ of the next step is k₇ of this one.
+            st.k.copy_within(6 * n..7 * n, 0);
+            t = t_new;
+            if last {
+                break;
+            }
+            let mut h_new = h / fac;
+            if reject {
+                h_new = h_new.min(h);
+            }
+            reject = false;
+            h = h_new;
+        } else {
+            stats.steps_rejected += 1;
+            reject = true;
+            h /= ((EXPO1 * ln_err).exp() / SAFE).min(FACC1);
+        }
+    }
+    Ok(())
+}

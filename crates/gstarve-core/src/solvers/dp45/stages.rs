@@ -1,0 +1,252 @@
+//! The Dormand–Prince 5(4) step on preallocated stages: the coefficients of `dopri5.f`, the
+//! step with its error norm, the continuous extension `CONTD5`, the stiffness estimate h·λ̂ and
+//! Hairer's initial step.
+
+use crate::ode::OdeProblem;
+
+// --- Dormand–Prince 5(4): dopri5.f (CDOPRI). ---
+const A21: f64 = 1.0 / 5.0;
+const A31: f64 = 3.0 / 40.0;
+const A32: f64 = 9.0 / 40.0;
+const A41: f64 = 44.0 / 45.0;
+const A42: f64 = -56.0 / 15.0;
+const A43: f64 = 32.0 / 9.0;
+const A51: f64 = 19372.0 / 6561.0;
+const A52: f64 = -25360.0 / 2187.0;
+const A53: f64 = 64448.0 / 6561.0;
+const A54: f64 = -212.0 / 729.0;
+const A61: f64 = 9017.0 / 3168.0;
+const A62: f64 = -355.0 / 33.0;
+const A63: f64 = 46732.0 / 5247.0;
+const A64: f64 = 49.0 / 176.0;
+const A65: f64 = -5103.0 / 18656.0;
+const A71: f64 = 35.0 / 384.0;
+const A73: f64 = 500.0 / 1113.0;
+const A74: f64 = 125.0 / 192.0;
+const A75: f64 = -2187.0 / 6784.0;
+const A76: f64 = 11.0 / 84.0;
+/// Error coefficients (5th − 4th order weights).
+const E1: f64 = 71.0 / 57600.0;
+const E3: f64 = -71.0 / 16695.0;
+const E4: f64 = 71.0 / 1920.0;
+const E5: f64 = -17253.0 / 339200.0;
+const E6: f64 = 22.0 / 525.0;
+const E7: f64 = -1.0 / 40.0;
+/// Dense output (CONTD5).
+const D1: f64 = -12715105075.0 / 11282082432.0;
+const D3: f64 = 87487479700.0 / 32700410799.0;
+const D4: f64 = -10690763975.0 / 1880347072.0;
+const D5: f64 = 701980252875.0 / 199316789632.0;
+const D6: f64 = -1453857185.0 / 822651844.0;
+const D7: f64 = 69997945.0 / 29380423.0;
+
+/// Stage storage, preallocated once.
+pub(super) struct Stages<const N: usize> {
+    n: usize,
+    /// k₁ … k₇ (k₇ = f(y₁), FSAL), each n long.
+    pub(super) k: Vec<f64>,
+    /// Stage argument.
+    pub(super) arg: Vec<f64>,
+    /// The argument of stage 6 (for the stiffness test).
+    y6: Vec<f64>,
+    /// The new state y₁.
+    pub(super) ynew: Vec<f64>,
+    /// Dense-output coefficients r₁ … r₅ of the last accepted step.
+    cont: Vec<f64>,
+}
+
+impl<const N: usize> Stages<N> {
+    #[inline(always)]
+    fn dim(&self) -> usize {
+        if N > 0 {
+            N
+        } else {
+            self.n
+        }
+    }
+
+    pub(super) fn new(n: usize) -> Self {
+        debug_assert!(N == 0 || N == n);
+        Self {
+            n,
+            k: vec![0.0; 7 * n],
+            arg: vec![0.0; n],
+            y6: vec![0.0; n],
+            ynew: vec![0.0; n],
+            cont: vec![0.0; 5 * n],
+        }
+    }
+
+    /// One step of size h from y with k₁ = f(y): fills k₂ … k₇, `ynew`, `y6`, and returns the
+    /// error norm (∞ if the new state or the error estimate is not finite; then the dense
+    /// output, a combination of finite stages, is finite too).
+    #[inline(always)]
+    pub(super) fn step(
+        &mut self,
+        problem: &(impl OdeProblem + ?Sized),
+        y: &[f64],
+        h: f64,
+        rtol: f64,
+        atol: f64,
+    ) -> f64 {
+        let n = self.dim();
+        let y = &y[..n];
+        let (k1, rest) = self.k.split_at_mut(n);
+        let (k2, rest) = rest.split_at_mut(n);
+        let (k3, rest) = rest.split_at_mut(n);
+        let (k4, rest) = rest.split_at_mut(n);
+        let (k5, rest) = rest.split_at_mut(n);
+        let (k6, k7) = rest.split_at_mut(n);
+        let (k1, k2, k3, k4, k5, k6, k7) = (
+            &mut k1[..n],
+            &mut k2[..n],
+            &mut k3[..n],
+            &mut k4[..n],
+            &mut k5[..n],
+            &mut k6[..n],
+            &mut k7[..n],
+        );
+        let arg = &mut self.arg[..n];
+        for i in 0..n {
+            arg[i] = y[i] + h * A21 * k1[i];
+        }
+        problem.rhs(arg, k2);
+        for i in 0..n {
+            arg[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
+        }
+        problem.rhs(arg, k3);
+        for i in 0..n {
+            arg[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+        }
+        problem.rhs(arg, k4);
+        for i in 0..n {
+            arg[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+        }
+        problem.rhs(arg, k5);
+        let y6 = &mut self.y6[..n];
+        for i in 0..n {
+            y6[i] =
+                y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+        }
+        problem.rhs(y6, k6);
+        let ynew = &mut self.ynew[..n];
+        for i in 0..n {
+            ynew[i] =
+                y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
+        }
+        problem.rhs(ynew, k7);
+        let mut sum = 0.0;
+        let mut finite = true;
+        for i in 0..n {
+            finite &= ynew[i].is_finite();
+            let e =
+                h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
+            let sc = atol + rtol * y[i].abs().max(ynew[i].abs());
+            sum += (e / sc) * (e / sc);
+        }
+        let err = (sum / n as f64).sqrt();
+        if finite && err.is_finite() {
+            err
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// Dense-output coefficients of the step y → ynew just taken (CONTD5 of dopri5.f).
+    #[inline(always)]
+    pub(super) fn prepare_dense(&mut self, y: &[f64], h: f64) {
+        let n = self.dim();
+        let k = &self.k;
+        let (r1, rest) = self.cont.split_at_mut(n);
+        let (r2, rest) = rest.split_at_mut(n);
+        let (r3, rest) = rest.split_at_mut(n);
+        let (r4, r5) = rest.split_at_mut(n);
+        for i in 0..n {
+            let ydiff = self.ynew[i] - y[i];
+            let bspl = h * k[i] - ydiff;
+            r1[i] = y[i];
+            r2[i] = ydiff;
+            r3[i] = bspl;
+            r4[i] = ydiff - h * k[6 * n + i] - bspl;
+            r5[i] = h
+                * (D1 * k[i]
+                    + D3 * k[2 * n + i]
+                    + D4 * k[3 * n + i]
+                    + D5 * k[4 * n + i]
+                    + D6 * k[5 * n + i]
+                    + D7 * k[6 * n + i]);
+        }
+    }
+
+    /// The dense output at θ ∈ [0, 1] of the last accepted step, into `out`.
+    #[inline(always)]
+    pub(super) fn dense(&self, theta: f64, out: &mut [f64]) {
+        let n = self.dim();
+        let c = &self.cont;
+        let t1 = 1.0 - theta;
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            *o = c[i]
+                + theta
+                    * (c[n + i] + t1 * (c[2 * n + i] + theta * (c[3 * n + i] + t1 * c[4 * n + i])));
+        }
+    }
+
+    /// h·λ̂, the stiffness estimate of dopri5.f, after a step (k₇ = f(y₁), k₆ = f(ŷ₆)).
+    pub(super) fn stiffness(&self, h: f64) -> f64 {
+        let n = self.dim();
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..n {
+            num += (self.k[6 * n + i] - self.k[5 * n + i]).powi(2);
+            den += (self.ynew[i] - self.y6[i]).powi(2);
+        }
+        if den > 0.0 {
+            h * (num / den).sqrt()
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Hairer's initial step (`HINIT` of dopri5.f) for order 5; f0 = f(y0). One evaluation.
+pub(super) fn initial_step(
+    problem: &(impl OdeProblem + ?Sized),
+    y0: &[f64],
+    f0: &[f64],
+    scratch: (&mut [f64], &mut [f64]),
+    t_end: f64,
+    rtol: f64,
+    atol: f64,
+) -> f64 {
+    let n = y0.len() as f64;
+    let (arg, f1) = scratch;
+    let (mut d0, mut d1) = (0.0, 0.0);
+    for (&yi, &fi) in y0.iter().zip(f0) {
+        let sc = atol + rtol * yi.abs();
+        d0 += (yi / sc).powi(2);
+        d1 += (fi / sc).powi(2);
+    }
+    let (d0, d1) = ((d0 / n).sqrt(), (d1 / n).sqrt());
+    let h0 = if d0 < 1e-10 || d1 < 1e-10 {
+        1e-6
+    } else {
+        0.01 * d0 / d1
+    }
+    .min(t_end);
+    for ((a, &yi), &fi) in arg.iter_mut().zip(y0).zip(f0) {
+        *a = yi + h0 * fi;
+    }
+    problem.rhs(arg, f1);
+    let mut d2 = 0.0;
+    for ((&yi, &fi), &gi) in y0.iter().zip(f0).zip(f1.iter()) {
+        let sc = atol + rtol * yi.abs();
+        d2 += ((gi - fi) / sc).powi(2);
+    }
+    let d2 = (d2 / n).sqrt() / h0;
+    let der = d1.max(d2);
+    let h1 = if der <= 1e-15 {
+        (h0 * 1e-3).max(1e-6)
+    } else {
+        (0.01 / der).powf(0.2)
+    };
+    (100.0 * h0).min(h1).min(t_end)
+}

@@ -1,0 +1,11 @@
+//! The numerical integration tests, one binary (one link) for all: the solvers against each
+//! other, SciPy's accuracy and the steady states ([`solvers`]); statements of docs/theory.md
+//! on random systems ([`properties`]); the reference values of docs/theory.md §6.2
+//! ([`reference_values`]); the large-n paths ([`large_n`]).
+//!
+//! Run with `cargo test --release --test numerics` (a module: `… --test numerics properties::`).
+
+mod large_n;
+mod properties;
+mod reference_values;
+mod solvers;
