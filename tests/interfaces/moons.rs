@@ -1,6 +1,6 @@
-//! The two-moons experiment and the width sweep (issue 5): their numbers on small
+//! The two-moons experiment and the width sweep: their numbers on small
 //! configurations, their CSVs and figures, and the command line's rejections. (The network core
-//! — Jacobian, trainer, one width's linearisation gap — is tested in tests/network.rs.)
+//! — Jacobian, trainer, one width's linearisation gap — is tested in [`super::network`].)
 
 use std::path::Path;
 use std::process::{Command, Output};

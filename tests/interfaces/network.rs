@@ -1,6 +1,6 @@
-//! Real networks (issue 5): the two-moons generator, the closed-form Jacobian, the trainer's
+//! Real networks: the two-moons generator, the closed-form Jacobian, the trainer's
 //! gradient, the linearised theory against the trained network, the starvation result, and the
-//! command line's handling of bad data. Run with `cargo test --release --test network`.
+//! command line's handling of bad data.
 
 use std::path::Path;
 use std::process::{Command, Output};
