@@ -1,37 +1,8 @@
 //! The command line: bad input never panics (one clear line, non-zero exit, no output file), and
 //! the JSON contracts of `simulate` and `fixed-point` hold.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn gstarve(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gstarve"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-/// Assert a clean failure: exit code 2, one line on stderr containing every `needles`, no panic.
-fn assert_rejected(args: &[&str], needles: &[&str]) {
-    let out = gstarve(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "{args:?}: one line expected, got {stderr}"
-    );
-    for n in needles {
-        assert!(stderr.contains(n), "{args:?}: '{n}' not in: {stderr}");
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
+use super::support::{assert_rejected, gstarve, write};
+use std::process::Command;
 
 #[test]
 fn malformed_system_file() {

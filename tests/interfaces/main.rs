@@ -8,3 +8,4 @@ mod cli;
 mod figures;
 mod moons;
 mod network;
+mod support;

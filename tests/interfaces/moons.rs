@@ -2,8 +2,8 @@
 //! configurations, their CSVs and figures, and the command line's rejections. (The network core
 //! — Jacobian, trainer, one width's linearisation gap — is tested in [`super::network`].)
 
+use super::support::gstarve;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use gstarve_core::sweeps::Progress;
 use gstarve_net::experiments::{
@@ -262,13 +262,6 @@ fn linearisation_gap_falls_with_width_and_the_table_matches() {
     let i = wide.epochs.iter().position(|&e| e == 150).unwrap();
     assert!(close(row[4].parse().unwrap(), wide.real[i][1]));
     assert!(close(row[5].parse().unwrap(), wide.flow[i][1]));
-}
-
-fn gstarve(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gstarve"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

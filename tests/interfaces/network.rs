@@ -2,8 +2,8 @@
 //! gradient, the linearised theory against the trained network, the starvation result, and the
 //! command line's handling of bad data.
 
+use super::support::{assert_rejected, gstarve, write};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use gstarve_core::error::{InputError, NumericalError};
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
@@ -341,30 +341,6 @@ fn csv_dataset_errors_are_typed() {
 }
 
 // --- the command line ---
-
-fn gstarve(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gstarve"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn assert_rejected(args: &[&str], needles: &[&str]) {
-    let out = gstarve(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "{args:?}: '{n}' not in: {stderr}");
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
 
 #[test]
 fn network_command_rejects_bad_data_and_options() {
