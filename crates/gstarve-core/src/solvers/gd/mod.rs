@@ -109,34 +109,44 @@ impl GdOptions {
     }
 }
 
-/// Run the GD map of `problem` (a state-space vector field) from `y0`, recording the chosen steps.
+/// The one serial GD loop: `step(k, y)` advances the state `y` from step k to k + 1; the loop
+/// records the chosen steps, checks each recorded state for divergence and keeps the time. The
+/// forms below differ only in their state (a heap vector, or a fixed-size array for n ≤ 4) and
+/// in how a step evaluates the flow.
+fn iterate_with<S: AsRef<[f64]>>(
+    mut state: S,
+    options: &GdOptions,
+    method: &'static str,
+    mut step: impl FnMut(usize, &mut S),
+) -> Result<OdeSolution> {
+    let record = options.recorded_steps();
+    let mut states = Trajectory::with_capacity(state.as_ref().len(), record.len());
+    let start = Instant::now();
+    let mut k = 0;
+    for &target in &record {
+        while k < target {
+            step(k, &mut state);
+            k += 1;
+        }
+        check_finite(state.as_ref().iter(), method, k, options.eta)?;
+        states.push(state.as_ref());
+    }
+    let wall = start.elapsed().as_secs_f64();
+    Ok(gd_solution(&record, options, states, wall, method))
+}
+
+/// The GD map of `problem` (a state-space vector field) from `y0`.
 fn iterate(
     problem: &(impl OdeProblem + ?Sized),
     y0: &DVector<f64>,
     options: &GdOptions,
     method: &'static str,
 ) -> Result<OdeSolution> {
-    let record = options.recorded_steps();
-    let n = y0.len();
-    let mut y = y0.clone();
-    let mut dy = DVector::zeros(n);
-    let mut states = Trajectory::with_capacity(n, record.len());
-    let mut next = 0;
-    let start = Instant::now();
-    for k in 0..=options.steps {
-        if next < record.len() && record[next] == k {
-            check_finite(y.iter(), method, k, options.eta)?;
-            states.push(y.as_slice());
-            next += 1;
-        }
-        if k == options.steps {
-            break;
-        }
+    let mut dy = DVector::zeros(y0.len());
+    iterate_with(y0.clone(), options, method, |_, y| {
         problem.rhs(y.as_slice(), dy.as_mut_slice());
         y.axpy(options.eta, &dy, 1.0);
-    }
-    let wall = start.elapsed().as_secs_f64();
-    Ok(gd_solution(&record, options, states, wall, method))
+    })
 }
 
 /// The GD map on the margins for N ≤ 4 examples, on fixed-size arrays: the same operations as
@@ -148,26 +158,15 @@ fn iterate_small<const N: usize>(
     m0: &DVector<f64>,
     options: &GdOptions,
 ) -> Result<OdeSolution> {
-    let record = options.recorded_steps();
     let mut m = [0.0; N];
     m.copy_from_slice(m0.as_slice());
     let mut dm = [0.0; N];
-    let mut states = Trajectory::with_capacity(N, record.len());
-    let start = Instant::now();
-    let mut k = 0;
-    for &target in &record {
-        while k < target {
-            flow.rhs(&m, &mut dm);
-            for (mi, di) in m.iter_mut().zip(&dm) {
-                *mi += options.eta * di;
-            }
-            k += 1;
+    iterate_with(m, options, "gd", |_, m| {
+        flow.rhs(m, &mut dm);
+        for (mi, di) in m.iter_mut().zip(&dm) {
+            *mi += options.eta * di;
         }
-        check_finite(m.iter(), "gd", k, options.eta)?;
-        states.push(&m);
-    }
-    let wall = start.elapsed().as_secs_f64();
-    Ok(gd_solution(&record, options, states, wall, "gd"))
+    })
 }
 
 /// The GD map on the margins, m_{k+1} = m_k + η ṁ(m_k), with its buffers allocated before the
@@ -184,37 +183,25 @@ fn iterate_margins(
     }
 }
 
-/// [`iterate_margins`] on the calling thread.
+/// [`iterate_margins`] on the calling thread: the Gram product's sweep alternates direction
+/// from step to step ([`MarginFlow::rhs_directed`]).
 pub(super) fn iterate_margins_serial(
     flow: &MarginFlow,
     m0: &DVector<f64>,
     options: &GdOptions,
 ) -> Result<OdeSolution> {
-    let record = options.recorded_steps();
     let n = m0.len();
-    let mut m = m0.clone();
     let mut dm = DVector::zeros(n);
     let mut weights = DVector::zeros(n);
-    let mut states = Trajectory::with_capacity(n, record.len());
-    let start = Instant::now();
-    let mut k = 0;
-    for &target in &record {
-        while k < target {
-            let reverse = k % 2 == 1;
-            flow.rhs_directed(
-                m.as_slice(),
-                weights.as_mut_slice(),
-                dm.as_mut_slice(),
-                reverse,
-            );
-            m.axpy(options.eta, &dm, 1.0);
-            k += 1;
-        }
-        check_finite(m.iter(), "gd", k, options.eta)?;
-        states.push(m.as_slice());
-    }
-    let wall = start.elapsed().as_secs_f64();
-    Ok(gd_solution(&record, options, states, wall, "gd"))
+    iterate_with(m0.clone(), options, "gd", |k, m| {
+        flow.rhs_directed(
+            m.as_slice(),
+            weights.as_mut_slice(),
+            dm.as_mut_slice(),
+            k % 2 == 1,
+        );
+        m.axpy(options.eta, &dm, 1.0);
+    })
 }
 
 /// Err(Diverged) at `step` if any entry of the state is not finite.
