@@ -2,8 +2,8 @@
 //! the automatic choice above n = 200, against independent computations.
 
 use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
-use gstarve_core::ode::auto::{AUTO_BDF_MAX_DIM, AUTO_IMPLICIT_MAX_DIM, AUTO_RKC_MIN_RTOL};
 use gstarve_core::ode::{FlowMethod, FlowOptions, Trajectory};
+use gstarve_core::solvers::auto::{AUTO_BDF_MAX_DIM, AUTO_IMPLICIT_MAX_DIM, AUTO_RKC_MIN_RTOL};
 use gstarve_core::solvers::flow::{primal_flow, MARGIN_TOL_SCALE};
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
 use gstarve_core::systems::{FeatureSystem, Spectrum};

@@ -2,10 +2,11 @@
 //! benchmark flows, through the public API.
 
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
-use gstarve_core::ode::{integrate, FlowMethod, FlowOptions};
+use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::reference::{paper_toy, TOY_LAMBDA_L2, TOY_LAMBDA_SD};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve_core::solvers::integrate;
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};

@@ -21,9 +21,10 @@ mod steady_states;
 use std::fmt;
 
 use gstarve_core::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
-use gstarve_core::ode::{integrate, FlowMethod, FlowOptions, Trajectory};
+use gstarve_core::ode::{FlowMethod, FlowOptions, Trajectory};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use gstarve_core::solvers::integrate;
 use gstarve_core::solvers::steady::{steady_state, steady_state_with, NewtonParams};
 use gstarve_core::systems::{FeatureSystem, Spectrum};
 use gstarve_core::theory::decoupled::unregularised_trajectory;

@@ -1,5 +1,6 @@
-//! The ODE layer: problems, validated options, solutions with their statistics, the
-//! [`Integrator`] trait with one shared driver, and the choice of method.
+//! The ODE layer: problems, validated options, solutions with their statistics, and the
+//! [`Integrator`] trait with one shared driver. It knows no method: the methods and the
+//! automatic choice between them live in [`crate::solvers`] ([`crate::solvers::auto`]).
 //!
 //! - [`OdeProblem`]: an autonomous ODE dy/dτ = f(y) with its Jacobian (the model's flows
 //!   implement it: [`crate::model`]).
@@ -8,16 +9,13 @@
 //! - [`Integrator`] and [`solve`]: a method only steps and fills an [`Output`]; the driver
 //!   checks the initial state, runs the windows, projects and checks the states, keeps the time
 //!   and turns a [`StepFailure`] into an error.
-//! - [`auto`]: the methods by name, and the automatic choice as a table ([`integrate`]).
 //! - [`OdeSolution`], [`Trajectory`], [`SolverStats`]: what comes back.
 
-pub mod auto;
 mod driver;
 mod options;
 mod problem;
 mod solution;
 
-pub use auto::{integrate, Method, Plan};
 pub use driver::{solve, Integrator, Output, StepFailure};
 pub use options::{
     uniform_times, FlowMethod, FlowOptions, OutputGrid, Tolerances, Window, MAX_OUTPUT_POINTS,

@@ -17,10 +17,11 @@ use serde::Serialize;
 
 use crate::error::{Error, InputError, Result};
 use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
-use crate::ode::{integrate, FlowMethod, FlowOptions, OdeSolution, SolverStats};
+use crate::ode::{FlowMethod, FlowOptions, OdeSolution, SolverStats};
 use crate::output::{Cell, Table};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, gradient_descent_parameters, GdOptions};
+use crate::solvers::integrate;
 use crate::solvers::steady::{steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 

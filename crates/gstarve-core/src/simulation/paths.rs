@@ -6,9 +6,10 @@ use nalgebra::DVector;
 
 use crate::error::Result;
 use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
-use crate::ode::{integrate, FlowMethod, FlowOptions, OdeSolution, OutputGrid, Tolerances};
+use crate::ode::{FlowMethod, FlowOptions, OdeSolution, OutputGrid, Tolerances};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, GdOptions};
+use crate::solvers::integrate;
 use crate::systems::FeatureSystem;
 
 /// Output points per window of the geometric-time integrations.

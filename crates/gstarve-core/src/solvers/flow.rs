@@ -6,8 +6,8 @@ use nalgebra::DVector;
 
 use crate::error::{Error, InputError, Result};
 use crate::model::{MarginFlow, MarginFlowN, PrimalDynamics};
-use crate::ode::auto::{self, Method};
 use crate::ode::{FlowOptions, OdeProblem, OdeSolution};
+use crate::solvers::auto::{self, Method};
 
 /// The factor on rtol and atol when [`primal_flow`] integrates margins, except with DP45 (the
 /// automatic choice for n ≤ 4), which scales its own; when DP45 finds a small flow stiff, the

@@ -3,6 +3,7 @@
 //! Newton. Each method takes a problem by reference and never depends on which dynamics it
 //! runs; [`flow`] chooses the state space (margins or responses) of a model's primal flow.
 
+pub mod auto;
 pub mod bdf;
 #[cfg(test)]
 mod conformance;
@@ -15,4 +16,5 @@ pub mod rkc;
 pub mod rosenbrock;
 pub mod steady;
 
+pub use auto::{integrate, Method, Plan};
 pub use flow::primal_flow;

@@ -434,13 +434,13 @@ conformance! {
     rkc => Method::Rkc(RkcParams::DEFAULT),
 }
 
-/// The contract of a plan with a fallback ([`crate::ode::auto::execute`]), whatever the
+/// The contract of a plan with a fallback ([`crate::solvers::auto::execute`]), whatever the
 /// automatic choice puts in its plans: when the first method reports stiffness, the fallback's
 /// answer comes back, the very one the fallback gives alone, with the reason in the solver's
 /// name.
 #[test]
 fn a_plan_falls_back_when_its_first_method_finds_the_problem_stiff() {
-    use crate::ode::auto::{execute, Method as Concrete, Plan};
+    use crate::solvers::auto::{execute, Method as Concrete, Plan};
     let case = cases::stiff_decay_to_slow_manifold();
     let tol = Tolerances::new(1e-10, 1e-14).unwrap();
     let grid = OutputGrid::uniform(case.t_end, 11).unwrap();

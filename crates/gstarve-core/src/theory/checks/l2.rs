@@ -8,8 +8,9 @@ use super::{
 };
 use crate::error::Result;
 use crate::model::{sigmoid_prime, DualDynamics, Loss, PrimalDynamics, Regulariser};
-use crate::ode::{integrate, FlowMethod, FlowOptions};
+use crate::ode::{FlowMethod, FlowOptions};
 use crate::solvers::flow::primal_flow;
+use crate::solvers::integrate;
 use crate::solvers::steady::steady_state;
 use crate::systems::FeatureSystem;
 use crate::theory::{decoupled, linearisation, perturbation, sensitivity, surrogate};

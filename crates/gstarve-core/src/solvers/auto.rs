@@ -22,11 +22,8 @@
 //! because Dop853's dense output loses accuracy on components whose steps are
 //! stability-limited.
 
-use super::driver::solve;
-use super::options::{FlowMethod, FlowOptions, OutputGrid, Tolerances};
-use super::problem::OdeProblem;
-use super::solution::OdeSolution;
 use crate::error::{Error, NumericalError, Result};
+use crate::ode::{solve, FlowMethod, FlowOptions, OdeProblem, OdeSolution, OutputGrid, Tolerances};
 use crate::solvers::bdf::Bdf;
 use crate::solvers::dp45::Dp45;
 use crate::solvers::explicit::{ExplicitMethod, ExplicitRk};
