@@ -1,5 +1,5 @@
-//! Benchmarks of the sweeps: the 256 × 256 starvation phase diagram of docs/theory.md §7 (E₂₁ over
-//! r = s₁/s₂ ∈ [1, 5] × δ ∈ [0.05, 0.95], λ = 0.01, s₂ = 2), against SciPy's fsolve per point
+//! Benchmarks of the sweeps: the 256 × 256 starvation phase diagram of docs/theory.md §7.1 (E₂₁
+//! over r = s₁/s₂ ∈ [1, 5] × δ ∈ [0.05, 0.95], λ = 0.01, s₂ = 2), against SciPy's fsolve per point
 //! (`scipy_baseline.py phase`, about 0.1 ms per point, i.e. 6.5 s for 256²). Target: ≥ 100×
 //! faster. Run: `cargo bench --bench sweeps`.
 //!

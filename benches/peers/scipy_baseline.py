@@ -16,7 +16,7 @@ Dynamics (docs/theory.md §3.2, L2 regulariser): dz/dtau = S^2 U^T sigma(-U z) -
          NumPy gradient descent in z space; prints wall seconds, microseconds per step, z_final.
   phase  python3 scipy_baseline.py phase [--grid 64] [--lambda 0.01] [--s2 2]
          Starvation ratio rho = z2*(s1,s2,delta)/z2*(s2,s2,delta) for the 2-feature rotation
-         family on a grid of r = s1/s2 in [1, 5] and delta in [0.05, 0.95] (docs/theory.md §7),
+         family on a grid of r = s1/s2 in [1, 5] and delta in [0.05, 0.95] (docs/theory.md §7.2),
          steady states by scipy.optimize.fsolve; prints wall seconds and a few grid values.
 
 Needs numpy and scipy (python3 -m venv v && v/bin/pip install numpy scipy)."""

@@ -226,7 +226,8 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
     let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
     let fp = steady_state(&dynamics)?;
     let to_vec = |v: &DVector<f64>| v.iter().copied().collect::<Vec<f64>>();
-    // Sensitivities (docs/theory.md §5): L2 by the implicit-function formula, SD identically zero.
+    // Sensitivities (docs/theory.md §5.3): L2 by the implicit-function formula, SD identically
+    // zero.
     let r = loaded.system.rank();
     let (sensitivity, elasticity) = match (loss, regulariser) {
         (Loss::Logistic, Regulariser::L2 { lambda }) => {
@@ -385,7 +386,7 @@ pub fn toy(a: &ToyArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "The paper's toy (docs/theory.md §6): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;"
+        "The paper's toy (docs/theory.md §6.1): U = U(δ = 0.5), s = (l, 2); L2 λ = 0.01, SD λ = 0.002;"
     );
     println!(
         "GD η = 0.05 for 5000 steps from z = 0. Feature 1 starves feature 2 under L2 (z₂* falls"

@@ -83,7 +83,7 @@ pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
 /// `gstarve reproduce …`.
 #[derive(Subcommand, Debug)]
 pub enum Reproduce {
-    /// The paper's toy figure (its Figure 6; docs/theory.md §6): primal L2 with the dual, and L2
+    /// The paper's toy figure (its Figure 6; docs/theory.md §6.1): primal L2 with the dual, and L2
     /// with SD, for l = 2…6.
     Toy(FigureOutput),
     /// The paper's two-moons figures with real networks (its Figures 1–3): responses of the
@@ -140,7 +140,7 @@ fn parse_axis(text: &str, points: usize) -> Result<Axis> {
 /// `gstarve phase-diagram`.
 #[derive(Args, Debug)]
 pub struct PhaseDiagramArgs {
-    /// The measure (docs/theory.md §7): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
+    /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
     #[arg(long, default_value = "elasticity")]
     measure: Measure,
     /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.

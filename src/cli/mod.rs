@@ -17,7 +17,7 @@ pub use system_args::SystemArgs;
 
 /// gstarve: Gradient Starvation made computable (Pezeshki et al., NeurIPS 2021).
 ///
-/// With no subcommand, runs the paper's toy (docs/theory.md §6), prints its steady states and
+/// With no subcommand, runs the paper's toy (docs/theory.md §6.1), prints its steady states and
 /// gradient-descent endpoints, and renders the gallery into plots/.
 #[derive(Parser, Debug)]
 #[command(name = "gstarve", version, about, long_about = None)]
@@ -45,7 +45,7 @@ enum Command {
     /// Reproduce a figure of the paper.
     #[command(subcommand)]
     Reproduce(figures::Reproduce),
-    /// A starvation phase diagram (docs/theory.md §7) over two parameters of the rotation family.
+    /// A starvation phase diagram (docs/theory.md §7.1) over two parameters of the rotation family.
     PhaseDiagram(figures::PhaseDiagramArgs),
     /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
     PhasePlane(figures::PhasePlaneArgs),

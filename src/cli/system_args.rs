@@ -15,8 +15,8 @@ pub struct SystemArgs {
     /// System file (JSON, or TOML for *.toml): {"strengths": [...], "u": [[...], ...]}.
     #[arg(long, value_name = "FILE", help_heading = "System")]
     pub system: Option<PathBuf>,
-    /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of docs/theory.md §5;
-    /// alone: the decoupled system U = I.
+    /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of docs/theory.md
+    /// §5.4; alone: the decoupled system U = I.
     #[arg(
         long,
         value_delimiter = ',',

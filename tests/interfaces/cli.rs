@@ -256,7 +256,7 @@ fn fixed_point_json_contract() {
     ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    // docs/theory.md §6, l = 6.
+    // docs/theory.md §6.2, l = 6.
     assert!((v["z"][0].as_f64().unwrap() - 9.071019).abs() < 1e-6);
     assert!((v["z"][1].as_f64().unwrap() - 1.185344).abs() < 1e-6);
     assert!(v["residual"].as_f64().unwrap() < 1e-10);

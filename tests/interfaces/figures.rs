@@ -111,7 +111,7 @@ fn phase_plane_renders_with_field_and_nullclines() {
     ] {
         assert!(csv.contains(series), "CSV lacks {series}");
     }
-    // The marked L2 steady state is docs/theory.md §6's.
+    // The marked L2 steady state is docs/theory.md §6.2's.
     let line = csv.lines().find(|l| l.starts_with("steady-l2,")).unwrap();
     let cols: Vec<&str> = line.split(',').collect();
     assert!((cols[4].parse::<f64>().unwrap() - 7.812049).abs() < 1e-6);

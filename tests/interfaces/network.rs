@@ -183,7 +183,8 @@ fn linearisation_gap(width: usize) -> f64 {
         parallel: false,
     };
     let record = train(&mut net, &data, Some(&features.system), &options).unwrap();
-    // Mean-loss SD coefficient c ↔ λ = 2c in the theory's (docs/theory.md) sum convention; τ = η·k/n.
+    // Mean-loss SD coefficient c ↔ λ = 2c in the theory's (docs/theory.md §8.5) sum convention; τ =
+    // η·k/n.
     let lambda = 2.0 * sd;
     let dynamics = PrimalDynamics::new(
         &features.system,
@@ -270,10 +271,10 @@ fn leading_feature_dominates_and_sd_reaches_the_decoupled_steady_state() {
     eprintln!("L2: |z| largest first {:?}", &by_size[..5]);
     assert!(by_size[0] > 2.0 * by_size[1], "{:?}", &by_size[..3]);
     assert!(by_size[3] < 0.1 * by_size[0], "{:?}", &by_size[..4]);
-    // SD (c = 0.05 on mean ŷ², λ = 2c): the real network settles at docs/theory.md §4's SD steady state
-    // z* = μ*·Uᵀ1, which does not depend on the strengths (no starvation, docs/theory.md §5). Mode j
-    // relaxes at a rate ≥ s_j²λ (docs/theory.md §5, linearisation): compare the modes with
-    // s_j²·λ·τ_end ≥ 10, whose transient has decayed by e^{−10}.
+    // SD (c = 0.05 on mean ŷ², λ = 2c): the real network settles at docs/theory.md §4.2's SD steady
+    // state z* = μ*·Uᵀ1, which does not depend on the strengths (no starvation, docs/theory.md
+    // §5.3). Mode j relaxes at a rate ≥ s_j²λ (docs/theory.md §5.6, linearisation): compare the
+    // modes with s_j²·λ·τ_end ≥ 10, whose transient has decayed by e^{−10}.
     let sd = 0.05;
     let lambda = 2.0 * sd;
     let (z, sys) = final_responses(sd, 0.0, 10_000);

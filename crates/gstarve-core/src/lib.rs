@@ -5,7 +5,7 @@
 //! the feature responses z = S Vᵀθ follow the gradient flow
 //!
 //! ```text
-//! dz/dτ = S² Uᵀ σ(−U z) − λ z        (docs/theory.md §3, (★))
+//! dz/dτ = S² Uᵀ σ(−U z) − λ z        (docs/theory.md §3.2, (★))
 //! ```
 //!
 //! gstarve integrates it exactly, runs the discrete gradient-descent map and the dual dynamics,
@@ -24,7 +24,7 @@
 //! use gstarve_core::solvers::steady::steady_state;
 //! use gstarve_core::systems::FeatureSystem;
 //!
-//! // The paper's toy (docs/theory.md §6): s = (4, 2), a 30° rotation, λ = 0.01.
+//! // The paper's toy (docs/theory.md §6.1): s = (4, 2), a 30° rotation, λ = 0.01.
 //! let system = FeatureSystem::rotation(4.0, 2.0, 0.5)?;
 //! let dynamics = PrimalDynamics::new(&system, Loss::Logistic, Regulariser::L2 { lambda: 0.01 })?;
 //! let fixed_point = steady_state(&dynamics)?;

@@ -1,5 +1,5 @@
-//! GD against the exact flow (docs/theory.md §3): GD is the explicit Euler map of the flow, so the
-//! largest gap max ‖z_GD − z_flow‖∞ over a fixed learning time shrinks like η. Drawn log–log
+//! GD against the exact flow (docs/theory.md §3.1): GD is the explicit Euler map of the flow, so
+//! the largest gap max ‖z_GD − z_flow‖∞ over a fixed learning time shrinks like η. Drawn log–log
 //! with a slope-1 reference line and the fitted slope.
 
 use std::path::Path;

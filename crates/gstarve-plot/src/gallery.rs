@@ -14,7 +14,7 @@ use gstarve_core::error::Result;
 use gstarve_core::simulation::figures::GalleryData;
 
 /// Draw into `dir`:
-/// - `toy-figure`: the paper's Figure 6 (docs/theory.md §6);
+/// - `toy-figure`: the paper's Figure 6 (docs/theory.md §6.1);
 /// - `phase-diagram-elasticity`: E₂₁ over the gallery grid;
 /// - `phase-diagram-sd-recovery`: z₂*(SD)/z₂*(L2) at the same λ over the same grid;
 /// - `phase-plane-toy-l4`: the toy with l = 4, flow, GD, dual, SD, direction field, nullclines;

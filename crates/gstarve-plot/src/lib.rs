@@ -15,7 +15,7 @@
 //!   bar, phase boundary and masked cells.
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji as a diverging heatmap, numbers in the cells for small n.
 //! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η, log–log, with the slope-1 line.
-//! - [`toy`]: the paper's Figure 6 (docs/theory.md §6).
+//! - [`toy`]: the paper's Figure 6 (docs/theory.md §6.1).
 //! - [`moons`](mod@moons): the two-moons experiment with real networks (the paper's Figures 1–3):
 //!   responses over epochs with bands over seeds, decision-boundary heatmaps.
 //! - [`linearisation`](mod@linearisation): the real network against its linearised flow, and the

@@ -1,4 +1,4 @@
-//! Starvation phase diagram (docs/theory.md §7): a heatmap of a measure over the grid of a
+//! Starvation phase diagram (docs/theory.md §7.3): a heatmap of a measure over the grid of a
 //! [`PhaseDiagram`], with a colour bar, the phase boundary (E₂₁ = 0, or ratio = 1) and the curve
 //! where the measure's denominator vanishes drawn by marching squares, masked cells in grey and
 //! counted in the key.

@@ -1,4 +1,4 @@
-//! The starvation matrix E_ji = ∂ log|z_j*| / ∂ log s_i² (docs/theory.md §5) as a heatmap: a
+//! The starvation matrix E_ji = ∂ log|z_j*| / ∂ log s_i² (docs/theory.md §5.3) as a heatmap: a
 //! diverging scale centred at 0 for the cross effects (blue: feature i starves feature j), the
 //! diagonal (each feature's own elasticity) left uncoloured, masked rows grey, and the numbers
 //! in the cells for small systems.

@@ -1,7 +1,8 @@
-//! The paper's toy figure (its Figure 6, docs/theory.md §6): two examples labelled +1, U = U(0.5),
-//! strengths s = (l, 2) for l = 2…6, GD with η = 0.05 for 5000 steps from z = 0. Left panel:
-//! primal L2 (solid) with the dual path (dotted); right panel: primal L2 (solid) with Spectral
-//! Decoupling (dashed); the same colour for the same l; |z₁| against |z₂| on the paper's axes.
+//! The paper's toy figure (its Figure 6, docs/theory.md §6.1): two examples labelled +1, U =
+//! U(0.5), strengths s = (l, 2) for l = 2…6, GD with η = 0.05 for 5000 steps from z = 0. Left
+//! panel: primal L2 (solid) with the dual path (dotted); right panel: primal L2 (solid) with
+//! Spectral Decoupling (dashed); the same colour for the same l; |z₁| against |z₂| on the paper's
+//! axes.
 
 use std::path::Path;
 

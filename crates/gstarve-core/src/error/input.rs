@@ -3,7 +3,7 @@
 /// A value, shape or file that breaks a rule of the theory or of the API.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    /// A strength s_j that is negative or not finite (docs/theory.md §1: s_j ≥ 0).
+    /// A strength s_j that is negative or not finite (docs/theory.md §1.2: s_j ≥ 0).
     #[error("strength s_{index} = {value} is invalid: strengths must be finite and ≥ 0")]
     InvalidStrength {
         /// 1-based index of the strength.
@@ -23,7 +23,7 @@ pub enum InputError {
         /// The value found.
         value: f64,
     },
-    /// The coupling matrix does not have orthonormal columns (docs/theory.md §1: UᵀU = I).
+    /// The coupling matrix does not have orthonormal columns (docs/theory.md §1.2: UᵀU = I).
     #[error(
         "coupling U is not orthonormal: max |UᵀU − I| = {deviation:.3e} exceeds the tolerance {tolerance:.1e}"
     )]
@@ -51,9 +51,9 @@ pub enum InputError {
         /// The rule it breaks.
         rule: &'static str,
     },
-    /// A gradient-descent step size beyond the stability bound of docs/theory.md §3.
+    /// A gradient-descent step size beyond the stability bound of docs/theory.md §3.6.
     #[error(
-        "learning rate η = {eta} is unstable: η·(curvature bound {bound:.6}) = {product:.4} ≥ 2 (docs/theory.md §3); use η < {limit:.6}"
+        "learning rate η = {eta} is unstable: η·(curvature bound {bound:.6}) = {product:.4} ≥ 2 (docs/theory.md §3.6); use η < {limit:.6}"
     )]
     UnstableStep {
         /// The step size given.
@@ -160,8 +160,8 @@ pub enum InputError {
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
     Unsupported(String),
-    /// No steady state exists (no regulariser: responses grow like log τ, docs/theory.md §2).
-    #[error("no steady state exists without a regulariser: responses grow like log τ (docs/theory.md §2, §5)")]
+    /// No steady state exists (no regulariser: responses grow like log τ, docs/theory.md §2.2).
+    #[error("no steady state exists without a regulariser: responses grow like log τ (docs/theory.md §2.2, §5.2)")]
     NoSteadyState,
     /// A file could not be parsed.
     #[error("{path}: {message}")]

@@ -41,7 +41,7 @@ pub enum NumericalError {
         residual: f64,
     },
     /// A matrix the theory proves nonsingular (e.g. the Jacobian J = I + λ⁻¹S²UᵀDU of
-    /// docs/theory.md §4, whose eigenvalues are ≥ 1) was singular in floating point.
+    /// docs/theory.md §4.1, whose eigenvalues are ≥ 1) was singular in floating point.
     #[error("the {dimension}×{dimension} matrix {matrix} is singular to working precision")]
     SingularMatrix {
         /// Which matrix, in the theory's notation.

@@ -1,4 +1,4 @@
-//! The dual (Legendre) α-dynamics of docs/theory.md §3.
+//! The dual (Legendre) α-dynamics of docs/theory.md §3.5.
 //!
 //! With ℓ(x) = max_{α∈[0,1]} [H(α) − αx], the L2 dual flow is gradient ascent on
 //! A(α) = Σ H(αᵢ) − (2λ)⁻¹ αᵀKα:
@@ -33,7 +33,7 @@ impl DualDynamics {
     pub const ALPHA_FLOOR: f64 = 1e-300;
     /// Largest α used when evaluating the right-hand side.
     pub const ALPHA_CEIL: f64 = 1.0 - f64::EPSILON / 2.0;
-    /// The authors' starting point α(0) = 1e−8·1 (docs/theory.md §3).
+    /// The authors' starting point α(0) = 1e−8·1 (docs/theory.md §3.5).
     pub const DEFAULT_START: f64 = 1e-8;
 
     /// The dual of `dynamics` (logistic loss, L2 or SD with λ > 0).
@@ -73,7 +73,7 @@ impl DualDynamics {
         }
     }
 
-    /// z(α) (docs/theory.md §3).
+    /// z(α) (docs/theory.md §3.5).
     pub fn responses(&self, alpha: &[f64]) -> DVector<f64> {
         &self.to_responses * DVector::from_column_slice(alpha)
     }

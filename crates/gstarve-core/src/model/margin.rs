@@ -1,4 +1,4 @@
-//! The primal flow in margin space (docs/theory.md §3): m = U z evolves as
+//! The primal flow in margin space (docs/theory.md §3.3): m = U z evolves as
 //!
 //! ```text
 //! dm/dτ = K g(m) − μ m,                    K = U S² Uᵀ,  g = [`Model::drive`],  μ = [`Model::decay`]

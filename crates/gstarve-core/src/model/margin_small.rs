@@ -1,4 +1,4 @@
-//! The margin flow of docs/theory.md §3 for n ≤ 4 with the dimension known at compile time:
+//! The margin flow of docs/theory.md §3.3 for n ≤ 4 with the dimension known at compile time:
 //!
 //! ```text
 //! dm/dτ = K g(m) − μ m,                 K = U S² Uᵀ,  g = [`Model::drive`],  μ = [`Model::decay`]

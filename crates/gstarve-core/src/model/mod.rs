@@ -1,15 +1,15 @@
-//! The model: the per-example loss ℓ and the regulariser R (docs/theory.md §2), and the
-//! dynamics they give a feature system (docs/theory.md §3).
+//! The model: the per-example loss ℓ and the regulariser R (docs/theory.md §2.1–§2.2), and the
+//! dynamics they give a feature system (docs/theory.md §3.2–§3.5).
 //!
 //! [`Model`] is the one home of the per-example formulas. Every primal flow in gstarve has the
-//! form (docs/theory.md §3)
+//! form (docs/theory.md §3.2)
 //!
 //! ```text
 //! F(z) = S² Uᵀ g(U z) − μ z,          g(m) = ψ(m) − λ_SD m,   ψ(m) = −ℓ'(m),   μ = λ_L2
 //! ∂F/∂z = −S² Uᵀ diag(d(U z)) U − μ I,  d(m) = ℓ''(m) + λ_SD
 //! ```
 //!
-//! (UᵀU = I makes S²Uᵀ(λ_SD m) = λ_SD S² z), and in margin space m = U z (docs/theory.md §3)
+//! (UᵀU = I makes S²Uᵀ(λ_SD m) = λ_SD S² z), and in margin space m = U z (docs/theory.md §3.3)
 //!
 //! ```text
 //! dm/dτ = K g(m) − μ m,    ∂(dm/dτ)/∂m = −K diag(d(m)) − μ I,    K = U S² Uᵀ.
@@ -19,7 +19,7 @@
 //! integrators and iterations run are built on them: [`PrimalDynamics`] (z-space: right-hand
 //! side, Jacobian matrix and action, GD step, objective, gradient and Hessian for Newton),
 //! [`MarginFlow`] and [`MarginFlowN`] (margin space, the general and the fixed-size n ≤ 4
-//! form), and [`DualDynamics`] (the Legendre dual of docs/theory.md §3, its own equations).
+//! form), and [`DualDynamics`] (the Legendre dual of docs/theory.md §3.5, its own equations).
 
 mod dual;
 mod margin;
@@ -37,7 +37,7 @@ pub use symmetric::symmetric_product;
 
 use crate::error::{Error, InputError, Result};
 
-/// The per-example loss ℓ(m) of a margin m (docs/theory.md §2).
+/// The per-example loss ℓ(m) of a margin m (docs/theory.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
@@ -85,7 +85,7 @@ impl Loss {
     }
 }
 
-/// The regulariser R (docs/theory.md §2).
+/// The regulariser R (docs/theory.md §2.2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Regulariser {
     /// No regulariser: no steady state exists.
@@ -129,7 +129,7 @@ impl Regulariser {
         }
     }
 
-    /// (λ_L2, λ_SD): the two places λ enters F (docs/theory.md §3).
+    /// (λ_L2, λ_SD): the two places λ enters F (docs/theory.md §3.2).
     pub fn split(self) -> (f64, f64) {
         match self {
             Regulariser::None => (0.0, 0.0),
@@ -149,7 +149,7 @@ impl Regulariser {
 }
 
 /// A loss and a regulariser (λ validated): the per-example part of every flow, GD map and
-/// steady-state equation (docs/theory.md §3).
+/// steady-state equation (docs/theory.md §3.2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Model {
     loss: Loss,
@@ -183,7 +183,7 @@ impl Model {
         self.regulariser
     }
 
-    /// g(m) = ψ(m) − λ_SD·m: what example i sends through the coupling (docs/theory.md §3).
+    /// g(m) = ψ(m) − λ_SD·m: what example i sends through the coupling (docs/theory.md §3.2).
     #[inline]
     pub fn drive(&self, m: f64) -> f64 {
         self.loss.neg_derivative(m) - self.lambda_sd * m
@@ -208,7 +208,7 @@ impl Model {
     }
 
     /// A bound on ‖∂F/∂z‖₂ over all z for a largest squared strength `s1_squared`:
-    /// μ + s₁²(λ_SD + sup ℓ'') (docs/theory.md §3). GD with step η is stable while η·bound < 2.
+    /// μ + s₁²(λ_SD + sup ℓ'') (docs/theory.md §3.6). GD with step η is stable while η·bound < 2.
     pub fn curvature_bound(&self, s1_squared: f64) -> f64 {
         self.lambda_l2 + s1_squared * (self.lambda_sd + self.loss.max_curvature())
     }

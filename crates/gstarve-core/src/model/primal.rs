@@ -1,4 +1,4 @@
-//! The primal z-dynamics of a feature system under a [`Model`] (docs/theory.md §3):
+//! The primal z-dynamics of a feature system under a [`Model`] (docs/theory.md §3.2):
 //!
 //! ```text
 //! F(z) = S² Uᵀ g(U z) − μ z,                    g(m) = ψ(m) − λ_SD m
@@ -90,7 +90,7 @@ impl<'a> PrimalDynamics<'a> {
         out
     }
 
-    /// One GD step z + ηF(z) (docs/theory.md §3: GD is the Euler map of the flow).
+    /// One GD step z + ηF(z) (docs/theory.md §3.1: GD is the Euler map of the flow).
     pub fn gd_step(&self, z: &DVector<f64>, eta: f64) -> DVector<f64> {
         let mut next = self.rhs(z);
         next *= eta;
@@ -130,7 +130,7 @@ impl<'a> PrimalDynamics<'a> {
     }
 
     /// A bound on the spectral radius of ∂F/∂z over all z: λ + s₁²·sup ℓ'' for L2 and
-    /// s₁²(λ + sup ℓ'') for SD (docs/theory.md §3). GD with step η is stable while η·bound < 2.
+    /// s₁²(λ + sup ℓ'') for SD (docs/theory.md §3.6). GD with step η is stable while η·bound < 2.
     pub fn curvature_bound(&self) -> f64 {
         self.model
             .curvature_bound(self.system.max_strength().powi(2))

@@ -1,4 +1,4 @@
-//! The logistic function and its derivative, evaluated without overflow (docs/theory.md §1).
+//! The logistic function and its derivative, evaluated without overflow (docs/theory.md §1.5).
 
 /// σ(x) = 1/(1 + e^{−x}).
 #[inline]

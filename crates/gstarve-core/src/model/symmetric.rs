@@ -1,5 +1,5 @@
-//! y = K x for the symmetric Gram matrix K = U S² Uᵀ of the margin flow (docs/theory.md §3), reading
-//! only K's lower triangle.
+//! y = K x for the symmetric Gram matrix K = U S² Uᵀ of the margin flow (docs/theory.md §3.3),
+//! reading only K's lower triangle.
 //!
 //! At n = 1000 a margin-flow evaluation is one such product, and the product is bound by memory
 //! traffic, not arithmetic: the full matrix is 8 MB. Each stored entry K_ij (i > j) is used twice,

@@ -18,7 +18,7 @@ pub trait OdeProblem: Sync {
     /// Move a state back into the problem's domain (default: nothing to do).
     fn project(&self, _state: &mut [f64]) {}
     /// When ∂f/∂y = −K·diag(d) − μI with K symmetric positive semi-definite (the margin flows
-    /// of docs/theory.md §3: K = U S² Uᵀ, d = ℓ''(m) + λ_SD, μ = λ_L2): d(y) into `d` and (K, μ),
+    /// of docs/theory.md §3.3: K = U S² Uᵀ, d = ℓ''(m) + λ_SD, μ = λ_L2): d(y) into `d` and (K, μ),
     /// so that implicit solvers can factorise their iteration matrices by Cholesky
     /// (the BDF's Cholesky path). Default: no such structure (`None`).
     fn gram_jacobian(&self, _y: &[f64], _d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {

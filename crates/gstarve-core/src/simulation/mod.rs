@@ -29,7 +29,7 @@ use crate::systems::FeatureSystem;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
-    /// Gradient descent on z (docs/theory.md §3).
+    /// Gradient descent on z (docs/theory.md §3.1).
     Gd,
     /// Gradient descent on θ, projected to z (needs features).
     GdTheta,
@@ -223,7 +223,7 @@ pub fn simulate(
                 let a0 = DVector::from_element(system.examples(), config.dual_start);
                 let mut options = config.flow;
                 if options.method() == FlowMethod::Auto {
-                    // The dual flow is stiff by nature near α → 0 and α → 1 (docs/theory.md §3).
+                    // The dual flow is stiff by nature near α → 0 and α → 1 (docs/theory.md §3.5).
                     options = options.with_method(FlowMethod::Bdf);
                 }
                 let mut sol = integrate(&dual, a0.as_slice(), &options)?;

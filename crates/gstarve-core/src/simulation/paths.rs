@@ -46,7 +46,7 @@ pub fn gd(dynamics: &PrimalDynamics, eta: f64, t_end: f64, points: usize) -> Res
     gradient_descent(dynamics, &DVector::zeros(dynamics.dim()), &options)
 }
 
-/// The dual (Legendre) path of the L2 dynamics, mapped to z (docs/theory.md §3): the dual flow
+/// The dual (Legendre) path of the L2 dynamics, mapped to z (docs/theory.md §3.5): the dual flow
 /// from α = 10⁻⁸·1 (the authors' start) integrated with BDF on geometric windows from 10⁻⁸ to
 /// `t_end` of its own time.
 pub fn dual_path(dynamics: &PrimalDynamics, t_end: f64) -> Result<OdeSolution> {

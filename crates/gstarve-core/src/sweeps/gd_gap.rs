@@ -1,5 +1,5 @@
-//! How far gradient descent strays from the exact flow (docs/theory.md §3): GD is the explicit Euler
-//! map of the flow with step η, so its global error over a fixed learning time is O(η). This
+//! How far gradient descent strays from the exact flow (docs/theory.md §3.1): GD is the explicit
+//! Euler map of the flow with step η, so its global error over a fixed learning time is O(η). This
 //! sweep measures max_k ‖z_GD(k) − z_flow(ηk)‖∞ for a list of step sizes.
 
 use rayon::prelude::*;
@@ -48,7 +48,7 @@ pub struct GdGap {
 /// max_k ‖z_GD(k) − z_flow(ηk)‖∞ over `samples` times in [0, τ_end], for each η (in parallel).
 /// Each η runs K = (samples − 1)·⌈τ_end/((samples − 1)η)⌉ steps, so the compared GD steps
 /// k = i·K/(samples − 1) fall exactly on the flow's output grid. Every η must be stable
-/// (docs/theory.md §3).
+/// (docs/theory.md §3.6).
 pub fn gd_flow_gaps(
     dynamics: &PrimalDynamics,
     etas: &[f64],

@@ -1,8 +1,8 @@
-//! Sweep grids over the two-feature rotation family (docs/theory.md §5, §7): which parameters vary,
-//! their ranges, and the values held fixed. Every grid is validated before any work (hyperfine's
-//! habit): empty ranges, zero points, values outside the family's domain and grids beyond
-//! [`MAX_GRID_POINTS`] are errors. Grid values are computed as a + i·h (or a·(b/a)^{i/(n−1)} on a
-//! log axis), never accumulated.
+//! Sweep grids over the two-feature rotation family (docs/theory.md §5.4, §7.1): which parameters
+//! vary, their ranges, and the values held fixed. Every grid is validated before any work
+//! (hyperfine's habit): empty ranges, zero points, values outside the family's domain and grids
+//! beyond [`MAX_GRID_POINTS`] are errors. Grid values are computed as a + i·h (or a·(b/a)^{i/(n−1)}
+//! on a log axis), never accumulated.
 
 use std::str::FromStr;
 

@@ -1,8 +1,8 @@
-//! The learning time τ_f (docs/theory.md §7): the first learning time at which a response z_j of the
-//! exact L2 flow from z = 0 reaches the fraction f (τ₉₀: f = 0.9) of its steady-state value.
+//! The learning time τ_f (docs/theory.md §7.2): the first learning time at which a response z_j of
+//! the exact L2 flow from z = 0 reaches the fraction f (τ₉₀: f = 0.9) of its steady-state value.
 //!
 //! The flow is integrated in windows [τ₀, τ₀ + T] (T doubling from a few relaxation times
-//! 1/rate_min of the linearisation, docs/theory.md §5) on a coarse output grid; the first coarse
+//! 1/rate_min of the linearisation, docs/theory.md §5.6) on a coarse output grid; the first coarse
 //! interval where z_j/z_j* crosses f is integrated again on a fine grid, and τ_f is interpolated
 //! linearly inside the fine interval that brackets the crossing. The reported resolution is that
 //! interval's width. A crossing that goes up and back down inside one coarse interval would be

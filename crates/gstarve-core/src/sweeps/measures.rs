@@ -1,4 +1,4 @@
-//! The starvation measures of docs/theory.md §7, evaluated at one member of the rotation family.
+//! The starvation measures of docs/theory.md §7.2, evaluated at one member of the rotation family.
 //!
 //! Each evaluation returns a [`PointRecord`]: the measure's value, or the reason it is masked
 //! (a response or reference response that vanishes, a Newton iteration or flow that failed); a
@@ -18,7 +18,7 @@ use crate::model::Loss;
 use crate::solvers::steady::sd_margin;
 use crate::systems::FeatureSystem;
 
-/// How SD is matched to L2 for the SD recovery (docs/theory.md §7).
+/// How SD is matched to L2 for the SD recovery (docs/theory.md §7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SdMatching {
@@ -29,7 +29,7 @@ pub enum SdMatching {
     FinalLoss,
 }
 
-/// A starvation measure (docs/theory.md §7).
+/// A starvation measure (docs/theory.md §7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Measure {

@@ -1,4 +1,4 @@
-//! Parameter sweeps: the starvation measures of docs/theory.md §7 over grids of the two-feature
+//! Parameter sweeps: the starvation measures of docs/theory.md §7.2 over grids of the two-feature
 //! rotation family, the n-feature starvation matrix, and the GD–flow gap over step sizes.
 //!
 //! - [`grid`]: parameters (r = s₁/s₂, δ, λ, s₂), axes, validated grids (values a + i·h).

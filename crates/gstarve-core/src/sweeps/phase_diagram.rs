@@ -1,4 +1,4 @@
-//! Starvation phase diagrams (docs/theory.md §7): a measure over a grid of two parameters of the
+//! Starvation phase diagrams (docs/theory.md §7.1): a measure over a grid of two parameters of the
 //! rotation family, computed row by row in parallel (rayon), each row warm-starting every steady
 //! state from its left neighbour.
 

@@ -2,7 +2,7 @@
 //! sweeps: fixed-size 2×2 algebra, no allocation, warm starts from a neighbouring grid point.
 //!
 //! The same mathematics as [`crate::solvers::steady::steady_state`] and
-//! [`crate::theory::sensitivity::l2_sensitivity`] (docs/theory.md §4, §5), written out for
+//! [`crate::theory::sensitivity::l2_sensitivity`] (docs/theory.md §4.1, §5.3), written out for
 //! U(δ) = [[c, −δ], [δ, c]], c = √(1−δ²):
 //!
 //! ```text
@@ -39,7 +39,7 @@ pub struct RotationSteadyState {
     pub iterations: usize,
 }
 
-/// ∂z*/∂(s_i²) and the elasticities of a rotation-family steady state (docs/theory.md §5).
+/// ∂z*/∂(s_i²) and the elasticities of a rotation-family steady state (docs/theory.md §5.3).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RotationSensitivity {
     /// ∂z_j*/∂(s_i²): row j (the response), column i (the strength varied).
@@ -141,9 +141,9 @@ fn residual(p: &Point, gradient: &Vector2<f64>) -> f64 {
         .max((gradient[1] / p.weight[1]).abs())
 }
 
-/// The L2 steady state of the rotation family at `family` (docs/theory.md §4), by damped Newton from
-/// `start` (a neighbouring grid point's z*, or z = 0). Requires a validated family (r, s₂, λ > 0,
-/// |δ| ≤ 1).
+/// The L2 steady state of the rotation family at `family` (docs/theory.md §4.1), by damped Newton
+/// from `start` (a neighbouring grid point's z*, or z = 0). Requires a validated family
+/// (r, s₂, λ > 0, |δ| ≤ 1).
 pub fn rotation_steady_state(
     family: &RotationFamily,
     start: Vector2<f64>,
@@ -215,7 +215,7 @@ fn finish(p: &Point, z: Vector2<f64>, residual: f64, iterations: usize) -> Rotat
     }
 }
 
-/// The sensitivity of a rotation-family steady state (docs/theory.md §5) in closed form:
+/// The sensitivity of a rotation-family steady state (docs/theory.md §5.3) in closed form:
 ///
 /// ```text
 /// J = I + λ⁻¹ S² M,   J⁻¹ = [[J₂₂, −J₁₂], [−J₂₁, J₁₁]] / det J,
@@ -338,7 +338,7 @@ mod tests {
         let again = rotation_steady_state(&family(3.02, 0.5, 0.01, 2.0), Vector2::zeros()).unwrap();
         assert!((warm.responses - again.responses).amax() < 1e-12);
         assert!(warm.iterations <= 4, "{} iterations", warm.iterations);
-        // docs/theory.md §6, l = 3 (r = 1.5).
+        // docs/theory.md §6.2, l = 3 (r = 1.5).
         let toy = rotation_steady_state(&family(1.5, 0.5, 0.01, 2.0), Vector2::zeros()).unwrap();
         assert!((toy.responses - Vector2::new(7.068150, 1.583112)).amax() < 1e-6);
     }

@@ -1,5 +1,5 @@
-//! The n-feature starvation matrix E_ji = ∂ log|z_j*| / ∂ log s_i² of a system (docs/theory.md §5),
-//! with its masked rows and the pairs that starve, ready for a figure or a table.
+//! The n-feature starvation matrix E_ji = ∂ log|z_j*| / ∂ log s_i² of a system (docs/theory.md
+//! §5.3), with its masked rows and the pairs that starve, ready for a figure or a table.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -58,7 +58,7 @@ impl StarvationMatrix {
     }
 }
 
-/// The starvation matrix of `system` under L2 with strength λ (docs/theory.md §5), from
+/// The starvation matrix of `system` under L2 with strength λ (docs/theory.md §5.3), from
 /// [`crate::theory::sensitivity::l2_sensitivity`].
 pub fn starvation_matrix(system: &FeatureSystem, lambda: f64) -> Result<StarvationMatrix> {
     let sens = l2_sensitivity(system, lambda)?;

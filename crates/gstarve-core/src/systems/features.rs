@@ -1,4 +1,4 @@
-//! Feature systems from raw features and labels: the SVD YΦ = U S Vᵀ of docs/theory.md §1.
+//! Feature systems from raw features and labels: the SVD YΦ = U S Vᵀ of docs/theory.md §1.2.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -28,11 +28,12 @@ pub fn labels_to_signs(labels: &[f64]) -> Result<DVector<f64>> {
 
 impl FeatureSystem {
     /// The feature system of features Φ (n × p) and labels y (±1 or 0/1): the thin SVD
-    /// YΦ = U S Vᵀ (docs/theory.md §1, computed by faer), strengths sorted s₁ ≥ … ≥ s_r,
+    /// YΦ = U S Vᵀ (docs/theory.md §1.2, computed by faer), strengths sorted s₁ ≥ … ≥ s_r,
     /// r = min(n, p).
     ///
-    /// Orientation (docs/theory.md §1: column signs of U and V flip in pairs): each pair is oriented so
-    /// that (Uᵀ1)_j ≥ 0, which makes the squared-loss and SD steady-state responses non-negative.
+    /// Orientation (docs/theory.md §1.4: column signs of U and V flip in pairs): each pair is
+    /// oriented so that (Uᵀ1)_j ≥ 0, which makes the squared-loss and SD steady-state responses
+    /// non-negative.
     pub fn from_features(phi: &DMatrix<f64>, labels: &[f64]) -> Result<Self> {
         check_finite("features Φ", phi)?;
         let (n, p) = phi.shape();

@@ -1,5 +1,5 @@
-//! Feature systems (docs/theory.md §1): strengths S = diag(s₁ … s_r) and a coupling U ∈ R^{n×r} with
-//! orthonormal columns, from the SVD YΦ = U S Vᵀ of the label-signed feature matrix.
+//! Feature systems (docs/theory.md §1.2): strengths S = diag(s₁ … s_r) and a coupling U ∈ R^{n×r}
+//! with orthonormal columns, from the SVD YΦ = U S Vᵀ of the label-signed feature matrix.
 //!
 //! A [`FeatureSystem`] is validated on construction: its strengths are finite and ≥ 0 and its
 //! coupling has orthonormal columns (to [`ORTHOGONALITY_TOLERANCE`]). Every solver can rely on it.
@@ -17,8 +17,8 @@ use nalgebra::{DMatrix, DVector};
 use crate::error::{Error, InputError, Result};
 
 /// Largest allowed max |UᵀU − I|. Loose enough for a coupling typed by hand with six or seven
-/// digits, tight enough that the z-dynamics of docs/theory.md §3 (which assume UᵀU = I) are right to
-/// that order.
+/// digits, tight enough that the z-dynamics of docs/theory.md §3.2 (which assume UᵀU = I) are right
+/// to that order.
 pub const ORTHOGONALITY_TOLERANCE: f64 = 1e-6;
 
 /// A validated feature system: strengths and coupling, optionally with the features V.
@@ -104,7 +104,7 @@ impl FeatureSystem {
         Ok(self)
     }
 
-    /// The two-feature rotation family of docs/theory.md §5:
+    /// The two-feature rotation family of docs/theory.md §5.4:
     /// U(δ) = [[√(1−δ²), −δ], [δ, √(1−δ²)]], s = (s₁, s₂). Requires |δ| ≤ 1.
     pub fn rotation(s1: f64, s2: f64, delta: f64) -> Result<Self> {
         if !delta.is_finite() || delta.abs() > 1.0 {
@@ -163,18 +163,19 @@ impl FeatureSystem {
         self.strengths.iter().fold(0.0, |a: f64, &b| a.max(b))
     }
 
-    /// The label-signed NTK Gram matrix K = U S² Uᵀ (n × n, docs/theory.md §1).
+    /// The label-signed NTK Gram matrix K = U S² Uᵀ (n × n, docs/theory.md §1.3).
     pub fn gram(&self) -> DMatrix<f64> {
         let us = scale_columns(&self.coupling, &self.strengths_squared());
         &us * self.coupling.transpose()
     }
 
-    /// Uᵀ1: the response of each feature to a uniform margin (docs/theory.md §4, SD steady state).
+    /// Uᵀ1: the response of each feature to a uniform margin (docs/theory.md §4.2, SD steady
+    /// state).
     pub fn coupling_column_sums(&self) -> DVector<f64> {
         self.coupling.row_sum().transpose()
     }
 
-    /// Margins m = U z for responses z (docs/theory.md §1).
+    /// Margins m = U z for responses z (docs/theory.md §1.3).
     pub fn margins(&self, responses: &DVector<f64>) -> DVector<f64> {
         &self.coupling * responses
     }
@@ -236,7 +237,7 @@ mod tests {
     fn rotation_is_orthogonal_with_expected_column_sums() {
         let sys = FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap();
         let sums = sys.coupling_column_sums();
-        // docs/theory.md §6: Uᵀ1 = (1.366025, 0.366025) for δ = 0.5.
+        // docs/theory.md §6.1: Uᵀ1 = (1.366025, 0.366025) for δ = 0.5.
         assert!((sums[0] - 1.366025).abs() < 1e-6);
         assert!((sums[1] - 0.366025).abs() < 1e-6);
         assert!(orthonormality_deviation(sys.coupling()) < 1e-15);

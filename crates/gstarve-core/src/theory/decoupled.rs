@@ -1,4 +1,4 @@
-//! Decoupled systems, U = I (docs/theory.md §5): n independent scalar flows
+//! Decoupled systems, U = I (docs/theory.md §5.1–§5.2): n independent scalar flows
 //! ż_j = s_j² σ(−z_j) − λ z_j (L2) or ż_j = s_j² σ(−z_j) (no regulariser).
 //!
 //! - [`l2_root`]: the exact L2 steady state z(1 + e^z) = s²/λ and its Lambert-W approximation.
@@ -11,7 +11,7 @@ use lambert_w::lambert_w0;
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::sigmoid;
 
-/// The decoupled L2 steady state of one feature, exact and approximate (docs/theory.md §5).
+/// The decoupled L2 steady state of one feature, exact and approximate (docs/theory.md §5.1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DecoupledRoot {
     /// The exact root z* of z(1 + e^z) = s²/λ.
@@ -31,7 +31,7 @@ pub const WRIGHT_OMEGA_LAMBERT_MAX: f64 = 500.0;
 /// Iteration limit of the Newton iterations of this module.
 const MAX_ITERATIONS: usize = 100;
 
-/// The exact decoupled L2 steady state of a feature of strength s (docs/theory.md §5, U = I):
+/// The exact decoupled L2 steady state of a feature of strength s (docs/theory.md §5.1, U = I):
 ///
 /// ```text
 /// z (1 + e^z) = s²/λ,        tail approximation  z* ≈ W₀(s²/λ)
@@ -121,11 +121,12 @@ fn root(exact: f64, lambert: f64, iterations: usize) -> DecoupledRoot {
 /// ω + log ω = c
 /// ```
 ///
-/// (docs/theory.md §5, decoupled trajectory without regulariser), for every real c without forming e^c
-/// where it would overflow. For c ≤ [`WRIGHT_OMEGA_LAMBERT_MAX`] the start is `lambert_w0(e^c)`
-/// (the `lambert_w` crate, 50 bits); above, the asymptotic series c − log c + log c / c. Either
-/// start is polished by Newton on f(ω) = ω + log ω − c, so ω + log ω = c holds to rounding.
-/// ω(−∞) = 0, ω(∞) = ∞, NaN gives NaN; ω underflows to 0 for c below about −745.
+/// (docs/theory.md §5.2, decoupled trajectory without regulariser), for every real c without
+/// forming e^c where it would overflow. For c ≤ [`WRIGHT_OMEGA_LAMBERT_MAX`] the start is
+/// `lambert_w0(e^c)` (the `lambert_w` crate, 50 bits); above, the asymptotic series
+/// c − log c + log c / c. Either start is polished by Newton on f(ω) = ω + log ω − c, so
+/// ω + log ω = c holds to rounding. ω(−∞) = 0, ω(∞) = ∞, NaN gives NaN; ω underflows to 0 for c
+/// below about −745.
 pub fn wright_omega(c: f64) -> f64 {
     if c.is_nan() {
         return f64::NAN;
@@ -160,7 +161,7 @@ pub fn wright_omega(c: f64) -> f64 {
 /// Largest initial response z₀ accepted by [`unregularised_trajectory`] (e^{z₀} must be finite).
 pub const MAX_INITIAL_RESPONSE: f64 = 700.0;
 
-/// The closed-form trajectory of a decoupled feature without regulariser (docs/theory.md §5):
+/// The closed-form trajectory of a decoupled feature without regulariser (docs/theory.md §5.2):
 ///
 /// ```text
 /// ż = s² σ(−z)  ⇒  d(z + e^z)/dτ = s²,
@@ -192,7 +193,8 @@ pub fn unregularised_trajectory(strength: f64, initial: f64, tau: f64) -> Result
     })
 }
 
-/// The tail approximation of [`unregularised_trajectory`] (docs/theory.md §5): with σ(−z) ≈ e^{−z},
+/// The tail approximation of [`unregularised_trajectory`] (docs/theory.md §5.2): with
+/// σ(−z) ≈ e^{−z},
 ///
 /// ```text
 /// z(τ) = log(e^{z₀} + s²τ)
@@ -253,7 +255,8 @@ mod tests {
 
     #[test]
     fn decoupled_roots_match_theory_table() {
-        // docs/theory.md §6, "Decoupled roots z(1 + e^z) = s²/λ, λ = 0.01, against W₀(s²/λ)".
+        // docs/theory.md §6.2, "Decoupled roots of z(1 + e^z) = s²/λ at λ = 0.01, against
+        // W₀(s²/λ)".
         let table = [
             (2.0, 4.480472, 4.489683),
             (4.0, 5.643688, 5.646689),

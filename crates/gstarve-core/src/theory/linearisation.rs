@@ -1,5 +1,5 @@
-//! The flow linearised at its steady state (docs/theory.md §5, "Linearisation near z*") and the
-//! step-size bounds of gradient descent (docs/theory.md §3, "Stability of GD").
+//! The flow linearised at its steady state (docs/theory.md §5.6, "Linearisation near z*") and the
+//! step-size bounds of gradient descent (docs/theory.md §3.6, "Stability of GD").
 //!
 //! - [`linearisation`]: eigenvalues of the Jacobian at z*, relaxation times, the slowest rate and
 //!   the local GD step limit 2/ρ.
@@ -28,7 +28,7 @@ pub struct Linearisation {
     pub local_step_limit: f64,
 }
 
-/// The flow linearised at its steady state (docs/theory.md §5, "Linearisation near z*"; §3):
+/// The flow linearised at its steady state (docs/theory.md §5.6, "Linearisation near z*"; §3.2):
 ///
 /// ```text
 /// L2:  ż ≈ −(λI + S² Uᵀ D U)(z − z*)
@@ -78,7 +78,7 @@ pub fn linearisation(system: &FeatureSystem, regulariser: Regulariser) -> Result
     })
 }
 
-/// The global stability bound of gradient descent on η (docs/theory.md §3, "Stability of GD"):
+/// The global stability bound of gradient descent on η (docs/theory.md §3.6, "Stability of GD"):
 ///
 /// ```text
 /// L2:  η < 2 / (λ + s₁²/4)        SD:  η < 2 / (s₁² (λ + 1/4))
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn late_flow_decays_at_the_slowest_rate() {
-        // The paper's toy (docs/theory.md §6) at l = 4, λ = 0.01, flow from z = 0.
+        // The paper's toy (docs/theory.md §6.1) at l = 4, λ = 0.01, flow from z = 0.
         let sys = FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap();
         let reg = Regulariser::L2 { lambda: 0.01 };
         let lin = linearisation(&sys, reg).unwrap();
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn slow_mode_slows_as_the_strong_feature_grows() {
-        // docs/theory.md §5: why the toy's finite GD runs are not converged for s₁ ≥ 5.
+        // docs/theory.md §5.6: why the toy's finite GD runs are not converged for s₁ ≥ 5.
         let rates: Vec<f64> = [3.0, 4.0, 5.0, 6.0]
             .iter()
             .map(|&l| {
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn gd_step_limits_follow_theory() {
         let sys = FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap();
-        // docs/theory.md §3: 2/(λ + s₁²/4) for L2, 2/(s₁²(λ + 1/4)) for SD.
+        // docs/theory.md §3.6: 2/(λ + s₁²/4) for L2, 2/(s₁²(λ + 1/4)) for SD.
         let l2 = gd_step_limit(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
         assert!((l2 - 2.0 / (0.01 + 4.0)).abs() < 1e-15);
         let sd = gd_step_limit(&sys, Regulariser::SpectralDecoupling { lambda: 0.002 }).unwrap();

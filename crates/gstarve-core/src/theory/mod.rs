@@ -5,16 +5,16 @@
 //! or a small linear solve), so that every prediction can be checked against the numbers:
 //!
 //! - [`decoupled`]: U = I. The L2 root of z(1 + e^z) = s²/λ and its Lambert-W approximation; the
-//!   closed-form no-regulariser trajectory through the Wright omega function (§5).
+//!   closed-form no-regulariser trajectory through the Wright omega function (§5.1, §5.2).
 //! - [`sd`]: Spectral Decoupling. The common margin μ*, its Lambert-W approximation, z* = μ*·Uᵀ1
-//!   (§4, §5).
-//! - [`squared`]: the squared loss with L2. Closed-form steady state and trajectory (§4).
+//!   (§4.2, §5.1).
+//! - [`squared`]: the squared loss with L2. Closed-form steady state and trajectory (§4.3).
 //! - [`sensitivity`]: the starvation test. ∂z*/∂(s_i²) by the implicit-function theorem, the
-//!   elasticity (starvation) matrix, the exact two-feature criterion (§5).
-//! - [`perturbation`]: first order in the coupling, U = I + δA (§5).
-//! - [`linearisation`]: relaxation rates near z* and the GD step-size bounds (§3, §5).
+//!   elasticity (starvation) matrix, the exact two-feature criterion (§5.3, §5.4).
+//! - [`perturbation`]: first order in the coupling, U = I + δA (§5.5).
+//! - [`linearisation`]: relaxation rates near z* and the GD step-size bounds (§3.6, §5.6).
 //! - [`surrogate`]: the uniform-point quadratic surrogate, a comparison that misses starvation
-//!   (§5).
+//!   (§5.7).
 //!
 //! Results that need the L2 steady state take it from [`crate::solvers::steady::steady_state`]
 //! (logistic loss); everything else is closed form.
@@ -34,7 +34,7 @@ use crate::solvers::steady::{steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 
 /// Check that λ is finite and > 0 (every steady state of the logistic loss needs a regulariser,
-/// docs/theory.md §2) and return it.
+/// docs/theory.md §2.2) and return it.
 fn positive_lambda(lambda: f64) -> Result<f64> {
     if lambda.is_finite() && lambda > 0.0 {
         Ok(lambda)
@@ -47,7 +47,7 @@ fn positive_lambda(lambda: f64) -> Result<f64> {
     }
 }
 
-/// The L2 steady state of the logistic loss (docs/theory.md §4), from the Newton solver.
+/// The L2 steady state of the logistic loss (docs/theory.md §4.1), from the Newton solver.
 fn l2_steady_state(system: &FeatureSystem, lambda: f64) -> Result<SteadyState> {
     let lambda = positive_lambda(lambda)?;
     let dynamics = PrimalDynamics::new(system, Loss::Logistic, Regulariser::L2 { lambda })?;

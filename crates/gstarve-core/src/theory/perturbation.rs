@@ -1,4 +1,4 @@
-//! First order in the coupling, the paper's perturbative regime (docs/theory.md §5).
+//! First order in the coupling, the paper's perturbative regime (docs/theory.md §5.5).
 //!
 //! The coupling is U = I + δA + O(δ²) with A antisymmetric: U = I + δA itself (orthogonal to
 //! first order only), the exactly orthogonal U = exp(δA) ([`exponential_coupling`]), or the 2×2
@@ -31,14 +31,14 @@ pub struct FirstOrderSteadyState {
     pub prediction: DVector<f64>,
 }
 
-/// The generator of the rotation family (docs/theory.md §5): A = [[0, −1], [1, 0]] (A₂₁ = 1), so that
-/// U(δ) = [[√(1−δ²), −δ], [δ, √(1−δ²)]] = I + δA + O(δ²).
+/// The generator of the rotation family (docs/theory.md §5.5): A = [[0, −1], [1, 0]] (A₂₁ = 1), so
+/// that U(δ) = [[√(1−δ²), −δ], [δ, √(1−δ²)]] = I + δA + O(δ²).
 pub fn rotation_generator() -> DMatrix<f64> {
     DMatrix::from_row_slice(2, 2, &[0.0, -1.0, 1.0, 0.0])
 }
 
 /// The exactly orthogonal coupling U = exp(δA) = I + δA + O(δ²) of an antisymmetric generator A
-/// (docs/theory.md §5, first order in the coupling), by nalgebra's matrix exponential. For the
+/// (docs/theory.md §5.5, first order in the coupling), by nalgebra's matrix exponential. For the
 /// rotation generator it is the rotation by the angle δ.
 pub fn exponential_coupling(generator: &DMatrix<f64>, delta: f64) -> Result<DMatrix<f64>> {
     check_generator(generator, generator.nrows())?;
@@ -46,7 +46,7 @@ pub fn exponential_coupling(generator: &DMatrix<f64>, delta: f64) -> Result<DMat
     Ok((generator * delta).exp())
 }
 
-/// The steady state to first order in the coupling (docs/theory.md §5, "First order in the
+/// The steady state to first order in the coupling (docs/theory.md §5.5, "First order in the
 /// coupling"): for U = I + δA + O(δ²), A antisymmetric,
 ///
 /// ```text
@@ -95,7 +95,7 @@ pub fn first_order_steady_state(
     })
 }
 
-/// The first-order sign rule (docs/theory.md §5): to first order in δ, for i ≠ j,
+/// The first-order sign rule (docs/theory.md §5.5): to first order in δ, for i ≠ j,
 ///
 /// ```text
 /// sign(∂z_j*/∂s_i²) = −sign(δ A_ji) · sign(s_i − s_j)
@@ -246,9 +246,9 @@ mod tests {
             "{central} vs {}",
             first.first_order
         );
-        // docs/theory.md §5: for the rotation, z₂¹ < 0 < z₁¹.
+        // docs/theory.md §5.5: for the rotation, z₂¹ < 0 < z₁¹.
         assert!(first.first_order[1] < 0.0 && first.first_order[0] > 0.0);
-        // z⁰ is the decoupled root: docs/theory.md §6, s = 2, λ = 0.01 → 4.480472.
+        // z⁰ is the decoupled root: docs/theory.md §6.2, s = 2, λ = 0.01 → 4.480472.
         assert!((first.decoupled[1] - 4.480472).abs() < 1e-6);
     }
 

@@ -1,5 +1,5 @@
-//! Spectral Decoupling (docs/theory.md §4, §5): every example reaches the same margin μ*, whatever the
-//! strengths, so SD has no starvation.
+//! Spectral Decoupling (docs/theory.md §4.2, §5.1, §5.3): every example reaches the same margin μ*,
+//! whatever the strengths, so SD has no starvation.
 //!
 //! - [`steady_margin`]: μ* with λμ*(1 + e^{μ*}) = 1, and its approximation W₀(1/λ).
 //! - [`steady_state`]: z* = μ*·Uᵀ1.
@@ -14,7 +14,7 @@ use crate::error::{Error, InputError, Result};
 use crate::solvers::steady::sd_margin;
 use crate::systems::FeatureSystem;
 
-/// The SD margin, exact and approximate (docs/theory.md §5).
+/// The SD margin, exact and approximate (docs/theory.md §4.2, §5.1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SdMargin {
     /// μ*, the root of λμ(1 + e^μ) = 1.
@@ -27,7 +27,7 @@ pub struct SdMargin {
     pub iterations: usize,
 }
 
-/// The common SD margin (docs/theory.md §4 and §5, SD):
+/// The common SD margin (docs/theory.md §4.2 and §5.1, SD):
 ///
 /// ```text
 /// λ μ* (1 + e^{μ*}) = 1,        tail approximation  μ* ≈ W₀(1/λ)
@@ -52,7 +52,7 @@ pub fn steady_margin(lambda: f64) -> Result<SdMargin> {
     })
 }
 
-/// The SD steady state (docs/theory.md §4, SD):
+/// The SD steady state (docs/theory.md §4.2, SD):
 ///
 /// ```text
 /// z* = μ* · Uᵀ1,        λ μ* (1 + e^{μ*}) = 1
@@ -97,8 +97,8 @@ mod tests {
 
     #[test]
     fn sd_margin_and_toy_steady_state_match_theory() {
-        // docs/theory.md §6: "SD steady state for every l: μ* = 4.665120, z* = (6.372673, 1.707553)"
-        // (λ = 0.002, U = U(0.5)).
+        // docs/theory.md §6.2: the SD steady state is the same for every l, μ* = 4.665120,
+        // z* = (6.372673, 1.707553) (λ = 0.002, U = U(0.5)).
         let margin = steady_margin(0.002).unwrap();
         assert!((margin.exact - 4.665120).abs() < 1e-6, "{}", margin.exact);
         assert!((margin.lambert - lambert_w0(500.0)).abs() < 1e-15);

@@ -1,5 +1,5 @@
-//! The starvation test (docs/theory.md §5): how the steady-state responses move when one feature is
-//! made stronger.
+//! The starvation test (docs/theory.md §5.3–§5.4): how the steady-state responses move when one
+//! feature is made stronger.
 //!
 //! - [`l2_sensitivity`]: the full matrix ∂z_j*/∂(s_i²) at the L2 steady state and the elasticity
 //!   (starvation) matrix E_ji.
@@ -20,7 +20,7 @@ use crate::systems::FeatureSystem;
 /// residual of about 1e-12, so a smaller response is rounding noise and log|z_j*| is undefined.
 pub const ZERO_RESPONSE_TOLERANCE: f64 = 1e-10;
 
-/// The sensitivity of the L2 steady state to the strengths (docs/theory.md §5).
+/// The sensitivity of the L2 steady state to the strengths (docs/theory.md §5.3).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sensitivity {
     /// The steady state at which the derivatives are taken.
@@ -34,8 +34,8 @@ pub struct Sensitivity {
     pub elasticities: DMatrix<Option<f64>>,
 }
 
-/// The sensitivity of the L2 steady state (docs/theory.md §5, "Sensitivity (the starvation test)"), by
-/// the implicit-function theorem at the fixed point z* = λ⁻¹S²Uᵀσ(−Uz*):
+/// The sensitivity of the L2 steady state (docs/theory.md §5.3, "Sensitivity (the starvation
+/// test)"), by the implicit-function theorem at the fixed point z* = λ⁻¹S²Uᵀσ(−Uz*):
 ///
 /// ```text
 /// ∂z*/∂(s_i²) = (z_i*/s_i²) · J⁻¹ e_i,      J = I + λ⁻¹ S² Uᵀ D U,   D = diag(σ'(m*))
@@ -86,8 +86,8 @@ pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity
     })
 }
 
-/// The sensitivity of the SD steady state (docs/theory.md §5, SD): z* = μ*·Uᵀ1 does not depend on the
-/// strengths, so
+/// The sensitivity of the SD steady state (docs/theory.md §5.3, SD): z* = μ*·Uᵀ1 does not depend on
+/// the strengths, so
 ///
 /// ```text
 /// ∂z*/∂(s_i²) ≡ 0
@@ -100,7 +100,7 @@ pub fn sd_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<DMatrix<f64
     Ok(DMatrix::zeros(system.rank(), system.rank()))
 }
 
-/// The exact two-feature starvation criterion at the L2 steady state (docs/theory.md §5).
+/// The exact two-feature starvation criterion at the L2 steady state (docs/theory.md §5.4).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TwoFeatureCriterion {
     /// The steady state.
@@ -113,7 +113,7 @@ pub struct TwoFeatureCriterion {
     pub starvation: bool,
 }
 
-/// The exact criterion for two features (docs/theory.md §5, "Two features, exact criterion"):
+/// The exact criterion for two features (docs/theory.md §5.4, "Two features, exact criterion"):
 ///
 /// ```text
 /// sign(∂z₂*/∂s₁²) = −sign(z₁*)·sign(M₂₁),     M₂₁ = Σᵢ U_i1 U_i2 σ'(mᵢ*)
@@ -145,7 +145,7 @@ pub fn two_feature_criterion(system: &FeatureSystem, lambda: f64) -> Result<TwoF
     })
 }
 
-/// M₂₁ for the rotation family U(δ) = [[√(1−δ²), −δ], [δ, √(1−δ²)]] (docs/theory.md §5):
+/// M₂₁ for the rotation family U(δ) = [[√(1−δ²), −δ], [δ, √(1−δ²)]] (docs/theory.md §5.4):
 ///
 /// ```text
 /// M₂₁ = δ √(1−δ²) (σ'(m₂*) − σ'(m₁*))
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn toy_sensitivity_matches_finite_differences_and_shows_starvation() {
-        // docs/theory.md §6, L2 steady states of the toy (λ = 0.01): z₂* falls as l grows.
+        // docs/theory.md §6.2, L2 steady states of the toy (λ = 0.01): z₂* falls as l grows.
         let z2_reference = [1.639967, 1.583112, 1.466814, 1.329021, 1.185344];
         for (k, l) in [2.0, 3.0, 4.0, 5.0, 6.0].into_iter().enumerate() {
             let sys = FeatureSystem::rotation(l, 2.0, 0.5).unwrap();

@@ -1,4 +1,5 @@
-//! The squared loss with L2, the closed-form comparison with no starvation (docs/theory.md §2, §4).
+//! The squared loss with L2, the closed-form comparison with no starvation (docs/theory.md §2.1,
+//! §4.3).
 //!
 //! Because UᵀU = I the flow F(z) = S²Uᵀ(1 − Uz) − λz is linear and diagonal:
 //!
@@ -28,7 +29,7 @@ fn nonnegative_lambda(lambda: f64) -> Result<f64> {
     }
 }
 
-/// The squared-loss + L2 steady state (docs/theory.md §4):
+/// The squared-loss + L2 steady state (docs/theory.md §4.3):
 ///
 /// ```text
 /// z_j* = s_j² (Uᵀ1)_j / (s_j² + λ)
@@ -50,7 +51,7 @@ pub fn steady_state(system: &FeatureSystem, lambda: f64) -> Result<DVector<f64>>
     }))
 }
 
-/// The closed-form squared-loss + L2 trajectory (docs/theory.md §4, derived from
+/// The closed-form squared-loss + L2 trajectory (docs/theory.md §4.3, derived from
 /// F(z) = S²(Uᵀ1 − z) − λz, valid because UᵀU = I):
 ///
 /// ```text

@@ -1,4 +1,4 @@
-//! A surrogate that misses starvation (docs/theory.md §5), offered only as a comparison.
+//! A surrogate that misses starvation (docs/theory.md §5.7), offered only as a comparison.
 //!
 //! Expanding the entropy H of the dual objective to second order around one point α₀, the same
 //! for every example, makes the L2 dual flow dα/dτ = log((1 − α)/α) − λ⁻¹Kα linear:
@@ -29,7 +29,8 @@ pub struct SurrogateConstants {
     pub c1: f64,
 }
 
-/// κ and c₁ of the uniform-point surrogate (docs/theory.md §5, "A surrogate that misses starvation"):
+/// κ and c₁ of the uniform-point surrogate (docs/theory.md §5.7, "A surrogate that misses
+/// starvation"):
 ///
 /// ```text
 /// κ = 1/(α₀(1−α₀)),   c₁ = log((1−α₀)/α₀) + κα₀        (α₀ = ½: κ = 4, c₁ = 2)
@@ -51,8 +52,8 @@ pub fn surrogate_constants(alpha0: f64) -> Result<SurrogateConstants> {
     })
 }
 
-/// The steady state of the uniform-point quadratic surrogate (docs/theory.md §5), a comparison that
-/// misses starvation:
+/// The steady state of the uniform-point quadratic surrogate (docs/theory.md §5.7), a comparison
+/// that misses starvation:
 ///
 /// ```text
 /// z_j* = c₁ s_j² (Uᵀ1)_j / (λκ + s_j²)
@@ -82,7 +83,7 @@ mod tests {
 
     #[test]
     fn constants_at_one_half() {
-        // docs/theory.md §5: α₀ = ½ gives κ = 4, c₁ = 2.
+        // docs/theory.md §5.7: α₀ = ½ gives κ = 4, c₁ = 2.
         let c = surrogate_constants(0.5).unwrap();
         assert!((c.kappa - 4.0).abs() < 1e-15 && (c.c1 - 2.0).abs() < 1e-15);
         assert!(surrogate_constants(0.0).is_err() && surrogate_constants(1.0).is_err());
@@ -110,8 +111,8 @@ mod tests {
 
     #[test]
     fn surrogate_misses_the_toys_starvation() {
-        // The toy (docs/theory.md §6, λ = 0.01): the true z₂* falls from 1.639967 (l = 2) to 1.185344
-        // (l = 6); the surrogate's z₂* does not move with l.
+        // The toy (docs/theory.md §6.2, λ = 0.01): the true z₂* falls from 1.639967 (l = 2) to
+        // 1.185344 (l = 6); the surrogate's z₂* does not move with l.
         let z2 = |l: f64| {
             let sys = FeatureSystem::rotation(l, 2.0, 0.5).unwrap();
             surrogate_steady_state(&sys, 0.01, 0.5).unwrap()[1]

@@ -1,5 +1,5 @@
-//! Data sets for real networks: inputs x_i ∈ R^d with labels y_i = ±1 (docs/theory.md §1), from the
-//! paper's two-moons generator ([`two_moons`]) or a CSV file ([`read_dataset_csv`]).
+//! Data sets for real networks: inputs x_i ∈ R^d with labels y_i = ±1 (docs/theory.md §1.1), from
+//! the paper's two-moons generator ([`two_moons`]) or a CSV file ([`read_dataset_csv`]).
 
 mod csv;
 mod moons;

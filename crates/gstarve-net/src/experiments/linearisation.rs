@@ -1,4 +1,4 @@
-//! The real network against its linearisation (docs/theory.md §1, §3), as a function of width.
+//! The real network against its linearisation (docs/theory.md §1.1, §8.3), as a function of width.
 //!
 //! For each width m a network in the NTK parameterisation is trained on two moons with plain
 //! full-batch gradient descent on the mean logistic loss (no momentum, no weight decay, no SD:

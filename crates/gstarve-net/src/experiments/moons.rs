@@ -11,7 +11,7 @@
 //!    ([`network_features`]); "feature j" is the j-th singular direction (s₁ ≥ s₂ ≥ …);
 //! 4. training: [`train`] (full batch, SGD with momentum and weight decay, SD), recording
 //!    z_real = UᵀYŷ every `record_every` epochs;
-//! 5. orientation: docs/theory.md §1 lets a column pair (U_j, V_j) flip sign, so each response is
+//! 5. orientation: docs/theory.md §1.4 lets a column pair (U_j, V_j) flip sign, so each response is
 //!    multiplied by the sign of its **final** value: every feature ends positive.
 //!
 //! Across seeds the oriented responses are summarised per record by mean, standard deviation
@@ -219,7 +219,7 @@ pub struct SeedRun {
     pub signs: Vec<f64>,
     /// Label alignment (Uᵀ1)_j/√n of each followed feature, oriented by `signs`: the cosine
     /// between U_j and the all-correct margin direction 1/√n. SD's steady state is
-    /// z* = μ*·Uᵀ1 (docs/theory.md §4), so a feature with alignment ≈ 0 (such as the mean-output
+    /// z* = μ*·Uᵀ1 (docs/theory.md §4.2), so a feature with alignment ≈ 0 (such as the mean-output
     /// mode u ≈ y/√n of a balanced data set) has a response near 0 and no meaningful sign.
     pub alignments: Vec<f64>,
     /// Oriented responses: `responses[record][k]` for feature `features[k]`.
@@ -285,7 +285,7 @@ pub struct SettingResult {
     /// Recorded epochs (shared by all seeds).
     pub epochs: Vec<usize>,
     /// Learning time τ = η·k/(n(1−μ)) of the records, in the sum convention of docs/theory.md
-    /// §2–§3 (see `network::train`).
+    /// §8.5 (see `network::train`).
     pub tau: Vec<f64>,
     /// One entry per seed.
     pub runs: Vec<SeedRun>,

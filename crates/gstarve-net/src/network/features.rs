@@ -1,11 +1,11 @@
-//! The feature system of a network at initialisation (docs/theory.md §1, §8): Φ = ∂f/∂θ in
+//! The feature system of a network at initialisation (docs/theory.md §1.2, §8.2–§8.3): Φ = ∂f/∂θ in
 //! closed form, the thin SVD YΦ = U S Vᵀ (via [`FeatureSystem::from_features`]), and the initial
 //! output f₀ carried as initial responses z(0) = UᵀY f₀.
 //!
-//! The theory (docs/theory.md §1) drops the initial output (θ measured from initialisation,
+//! The theory (docs/theory.md §1.1) drops the initial output (θ measured from initialisation,
 //! ŷ = Φθ). With it, the linearised network is ŷ = f₀ + Φθ, so z = UᵀYŷ = UᵀYf₀ + SVᵀθ: the same
-//! flow (★) of §3 started from z(0) = UᵀY f₀ instead of 0, with margins m = Yŷ = Uz exactly when
-//! U is square (r = n, i.e. p ≥ n and Φ of full row rank). When r < n (§8) the part of Yf₀
+//! flow (★) of §3.2 started from z(0) = UᵀY f₀ instead of 0, with margins m = Yŷ = Uz exactly when
+//! U is square (r = n, i.e. p ≥ n and Φ of full row rank). When r < n (§8.3) the part of Yf₀
 //! outside the columns of U is lost; [`NetworkFeatures::initial_output_outside`] reports its
 //! size.
 

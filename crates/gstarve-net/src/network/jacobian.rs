@@ -1,5 +1,5 @@
-//! The Jacobian Φ = ∂f/∂θ ∈ R^{n×p} of the network outputs in closed form (docs/theory.md §1;
-//! §8 for systems from real networks).
+//! The Jacobian Φ = ∂f/∂θ ∈ R^{n×p} of the network outputs in closed form (docs/theory.md §1.1;
+//! §8.2 for the Jacobian of a real network).
 //!
 //! With pre-activations h_ij = w_j·x_i + b_j and 1_ij = [h_ij > 0] (ReLU's derivative, taken as
 //! 0 at the kink), for f = s·Σ_j a_j relu(h_j) + c:

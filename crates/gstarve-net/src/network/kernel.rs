@@ -100,7 +100,7 @@ impl Kernel {
     }
 
     /// The mean loss + SD term of the current outputs f_i, with margins m_i = y_i f_i and the
-    /// logistic loss ℓ(m) = log(1 + e^{−m}) of docs/theory.md §2:
+    /// logistic loss ℓ(m) = log(1 + e^{−m}) of docs/theory.md §2.1:
     ///
     /// ```text
     /// L = (1/n) Σ_i [ℓ(m_i) + c f_i²],   r_i = ∂L/∂f_i = (1/n) (−y_i σ(−m_i) + 2c f_i)

@@ -1,5 +1,5 @@
 //! Real networks: a two-layer ReLU network, its Jacobian at initialisation in closed form, the
-//! feature system it defines (docs/theory.md §1, §8), and full-batch training of the nonlinear
+//! feature system it defines (docs/theory.md §1.2, §8.3), and full-batch training of the nonlinear
 //! network.
 //!
 //! The network of width m on inputs x ∈ R^d is

@@ -1,7 +1,7 @@
 //! The loops over a block of hidden units: the forward and backward passes of
 //! [`super::kernel::Kernel`] for a contiguous range of units, as pulp operations.
 //!
-//! With pre-activations h_ij = w_j·x_i + b_j and 1_ij = [h_ij > 0] (docs/theory.md §8: the
+//! With pre-activations h_ij = w_j·x_i + b_j and 1_ij = [h_ij > 0] (docs/theory.md §8.2: the
 //! network's Jacobian), a block of units j contributes
 //!
 //! ```text

@@ -5,7 +5,7 @@
 //! g = ∇(loss terms) + wd·θ,   v ← μv + g,   θ ← θ − η v
 //! ```
 //!
-//! with v = 0 at the start, so the first v is g (docs/theory.md §3 for GD, of which this is the
+//! with v = 0 at the start, so the first v is g (docs/theory.md §3.4 for GD, of which this is the
 //! heavy-ball variant; [`super::train`] maps η and μ to learning time).
 
 use super::{TrainOptions, TwoLayerRelu};

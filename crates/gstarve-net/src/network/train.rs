@@ -1,7 +1,7 @@
 //! Full-batch training of the real (nonlinear) network, with PyTorch's SGD semantics.
 //!
 //! **Objective** (the paper's network experiments use a *mean* over examples; the losses and
-//! regularisers are those of docs/theory.md §2):
+//! regularisers are those of docs/theory.md §2.1–§2.2):
 //!
 //! ```text
 //! J(θ) = (1/n) Σᵢ log(1 + e^{−yᵢ f(xᵢ)}) + c_SD · (1/n) Σᵢ f(xᵢ)² + (wd/2)‖θ‖²
@@ -10,11 +10,11 @@
 //! **Update**: momentum SGD as `torch.optim.SGD` ([`sgd`](super::sgd)), on gradients computed by
 //! the training kernel ([`kernel`](super::kernel)).
 //!
-//! **Mapping to the sum convention of docs/theory.md** (§2, §3). Dividing the sum loss by n
+//! **Mapping to the sum convention of docs/theory.md** (§8.5). Dividing the sum loss by n
 //! divides the gradient by n, so k steps of rate η on the mean loss are k steps of rate η/n on
 //! the sum: learning time τ = η·k/n. Weight decay wd on the mean objective is L2 with λ = n·wd on
 //! the sum (but it decays θ towards 0, not towards the initialisation as the theory's
-//! θ-from-init does, so it matches (★) of §3 only for a zero-output, θ₀-small network,
+//! θ-from-init does, so it matches (★) of §3.2 only for a zero-output, θ₀-small network,
 //! approximately). SD with coefficient c on mean ŷ² is (1/n)·(λ/2)‖ŷ‖² with λ = 2c. Heavy-ball
 //! momentum μ, for changes slow compared with the momentum's memory of 1/(1−μ) steps, multiplies
 //! the effective rate by 1/(1−μ): the recorded τ = η·k / (n(1−μ)).
@@ -116,7 +116,7 @@ impl TrainOptions {
 pub struct TrainingRecord {
     /// Epochs k (updates done) of the records.
     pub epochs: Vec<usize>,
-    /// Learning time τ = η·k / (n(1−μ)) in the sum convention of docs/theory.md §2–§3 (see the
+    /// Learning time τ = η·k / (n(1−μ)) in the sum convention of docs/theory.md §8.5 (see the
     /// module docs).
     pub tau: Vec<f64>,
     /// Mean logistic loss + c_SD·mean ŷ² (what the PyTorch baseline prints; no weight decay).

@@ -18,7 +18,7 @@ const SMALLEST_ETA: f64 = 1e-3;
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowVsGdSpec {
     /// Step sizes (default: 9 values from 10⁻³ to min(0.1, a quarter of the stability limit
-    /// 2/L of §3.6), evenly spaced in log η).
+    /// 2/ρ_max of §3.6), evenly spaced in log η).
     pub etas: Option<Vec<f64>>,
     /// The regulariser (default L2 with λ = 0.01).
     pub regulariser: Regulariser,

@@ -1,5 +1,5 @@
-//! The data of every gallery figure: the toy figure (docs/theory.md §6), two phase diagrams of
-//! the rotation family (§7), the phase plane, responses and GD–flow gap of the toy with l = 4,
+//! The data of every gallery figure: the toy figure (docs/theory.md §6.1), two phase diagrams of
+//! the rotation family (§7.1), the phase plane, responses and GD–flow gap of the toy with l = 4,
 //! and the starvation matrix of a random six-feature system (§5.3).
 
 use super::{
@@ -56,7 +56,7 @@ pub fn gallery_grid(points: usize) -> Grid {
 /// The computed data of every gallery figure.
 #[derive(Clone, Debug)]
 pub struct GalleryData {
-    /// The paper's Figure 6 (§6), with the default [`ToySpec`].
+    /// The paper's Figure 6 (§6.1), with the default [`ToySpec`].
     pub toy: ToyFigureData,
     /// E₂₁ over the [`gallery_grid`].
     pub elasticity: PhaseDiagram,

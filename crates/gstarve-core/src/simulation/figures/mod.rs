@@ -6,10 +6,10 @@
 //!
 //! - [`phase_plane`](mod@phase_plane): z_a against z_b — exact flow, GD, dual path, SD flow,
 //!   decoupled system — with steady states, and for two features the direction field of the
-//!   L2 flow and its rates on the nullcline grid (docs/theory.md §3, §4).
+//!   L2 flow and its rates on the nullcline grid (docs/theory.md §3.2, §4.1–§4.2).
 //! - [`responses`](mod@responses): z_j(τ) of the flow and GD, with the steady state.
-//! - [`toy`](mod@toy): the paper's Figure 6 (docs/theory.md §6).
-//! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η (docs/theory.md §3).
+//! - [`toy`](mod@toy): the paper's Figure 6 (docs/theory.md §6.1).
+//! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η (docs/theory.md §3.1).
 //! - [`gallery`](mod@gallery): the data of every gallery figure.
 //!
 //! ```
@@ -18,7 +18,7 @@
 //!
 //! let spec = PhasePlaneSpec { t_end: 20.0, ..Default::default() };
 //! let data = PhasePlaneData::compute(&paper_toy(4.0), &spec)?;
-//! // The L2 steady state of the toy with l = 4 (docs/theory.md §6).
+//! // The L2 steady state of the toy with l = 4 (docs/theory.md §6.2).
 //! assert!((data.steady[0].at.0 - 7.812049).abs() < 1e-6);
 //! # Ok::<(), gstarve_core::Error>(())
 //! ```

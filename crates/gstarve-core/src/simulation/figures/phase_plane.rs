@@ -1,7 +1,7 @@
-//! The phase plane of a system: responses z_a against z_b under L2 (docs/theory.md §3) — the
+//! The phase plane of a system: responses z_a against z_b under L2 (docs/theory.md §3.2) — the
 //! exact flow, GD, the dual path (§3.5), the flow under Spectral Decoupling and the flow of the
-//! decoupled system (U = I, same strengths; §5.1), as chosen — with the steady states (§4), and
-//! for two features the L2 right-hand side F(z) = S²Uᵀσ(−Uz) − λz sampled for a direction field
+//! decoupled system (U = I, same strengths; §5.1), as chosen — with the steady states (§4.1–§4.2),
+//! and for two features the L2 right-hand side F(z) = S²Uᵀσ(−Uz) − λz sampled for a direction field
 //! and on the fine grid from which the nullclines F_a = 0, F_b = 0 are traced.
 
 use nalgebra::DVector;

@@ -1,5 +1,5 @@
 //! Responses over learning time, z_j(τ): the exact flow and GD from z = 0 (docs/theory.md §3.1)
-//! under one regulariser, and the steady state they approach (§4) when there is one. For a
+//! under one regulariser, and the steady state they approach (§4.1–§4.3) when there is one. For a
 //! logarithmic time axis the flow is recorded on geometric windows from a tenth of the first
 //! drawn time, and GD at every step up to [`MAX_GD_POINTS`].
 

@@ -1,5 +1,5 @@
-//! The rows of the logistic loss with L2 (docs/theory.md §4.1, §5.1–§5.7), with those for two
-//! features and the rotation family (§5.4, §5.5).
+//! The rows of the logistic loss with L2 (docs/theory.md §3.5, §4.1, §5.1, §5.3, §5.6, §5.7), with
+//! those for two features and the rotation family (§5.4, §5.5).
 
 use nalgebra::{DMatrix, DVector};
 
@@ -41,7 +41,7 @@ pub(super) fn l2_checks(
     let (j, p, n) = worst(z, &z_dual);
     rows.push(PredictionCheck::compare(
         format!("dual steady state equals primal z{}*", j + 1),
-        "§3",
+        "§3.5",
         "any system (Legendre duality)",
         p,
         n,
@@ -65,7 +65,7 @@ pub(super) fn l2_checks(
     let (jj, ii) = worst_entry;
     rows.push(PredictionCheck::compare(
         format!("∂z{}*/∂s{}² equals finite differences", jj + 1, ii + 1),
-        "§5",
+        "§5.3",
         "any system; central differences, h = 1e-5·s²",
         sens.derivatives[(jj, ii)],
         fd[(jj, ii)],
@@ -84,7 +84,7 @@ pub(super) fn l2_checks(
         let (j, p, n) = worst(&exact, z);
         rows.push(PredictionCheck::compare(
             format!("decoupled root z{0}(1+e^z{0}) = s{0}²/λ", j + 1),
-            "§5",
+            "§5.1",
             "U = I",
             p,
             n,
@@ -94,7 +94,7 @@ pub(super) fn l2_checks(
         let (j, p, n) = worst(&lambert, z);
         rows.push(PredictionCheck::compare(
             format!("Lambert-W form W₀(s{}²/λ) (tail approximation)", j + 1),
-            "§5",
+            "§5.1",
             "U = I; error bounded by 1.5·e^{−z}",
             p,
             n,
@@ -103,7 +103,7 @@ pub(super) fn l2_checks(
         let off = DMatrix::from_fn(r, r, |a, b| if a == b { 0.0 } else { fd[(a, b)].abs() });
         rows.push(PredictionCheck::compare(
             "no starvation: max |∂z_j*/∂s_i²|, i ≠ j",
-            "§5",
+            "§5.1",
             "U = I",
             0.0,
             off.amax(),
@@ -140,7 +140,7 @@ pub(super) fn l2_checks(
     let measured = (dist(1).ln() - dist(2).ln()) / (t2 - t1);
     rows.push(PredictionCheck::compare(
         "flow relaxation rate = slowest eigenvalue of −(λI + S²UᵀDU)",
-        "§5",
+        "§5.6",
         format!("near z*, generic start: τ ∈ [{t1:.3e}, {t2:.3e}] (3–6 relaxation times)"),
         rate,
         measured,
@@ -153,7 +153,7 @@ pub(super) fn l2_checks(
     rows.push(
         PredictionCheck::compare(
             format!("uniform-point surrogate z{}* (misses starvation)", j + 1),
-            "§5",
+            "§5.7",
             "comparison only: no claim to hold",
             p,
             n,
@@ -192,7 +192,7 @@ fn two_feature_checks(
     };
     let mut row = PredictionCheck::compare(
         "sign ∂z₂*/∂s₁² = −sign(z₁*)·sign(M₂₁)",
-        "§5",
+        "§5.4",
         regime,
         f64::from(crit.predicted_sign),
         sign(derivative),
@@ -209,7 +209,7 @@ fn two_feature_checks(
     let m = &crit.steady_state.margins;
     rows.push(PredictionCheck::compare(
         "rotation form M₂₁ = δ√(1−δ²)(σ'(m₂*) − σ'(m₁*))",
-        "§5",
+        "§5.4",
         format!("rotation family, δ = {delta}"),
         sensitivity::rotation_cross_curvature(delta, m)?,
         crit.cross_curvature,
@@ -220,7 +220,7 @@ fn two_feature_checks(
         let predicted = if m[1].abs() < m[0].abs() { -1.0 } else { 1.0 };
         rows.push(PredictionCheck::compare(
             "starvation ⇔ |m₂*| < |m₁*| (sign of ∂z₂*/∂s₁²)",
-            "§5",
+            "§5.4",
             "rotation family, δ > 0, both responses positive",
             predicted,
             sign(derivative),
@@ -237,7 +237,7 @@ fn two_feature_checks(
         )?;
         rows.push(PredictionCheck::compare(
             "first order: sign ∂z₂*/∂s₁² = −sign(δ)·sign(s₁ − s₂)",
-            "§5",
+            "§5.5",
             format!("small coupling: |δ| = {:.3} ≤ 0.1, s₁ ≠ s₂", delta.abs()),
             f64::from(signs[(1, 0)]),
             sign(derivative),
@@ -264,7 +264,7 @@ fn two_feature_checks(
     let (e1, e2) = (error_at(0.01)?, error_at(0.005)?);
     rows.push(PredictionCheck::compare(
         "first-order error ratio e(δ)/e(δ/2) = 4 (error O(δ²))",
-        "§5",
+        "§5.5",
         "δ → 0 at this system's s and λ (δ = 0.01, 0.005)",
         4.0,
         e1 / e2,

@@ -40,7 +40,7 @@ pub enum Verdict {
 pub struct PredictionCheck {
     /// What is predicted.
     pub prediction: String,
-    /// Where docs/theory.md states it.
+    /// Where docs/theory.md states it: a numbered subsection, §n.m.
     pub section: &'static str,
     /// The regime in which the prediction claims to hold, and why this system is in it.
     pub regime: String,
@@ -219,7 +219,10 @@ pub(super) fn flow_settles(
     let (j, p, n) = worst(z, &end);
     let row = PredictionCheck::compare(
         format!("flow settles at the steady state z{}*", j + 1),
-        "§4",
+        match reg {
+            Regulariser::SpectralDecoupling { .. } => "§4.2",
+            _ => "§4.1",
+        },
         format!("any system; flow to τ = {t_end:.3e} (40 relaxation times)"),
         p,
         n,

@@ -27,7 +27,7 @@ pub(super) fn no_reg_checks(
     let (j, p, n) = worst(&closed, &end);
     rows.push(PredictionCheck::compare(
         format!("z{}(τ) = log W₀(e^c) at τ = {t_end}", j + 1),
-        "§5",
+        "§5.2",
         "U = I, no regulariser",
         p,
         n,

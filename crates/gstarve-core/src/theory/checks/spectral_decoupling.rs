@@ -30,7 +30,7 @@ pub(super) fn sd_checks(
     let spread = fp.margins.max() - fp.margins.min();
     rows.push(PredictionCheck::compare(
         "equal margins: max m* − min m* = 0",
-        "§4",
+        "§4.2",
         "r = n, all s > 0",
         0.0,
         spread,
@@ -39,7 +39,7 @@ pub(super) fn sd_checks(
     let (j, p, n) = worst(&predicted, &end);
     rows.push(PredictionCheck::compare(
         format!("z{}* = μ*·(Uᵀ1) (flow)", j + 1),
-        "§4",
+        "§4.2",
         "r = n, all s > 0",
         p,
         n,
@@ -47,7 +47,7 @@ pub(super) fn sd_checks(
     ));
     rows.push(PredictionCheck::compare(
         "μ* ≈ W₀(1/λ) (tail approximation)",
-        "§5",
+        "§5.1",
         "error bounded by 1.5·e^{−μ*}",
         margin.lambert,
         margin.exact,
@@ -56,7 +56,7 @@ pub(super) fn sd_checks(
     let fd = steady_state_differences(system, reg)?;
     rows.push(PredictionCheck::compare(
         "SD sensitivities vanish: max |∂z_j*/∂s_i²|",
-        "§5",
+        "§5.3",
         "r = n, all s > 0; central differences",
         0.0,
         fd.amax(),

@@ -25,7 +25,7 @@ pub(super) fn squared_checks(
     let (j, p, n) = worst(&predicted, &fp.responses);
     rows.push(PredictionCheck::compare(
         format!("z{0}* = s{0}²(Uᵀ1){0}/(s{0}² + λ)", j + 1),
-        "§4",
+        "§4.3",
         "squared loss + L2",
         p,
         n,
@@ -41,7 +41,7 @@ pub(super) fn squared_checks(
             "closed-form trajectory z{}(τ) at one slowest relaxation time",
             j + 1
         ),
-        "§4",
+        "§4.3",
         "squared loss + L2 (linear flow)",
         p,
         n,

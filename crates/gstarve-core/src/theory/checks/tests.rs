@@ -16,8 +16,15 @@ fn toy_passes_every_l2_and_sd_check() {
         ] {
             let rows = check_system(&sys, Loss::Logistic, reg, &CheckOptions::default()).unwrap();
             assert!(rows.len() >= 4, "{reg:?}: {rows:?}");
+            // The first row is the flow settling at the steady state of §4.1 (L2) or §4.2 (SD).
+            let settles = match reg {
+                Regulariser::L2 { .. } => "§4.1",
+                _ => "§4.2",
+            };
+            assert_eq!(rows[0].section, settles, "{reg:?}: {:?}", rows[0]);
             for row in &rows {
                 assert_ne!(row.verdict, Verdict::Fail, "l = {l} {reg:?}: {row:?}");
+                assert!(is_subsection(row.section), "{row:?}");
             }
         }
     }
@@ -59,16 +66,34 @@ fn a_broken_prediction_fails() {
     }
     let z = &sens.steady_state.responses;
     let broken = broken_j.try_inverse().unwrap()[(1, 0)] * z[0] / s2[0];
-    let row =
-        PredictionCheck::compare("broken", "§5", "test", broken, fd[(1, 0)], 1e-5 * fd.amax());
+    let row = PredictionCheck::compare(
+        "broken",
+        "§5.3",
+        "test",
+        broken,
+        fd[(1, 0)],
+        1e-5 * fd.amax(),
+    );
     assert_eq!(row.verdict, Verdict::Fail);
     let good = PredictionCheck::compare(
         "good",
-        "§5",
+        "§5.3",
         "test",
         sens.derivatives[(1, 0)],
         fd[(1, 0)],
         1e-5 * fd.amax(),
     );
     assert_eq!(good.verdict, Verdict::Pass);
+}
+
+/// A label of the form §n.m: a numbered subsection of docs/theory.md, not a whole section.
+fn is_subsection(label: &str) -> bool {
+    let number = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    match label
+        .strip_prefix('§')
+        .and_then(|rest| rest.split_once('.'))
+    {
+        Some((section, subsection)) => number(section) && number(subsection),
+        None => false,
+    }
 }
