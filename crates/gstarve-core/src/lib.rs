@@ -11,13 +11,15 @@
 //! gstarve integrates it exactly, runs the discrete gradient-descent map and the dual dynamics,
 //! finds steady states, and checks the theory's predictions.
 //!
-//! The modules follow the data flow: [`systems`] (S, U) → [`model`] (loss × regulariser: right-hand sides,
-//! Jacobians) → [`solvers`] (flow, GD, dual, steady states) → [`sweeps`] (starvation measures
-//! over parameter grids, phase diagrams) and [`simulation`] (one system's runs as a report;
-//! [`simulation::figures`], the computed data every figure draws) → [`output`] (every file
-//! written: atomic writes, CSV tables, JSON). Figures are drawn by the `gstarve-plot` crate,
-//! which runs no solver, and real networks live in `gstarve-net`; this crate compiles neither
-//! plotting nor command-line code.
+//! The modules follow the data flow: [`systems`] (S, U) → [`model`] (loss × regulariser:
+//! right-hand sides, Jacobians) → [`ode`] (problems, validated options, the integrator driver)
+//! → [`solvers`] (the methods, the automatic choice, GD, steady states) → [`theory`] (closed
+//! forms, sensitivities, checks), [`sweeps`] (starvation measures over parameter grids, phase
+//! diagrams) and [`simulation`] (one system's runs as a report; [`simulation::figures`], the
+//! computed data every figure draws) → [`output`] (every file written: atomic writes, CSV
+//! tables, JSON); [`error`] types the failures by layer. Figures are drawn by the
+//! `gstarve-plot` crate, which runs no solver, and real networks live in `gstarve-net`; this
+//! crate compiles neither plotting nor command-line code.
 //!
 //! ```
 //! use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};

@@ -1,6 +1,6 @@
 //! A catalogue of reference problems with their known answers, for tests, checks and the default
-//! run. Values are copied from docs/theory.md §6.2 (double-precision references published with the
-//! spec).
+//! run. Values are copied from docs/theory.md §6.2 (double-precision solutions of the paper's toy,
+//! computed independently of gstarve and given there to six or seven digits).
 
 use crate::systems::FeatureSystem;
 
