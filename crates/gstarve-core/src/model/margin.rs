@@ -60,7 +60,7 @@ impl MarginFlow {
     }
 
     /// [`Self::rhs_with`] with the Gram product's columns swept in reverse when `reverse` is set
-    /// (large n only; see [`super::symmetric::symmetric_product_directed`]): gradient descent
+    /// (large n only; see `symmetric_product_directed`): gradient descent
     /// alternates it from step to step. The result differs only by rounding.
     pub fn rhs_directed(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64], reverse: bool) {
         self.drive(m, weights);
@@ -102,9 +102,9 @@ pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
     }
 }
 
-/// Size from which [`symmetric_product`] hands the product to faer.
+/// Size from which `symmetric_product` hands the product to faer.
 pub const FAER_MIN_DIM: usize = 32;
-/// Size from which [`symmetric_product`] uses the lower-triangle kernel. With its explicit SIMD
+/// Size from which `symmetric_product` uses the lower-triangle kernel. With its explicit SIMD
 /// sweeps it measured faster than faer's full product from n = 64 on (one thread, shared
 /// machine: 0.89 vs 1.64 µs at n = 64, 1.94 vs 2.63 µs at n = 100, 5.3 vs 11.2 µs at n = 200);
 /// at n = 32 faer's is slightly faster (0.26 vs 0.30 µs).

@@ -128,7 +128,7 @@ impl<'a> Output<'a> {
 ///
 /// `y0` must have the problem's dimension and be finite; the returned states are passed
 /// through [`OdeProblem::project`] and are all finite, or the solve fails with
-/// [`Error::Numerical(NumericalError::IntegrationFailed)`] naming the time. `wall_s` covers the whole solve.
+/// [`NumericalError::IntegrationFailed`](crate::error::NumericalError::IntegrationFailed) naming the time. `wall_s` covers the whole solve.
 pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
     integrator: &I,
     problem: &P,

@@ -224,10 +224,10 @@ fn check_points(points: usize) -> Result<()> {
 }
 
 /// Integration method for a flow. [`FlowMethod::Auto`] follows the table in
-/// [`super::auto`].
+/// [`crate::solvers::auto`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowMethod {
-    /// Choose from the problem's size, structure, stiffness and tolerance ([`super::auto`]).
+    /// Choose from the problem's size, structure, stiffness and tolerance ([`crate::solvers::auto`]).
     Auto,
     /// Explicit Dormand–Prince 8(5,3) (ode_solvers).
     Dop853,

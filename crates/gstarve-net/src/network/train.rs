@@ -130,7 +130,7 @@ pub struct TrainingRecord {
 /// Train `net` on `dataset` with full-batch SGD (see the module docs), recording ŷ and, when a
 /// `basis` is given (usually the feature system at initialisation), z_real = UᵀYŷ.
 ///
-/// A non-finite loss stops training with [`Error::Numerical(NumericalError::TrainingDiverged)`].
+/// A non-finite loss stops training with [`NumericalError::TrainingDiverged`](gstarve_core::error::NumericalError::TrainingDiverged).
 pub fn train(
     net: &mut TwoLayerRelu,
     dataset: &Dataset,

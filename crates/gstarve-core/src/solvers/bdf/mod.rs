@@ -62,12 +62,12 @@
 //!
 //! # Linear algebra
 //!
-//! M is factorised as c·(I/c − J) by the partial-pivoting LU of [`super::lu`] (plain loop for
+//! M is factorised as c·(I/c − J) by the partial-pivoting LU of `solvers::lu` (plain loop for
 //! small n, faer's blocked `lu_in_place` from n = 40, on all cores from n = 800; substitutions
 //! in explicit SIMD) into storage allocated once. When the problem's Jacobian has the Gram
 //! form J = −K·diag(d) − μI of the margin flows ([`OdeProblem::gram_jacobian`]), I/c − J =
 //! (K + a·diag(d)⁻¹)·diag(d) with a = 1/c + μ is factorised instead by a Cholesky of the
-//! symmetric positive definite first factor ([`super::lu::LuSolver::factor_gram`],
+//! symmetric positive definite first factor (`LuSolver::factor_gram`,
 //! docs/theory.md §12.2): half the flops, no pivoting. The integrator's own step loop does not
 //! allocate (what the problem's right-hand side does is its own affair) and works on whole rows
 //! of the difference array, so that its loops vectorise; the output states go into one flat
@@ -99,7 +99,7 @@ const NEWTON_MAXITER: usize = 4;
 const ROWS: usize = MAX_ORDER + 3;
 /// Smallest dimension for which [`BdfParams::functional_max_rate`] applies: below it the
 /// factorisations functional iteration saves cost about as much as an evaluation (LU by the
-/// plain loop of [`super::lu`]), and the changed step sequence can raise the error (measured:
+/// plain loop of `solvers::lu`), and the changed step sequence can raise the error (measured:
 /// docs/benchmarks.md, "Solver tuning measurements (moved from the code)", BDF).
 pub const FUNCTIONAL_MIN_DIM: usize = super::lu::FAER_LU_MIN_DIM;
 /// The NDF coefficients κ_k (Shampine & Reichelt 1997, Table 1; κ₅ = 0: order 5 is plain BDF).

@@ -44,7 +44,7 @@
 //!
 //! # Linear algebra
 //!
-//! W is factorised by partial-pivoting LU into a preallocated buffer ([`super::lu`], shared with
+//! W is factorised by partial-pivoting LU into a preallocated buffer (`solvers::lu`, shared with
 //! [`super::bdf`]): a plain column-major Doolittle loop for n < [`FAER_LU_MIN_DIM`] (nalgebra's
 //! `lu()` takes its matrix by value and allocates the factor and the permutation on every call),
 //! faer's blocked `lu_in_place` with a preallocated stack from there on. Nothing in the step
