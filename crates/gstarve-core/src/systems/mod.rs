@@ -6,10 +6,12 @@
 
 mod features;
 mod io;
+mod npy;
 mod random;
 
 pub use features::labels_to_signs;
 pub use io::{read_matrix_csv, read_vector_csv, SystemFile};
+pub use npy::{parse_npy, read_npy, write_npy, NpyArray};
 pub use random::Spectrum;
 
 use nalgebra::{DMatrix, DVector};
