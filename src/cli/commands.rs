@@ -14,6 +14,7 @@ use gstarve_core::simulation::{
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::FeatureSystem;
+use gstarve_core::systems::Truncation;
 use gstarve_core::theory::checks::{
     all_passed, check_system, CheckOptions, PredictionCheck, Verdict,
 };
@@ -143,9 +144,14 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         write_trajectories_csv(&report, &dir.join("trajectories.csv"))?;
     }
     if a.output.json {
-        println!("{}", to_json(&report, Layout::Compact)?);
+        let value = SimulateJson {
+            report: &report,
+            truncation: loaded.truncation,
+        };
+        println!("{}", to_json(&value, Layout::Compact)?);
         return Ok(());
     }
+    print_truncation(loaded.truncation);
     match &report.fixed_point {
         Some(fp) => println!(
             "fixed point z* = {}  margins = {}  (residual {:.1e}, {} Newton iterations)",
@@ -194,6 +200,26 @@ pub struct FixedPointArgs {
     json: bool,
 }
 
+/// `gstarve simulate --json`: the report, and what was dropped as negligible when a strength
+/// floor applied (`dropped_features`, `dropped_strength_share`, `strength_floor`).
+#[derive(Serialize)]
+struct SimulateJson<'a> {
+    #[serde(flatten)]
+    report: &'a gstarve_core::simulation::SimulationReport,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    truncation: Option<Truncation>,
+}
+
+/// One line on what a strength floor dropped, if it dropped anything.
+fn print_truncation(truncation: Option<Truncation>) {
+    if let Some(t) = truncation.filter(|t| t.dropped_features > 0) {
+        println!(
+            "dropped {} negligible features (s² ≤ {:e}·s₁²; {:.3e} of Σs²)",
+            t.dropped_features, t.strength_floor, t.dropped_strength_share
+        );
+    }
+}
+
 /// `gstarve fixed-point --json` (keys sorted, as printed since the first release).
 #[derive(Serialize)]
 struct FixedPointJson {
@@ -210,6 +236,9 @@ struct FixedPointJson {
     sensitivity: Option<Vec<Vec<f64>>>,
     /// E_ji = ∂log|z_j*|/∂log s_i², `null` where masked.
     elasticity: Option<Vec<Vec<Option<f64>>>>,
+    /// What a strength floor dropped (--kernel, or --strength-floor).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    truncation: Option<Truncation>,
 }
 
 /// The rows of an r × r matrix.
@@ -260,9 +289,11 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
             method: fp.method,
             sensitivity,
             elasticity,
+            truncation: loaded.truncation,
         };
         println!("{}", to_json_sorted(&value, Layout::Compact)?);
     } else {
+        print_truncation(loaded.truncation);
         println!("z*       = {}", fmt_vec(fp.responses.as_slice()));
         println!("margins  = {}", fmt_vec(fp.margins.as_slice()));
         if let Some(alpha) = &fp.alpha {

@@ -205,6 +205,7 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "noise" => "--noise",
         "margin" => "--margin",
         "tolerance_scale" => "--tolerance-scale",
+        "strength_floor" => "--strength-floor",
         _ => return None,
     })
 }

@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use gstarve_core::output::write_all_atomic;
+use gstarve_core::systems::npy_bytes;
 use gstarve_net::data::{read_dataset_csv, two_moons, Dataset, MoonsOptions};
-use gstarve_net::network::{network_features, NetworkOptions, Parameterisation, TwoLayerRelu};
+use gstarve_net::network::{
+    network_features, ntk_gram, NetworkOptions, Parameterisation, TwoLayerRelu,
+};
+use nalgebra::DMatrix;
 
 /// Where the data set comes from: the paper's two moons (default) or a CSV file.
 #[derive(Args, Debug, Clone)]
@@ -99,6 +104,13 @@ pub struct NetworkArgs {
     /// Output system file (JSON, or TOML for *.toml) with strengths, u, v and z0.
     #[arg(long, short, value_name = "FILE")]
     out: PathBuf,
+    /// Also write the network's unsigned NTK Gram matrix Θ = ΦΦᵀ (n × n, float64 .npy), the
+    /// input of `--kernel` (docs/theory.md §8.6).
+    #[arg(long, value_name = "K.npy")]
+    out_kernel: Option<PathBuf>,
+    /// Also write the data set's labels (±1, float64 .npy), the input of `--labels`.
+    #[arg(long, value_name = "Y.npy")]
+    out_labels: Option<PathBuf>,
 }
 
 /// Run `gstarve network`.
@@ -115,8 +127,23 @@ pub fn network(a: &NetworkArgs) -> Result<()> {
     )?;
     let features = network_features(&net, &data)?;
     let sys = &features.system;
-    sys.save_with_initial(&a.out, Some(&features.initial_responses))
+    // Every output is computed first, then all are written together (or none).
+    let mut files = vec![(
+        a.out.clone(),
+        sys.file_bytes(&a.out, Some(&features.initial_responses))?,
+    )];
+    if let Some(path) = &a.out_kernel {
+        files.push((path.clone(), npy_bytes(&ntk_gram(&net, &data)?)));
+    }
+    if let Some(path) = &a.out_labels {
+        let labels = DMatrix::from_column_slice(data.len(), 1, data.labels().as_slice());
+        files.push((path.clone(), npy_bytes(&labels)));
+    }
+    write_all_atomic(&files)
         .with_context(|| format!("writing the network's system to {}", a.out.display()))?;
+    for (path, _) in &files[1..] {
+        eprintln!("wrote {}", path.display());
+    }
     let s = sys.strengths();
     eprintln!(
         "wrote {} ({} examples, {} parameters, {} features, s₁ = {:.4}, s_{} = {:.3e}, ‖z(0)‖ = {:.4})",

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use gstarve_core::simulation::RawFeatures;
-use gstarve_core::systems::{read_matrix_csv, read_vector_csv, FeatureSystem, Spectrum};
+use gstarve_core::systems::{
+    read_matrix, read_vector, FeatureSystem, Spectrum, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
+};
 use nalgebra::DVector;
 
 /// Where the feature system comes from (exactly one source).
@@ -34,22 +36,38 @@ pub struct SystemArgs {
         help_heading = "System"
     )]
     pub coupling: Option<f64>,
-    /// Features Φ as CSV (n rows × p columns); needs --labels.
+    /// Features Φ (n rows × p columns, e.g. per-example Jacobians), as .npy (float64 or
+    /// float32, C or Fortran order) or CSV; needs --labels. The system is the SVD of YΦ
+    /// (docs/theory.md §1.2).
     #[arg(
         long,
-        value_name = "PHI.csv",
+        value_name = "PHI.npy|csv",
         requires = "labels",
         help_heading = "System"
     )]
     pub features: Option<PathBuf>,
-    /// Labels y as CSV (one per example, ±1 or 0/1).
+    /// An unsigned NTK Gram matrix Θ (n × n, symmetric positive semi-definite) as .npy or CSV;
+    /// needs --labels. The system is the eigendecomposition of YΘY (docs/theory.md §8.6).
     #[arg(
         long,
-        value_name = "Y.csv",
-        requires = "features",
+        value_name = "K.npy|csv",
+        requires = "labels",
         help_heading = "System"
     )]
+    pub kernel: Option<PathBuf>,
+    /// Labels y for --features or --kernel (one per example, ±1 or 0/1), as .npy or CSV.
+    #[arg(long, value_name = "Y.npy|csv", help_heading = "System")]
     pub labels: Option<PathBuf>,
+    /// Drop features whose strength is negligible, s_j² ≤ FLOOR·s₁² (docs/theory.md §8.6); their
+    /// count and share of Σs² are reported. Default for --kernel 1e-12 (an eigensolver resolves
+    /// s² to about 1e-16·s₁²); other sources keep every feature unless it is given.
+    #[arg(
+        long,
+        value_name = "FLOOR",
+        allow_negative_numbers = true,
+        help_heading = "System"
+    )]
+    pub strength_floor: Option<f64>,
     /// A random system with N examples and features: Haar coupling, geometric spectrum.
     #[arg(long, value_name = "N", help_heading = "System")]
     pub random: Option<usize>,
@@ -70,6 +88,8 @@ pub struct SystemArgs {
 pub struct LoadedSystem {
     pub system: FeatureSystem,
     pub raw: Option<RawFeatures>,
+    /// The features dropped as negligible (--kernel, or --strength-floor).
+    pub truncation: Option<Truncation>,
     /// Initial responses z(0) stored in a system file (e.g. by `gstarve network`).
     pub initial: Option<DVector<f64>>,
 }
@@ -81,6 +101,7 @@ impl SystemArgs {
             self.system.is_some(),
             self.strengths.is_some(),
             self.features.is_some(),
+            self.kernel.is_some(),
             self.random.is_some(),
         ]
         .iter()
@@ -88,8 +109,28 @@ impl SystemArgs {
         .count()
     }
 
-    /// Build the validated system. `default` is used when no source was given.
+    /// Build the validated system, without its negligible features when a floor applies.
+    /// `default` is used when no source was given.
     pub fn load_or(
+        &self,
+        default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
+    ) -> Result<LoadedSystem> {
+        if self.labels.is_some() && self.features.is_none() && self.kernel.is_none() {
+            bail!("--labels goes with --features or --kernel");
+        }
+        let mut loaded = self.load_source(default)?;
+        if let (Some(floor), None) = (self.strength_floor, loaded.truncation) {
+            let (system, truncation) = loaded.system.drop_negligible(floor)?;
+            if truncation.dropped_features > 0 && loaded.initial.is_some() {
+                bail!("--strength-floor would drop features of a system file that stores z(0)");
+            }
+            loaded.system = system;
+            loaded.truncation = Some(truncation);
+        }
+        Ok(loaded)
+    }
+
+    fn load_source(
         &self,
         default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
     ) -> Result<LoadedSystem> {
@@ -98,17 +139,19 @@ impl SystemArgs {
                 return Ok(LoadedSystem {
                     system: default()?,
                     raw: None,
+                    truncation: None,
                     initial: None,
                 })
             }
             1 => {}
-            _ => bail!("give exactly one system source: --system, --strengths, --features/--labels or --random"),
+            _ => bail!("give exactly one system source: --system, --strengths, --features/--labels, --kernel/--labels or --random"),
         }
         if let Some(path) = &self.system {
             let (system, initial) = FeatureSystem::load_with_initial(path)?;
             return Ok(LoadedSystem {
                 system,
                 raw: None,
+                truncation: None,
                 initial,
             });
         }
@@ -128,16 +171,30 @@ impl SystemArgs {
             return Ok(LoadedSystem {
                 system,
                 raw: None,
+                truncation: None,
                 initial: None,
             });
         }
         if let (Some(phi_path), Some(y_path)) = (&self.features, &self.labels) {
-            let phi = read_matrix_csv(phi_path)?;
-            let labels = read_vector_csv(y_path)?;
+            let phi = read_matrix(phi_path)?;
+            let labels = read_vector(y_path)?;
             let system = FeatureSystem::from_features(&phi, &labels)?;
             return Ok(LoadedSystem {
                 system,
                 raw: Some(RawFeatures { phi, labels }),
+                truncation: None,
+                initial: None,
+            });
+        }
+        if let (Some(k_path), Some(y_path)) = (&self.kernel, &self.labels) {
+            let kernel = read_matrix(k_path)?;
+            let labels = read_vector(y_path)?;
+            let floor = self.strength_floor.unwrap_or(DEFAULT_KERNEL_STRENGTH_FLOOR);
+            let (system, truncation) = FeatureSystem::from_kernel(&kernel, &labels, floor)?;
+            return Ok(LoadedSystem {
+                system,
+                raw: None,
+                truncation: Some(truncation),
                 initial: None,
             });
         }
@@ -146,6 +203,7 @@ impl SystemArgs {
             return Ok(LoadedSystem {
                 system,
                 raw: None,
+                truncation: None,
                 initial: None,
             });
         }

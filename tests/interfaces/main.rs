@@ -6,6 +6,7 @@
 
 mod cli;
 mod figures;
+mod inputs;
 mod moons;
 mod network;
 mod support;

@@ -223,4 +223,30 @@ pub enum InputError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A matrix that must be symmetric and is not.
+    #[error(
+        "{what} is not symmetric: max |A − Aᵀ| / max |A| = {asymmetry:.3e} exceeds {tolerance:.0e}"
+    )]
+    NotSymmetric {
+        /// Which matrix.
+        what: &'static str,
+        /// The relative asymmetry.
+        asymmetry: f64,
+        /// The tolerance allowed.
+        tolerance: f64,
+    },
+    /// A matrix that must be positive semi-definite and is not.
+    #[error(
+        "{what} is not positive semi-definite: eigenvalue {eigenvalue:.6e} is below −{tolerance:.0e} × the largest, {largest:.6e}"
+    )]
+    NotPositiveSemidefinite {
+        /// Which matrix.
+        what: &'static str,
+        /// Its most negative eigenvalue.
+        eigenvalue: f64,
+        /// Its largest eigenvalue.
+        largest: f64,
+        /// The relative tolerance allowed.
+        tolerance: f64,
+    },
 }

@@ -29,7 +29,7 @@ pub enum OutputError {
     /// the header's).
     #[error("cannot encode {format}: {detail}")]
     Encode {
-        /// `CSV` or `JSON`.
+        /// `CSV`, `JSON` or `TOML`.
         format: &'static str,
         /// The encoder's message.
         detail: String,

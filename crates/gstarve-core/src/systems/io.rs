@@ -12,7 +12,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use super::FeatureSystem;
-use crate::error::{Error, InputError, Result};
+use crate::error::{Error, InputError, OutputError, Result};
 use crate::output::write_atomic;
 
 /// The on-disk form of a feature system.
@@ -144,6 +144,12 @@ impl FeatureSystem {
 
     /// Write this system and initial responses z(0) to a file, atomically.
     pub fn save_with_initial(&self, path: &Path, z0: Option<&DVector<f64>>) -> Result<()> {
+        write_atomic(path, &self.file_bytes(path, z0)?)
+    }
+
+    /// The bytes [`Self::save_with_initial`] writes to `path` (JSON, or TOML for `*.toml`),
+    /// for callers that write several files as one output.
+    pub fn file_bytes(&self, path: &Path, z0: Option<&DVector<f64>>) -> Result<Vec<u8>> {
         if let Some(z0) = z0 {
             if z0.len() != self.rank() {
                 return Err(Error::Input(InputError::Length {
@@ -157,22 +163,17 @@ impl FeatureSystem {
         let mut file = SystemFile::from_system(self);
         file.z0 = z0.map(|z| z.iter().copied().collect());
         let text = if is_toml(path) {
-            toml::to_string(&file).map_err(|e| {
-                Error::Input(InputError::Parse {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })
-            })?
+            toml::to_string(&file).map_err(|e| encode("TOML", e.to_string()))?
         } else {
-            serde_json::to_string_pretty(&file).map_err(|e| {
-                Error::Input(InputError::Parse {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })
-            })?
+            serde_json::to_string_pretty(&file).map_err(|e| encode("JSON", e.to_string()))?
         };
-        write_atomic(path, text.as_bytes())
+        Ok(text.into_bytes())
     }
+}
+
+/// An encoder's failure as an output error.
+fn encode(format: &'static str, detail: String) -> Error {
+    Error::Output(OutputError::Encode { format, detail })
 }
 
 /// Read a numeric CSV matrix (comma-separated; a first line that is not numeric is a header).
@@ -210,6 +211,41 @@ pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>> {
         }));
     }
     rows_to_matrix(&name, &rows)
+}
+
+/// Whether `path` names a `.npy` file (by its extension, case-insensitive).
+fn is_npy(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// Read a numeric matrix: a `.npy` file (a 2-D array; a 1-D array is one column), or CSV.
+pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
+    if is_npy(path) {
+        Ok(super::npy::read_npy(path)?.into_matrix())
+    } else {
+        read_matrix_csv(path)
+    }
+}
+
+/// Read a numeric vector: a `.npy` file (1-D, or a matrix with one column or one row), or
+/// CSV (one column, or one row).
+pub fn read_vector(path: &Path) -> Result<Vec<f64>> {
+    if !is_npy(path) {
+        return read_vector_csv(path);
+    }
+    let a = super::npy::read_npy(path)?;
+    match a.shape[..] {
+        [_] => Ok(a.values),
+        [rows, cols] if rows == 1 || cols == 1 => Ok(a.values),
+        [rows, cols] => Err(Error::Input(InputError::MatrixShape {
+            what: path.display().to_string(),
+            rows,
+            cols,
+            rule: "a vector is one column (or one row)",
+        })),
+        _ => unreachable!("read_npy returns rank 1 or 2"),
+    }
 }
 
 /// Read a numeric CSV vector: one column, or one row.

@@ -6,12 +6,17 @@
 
 mod features;
 mod io;
+mod kernel;
 mod npy;
 mod random;
 
 pub use features::labels_to_signs;
-pub use io::{read_matrix_csv, read_vector_csv, SystemFile};
-pub use npy::{parse_npy, read_npy, write_npy, NpyArray};
+pub use io::{read_matrix, read_matrix_csv, read_vector, read_vector_csv, SystemFile};
+pub use kernel::{
+    validate_strength_floor, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
+    NEGATIVE_EIGENVALUE_TOLERANCE, SYMMETRY_TOLERANCE,
+};
+pub use npy::{npy_bytes, parse_npy, read_npy, write_npy, NpyArray};
 pub use random::Spectrum;
 
 use nalgebra::{DMatrix, DVector};

@@ -155,6 +155,12 @@ pub fn parse_npy(bytes: &[u8], origin: &str) -> Result<NpyArray> {
 
 /// Write `matrix` as a C-order little-endian float64 `.npy` file (format 1.0), atomically.
 pub fn write_npy(path: &Path, matrix: &DMatrix<f64>) -> Result<()> {
+    write_atomic(path, &npy_bytes(matrix))
+}
+
+/// The bytes of `matrix` as a C-order little-endian float64 `.npy` file (format 1.0), for
+/// callers that write several files as one output.
+pub fn npy_bytes(matrix: &DMatrix<f64>) -> Vec<u8> {
     let (n, p) = matrix.shape();
     let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {p}), }}");
     // Pad with spaces so that the data starts at a multiple of 64 bytes, ending with '\n'.
@@ -171,7 +177,7 @@ pub fn write_npy(path: &Path, matrix: &DMatrix<f64>) -> Result<()> {
             bytes.extend_from_slice(&matrix[(i, j)].to_le_bytes());
         }
     }
-    write_atomic(path, &bytes)
+    bytes
 }
 
 /// The element kind, size and byte order of a NumPy type string (`<f8`, `|u1`, …).

@@ -9,7 +9,7 @@
 //! outside the columns of U is lost; [`NetworkFeatures::initial_output_outside`] reports its
 //! size.
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 use super::TwoLayerRelu;
 use crate::data::Dataset;
@@ -28,6 +28,14 @@ pub struct NetworkFeatures {
     /// ‖Yf₀ − U z(0)‖₂: the part of the initial margins the feature basis cannot carry (0 up to
     /// rounding when r = n).
     pub initial_output_outside: f64,
+}
+
+/// The unsigned NTK Gram matrix Θ = ΦΦᵀ of `net` on `dataset` at initialisation (n × n; the
+/// label-signed K = YΘY = U S² Uᵀ of docs/theory.md §1.3 gives the same system as the
+/// features, [`FeatureSystem::from_kernel`]).
+pub fn ntk_gram(net: &TwoLayerRelu, dataset: &Dataset) -> Result<DMatrix<f64>> {
+    let phi = net.jacobian(dataset.inputs())?;
+    Ok(&phi * phi.transpose())
 }
 
 /// The feature system of `net` on `dataset` (see the module documentation).

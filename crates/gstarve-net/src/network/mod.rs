@@ -23,7 +23,7 @@ mod passes;
 mod sgd;
 mod train;
 
-pub use features::{network_features, NetworkFeatures};
+pub use features::{network_features, ntk_gram, NetworkFeatures};
 pub use train::{objective, objective_gradient, train, TrainOptions, TrainingRecord};
 
 use std::str::FromStr;

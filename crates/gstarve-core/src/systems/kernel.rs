@@ -1,0 +1,276 @@
+//! Feature systems from an NTK Gram matrix, and negligible strengths (docs/theory.md §8.6).
+//!
+//! A researcher's network gives an unsigned kernel Θ (n × n, symmetric positive semi-definite,
+//! e.g. from neural-tangents or a product of per-example Jacobians). With the labels, the
+//! label-signed kernel K = YΘY = U S² Uᵀ has the strengths squared as its eigenvalues and the
+//! coupling as its eigenvectors; the features V are unknown and not needed.
+//!
+//! An eigendecomposition resolves eigenvalues only to about ε·λ_max, so eigenvalues at or below
+//! a relative floor (by default [`DEFAULT_KERNEL_STRENGTH_FLOOR`]·s₁², and every small negative
+//! one from rounding) are zero strengths: such a feature never moves (ż_j = −λ z_j), so it is
+//! dropped, r shrinks, and the [`Truncation`] says how much was dropped. An eigenvalue below
+//! −[`NEGATIVE_EIGENVALUE_TOLERANCE`]·λ_max means the matrix is not a kernel: an error.
+
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+
+use super::{check_finite, labels_to_signs, FeatureSystem};
+use crate::error::{Error, InputError, Result};
+
+/// The default relative floor on s² for kernel inputs: eigenvalues of K at or below 1e-12·s₁²
+/// are zero strengths (the eigensolver's rounding is about 1e-16·s₁²).
+pub const DEFAULT_KERNEL_STRENGTH_FLOOR: f64 = 1e-12;
+/// Largest relative asymmetry max|Θ − Θᵀ| / max|Θ| accepted in a kernel.
+pub const SYMMETRY_TOLERANCE: f64 = 1e-8;
+/// Largest relative negative eigenvalue −λ_min/λ_max accepted in a kernel (rounding).
+pub const NEGATIVE_EIGENVALUE_TOLERANCE: f64 = 1e-8;
+
+/// What building a system left out: features whose strength is negligible.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Truncation {
+    /// Features dropped (s_j² ≤ floor·s₁²).
+    pub dropped_features: usize,
+    /// Σ_dropped s_j² / Σ_all s_j² (0 when nothing was dropped).
+    pub dropped_strength_share: f64,
+    /// The relative floor on s² that was applied.
+    pub strength_floor: f64,
+}
+
+/// Check a relative strength floor: finite, 0 ≤ floor < 1.
+pub fn validate_strength_floor(floor: f64) -> Result<f64> {
+    if floor.is_finite() && (0.0..1.0).contains(&floor) {
+        Ok(floor)
+    } else {
+        Err(Error::Input(InputError::InvalidParameter {
+            name: "strength_floor",
+            value: floor,
+            rule: "the relative floor on s² must be in [0, 1)",
+        }))
+    }
+}
+
+impl FeatureSystem {
+    /// The feature system of an unsigned kernel Θ (n × n) and labels (±1 or 0/1): the
+    /// eigendecomposition K = YΘY = U S² Uᵀ (faer's self-adjoint eigensolver), strengths sorted
+    /// s₁ ≥ … ≥ s_r, eigenvalues ≤ `strength_floor`·s₁² dropped (docs/theory.md §8.6).
+    ///
+    /// Orientation as [`FeatureSystem::from_features`]: each column of U with (Uᵀ1)_j ≥ 0.
+    /// Errors: a non-square or non-finite Θ, labels of the wrong length or values, a relative
+    /// asymmetry above [`SYMMETRY_TOLERANCE`], an eigenvalue below
+    /// −[`NEGATIVE_EIGENVALUE_TOLERANCE`]·λ_max, or a kernel with no strength above the floor.
+    pub fn from_kernel(
+        kernel: &DMatrix<f64>,
+        labels: &[f64],
+        strength_floor: f64,
+    ) -> Result<(Self, Truncation)> {
+        let strength_floor = validate_strength_floor(strength_floor)?;
+        check_finite("kernel Θ", kernel)?;
+        let (n, p) = kernel.shape();
+        if n != p || n == 0 {
+            return Err(Error::Input(InputError::MatrixShape {
+                what: "kernel Θ".into(),
+                rows: n,
+                cols: p,
+                rule: "a kernel is square (n × n) and not empty",
+            }));
+        }
+        if labels.len() != n {
+            return Err(Error::Input(InputError::Length {
+                what: "labels",
+                found: labels.len(),
+                expected: n,
+                rule: "one per row (example) of the kernel Θ",
+            }));
+        }
+        let scale = kernel.amax();
+        let asymmetry = (kernel - kernel.transpose()).amax() / scale.max(f64::MIN_POSITIVE);
+        if asymmetry > SYMMETRY_TOLERANCE {
+            return Err(Error::Input(InputError::NotSymmetric {
+                what: "kernel Θ",
+                asymmetry,
+                tolerance: SYMMETRY_TOLERANCE,
+            }));
+        }
+        let y = labels_to_signs(labels)?;
+        // K = YΘY, symmetrised (the eigensolver reads one triangle).
+        let signed = faer::Mat::<f64>::from_fn(n, n, |i, j| {
+            0.5 * y[i] * y[j] * (kernel[(i, j)] + kernel[(j, i)])
+        });
+        let evd = signed.self_adjoint_eigen(faer::Side::Lower).map_err(|_| {
+            Error::Input(InputError::Unsupported(
+                "the eigendecomposition of YΘY did not converge".to_string(),
+            ))
+        })?;
+        let (vectors, values) = (evd.U(), evd.S().column_vector());
+        // Nondecreasing order: the largest eigenvalue is the last.
+        let largest = values[n - 1];
+        let smallest = values[0];
+        if largest.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return Err(Error::Input(InputError::Empty {
+                what: "kernel Θ",
+                rule: "it has no positive eigenvalue: every strength would be zero",
+            }));
+        }
+        if smallest < -NEGATIVE_EIGENVALUE_TOLERANCE * largest {
+            return Err(Error::Input(InputError::NotPositiveSemidefinite {
+                what: "kernel Θ",
+                eigenvalue: smallest,
+                largest,
+                tolerance: NEGATIVE_EIGENVALUE_TOLERANCE,
+            }));
+        }
+        let threshold = strength_floor * largest;
+        let kept: Vec<usize> = (0..n).rev().filter(|&j| values[j] > threshold).collect();
+        let total: f64 = (0..n).map(|j| values[j].max(0.0)).sum();
+        let kept_sum: f64 = kept.iter().map(|&j| values[j]).sum();
+        let mut strengths = DVector::zeros(kept.len());
+        let mut coupling = DMatrix::zeros(n, kept.len());
+        for (k, &j) in kept.iter().enumerate() {
+            strengths[k] = values[j].sqrt();
+            let column_sum: f64 = (0..n).map(|i| vectors[(i, j)]).sum();
+            let sign = if column_sum < 0.0 { -1.0 } else { 1.0 };
+            for i in 0..n {
+                coupling[(i, k)] = sign * vectors[(i, j)];
+            }
+        }
+        let truncation = Truncation {
+            dropped_features: n - kept.len(),
+            dropped_strength_share: ((total - kept_sum) / total).max(0.0),
+            strength_floor,
+        };
+        Ok((FeatureSystem::new(strengths, coupling)?, truncation))
+    }
+
+    /// The same system without the features whose strength is negligible, s_j² ≤ floor·s₁²
+    /// (the features V, when present, lose the same columns). Order is kept.
+    pub fn drop_negligible(self, strength_floor: f64) -> Result<(Self, Truncation)> {
+        let strength_floor = validate_strength_floor(strength_floor)?;
+        let s2 = self.strengths_squared();
+        let largest = s2.max();
+        let threshold = strength_floor * largest;
+        let kept: Vec<usize> = (0..s2.len()).filter(|&j| s2[j] > threshold).collect();
+        if kept.is_empty() {
+            return Err(Error::Input(InputError::Empty {
+                what: "feature system",
+                rule: "every strength is at or below the strength floor",
+            }));
+        }
+        let total = s2.sum();
+        let kept_sum: f64 = kept.iter().map(|&j| s2[j]).sum();
+        let truncation = Truncation {
+            dropped_features: s2.len() - kept.len(),
+            dropped_strength_share: if total > 0.0 {
+                ((total - kept_sum) / total).max(0.0)
+            } else {
+                0.0
+            },
+            strength_floor,
+        };
+        if truncation.dropped_features == 0 {
+            return Ok((self, truncation));
+        }
+        let strengths = DVector::from_iterator(kept.len(), kept.iter().map(|&j| self.strengths[j]));
+        let mut next = FeatureSystem::new(strengths, self.coupling.select_columns(&kept))?;
+        if let Some(v) = &self.features {
+            next = next.with_features(v.select_columns(&kept))?;
+        }
+        Ok((next, truncation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Loss, PrimalDynamics, Regulariser};
+    use crate::solvers::steady::steady_state;
+
+    fn features() -> (DMatrix<f64>, Vec<f64>) {
+        let phi = DMatrix::from_fn(6, 9, |i, j| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+        (phi, vec![1.0, -1.0, 1.0, 1.0, -1.0, -1.0])
+    }
+
+    /// The kernel path and the features path give the same system: strengths, margins and the
+    /// steady state (U and V are determined up to the orientation both paths fix the same way).
+    #[test]
+    fn kernel_input_matches_features_input() {
+        let (phi, y) = features();
+        let from_features = FeatureSystem::from_features(&phi, &y).unwrap();
+        let theta = &phi * phi.transpose();
+        let (from_kernel, truncation) = FeatureSystem::from_kernel(&theta, &y, 0.0).unwrap();
+        assert_eq!(truncation.dropped_features, 0);
+        let (a, b) = (from_features.strengths(), from_kernel.strengths());
+        assert!((a - b).amax() < 1e-12 * a[0], "{a} vs {b}");
+        for sys in [&from_features, &from_kernel] {
+            assert!(sys.coupling_column_sums().iter().all(|&c| c >= 0.0));
+        }
+        let reg = Regulariser::L2 { lambda: 0.05 };
+        let za = steady_state(&PrimalDynamics::new(&from_features, Loss::Logistic, reg).unwrap())
+            .unwrap();
+        let zb =
+            steady_state(&PrimalDynamics::new(&from_kernel, Loss::Logistic, reg).unwrap()).unwrap();
+        assert!(
+            (&za.margins - &zb.margins).amax() < 1e-9,
+            "{} vs {}",
+            za.margins,
+            zb.margins
+        );
+        assert!((&za.responses - &zb.responses).amax() < 1e-9);
+    }
+
+    /// A rank-deficient kernel (p < n) loses exactly its zero eigenvalues, and says so.
+    #[test]
+    fn zero_eigenvalues_are_dropped_and_reported() {
+        let (phi, y) = features();
+        let thin = phi.columns(0, 3).into_owned();
+        let theta = &thin * thin.transpose();
+        let (sys, t) =
+            FeatureSystem::from_kernel(&theta, &y, DEFAULT_KERNEL_STRENGTH_FLOOR).unwrap();
+        assert_eq!((sys.rank(), t.dropped_features), (3, 3));
+        assert!(t.dropped_strength_share < 1e-14, "{t:?}");
+        let direct = FeatureSystem::from_features(&thin, &y).unwrap();
+        assert!((direct.strengths() - sys.strengths()).amax() < 1e-10);
+        // A floor between the strengths drops the weakest kept one, with its share.
+        let s2 = sys.strengths_squared();
+        let floor = 0.5 * (s2[1] + s2[2]) / s2[0];
+        let (fewer, t) = FeatureSystem::from_kernel(&theta, &y, floor).unwrap();
+        assert_eq!((fewer.rank(), t.dropped_features), (2, 4));
+        assert!((t.dropped_strength_share - s2[2] / s2.sum()).abs() < 1e-12);
+        let (same, t2) = direct.drop_negligible(floor).unwrap();
+        assert_eq!(same.rank(), 2);
+        assert!((t2.dropped_strength_share - t.dropped_strength_share).abs() < 1e-12);
+        assert_eq!(same.features().unwrap().ncols(), 2);
+    }
+
+    #[test]
+    fn bad_kernels_are_rejected() {
+        let (phi, y) = features();
+        let theta = &phi * phi.transpose();
+        let mut asym = theta.clone();
+        asym[(0, 1)] += 1e-6 * theta.amax();
+        assert!(matches!(
+            FeatureSystem::from_kernel(&asym, &y, 0.0),
+            Err(Error::Input(InputError::NotSymmetric { .. }))
+        ));
+        let mut indefinite = theta.clone();
+        indefinite[(0, 0)] -= 1e3;
+        assert!(matches!(
+            FeatureSystem::from_kernel(&indefinite, &y, 0.0),
+            Err(Error::Input(InputError::NotPositiveSemidefinite { .. }))
+        ));
+        assert!(matches!(
+            FeatureSystem::from_kernel(&theta, &y[..5], 0.0),
+            Err(Error::Input(InputError::Length {
+                what: "labels",
+                found: 5,
+                expected: 6,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            FeatureSystem::from_kernel(&theta.columns(0, 5).into_owned(), &y, 0.0),
+            Err(Error::Input(InputError::MatrixShape { .. }))
+        ));
+        assert!(FeatureSystem::from_kernel(&theta, &y, 1.5).is_err());
+        assert!(FeatureSystem::from_kernel(&DMatrix::zeros(6, 6), &y, 0.0).is_err());
+    }
+}
