@@ -138,7 +138,10 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
     if config.methods.contains(&Method::GdTheta) && loaded.raw.is_none() {
         bail!("method gd-theta needs raw features: give --features and --labels");
     }
-    let report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
+    let mut report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
+    if a.no_fixed_point {
+        report.fixed_point_note = Some("not computed (--no-fixed-point)".to_string());
+    }
     if let Some(dir) = &a.output.out {
         ensure_dir(dir)?;
         write_trajectories_csv(&report, &dir.join("trajectories.csv"))?;

@@ -204,15 +204,23 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "n" => "--n",
         "noise" => "--noise",
         "margin" => "--margin",
+        "angle_degrees" => "--angle",
         "tolerance_scale" => "--tolerance-scale",
+        "responses" => "--responses",
         "strength_floor" => "--strength-floor",
         _ => return None,
     })
 }
 
 /// An error as the one line the command line prints: the library's message, with a parameter
-/// named by its flag where it has one.
+/// named by its flag where it has one, and the flag that avoids a stiffness failure.
 pub fn describe(err: &anyhow::Error) -> String {
+    if let Some(gstarve_core::Error::Numerical(
+        gstarve_core::error::NumericalError::StiffnessDetected { .. },
+    )) = err.downcast_ref::<gstarve_core::Error>()
+    {
+        return format!("{err:#}; rerun with --method bdf or --method rodas4");
+    }
     if let Some(gstarve_core::Error::Input(gstarve_core::error::InputError::InvalidParameter {
         name,
         value,

@@ -113,7 +113,13 @@ impl MoonsArgs {
                 .iter()
                 .map(|&j| positive("--features", j).map(|j| j - 1))
                 .collect::<Result<Vec<_>>>()?,
-            None => (0..positive("--top", self.top)?).collect(),
+            None => {
+                let top = positive("--top", self.top)?;
+                if top > n {
+                    bail!("--top = {top} is invalid: there are only --n = {n} examples (features)");
+                }
+                (0..top).collect()
+            }
         };
         let spec = MoonsSpec {
             settings: MoonsSetting::paper(self.sd),

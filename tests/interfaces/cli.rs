@@ -561,3 +561,89 @@ fn removed_diffsol_methods_run_their_replacements() {
         &["radau", "bdf"],
     );
 }
+
+/// Rejections name the user's flag, also for parameters the library renames or derives, and
+/// are checked before anything is computed from them.
+#[test]
+fn rejections_name_the_flag_the_user_gave() {
+    assert_rejected(
+        &["network", "--moons", "--angle", "inf", "--out", "x.json"],
+        &["--angle = inf"],
+    );
+    assert_rejected(
+        &[
+            "responses",
+            "--log-time",
+            "--eta",
+            "nan",
+            "--out",
+            "/nonexistent/r",
+        ],
+        &["--eta = NaN"],
+    );
+    assert_rejected(
+        &[
+            "phase-plane",
+            "--random",
+            "3",
+            "--responses",
+            "2,2",
+            "--out",
+            "/nonexistent/p",
+        ],
+        &["--responses = 2", "a ≠ b"],
+    );
+    assert_rejected(
+        &["phase-plane", "--eta", "1e-300", "--out", "/nonexistent/p"],
+        &["at most 10⁹ steps"],
+    );
+    assert_rejected(
+        &[
+            "reproduce",
+            "moons",
+            "--top",
+            "100000000000",
+            "--out",
+            "/nonexistent/m",
+        ],
+        &["--top = 100000000000", "--n = 300"],
+    );
+    // A tolerance the margin integration scales below 10ε runs at 10ε instead of failing.
+    let out = gstarve(&[
+        "simulate",
+        "--methods",
+        "flow",
+        "--rtol",
+        "1e-14",
+        "--t-end",
+        "1",
+        "--points",
+        "3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A stiffness failure of a forced explicit method says which flag avoids it.
+    let out = gstarve(&[
+        "simulate",
+        "--random",
+        "3",
+        "--seed",
+        "1",
+        "--methods",
+        "dual",
+        "--method",
+        "dop853",
+        "--t-end",
+        "100",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stiffness") && stderr.contains("--method bdf"),
+        "{stderr}"
+    );
+}

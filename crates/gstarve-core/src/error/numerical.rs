@@ -15,7 +15,7 @@ pub enum NumericalError {
         tau: f64,
     },
     /// An explicit integrator found the problem stiff (internal: the automatic method switches).
-    #[error("{solver} detected stiffness at τ = {tau}; use an implicit method (BDF or Rodas4)")]
+    #[error("{solver} detected stiffness at τ = {tau}: the problem needs an implicit method (BDF or Rodas4)")]
     StiffnessDetected {
         /// The explicit solver.
         solver: &'static str,

@@ -104,10 +104,10 @@ pub(crate) fn symmetric_product(k: &DMatrix<f64>, g: &[f64], out: &mut [f64]) {
 
 /// Size from which `symmetric_product` hands the product to faer.
 pub const FAER_MIN_DIM: usize = 32;
-/// Size from which `symmetric_product` uses the lower-triangle kernel. With its explicit SIMD
-/// sweeps it measured faster than faer's full product from n = 64 on (one thread, shared
-/// machine: 0.89 vs 1.64 µs at n = 64, 1.94 vs 2.63 µs at n = 100, 5.3 vs 11.2 µs at n = 200);
-/// at n = 32 faer's is slightly faster (0.26 vs 0.30 µs).
+/// Size from which `symmetric_product` uses the lower-triangle kernel, which reads half of K:
+/// with its explicit SIMD sweeps it is faster than faer's full product from n = 64 on, slightly
+/// slower at n = 32 (measured: docs/benchmarks.md, "Solver tuning measurements (moved from the
+/// code)", Gram products).
 pub const SYMMETRIC_MIN_DIM: usize = 64;
 
 impl OdeProblem for MarginFlow {

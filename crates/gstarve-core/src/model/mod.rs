@@ -9,13 +9,16 @@
 //! ∂F/∂z = −S² Uᵀ diag(d(U z)) U − μ I,  d(m) = ℓ''(m) + λ_SD
 //! ```
 //!
-//! (UᵀU = I makes S²Uᵀ(λ_SD m) = λ_SD S² z), and in margin space m = U z (docs/theory.md §3.3)
+//! (UᵀU = I makes S²Uᵀ(λ_SD m) = λ_SD S² z; the z-space form [`PrimalDynamics`] writes the SD
+//! term on z directly, which holds to rounding however close to orthonormal U is), and in
+//! margin space m = U z (docs/theory.md §3.3)
 //!
 //! ```text
 //! dm/dτ = K g(m) − μ m,    ∂(dm/dτ)/∂m = −K diag(d(m)) − μ I,    K = U S² Uᵀ.
 //! ```
 //!
-//! [`Model::drive`] is g, [`Model::curvature`] is d, [`Model::decay`] is μ. The forms that
+//! [`Model::drive`] is g, [`Model::curvature`] is d, [`Model::decay`] is μ, [`Model::loss`]
+//! gives ψ and ℓ'', [`Model::lambda_sd`] λ_SD. The forms that
 //! integrators and iterations run are built on them: [`PrimalDynamics`] (z-space: right-hand
 //! side, Jacobian matrix and action, GD step, objective, gradient and Hessian for Newton),
 //! [`MarginFlow`] and [`MarginFlowN`] (margin space, the general and the fixed-size n ≤ 4

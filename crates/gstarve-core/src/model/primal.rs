@@ -1,9 +1,14 @@
 //! The primal z-dynamics of a feature system under a [`Model`] (docs/theory.md §3.2):
 //!
 //! ```text
-//! F(z) = S² Uᵀ g(U z) − μ z,                    g(m) = ψ(m) − λ_SD m
-//! ∂F/∂z = −S² Uᵀ diag(d(U z)) U − μ I,           d(m) = ℓ''(m) + λ_SD
+//! F(z) = S² (Uᵀ ψ(U z) − λ_SD z) − μ z
+//! ∂F/∂z = −S² (Uᵀ diag(ℓ''(U z)) U + λ_SD I) − μ I
 //! ```
+//!
+//! This is S²Uᵀg(Uz) − μz with g = [`Model::drive`] (the margin form's drive), because
+//! UᵀU = I; but U is validated only to 1e-6 (`systems::ORTHOGONALITY_TOLERANCE`), so the
+//! z-space form keeps the SD term on z itself, which also makes F = −S²∇L hold exactly for the
+//! objective below.
 //!
 //! and the convex objective whose scaled negative gradient F is (docs/theory.md §2.3, §12.4):
 //!
@@ -72,14 +77,15 @@ impl<'a> PrimalDynamics<'a> {
         &self.strengths_squared
     }
 
-    /// F(z) written into `out`.
+    /// F(z) = S²(Uᵀψ(Uz) − λ_SD z) − μz written into `out`.
     pub fn rhs_into(&self, z: &DVector<f64>, out: &mut DVector<f64>) {
         let u = self.system.coupling();
-        let g = (u * z).map(|m| self.model.drive(m));
-        u.tr_mul_to(&g, out);
-        let mu = self.model.decay();
+        let loss = self.model.loss();
+        let psi = (u * z).map(|m| loss.neg_derivative(m));
+        u.tr_mul_to(&psi, out);
+        let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
         for ((o, &s2), &zj) in out.iter_mut().zip(self.strengths_squared.iter()).zip(z) {
-            *o = s2 * *o - mu * zj;
+            *o = s2 * (*o - sd * zj) - mu * zj;
         }
     }
 
@@ -98,33 +104,35 @@ impl<'a> PrimalDynamics<'a> {
         next
     }
 
-    /// ∂F/∂z = −S² Uᵀ diag(d(Uz)) U − μ I.
+    /// ∂F/∂z = −S² (Uᵀ diag(ℓ''(Uz)) U + λ_SD I) − μ I.
     pub fn jacobian(&self, z: &DVector<f64>) -> DMatrix<f64> {
         let u = self.system.coupling();
-        let d = (u * z).map(|m| self.model.curvature(m));
+        let loss = self.model.loss();
+        let d = (u * z).map(|m| loss.curvature(m));
         let mut du = u.clone();
         for (i, mut row) in du.row_iter_mut().enumerate() {
             row *= d[i];
         }
         let mut jac = -(u.transpose() * du);
-        let mu = self.model.decay();
+        let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
         for j in 0..jac.nrows() {
             jac.row_mut(j).scale_mut(self.strengths_squared[j]);
-            jac[(j, j)] -= mu;
+            jac[(j, j)] -= self.strengths_squared[j] * sd + mu;
         }
         jac
     }
 
-    /// The Jacobian's action (∂F/∂z)·v = −S² Uᵀ (d(Uz) ⊙ U v) − μ v, without forming it:
-    /// two products with U (O(nr)).
+    /// The Jacobian's action (∂F/∂z)·v = −S² (Uᵀ (ℓ''(Uz) ⊙ U v) + λ_SD v) − μ v, without
+    /// forming it: two products with U (O(nr)).
     pub fn jacobian_action(&self, z: &DVector<f64>, v: &DVector<f64>) -> DVector<f64> {
         let u = self.system.coupling();
-        let d = (u * z).map(|m| self.model.curvature(m));
+        let loss = self.model.loss();
+        let d = (u * z).map(|m| loss.curvature(m));
         let dv = (u * v).component_mul(&d);
         let mut out = u.tr_mul(&dv);
-        let mu = self.model.decay();
+        let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
         for ((o, &s2), &vj) in out.iter_mut().zip(self.strengths_squared.iter()).zip(v) {
-            *o = -s2 * *o - mu * vj;
+            *o = -s2 * (*o + sd * vj) - mu * vj;
         }
         out
     }

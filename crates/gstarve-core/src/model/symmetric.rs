@@ -17,10 +17,9 @@
 //! time so that y is loaded and stored once per four columns; the sweeps use pulp's explicit
 //! SIMD vectors inside its runtime dispatch (AVX2 + FMA where available).
 
-/// Size from which [`symmetric_product`] splits the triangle over two threads.
-///
-/// Measured per GD step on the 2-core machine (best of 7): one thread 17–22 µs at n = 383 and
-/// 44–55 µs at n = 600; split over two 20–33 µs at n = 384 and 35 µs at n = 600.
+/// Size from which [`symmetric_product`] splits the triangle over two threads: below it the
+/// hand-off costs more than the second core saves (measured: docs/benchmarks.md, "Solver tuning
+/// measurements (moved from the code)", Gram products).
 pub const PARALLEL_MIN_DIM: usize = 512;
 
 /// Columns processed together by the kernel.

@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use crate::error::{Error, InputError, Result};
 
+/// The smallest relative tolerance, 10·ε ≈ 2.2e-15.
+pub const RTOL_FLOOR: f64 = 10.0 * f64::EPSILON;
+
 /// Relative and absolute tolerances: finite, in (0, 1), and rtol ≥ 10ε (below that the error
 /// test asks for less than rounding).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -25,7 +28,7 @@ impl Tolerances {
                 }));
             }
         }
-        if rtol < 10.0 * f64::EPSILON {
+        if rtol < RTOL_FLOOR {
             return Err(Error::Input(InputError::InvalidParameter {
                 name: "rtol",
                 value: rtol,
@@ -35,9 +38,14 @@ impl Tolerances {
         Ok(Self { rtol, atol })
     }
 
-    /// Both tolerances times `factor`, validated again.
-    pub fn scaled(&self, factor: f64) -> Result<Self> {
-        Self::new(factor * self.rtol, factor * self.atol)
+    /// Both tolerances times `factor` (0 < factor ≤ 1), the relative one no smaller than the
+    /// floor 10·ε (below it the error test asks for less than rounding) and the absolute one no
+    /// smaller than the smallest normal number.
+    pub fn scaled(&self, factor: f64) -> Self {
+        Self {
+            rtol: (factor * self.rtol).max(RTOL_FLOOR),
+            atol: (factor * self.atol).max(f64::MIN_POSITIVE),
+        }
     }
 
     /// The relative tolerance.
@@ -121,13 +129,21 @@ impl OutputGrid {
                 rule: "the first window's length must be finite and > 0",
             }));
         }
-        Ok(Self {
+        let grid = Self {
             kind: GridKind::Windows {
                 first,
                 t_end,
                 points_per_window,
             },
-        })
+        };
+        if grid.len() > MAX_OUTPUT_POINTS {
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "points",
+                value: grid.len() as f64,
+                rule: "the output grid needs between 2 and 10⁷ points (all windows together)",
+            }));
+        }
+        Ok(grid)
     }
 
     /// The final time τ_end.
@@ -399,7 +415,9 @@ mod tests {
             name(FlowOptions::new(1.0, 10, 1e-8, 1.5, FlowMethod::Auto)),
             "atol"
         );
-        assert!(Tolerances::new(1e-14, 1e-16).unwrap().scaled(0.01).is_err());
+        // Scaling below the floor clamps at it (the margin integration of a user's rtol 1e-14).
+        let scaled = Tolerances::new(1e-14, 1e-16).unwrap().scaled(0.01);
+        assert_eq!((scaled.rtol(), scaled.atol()), (RTOL_FLOOR, 1e-18));
     }
 
     #[test]

@@ -145,7 +145,8 @@ impl From<&SteadyState> for FixedPointReport {
 pub struct SimulationReport {
     /// The steady state, when one exists.
     pub fixed_point: Option<FixedPointReport>,
-    /// Why there is no steady state, when there is none.
+    /// Why there is no steady state, when there is none (when it was not asked for, the caller
+    /// says so).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_point_note: Option<String>,
     /// One entry per method.
@@ -180,7 +181,7 @@ pub fn simulate(
         None => DVector::zeros(system.rank()),
     };
     let (fixed_point, fixed_point_note) = if !config.fixed_point {
-        (None, Some("not computed (--no-fixed-point)".to_string()))
+        (None, None)
     } else {
         match steady_state(&dynamics) {
             Ok(s) => (Some(FixedPointReport::from(&s)), None),

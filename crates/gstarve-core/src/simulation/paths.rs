@@ -4,7 +4,7 @@
 
 use nalgebra::DVector;
 
-use crate::error::Result;
+use crate::error::{Error, InputError, Result};
 use crate::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use crate::ode::{FlowMethod, FlowOptions, OdeSolution, OutputGrid, Tolerances};
 use crate::solvers::flow::primal_flow;
@@ -38,11 +38,42 @@ pub fn flow(
     primal_flow(dynamics, &z0, &options)
 }
 
-/// GD from z = 0 with step η for round(τ_end/η) steps (at least one), recording up to `points`
-/// states (every step when there are fewer).
+/// Most GD steps a drawn path may take (a path of 10⁹ steps takes minutes already).
+pub const MAX_GD_STEPS: f64 = 1e9;
+
+/// The GD steps round(τ_end/η) (at least one) of a drawn path, after checking η (finite, > 0),
+/// τ_end (finite, > 0) and that the count stays below [`MAX_GD_STEPS`].
+pub fn gd_steps(eta: f64, t_end: f64) -> Result<usize> {
+    if !(eta.is_finite() && eta > 0.0) {
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "eta",
+            value: eta,
+            rule: "the learning rate must be finite and > 0",
+        }));
+    }
+    if !(t_end.is_finite() && t_end > 0.0) {
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "t_end",
+            value: t_end,
+            rule: "the final time must be finite and > 0",
+        }));
+    }
+    let steps = (t_end / eta).round().max(1.0);
+    if steps > MAX_GD_STEPS {
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "GD steps τ_end/η",
+            value: steps,
+            rule: "a drawn GD path takes at most 10⁹ steps: give a larger η or a smaller τ_end",
+        }));
+    }
+    Ok(steps as usize)
+}
+
+/// GD from z = 0 with step η for round(τ_end/η) steps (at least one, [`gd_steps`]), recording
+/// up to `points` states (every step when there are fewer).
 pub fn gd(dynamics: &PrimalDynamics, eta: f64, t_end: f64, points: usize) -> Result<OdeSolution> {
-    let steps = (t_end / eta).round().max(1.0) as usize;
-    let options = GdOptions::new(eta, steps, points.min(steps + 1), false)?;
+    let steps = gd_steps(eta, t_end)?;
+    let options = GdOptions::new(eta, steps, points.min(steps.saturating_add(1)), false)?;
     gradient_descent(dynamics, &DVector::zeros(dynamics.dim()), &options)
 }
 

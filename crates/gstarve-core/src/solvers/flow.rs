@@ -73,7 +73,7 @@ fn margin_flow(
     small: bool,
 ) -> Result<OdeSolution> {
     let requested = *options.tolerances();
-    let scaled = requested.scaled(MARGIN_TOL_SCALE)?;
+    let scaled = requested.scaled(MARGIN_TOL_SCALE);
     let mut plan = auto::plan(flow, m0, &options.with_tolerances(scaled));
     if small && plan.first.0 == Method::Dp45 {
         plan.first.1 = requested;

@@ -70,8 +70,17 @@ pub fn gd_flow_gaps(
     let z0 = nalgebra::DVector::zeros(dynamics.dim());
     etas.par_iter()
         .map(|&eta| {
-            let blocks = (options.t_end / (intervals as f64 * eta)).ceil().max(1.0) as usize;
-            let steps = intervals * blocks;
+            // η and the step count are checked before the count is formed (no overflow).
+            crate::simulation::paths::gd_steps(eta, options.t_end)?;
+            let blocks = (options.t_end / (intervals as f64 * eta)).ceil().max(1.0);
+            if intervals as f64 * blocks > crate::simulation::paths::MAX_GD_STEPS {
+                return Err(Error::Input(InputError::InvalidParameter {
+                    name: "GD steps τ_end/η",
+                    value: intervals as f64 * blocks,
+                    rule: "a GD run takes at most 10⁹ steps: give a larger η or a smaller τ_end",
+                }));
+            }
+            let steps = intervals * blocks as usize;
             let gd = GdOptions::new(eta, steps, options.samples, false)?;
             let descent = gradient_descent(dynamics, &z0, &gd)?;
             let flow = primal_flow(

@@ -96,8 +96,8 @@ impl Default for PhasePlaneSpec {
 }
 
 impl PhasePlaneSpec {
-    /// Check the spec against a system of `rank` features: both responses exist, and the
-    /// direction field and nullclines (which need the whole state in the plane) ask for two
+    /// Check the spec against a system of `rank` features: both responses exist and differ, and
+    /// the direction field and nullclines (which need the whole state in the plane) ask for two
     /// features.
     pub fn validate(&self, rank: usize) -> Result<()> {
         let (a, b) = self.responses;
@@ -108,6 +108,13 @@ impl PhasePlaneSpec {
                     rank,
                 }));
             }
+        }
+        if a == b {
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "responses",
+                value: (a + 1) as f64,
+                rule: "a phase plane needs two different responses (z_a against z_b, a ≠ b)",
+            }));
         }
         if (self.vector_field || self.nullclines) && rank != 2 {
             return Err(Error::Input(InputError::NotTwoFeatures {

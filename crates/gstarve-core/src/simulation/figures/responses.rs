@@ -88,6 +88,8 @@ impl ResponsesData {
             }));
         }
         let dynamics = paths::logistic(system, spec.regulariser)?;
+        // The step size and the end time first: the output grids are built from them.
+        paths::gd_steps(spec.eta, spec.t_end)?;
         let first_time = if spec.gd { spec.eta } else { spec.t_end * 1e-4 };
         let flow = spec
             .flow

@@ -26,7 +26,7 @@ pub fn gradient_descent_parameters(
     options.check_stability(dynamics.curvature_bound())?;
     let v = system.features().ok_or_else(|| {
         Error::Input(InputError::Unsupported(
-            "θ-space GD needs the features V: build the system from --features".into(),
+            "θ-space GD needs the features V: build the system from features Φ and labels".into(),
         ))
     })?;
     let y = labels_to_signs(labels)?;
