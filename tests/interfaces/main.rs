@@ -1,10 +1,12 @@
 //! The integration tests of gstarve's interfaces, one binary (one link) for all: the command
-//! line's contracts and its handling of bad input ([`cli`]), the figures and their data
+//! line's contracts and its handling of bad input ([`cli`]), the figure subcommands ([`commands`]),
+//! the figures and their data
 //! ([`figures`]), the real networks ([`network`]) and the two-moons experiments ([`moons`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
 mod cli;
+mod commands;
 mod figures;
 mod inputs;
 mod moons;
