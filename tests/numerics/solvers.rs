@@ -196,7 +196,7 @@ fn primal_and_dual_share_the_steady_state() {
         let dual = DualDynamics::new(&d).unwrap();
         let sol = integrate(
             &dual,
-            DVector::from_element(2, DualDynamics::DEFAULT_START).as_slice(),
+            dual.start(DualDynamics::DEFAULT_START).unwrap().as_slice(),
             &FlowOptions::new(1000.0, 11, 1e-8, 1e-10, FlowMethod::Bdf).unwrap(),
         )
         .unwrap();

@@ -18,7 +18,7 @@ proptest! {
     /// λ ∈ [0.01, 0.5] keeps λ⁻¹K moderate so BDF stays fast. Near α* the dual Jacobian is
     /// −(diag(1/(α(1−α))) + λ⁻¹K) (or its SD form), all rates ≥ 4, so τ_end = 100 leaves
     /// e^{−400} of the transient. Tolerance 1e-6·max(1, ‖z*‖∞): BDF at rtol 1e-10, atol 1e-14
-    /// gives α to ~1e-10 relative, and z = λ⁻¹S²Uᵀα magnifies that by at most s₁²/λ ≤ 3600
+    /// on the logits β gives α to ~1e-10·|β| relative, and z = λ⁻¹S²Uᵀα magnifies that by at most s₁²/λ ≤ 3600
     /// (observed: ≤ 2e-12).
     #[test]
     fn primal_and_dual_share_the_steady_state(
@@ -33,13 +33,14 @@ proptest! {
         let solution = ok(
             integrate(
                 &dual,
-                DVector::from_element(system.n, DualDynamics::DEFAULT_START).as_slice(),
+                ok(dual.start(DualDynamics::DEFAULT_START), "dual start")?.as_slice(),
                 &FlowOptions::new(100.0, 2, 1e-10, 1e-14, FlowMethod::Bdf).unwrap(),
             ),
             "dual flow (BDF)",
         )?;
-        let alpha = DVector::from_column_slice(solution.states.last().unwrap());
-        let z = dual.responses(alpha.as_slice());
+        let beta = solution.states.last().unwrap();
+        let alpha = DualDynamics::weights(beta);
+        let z = dual.responses(beta);
         let scale = fixed_point.responses.amax().max(1.0);
         let err = (&z - &fixed_point.responses).amax();
         prop_assert!(

@@ -221,13 +221,13 @@ pub fn simulate(
             Method::Flow => primal_flow(&dynamics, &z0, &config.flow)?,
             Method::Dual => {
                 let dual = DualDynamics::new(&dynamics)?;
-                let a0 = DVector::from_element(system.examples(), config.dual_start);
+                let beta0 = dual.start(config.dual_start)?;
                 let mut options = config.flow;
                 if options.method() == FlowMethod::Auto {
                     // The dual flow is stiff by nature near α → 0 and α → 1 (docs/theory.md §3.5).
                     options = options.with_method(FlowMethod::Bdf);
                 }
-                let mut sol = integrate(&dual, a0.as_slice(), &options)?;
+                let mut sol = integrate(&dual, beta0.as_slice(), &options)?;
                 dual.map_to_responses(&mut sol);
                 sol
             }

@@ -82,14 +82,13 @@ pub fn gd(dynamics: &PrimalDynamics, eta: f64, t_end: f64, points: usize) -> Res
 /// `t_end` of its own time.
 pub fn dual_path(dynamics: &PrimalDynamics, t_end: f64) -> Result<OdeSolution> {
     let dual = DualDynamics::new(dynamics)?;
-    let n = dynamics.system().examples();
-    let a0 = DVector::from_element(n, DualDynamics::DEFAULT_START);
+    let beta0 = dual.start(DualDynamics::DEFAULT_START)?;
     let options = FlowOptions::from_parts(
         OutputGrid::windows(1e-8, t_end, POINTS_PER_WINDOW)?,
         drawing_tolerances(),
         FlowMethod::Bdf,
     );
-    let mut sol = integrate(&dual, a0.as_slice(), &options)?;
+    let mut sol = integrate(&dual, beta0.as_slice(), &options)?;
     dual.map_to_responses(&mut sol);
     Ok(sol)
 }

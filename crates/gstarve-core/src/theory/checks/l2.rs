@@ -34,7 +34,7 @@ pub(super) fn l2_checks(
     let dual = DualDynamics::new(&d)?;
     let sol = integrate(
         &dual,
-        DVector::from_element(system.examples(), DualDynamics::DEFAULT_START).as_slice(),
+        dual.start(DualDynamics::DEFAULT_START)?.as_slice(),
         &FlowOptions::new(t_end.max(100.0), 2, 1e-10, 1e-14, FlowMethod::Bdf)?,
     )?;
     let z_dual = dual.responses(sol.states.last().unwrap_or(&[]));
