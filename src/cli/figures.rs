@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference;
 use gstarve_core::simulation::figures::{
     FlowVsGdData, FlowVsGdSpec, GalleryData, GallerySpec, PhasePlaneCurves, PhasePlaneData,
@@ -14,6 +15,7 @@ use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use gstarve_core::sweeps::measures::Measure;
 use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
 use gstarve_core::sweeps::starvation_matrix::starvation_matrix;
+use gstarve_core::systems::FeatureSystem;
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
 use gstarve_plot::{
     flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
@@ -22,6 +24,39 @@ use gstarve_plot::{
 };
 
 use super::SystemArgs;
+
+/// The GD step size of a figure: the one given, or else the toy's η = 0.05 when GD is stable
+/// with it on this system (η·ρ < 2, docs/theory.md §3.6). A real network's system is usually
+/// far stiffer (ρ ~ 10³–10⁴); GD is then left out, with a note (printed once the figure's data
+/// is computed) that says which η would draw it.
+fn figure_gd_step(
+    system: &FeatureSystem,
+    regulariser: Regulariser,
+    eta: Option<f64>,
+    notes: &mut Vec<String>,
+) -> Result<Option<f64>> {
+    if eta.is_some() {
+        return Ok(eta);
+    }
+    let bound = PrimalDynamics::new(system, Loss::Logistic, regulariser)?.curvature_bound();
+    let eta = reference::TOY_ETA;
+    if eta * bound < 2.0 {
+        return Ok(Some(eta));
+    }
+    notes.push(format!(
+        "note: GD left out: the default η = {eta} is unstable on this system (η·ρ = {:.4} ≥ 2, \
+         docs/theory.md §3.6); give --eta below {:.3e} to draw it",
+        eta * bound,
+        2.0 / bound
+    ));
+    Ok(None)
+}
+
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("{note}");
+    }
+}
 
 fn report(written: &Written) {
     for p in &written.images {
@@ -233,16 +268,18 @@ pub struct PhasePlaneArgs {
     /// Curves to overlay: any of flow, gd, dual, sd, decoupled.
     #[arg(long, value_delimiter = ',', default_value = "flow,gd,dual,sd")]
     curves: Vec<String>,
-    /// GD step size η.
-    #[arg(long, default_value_t = reference::TOY_ETA, allow_negative_numbers = true)]
-    eta: f64,
+    /// GD step size η [default: 0.05; when that is unstable on the system (docs/theory.md
+    /// §3.6), the GD curve is left out with a note].
+    #[arg(long, allow_negative_numbers = true)]
+    eta: Option<f64>,
     /// Learning time of the flows and GD.
     #[arg(long, default_value_t = reference::TOY_ETA * reference::TOY_STEPS as f64, allow_negative_numbers = true)]
     t_end: f64,
-    /// Leave out the direction field.
+    /// Leave out the direction field (drawn for two-feature systems only: with more features,
+    /// the plane is a projection and the field is left out with a note).
     #[arg(long)]
     no_vector_field: bool,
-    /// Leave out the nullclines.
+    /// Leave out the nullclines (two-feature systems only, as the field).
     #[arg(long)]
     no_nullclines: bool,
     /// File stem.
@@ -280,18 +317,37 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
             ),
         }
     }
+    let l2 = Regulariser::L2 { lambda: a.lambda }.validated()?;
+    let mut notes = Vec::new();
+    let mut eta = reference::TOY_ETA;
+    if curves.gd {
+        match figure_gd_step(&loaded.system, l2, a.eta, &mut notes)? {
+            Some(step) => eta = step,
+            None => curves.gd = false,
+        }
+    }
+    let rank = loaded.system.rank();
+    let planar = rank == 2;
+    let drops_field = !(a.no_vector_field && a.no_nullclines);
+    if !planar && drops_field {
+        notes.push(format!(
+            "note: the direction field and nullclines are those of a two-feature system; this one \
+             has {rank} features, so the plane shows the paths' projection without them"
+        ));
+    }
     let spec = PhasePlaneSpec {
         responses: (a.responses[0] - 1, a.responses[1] - 1),
         lambda: a.lambda,
         sd_lambda: a.sd_lambda,
         curves,
-        eta: a.eta,
+        eta,
         t_end: a.t_end,
-        vector_field: !a.no_vector_field,
-        nullclines: !a.no_nullclines,
+        vector_field: planar && !a.no_vector_field,
+        nullclines: planar && !a.no_nullclines,
         ..Default::default()
     };
     let data = PhasePlaneData::compute(&loaded.system, &spec)?;
+    print_notes(&notes);
     let written = phase_plane(
         &data,
         &a.output.out,
@@ -315,9 +371,10 @@ pub struct ResponsesArgs {
     /// Responses to plot, 1-based (default: all, up to the figure's limit).
     #[arg(long, value_delimiter = ',')]
     responses: Option<Vec<usize>>,
-    /// GD step size η.
-    #[arg(long, default_value_t = reference::TOY_ETA, allow_negative_numbers = true)]
-    eta: f64,
+    /// GD step size η [default: 0.05; when that is unstable on the system (docs/theory.md
+    /// §3.6), only the flow is drawn, with a note].
+    #[arg(long, allow_negative_numbers = true)]
+    eta: Option<f64>,
     /// Learning time.
     #[arg(long, default_value_t = reference::TOY_ETA * reference::TOY_STEPS as f64, allow_negative_numbers = true)]
     t_end: f64,
@@ -344,15 +401,19 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         }
         None => None,
     };
+    let mut notes = Vec::new();
+    let gd_step = figure_gd_step(&loaded.system, regulariser, a.eta, &mut notes)?;
     let spec = ResponsesSpec {
         responses: chosen,
         regulariser,
-        eta: a.eta,
+        gd: gd_step.is_some(),
+        eta: gd_step.unwrap_or(reference::TOY_ETA),
         t_end: a.t_end,
         log_time: a.log_time,
         ..Default::default()
     };
     let data = ResponsesData::compute(&loaded.system, &spec)?;
+    print_notes(&notes);
     let written = responses(
         &data,
         &a.output.out,
@@ -425,6 +486,15 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
         ..Default::default()
     };
     let data = FlowVsGdData::compute(&loaded.system, &spec)?;
+    if data.spec.gap.t_end < spec.gap.t_end {
+        eprintln!(
+            "note: a stiff system: the default step sizes reach down to {:.3e}, so GD and the flow \
+             are compared up to τ = {:.3e} (at most 10⁵ steps), not {}; give --etas to choose",
+            data.gaps.first().map_or(f64::NAN, |g| g.eta),
+            data.spec.gap.t_end,
+            spec.gap.t_end
+        );
+    }
     let written = flow_vs_gd(
         &data,
         &a.output.out,

@@ -171,3 +171,61 @@ fn more_figure_subcommands() {
         &["λ = -1"],
     );
 }
+
+/// On a stiff system (ρ = λ + s₁²/4 = 900, so the default η = 0.05 is unstable, docs/theory.md
+/// §3.6) the figures still render: responses and the phase plane leave GD out with a note that
+/// names a stable η, the phase plane of a three-feature system drops the two-feature direction
+/// field with a note, and flow-vs-gd takes its default step sizes below the stability limit,
+/// over a learning time shortened to 10⁵ of the smallest.
+#[test]
+fn figures_render_on_stiff_and_many_feature_systems() {
+    let d = tempfile::tempdir().unwrap();
+    let o = d.path().to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        let out = gstarve(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        stderr
+    };
+    let stiff = ["--strengths", "60,1", "--out", &o];
+    let note = run(&[&["responses", "--name", "r"][..], &stiff].concat());
+    assert!(
+        note.contains("GD left out") && note.contains("below 2.222e-3"),
+        "{note}"
+    );
+    let csv = std::fs::read_to_string(d.path().join("r.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("flow,")), "{csv}");
+    assert!(!csv.lines().any(|l| l.starts_with("gd,")), "{csv}");
+    // With a stable η given, GD is drawn.
+    run(&[&["responses", "--name", "r", "--eta", "0.002"][..], &stiff].concat());
+    let csv = std::fs::read_to_string(d.path().join("r.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("gd,")));
+
+    let note = run(&[&["phase-plane", "--name", "p"][..], &stiff].concat());
+    assert!(note.contains("GD left out"), "{note}");
+    let note = run(&[
+        "phase-plane",
+        "--random",
+        "3",
+        "--spectrum",
+        "2:1",
+        "--name",
+        "p3",
+        "--out",
+        &o,
+    ]);
+    assert!(note.contains("has 3 features"), "{note}");
+
+    let note = run(&[&["flow-vs-gd", "--name", "g"][..], &stiff].concat());
+    assert!(note.contains("a stiff system"), "{note}");
+    let csv = std::fs::read_to_string(d.path().join("g.csv")).unwrap();
+    let etas: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(etas.len(), 9);
+    // top = min(0.1, 0.5/ρ) with ρ = 900.01; the smallest two decades below.
+    let top = 0.5 / 900.01;
+    assert!((etas[8] / top - 1.0).abs() < 1e-12 && (etas[0] / (top / 100.0) - 1.0).abs() < 1e-12);
+}

@@ -317,7 +317,16 @@ impl Frame {
         let title_band = (style::text::TITLE * 1.7) as u32;
         if let Some(t) = title {
             let (w, _) = area.dim_in_pixel();
-            let font = style::font(style::text::TITLE).pos(plotters::style::text_anchor::Pos::new(
+            // A title wider than the area (a long system description) is set smaller to fit,
+            // never clipped.
+            let mut size = style::text::TITLE;
+            let room = w.saturating_sub(12).max(1) as f64;
+            if let Ok((tw, _)) = area.estimate_text_size(t, &style::font(size)) {
+                if tw as f64 > room {
+                    size *= room / tw as f64;
+                }
+            }
+            let font = style::font(size).pos(plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Center,
                 plotters::style::text_anchor::VPos::Center,
             ));

@@ -14,7 +14,7 @@ use super::contour::{GridField, LabelledContour};
 use super::direction_field::{draw_arrows, ARROW_GREY};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::{format_compact, subscript};
+use super::ticks::{format_compact, strengths_summary, subscript};
 use gstarve_core::error::Result;
 use gstarve_core::output::{Cell, Table};
 use gstarve_core::simulation::figures::{
@@ -191,8 +191,10 @@ pub fn phase_plane(
         .as_ref()
         .map_or_else(Vec::new, |grid| nullclines(grid, (a, b)));
     let title = options.title.clone().unwrap_or_else(|| {
-        let s: Vec<String> = data.strengths.iter().map(|&v| format_compact(v)).collect();
-        format!("Phase plane, s\u{a0}=\u{a0}({})", s.join(", "))
+        format!(
+            "Phase plane, {}",
+            strengths_summary(data.strengths.as_slice(), 4)
+        )
     });
     let table = phase_plane_table(&data.paths, &data.steady, data.field.as_ref(), &nullclines)?;
     let plot = PhasePlanePlot {

@@ -10,7 +10,7 @@ use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::{format_compact, subscript};
+use super::ticks::{format_compact, strengths_summary, subscript};
 use gstarve_core::error::Result;
 use gstarve_core::model::Regulariser;
 use gstarve_core::output::{Cell, Table};
@@ -144,8 +144,8 @@ pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -
             ),
         };
         format!(
-            "Responses, s\u{a0}=\u{a0}({}), {regulariser}",
-            strengths.join(", "),
+            "Responses, {}, {regulariser}",
+            strengths_summary(data.strengths.as_slice(), 4)
         )
     });
     let plot = ResponsesPlot {

@@ -13,7 +13,7 @@ use super::axes::{AxisSpec, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, ColourMap, FigureSize};
-use super::ticks::{format_compact, format_significant};
+use super::ticks::{format_compact, format_significant, strengths_summary};
 use gstarve_core::error::Result;
 use gstarve_core::sweeps::StarvationMatrix;
 
@@ -53,7 +53,17 @@ struct MatrixPlot<'a> {
     colours: ColourScale,
     title: String,
     numbers: bool,
+    /// Cell borders, while cells are large enough (n ≤ [`BORDERS_UP_TO`]) for them not to
+    /// cover the colours.
+    cell_borders: bool,
 }
+
+/// Cell borders are drawn up to this many features.
+const BORDERS_UP_TO: usize = 40;
+/// Above this many off-diagonal entries the colour scale spans the 99th percentile of |E_ji|
+/// (with arrows on the colour bar for the entries beyond), so that a few outliers do not wash
+/// out a large matrix.
+const PERCENTILE_FROM: usize = 100;
 
 impl Figure for MatrixPlot<'_> {
     fn draw<DB: DrawingBackend>(
@@ -76,10 +86,12 @@ impl Figure for MatrixPlot<'_> {
                     Some(e) => self.colours.colour(e),
                 };
                 chart.draw_series(std::iter::once(Rectangle::new(corners, fill.filled())))?;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    corners,
-                    style::GRID_GREY.stroke_width(1),
-                )))?;
+                if self.cell_borders {
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        corners,
+                        style::GRID_GREY.stroke_width(1),
+                    )))?;
+                }
                 if let (true, Some(e)) = (self.numbers, value) {
                     let ink = if i == j {
                         style::GUIDE_GREY
@@ -121,14 +133,8 @@ impl Figure for MatrixPlot<'_> {
         } else {
             LegendEntry::new("no masked cells", Swatch::Heading)
         });
-        let strengths: Vec<String> = self
-            .matrix
-            .strengths
-            .iter()
-            .map(|&s| format_significant(s, 3))
-            .collect();
         entries.push(LegendEntry::new(
-            format!("s\u{a0}=\u{a0}({})", strengths.join(", ")),
+            strengths_summary(self.matrix.strengths.as_slice(), 8),
             Swatch::Heading,
         ));
         entries.push(LegendEntry::new(
@@ -165,19 +171,29 @@ pub fn starvation_matrix_figure(
     // Row j = 1 at the top: plot y = −j.
     let y = AxisSpec::new("response zⱼ", -(n as f64) - 0.5, -0.5, Scale::Linear)
         .with_ticks(ticks(-1.0));
-    let limit = (0..n)
+    let mut magnitudes: Vec<f64> = (0..n)
         .flat_map(|j| (0..n).map(move |i| (j, i)))
         .filter(|&(j, i)| i != j)
         .filter_map(|(j, i)| matrix.elasticities[(j, i)])
-        .fold(0.0f64, |a, e| a.max(e.abs()));
+        .map(f64::abs)
+        .filter(|e| e.is_finite())
+        .collect();
+    magnitudes.sort_by(f64::total_cmp);
+    let largest = magnitudes.last().copied().unwrap_or(0.0);
+    let limit = if magnitudes.len() > PERCENTILE_FROM {
+        magnitudes[(magnitudes.len() - 1) * 99 / 100]
+    } else {
+        largest
+    };
     let limit = if limit > 0.0 { limit } else { 1.0 };
+    let clipped = largest > limit;
     let colours = ColourScale {
         map: ColourMap::Diverging,
         lo: -limit,
         hi: limit,
         scale: Scale::Linear,
-        extend_low: false,
-        extend_high: false,
+        extend_low: clipped,
+        extend_high: clipped,
     };
     let title = options
         .title
@@ -189,6 +205,7 @@ pub fn starvation_matrix_figure(
         colours,
         title,
         numbers: n <= options.numbers_up_to,
+        cell_borders: n <= BORDERS_UP_TO,
     };
     write_figure(
         &plot,

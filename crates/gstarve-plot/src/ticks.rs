@@ -64,6 +64,29 @@ pub(crate) fn format_compact(v: f64) -> String {
     mantissa + &rest
 }
 
+/// The strengths for a title or legend: all of them, s = (4, 2), up to `listed` features;
+/// beyond, the count and the ends of the spectrum, r = 300: s₁ = 138.2 … s₃₀₀ = 1.3×10⁻³, so a
+/// real network's system does not run off the figure.
+pub(crate) fn strengths_summary(strengths: &[f64], listed: usize) -> String {
+    const NBSP: &str = "\u{a0}";
+    match strengths {
+        [] => format!("r{NBSP}={NBSP}0"),
+        s if s.len() <= listed => {
+            let all: Vec<String> = s.iter().map(|&v| format_compact(v)).collect();
+            format!("s{NBSP}={NBSP}({})", all.join(", "))
+        }
+        s => {
+            let r = s.len();
+            format!(
+                "r{NBSP}={NBSP}{r}: s₁{NBSP}={NBSP}{} … s{}{NBSP}={NBSP}{}",
+                format_compact(s[0]),
+                subscript(r),
+                format_compact(s[r - 1])
+            )
+        }
+    }
+}
+
 /// 1-based subscript digits for response and strength names: 12 → ₁₂.
 pub(crate) fn subscript(n: usize) -> String {
     n.to_string()
@@ -121,5 +144,20 @@ mod tests {
         assert_eq!(format_compact(1.5e-5), "1.5×10⁻⁵");
         assert_eq!(nice_step(11.0, 6.0), (2.0, 0));
         assert_eq!(nice_step(1.85, 6.0), (0.5, 1));
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::strengths_summary;
+
+    #[test]
+    fn strengths_are_listed_or_summarised() {
+        assert_eq!(strengths_summary(&[4.0, 2.0], 4), "s\u{a0}=\u{a0}(4, 2)");
+        let many: Vec<f64> = (0..300).map(|k| 100.0 / (k + 1) as f64).collect();
+        assert_eq!(
+            strengths_summary(&many, 4),
+            "r\u{a0}=\u{a0}300: s₁\u{a0}=\u{a0}100 … s₃₀₀\u{a0}=\u{a0}0.3333"
+        );
     }
 }
