@@ -325,7 +325,7 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
 pub struct SystemCmdArgs {
     #[command(flatten)]
     system: SystemArgs,
-    /// Output file (JSON, or TOML for *.toml).
+    /// Output file (JSON; TOML for *.toml; a NumPy archive of strengths, u, v for *.npz).
     #[arg(long, short, value_name = "FILE")]
     out: PathBuf,
 }

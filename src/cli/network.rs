@@ -101,7 +101,7 @@ pub struct NetworkArgs {
     /// Start from f₀ ≡ 0: hidden units in pairs with opposite output weights (width even).
     #[arg(long)]
     zero_output: bool,
-    /// Output system file (JSON, or TOML for *.toml) with strengths, u, v and z0.
+    /// Output system file (JSON; TOML for *.toml; a NumPy .npz archive for *.npz) with strengths, u, v and z0.
     #[arg(long, short, value_name = "FILE")]
     out: PathBuf,
     /// Also write the network's unsigned NTK Gram matrix Θ = ΦΦᵀ (n × n, float64 .npy), the

@@ -1,6 +1,7 @@
 //! Reading and writing feature systems and numeric CSV inputs.
 //!
-//! System file (JSON, or TOML when the name ends in `.toml`):
+//! System file (JSON, TOML when the name ends in `.toml`, or a NumPy `.npz` archive of the same
+//! arrays, see [`super::npz`]):
 //! `{"strengths": [s₁, …, s_r], "u": [[row of example 1], …], "v": [[…], …]?, "z0": [z₁(0), …]?}`
 //! where `u` is n × r, the optional `v` is p × r and the optional `z0` (length r) holds initial
 //! responses z(0) (e.g. a network's UᵀY f₀, written by `gstarve network`; `simulate` starts
@@ -59,34 +60,8 @@ impl SystemFile {
     /// Validate into a [`FeatureSystem`] and its initial responses z(0), if the file has them.
     pub fn into_system_with_initial(self) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
         let u = rows_to_matrix("u", &self.u)?;
-        let sys = FeatureSystem::new(DVector::from_vec(self.strengths), u)?;
-        let sys = match self.v {
-            Some(v) => sys.with_features(rows_to_matrix("v", &v)?)?,
-            None => sys,
-        };
-        let z0 = match self.z0 {
-            Some(z0) => {
-                if z0.len() != sys.rank() {
-                    return Err(Error::Input(InputError::Length {
-                        what: "z0",
-                        found: z0.len(),
-                        expected: sys.rank(),
-                        rule: "one per feature",
-                    }));
-                }
-                if let Some((i, &value)) = z0.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                    return Err(Error::Input(InputError::NonFinite {
-                        what: "z0".into(),
-                        row: i + 1,
-                        col: 1,
-                        value,
-                    }));
-                }
-                Some(DVector::from_vec(z0))
-            }
-            None => None,
-        };
-        Ok((sys, z0))
+        let v = self.v.map(|v| rows_to_matrix("v", &v)).transpose()?;
+        system_from_arrays(DVector::from_vec(self.strengths), u, v, self.z0)
     }
 
     /// The file form of a system.
@@ -115,13 +90,16 @@ fn read_text(path: &Path) -> Result<String> {
 }
 
 impl FeatureSystem {
-    /// Read a system file (JSON, or TOML for `*.toml`).
+    /// Read a system file (JSON; TOML for `*.toml`; a NumPy archive for `*.npz`).
     pub fn load(path: &Path) -> Result<Self> {
         Ok(Self::load_with_initial(path)?.0)
     }
 
     /// Read a system file and its initial responses z(0), when it has them.
     pub fn load_with_initial(path: &Path) -> Result<(Self, Option<DVector<f64>>)> {
+        if is_npz(path) {
+            return super::npz::read_npz(path);
+        }
         let text = read_text(path)?;
         let parse_err = |message: String| {
             Error::Input(InputError::Parse {
@@ -137,7 +115,7 @@ impl FeatureSystem {
         file.into_system_with_initial()
     }
 
-    /// Write this system to a file (JSON, or TOML for `*.toml`), atomically.
+    /// Write this system to a file (JSON; TOML for `*.toml`; `.npz` for `*.npz`), atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.save_with_initial(path, None)
     }
@@ -160,6 +138,9 @@ impl FeatureSystem {
                 }));
             }
         }
+        if is_npz(path) {
+            return super::npz::npz_bytes(self, z0);
+        }
         let mut file = SystemFile::from_system(self);
         file.z0 = z0.map(|z| z.iter().copied().collect());
         let text = if is_toml(path) {
@@ -169,6 +150,49 @@ impl FeatureSystem {
         };
         Ok(text.into_bytes())
     }
+}
+
+/// A validated system and its initial responses from the arrays of a system file (JSON, TOML or
+/// `.npz`): U n × r with orthonormal columns, s ≥ 0, V p × r, z(0) finite, one per feature.
+pub(super) fn system_from_arrays(
+    strengths: DVector<f64>,
+    u: DMatrix<f64>,
+    v: Option<DMatrix<f64>>,
+    z0: Option<Vec<f64>>,
+) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
+    let sys = FeatureSystem::new(strengths, u)?;
+    let sys = match v {
+        Some(v) => sys.with_features(v)?,
+        None => sys,
+    };
+    let z0 = match z0 {
+        Some(z0) => {
+            if z0.len() != sys.rank() {
+                return Err(Error::Input(InputError::Length {
+                    what: "z0",
+                    found: z0.len(),
+                    expected: sys.rank(),
+                    rule: "one per feature",
+                }));
+            }
+            if let Some((i, &value)) = z0.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::Input(InputError::NonFinite {
+                    what: "z0".into(),
+                    row: i + 1,
+                    col: 1,
+                    value,
+                }));
+            }
+            Some(DVector::from_vec(z0))
+        }
+        None => None,
+    };
+    Ok((sys, z0))
+}
+
+fn is_npz(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 /// An encoder's failure as an output error.

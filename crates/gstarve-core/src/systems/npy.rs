@@ -162,20 +162,29 @@ pub fn write_npy(path: &Path, matrix: &DMatrix<f64>) -> Result<()> {
 /// callers that write several files as one output.
 pub fn npy_bytes(matrix: &DMatrix<f64>) -> Vec<u8> {
     let (n, p) = matrix.shape();
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {p}), }}");
+    npy_with_shape(&format!("({n}, {p})"), n * p, |i| matrix[(i / p, i % p)])
+}
+
+/// The bytes of a 1-D float64 `.npy` array of shape (n,).
+pub fn npy_vector_bytes(values: &[f64]) -> Vec<u8> {
+    npy_with_shape(&format!("({},)", values.len()), values.len(), |i| values[i])
+}
+
+/// A format-1.0 little-endian float64 `.npy` file: `shape` as NumPy writes it, `len` values in
+/// C order given by `value(k)`.
+fn npy_with_shape(shape: &str, len: usize, value: impl Fn(usize) -> f64) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
     // Pad with spaces so that the data starts at a multiple of 64 bytes, ending with '\n'.
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut bytes = Vec::with_capacity(10 + header.len() + 8 * n * p);
+    let mut bytes = Vec::with_capacity(10 + header.len() + 8 * len);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&[1, 0]);
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for i in 0..n {
-        for j in 0..p {
-            bytes.extend_from_slice(&matrix[(i, j)].to_le_bytes());
-        }
+    for k in 0..len {
+        bytes.extend_from_slice(&value(k).to_le_bytes());
     }
     bytes
 }

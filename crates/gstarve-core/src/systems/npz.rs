@@ -1,0 +1,233 @@
+//! `.npz` system files: the zip archive of `.npy` arrays that NumPy's `np.savez` and
+//! `np.savez_compressed` write, with the arrays of a system file (see [`super::io`]):
+//!
+//! ```text
+//! strengths (r,)   u (n, r)   v (p, r), optional   z0 (r,), optional
+//! ```
+//!
+//! (`np.savez("system.npz", strengths=s, u=U)` in Python). The archive is read and written by
+//! the `zip` crate; each member by gstarve's own `.npy` parser, which checks every declared
+//! size against the bytes it has before allocating (docs/benchmarks.md, "Reading .npy").
+//! A member is decompressed only up to the size the archive declares for it.
+
+use std::io::{Cursor, Read, Write};
+use std::path::Path;
+
+use nalgebra::{DMatrix, DVector};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use super::npy::{npy_bytes, npy_vector_bytes, parse_npy, NpyArray};
+use super::FeatureSystem;
+use crate::error::{Error, InputError, OutputError, Result};
+
+/// The members a system archive may hold (`name.npy`).
+const MEMBERS: [&str; 4] = ["strengths", "u", "v", "z0"];
+
+fn parse_error(path: &Path, message: String) -> Error {
+    Error::Input(InputError::Parse {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
+/// Read a system and its initial responses from an `.npz` archive.
+pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
+    let bytes = std::fs::read(path).map_err(|source| {
+        Error::Input(InputError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    })?;
+    let mut archive = ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| parse_error(path, format!("not a readable .npz (zip) archive: {e}")))?;
+    for name in archive.file_names() {
+        let name = name.map_err(|e| parse_error(path, e.to_string()))?;
+        let stem = name.strip_suffix(".npy").unwrap_or(&name);
+        if !MEMBERS.contains(&stem) {
+            return Err(parse_error(
+                path,
+                format!("unknown array '{name}' (a system archive holds strengths, u, v, z0)"),
+            ));
+        }
+    }
+    let mut member = |stem: &str| -> Result<Option<NpyArray>> {
+        let name = format!("{stem}.npy");
+        let mut file = match archive.by_name(&name) {
+            Ok(file) => file,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(parse_error(path, format!("{name}: {e}"))),
+        };
+        let declared = file.size();
+        let mut data = Vec::new();
+        (&mut file)
+            .take(declared)
+            .read_to_end(&mut data)
+            .map_err(|e| parse_error(path, format!("{name}: {e}")))?;
+        let origin = format!("{}:{name}", path.display());
+        parse_npy(&data, &origin).map(Some)
+    };
+    let strengths = member("strengths")?
+        .ok_or_else(|| parse_error(path, "no strengths.npy in the archive".into()))?;
+    let u = member("u")?.ok_or_else(|| parse_error(path, "no u.npy in the archive".into()))?;
+    let v = member("v")?;
+    let z0 = member("z0")?;
+    let vector = |what: &str, a: NpyArray| -> Result<DVector<f64>> {
+        if a.shape.len() != 1 {
+            return Err(parse_error(
+                path,
+                format!("{what} must be 1-D, found shape {:?}", a.shape),
+            ));
+        }
+        Ok(DVector::from_vec(a.values))
+    };
+    let matrix = |what: &str, a: NpyArray| -> Result<DMatrix<f64>> {
+        if a.shape.len() != 2 {
+            return Err(parse_error(
+                path,
+                format!("{what} must be 2-D, found shape {:?}", a.shape),
+            ));
+        }
+        Ok(a.into_matrix())
+    };
+    let strengths = vector("strengths", strengths)?;
+    let u = matrix("u", u)?;
+    let v = v.map(|v| matrix("v", v)).transpose()?;
+    let z0 = z0.map(|z| vector("z0", z)).transpose()?;
+    super::io::system_from_arrays(strengths, u, v, z0.map(|z| z.iter().copied().collect()))
+}
+
+/// The bytes of an `.npz` archive (members stored uncompressed, as `np.savez` writes them) of
+/// `system` and its initial responses.
+pub(super) fn npz_bytes(system: &FeatureSystem, z0: Option<&DVector<f64>>) -> Result<Vec<u8>> {
+    let encode = |e: &dyn std::fmt::Display| {
+        Error::Output(OutputError::Encode {
+            format: "NPZ",
+            detail: e.to_string(),
+        })
+    };
+    let mut members: Vec<(&str, Vec<u8>)> = vec![
+        ("strengths", npy_vector_bytes(system.strengths().as_slice())),
+        ("u", npy_bytes(system.coupling())),
+    ];
+    if let Some(v) = system.features() {
+        members.push(("v", npy_bytes(v)));
+    }
+    if let Some(z0) = z0 {
+        members.push(("z0", npy_vector_bytes(z0.as_slice())));
+    }
+    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    for (stem, bytes) in members {
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .large_file(bytes.len() as u64 >= u32::MAX as u64);
+        writer
+            .start_file(format!("{stem}.npy"), options)
+            .map_err(|e| encode(&e))?;
+        writer.write_all(&bytes).map_err(|e| encode(&e))?;
+    }
+    Ok(writer.finish().map_err(|e| encode(&e))?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systems::Spectrum;
+
+    fn archive(members: &[(&str, Vec<u8>)], method: CompressionMethod) -> Vec<u8> {
+        let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, bytes) in members {
+            let options = SimpleFileOptions::default().compression_method(method);
+            writer.start_file(name.to_string(), options).unwrap();
+            writer.write_all(bytes).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    fn read_bytes(bytes: &[u8]) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.npz");
+        std::fs::write(&path, bytes).unwrap();
+        read_npz(&path)
+    }
+
+    /// Written and read back bit for bit, with V and z(0); a deflated archive (what
+    /// `np.savez_compressed` writes) reads the same.
+    #[test]
+    fn round_trip_is_exact_and_compressed_archives_read() {
+        let sys = FeatureSystem::random(7, Spectrum::Geometric { from: 3.0, to: 0.1 }, 5)
+            .unwrap()
+            .with_features(
+                FeatureSystem::random(9, Spectrum::Geometric { from: 1.0, to: 1.0 }, 6)
+                    .unwrap()
+                    .coupling()
+                    .columns(0, 7)
+                    .into_owned(),
+            )
+            .unwrap();
+        let z0 = DVector::from_fn(7, |j, _| j as f64 * 0.1 - 0.3);
+        let bytes = npz_bytes(&sys, Some(&z0)).unwrap();
+        let (back, z) = read_bytes(&bytes).unwrap();
+        assert_eq!(back.strengths(), sys.strengths());
+        assert_eq!(back.coupling(), sys.coupling());
+        assert_eq!(back.features(), sys.features());
+        assert_eq!(z.unwrap(), z0);
+        let deflated = archive(
+            &[
+                (
+                    "strengths.npy",
+                    npy_vector_bytes(sys.strengths().as_slice()),
+                ),
+                ("u.npy", npy_bytes(sys.coupling())),
+            ],
+            CompressionMethod::Deflated,
+        );
+        let (back, z) = read_bytes(&deflated).unwrap();
+        assert_eq!(back.coupling(), sys.coupling());
+        assert!(z.is_none() && back.features().is_none());
+    }
+
+    /// Missing, unknown and misshapen members, a U without orthonormal columns and a file that
+    /// is not a zip archive are refused with a message that names them.
+    #[test]
+    fn bad_archives_are_refused() {
+        let u = DMatrix::<f64>::identity(3, 3);
+        let s = npy_vector_bytes(&[2.0, 1.0, 0.5]);
+        type Members = Vec<(&'static str, Vec<u8>)>;
+        let cases: Vec<(Members, &str)> = vec![
+            (vec![("u.npy", npy_bytes(&u))], "no strengths.npy"),
+            (vec![("strengths.npy", s.clone())], "no u.npy"),
+            (
+                vec![
+                    ("strengths.npy", s.clone()),
+                    ("u.npy", npy_bytes(&u)),
+                    ("w.npy", s.clone()),
+                ],
+                "unknown array 'w.npy'",
+            ),
+            (
+                vec![("strengths.npy", npy_bytes(&u)), ("u.npy", npy_bytes(&u))],
+                "strengths must be 1-D",
+            ),
+            (
+                vec![("strengths.npy", s.clone()), ("u.npy", s.clone())],
+                "u must be 2-D",
+            ),
+            (
+                vec![
+                    ("strengths.npy", s.clone()),
+                    ("u.npy", npy_bytes(&(u.clone() * 2.0))),
+                ],
+                "orthonormal",
+            ),
+        ];
+        for (members, needle) in cases {
+            let err = read_bytes(&archive(&members, CompressionMethod::Stored)).unwrap_err();
+            let text = format!("{err}");
+            assert!(text.contains(needle), "'{needle}' not in '{text}'");
+        }
+        let whole = npz_bytes(&FeatureSystem::decoupled(&[2.0, 1.0]).unwrap(), None).unwrap();
+        let err = read_bytes(&whole[..whole.len() / 2]).unwrap_err();
+        assert!(format!("{err}").contains("not a readable .npz"), "{err}");
+    }
+}
