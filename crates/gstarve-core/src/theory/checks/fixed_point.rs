@@ -29,6 +29,9 @@ const STEP: f64 = 1e-4;
 /// Iteration limit of the Newton and chord iterations.
 const MAX_ITERATIONS: usize = 60;
 
+/// Chord steps (with the Jacobian at z*) before the iteration falls back to Newton.
+const CHORD_ITERATIONS: usize = 8;
+
 /// F at the squared strengths `s2`, from the flow at unit strengths (the module docs).
 pub(super) struct ScaledFlow<'a> {
     unit: PrimalDynamics<'a>,
@@ -83,10 +86,11 @@ impl<'a> ScaledFlow<'a> {
         jac
     }
 
-    /// The zero of G from `start`: Newton (a new Jacobian each step) when `chord` is `None`,
-    /// otherwise the chord iteration with the given factorisation. Stops when a step is below
-    /// 4ε·max(1, ‖z‖∞) or stops shrinking; returns the zero and its accuracy, the last step plus
-    /// 8ε·max(1, ‖z‖∞).
+    /// The zero of G from `start`: the chord iteration with the given factorisation for at most
+    /// [`CHORD_ITERATIONS`] steps, then (or without `chord` from the start) Newton with a new
+    /// Jacobian each step. Converged when a step is below 4ε·max(1, ‖z‖∞), or when the steps stop
+    /// halving below 1e-6·max(1, ‖z‖∞) (the rounding floor of an ill-conditioned ∂G/∂z). Returns
+    /// the zero and its accuracy: the last step(s) plus 8ε·max(1, ‖z‖∞).
     pub(super) fn zero(
         &self,
         s2: &DVector<f64>,
@@ -97,7 +101,7 @@ impl<'a> ScaledFlow<'a> {
         let mut last = f64::INFINITY;
         for it in 0..MAX_ITERATIONS {
             let g = self.residual(s2, &z);
-            let step = match chord {
+            let step = match chord.filter(|_| it < CHORD_ITERATIONS) {
                 Some(lu) => lu.solve(&g),
                 None => self.jacobian(s2, &z).lu().solve(&g),
             }
@@ -109,10 +113,11 @@ impl<'a> ScaledFlow<'a> {
             if !size.is_finite() {
                 break;
             }
-            let floor = 4.0 * f64::EPSILON * z.amax().max(1.0);
-            if size >= last && it > 2 && size <= 1e3 * floor {
-                // Stagnation at rounding level.
-                return Ok((z, last + 2.0 * floor));
+            let scale = z.amax().max(1.0);
+            let floor = 4.0 * f64::EPSILON * scale;
+            if it > 2 && size > 0.5 * last && size <= 1e-6 * scale {
+                // Stagnation at the rounding floor.
+                return Ok((z, size.max(last) + 2.0 * floor));
             }
             z -= &step;
             if size <= floor {
