@@ -7,23 +7,26 @@
 //!
 //! Every row compares every entry: |p − q| ≤ tol per entry, and the row shows the entry with the
 //! largest |p − q|/tol (masked, undefined entries are skipped and counted). The tolerances follow
-//! the accuracy the numerical side reached, each times `tolerance_scale`:
+//! the accuracy the numerical side reached (docs/theory.md §12.6), each times `tolerance_scale`:
 //!
-//! | row | tolerance per entry |
-//! |---|---|
-//! | flow settles (§4.1, §4.2) | 100·(atol + rtol·\|z_j*\|) of the flow (1e-12, 1e-10) + the transient left, e^{−kτ}·‖z*‖∞ (k the slowest rate of §5.6) + the Newton residual × κ, κ = 1 + s₁²/(4λ) (L2) or 1 + 1/(4λ) (SD) bounding cond(J) |
-//! | dual (§3.5) | 1e-6·max(1, ‖z*‖∞) (the dual α-flow is being rewritten) |
-//! | ∂z*/∂s² and E (§5.3) | 10·(|D(h) − D(2h)|/3 + rounding Σ\|w\|ε_z/h) of the differences + 10·κ·(residual + 16ε)·\|q\| of the LU solve |
-//! | sign rules (§5.4, §5.5) | exact; only entries whose difference is ≥ 10× its error bound are decidable |
-//! | first-order error ratio (§5.5) | 2·\|e(δ)/e(δ/2) − e(δ/2)/e(δ/4)\| (the O(δ) term of the ratio) + 1e-3 |
-//! | relaxation rate (§5.6) | 2·\|k(ε) − k(2ε)\| (the O(ε) nonlinearity) + flow error / distance |
-//! | closed forms (§4.2, §4.3, §5.1, §5.2) | 10·(accuracy of the zero of F, or of the flow) + 16ε·\|q\| |
-//! | tail approximations (§5.1) | 2·w²e^{−2w}: the second-order term of z* = w − we^{−w}/(1 + w) |
+//! | row | numerical side | tolerance per entry |
+//! |---|---|---|
+//! | flow settles (§4.1, §4.2) | flow from 0 to min(40/k, [`MAX_SETTLE_TIME`]) | [`flow_error`] + e^{−kτ}‖z*‖∞ + accuracy of the predicted z* (L2: κ·(residual + 16ε), κ = 1 + s₁²/(4λ) ≥ cond J; SD: 10× the last Newton step); INFO when e^{−kτ} > 1e-6 |
+//! | dual (§3.5) | BDF dual flow | 1e-6·max(1, ‖z*‖∞) (not yet tied: the dual is being rewritten) |
+//! | ∂z*/∂s², E (§5.3) | [`steady_state_differences`] | 10·(its error bound) + 10κ(residual + 16ε)·\|q\|, times s_i²/\|z_j*\| for E |
+//! | signs (§5.4, §5.5) | sign of the differences | exact; decided only where \|q\| ≥ 10× its error bound (else INFO) |
+//! | first-order error ratio (§5.5) | Newton at δ, δ/2, δ/4 | 2·\|r(δ) − r(δ/2)\| + 1e-3 |
+//! | relaxation rate (§5.6) | flow from z* + εw (slowest eigenvector), ε and 2ε | 2·\|k(ε) − k(2ε)\| + flow error over the distance |
+//! | decoupled roots (§5.1), SD closed form (§4.2) | Newton steady state / zero of the general F | 10·its accuracy + 16ε·\|q\| |
+//! | tail forms (§5.1) | exact roots | 2ε² (ε = we^{−w}/(1 + w), w ≥ 1) + 10·accuracy |
+//! | closed-form trajectories (§4.3, §5.2) | the flow | [`flow_error`] |
+//! | squared-loss steady state (§4.3) | Newton | 10·residual·(1 + s₁²/k) + 64ε·max(1, \|p\|) |
 //!
 //! Where a prediction holds by construction (the SD steady state does not depend on S, §4.2/§5.3;
 //! a decoupled system has no cross-sensitivity, §5.1) there is no row: the proof is in
 //! docs/theory.md. A setting with no applicable prediction returns no rows
-//! ([`nothing_to_check`] says why).
+//! ([`nothing_to_check`] says why; the command line exits with status 3). Tests give the
+//! predicted side a wrong input ([`Perturbation`]) and assert that every row fails.
 
 mod fixed_point;
 mod l2;
@@ -302,7 +305,7 @@ pub const MAX_SETTLE_TIME: f64 = 1e6;
 const SETTLE_RELAXATION_TIMES: f64 = 40.0;
 
 /// The flow's requested tolerances (relative, absolute) in the settle and closed-form rows.
-pub(super) const FLOW_TOLERANCES: (f64, f64) = (1e-10, 1e-12);
+pub const FLOW_TOLERANCES: (f64, f64) = (1e-10, 1e-12);
 
 /// The end time of the settle row, min(40/k, [`MAX_SETTLE_TIME`]), k the slowest relaxation
 /// rate (docs/theory.md §5.6), and the rate.
@@ -389,7 +392,7 @@ pub(super) fn flow_end(
 
 /// The flow error allowed per entry: 100·(atol + rtol·|x|) of [`FLOW_TOLERANCES`] (the global
 /// error of a contracting flow stays within a small multiple of the local tolerance).
-pub(super) fn flow_error(x: f64) -> f64 {
+pub fn flow_error(x: f64) -> f64 {
     let (rtol, atol) = FLOW_TOLERANCES;
     100.0 * (atol + rtol * x.abs())
 }
