@@ -126,6 +126,14 @@ fn sensitivity_rows(
         String::new()
     };
     let index = |k: usize| (k % r, k / r);
+    // Entries whose tolerance reaches their own size: compared, but their sign is not resolved.
+    let unresolved = (0..r * r)
+        .filter(|&k| {
+            let (j, i) = index(k);
+            let q = fd.derivatives[(j, i)];
+            q != 0.0 && sides.scale * tol(j, i) >= q.abs()
+        })
+        .count();
     rows.push(PredictionCheck::entrywise(
         |(j, i)| {
             format!(
@@ -135,7 +143,10 @@ fn sensitivity_rows(
             )
         },
         "§5.3",
-        format!("any system; Richardson-extrapolated differences, h = 1e-4·max(s², λ){one_sided}"),
+        format!(
+            "any system; Richardson-extrapolated differences, h = 1e-4·max(s², λ){one_sided}; \
+             {unresolved} nonzero entries within their tolerance of 0 (sign unresolved)"
+        ),
         (0..r * r).map(|k| {
             let (j, i) = index(k);
             Entry {
