@@ -176,3 +176,42 @@ fn is_subsection(label: &str) -> bool {
         None => false,
     }
 }
+
+#[test]
+fn every_sensitivity_entry_is_checked_on_a_random_system() {
+    // The example: a random n = 50 system, where comparing only the largest error let
+    // 380 of 2450 off-diagonal signs go unchecked. Every entry is compared, none is left within
+    // its tolerance of 0, and a λ off by 1e-3 or one flipped sign of U fails both rows.
+    let sys = FeatureSystem::random(
+        50,
+        crate::systems::Spectrum::Geometric { from: 3.0, to: 0.5 },
+        1,
+    )
+    .unwrap();
+    let reg = Regulariser::L2 { lambda: 0.05 };
+    let rows_of = |p| -> Vec<PredictionCheck> {
+        run(&sys, Loss::Logistic, reg, p)
+            .into_iter()
+            .filter(|r| r.section == "§5.3")
+            .collect()
+    };
+    let exact = rows_of(None);
+    assert_eq!(exact.len(), 2);
+    for row in &exact {
+        assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
+        assert_eq!((row.compared, row.masked), (2500, 0), "{row:?}");
+        assert!(row.tolerance < 1e-6, "{row:?}");
+    }
+    assert!(
+        exact[0]
+            .regime
+            .contains("; 0 nonzero entries within their tolerance"),
+        "{:?}",
+        exact[0]
+    );
+    for p in [LAMBDA_OFF, Perturbation::CouplingSign { row: 3, column: 7 }] {
+        for row in rows_of(Some(p)) {
+            assert_eq!(row.verdict, Verdict::Fail, "{p:?}: {row:?}");
+        }
+    }
+}
