@@ -215,3 +215,28 @@ fn every_sensitivity_entry_is_checked_on_a_random_system() {
         }
     }
 }
+
+#[test]
+fn a_flow_that_cannot_settle_is_a_comparison_not_a_claim() {
+    // SD with s₂ = 0: the slowest rate is 0, the flow is capped at MAX_SETTLE_TIME and its row
+    // is INFO; the tail form of μ* is still checked.
+    let sys = FeatureSystem::decoupled(&[3.0, 0.0]).unwrap();
+    let reg = Regulariser::SpectralDecoupling { lambda: 0.002 };
+    let (t_end, rate) = settle_time(&sys, reg).unwrap();
+    assert_eq!((t_end, rate), (MAX_SETTLE_TIME, 0.0));
+    let rows = run(&sys, Loss::Logistic, reg, None);
+    assert_eq!(rows[0].section, "§4.2");
+    assert_eq!(rows[0].verdict, Verdict::Info, "{:?}", rows[0]);
+    assert!(rows[0].regime.contains("flow capped"), "{:?}", rows[0]);
+    assert!(rows
+        .iter()
+        .any(|r| r.section == "§5.1" && r.verdict == Verdict::Pass));
+    // With both strengths > 0 the flow settles within the cap and the row is a claim.
+    let sys = FeatureSystem::decoupled(&[3.0, 1.0]).unwrap();
+    let (t_end, _) = settle_time(&sys, reg).unwrap();
+    assert!(t_end < MAX_SETTLE_TIME);
+    assert_eq!(
+        run(&sys, Loss::Logistic, reg, None)[0].verdict,
+        Verdict::Pass
+    );
+}
