@@ -16,7 +16,7 @@ use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_core::systems::Truncation;
 use gstarve_core::theory::checks::{
-    all_passed, check_system, CheckOptions, PredictionCheck, Verdict,
+    all_passed, check_system, nothing_to_check, CheckOptions, PredictionCheck, Verdict,
 };
 use gstarve_core::theory::sensitivity::l2_sensitivity;
 use nalgebra::{DMatrix, DVector};
@@ -467,7 +467,7 @@ struct CheckJson<'a> {
     checks: &'a [PredictionCheck],
 }
 
-/// Run `gstarve check`: exit status 1 if any applicable prediction fails.
+/// Run `gstarve check`: exit status 1 if any applicable prediction fails, 3 if none applies.
 pub fn check(a: &CheckArgs) -> Result<()> {
     let loaded = a.system.load_or(default_system)?;
     let (loss, regulariser) = a.model.model()?;
@@ -477,8 +477,14 @@ pub fn check(a: &CheckArgs) -> Result<()> {
         regulariser,
         &CheckOptions {
             tolerance_scale: a.tolerance_scale,
+            ..CheckOptions::default()
         },
     )?;
+    if rows.is_empty() {
+        let reason = nothing_to_check(&loaded.system, loss, regulariser)
+            .unwrap_or("no prediction of docs/theory.md applies to this system");
+        return Err(NothingToCheck(reason).into());
+    }
     let passed = all_passed(&rows);
     if a.json {
         let value = CheckJson {
@@ -534,3 +540,15 @@ impl std::fmt::Display for CheckFailed {
 }
 
 impl std::error::Error for CheckFailed {}
+
+/// No prediction applies to the setting (exit status 3).
+#[derive(Debug)]
+pub struct NothingToCheck(pub &'static str);
+
+impl std::fmt::Display for NothingToCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "nothing to check: {}", self.0)
+    }
+}
+
+impl std::error::Error for NothingToCheck {}

@@ -33,6 +33,11 @@ enum Command {
     /// The steady state z* with margins, α, residual and iterations.
     FixedPoint(commands::FixedPointArgs),
     /// Check every prediction of the theory that applies to a system against the exact numerics.
+    #[command(
+        after_help = "Exit status: 0 every prediction passed; 1 a prediction failed or a numerical \
+                      failure; 2 rejected input; 3 nothing to check (no prediction of \
+                      docs/theory.md applies to this loss, regulariser and system)."
+    )]
     Check(commands::CheckArgs),
     /// Write a feature system (e.g. a random one) to a file.
     System(commands::SystemCmdArgs),
@@ -235,10 +240,14 @@ pub fn describe(err: &anyhow::Error) -> String {
 }
 
 /// Exit status: 1 for a failed check or a numerical failure ([`gstarve_core::error::NumericalError`]),
-/// 2 for input that was rejected and for an output that could not be written.
+/// 2 for input that was rejected and for an output that could not be written, 3 for a `check`
+/// with no applicable prediction.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<commands::CheckFailed>().is_some() {
         return 1;
+    }
+    if err.downcast_ref::<commands::NothingToCheck>().is_some() {
+        return 3;
     }
     match err.downcast_ref::<gstarve_core::Error>() {
         Some(e) if e.is_numerical() => 1,

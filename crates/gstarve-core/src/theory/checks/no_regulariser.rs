@@ -1,37 +1,40 @@
 //! The row of the logistic loss without a regulariser: the decoupled closed-form trajectory
-//! (docs/theory.md §5.2).
+//! (docs/theory.md §5.2), for U = diag(±1) (z_j = ±the trajectory of strength s_j).
 
 use nalgebra::DVector;
 
-use super::{flow_end, is_identity, worst, PredictionCheck};
+use super::{decoupled_signs, flow_end, flow_error, Entry, PredictionCheck, Sides};
 use crate::error::Result;
 use crate::model::{Loss, Regulariser};
-use crate::systems::FeatureSystem;
 use crate::theory::decoupled;
 
-pub(super) fn no_reg_checks(
-    system: &FeatureSystem,
-    scale: f64,
-    rows: &mut Vec<PredictionCheck>,
-) -> Result<()> {
-    if !is_identity(system.coupling()) {
+/// Time at which the trajectory is compared.
+const T_END: f64 = 100.0;
+
+pub(super) fn no_reg_checks(sides: &Sides, rows: &mut Vec<PredictionCheck>) -> Result<()> {
+    let system = sides.system;
+    let Some(signs) = decoupled_signs(system.coupling()) else {
         return Ok(());
-    }
-    let t_end = 100.0;
-    let end = flow_end(system, Loss::Logistic, Regulariser::None, t_end)?;
+    };
+    let theory_signs = decoupled_signs(sides.theory.coupling()).unwrap_or(signs);
+    let end = flow_end(system, Loss::Logistic, Regulariser::None, T_END)?;
     let r = system.rank();
     let mut closed = DVector::zeros(r);
     for j in 0..r {
-        closed[j] = decoupled::unregularised_trajectory(system.strengths()[j], 0.0, t_end)?;
+        closed[j] = theory_signs[j]
+            * decoupled::unregularised_trajectory(sides.theory.strengths()[j], 0.0, T_END)?;
     }
-    let (j, p, n) = worst(&closed, &end);
-    rows.push(PredictionCheck::compare(
-        format!("z{}(τ) = log W₀(e^c) at τ = {t_end}", j + 1),
+    rows.push(PredictionCheck::entrywise(
+        |(j, _)| format!("z(τ) = log ω(s²τ + 1) at τ = {T_END} (worst z{})", j + 1),
         "§5.2",
-        "U = I, no regulariser",
-        p,
-        n,
-        1e-7 * scale * n.abs().max(1.0),
+        "U = diag(±1), no regulariser; flow error 100·(atol + rtol·|z|)",
+        (0..r).map(|j| Entry {
+            index: (j, 0),
+            predicted: Some(closed[j]),
+            numerical: end[j],
+            tolerance: flow_error(closed[j]),
+        }),
+        sides.scale,
     ));
     Ok(())
 }

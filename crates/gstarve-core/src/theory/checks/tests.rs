@@ -1,33 +1,153 @@
-//! The checker passes on the paper's toy, fails when its tolerances are tiny, and fails a
-//! broken prediction.
+//! The checker passes on the paper's toy and on decoupled, SD, unregularised and squared-loss
+//! settings; fails when its tolerances are tiny; and every row fails when the predicted side is
+//! given a wrong input (λ off by 1e-3, or one entry of U with its sign flipped).
 
 use super::*;
-use crate::model::sigmoid_prime;
 use crate::reference::paper_toy;
-use crate::theory::sensitivity;
 
-#[test]
-fn toy_passes_every_l2_and_sd_check() {
-    for l in [2.0, 3.0, 4.0, 5.0, 6.0] {
-        let sys = paper_toy(l);
-        for reg in [
-            Regulariser::L2 { lambda: 0.01 },
-            Regulariser::SpectralDecoupling { lambda: 0.002 },
-        ] {
-            let rows = check_system(&sys, Loss::Logistic, reg, &CheckOptions::default()).unwrap();
-            assert!(rows.len() >= 4, "{reg:?}: {rows:?}");
-            // The first row is the flow settling at the steady state of §4.1 (L2) or §4.2 (SD).
-            let settles = match reg {
-                Regulariser::L2 { .. } => "§4.1",
-                _ => "§4.2",
-            };
-            assert_eq!(rows[0].section, settles, "{reg:?}: {:?}", rows[0]);
-            for row in &rows {
-                assert_ne!(row.verdict, Verdict::Fail, "l = {l} {reg:?}: {row:?}");
-                assert!(is_subsection(row.section), "{row:?}");
-            }
+/// The prediction's name without the worst entry it reports.
+fn key(row: &PredictionCheck) -> String {
+    let name = row.prediction.split(" (worst").next().unwrap_or("");
+    format!("{} {name}", row.section)
+}
+
+fn run(
+    sys: &FeatureSystem,
+    loss: Loss,
+    reg: Regulariser,
+    p: Option<Perturbation>,
+) -> Vec<PredictionCheck> {
+    let options = CheckOptions {
+        perturbation: p,
+        ..CheckOptions::default()
+    };
+    check_system(sys, loss, reg, &options).unwrap()
+}
+
+/// Every row passes on the exact input, and each fails under at least one of the wrong inputs.
+fn assert_rows_can_fail(
+    sys: &FeatureSystem,
+    loss: Loss,
+    reg: Regulariser,
+    wrong: &[Perturbation],
+) -> usize {
+    let rows = run(sys, loss, reg, None);
+    assert!(!rows.is_empty(), "{reg:?}: no rows");
+    let mut claims = 0;
+    for row in &rows {
+        assert!(is_subsection(row.section), "{row:?}");
+        assert!(
+            row.predicted.is_finite() && row.numerical.is_finite(),
+            "{row:?}"
+        );
+        assert_ne!(row.verdict, Verdict::Fail, "{reg:?}: {row:?}");
+        if row.verdict == Verdict::Info {
+            continue;
+        }
+        claims += 1;
+        let fails = wrong.iter().any(|&p| {
+            run(sys, loss, reg, Some(p))
+                .iter()
+                .any(|other| key(other) == key(row) && other.verdict == Verdict::Fail)
+        });
+        assert!(
+            fails,
+            "{reg:?}: no wrong input makes this row fail: {row:?}"
+        );
+    }
+    claims
+}
+
+const LAMBDA_OFF: Perturbation = Perturbation::LambdaRelative(1e-3);
+
+fn flips(n: usize, r: usize) -> Vec<Perturbation> {
+    let mut all = vec![LAMBDA_OFF];
+    for row in 0..n {
+        for column in 0..r {
+            all.push(Perturbation::CouplingSign { row, column });
         }
     }
+    all
+}
+
+#[test]
+fn toy_rows_pass_and_fail_a_wrong_input() {
+    for (l, delta) in [(4.0, 0.5), (6.0, 0.05)] {
+        let sys = FeatureSystem::rotation(l, 2.0, delta).unwrap();
+        let claims = assert_rows_can_fail(
+            &sys,
+            Loss::Logistic,
+            Regulariser::L2 { lambda: 0.01 },
+            &flips(2, 2),
+        );
+        assert!(claims >= 7, "l = {l}: {claims} rows");
+        let claims = assert_rows_can_fail(
+            &sys,
+            Loss::Logistic,
+            Regulariser::SpectralDecoupling { lambda: 0.002 },
+            &flips(2, 2),
+        );
+        assert_eq!(claims, 3, "SD rows: flow, closed form, tail");
+    }
+}
+
+#[test]
+fn decoupled_rows_pass_and_fail_a_wrong_input() {
+    let sys = FeatureSystem::decoupled(&[3.0, 2.0, 1.0]).unwrap();
+    let claims = assert_rows_can_fail(
+        &sys,
+        Loss::Logistic,
+        Regulariser::L2 { lambda: 0.01 },
+        &flips(3, 3),
+    );
+    assert!(claims >= 6, "{claims}");
+    let claims = assert_rows_can_fail(&sys, Loss::Logistic, Regulariser::None, &flips(3, 3));
+    assert_eq!(claims, 1);
+}
+
+#[test]
+fn squared_loss_rows_pass_and_fail_a_wrong_input() {
+    let sys = FeatureSystem::random(
+        4,
+        crate::systems::Spectrum::Geometric { from: 3.0, to: 0.5 },
+        2,
+    )
+    .unwrap();
+    for reg in [Regulariser::L2 { lambda: 0.05 }, Regulariser::None] {
+        let claims = assert_rows_can_fail(&sys, Loss::Squared, reg, &flips(4, 4));
+        assert_eq!(claims, 2, "{reg:?}");
+    }
+}
+
+#[test]
+fn zero_strength_is_differenced_one_sidedly_and_masked() {
+    let sys = FeatureSystem::decoupled(&[3.0, 0.0]).unwrap();
+    let fd = steady_state_differences(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    assert_eq!(fd.one_sided, 1);
+    // z₂* = s₂²(Uᵀσ(−m*))₂/λ = s₂²σ(0)/λ near s₂ = 0: ∂z₂*/∂s₂² = 0.5/λ = 50.
+    assert!(
+        (fd.derivatives[(1, 1)] - 50.0).abs() < 1e-6,
+        "{}",
+        fd.derivatives
+    );
+    let rows = run(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }, None);
+    let e = rows
+        .iter()
+        .find(|r| r.prediction.starts_with("starvation matrix"))
+        .unwrap();
+    // E_j2 (s₂ = 0) and E_2i (z₂* = 0) are masked: 3 of 4 entries.
+    assert_eq!((e.compared, e.masked), (1, 3), "{e:?}");
+    assert!(all_passed(&rows), "{rows:?}");
+}
+
+#[test]
+fn nothing_to_check_is_reported() {
+    let sys = paper_toy(4.0);
+    assert!(nothing_to_check(&sys, Loss::Logistic, Regulariser::None).is_some());
+    assert!(run(&sys, Loss::Logistic, Regulariser::None, None).is_empty());
+    let sd = Regulariser::SpectralDecoupling { lambda: 0.01 };
+    assert!(run(&sys, Loss::Squared, sd, None).is_empty());
+    assert!(nothing_to_check(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).is_none());
 }
 
 #[test]
@@ -38,52 +158,11 @@ fn a_tiny_tolerance_makes_the_checker_fail() {
         Regulariser::L2 { lambda: 0.01 },
         &CheckOptions {
             tolerance_scale: 1e-14,
+            ..CheckOptions::default()
         },
     )
     .unwrap();
     assert!(!all_passed(&rows));
-}
-
-#[test]
-fn a_broken_prediction_fails() {
-    // The sensitivity formula with the sign of the coupling term flipped (J = I − λ⁻¹S²M
-    // instead of I + λ⁻¹S²M) must not pass the finite-difference comparison.
-    let sys = paper_toy(4.0);
-    let lambda = 0.01;
-    let sens = sensitivity::l2_sensitivity(&sys, lambda).unwrap();
-    let fd = steady_state_differences(&sys, Regulariser::L2 { lambda }).unwrap();
-    let m = &sens.steady_state.margins;
-    let u = sys.coupling();
-    let s2 = sys.strengths_squared();
-    let mut broken_j = DMatrix::<f64>::identity(2, 2);
-    for a in 0..2 {
-        for b in 0..2 {
-            let mab: f64 = (0..2)
-                .map(|i| u[(i, a)] * u[(i, b)] * sigmoid_prime(m[i]))
-                .sum();
-            broken_j[(a, b)] -= s2[a] * mab / lambda;
-        }
-    }
-    let z = &sens.steady_state.responses;
-    let broken = broken_j.try_inverse().unwrap()[(1, 0)] * z[0] / s2[0];
-    let row = PredictionCheck::compare(
-        "broken",
-        "§5.3",
-        "test",
-        broken,
-        fd[(1, 0)],
-        1e-5 * fd.amax(),
-    );
-    assert_eq!(row.verdict, Verdict::Fail);
-    let good = PredictionCheck::compare(
-        "good",
-        "§5.3",
-        "test",
-        sens.derivatives[(1, 0)],
-        fd[(1, 0)],
-        1e-5 * fd.amax(),
-    );
-    assert_eq!(good.verdict, Verdict::Pass);
 }
 
 /// A label of the form §n.m: a numbered subsection of docs/theory.md, not a whole section.
@@ -96,4 +175,68 @@ fn is_subsection(label: &str) -> bool {
         Some((section, subsection)) => number(section) && number(subsection),
         None => false,
     }
+}
+
+#[test]
+fn every_sensitivity_entry_is_checked_on_a_random_system() {
+    // The example: a random n = 50 system, where comparing only the largest error let
+    // 380 of 2450 off-diagonal signs go unchecked. Every entry is compared, none is left within
+    // its tolerance of 0, and a λ off by 1e-3 or one flipped sign of U fails both rows.
+    let sys = FeatureSystem::random(
+        50,
+        crate::systems::Spectrum::Geometric { from: 3.0, to: 0.5 },
+        1,
+    )
+    .unwrap();
+    let reg = Regulariser::L2 { lambda: 0.05 };
+    let rows_of = |p| -> Vec<PredictionCheck> {
+        run(&sys, Loss::Logistic, reg, p)
+            .into_iter()
+            .filter(|r| r.section == "§5.3")
+            .collect()
+    };
+    let exact = rows_of(None);
+    assert_eq!(exact.len(), 2);
+    for row in &exact {
+        assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
+        assert_eq!((row.compared, row.masked), (2500, 0), "{row:?}");
+        assert!(row.tolerance < 1e-6, "{row:?}");
+    }
+    assert!(
+        exact[0]
+            .regime
+            .contains("; 0 nonzero entries within their tolerance"),
+        "{:?}",
+        exact[0]
+    );
+    for p in [LAMBDA_OFF, Perturbation::CouplingSign { row: 3, column: 7 }] {
+        for row in rows_of(Some(p)) {
+            assert_eq!(row.verdict, Verdict::Fail, "{p:?}: {row:?}");
+        }
+    }
+}
+
+#[test]
+fn a_flow_that_cannot_settle_is_a_comparison_not_a_claim() {
+    // SD with s₂ = 0: the slowest rate is 0, the flow is capped at MAX_SETTLE_TIME and its row
+    // is INFO; the tail form of μ* is still checked.
+    let sys = FeatureSystem::decoupled(&[3.0, 0.0]).unwrap();
+    let reg = Regulariser::SpectralDecoupling { lambda: 0.002 };
+    let (t_end, rate) = settle_time(&sys, reg).unwrap();
+    assert_eq!((t_end, rate), (MAX_SETTLE_TIME, 0.0));
+    let rows = run(&sys, Loss::Logistic, reg, None);
+    assert_eq!(rows[0].section, "§4.2");
+    assert_eq!(rows[0].verdict, Verdict::Info, "{:?}", rows[0]);
+    assert!(rows[0].regime.contains("flow capped"), "{:?}", rows[0]);
+    assert!(rows
+        .iter()
+        .any(|r| r.section == "§5.1" && r.verdict == Verdict::Pass));
+    // With both strengths > 0 the flow settles within the cap and the row is a claim.
+    let sys = FeatureSystem::decoupled(&[3.0, 1.0]).unwrap();
+    let (t_end, _) = settle_time(&sys, reg).unwrap();
+    assert!(t_end < MAX_SETTLE_TIME);
+    assert_eq!(
+        run(&sys, Loss::Logistic, reg, None)[0].verdict,
+        Verdict::Pass
+    );
 }
