@@ -142,7 +142,11 @@ pub fn run() -> Result<()> {
         }
         Err(err) => anyhow::bail!("{}", usage_error_line(&err)),
     };
-    match cli.command {
+    progress::scoped(|| run_command(cli.command))
+}
+
+fn run_command(command: Option<Command>) -> Result<()> {
+    match command {
         Some(Command::Simulate(a)) => commands::simulate(&a),
         Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
         Some(Command::System(a)) => commands::system(&a),

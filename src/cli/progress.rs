@@ -1,15 +1,37 @@
 //! A progress bar on stderr (indicatif), drawn only when stderr is a terminal: the command
-//! line's observer of the library's long computations.
+//! line's observer of the library's long computations (sweeps through their `Progress`
+//! argument; flows, GD runs, Newton and decompositions through `progress::scoped`).
+//!
+//! A computation appears only once it has run for [`SHOW_AFTER`], so that the many short ones
+//! (a flow of a toy, a Newton solve of a small system) draw nothing; a bar with a known total
+//! shows its ETA, one without (Newton's iterations) a spinner with the count and elapsed time.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use gstarve_core::sweeps::progress::{Progress, ProgressObserver};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The terminal bar (one computation at a time).
+/// How long a computation runs before its bar is drawn.
+const SHOW_AFTER: Duration = Duration::from_millis(1500);
+
+/// The bar of the computation running now and when it began.
+struct Running {
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+}
+
+/// The terminal bar (one computation at a time; a nested one replaces it).
 struct TerminalBar {
-    bar: Mutex<Option<ProgressBar>>,
+    running: Mutex<Option<Running>>,
+}
+
+impl TerminalBar {
+    fn with<R>(&self, f: impl FnOnce(&mut Option<Running>) -> R) -> R {
+        f(&mut self.running.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl ProgressObserver for TerminalBar {
@@ -17,33 +39,65 @@ impl ProgressObserver for TerminalBar {
         if !std::io::stderr().is_terminal() {
             return;
         }
-        let bar = ProgressBar::new(total as u64);
-        let template = format!("{{msg}} {{wide_bar}} {{pos}}/{{len}} {unit}, {{eta}} left");
+        let (bar, template) = if total > 0 {
+            (
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()),
+                format!("{{msg}} {{wide_bar}} {{pos}}/{{len}} {unit}, {{eta}} left"),
+            )
+        } else {
+            (
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
+                format!("{{spinner}} {{msg}}: {{pos}} {unit}, {{elapsed}}"),
+            )
+        };
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style);
         }
         bar.set_message(message);
-        *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+        self.with(|r| {
+            if let Some(old) = r.take() {
+                old.bar.finish_and_clear();
+            }
+            *r = Some(Running {
+                bar,
+                started: Instant::now(),
+                shown: false,
+            });
+        });
     }
 
     fn advance(&self, done: usize, _total: usize) {
-        if let Some(bar) = &*self.bar.lock().unwrap_or_else(|e| e.into_inner()) {
-            bar.set_position(done as u64);
-        }
+        self.with(|r| {
+            if let Some(run) = r {
+                run.bar.set_position(done as u64);
+                if !run.shown && run.started.elapsed() >= SHOW_AFTER {
+                    run.bar.set_draw_target(ProgressDrawTarget::stderr());
+                    run.bar.enable_steady_tick(Duration::from_millis(200));
+                    run.shown = true;
+                }
+            }
+        });
     }
 
     fn end(&self) {
-        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            bar.finish_and_clear();
-        }
+        self.with(|r| {
+            if let Some(run) = r.take() {
+                run.bar.finish_and_clear();
+            }
+        });
     }
 }
 
 static TERMINAL: TerminalBar = TerminalBar {
-    bar: Mutex::new(None),
+    running: Mutex::new(None),
 };
 
 /// Progress on a terminal bar when stderr is a terminal, silent otherwise.
 pub fn terminal() -> Progress<'static> {
     Progress::Observer(&TERMINAL)
+}
+
+/// Run a command with the terminal bar observing its long single computations.
+pub fn scoped<R>(f: impl FnOnce() -> R) -> R {
+    gstarve_core::sweeps::progress::scoped(&TERMINAL, f)
 }

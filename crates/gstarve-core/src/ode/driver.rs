@@ -8,6 +8,7 @@ use super::options::{uniform_times, OutputGrid, Tolerances};
 use super::problem::OdeProblem;
 use super::solution::{OdeSolution, SolverStats, Trajectory};
 use crate::error::{Error, InputError, NumericalError, Result};
+use crate::sweeps::progress::Stage;
 
 /// Why a method stopped before the end of its window.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +63,7 @@ pub struct Output<'a> {
     next: usize,
     states: &'a mut Trajectory,
     scratch: Vec<f64>,
+    stage: &'a Stage,
 }
 
 impl<'a> Output<'a> {
@@ -105,6 +107,7 @@ impl<'a> Output<'a> {
                 self.states.push(&self.scratch);
             }
             self.next += 1;
+            self.stage.advance(self.states.len() - 1);
         }
     }
 
@@ -120,6 +123,7 @@ impl<'a> Output<'a> {
         if self.next < self.times.len() {
             self.states.push(y);
             self.next += 1;
+            self.stage.advance(self.states.len() - 1);
         }
     }
 }
@@ -151,6 +155,7 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
     problem.project(&mut states[0]);
     tau.push(0.0);
     let mut y = y0.to_vec();
+    let stage = Stage::begin("integrating", "points", grid.len().saturating_sub(1));
     for window in &windows {
         // The window starts from the last recorded (projected) state, already stored.
         let times = uniform_times(window.length, window.points);
@@ -160,6 +165,7 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
             next: 1,
             states: &mut states,
             scratch: vec![0.0; n],
+            stage: &stage,
         };
         if window.start > 0.0 {
             y.copy_from_slice(&output.states[first - 1]);

@@ -12,6 +12,7 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{sigmoid_neg, Loss, PrimalDynamics, Regulariser};
+use crate::sweeps::progress::Stage;
 
 /// A steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,9 +192,11 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
     let mut x = DVector::zeros(free.len());
     let mut value = objective(&x);
     let mut residual = f64::INFINITY;
+    let stage = Stage::begin("Newton: steady state", "iterations", 0);
     for it in 0..=params.max_iterations {
         let gradient = dynamics.objective_gradient(&uf, &weights, &x);
         residual = scaled_residual(&gradient);
+        stage.advance(it);
         if residual <= params.tolerance * x.amax().max(1.0) {
             return Ok(finish(dynamics, embed(&x), it, "newton"));
         }

@@ -16,6 +16,7 @@ use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{MarginFlow, MarginFlowN, PrimalDynamics};
 use crate::ode::OdeProblem;
 use crate::ode::{OdeSolution, SolverStats, Trajectory};
+use crate::sweeps::progress::Stage;
 pub use parameters::gradient_descent_parameters;
 use team::{iterate_margins_team, use_team};
 
@@ -122,6 +123,7 @@ fn iterate_with<S: AsRef<[f64]>>(
     let record = options.recorded_steps();
     let mut states = Trajectory::with_capacity(state.as_ref().len(), record.len());
     let start = Instant::now();
+    let stage = Stage::begin("gradient descent", "steps", options.steps);
     let mut k = 0;
     for &target in &record {
         while k < target {
@@ -130,6 +132,7 @@ fn iterate_with<S: AsRef<[f64]>>(
         }
         check_finite(state.as_ref().iter(), method, k, options.eta)?;
         states.push(state.as_ref());
+        stage.advance(k);
     }
     let wall = start.elapsed().as_secs_f64();
     Ok(gd_solution(&record, options, states, wall, method))
