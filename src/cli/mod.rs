@@ -237,6 +237,7 @@ pub fn describe(err: &anyhow::Error) -> String {
     })) = err.downcast_ref::<gstarve_core::Error>()
     {
         if let Some(flag) = flag_for(name) {
+            let value = gstarve_core::error::number(*value);
             return format!("{flag} = {value} is invalid: {rule}");
         }
     }

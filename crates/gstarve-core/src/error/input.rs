@@ -1,10 +1,21 @@
 //! Input the library rejects: a value, a shape or a file the user can fix.
 
+/// A number as an error message shows it: as typed for ordinary magnitudes (0.05, 2, 1000),
+/// in exponent form outside 10⁻⁴ ≤ |v| < 10⁹ (1e-300, not three hundred zeros).
+pub fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || !value.is_finite() || (1e-4..1e9).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// A value, shape or file that breaks a rule of the theory or of the API.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// A strength s_j that is negative or not finite (docs/theory.md §1.2: s_j ≥ 0).
-    #[error("strength s_{index} = {value} is invalid: strengths must be finite and ≥ 0")]
+    #[error("strength s_{index} = {} is invalid: strengths must be finite and ≥ 0", number(*value))]
     InvalidStrength {
         /// 1-based index of the strength.
         index: usize,
@@ -12,7 +23,7 @@ pub enum InputError {
         value: f64,
     },
     /// A matrix or vector entry that is NaN or infinite.
-    #[error("{what} has a non-finite entry {value} at row {row}, column {col}")]
+    #[error("{what} has a non-finite entry {} at row {row}, column {col}", number(*value))]
     NonFinite {
         /// Which input (e.g. "coupling U", "features Φ").
         what: String,
@@ -34,7 +45,7 @@ pub enum InputError {
         tolerance: f64,
     },
     /// A label that is not ±1 (or 0/1).
-    #[error("label y_{index} = {value} is invalid: labels must be −1/+1 (or 0/1)")]
+    #[error("label y_{index} = {} is invalid: labels must be −1/+1 (or 0/1)", number(*value))]
     InvalidLabel {
         /// 1-based index of the example.
         index: usize,
@@ -42,7 +53,7 @@ pub enum InputError {
         value: f64,
     },
     /// A parameter outside its allowed range.
-    #[error("{name} = {value} is invalid: {rule}")]
+    #[error("{name} = {} is invalid: {rule}", number(*value))]
     InvalidParameter {
         /// The parameter as the API names it (e.g. "λ", "eta", "t_end"); the command line maps it to its flag.
         name: &'static str,
@@ -53,7 +64,8 @@ pub enum InputError {
     },
     /// A gradient-descent step size beyond the stability bound of docs/theory.md §3.6.
     #[error(
-        "learning rate η = {eta} is unstable: η·(curvature bound {bound:.6}) = {product:.4} ≥ 2 (docs/theory.md §3.6); use η < {limit:.6}"
+        "learning rate η = {} is unstable: η·(curvature bound {}) = {} ≥ 2 (docs/theory.md §3.6); use η < {limit:.3e}",
+        number(*eta), number(*bound), number(*product)
     )]
     UnstableStep {
         /// The step size given.
@@ -148,7 +160,7 @@ pub enum InputError {
         text: String,
     },
     /// A data-set label outside the allowed set.
-    #[error("{path}: line {line}: label {value} is invalid: labels must be all −1/+1 or all 0/1")]
+    #[error("{path}: line {line}: label {} is invalid: labels must be all −1/+1 or all 0/1", number(*value))]
     DatasetLabel {
         /// The file.
         path: String,

@@ -9,7 +9,7 @@ mod input;
 mod numerical;
 mod output;
 
-pub use input::InputError;
+pub use input::{number, InputError};
 pub use numerical::NumericalError;
 pub use output::OutputError;
 
