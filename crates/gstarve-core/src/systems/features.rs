@@ -134,7 +134,7 @@ fn top_singular_triplets(a: faer::MatRef<'_, f64>, count: usize) -> Result<Tripl
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::matrix_free::eigen::{partial_svd, partial_svd_scratch};
     let (n, p) = a.shape();
-    let par = faer::get_global_parallelism();
+    let par = faer::Par::rayon(0);
     let params = Default::default();
     let mut buffer = MemBuffer::new(partial_svd_scratch(&a, count, par, params));
     // A fixed, dense start vector in R^p (deterministic).

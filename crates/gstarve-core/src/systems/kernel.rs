@@ -273,7 +273,7 @@ fn top_eigenpairs(k: faer::MatRef<'_, f64>, count: usize) -> Result<(Vec<f64>, f
         partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch,
     };
     let n = k.nrows();
-    let par = faer::get_global_parallelism();
+    let par = faer::Par::rayon(0);
     let params = Default::default();
     let mut buffer = MemBuffer::new(partial_self_adjoint_eigen_scratch(&k, count, par, params));
     // A fixed, dense start vector (deterministic; no eigenvector of a kernel is orthogonal to

@@ -138,7 +138,7 @@ impl FeatureSystem {
     /// A random system: n examples and features, Haar coupling, the given spectrum, a seed.
     pub fn random(n: usize, spectrum: Spectrum, seed: u64) -> Result<Self> {
         check_random_size(n, n)?;
-        FeatureSystem::new(spectrum.strengths(n)?, haar_orthogonal(n, seed))
+        FeatureSystem::from_orthonormal_coupling(spectrum.strengths(n)?, haar_orthogonal(n, seed))
     }
 
     /// The top `rank` features of a random system of n examples (docs/theory.md §8.7): the
@@ -169,7 +169,7 @@ impl FeatureSystem {
             rank: Some(rank),
         };
         Ok((
-            FeatureSystem::new(strengths, haar_coupling(n, rank, seed))?,
+            FeatureSystem::from_orthonormal_coupling(strengths, haar_coupling(n, rank, seed))?,
             truncation,
         ))
     }
