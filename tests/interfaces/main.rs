@@ -1,8 +1,8 @@
 //! The integration tests of gstarve's interfaces, one binary (one link) for all: the command
 //! line's contracts and its handling of bad input ([`cli`]), the figure subcommands
 //! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
-//! network ([`inputs`]), the real networks ([`network`]) and the two-moons experiments
-//! ([`moons`]).
+//! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
+//! ([`rank`]) and the two-moons experiments ([`moons`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
@@ -12,4 +12,5 @@ mod figures;
 mod inputs;
 mod moons;
 mod network;
+mod rank;
 mod support;

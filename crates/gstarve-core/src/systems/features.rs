@@ -2,7 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::kernel::dropped_share;
+use super::kernel::{dropped_share, partial_pays};
 use super::{check_finite, FeatureSystem, Truncation};
 use crate::error::{Error, InputError, NumericalError, Result};
 
@@ -40,7 +40,7 @@ impl FeatureSystem {
     }
 
     /// [`FeatureSystem::from_features`] keeping the top `rank` features only (docs/theory.md
-    /// §8.7), with what was dropped. When 2·rank < min(n, p) the SVD is partial: faer's
+    /// §8.7), with what was dropped. When max(64, 2·rank) < min(n, p) the SVD is partial: faer's
     /// matrix-free Golub–Kahan–Lanczos solver (`faer::matrix_free::eigen::partial_svd`) over YΦ
     /// itself, O(np·rank) time and O((n + p)·rank) memory beyond Φ; neither ΦΦᵀ (n × n) nor
     /// ΦᵀΦ (p × p) is formed (forming ΦΦᵀ alone would cost O(n²p) and square the condition
@@ -72,7 +72,7 @@ impl FeatureSystem {
         let y = labels_to_signs(labels)?;
         let mat = faer::Mat::<f64>::from_fn(n, p, |i, j| y[i] * phi[(i, j)]);
         let full_rank = n.min(p);
-        let (sv, u, v) = match rank.filter(|&r| 2 * r < full_rank) {
+        let (sv, u, v) = match rank.filter(|&r| partial_pays(r, full_rank)) {
             Some(r) => top_singular_triplets(mat.as_ref(), r)?,
             None => all_singular_triplets(mat.as_ref())?,
         };

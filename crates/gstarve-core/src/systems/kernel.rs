@@ -81,7 +81,7 @@ impl FeatureSystem {
     }
 
     /// [`FeatureSystem::from_kernel`] keeping at most the top `rank` features (docs/theory.md
-    /// §8.7). When 2·rank < n the decomposition is partial: faer's matrix-free Lanczos
+    /// §8.7). When max(64, 2·rank) < n the decomposition is partial: faer's matrix-free Lanczos
     /// eigensolver (`faer::matrix_free::eigen::partial_self_adjoint_eigen`) finds the `rank`
     /// eigenpairs of K of largest magnitude in O(n²·rank) time and O(n·rank) memory beyond Θ, and
     /// the dropped share uses Σ_all s² = trace(YΘY) = trace(Θ), exact without the rest of the
@@ -126,7 +126,7 @@ impl FeatureSystem {
         let signed = faer::Mat::<f64>::from_fn(n, n, |i, j| {
             0.5 * y[i] * y[j] * (kernel[(i, j)] + kernel[(j, i)])
         });
-        let partial = rank.filter(|&r| 2 * r < n);
+        let partial = rank.filter(|&r| partial_pays(r, n));
         let (values, vectors) = match partial {
             Some(r) => top_eigenpairs(signed.as_ref(), r)?,
             None => all_eigenpairs(signed.as_ref())?,
@@ -246,6 +246,13 @@ impl FeatureSystem {
         }
         Ok((next, truncation))
     }
+}
+
+/// Whether a partial decomposition of rank r is used for a matrix whose smaller side is k:
+/// faer's Krylov subspaces hold max(64, 2r) vectors and must be smaller than k (its SVD asserts
+/// it); below that the full decomposition is as cheap.
+pub(crate) fn partial_pays(r: usize, k: usize) -> bool {
+    (2 * r).max(64) < k
 }
 
 /// Every eigenpair of the symmetric matrix K (faer's self-adjoint eigensolver), eigenvalues in

@@ -17,7 +17,7 @@ pub use kernel::{
     NEGATIVE_EIGENVALUE_TOLERANCE, SYMMETRY_TOLERANCE,
 };
 pub use npy::{npy_bytes, parse_npy, read_npy, write_npy, NpyArray};
-pub use random::Spectrum;
+pub use random::{haar_coupling, Spectrum, RANDOM_MAX_ENTRIES, RANDOM_MAX_EXAMPLES};
 
 use nalgebra::{DMatrix, DVector};
 
