@@ -3,8 +3,9 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::kernel::{dropped_share, partial_pays};
+use super::partial::Triplets;
 use super::{check_finite, FeatureSystem, Truncation};
-use crate::error::{Error, InputError, NumericalError, Result};
+use crate::error::{Error, InputError, Result};
 
 /// Map labels to ±1: accepts {−1, +1} or {0, 1} (0 ↦ −1). Anything else is an error naming the
 /// first offending label.
@@ -40,9 +41,9 @@ impl FeatureSystem {
     }
 
     /// [`FeatureSystem::from_features`] keeping the top `rank` features only (docs/theory.md
-    /// §8.7), with what was dropped. When max(64, 2·rank) < min(n, p) the SVD is partial: faer's
-    /// matrix-free Golub–Kahan–Lanczos solver (`faer::matrix_free::eigen::partial_svd`) over YΦ
-    /// itself, O(np·rank) time and O((n + p)·rank) memory beyond Φ; neither ΦΦᵀ (n × n) nor
+    /// §8.7), with what was dropped. When max(64, 2·rank) < min(n, p) the SVD is partial: block
+    /// subspace iteration over YΦ itself (`systems::partial`, falling back to the full SVD if it
+    /// does not settle), O(np·rank) time per iteration and O((n + p)·rank) memory beyond Φ; neither ΦΦᵀ (n × n) nor
     /// ΦᵀΦ (p × p) is formed (forming ΦΦᵀ alone would cost O(n²p) and square the condition
     /// number). The dropped share uses Σ_all s² = ‖YΦ‖²_F = ‖Φ‖²_F, exact without the rest of the
     /// spectrum. `None` keeps all r = min(n, p) features (and reports nothing dropped).
@@ -72,8 +73,13 @@ impl FeatureSystem {
         let y = labels_to_signs(labels)?;
         let mat = faer::Mat::<f64>::from_fn(n, p, |i, j| y[i] * phi[(i, j)]);
         let full_rank = n.min(p);
-        let (sv, u, v) = match rank.filter(|&r| partial_pays(r, full_rank)) {
-            Some(r) => top_singular_triplets(mat.as_ref(), r)?,
+        // The partial solver may stop short (e.g. a matrix of rank below its Krylov space):
+        // then the full SVD, which is always right.
+        let partial = rank
+            .filter(|&r| partial_pays(r, full_rank))
+            .and_then(|r| super::partial::top_singular_triplets(mat.as_ref(), r));
+        let (sv, u, v) = match partial {
+            Some(triplets) => triplets,
             None => all_singular_triplets(mat.as_ref())?,
         };
         let total = mat.norm_l2().powi(2);
@@ -110,9 +116,6 @@ impl FeatureSystem {
     }
 }
 
-/// Singular values, U and V of a thin SVD.
-type Triplets = (Vec<f64>, faer::Mat<f64>, faer::Mat<f64>);
-
 /// The thin SVD of YΦ by faer: it reduces the wide n × p matrix (a network's p = m(d+2)+1 ≫ n)
 /// by QR first, so the cost is O(n²p), and it is backward stable, so small strengths keep their
 /// accuracy (unlike the eigen-decomposition of the Gram matrix YΦΦᵀY, which squares the
@@ -126,43 +129,6 @@ fn all_singular_triplets(a: faer::MatRef<'_, f64>) -> Result<Triplets> {
     let sv = svd.S().column_vector();
     let values = (0..sv.nrows()).map(|j| sv[j]).collect();
     Ok((values, svd.U().to_owned(), svd.V().to_owned()))
-}
-
-/// The `count` largest singular triplets of YΦ without the others: faer's restarted
-/// Golub–Kahan–Lanczos bidiagonalisation over YΦ as an operator, residuals ≤ 64ε‖YΦ‖_F.
-fn top_singular_triplets(a: faer::MatRef<'_, f64>, count: usize) -> Result<Triplets> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::matrix_free::eigen::{partial_svd, partial_svd_scratch};
-    let (n, p) = a.shape();
-    let par = faer::Par::rayon(0);
-    let params = Default::default();
-    let mut buffer = MemBuffer::new(partial_svd_scratch(&a, count, par, params));
-    // A fixed, dense start vector in R^p (deterministic).
-    let v0 = faer::Col::<f64>::from_fn(p, |i| 1.0 + ((i * 7919) % 1009) as f64 / 1009.0);
-    let v0 = &v0 / v0.norm_l2();
-    let mut u = faer::Mat::<f64>::zeros(n, count);
-    let mut v = faer::Mat::<f64>::zeros(p, count);
-    let mut values = vec![0.0; count];
-    let tolerance = 64.0 * f64::EPSILON * a.norm_l2();
-    let info = partial_svd(
-        u.as_mut(),
-        v.as_mut(),
-        &mut values,
-        &a,
-        v0.as_ref(),
-        tolerance,
-        par,
-        MemStack::new(&mut buffer),
-        params,
-    );
-    if info.n_converged_eigen < count {
-        return Err(Error::Numerical(NumericalError::PartialDecomposition {
-            what: "SVD of YΦ",
-            converged: info.n_converged_eigen,
-            requested: count,
-        }));
-    }
-    Ok((values, u, v))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 use super::{check_finite, labels_to_signs, FeatureSystem};
-use crate::error::{Error, InputError, NumericalError, Result};
+use crate::error::{Error, InputError, Result};
 
 /// The default relative floor on s² for kernel inputs: eigenvalues of K at or below 1e-12·s₁²
 /// are zero strengths (the eigensolver's rounding is about 1e-16·s₁²).
@@ -81,9 +81,10 @@ impl FeatureSystem {
     }
 
     /// [`FeatureSystem::from_kernel`] keeping at most the top `rank` features (docs/theory.md
-    /// §8.7). When max(64, 2·rank) < n the decomposition is partial: faer's matrix-free Lanczos
-    /// eigensolver (`faer::matrix_free::eigen::partial_self_adjoint_eigen`) finds the `rank`
-    /// eigenpairs of K of largest magnitude in O(n²·rank) time and O(n·rank) memory beyond Θ, and
+    /// §8.7). When max(64, 2·rank) < n the decomposition is partial: block subspace
+    /// iteration (`systems::partial`, falling back to the full decomposition if it does not
+    /// settle) finds the `rank` largest eigenpairs of K in O(n²·rank) time per iteration and
+    /// O(n·rank) memory beyond Θ, and
     /// the dropped share uses Σ_all s² = trace(YΘY) = trace(Θ), exact without the rest of the
     /// spectrum. Negative eigenvalues are then checked among those found only. `None` keeps
     /// every feature above the floor.
@@ -127,10 +128,14 @@ impl FeatureSystem {
             0.5 * y[i] * y[j] * (kernel[(i, j)] + kernel[(j, i)])
         });
         let partial = rank.filter(|&r| partial_pays(r, n));
-        let (values, vectors) = match partial {
-            Some(r) => top_eigenpairs(signed.as_ref(), r)?,
-            None => all_eigenpairs(signed.as_ref())?,
-        };
+        // The partial solver may stop short (e.g. a kernel of rank below its Krylov space):
+        // then the full decomposition, which is always right.
+        let (values, vectors) =
+            match partial.and_then(|r| super::partial::top_eigenpairs(signed.as_ref(), r)) {
+                Some(pairs) => pairs,
+                None => all_eigenpairs(signed.as_ref())?,
+            };
+        let partial = partial.filter(|_| values.len() < n);
         // Nonincreasing order: the largest eigenvalue is the first.
         let largest = values[0];
         let smallest = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -248,9 +253,8 @@ impl FeatureSystem {
     }
 }
 
-/// Whether a partial decomposition of rank r is used for a matrix whose smaller side is k:
-/// faer's Krylov subspaces hold max(64, 2r) vectors and must be smaller than k (its SVD asserts
-/// it); below that the full decomposition is as cheap.
+/// Whether a partial decomposition of rank r is used for a matrix whose smaller side is k: when
+/// max(64, 2r) < k; below that the full decomposition is as cheap.
 pub(crate) fn partial_pays(r: usize, k: usize) -> bool {
     (2 * r).max(64) < k
 }
@@ -269,51 +273,6 @@ fn all_eigenpairs(k: faer::MatRef<'_, f64>) -> Result<(Vec<f64>, faer::Mat<f64>)
     let values = (0..n).rev().map(|j| s[j]).collect();
     let vectors = faer::Mat::from_fn(n, n, |i, j| u[(i, n - 1 - j)]);
     Ok((values, vectors))
-}
-
-/// The `count` eigenpairs of largest magnitude of the symmetric matrix K, without the others:
-/// faer's restarted Lanczos over K as a linear operator, residuals ‖Kv − θv‖ ≤ 64ε‖K‖_F.
-/// Eigenvalues in nonincreasing order.
-fn top_eigenpairs(k: faer::MatRef<'_, f64>, count: usize) -> Result<(Vec<f64>, faer::Mat<f64>)> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::matrix_free::eigen::{
-        partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch,
-    };
-    let n = k.nrows();
-    let par = faer::Par::rayon(0);
-    let params = Default::default();
-    let mut buffer = MemBuffer::new(partial_self_adjoint_eigen_scratch(&k, count, par, params));
-    // A fixed, dense start vector (deterministic; no eigenvector of a kernel is orthogonal to
-    // it except by construction).
-    let v0 = faer::Col::<f64>::from_fn(n, |i| {
-        (1.0 + ((i * 7919) % 1009) as f64 / 1009.0) / (2.0 * n as f64).sqrt()
-    });
-    let v0 = &v0 / v0.norm_l2();
-    let mut vectors = faer::Mat::<f64>::zeros(n, count);
-    let mut values = vec![0.0; count];
-    let tolerance = 64.0 * f64::EPSILON * k.norm_l2();
-    let info = partial_self_adjoint_eigen(
-        vectors.as_mut(),
-        &mut values,
-        &k,
-        v0.as_ref(),
-        tolerance,
-        par,
-        MemStack::new(&mut buffer),
-        params,
-    );
-    if info.n_converged_eigen < count {
-        return Err(Error::Numerical(NumericalError::PartialDecomposition {
-            what: "eigendecomposition of YΘY",
-            converged: info.n_converged_eigen,
-            requested: count,
-        }));
-    }
-    let mut order: Vec<usize> = (0..count).collect();
-    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
-    let sorted = order.iter().map(|&j| values[j]).collect();
-    let vectors = faer::Mat::from_fn(n, count, |i, j| vectors[(i, order[j])]);
-    Ok((sorted, vectors))
 }
 
 #[cfg(test)]
@@ -490,5 +449,27 @@ mod tests {
         let (all, t) = sys.clone().keep_top(9).unwrap();
         assert_eq!((all, t.dropped_features), (sys.clone(), 0));
         assert!(sys.keep_top(0).is_err());
+    }
+
+    /// A kernel of rank 20 and features of rank 10, below the Krylov dimension 64, where the
+    /// partial solvers can stall: the result is still the top of the full decomposition, in
+    /// bounded time.
+    #[test]
+    fn rank_deficient_kernel_and_features_fall_back_or_converge() {
+        let (phi, y) = decaying_features(150, 20);
+        let theta = &phi * phi.transpose();
+        let (full, _) = FeatureSystem::from_kernel(&theta, &y, 0.0).unwrap();
+        let (top, t) = FeatureSystem::from_kernel_top(&theta, &y, 0.0, Some(5)).unwrap();
+        assert_eq!((top.rank(), t.rank), (5, Some(5)));
+        let rel = (full.strengths().rows(0, 5) - top.strengths()).amax() / full.strengths()[0];
+        assert!(rel < 1e-10, "{rel:e}");
+        // Features 100 × 120 of rank 10.
+        let (a10, labels) = decaying_features(100, 10);
+        let (b10, _) = decaying_features(120, 10);
+        let wide = &a10 * b10.transpose();
+        let (a, _) = FeatureSystem::from_features_top(&wide, &labels, Some(3)).unwrap();
+        let b = FeatureSystem::from_features(&wide, &labels).unwrap();
+        let rel = (a.strengths() - b.strengths().rows(0, 3)).amax() / b.strengths()[0];
+        assert!(rel < 1e-10, "{rel:e}");
     }
 }

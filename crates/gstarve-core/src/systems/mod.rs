@@ -8,6 +8,7 @@ mod features;
 mod io;
 mod kernel;
 mod npy;
+mod partial;
 mod random;
 
 pub use features::labels_to_signs;
