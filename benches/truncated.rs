@@ -2,8 +2,8 @@
 //! against the NumPy/SciPy peer `benches/peers/truncated_flow.py`, on the same systems, as ratios
 //! measured in one run.
 //!
-//! Run: `cargo bench --bench truncated -- [--python PY] [--repeat 3]` (PY needs numpy and scipy;
-//! default `python3`). Systems, written as .npy for the peer:
+//! Run: `cargo bench --bench truncated -- [--python PY] [--repeat 3] [--peer-methods BDF,LSODA,Radau]`
+//! (PY needs numpy and scipy; default `python3`). Systems, written as .npy for the peer:
 //! - flow: n = 10⁴, r = 100, a label-aligned leading feature (U's first column 1/√n: the QR of an
 //!   n × r Gaussian whose first column is all ones), s_j = √n·10^{−2(j−1)/(r−1)} (√n to √n/100),
 //!   logistic loss, λ = 0.01, z(0) = 0, τ ∈ [0, 1000], 1001 points, rtol 1e-8, atol 1e-10;
@@ -90,6 +90,7 @@ fn main() {
     };
     let python = value_of("--python").unwrap_or_else(|| "python3".to_string());
     let repeat: usize = value_of("--repeat").map_or(3, |v| v.parse().unwrap());
+    let peer_methods = value_of("--peer-methods").unwrap_or_else(|| "BDF,LSODA,Radau".to_string());
     let dir = tempfile::tempdir().unwrap();
     let dir_path: PathBuf = dir.path().to_path_buf();
 
@@ -169,6 +170,8 @@ fn main() {
         .arg(&dir_path)
         .arg("--repeat")
         .arg(repeat.to_string())
+        .arg("--methods")
+        .arg(&peer_methods)
         .output()
         .expect("running the Python peer");
     if !output.status.success() {

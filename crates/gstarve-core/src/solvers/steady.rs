@@ -175,7 +175,6 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
     } else {
         std::borrow::Cow::Owned(u.select_columns(&free))
     };
-    let uf: &DMatrix<f64> = &uf;
     let weights =
         DVector::from_iterator(free.len(), free.iter().map(|&j| dynamics.penalty_weight(j)));
     let embed = |x: &DVector<f64>| {
