@@ -59,15 +59,4 @@ pub enum NumericalError {
         /// The learning rate used.
         learning_rate: f64,
     },
-    /// A partial (matrix-free) eigen- or singular-value decomposition stopped before every
-    /// requested pair converged.
-    #[error("the partial {what} converged for {converged} of the {requested} requested features (ask for fewer with a smaller rank)")]
-    PartialDecomposition {
-        /// Which decomposition, in the theory's notation.
-        what: &'static str,
-        /// Pairs converged.
-        converged: usize,
-        /// Pairs requested.
-        requested: usize,
-    },
 }
