@@ -215,6 +215,15 @@ struct SimulateJson<'a> {
 
 /// One line on what a strength floor dropped, if it dropped anything.
 fn print_truncation(truncation: Option<Truncation>) {
+    if let Some(t) = truncation.filter(|t| t.dropped_features > 0 && t.rank.is_some()) {
+        println!(
+            "kept the top {} features: dropped {} ({:.3e} of Σs²)",
+            t.rank.unwrap_or_default(),
+            t.dropped_features,
+            t.dropped_strength_share
+        );
+        return;
+    }
     if let Some(t) = truncation.filter(|t| t.dropped_features > 0) {
         println!(
             "dropped {} negligible features (s² ≤ {:e}·s₁²; {:.3e} of Σs²)",

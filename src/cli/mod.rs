@@ -217,6 +217,7 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "tolerance_scale" => "--tolerance-scale",
         "responses" => "--responses",
         "strength_floor" => "--strength-floor",
+        "rank" => "--rank",
         _ => return None,
     })
 }

@@ -71,6 +71,14 @@ pub struct SystemArgs {
     /// A random system with N examples and features: Haar coupling, geometric spectrum.
     #[arg(long, value_name = "N", help_heading = "System")]
     pub random: Option<usize>,
+    /// Keep only the top R features (largest strengths; docs/theory.md §8.7); the tail's count
+    /// and share of Σs² are reported as dropped. Never forms an n × n matrix when R ≪ n:
+    /// --random N --rank R draws an N × R Haar coupling directly (the first R columns of the
+    /// N × N one for the same seed) with the R largest strengths of the spectrum; --features
+    /// takes a partial SVD of YΦ, --kernel a partial eigendecomposition of YΘY. Needs
+    /// 1 ≤ R ≤ n (the examples); a --random system also needs N·R ≤ 4·10⁸.
+    #[arg(long, value_name = "R", help_heading = "System")]
+    pub rank: Option<usize>,
     /// Seed of the random system.
     #[arg(long, default_value_t = 0, help_heading = "System")]
     pub seed: u64,
@@ -119,13 +127,36 @@ impl SystemArgs {
             bail!("--labels goes with --features or --kernel");
         }
         let mut loaded = self.load_source(default)?;
-        if let (Some(floor), None) = (self.strength_floor, loaded.truncation) {
+        if let (Some(rank), None) = (self.rank, loaded.truncation) {
+            check_rank(rank, loaded.system.examples())?;
+            let (system, truncation) = loaded.system.keep_top(rank)?;
+            if truncation.dropped_features > 0 && loaded.initial.is_some() {
+                bail!("--rank {rank} would drop features of a system file that stores z(0)");
+            }
+            loaded.system = system;
+            loaded.truncation = Some(truncation);
+        }
+        let floor_pending = self.kernel.is_none()
+            && loaded
+                .truncation
+                .is_none_or(|t| t.strength_floor == 0.0 && t.rank.is_some());
+        if let (Some(floor), true) = (self.strength_floor, floor_pending) {
             let (system, truncation) = loaded.system.drop_negligible(floor)?;
             if truncation.dropped_features > 0 && loaded.initial.is_some() {
                 bail!("--strength-floor would drop features of a system file that stores z(0)");
             }
             loaded.system = system;
-            loaded.truncation = Some(truncation);
+            loaded.truncation = Some(match loaded.truncation {
+                // Both: the floor's share is of what the rank kept.
+                Some(t) => Truncation {
+                    dropped_features: t.dropped_features + truncation.dropped_features,
+                    dropped_strength_share: t.dropped_strength_share
+                        + (1.0 - t.dropped_strength_share) * truncation.dropped_strength_share,
+                    strength_floor: floor,
+                    rank: t.rank,
+                },
+                None => truncation,
+            });
         }
         Ok(loaded)
     }
@@ -178,11 +209,18 @@ impl SystemArgs {
         if let (Some(phi_path), Some(y_path)) = (&self.features, &self.labels) {
             let phi = read_matrix(phi_path)?;
             let labels = read_vector(y_path)?;
-            let system = FeatureSystem::from_features(&phi, &labels)?;
+            let (system, truncation) = match self.rank {
+                Some(rank) => {
+                    check_rank(rank, phi.nrows())?;
+                    let (system, t) = FeatureSystem::from_features_top(&phi, &labels, Some(rank))?;
+                    (system, Some(t))
+                }
+                None => (FeatureSystem::from_features(&phi, &labels)?, None),
+            };
             return Ok(LoadedSystem {
                 system,
                 raw: Some(RawFeatures { phi, labels }),
-                truncation: None,
+                truncation,
                 initial: None,
             });
         }
@@ -190,7 +228,11 @@ impl SystemArgs {
             let kernel = read_matrix(k_path)?;
             let labels = read_vector(y_path)?;
             let floor = self.strength_floor.unwrap_or(DEFAULT_KERNEL_STRENGTH_FLOOR);
-            let (system, truncation) = FeatureSystem::from_kernel(&kernel, &labels, floor)?;
+            if let Some(rank) = self.rank {
+                check_rank(rank, kernel.nrows())?;
+            }
+            let (system, truncation) =
+                FeatureSystem::from_kernel_top(&kernel, &labels, floor, self.rank)?;
             return Ok(LoadedSystem {
                 system,
                 raw: None,
@@ -199,11 +241,19 @@ impl SystemArgs {
             });
         }
         if let Some(n) = self.random {
-            let system = FeatureSystem::random(n, self.parse_spectrum()?, self.seed)?;
+            let spectrum = self.parse_spectrum()?;
+            let (system, truncation) = match self.rank {
+                Some(rank) => {
+                    check_rank(rank, n)?;
+                    let (system, t) = FeatureSystem::random_top(n, rank, spectrum, self.seed)?;
+                    (system, Some(t))
+                }
+                None => (FeatureSystem::random(n, spectrum, self.seed)?, None),
+            };
             return Ok(LoadedSystem {
                 system,
                 raw: None,
-                truncation: None,
+                truncation,
                 initial: None,
             });
         }
@@ -227,4 +277,12 @@ impl SystemArgs {
             to: parse(b)?,
         })
     }
+}
+
+/// --rank R needs 1 ≤ R ≤ n, the number of examples.
+fn check_rank(rank: usize, examples: usize) -> Result<()> {
+    if rank == 0 || rank > examples {
+        bail!("--rank {rank} is invalid: the number of features kept must be between 1 and n = {examples} (the examples)");
+    }
+    Ok(())
 }

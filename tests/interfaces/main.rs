@@ -2,8 +2,8 @@
 //! line's contracts and its handling of bad input ([`cli`]), `check` on zero strengths and
 //! network systems ([`check`]), the figure subcommands
 //! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
-//! network ([`inputs`]), the real networks ([`network`]) and the two-moons experiments
-//! ([`moons`]).
+//! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
+//! ([`rank`]) and the two-moons experiments ([`moons`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
@@ -14,4 +14,5 @@ mod figures;
 mod inputs;
 mod moons;
 mod network;
+mod rank;
 mod support;

@@ -1,7 +1,8 @@
 //! The numerical integration tests, one binary (one link) for all: the solvers against each
 //! other, SciPy's accuracy and the steady states ([`solvers`]); statements of docs/theory.md
 //! on random systems ([`properties`]); the reference values of docs/theory.md §6.2
-//! ([`reference_values`]); the large-n paths ([`large_n`]).
+//! ([`reference_values`]); the large-n paths ([`large_n`]); truncated n × r systems
+//! ([`truncated`]).
 //!
 //! Run with `cargo test --release --test numerics` (a module: `… --test numerics properties::`).
 
@@ -9,3 +10,4 @@ mod large_n;
 mod properties;
 mod reference_values;
 mod solvers;
+mod truncated;

@@ -29,6 +29,7 @@ mod margin;
 mod margin_small;
 mod primal;
 mod scalar;
+pub(crate) mod streamed;
 pub(crate) mod symmetric;
 
 pub use dual::DualDynamics;

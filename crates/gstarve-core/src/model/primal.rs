@@ -19,7 +19,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{Loss, Model, Regulariser};
+use super::{streamed, Loss, Model, Regulariser};
 use crate::error::Result;
 use crate::ode::OdeProblem;
 use crate::systems::FeatureSystem;
@@ -77,12 +77,17 @@ impl<'a> PrimalDynamics<'a> {
         &self.strengths_squared
     }
 
-    /// F(z) = S²(Uᵀψ(Uz) − λ_SD z) − μz written into `out`.
+    /// F(z) = S²(Uᵀψ(Uz) − λ_SD z) − μz written into `out`: one pass over U (row blocks,
+    /// O(nr), no n-vector kept; docs/theory.md §8.7).
     pub fn rhs_into(&self, z: &DVector<f64>, out: &mut DVector<f64>) {
         let u = self.system.coupling();
         let loss = self.model.loss();
-        let psi = (u * z).map(|m| loss.neg_derivative(m));
-        u.tr_mul_to(&psi, out);
+        streamed::transpose_map_into(
+            u,
+            z.as_slice(),
+            |m| loss.neg_derivative(m),
+            out.as_mut_slice(),
+        );
         let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
         for ((o, &s2), &zj) in out.iter_mut().zip(self.strengths_squared.iter()).zip(z) {
             *o = s2 * (*o - sd * zj) - mu * zj;
@@ -104,16 +109,12 @@ impl<'a> PrimalDynamics<'a> {
         next
     }
 
-    /// ∂F/∂z = −S² (Uᵀ diag(ℓ''(Uz)) U + λ_SD I) − μ I.
+    /// ∂F/∂z = −S² (Uᵀ diag(ℓ''(Uz)) U + λ_SD I) − μ I: r × r, accumulated over row blocks of
+    /// U (O(nr²) time, O(r²) memory beyond U: no n × r copy, no n × n matrix).
     pub fn jacobian(&self, z: &DVector<f64>) -> DMatrix<f64> {
         let u = self.system.coupling();
         let loss = self.model.loss();
-        let d = (u * z).map(|m| loss.curvature(m));
-        let mut du = u.clone();
-        for (i, mut row) in du.row_iter_mut().enumerate() {
-            row *= d[i];
-        }
-        let mut jac = -(u.transpose() * du);
+        let mut jac = -streamed::weighted_gram(u, z.as_slice(), |m| loss.curvature(m));
         let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
         for j in 0..jac.nrows() {
             jac.row_mut(j).scale_mut(self.strengths_squared[j]);

@@ -170,7 +170,12 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
     let free: Vec<usize> = (0..r)
         .filter(|&j| dynamics.strengths_squared()[j] > 0.0)
         .collect();
-    let uf = u.select_columns(&free);
+    // U_f: U itself when every strength is positive (no n × r copy).
+    let uf = if free.len() == r {
+        std::borrow::Cow::Borrowed(u)
+    } else {
+        std::borrow::Cow::Owned(u.select_columns(&free))
+    };
     let weights =
         DVector::from_iterator(free.len(), free.iter().map(|&j| dynamics.penalty_weight(j)));
     let embed = |x: &DVector<f64>| {
@@ -271,27 +276,10 @@ fn newton_step(
     gradient: &DVector<f64>,
 ) -> Option<DVector<f64>> {
     use faer::linalg::solvers::Solve;
-    let (n, k) = uf.shape();
-    let mut du = uf.clone();
-    for (i, mut row) in du.row_iter_mut().enumerate() {
-        row *= curvature[i];
-    }
-    let a = faer::MatRef::from_column_major_slice(uf.as_slice(), n, k);
-    let b = faer::MatRef::from_column_major_slice(du.as_slice(), n, k);
-    let mut hessian = faer::Mat::<f64>::zeros(k, k);
-    let par = if n * k * k >= 1 << 21 {
-        faer::Par::rayon(0)
-    } else {
-        faer::Par::Seq
-    };
-    faer::linalg::matmul::matmul(
-        hessian.as_mut(),
-        faer::Accum::Replace,
-        a.transpose(),
-        b,
-        1.0,
-        par,
-    );
+    let k = uf.ncols();
+    // U_fᵀ D U_f by row blocks of U_f (faer's GEMM per block): no n × k copy of U_f.
+    let gram = crate::model::streamed::diagonal_weighted_gram(uf, curvature.as_slice());
+    let mut hessian = faer::Mat::<f64>::from_fn(k, k, |i, j| gram[(i, j)]);
     for j in 0..k {
         hessian[(j, j)] += weights[j];
     }

@@ -2,7 +2,9 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{check_finite, FeatureSystem};
+use super::kernel::{dropped_share, partial_pays};
+use super::partial::Triplets;
+use super::{check_finite, FeatureSystem, Truncation};
 use crate::error::{Error, InputError, Result};
 
 /// Map labels to ±1: accepts {−1, +1} or {0, 1} (0 ↦ −1). Anything else is an error naming the
@@ -35,6 +37,21 @@ impl FeatureSystem {
     /// oriented so that (Uᵀ1)_j ≥ 0, which makes the squared-loss and SD steady-state responses
     /// non-negative.
     pub fn from_features(phi: &DMatrix<f64>, labels: &[f64]) -> Result<Self> {
+        Ok(Self::from_features_top(phi, labels, None)?.0)
+    }
+
+    /// [`FeatureSystem::from_features`] keeping the top `rank` features only (docs/theory.md
+    /// §8.7), with what was dropped. When max(64, 2·rank) < min(n, p) the SVD is partial: block
+    /// subspace iteration over YΦ itself (`systems::partial`, falling back to the full SVD if it
+    /// does not settle), O(np·rank) time per iteration and O((n + p)·rank) memory beyond Φ; neither ΦΦᵀ (n × n) nor
+    /// ΦᵀΦ (p × p) is formed (forming ΦΦᵀ alone would cost O(n²p) and square the condition
+    /// number). The dropped share uses Σ_all s² = ‖YΦ‖²_F = ‖Φ‖²_F, exact without the rest of the
+    /// spectrum. `None` keeps all r = min(n, p) features (and reports nothing dropped).
+    pub fn from_features_top(
+        phi: &DMatrix<f64>,
+        labels: &[f64],
+        rank: Option<usize>,
+    ) -> Result<(Self, Truncation)> {
         check_finite("features Φ", phi)?;
         let (n, p) = phi.shape();
         if labels.len() != n {
@@ -54,28 +71,25 @@ impl FeatureSystem {
             }));
         }
         let y = labels_to_signs(labels)?;
-        let mut signed = phi.clone();
-        for (i, mut row) in signed.row_iter_mut().enumerate() {
-            row *= y[i];
-        }
-        // faer's thin SVD: it reduces the wide n × p matrix (a network's p = m(d+2)+1 ≫ n) by QR
-        // first, so the cost is O(n²p), and it is backward stable, so small strengths keep their
-        // accuracy (unlike the eigen-decomposition of the Gram matrix YΦΦᵀY, which squares the
-        // condition number).
-        let mat = faer::Mat::<f64>::from_fn(n, p, |i, j| signed[(i, j)]);
-        let svd = mat.thin_svd().map_err(|_| {
-            Error::Input(InputError::Unsupported(
-                "the SVD of YΦ did not converge".to_string(),
-            ))
-        })?;
-        let (u, v, sv) = (svd.U(), svd.V(), svd.S().column_vector());
-        let r = n.min(p);
-        let mut order: Vec<usize> = (0..r).collect();
+        let mat = faer::Mat::<f64>::from_fn(n, p, |i, j| y[i] * phi[(i, j)]);
+        let full_rank = n.min(p);
+        // The partial solver may stop short (e.g. a matrix of rank below its Krylov space):
+        // then the full SVD, which is always right.
+        let partial = rank
+            .filter(|&r| partial_pays(r, full_rank))
+            .and_then(|r| super::partial::top_singular_triplets(mat.as_ref(), r));
+        let (sv, u, v) = match partial {
+            Some(triplets) => triplets,
+            None => all_singular_triplets(mat.as_ref())?,
+        };
+        let total = mat.norm_l2().powi(2);
+        let r = rank.unwrap_or(full_rank).min(sv.len());
+        let mut order: Vec<usize> = (0..sv.len()).collect();
         order.sort_by(|&a, &b| sv[b].total_cmp(&sv[a]));
         let mut strengths = DVector::zeros(r);
         let mut coupling = DMatrix::zeros(n, r);
         let mut features = DMatrix::zeros(p, r);
-        for (k, &j) in order.iter().enumerate() {
+        for (k, &j) in order.iter().take(r).enumerate() {
             strengths[k] = sv[j];
             let column_sum: f64 = (0..n).map(|i| u[(i, j)]).sum();
             let sign = if column_sum < 0.0 { -1.0 } else { 1.0 };
@@ -86,8 +100,35 @@ impl FeatureSystem {
                 features[(i, k)] = sign * v[(i, j)];
             }
         }
-        FeatureSystem::new(strengths, coupling)?.with_features(features)
+        let kept_sum: f64 = strengths.iter().map(|s| s * s).sum();
+        let truncation = Truncation {
+            dropped_features: full_rank - r,
+            dropped_strength_share: if r == full_rank {
+                0.0
+            } else {
+                dropped_share(total, kept_sum)
+            },
+            strength_floor: 0.0,
+            rank,
+        };
+        let system = FeatureSystem::new(strengths, coupling)?.with_features(features)?;
+        Ok((system, truncation))
     }
+}
+
+/// The thin SVD of YΦ by faer: it reduces the wide n × p matrix (a network's p = m(d+2)+1 ≫ n)
+/// by QR first, so the cost is O(n²p), and it is backward stable, so small strengths keep their
+/// accuracy (unlike the eigen-decomposition of the Gram matrix YΦΦᵀY, which squares the
+/// condition number).
+fn all_singular_triplets(a: faer::MatRef<'_, f64>) -> Result<Triplets> {
+    let svd = a.thin_svd().map_err(|_| {
+        Error::Input(InputError::Unsupported(
+            "the SVD of YΦ did not converge".to_string(),
+        ))
+    })?;
+    let sv = svd.S().column_vector();
+    let values = (0..sv.nrows()).map(|j| sv[j]).collect();
+    Ok((values, svd.U().to_owned(), svd.V().to_owned()))
 }
 
 #[cfg(test)]

@@ -34,6 +34,20 @@ pub struct Truncation {
     pub dropped_strength_share: f64,
     /// The relative floor on s² that was applied.
     pub strength_floor: f64,
+    /// The number of features kept when a rank R was asked for (the top R strengths,
+    /// docs/theory.md §8.7); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+}
+
+/// Σ_dropped s² / Σ_all s² from the total and the kept sum (0 for an all-zero total; never
+/// negative from rounding).
+pub(crate) fn dropped_share(total: f64, kept: f64) -> f64 {
+    if total > 0.0 {
+        ((total - kept) / total).max(0.0)
+    } else {
+        0.0
+    }
 }
 
 /// Check a relative strength floor: finite, 0 ≤ floor < 1.
@@ -62,6 +76,23 @@ impl FeatureSystem {
         kernel: &DMatrix<f64>,
         labels: &[f64],
         strength_floor: f64,
+    ) -> Result<(Self, Truncation)> {
+        Self::from_kernel_top(kernel, labels, strength_floor, None)
+    }
+
+    /// [`FeatureSystem::from_kernel`] keeping at most the top `rank` features (docs/theory.md
+    /// §8.7). When max(64, 2·rank) < n the decomposition is partial: block subspace
+    /// iteration (`systems::partial`, falling back to the full decomposition if it does not
+    /// settle) finds the `rank` largest eigenpairs of K in O(n²·rank) time per iteration and
+    /// O(n·rank) memory beyond Θ, and
+    /// the dropped share uses Σ_all s² = trace(YΘY) = trace(Θ), exact without the rest of the
+    /// spectrum. Negative eigenvalues are then checked among those found only. `None` keeps
+    /// every feature above the floor.
+    pub fn from_kernel_top(
+        kernel: &DMatrix<f64>,
+        labels: &[f64],
+        strength_floor: f64,
+        rank: Option<usize>,
     ) -> Result<(Self, Truncation)> {
         let strength_floor = validate_strength_floor(strength_floor)?;
         check_finite("kernel Θ", kernel)?;
@@ -92,19 +123,22 @@ impl FeatureSystem {
             }));
         }
         let y = labels_to_signs(labels)?;
-        // K = YΘY, symmetrised (the eigensolver reads one triangle).
+        // K = YΘY, symmetrised (the eigensolvers read one triangle, or all of it).
         let signed = faer::Mat::<f64>::from_fn(n, n, |i, j| {
             0.5 * y[i] * y[j] * (kernel[(i, j)] + kernel[(j, i)])
         });
-        let evd = signed.self_adjoint_eigen(faer::Side::Lower).map_err(|_| {
-            Error::Input(InputError::Unsupported(
-                "the eigendecomposition of YΘY did not converge".to_string(),
-            ))
-        })?;
-        let (vectors, values) = (evd.U(), evd.S().column_vector());
-        // Nondecreasing order: the largest eigenvalue is the last.
-        let largest = values[n - 1];
-        let smallest = values[0];
+        let partial = rank.filter(|&r| partial_pays(r, n));
+        // The partial solver may stop short (e.g. a kernel of rank below its Krylov space):
+        // then the full decomposition, which is always right.
+        let (values, vectors) =
+            match partial.and_then(|r| super::partial::top_eigenpairs(signed.as_ref(), r)) {
+                Some(pairs) => pairs,
+                None => all_eigenpairs(signed.as_ref())?,
+            };
+        let partial = partial.filter(|_| values.len() < n);
+        // Nonincreasing order: the largest eigenvalue is the first.
+        let largest = values[0];
+        let smallest = values.iter().copied().fold(f64::INFINITY, f64::min);
         if largest.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::Input(InputError::Empty {
                 what: "kernel Θ",
@@ -120,8 +154,14 @@ impl FeatureSystem {
             }));
         }
         let threshold = strength_floor * largest;
-        let kept: Vec<usize> = (0..n).rev().filter(|&j| values[j] > threshold).collect();
-        let total: f64 = (0..n).map(|j| values[j].max(0.0)).sum();
+        let limit = rank.unwrap_or(n).min(values.len());
+        let kept: Vec<usize> = (0..limit).filter(|&j| values[j] > threshold).collect();
+        // Σ_all s² without the full spectrum: trace(YΘY) = trace(Θ). The full decomposition
+        // sums its nonnegative eigenvalues, as it always has.
+        let total: f64 = match partial {
+            Some(_) => (0..n).map(|i| signed[(i, i)]).sum(),
+            None => values.iter().map(|v| v.max(0.0)).sum(),
+        };
         let kept_sum: f64 = kept.iter().map(|&j| values[j]).sum();
         let mut strengths = DVector::zeros(kept.len());
         let mut coupling = DMatrix::zeros(n, kept.len());
@@ -135,8 +175,9 @@ impl FeatureSystem {
         }
         let truncation = Truncation {
             dropped_features: n - kept.len(),
-            dropped_strength_share: ((total - kept_sum) / total).max(0.0),
+            dropped_strength_share: dropped_share(total, kept_sum),
             strength_floor,
+            rank,
         };
         Ok((FeatureSystem::new(strengths, coupling)?, truncation))
     }
@@ -159,12 +200,9 @@ impl FeatureSystem {
         let kept_sum: f64 = kept.iter().map(|&j| s2[j]).sum();
         let truncation = Truncation {
             dropped_features: s2.len() - kept.len(),
-            dropped_strength_share: if total > 0.0 {
-                ((total - kept_sum) / total).max(0.0)
-            } else {
-                0.0
-            },
+            dropped_strength_share: dropped_share(total, kept_sum),
             strength_floor,
+            rank: None,
         };
         if truncation.dropped_features == 0 {
             return Ok((self, truncation));
@@ -176,6 +214,65 @@ impl FeatureSystem {
         }
         Ok((next, truncation))
     }
+}
+
+impl FeatureSystem {
+    /// The top `rank` features by strength (docs/theory.md §8.7): the others are dropped, with
+    /// their share Σ_dropped s² / Σ_all s² (the features V, when present, lose the same columns).
+    /// Order is kept; ties are broken by position. `rank` ≥ r keeps everything.
+    pub fn keep_top(self, rank: usize) -> Result<(Self, Truncation)> {
+        if rank == 0 {
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "rank",
+                value: 0.0,
+                rule: "the number of features kept must be at least 1",
+            }));
+        }
+        let s2 = self.strengths_squared();
+        let r = s2.len();
+        let mut order: Vec<usize> = (0..r).collect();
+        order.sort_by(|&a, &b| s2[b].total_cmp(&s2[a]).then(a.cmp(&b)));
+        let mut kept = order[..rank.min(r)].to_vec();
+        kept.sort_unstable();
+        let kept_sum: f64 = kept.iter().map(|&j| s2[j]).sum();
+        let truncation = Truncation {
+            dropped_features: r - kept.len(),
+            dropped_strength_share: dropped_share(s2.sum(), kept_sum),
+            strength_floor: 0.0,
+            rank: Some(rank),
+        };
+        if truncation.dropped_features == 0 {
+            return Ok((self, truncation));
+        }
+        let strengths = DVector::from_iterator(kept.len(), kept.iter().map(|&j| self.strengths[j]));
+        let mut next = FeatureSystem::new(strengths, self.coupling.select_columns(&kept))?;
+        if let Some(v) = &self.features {
+            next = next.with_features(v.select_columns(&kept))?;
+        }
+        Ok((next, truncation))
+    }
+}
+
+/// Whether a partial decomposition of rank r is used for a matrix whose smaller side is k: when
+/// max(64, 2r) < k; below that the full decomposition is as cheap.
+pub(crate) fn partial_pays(r: usize, k: usize) -> bool {
+    (2 * r).max(64) < k
+}
+
+/// Every eigenpair of the symmetric matrix K (faer's self-adjoint eigensolver), eigenvalues in
+/// nonincreasing order, eigenvectors as the columns of the returned matrix.
+fn all_eigenpairs(k: faer::MatRef<'_, f64>) -> Result<(Vec<f64>, faer::Mat<f64>)> {
+    let n = k.nrows();
+    let evd = k.self_adjoint_eigen(faer::Side::Lower).map_err(|_| {
+        Error::Input(InputError::Unsupported(
+            "the eigendecomposition of YΘY did not converge".to_string(),
+        ))
+    })?;
+    let (u, s) = (evd.U(), evd.S().column_vector());
+    // faer's order is nondecreasing.
+    let values = (0..n).rev().map(|j| s[j]).collect();
+    let vectors = faer::Mat::from_fn(n, n, |i, j| u[(i, n - 1 - j)]);
+    Ok((values, vectors))
 }
 
 #[cfg(test)]
@@ -272,5 +369,107 @@ mod tests {
         ));
         assert!(FeatureSystem::from_kernel(&theta, &y, 1.5).is_err());
         assert!(FeatureSystem::from_kernel(&DMatrix::zeros(6, 6), &y, 0.0).is_err());
+    }
+
+    /// A 300-example kernel of rank 300 with a decaying spectrum: Θ = ΦΦᵀ, Φ with columns
+    /// scaled by 0.97^j (deterministic).
+    fn decaying_features(n: usize, p: usize) -> (DMatrix<f64>, Vec<f64>) {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(5);
+        let phi = DMatrix::from_fn(n, p, |_, j| {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            g * 0.97f64.powi(j as i32)
+        });
+        let labels = (0..n)
+            .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        (phi, labels)
+    }
+
+    /// The partial eigendecomposition's top-R strengths and |U| columns agree with the full
+    /// one's; the dropped share from trace(Θ) equals the full spectrum's tail share.
+    #[test]
+    fn partial_kernel_decomposition_matches_the_full_one() {
+        let (phi, y) = decaying_features(300, 300);
+        let theta = &phi * phi.transpose();
+        let (full, _) = FeatureSystem::from_kernel(&theta, &y, 0.0).unwrap();
+        let (top, t) = FeatureSystem::from_kernel_top(&theta, &y, 0.0, Some(10)).unwrap();
+        assert_eq!(
+            (top.rank(), t.dropped_features, t.rank),
+            (10, 290, Some(10))
+        );
+        let (a, b) = (full.strengths().rows(0, 10), top.strengths());
+        let rel = (a - b).amax() / a[0];
+        assert!(rel < 1e-10, "strengths: {rel:e}");
+        let (ua, ub) = (full.coupling().columns(0, 10), top.coupling());
+        let gap = (ua.abs() - ub.abs()).amax();
+        assert!(gap < 1e-7, "|U|: {gap:e}");
+        let s2 = full.strengths_squared();
+        let share = s2.rows(10, 290).sum() / s2.sum();
+        assert!(
+            (t.dropped_strength_share - share).abs() < 1e-10 * share,
+            "{t:?} vs {share}"
+        );
+        // R = full rank through the same entry point: the full decomposition, unchanged.
+        let (same, t) = FeatureSystem::from_kernel_top(&theta, &y, 0.0, Some(300)).unwrap();
+        assert_eq!(same, full);
+        assert_eq!(t.dropped_features, 0);
+    }
+
+    /// The partial SVD of YΦ (p > n) agrees with the full one: strengths, |U| and |V| columns;
+    /// R = full rank reproduces the full system exactly.
+    #[test]
+    fn partial_svd_matches_the_full_one() {
+        let (phi, y) = decaying_features(120, 200);
+        let full = FeatureSystem::from_features(&phi, &y).unwrap();
+        let (top, t) = FeatureSystem::from_features_top(&phi, &y, Some(8)).unwrap();
+        assert_eq!((top.rank(), t.dropped_features), (8, 112));
+        let rel = (full.strengths().rows(0, 8) - top.strengths()).amax() / full.strengths()[0];
+        assert!(rel < 1e-10, "strengths: {rel:e}");
+        let gap = (full.coupling().columns(0, 8).abs() - top.coupling().abs()).amax();
+        assert!(gap < 1e-7, "|U|: {gap:e}");
+        let (fv, tv) = (full.features().unwrap(), top.features().unwrap());
+        assert!((fv.columns(0, 8).abs() - tv.abs()).amax() < 1e-7);
+        let s2 = full.strengths_squared();
+        let share = s2.rows(8, 112).sum() / s2.sum();
+        assert!((t.dropped_strength_share - share).abs() < 1e-10 * share);
+        let (same, t) = FeatureSystem::from_features_top(&phi, &y, Some(120)).unwrap();
+        assert_eq!((same, t.dropped_features), (full, 0));
+    }
+
+    #[test]
+    fn keep_top_keeps_the_largest_strengths_in_order() {
+        let sys = FeatureSystem::decoupled(&[1.0, 3.0, 2.0, 0.5]).unwrap();
+        let (top, t) = sys.clone().keep_top(2).unwrap();
+        assert_eq!(top.strengths().as_slice(), &[3.0, 2.0]);
+        assert_eq!(top.coupling().column(0)[1], 1.0);
+        assert_eq!(t.dropped_features, 2);
+        assert!((t.dropped_strength_share - 1.25 / 14.25).abs() < 1e-15);
+        let (all, t) = sys.clone().keep_top(9).unwrap();
+        assert_eq!((all, t.dropped_features), (sys.clone(), 0));
+        assert!(sys.keep_top(0).is_err());
+    }
+
+    /// A kernel of rank 20 and features of rank 10, below the Krylov dimension 64, where the
+    /// partial solvers can stall: the result is still the top of the full decomposition, in
+    /// bounded time.
+    #[test]
+    fn rank_deficient_kernel_and_features_fall_back_or_converge() {
+        let (phi, y) = decaying_features(150, 20);
+        let theta = &phi * phi.transpose();
+        let (full, _) = FeatureSystem::from_kernel(&theta, &y, 0.0).unwrap();
+        let (top, t) = FeatureSystem::from_kernel_top(&theta, &y, 0.0, Some(5)).unwrap();
+        assert_eq!((top.rank(), t.rank), (5, Some(5)));
+        let rel = (full.strengths().rows(0, 5) - top.strengths()).amax() / full.strengths()[0];
+        assert!(rel < 1e-10, "{rel:e}");
+        // Features 100 × 120 of rank 10.
+        let (a10, labels) = decaying_features(100, 10);
+        let (b10, _) = decaying_features(120, 10);
+        let wide = &a10 * b10.transpose();
+        let (a, _) = FeatureSystem::from_features_top(&wide, &labels, Some(3)).unwrap();
+        let b = FeatureSystem::from_features(&wide, &labels).unwrap();
+        let rel = (a.strengths() - b.strengths().rows(0, 3)).amax() / b.strengths()[0];
+        assert!(rel < 1e-10, "{rel:e}");
     }
 }

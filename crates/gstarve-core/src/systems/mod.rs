@@ -9,6 +9,7 @@ mod io;
 mod kernel;
 mod npy;
 mod npz;
+mod partial;
 mod random;
 
 pub use features::labels_to_signs;
@@ -18,7 +19,7 @@ pub use kernel::{
     NEGATIVE_EIGENVALUE_TOLERANCE, SYMMETRY_TOLERANCE,
 };
 pub use npy::{npy_bytes, parse_npy, read_npy, write_npy, NpyArray};
-pub use random::Spectrum;
+pub use random::{haar_coupling, Spectrum, RANDOM_MAX_ENTRIES, RANDOM_MAX_EXAMPLES};
 
 use nalgebra::{DMatrix, DVector};
 
@@ -44,6 +45,24 @@ pub struct FeatureSystem {
 impl FeatureSystem {
     /// Build a system from strengths s and coupling U (n × r, orthonormal columns).
     pub fn new(strengths: DVector<f64>, coupling: DMatrix<f64>) -> Result<Self> {
+        Self::validated(strengths, coupling, true)
+    }
+
+    /// [`FeatureSystem::new`] for a coupling orthonormal by construction (the Q of a Householder
+    /// QR, orthonormal to O(nε)): every check but max |UᵀU − I|, which costs O(nr²) — as much as
+    /// the QR itself for a square Haar coupling.
+    pub(crate) fn from_orthonormal_coupling(
+        strengths: DVector<f64>,
+        coupling: DMatrix<f64>,
+    ) -> Result<Self> {
+        Self::validated(strengths, coupling, false)
+    }
+
+    fn validated(
+        strengths: DVector<f64>,
+        coupling: DMatrix<f64>,
+        check_orthonormality: bool,
+    ) -> Result<Self> {
         for (j, &s) in strengths.iter().enumerate() {
             if !s.is_finite() || s < 0.0 {
                 return Err(Error::Input(InputError::InvalidStrength {
@@ -76,12 +95,14 @@ impl FeatureSystem {
                 rule: "it cannot have more columns (features) than rows (examples)",
             }));
         }
-        let deviation = orthonormality_deviation(&coupling);
-        if deviation > ORTHOGONALITY_TOLERANCE {
-            return Err(Error::Input(InputError::NotOrthogonal {
-                deviation,
-                tolerance: ORTHOGONALITY_TOLERANCE,
-            }));
+        if check_orthonormality {
+            let deviation = orthonormality_deviation(&coupling);
+            if deviation > ORTHOGONALITY_TOLERANCE {
+                return Err(Error::Input(InputError::NotOrthogonal {
+                    deviation,
+                    tolerance: ORTHOGONALITY_TOLERANCE,
+                }));
+            }
         }
         Ok(Self {
             strengths,
@@ -196,9 +217,25 @@ impl FeatureSystem {
     }
 }
 
-/// max_ij |(AᵀA − I)_ij| for a matrix A with (supposedly) orthonormal columns.
+/// max_ij |(AᵀA − I)_ij| for a matrix A with (supposedly) orthonormal columns;
+/// AᵀA by faer's GEMM on A itself (no transposed copy: O(r²) memory beyond A).
 pub fn orthonormality_deviation(a: &DMatrix<f64>) -> f64 {
-    let gram = a.transpose() * a;
+    let (n, r) = a.shape();
+    let view = faer::MatRef::from_column_major_slice(a.as_slice(), n, r);
+    let par = if n * r * r >= 1 << 21 {
+        faer::Par::rayon(0)
+    } else {
+        faer::Par::Seq
+    };
+    let mut gram = faer::Mat::<f64>::zeros(r, r);
+    faer::linalg::matmul::matmul(
+        gram.as_mut(),
+        faer::Accum::Replace,
+        view.transpose(),
+        view,
+        1.0,
+        par,
+    );
     let mut worst: f64 = 0.0;
     for i in 0..gram.nrows() {
         for j in 0..gram.ncols() {

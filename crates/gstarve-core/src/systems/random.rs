@@ -4,7 +4,8 @@ use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::FeatureSystem;
+use super::kernel::dropped_share;
+use super::{FeatureSystem, Truncation};
 use crate::error::{Error, InputError, Result};
 
 /// A spectrum of strengths s₁ ≥ … ≥ s_n.
@@ -62,35 +63,115 @@ impl Spectrum {
     }
 }
 
-/// A Haar-random orthogonal n × n matrix: QR of a standard Gaussian matrix with the signs of R's
-/// diagonal moved into Q (Mezzadri 2007). The Gaussian entries come from ChaCha12
-/// (`rand_chacha::ChaCha12Rng::seed_from_u64(seed)`), whose stream is value-stable across
-/// rand_chacha versions and platforms (rand's `StdRng` promises neither).
+/// Largest number of examples of a random system.
+pub const RANDOM_MAX_EXAMPLES: usize = 1_000_000;
+/// Largest n·r of a random system: its coupling takes 8·n·r bytes (3.2 GB here), and its QR about
+/// twice that again while it is built. Allows n = 20000 with every feature, and n = 10⁶ with 400.
+pub const RANDOM_MAX_ENTRIES: usize = 400_000_000;
+
+/// A Haar-random orthogonal n × n matrix: [`haar_coupling`] with r = n.
 pub fn haar_orthogonal(n: usize, seed: u64) -> DMatrix<f64> {
+    haar_coupling(n, n, seed)
+}
+
+/// The first r columns of a Haar-random orthogonal n × n matrix, i.e. a Haar-distributed n × r
+/// matrix with orthonormal columns: the thin QR (faer) of an n × r standard Gaussian matrix,
+/// with the signs of R's diagonal moved into Q (Mezzadri 2007).
+///
+/// The Gaussian entries come from ChaCha12 (`rand_chacha::ChaCha12Rng::seed_from_u64(seed)`),
+/// whose stream is value-stable across rand_chacha versions and platforms (rand's `StdRng`
+/// promises neither), in column-major order. The first r columns of the n × n Gaussian matrix
+/// are therefore the n × r one, and column j of Q depends only on columns 1…j of it: the n × r
+/// coupling is the first r columns of the n × n one (to rounding), for the same seed.
+/// Cost O(nr²) time and O(nr) memory.
+pub fn haar_coupling(n: usize, r: usize, seed: u64) -> DMatrix<f64> {
     let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(seed);
-    let g = DMatrix::from_fn(n, n, |_, _| StandardNormal.sample(&mut rng));
-    let qr = g.qr();
-    let mut q = qr.q();
-    let r = qr.r();
-    for j in 0..n {
-        if r[(j, j)] < 0.0 {
-            q.column_mut(j).neg_mut();
+    let mut gaussian = faer::Mat::<f64>::zeros(n, r);
+    for j in 0..r {
+        for x in gaussian.col_mut(j).iter_mut() {
+            *x = StandardNormal.sample(&mut rng);
         }
     }
-    q
+    let qr = gaussian.qr();
+    drop(gaussian);
+    let q = qr.compute_thin_Q();
+    let diagonal: Vec<f64> = (0..r).map(|j| qr.thin_R()[(j, j)]).collect();
+    drop(qr);
+    let mut coupling = DMatrix::zeros(n, r);
+    for (j, mut column) in coupling.column_iter_mut().enumerate() {
+        let sign = if diagonal[j] < 0.0 { -1.0 } else { 1.0 };
+        for (i, x) in column.iter_mut().enumerate() {
+            *x = sign * q[(i, j)];
+        }
+    }
+    coupling
+}
+
+/// Check the size of a random system: 1 ≤ r ≤ n ≤ [`RANDOM_MAX_EXAMPLES`] and
+/// n·r ≤ [`RANDOM_MAX_ENTRIES`].
+fn check_random_size(n: usize, r: usize) -> Result<()> {
+    if n == 0 || n > RANDOM_MAX_EXAMPLES {
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "random system size n",
+            value: n as f64,
+            rule: "n must be between 1 and 1000000",
+        }));
+    }
+    if r == 0 || r > n {
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "rank",
+            value: r as f64,
+            rule: "the number of features kept must be between 1 and n",
+        }));
+    }
+    if n.saturating_mul(r) > RANDOM_MAX_ENTRIES {
+        return Err(Error::Input(InputError::InvalidParameter {
+            name: "random system size n·r",
+            value: (n as f64) * (r as f64),
+            rule: "the coupling U (n × r) may have at most 4·10⁸ entries (3.2 GB): keep fewer features",
+        }));
+    }
+    Ok(())
 }
 
 impl FeatureSystem {
     /// A random system: n examples and features, Haar coupling, the given spectrum, a seed.
     pub fn random(n: usize, spectrum: Spectrum, seed: u64) -> Result<Self> {
-        if n == 0 || n > 20_000 {
-            return Err(Error::Input(InputError::InvalidParameter {
-                name: "random system size n",
-                value: n as f64,
-                rule: "n must be between 1 and 20000",
-            }));
-        }
-        FeatureSystem::new(spectrum.strengths(n)?, haar_orthogonal(n, seed))
+        check_random_size(n, n)?;
+        FeatureSystem::from_orthonormal_coupling(spectrum.strengths(n)?, haar_orthogonal(n, seed))
+    }
+
+    /// The top `rank` features of a random system of n examples (docs/theory.md §8.7): the
+    /// `rank` largest strengths of the n-point spectrum, in the spectrum's order, with the Haar
+    /// n × rank coupling of [`haar_coupling`]; the [`Truncation`] reports the rest of the
+    /// spectrum as dropped (share Σ_dropped s² / Σ_all s²). For a nonincreasing spectrum
+    /// (geometric or linear with from ≥ to) this is exactly the first `rank` features of
+    /// [`FeatureSystem::random`] with the same seed, to rounding; never forms an n × n matrix.
+    pub fn random_top(
+        n: usize,
+        rank: usize,
+        spectrum: Spectrum,
+        seed: u64,
+    ) -> Result<(Self, Truncation)> {
+        check_random_size(n, rank)?;
+        let all = spectrum.strengths(n)?;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| all[b].total_cmp(&all[a]).then(a.cmp(&b)));
+        let mut kept = order[..rank].to_vec();
+        kept.sort_unstable();
+        let strengths = DVector::from_iterator(rank, kept.iter().map(|&j| all[j]));
+        let total: f64 = all.iter().map(|s| s * s).sum();
+        let kept_sum: f64 = strengths.iter().map(|s| s * s).sum();
+        let truncation = Truncation {
+            dropped_features: n - rank,
+            dropped_strength_share: dropped_share(total, kept_sum),
+            strength_floor: 0.0,
+            rank: Some(rank),
+        };
+        Ok((
+            FeatureSystem::from_orthonormal_coupling(strengths, haar_coupling(n, rank, seed))?,
+            truncation,
+        ))
     }
 }
 
@@ -118,5 +199,44 @@ mod tests {
         assert!(orthonormality_deviation(&a) < 1e-12);
         assert_eq!(a, haar_orthogonal(50, 7));
         assert_ne!(a, haar_orthogonal(50, 8));
+    }
+
+    /// The n × r coupling is the first r columns of the n × n one, and the top-r system the
+    /// first r features of the full one, with the dropped share of the spectrum's tail.
+    #[test]
+    fn truncated_random_system_is_the_top_of_the_full_one() {
+        let spectrum = Spectrum::Geometric { from: 5.0, to: 0.5 };
+        let full = FeatureSystem::random(40, spectrum, 3).unwrap();
+        let (top, t) = FeatureSystem::random_top(40, 7, spectrum, 3).unwrap();
+        assert_eq!((top.examples(), top.rank()), (40, 7));
+        let gap = (full.coupling().columns(0, 7) - top.coupling()).amax();
+        assert!(gap < 1e-12, "{gap}");
+        assert_eq!(top.strengths(), &full.strengths().rows(0, 7).into_owned());
+        let s2 = full.strengths_squared();
+        let share = s2.rows(7, 33).sum() / s2.sum();
+        assert_eq!(t.dropped_features, 33);
+        assert!((t.dropped_strength_share - share).abs() < 1e-14, "{t:?}");
+        let (all, t) = FeatureSystem::random_top(40, 40, spectrum, 3).unwrap();
+        assert!((all.coupling() - full.coupling()).amax() < 1e-12);
+        assert_eq!((t.dropped_features, t.dropped_strength_share), (0, 0.0));
+        // An increasing spectrum keeps its largest strengths.
+        let rising = Spectrum::Linear { from: 1.0, to: 4.0 };
+        let (top, _) = FeatureSystem::random_top(4, 2, rising, 3).unwrap();
+        assert_eq!(top.strengths().as_slice(), &[3.0, 4.0]);
+    }
+
+    #[test]
+    fn random_sizes_are_capped_on_n_times_r() {
+        let spectrum = Spectrum::Geometric { from: 5.0, to: 0.5 };
+        for (n, r) in [(0, 1), (10, 0), (10, 11), (1_000_001, 1), (200_000, 2_001)] {
+            assert!(
+                matches!(
+                    FeatureSystem::random_top(n, r, spectrum, 0),
+                    Err(Error::Input(InputError::InvalidParameter { .. }))
+                ),
+                "{n} × {r}"
+            );
+        }
+        assert!(FeatureSystem::random(20_001, spectrum, 0).is_err());
     }
 }

@@ -52,12 +52,9 @@ pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity
     let r = system.rank();
     let s2 = system.strengths_squared();
     let m = &steady_state.margins;
-    // J = I + λ⁻¹ S² Uᵀ D U.
-    let mut du = u.clone();
-    for (i, mut row) in du.row_iter_mut().enumerate() {
-        row *= sigmoid_prime(m[i]);
-    }
-    let mut jacobian = u.tr_mul(&du);
+    // J = I + λ⁻¹ S² Uᵀ D U (UᵀDU by row blocks of U: no n × r copy).
+    let d: Vec<f64> = m.iter().map(|&mi| sigmoid_prime(mi)).collect();
+    let mut jacobian = crate::model::streamed::diagonal_weighted_gram(u, &d);
     for (j, mut row) in jacobian.row_iter_mut().enumerate() {
         row *= s2[j] / lambda;
     }

@@ -1,0 +1,172 @@
+//! The two products with the coupling that the z-space dynamics need, each in one pass over U
+//! (docs/theory.md §3.2, §8.7): for an n × r coupling with r ≪ n, U is the only large object, and
+//! reading it from memory is the cost of an evaluation.
+//!
+//! U is stored column-major, so a block of B rows is r contiguous runs of B numbers. For each
+//! block: the margins m_i = U_i·z of its rows, then their contribution Σ_i U_i f(m_i) to Uᵀf(Uz);
+//! the block (B·r numbers, about 512 KB) is still in cache for the second use, so U streams
+//! through memory once per evaluation instead of twice. Cost O(nr), memory O(B + r).
+
+use nalgebra::DMatrix;
+
+/// Bytes of U per row block: small enough to stay in a core's L2 cache between its two uses.
+const BLOCK_BYTES: usize = 512 * 1024;
+
+/// Rows per block for r columns.
+fn block_rows(r: usize) -> usize {
+    (BLOCK_BYTES / (8 * r.max(1))).clamp(64, 8192)
+}
+
+/// The rows start … start + rows − 1 of the column-major n × r matrix `data` as a faer view.
+fn row_block(data: &[f64], n: usize, r: usize, start: usize, rows: usize) -> faer::MatRef<'_, f64> {
+    faer::MatRef::from_column_major_slice_with_stride(&data[start..], rows, r, n)
+}
+
+/// out = Uᵀ f(Uz), U read once: per row block B, m_B = U_B z and out += U_Bᵀ f(m_B), both by
+/// faer's matrix–vector products.
+///
+/// Measured at n = 10⁴, r = 100 (docs/benchmarks.md, "Truncated systems at large n"): 0.51–0.58
+/// ms against 0.60–0.65 ms for the two full products (faer, sequential or on 2 threads) and
+/// 0.69 ms for nalgebra's.
+pub(crate) fn transpose_map_into(
+    u: &DMatrix<f64>,
+    z: &[f64],
+    f: impl Fn(f64) -> f64,
+    out: &mut [f64],
+) {
+    let (n, r) = u.shape();
+    let data = u.as_slice();
+    let block = block_rows(r).min(n);
+    let zf = faer::MatRef::from_column_major_slice(z, r, 1);
+    let mut margins = vec![0.0; block];
+    let mut acc = faer::MatMut::from_column_major_slice_mut(out, r, 1);
+    acc.fill(0.0);
+    let mut start = 0;
+    while start < n {
+        let rows = block.min(n - start);
+        let ub = row_block(data, n, r, start, rows);
+        let mut mb = faer::MatMut::from_column_major_slice_mut(&mut margins[..rows], rows, 1);
+        faer::linalg::matmul::matmul(
+            mb.as_mut(),
+            faer::Accum::Replace,
+            ub,
+            zf,
+            1.0,
+            faer::Par::Seq,
+        );
+        for i in 0..rows {
+            mb[(i, 0)] = f(mb[(i, 0)]);
+        }
+        faer::linalg::matmul::matmul(
+            acc.as_mut(),
+            faer::Accum::Add,
+            ub.transpose(),
+            mb.as_ref(),
+            1.0,
+            faer::Par::Seq,
+        );
+        start += rows;
+    }
+}
+
+/// UᵀDU with D = diag(f((Uz)_i)) (r × r), accumulated over row blocks: per block the margins,
+/// the scaled block D_B U_B (B × r scratch, B ≥ r) and U_Bᵀ(D_B U_B) by faer's matrix product
+/// (in parallel for large blocks). U is read once; no n × r copy is made. Cost O(nr²), memory
+/// O(Br + r²).
+pub(crate) fn weighted_gram(u: &DMatrix<f64>, z: &[f64], f: impl Fn(f64) -> f64) -> DMatrix<f64> {
+    let n = u.nrows();
+    let data = u.as_slice();
+    weighted_gram_by_blocks(u, |start, d| {
+        d.iter_mut().for_each(|x| *x = 0.0);
+        for (j, &zj) in z.iter().enumerate() {
+            let column = &data[j * n + start..j * n + start + d.len()];
+            for (di, &uij) in d.iter_mut().zip(column) {
+                *di += uij * zj;
+            }
+        }
+        d.iter_mut().for_each(|x| *x = f(*x));
+    })
+}
+
+/// UᵀDU for a given diagonal D = diag(d) (length n), by the same row blocks.
+pub(crate) fn diagonal_weighted_gram(u: &DMatrix<f64>, d: &[f64]) -> DMatrix<f64> {
+    weighted_gram_by_blocks(u, |start, block| {
+        block.copy_from_slice(&d[start..start + block.len()]);
+    })
+}
+
+/// The block loop of [`weighted_gram`]: `weights(start, d)` fills the weights of rows
+/// start … start + d.len() − 1.
+fn weighted_gram_by_blocks(
+    u: &DMatrix<f64>,
+    mut weights: impl FnMut(usize, &mut [f64]),
+) -> DMatrix<f64> {
+    let (n, r) = u.shape();
+    let data = u.as_slice();
+    // At least r rows per block, so that each product is a rank-≥r update of the r × r result
+    // (the scratch then costs no more than the result).
+    let block = block_rows(r).max(r).min(n);
+    let par = if block * r * r >= 1 << 21 {
+        faer::Par::rayon(0)
+    } else {
+        faer::Par::Seq
+    };
+    let mut gram = faer::Mat::<f64>::zeros(r, r);
+    let mut scaled = faer::Mat::<f64>::zeros(block, r);
+    let mut d = vec![0.0; block];
+    let mut start = 0;
+    while start < n {
+        let rows = block.min(n - start);
+        let w = &mut d[..rows];
+        weights(start, w);
+        let ub = row_block(data, n, r, start, rows);
+        for j in 0..r {
+            for i in 0..rows {
+                scaled[(i, j)] = w[i] * ub[(i, j)];
+            }
+        }
+        faer::linalg::matmul::matmul(
+            gram.as_mut(),
+            faer::Accum::Add,
+            ub.transpose(),
+            scaled.as_ref().subrows(0, rows),
+            1.0,
+            par,
+        );
+        start += rows;
+    }
+    DMatrix::from_fn(r, r, |i, j| gram[(i, j)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::DVector;
+
+    /// Against the two-product formulas, on sizes that leave a partial last block.
+    #[test]
+    fn one_pass_products_equal_the_direct_ones() {
+        for (n, r) in [(1, 1), (37, 3), (1000, 20), (3000, 7)] {
+            let u = DMatrix::from_fn(n, r, |i, j| (((i * 31 + j * 17) % 23) as f64 - 11.0) / 13.0);
+            let z: Vec<f64> = (0..r).map(|j| 0.3 - 0.05 * j as f64).collect();
+            let f = |m: f64| 1.0 / (1.0 + m.exp());
+            let margins = &u * DVector::from_column_slice(&z);
+            let direct = u.tr_mul(&margins.map(f));
+            let mut out = vec![0.0; r];
+            transpose_map_into(&u, &z, f, &mut out);
+            let scale = direct.amax().max(1.0);
+            let gap = (DVector::from_vec(out) - &direct).amax();
+            assert!(gap < 1e-13 * scale, "{n}×{r}: {gap:e}");
+            let mut du = u.clone();
+            for (i, mut row) in du.row_iter_mut().enumerate() {
+                row *= f(margins[i]);
+            }
+            let expected = u.transpose() * du;
+            let gap = (weighted_gram(&u, &z, f) - &expected).amax();
+            assert!(gap < 1e-13 * expected.amax().max(1.0), "{n}×{r}: {gap:e}");
+            let d: Vec<f64> = margins.iter().map(|&m| f(m)).collect();
+            let gap = (diagonal_weighted_gram(&u, &d) - &expected).amax();
+            assert!(gap < 1e-13 * expected.amax().max(1.0), "{n}×{r}: {gap:e}");
+        }
+    }
+}
