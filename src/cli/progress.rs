@@ -7,11 +7,15 @@
 //! shows its ETA, one without (Newton's iterations) a spinner with the count and elapsed time.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gstarve_core::sweeps::progress::{Progress, ProgressObserver};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The id of the next computation.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// How long a computation runs before its bar is drawn.
 const SHOW_AFTER: Duration = Duration::from_millis(1500);
@@ -21,6 +25,16 @@ struct Running {
     bar: ProgressBar,
     started: Instant,
     shown: bool,
+    /// Which computation this is (a timer shows the bar of its own computation only).
+    id: u64,
+}
+
+impl Running {
+    fn show(&mut self) {
+        self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        self.bar.enable_steady_tick(Duration::from_millis(200));
+        self.shown = true;
+    }
 }
 
 /// The terminal bar (one computation at a time; a nested one replaces it).
@@ -44,6 +58,11 @@ impl ProgressObserver for TerminalBar {
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()),
                 format!("{{msg}} {{wide_bar}} {{pos}}/{{len}} {unit}, {{eta}} left"),
             )
+        } else if unit.is_empty() {
+            (
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
+                "{spinner} {msg}, {elapsed}".to_string(),
+            )
         } else {
             (
                 ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
@@ -54,7 +73,8 @@ impl ProgressObserver for TerminalBar {
             bar.set_style(style);
         }
         bar.set_message(message);
-        self.with(|r| {
+        let id = self.with(|r| {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             if let Some(old) = r.take() {
                 old.bar.finish_and_clear();
             }
@@ -62,6 +82,17 @@ impl ProgressObserver for TerminalBar {
                 bar,
                 started: Instant::now(),
                 shown: false,
+                id,
+            });
+            id
+        });
+        // A computation that reports nothing for a while (a decomposition) still shows up.
+        std::thread::spawn(move || {
+            std::thread::sleep(SHOW_AFTER);
+            TERMINAL.with(|r| {
+                if let Some(run) = r.as_mut().filter(|run| run.id == id && !run.shown) {
+                    run.show();
+                }
             });
         });
     }
@@ -71,9 +102,7 @@ impl ProgressObserver for TerminalBar {
             if let Some(run) = r {
                 run.bar.set_position(done as u64);
                 if !run.shown && run.started.elapsed() >= SHOW_AFTER {
-                    run.bar.set_draw_target(ProgressDrawTarget::stderr());
-                    run.bar.enable_steady_tick(Duration::from_millis(200));
-                    run.shown = true;
+                    run.show();
                 }
             }
         });

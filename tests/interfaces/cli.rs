@@ -155,7 +155,12 @@ fn unstable_learning_rate() {
             "--methods",
             "gd",
         ],
-        &["η = 0.5", "unstable", "curvature bound 9.01", "η < 2.220e-1"],
+        &[
+            "η = 0.5",
+            "unstable",
+            "curvature bound 9.01",
+            "η < 2.220e-1",
+        ],
     );
 }
 

@@ -6,6 +6,7 @@ use super::kernel::{dropped_share, partial_pays};
 use super::partial::Triplets;
 use super::{check_finite, FeatureSystem, Truncation};
 use crate::error::{Error, InputError, Result};
+use crate::sweeps::progress::Stage;
 
 /// Map labels to ±1: accepts {−1, +1} or {0, 1} (0 ↦ −1). Anything else is an error naming the
 /// first offending label.
@@ -121,6 +122,7 @@ impl FeatureSystem {
 /// accuracy (unlike the eigen-decomposition of the Gram matrix YΦΦᵀY, which squares the
 /// condition number).
 fn all_singular_triplets(a: faer::MatRef<'_, f64>) -> Result<Triplets> {
+    let _stage = Stage::begin("SVD of YΦ", "", 0);
     let svd = a.thin_svd().map_err(|_| {
         Error::Input(InputError::Unsupported(
             "the SVD of YΦ did not converge".to_string(),

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::{check_finite, labels_to_signs, FeatureSystem};
 use crate::error::{Error, InputError, Result};
+use crate::sweeps::progress::Stage;
 
 /// The default relative floor on s² for kernel inputs: eigenvalues of K at or below 1e-12·s₁²
 /// are zero strengths (the eigensolver's rounding is about 1e-16·s₁²).
@@ -263,6 +264,7 @@ pub(crate) fn partial_pays(r: usize, k: usize) -> bool {
 /// nonincreasing order, eigenvectors as the columns of the returned matrix.
 fn all_eigenpairs(k: faer::MatRef<'_, f64>) -> Result<(Vec<f64>, faer::Mat<f64>)> {
     let n = k.nrows();
+    let _stage = Stage::begin("eigendecomposition of YΘY", "", 0);
     let evd = k.self_adjoint_eigen(faer::Side::Lower).map_err(|_| {
         Error::Input(InputError::Unsupported(
             "the eigendecomposition of YΘY did not converge".to_string(),

@@ -13,6 +13,7 @@
 //! stops when the top r Ritz values change by at most 10⁻¹⁴·s₁ between iterations, or returns
 //! `None` after [`MAX_ITERATIONS`] (the caller then takes the full decomposition).
 
+use crate::sweeps::progress::Stage;
 use faer::{Mat, MatRef};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -53,7 +54,9 @@ pub(crate) fn top_eigenpairs(k: MatRef<'_, f64>, count: usize) -> Option<(Vec<f6
     let block = (2 * count + 8).min(n);
     let mut q = orthonormalise(&(k * start_block(n, block)));
     let mut previous: Vec<f64> = Vec::new();
-    for _ in 0..MAX_ITERATIONS {
+    let stage = Stage::begin("top eigenpairs of YΘY", "iterations", 0);
+    for iteration in 0..MAX_ITERATIONS {
+        stage.advance(iteration);
         let kq = k * &q;
         let t = q.transpose() * &kq;
         let t = Mat::<f64>::from_fn(block, block, |i, j| 0.5 * (t[(i, j)] + t[(j, i)]));

@@ -7,6 +7,7 @@ use rand_distr::{Distribution, StandardNormal};
 use super::kernel::dropped_share;
 use super::{FeatureSystem, Truncation};
 use crate::error::{Error, InputError, Result};
+use crate::sweeps::progress::Stage;
 
 /// A spectrum of strengths s₁ ≥ … ≥ s_n.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,6 +86,7 @@ pub fn haar_orthogonal(n: usize, seed: u64) -> DMatrix<f64> {
 /// coupling is the first r columns of the n × n one (to rounding), for the same seed.
 /// Cost O(nr²) time and O(nr) memory.
 pub fn haar_coupling(n: usize, r: usize, seed: u64) -> DMatrix<f64> {
+    let _stage = Stage::begin("random Haar coupling", "", 0);
     let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(seed);
     let mut gaussian = faer::Mat::<f64>::zeros(n, r);
     for j in 0..r {

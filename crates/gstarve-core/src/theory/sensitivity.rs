@@ -52,6 +52,7 @@ pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity
     let r = system.rank();
     let s2 = system.strengths_squared();
     let m = &steady_state.margins;
+    let _stage = crate::sweeps::progress::Stage::begin("sensitivities: J⁻¹ at z*", "", 0);
     // J = I + λ⁻¹ S² Uᵀ D U (UᵀDU by row blocks of U: no n × r copy).
     let d: Vec<f64> = m.iter().map(|&mi| sigmoid_prime(mi)).collect();
     let mut jacobian = crate::model::streamed::diagonal_weighted_gram(u, &d);
