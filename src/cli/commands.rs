@@ -489,6 +489,17 @@ pub fn check(a: &CheckArgs) -> Result<()> {
             ..CheckOptions::default()
         },
     )?;
+    if matches!(
+        (loss, regulariser),
+        (Loss::Logistic, Regulariser::L2 { .. })
+    ) && loaded.system.examples() > DualDynamics::MAX_EXAMPLES
+    {
+        eprintln!(
+            "note: no dual row: the dual flow needs the n × n Gram matrix (n = {} > {})",
+            loaded.system.examples(),
+            DualDynamics::MAX_EXAMPLES
+        );
+    }
     if rows.is_empty() {
         let reason = nothing_to_check(&loaded.system, loss, regulariser)
             .unwrap_or("no prediction of docs/theory.md applies to this system");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference;
 use gstarve_core::simulation::figures::{
     FlowVsGdData, FlowVsGdSpec, GalleryData, GallerySpec, PhasePlaneCurves, PhasePlaneData,
@@ -325,6 +325,15 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
             Some(step) => eta = step,
             None => curves.gd = false,
         }
+    }
+    if curves.dual && loaded.system.examples() > DualDynamics::MAX_EXAMPLES {
+        curves.dual = false;
+        notes.push(format!(
+            "note: dual path left out: it has one variable per example and needs the n × n Gram \
+             matrix (n = {} > {})",
+            loaded.system.examples(),
+            DualDynamics::MAX_EXAMPLES
+        ));
     }
     let rank = loaded.system.rank();
     let planar = rank == 2;

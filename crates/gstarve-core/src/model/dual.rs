@@ -43,6 +43,10 @@ pub struct DualDynamics {
 impl DualDynamics {
     /// The authors' starting point α(0) = 1e−8·1 (docs/theory.md §3.5).
     pub const DEFAULT_START: f64 = 1e-8;
+    /// The most examples the dual is integrated for: it is n-dimensional and its implicit steps
+    /// need the n × n Gram matrix K and an n × n Jacobian (2·8n² bytes, 6.4 GB at n = 2·10⁴),
+    /// whatever the rank of the system.
+    pub const MAX_EXAMPLES: usize = 20_000;
 
     /// The dual of `dynamics` (logistic loss, L2 or SD with λ > 0).
     pub fn new(dynamics: &PrimalDynamics) -> Result<Self> {
@@ -52,6 +56,14 @@ impl DualDynamics {
             )));
         }
         let sys: &FeatureSystem = dynamics.system();
+        if sys.examples() > Self::MAX_EXAMPLES {
+            return Err(Error::Input(InputError::Unsupported(format!(
+                "the dual flow has one variable per example and needs the n × n Gram matrix: \
+                 n = {} is above its limit of {} examples (the primal flow costs O(nr))",
+                sys.examples(),
+                Self::MAX_EXAMPLES
+            ))));
+        }
         let lambda = dynamics.regulariser().lambda();
         if lambda <= 0.0 {
             return Err(Error::Input(InputError::InvalidParameter {
@@ -263,5 +275,17 @@ mod tests {
         let start = dual.start(DualDynamics::DEFAULT_START).unwrap();
         assert!((DualDynamics::weights(start.as_slice())[0] - 1e-8).abs() < 1e-22);
         assert!(dual.start(0.0).is_err() && dual.start(1.0).is_err());
+    }
+
+    /// Above its size limit the dual is refused by a message that names n and the limit, before
+    /// anything n × n is allocated (20 001 examples, one feature: U is 160 KB, K would be 3.2 GB).
+    #[test]
+    fn too_many_examples_are_refused_before_allocating() {
+        let n = DualDynamics::MAX_EXAMPLES + 1;
+        let spectrum = crate::systems::Spectrum::Geometric { from: 2.0, to: 1.0 };
+        let (sys, _) = FeatureSystem::random_top(n, 1, spectrum, 3).unwrap();
+        let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.1 }).unwrap();
+        let err = DualDynamics::new(&d).unwrap_err().to_string();
+        assert!(err.contains("n = 20001") && err.contains("20000"), "{err}");
     }
 }
