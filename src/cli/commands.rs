@@ -123,6 +123,12 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         dual_start: DualDynamics::DEFAULT_START,
         fixed_point: !a.no_fixed_point,
     };
+    if config.initial.is_some() && config.methods.contains(&Method::Dual) {
+        eprintln!(
+            "note: the dual starts from α = 1e-8·1 (docs/theory.md §3.5), not from the initial \
+             responses z(0) the flow and GD start from"
+        );
+    }
     if let Some(z0) = &config.initial {
         if z0.len() != loaded.system.rank() {
             bail!(
@@ -504,6 +510,12 @@ pub fn check(a: &CheckArgs) -> Result<()> {
         let reason = nothing_to_check(&loaded.system, loss, regulariser)
             .unwrap_or("no prediction of docs/theory.md applies to this system");
         return Err(NothingToCheck(reason).into());
+    }
+    if rows.iter().all(|r| r.verdict == Verdict::Info) {
+        return Err(NothingToCheck(
+            "every row is a comparison (INFO), none a claim that holds here: no prediction was checked",
+        )
+        .into());
     }
     let passed = all_passed(&rows);
     if a.json {

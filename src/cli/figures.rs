@@ -44,10 +44,10 @@ fn figure_gd_step(
         return Ok(Some(eta));
     }
     notes.push(format!(
-        "note: GD left out: the default η = {eta} is unstable on this system (η·ρ = {:.4} ≥ 2, \
-         docs/theory.md §3.6); give --eta below {:.3e} to draw it",
+        "note: GD left out: the default η = {eta} may be unstable on this system (η·ρ = {:.4} ≥ 2 \
+         with ρ the curvature bound, docs/theory.md §3.6); give --eta below {} to draw it",
         eta * bound,
-        2.0 / bound
+        gstarve_core::error::number(gstarve_core::error::round_down(2.0 / bound, 4))
     ));
     Ok(None)
 }

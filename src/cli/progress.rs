@@ -87,7 +87,8 @@ impl ProgressObserver for TerminalBar {
             id
         });
         // A computation that reports nothing for a while (a decomposition) still shows up.
-        std::thread::spawn(move || {
+        // (If the system refuses a thread, the bar still shows on the next report.)
+        let _ = std::thread::Builder::new().spawn(move || {
             std::thread::sleep(SHOW_AFTER);
             TERMINAL.with(|r| {
                 if let Some(run) = r.as_mut().filter(|run| run.id == id && !run.shown) {

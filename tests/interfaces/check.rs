@@ -122,6 +122,17 @@ fn nothing_to_check_exits_3_with_one_line() {
             "--reg",
             "sd",
         ],
+        // SD with a zero strength: the flow cannot settle in the time allowed (INFO) and the
+        // closed form needs every s_j > 0: every row a comparison, none a claim.
+        &[
+            "check",
+            "--strengths",
+            "3,0",
+            "--reg",
+            "sd",
+            "--lambda",
+            "0.5",
+        ],
     ] {
         let out = gstarve(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -159,7 +159,7 @@ fn unstable_learning_rate() {
             "η = 0.5",
             "unstable",
             "curvature bound 9.01",
-            "η < 2.220e-1",
+            "η < 0.2219",
         ],
     );
 }

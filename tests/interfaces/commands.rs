@@ -190,7 +190,7 @@ fn figures_render_on_stiff_and_many_feature_systems() {
     let stiff = ["--strengths", "60,1", "--out", &o];
     let note = run(&[&["responses", "--name", "r"][..], &stiff].concat());
     assert!(
-        note.contains("GD left out") && note.contains("below 2.222e-3"),
+        note.contains("GD left out") && note.contains("below 0.002222"),
         "{note}"
     );
     let csv = std::fs::read_to_string(d.path().join("r.csv")).unwrap();

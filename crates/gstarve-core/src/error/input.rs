@@ -1,5 +1,15 @@
 //! Input the library rejects: a value, a shape or a file the user can fix.
 
+/// `value` > 0 rounded down to `digits` significant digits, so that a printed upper limit is
+/// still below the true one (2/ρ = 0.2219765 prints as 0.2219, not 0.222).
+pub fn round_down(value: f64, digits: i32) -> f64 {
+    if !(value.is_finite() && value > 0.0) {
+        return value;
+    }
+    let scale = 10f64.powi(digits - 1 - value.log10().floor() as i32);
+    (value * scale).floor() / scale
+}
+
 /// A number as an error message shows it: as typed for ordinary magnitudes (0.05, 2, 1000),
 /// in exponent form outside 10⁻⁴ ≤ |v| < 10⁹ (1e-300, not three hundred zeros).
 pub fn number(value: f64) -> String {
@@ -64,8 +74,8 @@ pub enum InputError {
     },
     /// A gradient-descent step size beyond the stability bound of docs/theory.md §3.6.
     #[error(
-        "learning rate η = {} is unstable: η·(curvature bound {}) = {} ≥ 2 (docs/theory.md §3.6); use η < {limit:.3e}",
-        number(*eta), number(*bound), number(*product)
+        "learning rate η = {} is unstable: η·(curvature bound {}) = {} ≥ 2 (docs/theory.md §3.6); use η < {}",
+        number(*eta), number(*bound), number(*product), number(round_down(*limit, 4))
     )]
     UnstableStep {
         /// The step size given.
@@ -261,4 +271,19 @@ pub enum InputError {
         /// The relative tolerance allowed.
         tolerance: f64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{number, round_down};
+
+    #[test]
+    fn limits_round_down_and_numbers_print_short() {
+        assert_eq!(round_down(2.0 / 9.01, 4), 0.2219);
+        assert_eq!(round_down(4.19e-4 + 9.9e-9, 4), 4.19e-4);
+        assert!(round_down(0.221976, 4) < 0.221976);
+        assert_eq!(number(1e-300), "1e-300");
+        assert_eq!(number(0.05), "0.05");
+        assert_eq!(number(1e12), "1e12");
+    }
 }

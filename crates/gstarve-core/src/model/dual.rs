@@ -44,8 +44,8 @@ impl DualDynamics {
     /// The authors' starting point α(0) = 1e−8·1 (docs/theory.md §3.5).
     pub const DEFAULT_START: f64 = 1e-8;
     /// The most examples the dual is integrated for: it is n-dimensional and its implicit steps
-    /// need the n × n Gram matrix K and an n × n Jacobian (2·8n² bytes, 6.4 GB at n = 2·10⁴),
-    /// whatever the rank of the system.
+    /// need the n × n Gram matrix K, an n × n Jacobian and BDF's iteration matrix and its LU
+    /// (about 4·8n² bytes, 13 GB at n = 2·10⁴), whatever the rank of the system.
     pub const MAX_EXAMPLES: usize = 20_000;
 
     /// The dual of `dynamics` (logistic loss, L2 or SD with λ > 0).
@@ -171,12 +171,13 @@ impl OdeProblem for DualDynamics {
         let n = beta.len();
         let mut g = vec![0.0; n];
         self.ascent(beta, &mut g);
+        let w: Vec<f64> = beta.iter().map(|&b| inverse_curvature(b)).collect();
         match &self.scaled_gram {
             Some(k) => {
                 for c in 0..n {
                     let sp = sigmoid_prime(beta[c]);
                     for i in 0..n {
-                        jac[(i, c)] = -inverse_curvature(beta[i]) * k[(i, c)] * sp;
+                        jac[(i, c)] = -w[i] * k[(i, c)] * sp;
                     }
                 }
             }
@@ -188,7 +189,7 @@ impl OdeProblem for DualDynamics {
             }
         }
         for i in 0..n {
-            jac[(i, i)] += -inverse_curvature(beta[i]) + 2.0 * g[i] * beta[i].sinh();
+            jac[(i, i)] += -w[i] + 2.0 * g[i] * beta[i].sinh();
         }
     }
 

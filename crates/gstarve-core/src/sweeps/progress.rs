@@ -180,9 +180,12 @@ mod scoped_tests {
         let run = || crate::solvers::flow::primal_flow(&d, &z0, &options).unwrap();
         run();
         assert!(LOG.0.lock().unwrap().is_empty());
-        scoped(&LOG, run);
-        std::thread::scope(|s| {
-            s.spawn(run);
+        scoped(&LOG, || {
+            run();
+            // Inside the scope, a flow on another thread reports nothing.
+            std::thread::scope(|s| {
+                s.spawn(run);
+            });
         });
         run();
         let log = LOG.0.lock().unwrap().clone();

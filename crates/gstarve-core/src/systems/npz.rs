@@ -8,7 +8,8 @@
 //! (`np.savez("system.npz", strengths=s, u=U)` in Python). The archive is read and written by
 //! the `zip` crate; each member by gstarve's own `.npy` parser, which checks every declared
 //! size against the bytes it has before allocating (docs/benchmarks.md, "Reading .npy").
-//! A member is decompressed only up to the size the archive declares for it.
+//! A member is decompressed only up to the size the archive declares for it, and only if that
+//! size is one deflate can produce from the member's compressed bytes and one gstarve could use.
 
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
@@ -20,6 +21,15 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use super::npy::{npy_bytes, npy_vector_bytes, parse_npy, NpyArray};
 use super::FeatureSystem;
 use crate::error::{Error, InputError, OutputError, Result};
+
+/// The most bytes one member may unpack to: 4·10⁸ float64 entries and a header.
+const MAX_MEMBER_BYTES: u64 = 8 * 400_000_000 + 65_536;
+
+/// The most bytes a member of `compressed` bytes may declare unpacked: deflate's largest ratio
+/// (1032:1, plus a small header's worth), and never more than [`MAX_MEMBER_BYTES`].
+fn member_limit(compressed: u64) -> u64 {
+    MAX_MEMBER_BYTES.min(1032u64.saturating_mul(compressed).saturating_add(4096))
+}
 
 /// The members a system archive may hold (`name.npy`).
 const MEMBERS: [&str; 4] = ["strengths", "u", "v", "z0"];
@@ -43,7 +53,7 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
         .map_err(|e| parse_error(path, format!("not a readable .npz (zip) archive: {e}")))?;
     for name in archive.file_names() {
         let name = name.map_err(|e| parse_error(path, e.to_string()))?;
-        let stem = name.strip_suffix(".npy").unwrap_or(&name);
+        let stem = name.strip_suffix(".npy").unwrap_or("");
         if !MEMBERS.contains(&stem) {
             return Err(parse_error(
                 path,
@@ -58,7 +68,17 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(parse_error(path, format!("{name}: {e}"))),
         };
+        // A member may not declare more than deflate can produce from its compressed bytes
+        // (at most 1032:1) nor more than the largest system gstarve builds (an n × r coupling
+        // of 4·10⁸ entries, 3.2 GB), and is read only up to what it declares.
         let declared = file.size();
+        let limit = member_limit(file.compressed_size());
+        if declared > limit {
+            return Err(parse_error(
+                path,
+                format!("{name}: declares {declared} bytes unpacked, more than {limit} allowed"),
+            ));
+        }
         let mut data = Vec::new();
         (&mut file)
             .take(declared)
@@ -206,6 +226,10 @@ mod tests {
                 "unknown array 'w.npy'",
             ),
             (
+                vec![("strengths", s.clone()), ("u.npy", npy_bytes(&u))],
+                "unknown array 'strengths'",
+            ),
+            (
                 vec![("strengths.npy", npy_bytes(&u)), ("u.npy", npy_bytes(&u))],
                 "strengths must be 1-D",
             ),
@@ -226,6 +250,9 @@ mod tests {
             let text = format!("{err}");
             assert!(text.contains(needle), "'{needle}' not in '{text}'");
         }
+        // The unpacking limit: deflate's ratio on small members, the largest system on big ones.
+        assert_eq!(member_limit(1000), 1_036_096);
+        assert_eq!(member_limit(u64::MAX), MAX_MEMBER_BYTES);
         let whole = npz_bytes(&FeatureSystem::decoupled(&[2.0, 1.0]).unwrap(), None).unwrap();
         let err = read_bytes(&whole[..whole.len() / 2]).unwrap_err();
         assert!(format!("{err}").contains("not a readable .npz"), "{err}");

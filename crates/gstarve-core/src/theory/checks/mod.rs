@@ -12,7 +12,7 @@
 //! | row | numerical side | tolerance per entry |
 //! |---|---|---|
 //! | flow settles (§4.1, §4.2) | flow from 0 to min(40/k, [`MAX_SETTLE_TIME`]) | [`flow_error`] + e^{−kτ}‖z*‖∞ + accuracy of the predicted z* (L2: κ·(residual + 16ε), κ = 1 + s₁²/(4λ) ≥ cond J; SD: 10× the last Newton step); INFO when e^{−kτ} > 1e-6 |
-//! | dual (§3.5) | BDF dual flow | 1e-6·max(1, ‖z*‖∞) (not yet tied: the dual is being rewritten) |
+//! | dual (§3.5) | BDF dual flow in logits to τ' = 100 (n ≤ 20000; a failed solve is an INFO row) | λ⁻¹s_j² Σ_i \|U_ij\| α_i(1 − α_i)·100(atol + rtol\|β_i\|) + accuracy of z* |
 //! | ∂z*/∂s², E (§5.3) | [`steady_state_differences`] | 10·(its error bound) + 10κ(residual + 16ε)·\|q\|, times s_i²/\|z_j*\| for E |
 //! | signs (§5.4, §5.5) | sign of the differences | exact; decided only where \|q\| ≥ 10× its error bound (else INFO) |
 //! | first-order error ratio (§5.5) | Newton at δ, δ/2, δ/4 | 2·\|r(δ) − r(δ/2)\| + 1e-3 |
