@@ -155,12 +155,7 @@ fn unstable_learning_rate() {
             "--methods",
             "gd",
         ],
-        &[
-            "η = 0.5",
-            "unstable",
-            "curvature bound 9.01",
-            "η < 0.2219",
-        ],
+        &["η = 0.5", "unstable", "curvature bound 9.01", "η < 0.2219"],
     );
 }
 
