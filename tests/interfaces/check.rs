@@ -122,17 +122,6 @@ fn nothing_to_check_exits_3_with_one_line() {
             "--reg",
             "sd",
         ],
-        // SD with a zero strength: the flow cannot settle in the time allowed (INFO) and the
-        // closed form needs every s_j > 0: every row a comparison, none a claim.
-        &[
-            "check",
-            "--strengths",
-            "3,0",
-            "--reg",
-            "sd",
-            "--lambda",
-            "0.5",
-        ],
     ] {
         let out = gstarve(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -154,4 +143,26 @@ fn nothing_to_check_exits_3_with_one_line() {
     ]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(assert_rows_pass(&v), 2);
+}
+
+/// SD with a zero strength: the pinned feature (ż = 0 under SD) does not set the settle time, so
+/// the flow row is a claim that holds (it was INFO: the rate k = 0 of the pinned feature made
+/// the flow's end time unbounded).
+#[test]
+fn sd_with_a_zero_strength_checks_the_free_features() {
+    let out = gstarve(&[
+        "check",
+        "--strengths",
+        "3,0",
+        "--reg",
+        "sd",
+        "--lambda",
+        "0.5",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("PASS  any system; flow to τ = 6.142e0"),
+        "{stdout}"
+    );
 }

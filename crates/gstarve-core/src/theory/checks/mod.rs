@@ -308,9 +308,17 @@ const SETTLE_RELAXATION_TIMES: f64 = 40.0;
 pub const FLOW_TOLERANCES: (f64, f64) = (1e-10, 1e-12);
 
 /// The end time of the settle row, min(40/k, [`MAX_SETTLE_TIME`]), k the slowest relaxation
-/// rate (docs/theory.md §5.6), and the rate.
+/// rate (docs/theory.md §5.6), and the rate. A feature with s_j = 0 is not part of it: from
+/// z_j(0) = 0 it never moves (ż_j = −μz_j), so it has nothing to settle, while its rate (μ, or
+/// 0 under SD) would set k.
 pub(super) fn settle_time(system: &FeatureSystem, reg: Regulariser) -> Result<(f64, f64)> {
-    let lin = linearisation::linearisation(system, reg)?;
+    let has_zero = system.strengths().iter().any(|&s| s == 0.0);
+    let free = if has_zero && system.strengths().iter().any(|&s| s > 0.0) {
+        Some(system.clone().drop_negligible(0.0)?.0)
+    } else {
+        None
+    };
+    let lin = linearisation::linearisation(free.as_ref().unwrap_or(system), reg)?;
     let rate = lin.slowest_rate;
     Ok(((SETTLE_RELAXATION_TIMES / rate).min(MAX_SETTLE_TIME), rate))
 }
