@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use gstarve_core::error::{number, round_down, InputError};
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::reference;
 use gstarve_core::simulation::figures::{
     FlowVsGdData, FlowVsGdSpec, GalleryData, GallerySpec, PhasePlaneCurves, PhasePlaneData,
     PhasePlaneSpec, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
 };
+use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use gstarve_core::sweeps::measures::Measure;
 use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
@@ -40,16 +42,20 @@ fn figure_gd_step(
     }
     let bound = PrimalDynamics::new(system, Loss::Logistic, regulariser)?.curvature_bound();
     let eta = reference::TOY_ETA;
-    if eta * bound < 2.0 {
-        return Ok(Some(eta));
+    // The stability rule lives in GdOptions::check_stability; its refusal becomes the note.
+    match GdOptions::new(eta, 1, 2, false)?.check_stability(bound) {
+        Ok(()) => Ok(Some(eta)),
+        Err(gstarve_core::Error::Input(InputError::UnstableStep { product, limit, .. })) => {
+            notes.push(format!(
+                "note: GD left out: the default η = {eta} may be unstable on this system \
+                 (η·ρ = {product:.4} ≥ 2 with ρ the curvature bound, docs/theory.md §3.6); \
+                 give --eta below {} to draw it",
+                number(round_down(limit, 4))
+            ));
+            Ok(None)
+        }
+        Err(other) => Err(other.into()),
     }
-    notes.push(format!(
-        "note: GD left out: the default η = {eta} may be unstable on this system (η·ρ = {:.4} ≥ 2 \
-         with ρ the curvature bound, docs/theory.md §3.6); give --eta below {} to draw it",
-        eta * bound,
-        gstarve_core::error::number(gstarve_core::error::round_down(2.0 / bound, 4))
-    ));
-    Ok(None)
 }
 
 fn print_notes(notes: &[String]) {

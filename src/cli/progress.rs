@@ -53,22 +53,15 @@ impl ProgressObserver for TerminalBar {
         if !std::io::stderr().is_terminal() {
             return;
         }
-        let (bar, template) = if total > 0 {
-            (
-                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden()),
-                format!("{{msg}} {{wide_bar}} {{pos}}/{{len}} {unit}, {{eta}} left"),
-            )
+        let template = if total > 0 {
+            format!("{{msg}} {{wide_bar}} {{pos}}/{{len}} {unit}, {{eta}} left")
         } else if unit.is_empty() {
-            (
-                ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
-                "{spinner} {msg}, {elapsed}".to_string(),
-            )
+            "{spinner} {msg}, {elapsed}".to_string()
         } else {
-            (
-                ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
-                format!("{{spinner}} {{msg}}: {{pos}} {unit}, {{elapsed}}"),
-            )
+            format!("{{spinner}} {{msg}}: {{pos}} {unit}, {{elapsed}}")
         };
+        let length = (total > 0).then_some(total as u64);
+        let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style);
         }
