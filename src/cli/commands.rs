@@ -61,6 +61,10 @@ pub struct SimulateArgs {
     /// Absolute tolerance of the flow.
     #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
     atol: f64,
+    /// Work budget of the flow and the dual: the most step attempts (accepted plus rejected)
+    /// over the whole integration; a solve that needs more stops with a named failure.
+    #[arg(long, default_value_t = gstarve_core::ode::DEFAULT_MAX_STEPS)]
+    max_steps: u64,
     /// Flow integrator: auto, dop853, dopri5, bdf, rodas4, dp45, rkc (diffsol-bdf and sdirk,
     /// removed with the diffsol dependency, run bdf and rodas4 with a warning).
     #[arg(long, default_value = "auto", value_parser = parse_flow_method)]
@@ -107,13 +111,16 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         regulariser,
         methods: a.methods.clone(),
         gd: GdOptions::new(a.eta, a.steps, a.points, a.allow_unstable)?,
-        flow: FlowOptions::new(
-            a.t_end.unwrap_or(a.eta * a.steps as f64),
-            a.points,
-            a.rtol,
-            a.atol,
-            a.method,
-        )?,
+        flow: {
+            let flow = FlowOptions::new(
+                a.t_end.unwrap_or(a.eta * a.steps as f64),
+                a.points,
+                a.rtol,
+                a.atol,
+                a.method,
+            )?;
+            flow.with_tolerances(flow.tolerances().with_max_steps(a.max_steps)?)
+        },
         // --z0 wins over initial responses stored in the system file.
         initial: a
             .z0

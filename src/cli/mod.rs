@@ -197,6 +197,7 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "points" => "--points",
         "rtol" => "--rtol",
         "atol" => "--atol",
+        "max_steps" => "--max-steps",
         "eta" => "--eta",
         "steps" => "--steps",
         "learning_rate" => "--lr",

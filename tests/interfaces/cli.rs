@@ -478,3 +478,26 @@ fn rejections_name_the_flag_the_user_gave() {
         "{stderr}"
     );
 }
+
+/// `--max-steps` bounds the work of the flow and the dual: a budget too small for the run stops
+/// it with exit 1 and a line naming the method, the time reached and the budget; a zero budget
+/// is refused as input (exit 2); the default budget completes the same run.
+#[test]
+fn the_step_budget_is_a_named_failure() {
+    for method in ["flow", "dual"] {
+        let out = gstarve(&["simulate", "--methods", method, "--max-steps", "20"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{method}: {stderr}");
+        assert!(
+            stderr.contains("failed at τ = ") && stderr.contains("step budget"),
+            "{method}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{method}: {stderr}");
+        let out = gstarve(&["simulate", "--methods", method, "--no-fixed-point"]);
+        assert_eq!(out.status.code(), Some(0), "{method}");
+    }
+    assert_rejected(
+        &["simulate", "--max-steps", "0"],
+        &["--max-steps", "at least 1"],
+    );
+}

@@ -18,8 +18,8 @@ mod solution;
 
 pub use driver::{solve, Integrator, Output, StepFailure};
 pub use options::{
-    uniform_times, FlowMethod, FlowOptions, OutputGrid, Tolerances, Window, MAX_OUTPUT_POINTS,
-    RTOL_FLOOR,
+    uniform_times, FlowMethod, FlowOptions, OutputGrid, Tolerances, Window, DEFAULT_MAX_STEPS,
+    MAX_OUTPUT_POINTS, RTOL_FLOOR,
 };
 pub use problem::OdeProblem;
 pub use solution::{OdeSolution, SolverStats, Trajectory};

@@ -8,12 +8,19 @@ use crate::error::{Error, InputError, Result};
 /// The smallest relative tolerance, 10·ε ≈ 2.2e-15.
 pub const RTOL_FLOOR: f64 = 10.0 * f64::EPSILON;
 
-/// Relative and absolute tolerances: finite, in (0, 1), and rtol ≥ 10ε (below that the error
-/// test asks for less than rounding).
+/// Most step attempts (accepted plus rejected) a solve may take by default, over all its
+/// output windows: [`Tolerances::with_max_steps`] changes it.
+pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+/// What a solve must meet: relative and absolute tolerances (finite, in (0, 1), and
+/// rtol ≥ 10ε: below that the error test asks for less than rounding), and the work budget, the
+/// most step attempts (accepted plus rejected) over the whole solve. A method that needs more
+/// stops with a named failure at the time it reached, so no solve runs unbounded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerances {
     rtol: f64,
     atol: f64,
+    max_steps: u64,
 }
 
 impl Tolerances {
@@ -35,7 +42,28 @@ impl Tolerances {
                 rule: "the relative tolerance must be ≥ 10·ε ≈ 2.2e-15",
             }));
         }
-        Ok(Self { rtol, atol })
+        Ok(Self {
+            rtol,
+            atol,
+            max_steps: DEFAULT_MAX_STEPS,
+        })
+    }
+
+    /// The same tolerances with a budget of `max_steps` step attempts (at least 1).
+    pub fn with_max_steps(self, max_steps: u64) -> Result<Self> {
+        if max_steps == 0 {
+            return Err(Error::Input(InputError::InvalidParameter {
+                name: "max_steps",
+                value: 0.0,
+                rule: "the step budget must be at least 1",
+            }));
+        }
+        Ok(Self { max_steps, ..self })
+    }
+
+    /// The most step attempts (accepted plus rejected) the solve may take.
+    pub fn max_steps(&self) -> u64 {
+        self.max_steps
     }
 
     /// Both tolerances times `factor` (0 < factor ≤ 1), the relative one no smaller than the
@@ -45,6 +73,7 @@ impl Tolerances {
         Self {
             rtol: (factor * self.rtol).max(RTOL_FLOOR),
             atol: (factor * self.atol).max(f64::MIN_POSITIVE),
+            max_steps: self.max_steps,
         }
     }
 
@@ -60,11 +89,12 @@ impl Tolerances {
 }
 
 impl Default for Tolerances {
-    /// rtol 1e-8, atol 1e-10.
+    /// rtol 1e-8, atol 1e-10, at most [`DEFAULT_MAX_STEPS`] step attempts.
     fn default() -> Self {
         Self {
             rtol: 1e-8,
             atol: 1e-10,
+            max_steps: DEFAULT_MAX_STEPS,
         }
     }
 }

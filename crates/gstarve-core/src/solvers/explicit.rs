@@ -43,9 +43,6 @@ impl<P: OdeProblem + ?Sized> System<f64, DVector<f64>> for Adapter<'_, P> {
     }
 }
 
-/// Maximum number of steps before an explicit run gives up.
-pub const MAX_STEPS: u32 = 1_000_000;
-
 /// An ode_solvers Dormand–Prince pair as an [`Integrator`], with its stiffness test on (a stiff
 /// problem is then reported as [`StepFailure::Stiff`]) or off (a stiff problem is integrated
 /// at the explicit method's stability limit: slow but right; useful where an implicit solve
@@ -81,6 +78,17 @@ impl Integrator for ExplicitRk {
     ) -> Result<(), StepFailure> {
         let (t_end, points) = (output.t_end(), output.points());
         let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+        // The window may spend what earlier windows left of the budget. ode_solvers counts in
+        // u32, and its dopri5 allows one attempt more than its limit (`n_step > n_max`; dop853
+        // tests `>=`).
+        let budget = tolerances
+            .max_steps()
+            .saturating_sub(stats.steps_accepted + stats.steps_rejected)
+            .min(u32::MAX as u64) as u32;
+        if budget == 0 {
+            return Err(StepFailure::failed(0.0, "the step budget ran out"));
+        }
+        let n_max = |extra: u32| budget - extra;
         let n_stiff = if self.stiffness_test { 1000 } else { u32::MAX };
         let dx = t_end / (points - 1) as f64;
         // ode_solvers 0.6 extrapolates its dense output to x_end from the step *before* the
@@ -93,7 +101,7 @@ impl Integrator for ExplicitRk {
         let adapter = Adapter { problem };
         let y0 = DVector::from_column_slice(y0);
         macro_rules! run {
-            ($solver:ident) => {{
+            ($solver:ident, $extra:expr) => {{
                 let mut s = $solver::from_param(
                     adapter,
                     0.0,
@@ -108,7 +116,7 @@ impl Integrator for ExplicitRk {
                     6.0,
                     x_end,
                     0.0,
-                    MAX_STEPS,
+                    n_max($extra),
                     n_stiff,
                     OutputType::Dense,
                 );
@@ -118,8 +126,8 @@ impl Integrator for ExplicitRk {
             }};
         }
         let (outcome, xs, ys) = match self.method {
-            ExplicitMethod::Dop853 => run!(Dop853),
-            ExplicitMethod::Dopri5 => run!(Dopri5),
+            ExplicitMethod::Dop853 => run!(Dop853, 0),
+            ExplicitMethod::Dopri5 => run!(Dopri5, 1),
         };
         let counts = match outcome {
             Ok(counts) => counts,
@@ -132,7 +140,7 @@ impl Integrator for ExplicitRk {
             Err(IntegrationError::MaxNumStepReached { x, n_step }) => {
                 return Err(StepFailure::failed(
                     x,
-                    format!("more than {n_step} steps needed (the problem is probably stiff)"),
+                    format!("the step budget ran out after {n_step} steps"),
                 ));
             }
         };

@@ -38,7 +38,8 @@ pub struct RkcParams {
     /// Largest number of stages per step (default 1000; also limited by
     /// √(rtol/(10 ε)), beyond which the stage recursion's rounding errors grow too large).
     pub max_stages: usize,
-    /// Largest number of steps before giving up (default 1 000 000).
+    /// Largest number of steps before giving up (default 1 000 000; the solve's own budget,
+    /// [`Tolerances::max_steps`], applies too).
     pub max_steps: u64,
 }
 
@@ -133,10 +134,11 @@ fn run<P: OdeProblem + ?Sized>(
     let (mut err_old, mut h_old) = (0.0_f64, 0.0_f64);
     let mut rejected_last = false;
     while !output.is_complete() {
-        if stats.steps_accepted + stats.steps_rejected >= params.max_steps {
+        let max_steps = params.max_steps.min(tolerances.max_steps());
+        if stats.steps_accepted + stats.steps_rejected >= max_steps {
             return Err(failed(
                 t,
-                format!("more than {} steps needed", params.max_steps),
+                format!("the budget of {max_steps} step attempts ran out"),
             ));
         }
         let last = t + 1.01 * h >= t_end;

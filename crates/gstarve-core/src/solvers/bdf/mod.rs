@@ -77,7 +77,8 @@
 //!
 //! A step size below 10 ulp(τ) (SciPy's minimum; reached when Newton keeps failing with a fresh
 //! Jacobian or the error test keeps failing), a non-finite right-hand side that persists down
-//! to that size, or more than [`MAX_STEPS`] step attempts is a [`StepFailure::Failed`] with
+//! to that size, or more step attempts than the budget
+//! ([`Tolerances::max_steps`], over the whole solve) is a [`StepFailure::Failed`] with
 //! the τ reached. Never a plausible wrong number.
 
 mod state;
@@ -91,8 +92,6 @@ use state::State;
 pub const NAME: &str = "bdf";
 /// Highest order.
 pub const MAX_ORDER: usize = 5;
-/// Maximum number of step attempts (accepted + rejected) before a run gives up.
-pub const MAX_STEPS: u64 = 1_000_000;
 /// Newton iterations per attempt (SciPy's `NEWTON_MAXITER`).
 const NEWTON_MAXITER: usize = 4;
 /// Rows of the difference array: D⁰ … D^{k+2} for k ≤ 5.
@@ -230,6 +229,10 @@ fn run<P: OdeProblem + ?Sized>(
     stats: &mut SolverStats,
 ) -> Result<(), StepFailure> {
     let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+    // The window may spend what earlier windows left of the budget.
+    let budget = tolerances
+        .max_steps()
+        .saturating_sub(stats.steps_accepted + stats.steps_rejected);
     let t_end = output.t_end();
     let n = problem.dim();
     let mut bdf = State::new(problem, *params);
@@ -250,7 +253,7 @@ fn run<P: OdeProblem + ?Sized>(
     let newton_tol = (10.0 * f64::EPSILON / rtol).max(0.03f64.min(rtol.sqrt()));
     let mut t = 0.0;
     while t < t_end {
-        let t_new = bdf.step(t, t_end, rtol, atol, newton_tol)?;
+        let t_new = bdf.step(t, t_end, (rtol, atol, budget), newton_tol)?;
         output.record_step(t_new, t_new >= t_end, &bdf.y_new, |tau, out| {
             bdf.dense(t_new, tau, out)
         });

@@ -9,8 +9,7 @@
 use nalgebra::DMatrix;
 
 use super::{
-    BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, MAX_ORDER, MAX_STEPS, NAME, NEWTON_MAXITER,
-    ROWS,
+    BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, MAX_ORDER, NAME, NEWTON_MAXITER, ROWS,
 };
 use crate::ode::{OdeProblem, SolverStats, StepFailure};
 use crate::solvers::lu::LuSolver;
@@ -365,13 +364,13 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
         true
     }
 
-    /// One accepted step from τ = t towards `t_end` (`_step_impl` of `bdf.py`); returns τ₁.
+    /// One accepted step from τ = t towards `t_end` (`_step_impl` of `bdf.py`) within
+    /// (rtol, atol), failing once this window's step attempts reach `budget`; returns τ₁.
     pub(super) fn step(
         &mut self,
         t: f64,
         t_end: f64,
-        rtol: f64,
-        atol: f64,
+        (rtol, atol, budget): (f64, f64, u64),
         newton_tol: f64,
     ) -> Result<f64, StepFailure> {
         let n = self.n;
@@ -385,9 +384,9 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
         let mut current_jac = false;
         let mut h_abs = self.h_abs;
         loop {
-            if self.stats.steps_accepted + self.stats.steps_rejected >= MAX_STEPS {
+            if self.stats.steps_accepted + self.stats.steps_rejected >= budget {
                 return Err(fail(format!(
-                    "more than {MAX_STEPS} steps needed before τ_end = {t_end}"
+                    "the step budget ran out before τ_end = {t_end}"
                 )));
             }
             if h_abs < min_step || h_abs.is_nan() {

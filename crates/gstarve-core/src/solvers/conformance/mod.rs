@@ -120,8 +120,19 @@ impl Method {
         rtol: f64,
         atol: f64,
     ) -> Result<OdeSolution> {
+        self.solve_within(problem, y0, t_end, points, Tolerances::new(rtol, atol)?)
+    }
+
+    /// [`Self::solve`] with the tolerances and step budget `tol`.
+    pub(crate) fn solve_within(
+        &self,
+        problem: &dyn OdeProblem,
+        y0: &[f64],
+        t_end: f64,
+        points: usize,
+        tol: Tolerances,
+    ) -> Result<OdeSolution> {
         let grid = OutputGrid::uniform(t_end, points)?;
-        let tol = Tolerances::new(rtol, atol)?;
         match *self {
             Method::Bdf(params) => solve(&Bdf { params }, problem, y0, &grid, &tol),
             Method::Rodas4 => solve(&Rodas4, problem, y0, &grid, &tol),
@@ -382,6 +393,32 @@ pub(crate) fn check_invalid_inputs(method: &Method) {
     named(method.solve(&p, &y0, f64::NAN, 3, 1e-8, 1e-10), "t_end");
 }
 
+/// The step budget holds over the whole solve: with exactly the attempts an unlimited run
+/// takes the solve completes, identically; with one fewer it stops with a failure that names
+/// the budget, at a time before τ_end.
+pub(crate) fn check_step_budget(method: &Method) {
+    let case = cases::logistic_growth();
+    let run = |budget: Option<u64>| {
+        let mut tol = Tolerances::new(1e-8, 1e-10).unwrap();
+        if let Some(b) = budget {
+            tol = tol.with_max_steps(b).unwrap();
+        }
+        method.solve_within(&*case.problem, &case.y0, case.t_end, 11, tol)
+    };
+    let free = run(None).unwrap();
+    let spent = free.stats.steps_accepted + free.stats.steps_rejected;
+    assert!(spent > 2, "{}: {spent} steps", method.name());
+    let exact = run(Some(spent)).unwrap();
+    assert_eq!(exact.states, free.states, "{}", method.name());
+    match run(Some(spent - 1)) {
+        Err(Error::Numerical(NumericalError::IntegrationFailed { tau, reason, .. })) => {
+            assert!(reason.contains("budget"), "{}: {reason}", method.name());
+            assert!(tau < case.t_end, "{}: failed at τ = {tau}", method.name());
+        }
+        other => panic!("{}: budget {} gave {other:?}", method.name(), spent - 1),
+    }
+}
+
 /// One test per method × case (and one for the invalid inputs), in a module per method.
 macro_rules! conformance {
     ($cases:tt; $($module:ident => $method:expr),* $(,)?) => {
@@ -393,6 +430,10 @@ macro_rules! conformance {
                 #[test]
                 fn rejects_invalid_inputs() {
                     check_invalid_inputs(&METHOD);
+                }
+                #[test]
+                fn stops_when_the_step_budget_runs_out() {
+                    check_step_budget(&METHOD);
                 }
             }
         )*

@@ -34,7 +34,7 @@
 //! # Failures
 //!
 //! A non-finite stage or state rejects the step and shrinks h by 4; a step below 10⁻¹⁴·τ or more
-//! than [`MAX_STEPS`] attempts is a [`StepFailure::Failed`]. Never a plausible wrong number.
+//! than the budget's step attempts ([`Tolerances::max_steps`]) is a [`StepFailure::Failed`]. Never a plausible wrong number.
 
 use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 use stages::{initial_step, Stages};
@@ -45,8 +45,6 @@ mod tests;
 
 /// The name reported in [`SolverStats::solver`] and in failures.
 pub const NAME: &str = "dp45";
-/// Maximum number of step attempts (accepted + rejected) before a run gives up.
-pub const MAX_STEPS: u64 = 1_000_000;
 /// Accepted steps before the stiffness test starts.
 pub const STIFF_TEST_START: u64 = 200;
 /// Stiff steps (h·λ̂ > 3.25) after which the run stops as stiff.
@@ -92,23 +90,27 @@ impl Integrator for Dp45 {
         output: &mut Output<'_>,
         stats: &mut SolverStats,
     ) -> Result<(), StepFailure> {
-        let (rtol, atol) = (TOL_SCALE * tolerances.rtol(), TOL_SCALE * tolerances.atol());
+        let tol = (
+            TOL_SCALE * tolerances.rtol(),
+            TOL_SCALE * tolerances.atol(),
+            tolerances.max_steps(),
+        );
         match problem.dim() {
-            1 => run::<_, 1>(problem, y0, rtol, atol, output, stats),
-            2 => run::<_, 2>(problem, y0, rtol, atol, output, stats),
-            3 => run::<_, 3>(problem, y0, rtol, atol, output, stats),
-            4 => run::<_, 4>(problem, y0, rtol, atol, output, stats),
-            _ => run::<_, 0>(problem, y0, rtol, atol, output, stats),
+            1 => run::<_, 1>(problem, y0, tol, output, stats),
+            2 => run::<_, 2>(problem, y0, tol, output, stats),
+            3 => run::<_, 3>(problem, y0, tol, output, stats),
+            4 => run::<_, 4>(problem, y0, tol, output, stats),
+            _ => run::<_, 0>(problem, y0, tol, output, stats),
         }
     }
 }
 
-/// [`Dp45`] for dimension N (0: any), at the scaled tolerances.
+/// [`Dp45`] for dimension N (0: any), at the scaled tolerances (rtol, atol) and at most
+/// `max_steps` step attempts over the solve (`stats` counts them from its first window).
 fn run<P: OdeProblem + ?Sized, const N: usize>(
     problem: &P,
     y0: &[f64],
-    rtol: f64,
-    atol: f64,
+    (rtol, atol, max_steps): (f64, f64, u64),
     output: &mut Output<'_>,
     stats: &mut SolverStats,
 ) -> Result<(), StepFailure> {
@@ -133,10 +135,10 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     let mut breakdown = false;
     let (mut stiff_count, mut nonstiff_count) = (0u32, 0u32);
     loop {
-        if stats.steps_accepted + stats.steps_rejected >= MAX_STEPS {
+        if stats.steps_accepted + stats.steps_rejected >= max_steps {
             return Err(fail(
                 t,
-                format!("more than {MAX_STEPS} steps needed before τ_end = {t_end}"),
+                format!("the budget of {max_steps} step attempts ran out before τ_end = {t_end}"),
             ));
         }
         let hmin = HMIN_REL * t.abs().max(1e-3 * t_end);

@@ -62,8 +62,6 @@ use step::{Breakdown, Rodas};
 
 /// The name reported in [`SolverStats::solver`] and in failures.
 pub const NAME: &str = "rodas4";
-/// Maximum number of step attempts (accepted + rejected) before a run gives up.
-pub const MAX_STEPS: u64 = 1_000_000;
 pub use super::lu::FAER_LU_MIN_DIM;
 /// A step smaller than this times max(|τ|, 10⁻³·τ_end) is a failure.
 const HMIN_REL: f64 = 1e-14;
@@ -75,7 +73,8 @@ const FAC_MAX: f64 = 6.0;
 /// Rodas4 as an [`Integrator`]: mixed tolerance `atol + rtol·|y|` per component, the output
 /// from the method's dense output (the flows of docs/theory.md §3.3 and §3.5; see the module
 /// documentation). A step that keeps failing (non-finite state or singular W) until the step
-/// size falls below 10⁻¹⁴·τ, or more than [`MAX_STEPS`] step attempts, is a
+/// size falls below 10⁻¹⁴·τ, or more step attempts than the budget
+/// ([`Tolerances::max_steps`], over the whole solve), is a
 /// [`StepFailure::Failed`]. Dimensions 1–4 run a copy of the integrator with n known at compile
 /// time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,23 +93,29 @@ impl Integrator for Rodas4 {
         output: &mut Output<'_>,
         stats: &mut SolverStats,
     ) -> Result<(), StepFailure> {
-        let (rtol, atol) = (tolerances.rtol(), tolerances.atol());
+        // The window may spend what earlier windows left of the budget.
+        let spent = stats.steps_accepted + stats.steps_rejected;
+        let tol = (
+            tolerances.rtol(),
+            tolerances.atol(),
+            tolerances.max_steps().saturating_sub(spent),
+        );
         match problem.dim() {
-            1 => run::<_, 1>(problem, y0, rtol, atol, output, stats),
-            2 => run::<_, 2>(problem, y0, rtol, atol, output, stats),
-            3 => run::<_, 3>(problem, y0, rtol, atol, output, stats),
-            4 => run::<_, 4>(problem, y0, rtol, atol, output, stats),
-            _ => run::<_, 0>(problem, y0, rtol, atol, output, stats),
+            1 => run::<_, 1>(problem, y0, tol, output, stats),
+            2 => run::<_, 2>(problem, y0, tol, output, stats),
+            3 => run::<_, 3>(problem, y0, tol, output, stats),
+            4 => run::<_, 4>(problem, y0, tol, output, stats),
+            _ => run::<_, 0>(problem, y0, tol, output, stats),
         }
     }
 }
 
-/// [`Rodas4`] for dimension N (0: any).
+/// [`Rodas4`] for dimension N (0: any), within (rtol, atol) and at most `budget` step
+/// attempts in this window.
 fn run<P: OdeProblem + ?Sized, const N: usize>(
     problem: &P,
     y0: &[f64],
-    rtol: f64,
-    atol: f64,
+    (rtol, atol, budget): (f64, f64, u64),
     output: &mut Output<'_>,
     stats: &mut SolverStats,
 ) -> Result<(), StepFailure> {
@@ -128,10 +133,10 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     let mut reject = false;
     let mut jacobian_current = false;
     loop {
-        if rodas.stats.steps_accepted + rodas.stats.steps_rejected >= MAX_STEPS {
+        if rodas.stats.steps_accepted + rodas.stats.steps_rejected >= budget {
             return Err(fail(
                 t,
-                format!("more than {MAX_STEPS} steps needed before τ_end = {t_end}"),
+                format!("the step budget ran out before τ_end = {t_end}"),
             ));
         }
         let hmin = HMIN_REL * t.abs().max(1e-3 * t_end);
