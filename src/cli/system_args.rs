@@ -154,6 +154,7 @@ impl SystemArgs {
                         + (1.0 - t.dropped_strength_share) * truncation.dropped_strength_share,
                     strength_floor: floor,
                     rank: t.rank,
+                    decomposition: t.decomposition,
                 },
                 None => truncation,
             });

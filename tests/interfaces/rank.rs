@@ -121,6 +121,10 @@ fn features_and_kernel_rank_agree() {
         ),
         (Some(95), Some(95))
     );
+    // n = 100 > max(64, 2·5): both spectra come from subspace iteration, which settled.
+    for v in [&a, &b] {
+        assert_eq!(v["decomposition"], "subspace_iteration");
+    }
     let (sa, sb) = (
         a["dropped_strength_share"].as_f64().unwrap(),
         b["dropped_strength_share"].as_f64().unwrap(),

@@ -2,7 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::kernel::{dropped_share, partial_pays};
+use super::kernel::{dropped_share, partial_pays, Decomposition};
 use super::partial::Triplets;
 use super::{check_finite, FeatureSystem, Truncation};
 use crate::error::{Error, InputError, Result};
@@ -76,9 +76,9 @@ impl FeatureSystem {
         let full_rank = n.min(p);
         // The partial solver may stop short (e.g. a matrix of rank below its Krylov space):
         // then the full SVD, which is always right.
-        let partial = rank
-            .filter(|&r| partial_pays(r, full_rank))
-            .and_then(|r| super::partial::top_singular_triplets(mat.as_ref(), r));
+        let asked = rank.filter(|&r| partial_pays(r, full_rank));
+        let partial = asked.and_then(|r| super::partial::top_singular_triplets(mat.as_ref(), r));
+        let decomposition = Decomposition::of(asked.is_some(), partial.is_some());
         let (sv, u, v) = match partial {
             Some(triplets) => triplets,
             None => all_singular_triplets(mat.as_ref())?,
@@ -111,6 +111,7 @@ impl FeatureSystem {
             },
             strength_floor: 0.0,
             rank,
+            decomposition: Some(decomposition),
         };
         let system = FeatureSystem::new(strengths, coupling)?.with_features(features)?;
         Ok((system, truncation))

@@ -39,6 +39,34 @@ pub struct Truncation {
     /// docs/theory.md §8.7); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank: Option<usize>,
+    /// How the spectrum was found, for systems decomposed from a kernel or features; absent
+    /// when the strengths were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decomposition: Option<Decomposition>,
+}
+
+/// How a system's spectrum was computed (docs/theory.md §8.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decomposition {
+    /// The dense decomposition: every eigenpair or singular triplet.
+    Full,
+    /// The top pairs only, by block subspace iteration, settled on its residual test.
+    SubspaceIteration,
+    /// Subspace iteration did not settle within its iteration limit, so the dense decomposition
+    /// was used (right, at its cost).
+    FullAfterSubspaceIteration,
+}
+
+impl Decomposition {
+    /// The decomposition used when a partial one was asked for (`asked`) and it `settled`.
+    pub(crate) fn of(asked: bool, settled: bool) -> Self {
+        match (asked, settled) {
+            (false, _) => Decomposition::Full,
+            (true, true) => Decomposition::SubspaceIteration,
+            (true, false) => Decomposition::FullAfterSubspaceIteration,
+        }
+    }
 }
 
 /// Σ_dropped s² / Σ_all s² from the total and the kept sum (0 for an all-zero total; never
@@ -131,11 +159,12 @@ impl FeatureSystem {
         let partial = rank.filter(|&r| partial_pays(r, n));
         // The partial solver may stop short (e.g. a kernel of rank below its Krylov space):
         // then the full decomposition, which is always right.
-        let (values, vectors) =
-            match partial.and_then(|r| super::partial::top_eigenpairs(signed.as_ref(), r)) {
-                Some(pairs) => pairs,
-                None => all_eigenpairs(signed.as_ref())?,
-            };
+        let found = partial.and_then(|r| super::partial::top_eigenpairs(signed.as_ref(), r));
+        let decomposition = Decomposition::of(partial.is_some(), found.is_some());
+        let (values, vectors) = match found {
+            Some(pairs) => pairs,
+            None => all_eigenpairs(signed.as_ref())?,
+        };
         let partial = partial.filter(|_| values.len() < n);
         // Nonincreasing order: the largest eigenvalue is the first.
         let largest = values[0];
@@ -179,6 +208,7 @@ impl FeatureSystem {
             dropped_strength_share: dropped_share(total, kept_sum),
             strength_floor,
             rank,
+            decomposition: Some(decomposition),
         };
         Ok((FeatureSystem::new(strengths, coupling)?, truncation))
     }
@@ -204,6 +234,7 @@ impl FeatureSystem {
             dropped_strength_share: dropped_share(total, kept_sum),
             strength_floor,
             rank: None,
+            decomposition: None,
         };
         if truncation.dropped_features == 0 {
             return Ok((self, truncation));
@@ -241,6 +272,7 @@ impl FeatureSystem {
             dropped_strength_share: dropped_share(s2.sum(), kept_sum),
             strength_floor: 0.0,
             rank: Some(rank),
+            decomposition: None,
         };
         if truncation.dropped_features == 0 {
             return Ok((self, truncation));

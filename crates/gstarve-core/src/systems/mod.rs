@@ -15,7 +15,7 @@ mod random;
 pub use features::labels_to_signs;
 pub use io::{read_matrix, read_matrix_csv, read_vector, read_vector_csv, SystemFile};
 pub use kernel::{
-    validate_strength_floor, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
+    validate_strength_floor, Decomposition, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
     NEGATIVE_EIGENVALUE_TOLERANCE, SYMMETRY_TOLERANCE,
 };
 pub use npy::{npy_bytes, parse_npy, read_npy, write_npy, NpyArray};

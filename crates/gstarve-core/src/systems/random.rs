@@ -169,6 +169,7 @@ impl FeatureSystem {
             dropped_strength_share: dropped_share(total, kept_sum),
             strength_floor: 0.0,
             rank: Some(rank),
+            decomposition: None,
         };
         Ok((
             FeatureSystem::from_orthonormal_coupling(strengths, haar_coupling(n, rank, seed))?,
