@@ -1,7 +1,7 @@
 //! Figure subcommands: arguments → validated specs → the data computed by gstarve-core → drawn
 //! and written by gstarve-plot.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -15,7 +15,7 @@ use gstarve_core::simulation::figures::{
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use gstarve_core::sweeps::measures::Measure;
-use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
+use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
 use gstarve_core::sweeps::starvation_matrix::starvation_matrix;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
@@ -211,27 +211,62 @@ pub struct PhaseDiagramArgs {
     /// File stem.
     #[arg(long, default_value = "phase-diagram")]
     name: String,
+    /// Compute only shard I of N (grid rows I−1, I−1+N, …) into DIR/NAME.shard-I-of-N.json,
+    /// resuming from that file if it exists; `gstarve merge DIR` then writes the outputs of the
+    /// whole run. Without the flag, a Slurm array task is shard ID−MIN+1 of COUNT
+    /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT). See docs/scale-out.md.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
     #[command(flatten)]
     output: FigureOutput,
 }
 
-/// Compute and render a phase diagram.
+impl PhaseDiagramArgs {
+    /// The sweep these arguments ask for.
+    pub fn spec(&self) -> Result<PhaseDiagramSpec> {
+        let grid = Grid {
+            x: parse_axis(&self.x, self.grid)?,
+            y: parse_axis(&self.y, self.grid)?,
+            fixed: RotationFamily {
+                ratio: self.ratio,
+                coupling: self.delta,
+                lambda: self.lambda,
+                weak_strength: self.s2,
+            },
+        };
+        Ok(PhaseDiagramSpec {
+            grid,
+            measure: self.measure,
+            learning: Default::default(),
+        })
+    }
+
+    /// The output folder.
+    pub fn output_dir(&self) -> PathBuf {
+        self.output.out.clone()
+    }
+
+    /// The file stem.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the written files depend on beyond the computed diagram (for a shard's
+    /// configuration hash).
+    pub fn output_identity(&self) -> String {
+        format!(
+            "name {:?}, formats {:?}, log colour {}",
+            self.name, self.output.formats, self.log_colour
+        )
+    }
+}
+
+/// Compute and render a phase diagram (or one shard of it).
 pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
-    let grid = Grid {
-        x: parse_axis(&a.x, a.grid)?,
-        y: parse_axis(&a.y, a.grid)?,
-        fixed: RotationFamily {
-            ratio: a.ratio,
-            coupling: a.delta,
-            lambda: a.lambda,
-            weak_strength: a.s2,
-        },
-    };
-    let spec = PhaseDiagramSpec {
-        grid,
-        measure: a.measure,
-        learning: Default::default(),
-    };
+    let spec = a.spec()?;
+    if let Some(shard) = super::shards::requested(a.shard.as_deref())? {
+        return super::shards::run_shard(a, &spec, shard);
+    }
     let diagram = phase_diagram(&spec, crate::cli::progress::terminal())?;
     eprintln!(
         "{}×{} points in {:.3} s; {} masked",
@@ -243,9 +278,14 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
     for (reason, count) in &diagram.masked {
         eprintln!("  masked: {count} ({reason:?})");
     }
+    write_phase_diagram(&diagram, a, &a.output.out)
+}
+
+/// Write a computed diagram's figure and data into `dir` as `a` asks.
+pub fn write_phase_diagram(diagram: &PhaseDiagram, a: &PhaseDiagramArgs, dir: &Path) -> Result<()> {
     let written = phase_diagram_figure(
-        &diagram,
-        &a.output.out,
+        diagram,
+        dir,
         &PhaseDiagramOptions {
             name: a.name.clone(),
             formats: a.output.formats,

@@ -5,6 +5,7 @@ mod figures;
 mod moons;
 mod network;
 pub(crate) mod progress;
+mod shards;
 mod system_args;
 
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ enum Command {
     Reproduce(figures::Reproduce),
     /// A starvation phase diagram (docs/theory.md §7.1) over two parameters of the rotation family.
     PhaseDiagram(figures::PhaseDiagramArgs),
+    /// Merge the shards of a sharded phase diagram (phase-diagram --shard I/N) in DIR into the
+    /// files the unsharded run writes, after checking every point is there exactly once.
+    Merge(shards::MergeArgs),
     /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
     PhasePlane(figures::PhasePlaneArgs),
     /// Responses z_j(τ) over learning time, the flow against GD.
@@ -156,6 +160,7 @@ fn run_command(command: Option<Command>) -> Result<()> {
         Some(Command::Gallery(a)) => figures::run_gallery(&a),
         Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
         Some(Command::PhaseDiagram(a)) => figures::run_phase_diagram(&a),
+        Some(Command::Merge(a)) => shards::merge(&a),
         Some(Command::PhasePlane(a)) => figures::run_phase_plane(&a),
         Some(Command::Responses(a)) => figures::run_responses(&a),
         Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),

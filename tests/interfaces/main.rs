@@ -15,4 +15,5 @@ mod inputs;
 mod moons;
 mod network;
 mod rank;
+mod shards;
 mod support;

@@ -72,6 +72,16 @@ pub enum InputError {
         /// The rule it breaks.
         rule: &'static str,
     },
+    /// A value given as text that breaks its rule (e.g. a shard "5/4").
+    #[error("{name} '{text}' is invalid: {rule}")]
+    InvalidText {
+        /// The parameter as the API names it; the command line maps it to its flag.
+        name: &'static str,
+        /// The text given.
+        text: String,
+        /// The rule it breaks.
+        rule: String,
+    },
     /// A gradient-descent step size beyond the stability bound of docs/theory.md §3.6.
     #[error(
         "learning rate η = {} is unstable: η·(curvature bound {}) = {} ≥ 2 (docs/theory.md §3.6); use η < {}",

@@ -123,6 +123,19 @@ impl MaskReason {
         }
     }
 
+    /// The reason whose [`Self::name`] is `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            MaskReason::ZeroResponse,
+            MaskReason::ZeroReference,
+            MaskReason::NotConverged,
+            MaskReason::NotReached,
+            MaskReason::FlowFailed,
+        ]
+        .into_iter()
+        .find(|r| r.name() == name)
+    }
+
     /// Description for legends.
     pub fn description(self) -> &'static str {
         match self {

@@ -39,15 +39,17 @@ pub mod measures;
 pub mod phase_diagram;
 pub mod progress;
 pub mod rotation;
+pub mod shards;
 pub mod starvation_matrix;
 
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
 pub use learning_time::{learning_time, LearningTime, LearningTimeParams};
 pub use measures::{MaskReason, Measure, PointRecord, SdMatching};
-pub use phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
+pub use phase_diagram::{phase_diagram, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec};
 pub use progress::Progress;
 pub use rotation::{
     rotation_sensitivity, rotation_steady_state, RotationSensitivity, RotationSteadyState,
 };
+pub use shards::{config_hash, merge_shards, Exact, Shard, ShardFile, ShardRow};
 pub use starvation_matrix::{starvation_matrix, StarvationMatrix};

@@ -107,17 +107,37 @@ impl PhaseDiagram {
 /// Compute a phase diagram. The grid is validated before any work; points where the measure is
 /// undefined are masked with their reason (never interpolated).
 pub fn phase_diagram(spec: &PhaseDiagramSpec, progress: Progress) -> Result<PhaseDiagram> {
+    spec.grid.validate()?;
+    let start = Instant::now();
+    let all: Vec<usize> = (0..spec.grid.y.points).collect();
+    let points = phase_diagram_rows(spec, &all, progress)?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(PhaseDiagram::assemble(
+        *spec,
+        points,
+        start.elapsed().as_secs_f64(),
+    ))
+}
+
+/// The grid rows `rows` (indices iy) of a phase diagram, in the order given, each row computed
+/// left to right with every steady state warm-started from its left neighbour: a row's records
+/// do not depend on which other rows are computed (what makes sharded runs equal the whole).
+pub fn phase_diagram_rows(
+    spec: &PhaseDiagramSpec,
+    rows: &[usize],
+    progress: Progress,
+) -> Result<Vec<Vec<PointRecord>>> {
     let grid = spec.grid;
     grid.validate()?;
-    let start = Instant::now();
-    let x = grid.x.values();
-    let y = grid.y.values();
-    let tracker = Tracker::new(progress, y.len(), spec.measure.name());
-    let rows: Vec<Vec<PointRecord>> = (0..y.len())
-        .into_par_iter()
-        .map(|iy| {
+    let nx = grid.x.points;
+    let tracker = Tracker::new(progress, rows.len(), spec.measure.name());
+    let computed = rows
+        .par_iter()
+        .map(|&iy| {
             let mut state = RowState::default();
-            let row = (0..x.len())
+            let row = (0..nx)
                 .map(|ix| {
                     evaluate(
                         spec.measure,
@@ -131,22 +151,27 @@ pub fn phase_diagram(spec: &PhaseDiagramSpec, progress: Progress) -> Result<Phas
             row
         })
         .collect();
-    drop(tracker);
-    let points: Vec<PointRecord> = rows.into_iter().flatten().collect();
-    let mut masked = BTreeMap::new();
-    for p in &points {
-        if let Some(reason) = p.mask {
-            *masked.entry(reason).or_insert(0) += 1;
+    Ok(computed)
+}
+
+impl PhaseDiagram {
+    /// A diagram from all its records, row-major (index iy·nx + ix), with the mask counts.
+    pub fn assemble(spec: PhaseDiagramSpec, points: Vec<PointRecord>, wall_s: f64) -> Self {
+        let mut masked = BTreeMap::new();
+        for p in &points {
+            if let Some(reason) = p.mask {
+                *masked.entry(reason).or_insert(0) += 1;
+            }
+        }
+        PhaseDiagram {
+            x: spec.grid.x.values(),
+            y: spec.grid.y.values(),
+            spec,
+            points,
+            masked,
+            wall_s,
         }
     }
-    Ok(PhaseDiagram {
-        spec: *spec,
-        x,
-        y,
-        points,
-        masked,
-        wall_s: start.elapsed().as_secs_f64(),
-    })
 }
 
 #[cfg(test)]
