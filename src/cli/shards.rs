@@ -102,8 +102,22 @@ pub fn run_shard(a: &PhaseDiagramArgs, spec: &PhaseDiagramSpec, shard: Shard) ->
         );
     }
     let mut last_write = Instant::now();
-    for batch in todo.chunks(ROWS_PER_BATCH) {
-        let rows = phase_diagram_rows(spec, batch, Progress::Hidden)?;
+    // One bar over the shard's rows (the batches report into it from their worker threads).
+    let bar = match super::progress::terminal() {
+        Progress::Observer(o) => Some(o),
+        _ => None,
+    };
+    if let Some(o) = bar {
+        o.begin(spec.measure.name(), "rows", todo.len());
+    }
+    for (k, batch) in todo.chunks(ROWS_PER_BATCH).enumerate() {
+        let base = k * ROWS_PER_BATCH;
+        let report = |done: usize, _: usize| {
+            if let Some(o) = bar {
+                o.advance(base + done, todo.len());
+            }
+        };
+        let rows = phase_diagram_rows(spec, batch, Progress::Callback(&report))?;
         for (&iy, row) in batch.iter().zip(&rows) {
             file.push_row(iy, row);
         }
@@ -111,6 +125,9 @@ pub fn run_shard(a: &PhaseDiagramArgs, spec: &PhaseDiagramSpec, shard: Shard) ->
             file.write(&path)?;
             last_write = Instant::now();
         }
+    }
+    if let Some(o) = bar {
+        o.end();
     }
     file.write(&path)?;
     eprintln!(
