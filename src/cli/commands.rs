@@ -198,9 +198,6 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
             fmt_vec(&run.z_final)
         );
     }
-    if let Some(dir) = &a.output.out {
-        println!("wrote {}", dir.join("trajectories.csv").display());
-    }
     Ok(())
 }
 
@@ -366,7 +363,7 @@ pub fn system(a: &SystemCmdArgs) -> Result<()> {
         .save(&a.out)
         .with_context(|| format!("writing the system to {}", a.out.display()))?;
     eprintln!(
-        "wrote {} ({} examples, {} features)",
+        "{}: {} examples, {} features",
         a.out.display(),
         loaded.system.examples(),
         loaded.system.rank()

@@ -22,7 +22,7 @@ use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
 use gstarve_plot::{
     flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
     FlowVsGdOptions, Formats, PhaseDiagramOptions, PhasePlaneOptions, ResponsesOptions,
-    StarvationMatrixOptions, Written,
+    StarvationMatrixOptions,
 };
 
 use super::SystemArgs;
@@ -62,13 +62,6 @@ fn print_notes(notes: &[String]) {
     for note in notes {
         eprintln!("{note}");
     }
-}
-
-fn report(written: &Written) {
-    for p in &written.images {
-        eprintln!("wrote {}", p.display());
-    }
-    eprintln!("wrote {}", written.data.display());
 }
 
 /// Output folder and formats of a figure.
@@ -112,12 +105,11 @@ pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
         grid_points: a.grid,
         ..Default::default()
     };
+    // The files are reported once the command's outputs are committed (cli::outputs).
     let written = GalleryData::compute(&spec)
         .and_then(|data| gallery(&data, &a.output.out, a.output.formats))
         .with_context(|| format!("rendering the gallery into {}", a.output.out.display()))?;
-    for w in &written {
-        report(w);
-    }
+    debug_assert_eq!(written.len(), gstarve_plot::GALLERY_NAMES.len());
     Ok(())
 }
 
@@ -141,7 +133,7 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     match r {
         Reproduce::Toy(out) => {
             let data = ToyFigureData::compute(&ToySpec::default())?;
-            let written = toy_figure(
+            toy_figure(
                 &data,
                 &out.out,
                 &ToyFigureOptions {
@@ -149,7 +141,6 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
                     ..Default::default()
                 },
             )?;
-            report(&written);
             Ok(())
         }
         Reproduce::Moons(a) => super::moons::run_moons(a),
@@ -208,9 +199,9 @@ pub struct PhaseDiagramArgs {
     /// Logarithmic colour scale (positive measures such as tau90).
     #[arg(long)]
     log_colour: bool,
-    /// File stem.
-    #[arg(long, default_value = "phase-diagram")]
-    name: String,
+    /// File stem [default: phase-diagram-MEASURE, e.g. phase-diagram-elasticity].
+    #[arg(long)]
+    name: Option<String>,
     #[command(flatten)]
     output: FigureOutput,
 }
@@ -243,17 +234,19 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
     for (reason, count) in &diagram.masked {
         eprintln!("  masked: {count} ({reason:?})");
     }
-    let written = phase_diagram_figure(
+    phase_diagram_figure(
         &diagram,
         &a.output.out,
         &PhaseDiagramOptions {
-            name: a.name.clone(),
+            name: a
+                .name
+                .clone()
+                .unwrap_or_else(|| super::outputs::phase_diagram_stem(a.measure)),
             formats: a.output.formats,
             log_colour: a.log_colour,
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -363,7 +356,7 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     };
     let data = PhasePlaneData::compute(&loaded.system, &spec)?;
     print_notes(&notes);
-    let written = phase_plane(
+    phase_plane(
         &data,
         &a.output.out,
         &PhasePlaneOptions {
@@ -372,7 +365,6 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -429,7 +421,7 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
     };
     let data = ResponsesData::compute(&loaded.system, &spec)?;
     print_notes(&notes);
-    let written = responses(
+    responses(
         &data,
         &a.output.out,
         &ResponsesOptions {
@@ -438,7 +430,6 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -461,7 +452,7 @@ pub struct StarvationMatrixArgs {
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let matrix = starvation_matrix(&loaded.system, a.lambda)?;
-    let written = starvation_matrix_figure(
+    starvation_matrix_figure(
         &matrix,
         &a.output.out,
         &StarvationMatrixOptions {
@@ -470,7 +461,6 @@ pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -510,7 +500,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
             spec.gap.t_end
         );
     }
-    let written = flow_vs_gd(
+    flow_vs_gd(
         &data,
         &a.output.out,
         &FlowVsGdOptions {
@@ -519,6 +509,5 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }

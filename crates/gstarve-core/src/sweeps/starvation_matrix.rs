@@ -36,8 +36,8 @@ impl StarvationMatrix {
             .collect()
     }
 
-    /// The entries as a CSV table: a `#` line with λ, then `j,i,s_i,z_j,elasticity` with one
-    /// line per entry (1-based indices; the elasticity empty where masked).
+    /// The entries as a CSV table, `j,i,s_i,z_j,elasticity` with one line per entry (1-based
+    /// indices; the elasticity `nan` where masked), its comment naming λ.
     pub fn to_table(&self) -> Result<Table> {
         let comment = format!("starvation matrix E_ji, L2 lambda = {}", self.lambda);
         let header = ["j", "i", "s_i", "z_j", "elasticity"];
@@ -50,7 +50,7 @@ impl StarvationMatrix {
                     Cell::from(i + 1),
                     Cell::Sci(self.strengths[i]),
                     Cell::Sci(self.responses[j]),
-                    self.elasticities[(j, i)].map_or(Cell::Empty, Cell::Sci),
+                    Cell::FiniteSci(self.elasticities[(j, i)].unwrap_or(f64::NAN)),
                 ])?;
             }
         }
