@@ -47,11 +47,11 @@ pub const DEFAULT_JOB: [(&str, &str); 3] =
     [("out", "plots"), ("format", "png,svg"), ("grid", "128")];
 
 /// The command path (`gstarve reproduce moons`) and every option of its leaf command as
-/// resolved, given or default, by long name.
+/// resolved, given or default, by long name; and whether it has a `--name` option.
 fn command_and_parameters(
     command: &clap::Command,
     matches: &ArgMatches,
-) -> (String, BTreeMap<String, Value>) {
+) -> (String, BTreeMap<String, Value>, bool) {
     let mut path = vec![command.get_name().to_string()];
     let (mut cmd, mut m) = (command, matches);
     while let Some((name, sub)) = m.subcommand() {
@@ -92,7 +92,8 @@ fn command_and_parameters(
         "force".to_string(),
         Value::from(matches.get_flag("force").to_string()),
     );
-    (path.join(" "), parameters)
+    let named = cmd.get_arguments().any(|a| a.get_long() == Some("name"));
+    (path.join(" "), parameters, named)
 }
 
 fn text<'a>(parameters: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
@@ -174,7 +175,7 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
 
 /// The refusal to replace `path` without `--force`, when it was not made by this
 /// configuration; `Ok(true)` when it exists and may be replaced.
-fn may_replace(path: &Path, ours: &Provenance, force: bool) -> Result<bool> {
+fn may_replace(path: &Path, ours: &Provenance, force: bool, named: bool) -> Result<bool> {
     let found = recorded(path);
     let why = match &found {
         Recorded::Missing => return Ok(false),
@@ -192,17 +193,15 @@ fn may_replace(path: &Path, ours: &Provenance, force: bool) -> Result<bool> {
     bail!(
         "{} exists and {why}; give --force to replace it, or write elsewhere with --out{}",
         path.display(),
-        if ours.parameters.contains_key("name") {
-            " or --name"
-        } else {
-            ""
-        }
+        if named { " or --name" } else { "" }
     )
 }
 
 /// A command about to run: its provenance is installed, its planned files checked.
 pub struct Prepared {
     planned: Vec<PathBuf>,
+    /// The command has a `--name` option (a file stem).
+    named: bool,
     /// Planned files that exist and will be replaced.
     pub replaced: Vec<PathBuf>,
     force: bool,
@@ -213,7 +212,7 @@ impl Prepared {
     /// Install the provenance of the command `matches` holds and check, before any work, the
     /// files it will write.
     pub fn new(command: &clap::Command, matches: &ArgMatches) -> Result<Self> {
-        let (name, parameters) = command_and_parameters(command, matches);
+        let (name, parameters, named) = command_and_parameters(command, matches);
         let force = matches.get_flag("force");
         let provenance = Provenance::new(
             env!("CARGO_PKG_VERSION"),
@@ -225,13 +224,14 @@ impl Prepared {
         let planned = planned(&provenance.command, &provenance.parameters);
         let mut replaced = Vec::new();
         for path in &planned {
-            if may_replace(path, &provenance, force)? {
+            if may_replace(path, &provenance, force, named)? {
                 replaced.push(path.clone());
             }
         }
         provenance::install(provenance.clone());
         Ok(Self {
             planned,
+            named,
             replaced,
             force,
             provenance,
@@ -247,7 +247,7 @@ impl Prepared {
                     "gstarve: warning: {} was not checked before computing",
                     target.display()
                 );
-                may_replace(&target, &self.provenance, self.force)?;
+                may_replace(&target, &self.provenance, self.force, self.named)?;
             }
         }
         for path in batch.commit()? {
