@@ -190,11 +190,15 @@ fn may_replace(path: &Path, ours: &Provenance, force: bool, named: bool) -> Resu
                 .to_string()
         }
     };
-    bail!(
-        "{} exists and {why}; give --force to replace it, or write elsewhere with --out{}",
-        path.display(),
-        if named { " or --name" } else { "" }
-    )
+    let what_to_do = if ours.command == "gstarve" {
+        // The default job has no options but --force.
+        "run `gstarve --force` to replace it, or move it away"
+    } else if named {
+        "give --force to replace it, or write elsewhere with --out or --name"
+    } else {
+        "give --force to replace it, or write elsewhere with --out"
+    };
+    bail!("{} exists and {why}; {what_to_do}", path.display())
 }
 
 /// A command about to run: its provenance is installed, its planned files checked.
