@@ -151,6 +151,7 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
     if config.methods.contains(&Method::GdTheta) && loaded.raw.is_none() {
         bail!("method gd-theta needs raw features: give --features and --labels");
     }
+    super::outputs::before_work()?;
     let mut report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
     if a.no_fixed_point {
         report.fixed_point_note = Some("not computed (--no-fixed-point)".to_string());
@@ -358,6 +359,7 @@ pub fn system(a: &SystemCmdArgs) -> Result<()> {
             ),
         ))
     })?;
+    super::outputs::before_work()?;
     loaded
         .system
         .save(&a.out)

@@ -106,6 +106,7 @@ pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
         ..Default::default()
     };
     // The files are reported once the command's outputs are committed (cli::outputs).
+    super::outputs::before_work()?;
     let written = GalleryData::compute(&spec)
         .and_then(|data| gallery(&data, &a.output.out, a.output.formats))
         .with_context(|| format!("rendering the gallery into {}", a.output.out.display()))?;
@@ -132,6 +133,7 @@ pub enum Reproduce {
 pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     match r {
         Reproduce::Toy(out) => {
+            super::outputs::before_work()?;
             let data = ToyFigureData::compute(&ToySpec::default())?;
             toy_figure(
                 &data,
@@ -223,6 +225,8 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
         measure: a.measure,
         learning: Default::default(),
     };
+    spec.grid.validate()?;
+    super::outputs::before_work()?;
     let diagram = phase_diagram(&spec, crate::cli::progress::terminal())?;
     eprintln!(
         "{}×{} points in {:.3} s; {} masked",
@@ -354,6 +358,8 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         nullclines: planar && !a.no_nullclines,
         ..Default::default()
     };
+    spec.validate(loaded.system.rank())?;
+    super::outputs::before_work()?;
     let data = PhasePlaneData::compute(&loaded.system, &spec)?;
     print_notes(&notes);
     phase_plane(
@@ -419,6 +425,7 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         log_time: a.log_time,
         ..Default::default()
     };
+    super::outputs::before_work()?;
     let data = ResponsesData::compute(&loaded.system, &spec)?;
     print_notes(&notes);
     responses(
@@ -451,6 +458,8 @@ pub struct StarvationMatrixArgs {
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    Regulariser::L2 { lambda: a.lambda }.validated()?;
+    super::outputs::before_work()?;
     let matrix = starvation_matrix(&loaded.system, a.lambda)?;
     starvation_matrix_figure(
         &matrix,
@@ -490,6 +499,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
         regulariser,
         ..Default::default()
     };
+    super::outputs::before_work()?;
     let data = FlowVsGdData::compute(&loaded.system, &spec)?;
     if data.spec.gap.t_end < spec.gap.t_end {
         eprintln!(

@@ -176,6 +176,7 @@ fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result
         Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),
         Some(Command::FlowVsGd(a)) => figures::run_flow_vs_gd(&a),
         None => {
+            outputs::before_work()?;
             commands::toy(&commands::ToyArgs::default())?;
             let replaced = match prepared.replaced.len() {
                 0 => String::new(),

@@ -226,6 +226,8 @@ impl<'a> MoonsJson<'a> {
 pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     let spec = a.spec()?;
     let formats = formats(&a.formats)?;
+    spec.validate()?;
+    super::outputs::before_work()?;
     let exp = moons_experiment(&spec, crate::cli::progress::terminal())?;
     let written = moons_figures(
         &exp,
@@ -434,6 +436,7 @@ pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
     };
     spec.validate()?;
     let formats = formats(&a.formats)?;
+    super::outputs::before_work()?;
     let sweep = linearisation_sweep(&spec, crate::cli::progress::terminal())?;
     width_figures(
         &sweep,

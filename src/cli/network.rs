@@ -125,6 +125,7 @@ pub fn network(a: &NetworkArgs) -> Result<()> {
             zero_output: a.zero_output,
         },
     )?;
+    super::outputs::before_work()?;
     let features = network_features(&net, &data)?;
     let sys = &features.system;
     // Every output is computed first, then all are written together (or none).

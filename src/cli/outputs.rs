@@ -2,10 +2,15 @@
 //! writes), the files it will write (checked before any work: a file made by another command
 //! or configuration is replaced only with `--force`), the batch that makes them visible
 //! together, and the signal handler that removes its temporary files on SIGINT and SIGTERM.
+//!
+//! The refusal to replace a file is found when the command starts and raised by
+//! [`before_work`], which each command calls once its options are validated and before its
+//! computation, so that a rejected option is reported first; a command that never calls it
+//! gets the refusal when it commits, still before any file is replaced.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{bail, Result};
 use clap::ArgMatches;
@@ -201,6 +206,22 @@ fn may_replace(path: &Path, ours: &Provenance, force: bool, named: bool) -> Resu
     bail!("{} exists and {why}; {what_to_do}", path.display())
 }
 
+/// The refusal found by [`Prepared::new`], waiting for [`before_work`].
+static REFUSAL: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+
+fn take_refusal() -> Option<anyhow::Error> {
+    REFUSAL.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// Called by each command after validating its options and before its computation: fails if
+/// a file it will write may not be replaced (made by another configuration, no `--force`).
+pub fn before_work() -> Result<()> {
+    match take_refusal() {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
+    }
+}
+
 /// A command about to run: its provenance is installed, its planned files checked.
 pub struct Prepared {
     planned: Vec<PathBuf>,
@@ -213,8 +234,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Install the provenance of the command `matches` holds and check, before any work, the
-    /// files it will write.
+    /// Install the provenance of the command `matches` holds and check the files it will write
+    /// (a refusal is raised by [`before_work`]).
     pub fn new(command: &clap::Command, matches: &ArgMatches) -> Result<Self> {
         let (name, parameters, named) = command_and_parameters(command, matches);
         let force = matches.get_flag("force");
@@ -228,8 +249,13 @@ impl Prepared {
         let planned = planned(&provenance.command, &provenance.parameters);
         let mut replaced = Vec::new();
         for path in &planned {
-            if may_replace(path, &provenance, force, named)? {
-                replaced.push(path.clone());
+            match may_replace(path, &provenance, force, named) {
+                Ok(true) => replaced.push(path.clone()),
+                Ok(false) => {}
+                Err(refusal) => {
+                    *REFUSAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusal);
+                    break;
+                }
             }
         }
         provenance::install(provenance.clone());
@@ -245,6 +271,7 @@ impl Prepared {
     /// Rename every staged output into place (checking any file that was not planned, which
     /// should not happen) and report each on stderr.
     pub fn commit(&self, batch: Batch) -> Result<()> {
+        before_work()?;
         for target in batch.targets() {
             if !self.planned.contains(&target) {
                 eprintln!(
