@@ -78,6 +78,9 @@ mod tests {
     fn toy_has_mutual_starvation() {
         let m = starvation_matrix(&FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap(), 0.01).unwrap();
         assert_eq!(m.starving_pairs(), vec![(0, 1), (1, 0)]);
-        assert!(m.to_table().unwrap().into_string().unwrap().lines().count() == 6);
+        // Header and 2 × 2 entries; λ in the table's comment (its sidecar note).
+        let table = m.to_table().unwrap();
+        assert_eq!(table.notes(), ["starvation matrix E_ji, L2 lambda = 0.01"]);
+        assert_eq!(table.into_string().unwrap().lines().count(), 5);
     }
 }
