@@ -151,6 +151,7 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
     if config.methods.contains(&Method::GdTheta) && loaded.raw.is_none() {
         bail!("method gd-theta needs raw features: give --features and --labels");
     }
+    super::outputs::before_work()?;
     let mut report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
     if a.no_fixed_point {
         report.fixed_point_note = Some("not computed (--no-fixed-point)".to_string());
@@ -197,9 +198,6 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
             run.stats.wall_s,
             fmt_vec(&run.z_final)
         );
-    }
-    if let Some(dir) = &a.output.out {
-        println!("wrote {}", dir.join("trajectories.csv").display());
     }
     Ok(())
 }
@@ -361,12 +359,13 @@ pub fn system(a: &SystemCmdArgs) -> Result<()> {
             ),
         ))
     })?;
+    super::outputs::before_work()?;
     loaded
         .system
         .save(&a.out)
         .with_context(|| format!("writing the system to {}", a.out.display()))?;
     eprintln!(
-        "wrote {} ({} examples, {} features)",
+        "{}: {} examples, {} features",
         a.out.display(),
         loaded.system.examples(),
         loaded.system.rank()

@@ -22,7 +22,7 @@ use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
 use gstarve_plot::{
     flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
     FlowVsGdOptions, Formats, PhaseDiagramOptions, PhasePlaneOptions, ResponsesOptions,
-    StarvationMatrixOptions, Written,
+    StarvationMatrixOptions,
 };
 
 use super::SystemArgs;
@@ -62,13 +62,6 @@ fn print_notes(notes: &[String]) {
     for note in notes {
         eprintln!("{note}");
     }
-}
-
-fn report(written: &Written) {
-    for p in &written.images {
-        eprintln!("wrote {}", p.display());
-    }
-    eprintln!("wrote {}", written.data.display());
 }
 
 /// Output folder and formats of a figure.
@@ -112,12 +105,12 @@ pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
         grid_points: a.grid,
         ..Default::default()
     };
+    // The files are reported once the command's outputs are committed (cli::outputs).
+    super::outputs::before_work()?;
     let written = GalleryData::compute(&spec)
         .and_then(|data| gallery(&data, &a.output.out, a.output.formats))
         .with_context(|| format!("rendering the gallery into {}", a.output.out.display()))?;
-    for w in &written {
-        report(w);
-    }
+    debug_assert_eq!(written.len(), gstarve_plot::GALLERY_NAMES.len());
     Ok(())
 }
 
@@ -140,8 +133,9 @@ pub enum Reproduce {
 pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     match r {
         Reproduce::Toy(out) => {
+            super::outputs::before_work()?;
             let data = ToyFigureData::compute(&ToySpec::default())?;
-            let written = toy_figure(
+            toy_figure(
                 &data,
                 &out.out,
                 &ToyFigureOptions {
@@ -149,7 +143,6 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
                     ..Default::default()
                 },
             )?;
-            report(&written);
             Ok(())
         }
         Reproduce::Moons(a) => super::moons::run_moons(a),
@@ -208,9 +201,9 @@ pub struct PhaseDiagramArgs {
     /// Logarithmic colour scale (positive measures such as tau90).
     #[arg(long)]
     log_colour: bool,
-    /// File stem.
-    #[arg(long, default_value = "phase-diagram")]
-    name: String,
+    /// File stem [default: phase-diagram-MEASURE, e.g. phase-diagram-elasticity].
+    #[arg(long)]
+    name: Option<String>,
     /// Compute only shard I of N (grid rows I−1, I−1+N, …) into DIR/NAME.shard-I-of-N.json,
     /// resuming from that file if it exists; `gstarve merge DIR` then writes the outputs of the
     /// whole run. Without the flag, a Slurm array task is shard ID−MIN+1 of COUNT
@@ -222,7 +215,7 @@ pub struct PhaseDiagramArgs {
 }
 
 impl PhaseDiagramArgs {
-    /// The sweep these arguments ask for.
+    /// The sweep these arguments ask for, validated.
     pub fn spec(&self) -> Result<PhaseDiagramSpec> {
         let grid = Grid {
             x: parse_axis(&self.x, self.grid)?,
@@ -234,6 +227,7 @@ impl PhaseDiagramArgs {
                 weak_strength: self.s2,
             },
         };
+        grid.validate()?;
         Ok(PhaseDiagramSpec {
             grid,
             measure: self.measure,
@@ -247,8 +241,10 @@ impl PhaseDiagramArgs {
     }
 
     /// The file stem.
-    pub fn name(&self) -> &str {
-        &self.name
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| super::outputs::phase_diagram_stem(self.measure))
     }
 
     /// What the written files depend on beyond the computed diagram (for a shard's
@@ -256,7 +252,9 @@ impl PhaseDiagramArgs {
     pub fn output_identity(&self) -> String {
         format!(
             "name {:?}, formats {:?}, log colour {}",
-            self.name, self.output.formats, self.log_colour
+            self.name(),
+            self.output.formats,
+            self.log_colour
         )
     }
 }
@@ -267,6 +265,7 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
     if let Some(shard) = super::shards::requested(a.shard.as_deref())? {
         return super::shards::run_shard(a, &spec, shard);
     }
+    super::outputs::before_work()?;
     let diagram = phase_diagram(&spec, crate::cli::progress::terminal())?;
     eprintln!(
         "{}×{} points in {:.3} s; {} masked",
@@ -283,17 +282,16 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
 
 /// Write a computed diagram's figure and data into `dir` as `a` asks.
 pub fn write_phase_diagram(diagram: &PhaseDiagram, a: &PhaseDiagramArgs, dir: &Path) -> Result<()> {
-    let written = phase_diagram_figure(
+    phase_diagram_figure(
         diagram,
         dir,
         &PhaseDiagramOptions {
-            name: a.name.clone(),
+            name: a.name(),
             formats: a.output.formats,
             log_colour: a.log_colour,
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -401,9 +399,11 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         nullclines: planar && !a.no_nullclines,
         ..Default::default()
     };
+    spec.validate(loaded.system.rank())?;
+    super::outputs::before_work()?;
     let data = PhasePlaneData::compute(&loaded.system, &spec)?;
     print_notes(&notes);
-    let written = phase_plane(
+    phase_plane(
         &data,
         &a.output.out,
         &PhasePlaneOptions {
@@ -412,7 +412,6 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -467,9 +466,10 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         log_time: a.log_time,
         ..Default::default()
     };
+    super::outputs::before_work()?;
     let data = ResponsesData::compute(&loaded.system, &spec)?;
     print_notes(&notes);
-    let written = responses(
+    responses(
         &data,
         &a.output.out,
         &ResponsesOptions {
@@ -478,7 +478,6 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -500,8 +499,10 @@ pub struct StarvationMatrixArgs {
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    Regulariser::L2 { lambda: a.lambda }.validated()?;
+    super::outputs::before_work()?;
     let matrix = starvation_matrix(&loaded.system, a.lambda)?;
-    let written = starvation_matrix_figure(
+    starvation_matrix_figure(
         &matrix,
         &a.output.out,
         &StarvationMatrixOptions {
@@ -510,7 +511,6 @@ pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }
 
@@ -540,6 +540,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
         regulariser,
         ..Default::default()
     };
+    super::outputs::before_work()?;
     let data = FlowVsGdData::compute(&loaded.system, &spec)?;
     if data.spec.gap.t_end < spec.gap.t_end {
         eprintln!(
@@ -550,7 +551,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
             spec.gap.t_end
         );
     }
-    let written = flow_vs_gd(
+    flow_vs_gd(
         &data,
         &a.output.out,
         &FlowVsGdOptions {
@@ -559,6 +560,5 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    report(&written);
     Ok(())
 }

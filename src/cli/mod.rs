@@ -4,6 +4,7 @@ mod commands;
 mod figures;
 mod moons;
 mod network;
+mod outputs;
 pub(crate) mod progress;
 mod shards;
 mod system_args;
@@ -11,7 +12,7 @@ mod system_args;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use gstarve_core::model::{Loss, Regulariser};
 
 pub use system_args::SystemArgs;
@@ -20,11 +21,19 @@ pub use system_args::SystemArgs;
 ///
 /// With no subcommand, runs the paper's toy (docs/theory.md §6.1), prints its steady states and
 /// gradient-descent endpoints, and renders the gallery into plots/.
+///
+/// Every output carries its provenance (gstarve's version and commit, the command and all its
+/// parameters): JSON under the key "gstarve", PNG in text chunks, SVG in <metadata>, CSV and
+/// NumPy files in a sidecar FILE.json. A command writes all its files or none; a file made by
+/// another command or configuration is replaced only with --force.
 #[derive(Parser, Debug)]
 #[command(name = "gstarve", version, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Replace output files made by another command or configuration (or not by gstarve).
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,8 +143,9 @@ pub struct OutputArgs {
 
 /// Parse the command line and run it.
 pub fn run() -> Result<()> {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let mut command = Cli::command().version(outputs::version_line());
+    let matches = match command.try_get_matches_from_mut(std::env::args_os()) {
+        Ok(matches) => matches,
         // --help, --version, or a bare subcommand group: clap prints and exits itself.
         Err(err)
             if !err.use_stderr()
@@ -146,10 +156,21 @@ pub fn run() -> Result<()> {
         }
         Err(err) => anyhow::bail!("{}", usage_error_line(&err)),
     };
-    progress::scoped(|| run_command(cli.command))
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(Command::Merge(m)) = &cli.command {
+        // A merge writes the outputs of the phase-diagram command its shards record, under
+        // that command's provenance and checks, one batch per merged diagram.
+        outputs::remove_temporaries_on_signals()?;
+        return shards::merge(m);
+    }
+    let prepared = outputs::Prepared::new(&command, &matches)?;
+    outputs::remove_temporaries_on_signals()?;
+    let batch = gstarve_core::output::Batch::begin();
+    progress::scoped(|| run_command(cli.command, &prepared))?;
+    prepared.commit(batch)
 }
 
-fn run_command(command: Option<Command>) -> Result<()> {
+fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result<()> {
     match command {
         Some(Command::Simulate(a)) => commands::simulate(&a),
         Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
@@ -166,8 +187,15 @@ fn run_command(command: Option<Command>) -> Result<()> {
         Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),
         Some(Command::FlowVsGd(a)) => figures::run_flow_vs_gd(&a),
         None => {
+            outputs::before_work()?;
             commands::toy(&commands::ToyArgs::default())?;
-            println!("\nRendering the gallery into plots/ …");
+            let replaced = match prepared.replaced.len() {
+                0 => String::new(),
+                n => format!(", replacing {n} existing files"),
+            };
+            println!(
+                "\nWriting the gallery into ./plots (PNG, SVG and CSV with their sidecars{replaced}) …"
+            );
             figures::run_gallery(&figures::GalleryArgs::default_gallery())
         }
     }

@@ -17,15 +17,6 @@ use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions};
 use gstarve_plot::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
 use serde::Serialize;
 
-fn report(written: &[Written]) {
-    for w in written {
-        for p in &w.images {
-            eprintln!("wrote {}", p.display());
-        }
-        eprintln!("wrote {}", w.data.display());
-    }
-}
-
 /// A count ≥ 1 given as a signed number.
 fn positive(name: &str, value: i64) -> Result<usize> {
     if value < 1 {
@@ -235,6 +226,8 @@ impl<'a> MoonsJson<'a> {
 pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     let spec = a.spec()?;
     let formats = formats(&a.formats)?;
+    spec.validate()?;
+    super::outputs::before_work()?;
     let exp = moons_experiment(&spec, crate::cli::progress::terminal())?;
     let written = moons_figures(
         &exp,
@@ -283,7 +276,6 @@ pub fn run_moons(a: &MoonsArgs) -> Result<()> {
             exp.wall_s
         );
     }
-    report(&written);
     Ok(())
 }
 
@@ -444,8 +436,9 @@ pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
     };
     spec.validate()?;
     let formats = formats(&a.formats)?;
+    super::outputs::before_work()?;
     let sweep = linearisation_sweep(&spec, crate::cli::progress::terminal())?;
-    let written = width_figures(
+    width_figures(
         &sweep,
         &a.out,
         &MoonsFigureOptions {
@@ -487,6 +480,5 @@ pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
         }
         println!("{} widths in {:.1} s", sweep.widths.len(), sweep.wall_s);
     }
-    report(&written);
     Ok(())
 }

@@ -125,6 +125,7 @@ pub fn network(a: &NetworkArgs) -> Result<()> {
             zero_output: a.zero_output,
         },
     )?;
+    super::outputs::before_work()?;
     let features = network_features(&net, &data)?;
     let sys = &features.system;
     // Every output is computed first, then all are written together (or none).
@@ -141,12 +142,9 @@ pub fn network(a: &NetworkArgs) -> Result<()> {
     }
     write_all_atomic(&files)
         .with_context(|| format!("writing the network's system to {}", a.out.display()))?;
-    for (path, _) in &files[1..] {
-        eprintln!("wrote {}", path.display());
-    }
     let s = sys.strengths();
     eprintln!(
-        "wrote {} ({} examples, {} parameters, {} features, s₁ = {:.4}, s_{} = {:.3e}, ‖z(0)‖ = {:.4})",
+        "{}: {} examples, {} parameters, {} features, s₁ = {:.4}, s_{} = {:.3e}, ‖z(0)‖ = {:.4}",
         a.out.display(),
         data.len(),
         net.num_parameters(),

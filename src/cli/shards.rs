@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser};
+use clap::{Args, CommandFactory, FromArgMatches};
 use gstarve_core::sweeps::{
     config_hash, merge_shards, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec, Progress, Shard,
     ShardFile,
@@ -20,6 +20,11 @@ const ROWS_PER_BATCH: usize = 16;
 /// last write (and at the end), so a killed job loses at most this much work plus one batch,
 /// and a fast sweep writes its file once.
 const CHECKPOINT_S: f64 = 10.0;
+
+/// Whether this process is a Slurm array task (which makes a phase diagram a shard).
+pub fn slurm_task() -> bool {
+    std::env::var_os("SLURM_ARRAY_TASK_ID").is_some()
+}
 
 /// The shard asked for: `--shard I/N`, else a Slurm array task's variables, else none.
 pub fn requested(flag: Option<&str>) -> Result<Option<Shard>> {
@@ -64,7 +69,7 @@ pub fn run_shard(a: &PhaseDiagramArgs, spec: &PhaseDiagramSpec, shard: Shard) ->
     let start = Instant::now();
     let dir = &a.output_dir();
     gstarve_core::output::ensure_dir(dir)?;
-    let path = shard_path(dir, a.name(), shard);
+    let path = shard_path(dir, &a.name(), shard);
     let hash = config_hash(&canonical(spec, a));
     let (nx, ny) = (spec.grid.x.points, spec.grid.y.points);
     let mut file = if path.exists() {
@@ -176,7 +181,7 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
     for (stem, mut files) in groups {
         files.sort_by_key(|(_, f)| f.shard[0]);
         let (arguments, records) = merge_shards(&files)?;
-        let args = rebuild(&arguments, &files[0].0)?;
+        let (args, command, matches) = rebuild(&arguments, &files[0].0, &m.dir)?;
         let spec = args.spec()?;
         let hash = config_hash(&canonical(&spec, &args));
         if hash != files[0].1.config_hash {
@@ -194,7 +199,13 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
             diagram.x.len(),
             diagram.y.len()
         );
+        // The files the unsharded command writes into DIR: its provenance, its checks against
+        // files there, one batch.
+        let prepared = super::outputs::Prepared::new(&command, &matches)?;
+        super::outputs::before_work()?;
+        let batch = gstarve_core::output::Batch::begin();
         figures::write_phase_diagram(&diagram, &args, &m.dir)?;
+        prepared.commit(batch)?;
     }
     Ok(())
 }
@@ -207,12 +218,30 @@ fn shard_stem(path: &Path) -> Option<String> {
     (i.parse::<usize>().is_ok() && n.parse::<usize>().is_ok()).then(|| stem.to_string())
 }
 
-/// The phase-diagram arguments a shard file records, parsed as the command line would be.
-fn rebuild(arguments: &[String], path: &str) -> Result<PhaseDiagramArgs> {
-    let cli = Cli::try_parse_from(std::iter::once("gstarve".to_string()).chain(arguments.to_vec()))
+/// The phase-diagram command a shard file records, with its output folder replaced by `dir`,
+/// parsed as the command line would be.
+fn rebuild(
+    arguments: &[String],
+    path: &str,
+    dir: &Path,
+) -> Result<(PhaseDiagramArgs, clap::Command, clap::ArgMatches)> {
+    let mut full = vec!["gstarve".to_string()];
+    let mut recorded = arguments.iter();
+    while let Some(arg) = recorded.next() {
+        if arg == "--out" {
+            recorded.next();
+        } else if !arg.starts_with("--out=") {
+            full.push(arg.clone());
+        }
+    }
+    full.extend(["--out".to_string(), dir.display().to_string()]);
+    let mut command = Cli::command().version(super::outputs::version_line());
+    let matches = command
+        .try_get_matches_from_mut(full)
         .map_err(|e| anyhow::anyhow!("{path}: its arguments no longer parse: {}", e.kind()))?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
     match cli.command {
-        Some(Command::PhaseDiagram(a)) => Ok(a),
+        Some(Command::PhaseDiagram(a)) => Ok((a, command, matches)),
         _ => bail!("{path}: its arguments are not a phase-diagram command"),
     }
 }

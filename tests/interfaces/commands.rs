@@ -187,7 +187,8 @@ fn figures_render_on_stiff_and_many_feature_systems() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         stderr
     };
-    let stiff = ["--strengths", "60,1", "--out", &o];
+    // Each run replaces the previous one's files (another configuration): --force.
+    let stiff = ["--strengths", "60,1", "--out", &o, "--force"];
     let note = run(&[&["responses", "--name", "r"][..], &stiff].concat());
     assert!(
         note.contains("GD left out") && note.contains("below 0.002222"),

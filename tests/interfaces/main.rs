@@ -3,7 +3,9 @@
 //! network systems ([`check`]), the figure subcommands
 //! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
 //! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
-//! ([`rank`]) and the two-moons experiments ([`moons`]).
+//! ([`rank`]), the two-moons experiments ([`moons`]) and what every output promises:
+//! provenance, plain CSV, no silent replacement, all-or-nothing writes under kills
+//! ([`outputs`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
@@ -14,6 +16,7 @@ mod figures;
 mod inputs;
 mod moons;
 mod network;
+mod outputs;
 mod rank;
 mod shards;
 mod support;

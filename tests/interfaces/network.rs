@@ -442,6 +442,8 @@ fn network_system_file_carries_z0_into_simulate() {
         "--zero-output",
         "--out",
         out,
+        // Another configuration over the first file.
+        "--force",
     ]);
     assert!(res.status.success());
     let file: serde_json::Value =

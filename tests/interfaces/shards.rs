@@ -49,15 +49,25 @@ fn shards_and_merge_equal_the_unsharded_run() {
             run(&a);
         }
         run_ok(&["merge", parts.to_str().unwrap()]);
-        for f in [
-            "phase-diagram.csv",
-            "phase-diagram.png",
-            "phase-diagram.svg",
-        ] {
-            assert!(
-                read(&whole.join(f)) == read(&parts.join(f)),
-                "{measure}: {f} differs from the unsharded run's"
-            );
+        let stem = format!("phase-diagram-{measure}");
+        let csv = format!("{stem}.csv");
+        assert!(
+            read(&whole.join(&csv)) == read(&parts.join(&csv)),
+            "{measure}: the merged CSV differs from the unsharded run's"
+        );
+        // The merged files carry the provenance of the phase-diagram command itself (its
+        // configuration hash leaves the output folder out), not of `merge`.
+        let config = |dir: &Path| {
+            let sidecar: serde_json::Value =
+                serde_json::from_slice(&read(&dir.join(format!("{csv}.json")))).unwrap();
+            (
+                sidecar["gstarve"]["command"].clone(),
+                sidecar["gstarve"]["config"].clone(),
+            )
+        };
+        assert_eq!(config(&whole), config(&parts), "{measure}");
+        for image in ["png", "svg"] {
+            assert!(parts.join(format!("{stem}.{image}")).exists(), "{measure}");
         }
     }
 }
@@ -71,7 +81,7 @@ fn a_killed_shard_resumes_where_it_stopped() {
     a.extend(["--shard".to_string(), "1/2".to_string()]);
     run(&a);
     // What a kill between checkpoints leaves: the file with only some of its rows.
-    let file = parts.join("phase-diagram.shard-1-of-2.json");
+    let file = parts.join("phase-diagram-elasticity.shard-1-of-2.json");
     let mut json: serde_json::Value = serde_json::from_slice(&read(&file)).unwrap();
     let rows = json["finished"].as_array_mut().unwrap();
     assert_eq!(rows.len(), 10);
@@ -88,7 +98,8 @@ fn a_killed_shard_resumes_where_it_stopped() {
     b.extend(["--shard".to_string(), "2/2".to_string()]);
     run(&b);
     run_ok(&["merge", parts.to_str().unwrap()]);
-    assert!(read(&whole.join("phase-diagram.csv")) == read(&parts.join("phase-diagram.csv")));
+    let csv = "phase-diagram-elasticity.csv";
+    assert!(read(&whole.join(csv)) == read(&parts.join(csv)));
 }
 
 #[test]
@@ -110,7 +121,7 @@ fn incomplete_or_mixed_shard_sets_are_refused() {
     let again: Vec<String> = shard("2/2", &[]);
     let again: Vec<&str> = again.iter().map(String::as_str).collect();
     assert_rejected(&again, &["holds shard 2/2 of configuration"]);
-    assert!(!parts.join("phase-diagram.csv").exists());
+    assert!(!parts.join("phase-diagram-elasticity.csv").exists());
     let empty = d.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     assert_rejected(&["merge", empty.to_str().unwrap()], &["no shard files"]);
@@ -133,7 +144,10 @@ fn slurm_array_variables_choose_the_shard() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(d.path().join("phase-diagram.shard-3-of-4.json").exists());
+    assert!(d
+        .path()
+        .join("phase-diagram-elasticity.shard-3-of-4.json")
+        .exists());
     // --shard wins over the variables.
     let out = Command::new(env!("CARGO_BIN_EXE_gstarve"))
         .args(diagram(d.path(), &["--shard", "1/4"]))
@@ -143,5 +157,8 @@ fn slurm_array_variables_choose_the_shard() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(d.path().join("phase-diagram.shard-1-of-4.json").exists());
+    assert!(d
+        .path()
+        .join("phase-diagram-elasticity.shard-1-of-4.json")
+        .exists());
 }

@@ -13,7 +13,7 @@ use super::axes::DrawError;
 use super::style::{register_fonts, FigureSize};
 use super::text::{downsample, GlyphCanvas, SUPERSAMPLING};
 use gstarve_core::error::{Error, OutputError, Result};
-use gstarve_core::output::{ensure_dir, write_all_atomic, Table};
+use gstarve_core::output::{ensure_dir, write_files, OutputFile, Table};
 
 /// Which image formats to write (the CSV data is always written).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,8 +142,9 @@ pub(crate) fn render_svg(figure: &impl Figure, name: &str, size: FigureSize) -> 
 }
 
 /// Render `figure` in the chosen formats and write `<dir>/<name>.{png,svg,csv}` as one output
-/// ([`write_all_atomic`]): nothing is written unless every rendering succeeded, and no file is
-/// ever half-written.
+/// ([`write_files`]; with a provenance installed, each file carries it and the CSV has its
+/// sidecar `<name>.csv.json`, which also holds the table's comments): nothing is written
+/// unless every rendering succeeded, and no file is ever half-written.
 pub(crate) fn write_figure(
     figure: &impl Figure,
     dir: &Path,
@@ -159,23 +160,23 @@ pub(crate) fn write_figure(
     }
     let mut files = Vec::with_capacity(3);
     if formats.png {
-        files.push((
+        files.push(OutputFile::new(
             dir.join(format!("{name}.png")),
             render_png(figure, name, size)?,
         ));
     }
     if formats.svg {
         let svg = render_svg(figure, name, size)?;
-        files.push((dir.join(format!("{name}.svg")), svg.into_bytes()));
+        files.push(OutputFile::new(dir.join(format!("{name}.svg")), svg));
     }
     let csv = dir.join(format!("{name}.csv"));
-    files.push((csv.clone(), data.into_bytes()?));
+    files.push(data.into_output(&csv)?);
     ensure_dir(dir)?;
-    write_all_atomic(&files)?;
+    write_files(&files)?;
     Ok(Written {
         images: files[..files.len() - 1]
             .iter()
-            .map(|(path, _)| path.clone())
+            .map(|f| f.path.clone())
             .collect(),
         data: csv,
     })

@@ -13,6 +13,17 @@ use super::toy::{toy_figure, ToyFigureOptions};
 use gstarve_core::error::Result;
 use gstarve_core::simulation::figures::GalleryData;
 
+/// The gallery's file stems, in the order [`gallery`] writes them.
+pub const GALLERY_NAMES: [&str; 7] = [
+    "toy-figure",
+    "phase-diagram-elasticity",
+    "phase-diagram-sd-recovery",
+    "phase-plane-toy-l4",
+    "responses-toy-l4",
+    "flow-vs-gd-toy-l4",
+    "starvation-matrix-random6",
+];
+
 /// Draw into `dir`:
 /// - `toy-figure`: the paper's Figure 6 (docs/theory.md §6.1);
 /// - `phase-diagram-elasticity`: E₂₁ over the gallery grid;
@@ -22,19 +33,20 @@ use gstarve_core::simulation::figures::GalleryData;
 /// - `flow-vs-gd-toy-l4`: the GD–flow gap against η;
 /// - `starvation-matrix-random6`: E_ji of a random 6-feature system.
 ///
-/// Each in the chosen formats with its CSV data.
+/// Each in the chosen formats with its CSV data; the stems are [`GALLERY_NAMES`].
 pub fn gallery(data: &GalleryData, dir: &Path, formats: Formats) -> Result<Vec<Written>> {
     let mut written = vec![toy_figure(
         &data.toy,
         dir,
         &ToyFigureOptions {
+            name: GALLERY_NAMES[0].into(),
             formats,
             ..Default::default()
         },
     )?];
     for (diagram, name) in [
-        (&data.elasticity, "phase-diagram-elasticity"),
-        (&data.sd_recovery, "phase-diagram-sd-recovery"),
+        (&data.elasticity, GALLERY_NAMES[1]),
+        (&data.sd_recovery, GALLERY_NAMES[2]),
     ] {
         let options = PhaseDiagramOptions {
             name: name.into(),
@@ -47,7 +59,7 @@ pub fn gallery(data: &GalleryData, dir: &Path, formats: Formats) -> Result<Vec<W
         &data.phase_plane,
         dir,
         &PhasePlaneOptions {
-            name: "phase-plane-toy-l4".into(),
+            name: GALLERY_NAMES[3].into(),
             title: Some("The toy, s\u{a0}=\u{a0}(4, 2), δ\u{a0}=\u{a0}0.5".into()),
             formats,
             ..Default::default()
@@ -57,7 +69,7 @@ pub fn gallery(data: &GalleryData, dir: &Path, formats: Formats) -> Result<Vec<W
         &data.responses,
         dir,
         &ResponsesOptions {
-            name: "responses-toy-l4".into(),
+            name: GALLERY_NAMES[4].into(),
             formats,
             ..Default::default()
         },
@@ -66,7 +78,7 @@ pub fn gallery(data: &GalleryData, dir: &Path, formats: Formats) -> Result<Vec<W
         &data.flow_vs_gd,
         dir,
         &FlowVsGdOptions {
-            name: "flow-vs-gd-toy-l4".into(),
+            name: GALLERY_NAMES[5].into(),
             title: Some("GD against the exact flow, the toy with l\u{a0}=\u{a0}4".into()),
             formats,
             ..Default::default()
@@ -76,7 +88,7 @@ pub fn gallery(data: &GalleryData, dir: &Path, formats: Formats) -> Result<Vec<W
         &data.starvation_matrix,
         dir,
         &StarvationMatrixOptions {
-            name: "starvation-matrix-random6".into(),
+            name: GALLERY_NAMES[6].into(),
             formats,
             ..Default::default()
         },

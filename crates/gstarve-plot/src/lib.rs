@@ -68,7 +68,7 @@ pub mod toy;
 pub use axes::Scale;
 pub use canvas::{Formats, Written};
 pub use flow_vs_gd::{flow_vs_gd, FlowVsGdOptions};
-pub use gallery::gallery;
+pub use gallery::{gallery, GALLERY_NAMES};
 pub use linearisation::{width_figures, width_table};
 pub use moons::{moons_figures, MoonsFigureOptions};
 pub use phase_diagram::{phase_diagram_figure, PhaseDiagramOptions};

@@ -198,14 +198,14 @@ pub fn width_table(sweep: &LinearisationSweep) -> Result<Table> {
             Cell::from(w.width),
             Cell::from(w.parameters),
             Cell::from(w.rank),
-            Cell::Sci(w.strengths.first().copied().unwrap_or(f64::NAN)),
+            Cell::FiniteSci(w.strengths.first().copied().unwrap_or(f64::NAN)),
             Cell::Sci(w.response_gap_flow),
             Cell::Sci(w.response_gap_gd),
             Cell::Sci(w.output_gap_flow),
             Cell::Sci(w.output_gap_gd),
             Cell::Sci(w.output_scale),
             Cell::Sci(w.final_loss),
-            Cell::Fixed(w.wall_s, 3),
+            Cell::Sci(w.wall_s),
         ])?;
     }
     Ok(table)
@@ -221,11 +221,11 @@ fn linearised_table(sweep: &LinearisationSweep) -> Result<Table> {
                 table.row([
                     Cell::from(w.width),
                     Cell::from(e),
-                    Cell::SciDigits(t, 6),
+                    Cell::Sci(t),
                     Cell::from(k + 1),
-                    Cell::SciDigits(w.real[i][k], 6),
-                    Cell::SciDigits(w.flow[i][k], 6),
-                    Cell::SciDigits(w.gd[i][k], 6),
+                    Cell::Sci(w.real[i][k]),
+                    Cell::Sci(w.flow[i][k]),
+                    Cell::Sci(w.gd[i][k]),
                 ])?;
             }
         }

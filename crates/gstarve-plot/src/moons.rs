@@ -314,14 +314,14 @@ fn responses_table(exp: &MoonsExperiment) -> Result<Table> {
                     Cell::Plain(s.setting.margin),
                     Cell::Plain(s.setting.spectral_decoupling),
                     Cell::from(e),
-                    Cell::SciDigits(t, 6),
+                    Cell::Sci(t),
                     Cell::from(j + 1),
-                    Cell::SciDigits(strengths[k], 6),
-                    Cell::SciDigits(alignments[k], 6),
-                    Cell::SciDigits(b.mean, 6),
-                    Cell::SciDigits(b.std, 6),
-                    Cell::SciDigits(b.min, 6),
-                    Cell::SciDigits(b.max, 6),
+                    Cell::Sci(strengths[k]),
+                    Cell::Sci(alignments[k]),
+                    Cell::Sci(b.mean),
+                    Cell::Sci(b.std),
+                    Cell::Sci(b.min),
+                    Cell::Sci(b.max),
                 ])?;
             }
         }
@@ -343,9 +343,9 @@ fn boundary_table(panels: &[&SettingResult]) -> Result<Table> {
                     name,
                     Cell::from(b.seed),
                     Cell::Text("grid"),
-                    Cell::Fixed(x, 4),
-                    Cell::Fixed(y, 4),
-                    Cell::SciDigits(b.output[(r, c)], 5),
+                    Cell::Sci(x),
+                    Cell::Sci(y),
+                    Cell::Sci(b.output[(r, c)]),
                 ])?;
             }
         }
@@ -354,8 +354,8 @@ fn boundary_table(panels: &[&SettingResult]) -> Result<Table> {
                 name,
                 Cell::from(b.seed),
                 Cell::Text("point"),
-                Cell::Fixed(row[0], 5),
-                Cell::Fixed(row[1], 5),
+                Cell::Sci(row[0]),
+                Cell::Sci(row[1]),
                 Cell::Plain(b.data.labels()[i]),
             ])?;
         }
@@ -366,10 +366,10 @@ fn boundary_table(panels: &[&SettingResult]) -> Result<Table> {
 /// Draw the responses figure and the decision-boundary figure of `exp`; write
 /// `<dir>/<prefix>-responses.{png,svg,csv}` and `<dir>/<prefix>-boundary.{png,svg,csv}`.
 ///
-/// The responses CSV has a `#` comment line, then the columns
+/// The responses CSV has the columns
 /// `setting,margin,sd,epoch,tau,feature,strength_mean,alignment_mean,mean,std,min,max`
 /// (feature 1-based; alignment = oriented (Uᵀ1)_j/√n, see [`gstarve_net::experiments::SeedRun`]);
-/// the boundary CSV a comment line, then `setting,seed,kind,x1,x2,output`.
+/// the boundary CSV `setting,seed,kind,x1,x2,output`; each CSV's comment goes to its sidecar.
 /// The boundary figure shows the settings with Δ > 0 (all settings when there are none).
 pub fn moons_figures(
     exp: &MoonsExperiment,

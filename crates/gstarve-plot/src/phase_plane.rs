@@ -173,7 +173,8 @@ impl Figure for PhasePlanePlot<'_> {
 
 /// Draw a computed phase plane and write `<dir>/<name>.{png,svg,csv}` (CSV columns
 /// `series,part,index,tau,z_a,z_b,dz_a,dz_b`: every run, steady state, nullcline point and
-/// direction-field sample).
+/// direction-field sample; τ is `inf` for a steady state and `nan` for nullclines and the
+/// field, whose rates dz are `nan` on every other row).
 pub fn phase_plane(
     data: &PhasePlaneData,
     dir: &Path,
@@ -228,11 +229,11 @@ fn phase_plane_table(
             Cell::Text(series),
             Cell::from(part),
             Cell::from(index),
-            Cell::Empty,
+            Cell::FiniteSci(f64::NAN),
             Cell::Sci(x),
             Cell::Sci(y),
-            Cell::Empty,
-            Cell::Empty,
+            Cell::FiniteSci(f64::NAN),
+            Cell::FiniteSci(f64::NAN),
         ]
     };
     for path in paths {
@@ -243,7 +244,9 @@ fn phase_plane_table(
         }
     }
     for s in steady {
-        table.row(point(s.kind.name(), 0, 0, s.at))?;
+        let mut row = point(s.kind.name(), 0, 0, s.at);
+        row[3] = Cell::Sci(f64::INFINITY);
+        table.row(row)?;
     }
     for (n, name) in nullclines.iter().zip(["nullcline-a", "nullcline-b"]) {
         for (part, line) in n.lines.iter().enumerate() {

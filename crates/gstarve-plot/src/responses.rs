@@ -97,7 +97,7 @@ impl Figure for ResponsesPlot<'_> {
 
 /// Draw computed responses z_j(τ) and write `<dir>/<name>.{png,svg,csv}` (CSV columns
 /// `method,index,tau,z1..zr`, index counting recorded states; the steady state as method
-/// `steady`).
+/// `steady`, with index 0 and τ = `inf`).
 pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -> Result<Written> {
     let chosen = &data.chosen;
     let values = [&data.flow, &data.gd]
@@ -179,7 +179,7 @@ fn responses_table(data: &ResponsesData) -> Result<Table> {
         }
     }
     if let Some(z) = &data.z_star {
-        let head = [Cell::Text("steady"), Cell::Empty, Cell::Empty];
+        let head = [Cell::Text("steady"), Cell::Int(0), Cell::Sci(f64::INFINITY)];
         table.row(head.into_iter().chain(z.iter().map(|&v| Cell::Sci(v))))?;
     }
     Ok(table)

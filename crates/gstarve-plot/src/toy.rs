@@ -156,7 +156,8 @@ impl Figure for ToyPlot<'_> {
 
 /// Draw the paper's toy figure from its computed runs and write `<dir>/<name>.{png,svg}` with
 /// its data `<dir>/<name>.csv` (`l,method,index,tau,z1,z2`; τ is learning time for GD and the
-/// dual's own time for the dual; steady states as methods `steady-l2`, `steady-sd`).
+/// dual's own time for the dual; steady states as methods `steady-l2`, `steady-sd`, with index 0
+/// and τ = `inf`).
 pub fn toy_figure(data: &ToyFigureData, dir: &Path, options: &ToyFigureOptions) -> Result<Written> {
     let ((x0, x1), (y0, y1)) = options.window;
     let frame = Frame::new(
@@ -197,7 +198,7 @@ fn toy_table(data: &ToyFigureData) -> Result<Table> {
                 Cell::Plain(run.l),
                 Cell::Text(method),
                 Cell::Int(0),
-                Cell::Empty,
+                Cell::Sci(f64::INFINITY),
                 Cell::Sci(z.0),
                 Cell::Sci(z.1),
             ])?;

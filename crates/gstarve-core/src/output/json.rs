@@ -1,5 +1,7 @@
 //! JSON text of typed results (`#[derive(Serialize)]` structs), compact or pretty, with keys in
-//! the structs' declared order or sorted.
+//! the structs' declared order or sorted. With a provenance installed
+//! ([`super::provenance::install`]), a document whose top level is an object carries it under
+//! the key `"gstarve"` (first in declared order; in its alphabetical place when sorted).
 
 use serde::Serialize;
 
@@ -31,14 +33,24 @@ fn render<T: Serialize>(value: &T, layout: Layout) -> Result<String> {
 
 /// `value` as JSON, object keys in the order its types declare them.
 pub fn to_json<T: Serialize>(value: &T, layout: Layout) -> Result<String> {
-    render(value, layout)
+    let text = render(value, layout)?;
+    match super::provenance::installed() {
+        Some(p) if text.starts_with('{') => super::provenance::embed_in_json(&p, &text),
+        _ => Ok(text),
+    }
 }
 
 /// `value` as JSON with the keys of every object, however deep, in alphabetical order (the
 /// value passes through [`serde_json::Value`], whose maps are sorted). Non-finite numbers are
 /// written as `null`, as [`to_json`] writes them.
 pub fn to_json_sorted<T: Serialize>(value: &T, layout: Layout) -> Result<String> {
-    let tree = serde_json::to_value(value).map_err(encode_error)?;
+    let mut tree = serde_json::to_value(value).map_err(encode_error)?;
+    if let (Some(p), Some(object)) = (super::provenance::installed(), tree.as_object_mut()) {
+        object.insert(
+            "gstarve".to_string(),
+            serde_json::to_value(p).map_err(encode_error)?,
+        );
+    }
     render(&tree, layout)
 }
 

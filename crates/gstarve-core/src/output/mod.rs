@@ -1,15 +1,22 @@
 //! Every file and every text gstarve writes goes through this module:
 //!
 //! - [`atomic`](mod@atomic): the one place that writes files — each through a temporary file
-//!   renamed into place ([`write_atomic`]), several as one output ([`write_all_atomic`]), and
-//!   output folders ([`ensure_dir`]);
+//!   renamed into place ([`write_atomic`]), several as one output ([`write_all_atomic`],
+//!   [`write_files`]), a whole command's as one ([`Batch`]), and output folders
+//!   ([`ensure_dir`]);
+//! - [`provenance`](mod@provenance): which gstarve, command and parameters made each file,
+//!   embedded in it or in its sidecar `FILE.json`;
 //! - [`table`](mod@table): CSV through the `csv` crate ([`Table`], rows of typed [`Cell`]s);
 //! - [`json`](mod@json): JSON text of typed results ([`to_json`], [`to_json_sorted`]).
 
 pub mod atomic;
 pub mod json;
+pub mod provenance;
 pub mod table;
 
-pub use atomic::{ensure_dir, write_all_atomic, write_atomic};
+pub use atomic::{
+    abandon, ensure_dir, write_all_atomic, write_atomic, write_files, write_now, Batch, OutputFile,
+};
 pub use json::{to_json, to_json_sorted, Layout};
+pub use provenance::Provenance;
 pub use table::{Cell, Table};

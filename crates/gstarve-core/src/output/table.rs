@@ -1,21 +1,27 @@
-//! CSV tables through the `csv` crate: optional `#` comment lines, a header, then rows with
-//! exactly as many fields as the header (the writer refuses a row of another width). Numbers are
-//! formatted by the [`Cell`] they are given as, so that each file keeps one number format per
-//! column.
+//! CSV tables through the `csv` crate, plain enough for every reader: a header row, then rows
+//! with exactly as many fields as the header; no comment lines (a table's comments go to the
+//! sidecar of its file, see [`super::provenance`]), no empty field, no quoting. A field is
+//! refused when it is empty or holds a comma, a quote, a `#` or a line break, so that
+//! `pandas.read_csv(path)`, `numpy.genfromtxt(path, delimiter=",", names=True)` and
+//! `csv.DictReader` all read a file alike without options. Numbers are formatted by the
+//! [`Cell`] they are given as, so that each file keeps one number format per column; every
+//! number format gstarve uses is the shortest text that reads back as the same `f64` (up to 17
+//! significant digits).
 //!
 //! ```
 //! use gstarve_core::output::{Cell, Table};
 //!
 //! let mut table = Table::with_comments(&["lambda = 0.01"], ["method", "step", "tau"])?;
 //! table.row([Cell::Text("gd"), Cell::from(3usize), Cell::Sci(0.15)])?;
-//! assert_eq!(table.into_string()?, "# lambda = 0.01\nmethod,step,tau\ngd,3,1.5e-1\n");
+//! assert_eq!(table.notes(), ["lambda = 0.01"]);
+//! assert_eq!(table.into_string()?, "method,step,tau\ngd,3,1.5e-1\n");
 //! # Ok::<(), gstarve_core::Error>(())
 //! ```
 
 use std::fmt::{self, Display, Write as _};
 use std::path::Path;
 
-use super::atomic::write_atomic;
+use super::atomic::{write_files, OutputFile};
 use crate::error::{Error, OutputError, Result};
 
 /// One field of a table row and the format it is written in.
@@ -31,14 +37,9 @@ pub enum Cell<'a> {
     Plain(f64),
     /// A number in shortest round-trip scientific notation (`{:e}`: 1.5e-1, 7.812049e0).
     Sci(f64),
-    /// A number in scientific notation with this many digits after the point (`{:.6e}`).
-    SciDigits(f64, usize),
-    /// A number with this many digits after the point (`{:.4}`).
-    Fixed(f64, usize),
-    /// [`Cell::Sci`] for a finite number, empty otherwise (masked values).
+    /// [`Cell::Sci`] for a finite number, `nan` otherwise (masked values; every CSV reader
+    /// reads it as NaN).
     FiniteSci(f64),
-    /// An empty field.
-    Empty,
 }
 
 impl From<usize> for Cell<'_> {
@@ -67,10 +68,8 @@ impl Display for Cell<'_> {
             Cell::Bool(v) => write!(f, "{v}"),
             Cell::Plain(v) => write!(f, "{v}"),
             Cell::Sci(v) => write!(f, "{v:e}"),
-            Cell::SciDigits(v, digits) => write!(f, "{v:.digits$e}"),
-            Cell::Fixed(v, digits) => write!(f, "{v:.digits$}"),
             Cell::FiniteSci(v) if v.is_finite() => write!(f, "{v:e}"),
-            Cell::FiniteSci(_) | Cell::Empty => Ok(()),
+            Cell::FiniteSci(_) => f.write_str("nan"),
         }
     }
 }
@@ -82,9 +81,28 @@ fn encode_error(detail: impl Display) -> Error {
     })
 }
 
+/// A field's text when every reader can take it as is: not empty, and none of `,`, `"`, `#`
+/// (a comment to NumPy), or a line break.
+fn plain_field(text: &str) -> Result<&str> {
+    if text.is_empty() {
+        return Err(encode_error("an empty field (write an explicit value)"));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| matches!(c, ',' | '"' | '#' | '\n' | '\r'))
+    {
+        return Err(encode_error(format!(
+            "field '{text}' holds {c:?}, which not every CSV reader takes unquoted"
+        )));
+    }
+    Ok(text)
+}
+
 /// A CSV table being assembled in memory; [`Table::write`] writes it atomically.
 pub struct Table {
     writer: csv::Writer<Vec<u8>>,
+    /// Comments on the table, written to its file's sidecar.
+    notes: Vec<String>,
     /// One field's text, reused across fields.
     field: String,
 }
@@ -99,27 +117,34 @@ impl Table {
         Self::with_comments(&[], header)
     }
 
-    /// A table that starts with `# <comment>` lines, then the column names.
+    /// A table with comments (kept beside the data: in its file's sidecar, as `notes`), then
+    /// the column names, which must be distinct.
     pub fn with_comments<I, S>(comments: &[&str], header: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut preamble = Vec::new();
-        for c in comments {
-            preamble.extend_from_slice(b"# ");
-            preamble.extend_from_slice(c.as_bytes());
-            preamble.push(b'\n');
-        }
-        let mut writer = csv::Writer::from_writer(preamble);
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut names: Vec<String> = Vec::new();
         for name in header {
-            writer.write_field(name.as_ref()).map_err(encode_error)?;
+            let name = plain_field(name.as_ref())?;
+            if names.iter().any(|n| n == name) {
+                return Err(encode_error(format!("column '{name}' appears twice")));
+            }
+            names.push(name.to_string());
+            writer.write_field(name).map_err(encode_error)?;
         }
         writer.write_record(None::<&[u8]>).map_err(encode_error)?;
         Ok(Self {
             writer,
+            notes: comments.iter().map(|c| c.to_string()).collect(),
             field: String::new(),
         })
+    }
+
+    /// The table's comments.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Append one row; it must have as many cells as the header has columns.
@@ -131,7 +156,9 @@ impl Table {
             self.field.clear();
             // Writing into a String cannot fail.
             let _ = write!(self.field, "{cell}");
-            self.writer.write_field(&self.field).map_err(encode_error)?;
+            self.writer
+                .write_field(plain_field(&self.field)?)
+                .map_err(encode_error)?;
         }
         self.writer
             .write_record(None::<&[u8]>)
@@ -148,9 +175,19 @@ impl Table {
         String::from_utf8(self.into_bytes()?).map_err(encode_error)
     }
 
-    /// Write the table to `path` atomically.
+    /// The table as a file to write at `path`, its comments as the file's notes.
+    pub fn into_output(self, path: &Path) -> Result<OutputFile> {
+        let notes = self.notes.clone();
+        Ok(OutputFile {
+            path: path.to_path_buf(),
+            bytes: self.into_bytes()?,
+            notes,
+        })
+    }
+
+    /// Write the table to `path` atomically (with its sidecar, when a provenance is installed).
     pub fn write(self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.into_bytes()?)
+        write_files(&[self.into_output(path)?])
     }
 }
 
@@ -168,11 +205,9 @@ mod tests {
             Cell::Plain(2.0),
             Cell::Sci(7.812049),
             Cell::Sci(0.0),
-            Cell::SciDigits(-0.5, 6),
-            Cell::Fixed(1.23456, 4),
             Cell::FiniteSci(f64::NAN),
+            Cell::FiniteSci(f64::INFINITY),
             Cell::FiniteSci(250.0),
-            Cell::Empty,
         ]
         .iter()
         .map(Cell::to_string)
@@ -187,11 +222,9 @@ mod tests {
                 "2",
                 "7.812049e0",
                 "0e0",
-                "-5.000000e-1",
-                "1.2346",
-                "",
-                "2.5e2",
-                ""
+                "nan",
+                "nan",
+                "2.5e2"
             ]
         );
     }
@@ -205,6 +238,25 @@ mod tests {
             err,
             Error::Output(OutputError::Encode { format: "CSV", .. })
         ));
+    }
+
+    #[test]
+    fn fields_every_reader_takes_unquoted_and_nothing_else() {
+        for bad in ["", "a, b", "say \"x\"", "#1", "two\nlines"] {
+            let mut table = Table::new(["name"]).unwrap();
+            let err = table.row([Cell::Text(bad)]).unwrap_err();
+            assert!(err.to_string().contains("CSV"), "{bad:?}: {err}");
+            assert!(Table::new([bad]).is_err(), "header {bad:?}");
+        }
+        assert!(Table::new(["a", "a"]).is_err());
+        let mut table = Table::new(["name", "value"]).unwrap();
+        table
+            .row([Cell::Text("margin+0.1"), Cell::Sci(-1.0)])
+            .unwrap();
+        assert_eq!(
+            table.into_string().unwrap(),
+            "name,value\nmargin+0.1,-1e0\n"
+        );
     }
 
     #[test]
@@ -225,10 +277,10 @@ mod tests {
             table.row(cells).unwrap();
         }
         table.write(&path).unwrap();
-        let mut reader = csv::ReaderBuilder::new()
-            .comment(Some(b'#'))
-            .from_path(&path)
-            .unwrap();
+        // Without a provenance installed, no sidecar; the comment is not in the CSV.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("k,x,y,z\n"), "{text}");
+        let mut reader = csv::Reader::from_path(&path).unwrap();
         assert_eq!(reader.headers().unwrap(), vec!["k", "x", "y", "z"]);
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
         assert_eq!(rows.len(), values.len());
@@ -239,16 +291,5 @@ mod tests {
                 assert_eq!(field.parse::<f64>().unwrap().to_bits(), v.to_bits());
             }
         }
-    }
-
-    #[test]
-    fn text_with_commas_is_quoted_and_read_back() {
-        let mut table = Table::new(["name", "value"]).unwrap();
-        table.row([Cell::Text("a, b"), Cell::Sci(1.0)]).unwrap();
-        let text = table.into_string().unwrap();
-        assert_eq!(text, "name,value\n\"a, b\",1e0\n");
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let record = reader.records().next().unwrap().unwrap();
-        assert_eq!(&record[0], "a, b");
     }
 }

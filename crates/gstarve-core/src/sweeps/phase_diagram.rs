@@ -58,9 +58,10 @@ impl PhaseDiagram {
         self.masked.values().sum()
     }
 
-    /// The data as a CSV table: a `#` line naming the measure and the fixed parameters, then
-    /// `<x>,<y>,value,mask,z1,z2,boundary,reference,resolution` with one line per grid point
-    /// (x fastest); masked values are empty, with the reason in `mask`.
+    /// The data as a CSV table, `<x>,<y>,value,mask,z1,z2,boundary,reference,resolution` with
+    /// one line per grid point (x fastest), its comment naming the measure and the fixed
+    /// parameters; masked and undefined values are `nan`, with the reason in `mask` (`none`
+    /// where the value is defined).
     pub fn to_table(&self) -> Result<Table> {
         let grid = &self.spec.grid;
         let comment = format!(
@@ -91,7 +92,7 @@ impl PhaseDiagram {
                     Cell::Sci(x),
                     Cell::Sci(y),
                     Cell::FiniteSci(p.value),
-                    Cell::Text(p.mask.map_or("", MaskReason::name)),
+                    Cell::Text(p.mask.map_or("none", MaskReason::name)),
                     Cell::FiniteSci(p.responses[0]),
                     Cell::FiniteSci(p.responses[1]),
                     Cell::FiniteSci(p.boundary),

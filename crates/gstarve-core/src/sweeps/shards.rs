@@ -348,11 +348,12 @@ impl ShardFile {
         Ok(file)
     }
 
-    /// Write it atomically (a reader sees the previous complete file or this one).
+    /// Write it atomically and at once, even inside a command's output batch (a reader sees
+    /// the previous complete file or this one).
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string(self)
             .map_err(|e| parse_error(&path.display().to_string(), e.to_string()))?;
-        crate::output::write_atomic(path, text.as_bytes())
+        crate::output::write_now(path, text.as_bytes())
     }
 
     /// The rows this file holds.

@@ -36,8 +36,8 @@ impl StarvationMatrix {
             .collect()
     }
 
-    /// The entries as a CSV table: a `#` line with λ, then `j,i,s_i,z_j,elasticity` with one
-    /// line per entry (1-based indices; the elasticity empty where masked).
+    /// The entries as a CSV table, `j,i,s_i,z_j,elasticity` with one line per entry (1-based
+    /// indices; the elasticity `nan` where masked), its comment naming λ.
     pub fn to_table(&self) -> Result<Table> {
         let comment = format!("starvation matrix E_ji, L2 lambda = {}", self.lambda);
         let header = ["j", "i", "s_i", "z_j", "elasticity"];
@@ -50,7 +50,7 @@ impl StarvationMatrix {
                     Cell::from(i + 1),
                     Cell::Sci(self.strengths[i]),
                     Cell::Sci(self.responses[j]),
-                    self.elasticities[(j, i)].map_or(Cell::Empty, Cell::Sci),
+                    Cell::FiniteSci(self.elasticities[(j, i)].unwrap_or(f64::NAN)),
                 ])?;
             }
         }
@@ -78,6 +78,9 @@ mod tests {
     fn toy_has_mutual_starvation() {
         let m = starvation_matrix(&FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap(), 0.01).unwrap();
         assert_eq!(m.starving_pairs(), vec![(0, 1), (1, 0)]);
-        assert!(m.to_table().unwrap().into_string().unwrap().lines().count() == 6);
+        // Header and 2 × 2 entries; λ in the table's comment (its sidecar note).
+        let table = m.to_table().unwrap();
+        assert_eq!(table.notes(), ["starvation matrix E_ji, L2 lambda = 0.01"]);
+        assert_eq!(table.into_string().unwrap().lines().count(), 5);
     }
 }

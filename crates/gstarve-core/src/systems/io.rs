@@ -5,7 +5,9 @@
 //! `{"strengths": [s₁, …, s_r], "u": [[row of example 1], …], "v": [[…], …]?, "z0": [z₁(0), …]?}`
 //! where `u` is n × r, the optional `v` is p × r and the optional `z0` (length r) holds initial
 //! responses z(0) (e.g. a network's UᵀY f₀, written by `gstarve network`; `simulate` starts
-//! from it unless `--z0` is given). Files without the optional fields read as before.
+//! from it unless `--z0` is given). Files without the optional fields read as before. A
+//! `"gstarve"` key (a `[gstarve]` table in TOML), the provenance gstarve writes into its
+//! files, is read and ignored.
 
 use std::path::Path;
 
@@ -30,6 +32,10 @@ pub struct SystemFile {
     /// Initial responses z(0), when the system carries them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub z0: Option<Vec<f64>>,
+    /// The provenance of a file gstarve wrote (see [`crate::output::provenance`]): read and
+    /// ignored; written by the output layer, not from here.
+    #[serde(default, skip_serializing)]
+    pub gstarve: Option<serde_json::Value>,
 }
 
 fn rows_to_matrix(what: &str, rows: &[Vec<f64>]) -> Result<DMatrix<f64>> {
@@ -71,6 +77,7 @@ impl SystemFile {
             u: matrix_to_rows(sys.coupling()),
             v: sys.features().map(matrix_to_rows),
             z0: None,
+            gstarve: None,
         }
     }
 }
@@ -332,6 +339,7 @@ mod tests {
             u: vec![vec![1.0, 0.0], vec![0.0]],
             v: None,
             z0: None,
+            gstarve: None,
         };
         assert!(matches!(
             f.into_system(),
