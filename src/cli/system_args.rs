@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use gstarve_core::simulation::RawFeatures;
 use gstarve_core::systems::{
@@ -261,21 +261,7 @@ impl SystemArgs {
     }
 
     fn parse_spectrum(&self) -> Result<Spectrum> {
-        let (a, b) = self.spectrum.split_once(':').with_context(|| {
-            format!(
-                "--spectrum '{}' must be FROM:TO, e.g. 10:0.1",
-                self.spectrum
-            )
-        })?;
-        let parse = |t: &str| {
-            t.trim()
-                .parse::<f64>()
-                .with_context(|| format!("--spectrum: '{t}' is not a number"))
-        };
-        Ok(Spectrum::Geometric {
-            from: parse(a)?,
-            to: parse(b)?,
-        })
+        Ok(self.spectrum.parse::<Spectrum>()?)
     }
 }
 

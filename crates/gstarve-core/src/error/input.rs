@@ -87,6 +87,17 @@ pub enum InputError {
         /// 2 / bound.
         limit: f64,
     },
+    /// A value written in a syntax of its own (a sweep axis `PARAMETER:FROM:TO[:log]`, a
+    /// spectrum `FROM:TO`) that does not parse.
+    #[error("{what} '{text}': {problem}")]
+    Syntax {
+        /// What was written (e.g. "axis", "spectrum").
+        what: &'static str,
+        /// The text as written.
+        text: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A sweep axis whose range is empty or reversed (start ≥ end with more than one point).
     #[error("sweep axis {axis}: the range [{start}, {end}] is empty (start must be < end, or give 1 point)")]
     EmptyRange {

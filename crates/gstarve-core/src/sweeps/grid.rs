@@ -189,6 +189,46 @@ impl Axis {
     pub fn values(&self) -> Vec<f64> {
         (0..self.points).map(|i| self.value(i)).collect()
     }
+
+    /// An axis written `PARAMETER:FROM:TO` (linear) or `PARAMETER:FROM:TO:log`, e.g. `ratio:1:5`
+    /// or `lambda:1e-3:1e-1:log`, with `points` points, validated ([`Axis::validate`]): a parsed
+    /// axis has finite ends in the parameter's domain, FROM < TO (FROM = TO with one point), and
+    /// FROM > 0 on a log axis.
+    pub fn parse(text: &str, points: usize) -> Result<Self> {
+        let syntax = |problem: String| {
+            Error::Input(InputError::Syntax {
+                what: "axis",
+                text: text.to_string(),
+                problem,
+            })
+        };
+        let parts: Vec<&str> = text.split(':').collect();
+        let log = match parts[..] {
+            [_, _, _] => false,
+            [_, _, _, "log"] => true,
+            _ => {
+                return Err(syntax(
+                    "must be PARAMETER:FROM:TO or PARAMETER:FROM:TO:log, e.g. ratio:1:5 or \
+                     lambda:1e-3:1e-1:log"
+                        .into(),
+                ))
+            }
+        };
+        let parameter: Parameter = parts[0].parse().map_err(syntax)?;
+        let number = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| syntax(format!("'{t}' is not a number")))
+        };
+        let (start, end) = (number(parts[1])?, number(parts[2])?);
+        let axis = if log {
+            Axis::log(parameter, start, end, points)
+        } else {
+            Axis::linear(parameter, start, end, points)
+        };
+        axis.validate()?;
+        Ok(axis)
+    }
 }
 
 /// The fixed values of the rotation family; the swept parameters override two of them.
@@ -322,6 +362,50 @@ mod tests {
         assert_eq!(v[500], 0.05 + 500.0 * ((0.95 - 0.05) / 1000.0));
         let log = Axis::log(Parameter::Lambda, 1e-4, 1.0, 5).values();
         assert!((log[2] - 1e-2).abs() < 1e-16);
+    }
+
+    #[test]
+    fn axes_parse_and_are_validated() {
+        assert_eq!(
+            Axis::parse("ratio:1:5", 8).unwrap(),
+            Axis::linear(Parameter::Ratio, 1.0, 5.0, 8)
+        );
+        assert_eq!(
+            Axis::parse("lambda:1e-3:1e-1:log", 4).unwrap(),
+            Axis::log(Parameter::Lambda, 1e-3, 1e-1, 4)
+        );
+        for (text, points) in [
+            ("ratio:1", 8),
+            ("ratio:1:5:lin", 8),
+            ("ratio:1:5:log:x", 8),
+            ("bogus:1:5", 8),
+            ("ratio:a:5", 8),
+            ("ratio::5", 8),
+        ] {
+            assert!(
+                matches!(
+                    Axis::parse(text, points),
+                    Err(Error::Input(InputError::Syntax { what: "axis", .. }))
+                ),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            Axis::parse("ratio:5:1", 8),
+            Err(Error::Input(InputError::EmptyRange { .. }))
+        ));
+        assert!(matches!(
+            Axis::parse("coupling:-0.5:0.5:log", 8),
+            Err(Error::Input(InputError::InvalidParameter { .. }))
+        ));
+        assert!(matches!(
+            Axis::parse("ratio:nan:5", 8),
+            Err(Error::Input(InputError::InvalidParameter { .. }))
+        ));
+        assert!(matches!(
+            Axis::parse("ratio:1:5", 0),
+            Err(Error::Input(InputError::TooFewPoints { .. }))
+        ));
     }
 
     #[test]
