@@ -390,7 +390,10 @@ mod tests {
             axis.validate().unwrap();
             let v = axis.values();
             assert!(v.iter().all(|x| x.is_finite()), "{axis:?}");
-            assert!(v.iter().all(|&x| x >= axis.start && x <= axis.end), "{axis:?}");
+            assert!(
+                v.iter().all(|&x| x >= axis.start && x <= axis.end),
+                "{axis:?}"
+            );
             assert!(v.windows(2).all(|w| w[0] <= w[1]), "{axis:?}");
         }
         // 1e-300 → 1e300 over 5 points: the decades 1e-300, 1e-150, 1, 1e150, 1e300.
