@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
+use gstarve_core::error::InputError;
 use gstarve_core::simulation::RawFeatures;
 use gstarve_core::systems::{
     read_matrix, read_vector, FeatureSystem, Spectrum, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
@@ -260,8 +261,14 @@ impl SystemArgs {
         bail!("no system source given")
     }
 
+    /// `--spectrum FROM:TO`, parsed by [`Spectrum`]'s `FromStr`; a syntax error names the flag.
     fn parse_spectrum(&self) -> Result<Spectrum> {
-        Ok(self.spectrum.parse::<Spectrum>()?)
+        self.spectrum.parse::<Spectrum>().map_err(|e| match e {
+            gstarve_core::Error::Input(InputError::Syntax { text, problem, .. }) => {
+                anyhow!("--spectrum '{text}': {problem}")
+            }
+            other => other.into(),
+        })
     }
 }
 

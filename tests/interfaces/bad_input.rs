@@ -393,11 +393,11 @@ const CASES: &[(&[&str], &[&str])] = &[
     ),
     (
         &["fixed-point", "--random", "3", "--spectrum", "10"],
-        &["spectrum", "FROM:TO"],
+        &["--spectrum '10'", "FROM:TO"],
     ),
     (
         &["fixed-point", "--random", "3", "--spectrum", "10:x"],
-        &["'x' is not a number"],
+        &["--spectrum '10:x'", "'x' is not a number"],
     ),
     (
         &["fixed-point", "--random", "3", "--spectrum", "0:1"],
