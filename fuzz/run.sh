@@ -28,6 +28,7 @@ if [ "${1:-}" = cmin ]; then
     shift
     for t in ${@:-$(targets)}; do
         cargo +nightly fuzz cmin "${FLAGS[@]}" "$t" "corpus/$t" -- -max_len=8192 -timeout=10 -rss_limit_mb=2048
+        rm -rf "${TMPDIR:-/tmp}"/gstarve-fuzz-*
     done
     exit 0
 fi
