@@ -13,7 +13,7 @@ use gstarve_core::simulation::figures::{
     PhasePlaneSpec, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
 };
 use gstarve_core::solvers::gd::GdOptions;
-use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
+use gstarve_core::sweeps::grid::{Axis, Grid, RotationFamily};
 use gstarve_core::sweeps::measures::Measure;
 use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
 use gstarve_core::sweeps::starvation_matrix::starvation_matrix;
@@ -150,25 +150,10 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     }
 }
 
-/// An axis on the command line: PARAMETER:FROM:TO[:log].
+/// An axis on the command line: PARAMETER:FROM:TO[:log] (parsed and validated by
+/// [`Axis::parse`]).
 fn parse_axis(text: &str, points: usize) -> Result<Axis> {
-    let parts: Vec<&str> = text.split(':').collect();
-    if !(parts.len() == 3 || (parts.len() == 4 && parts[3] == "log")) {
-        anyhow::bail!(
-            "axis '{text}' must be PARAMETER:FROM:TO or PARAMETER:FROM:TO:log, e.g. ratio:1:5 or lambda:1e-3:1e-1:log"
-        );
-    }
-    let parameter: Parameter = parts[0].parse().map_err(anyhow::Error::msg)?;
-    let number = |t: &str| {
-        t.parse::<f64>()
-            .with_context(|| format!("axis '{text}': '{t}' is not a number"))
-    };
-    let (from, to) = (number(parts[1])?, number(parts[2])?);
-    Ok(if parts.len() == 4 {
-        Axis::log(parameter, from, to, points)
-    } else {
-        Axis::linear(parameter, from, to, points)
-    })
+    Ok(Axis::parse(text, points)?)
 }
 
 /// `gstarve phase-diagram`.

@@ -257,8 +257,13 @@ fn flag_for(name: &str) -> Option<&'static str> {
 }
 
 /// An error as the one line the command line prints: the library's message, with a parameter
-/// named by its flag where it has one, and the flag that avoids a stiffness failure.
+/// named by its flag where it has one, and the flag that avoids a stiffness failure; control
+/// characters from quoted user input escaped ([`gstarve_core::error::one_line`]).
 pub fn describe(err: &anyhow::Error) -> String {
+    gstarve_core::error::one_line(&describe_raw(err)).into_owned()
+}
+
+fn describe_raw(err: &anyhow::Error) -> String {
     if let Some(gstarve_core::Error::Numerical(
         gstarve_core::error::NumericalError::StiffnessDetected { .. },
     )) = err.downcast_ref::<gstarve_core::Error>()

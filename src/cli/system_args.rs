@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
+use gstarve_core::error::InputError;
 use gstarve_core::simulation::RawFeatures;
 use gstarve_core::systems::{
     read_matrix, read_vector, FeatureSystem, Spectrum, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
@@ -261,21 +262,13 @@ impl SystemArgs {
         bail!("no system source given")
     }
 
+    /// `--spectrum FROM:TO`, parsed by [`Spectrum`]'s `FromStr`; a syntax error names the flag.
     fn parse_spectrum(&self) -> Result<Spectrum> {
-        let (a, b) = self.spectrum.split_once(':').with_context(|| {
-            format!(
-                "--spectrum '{}' must be FROM:TO, e.g. 10:0.1",
-                self.spectrum
-            )
-        })?;
-        let parse = |t: &str| {
-            t.trim()
-                .parse::<f64>()
-                .with_context(|| format!("--spectrum: '{t}' is not a number"))
-        };
-        Ok(Spectrum::Geometric {
-            from: parse(a)?,
-            to: parse(b)?,
+        self.spectrum.parse::<Spectrum>().map_err(|e| match e {
+            gstarve_core::Error::Input(InputError::Syntax { text, problem, .. }) => {
+                anyhow!("--spectrum '{text}': {problem}")
+            }
+            other => other.into(),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The integration tests of gstarve's interfaces, one binary (one link) for all: the command
-//! line's contracts and its handling of bad input ([`cli`]), `check` on zero strengths and
-//! network systems ([`check`]), the figure subcommands
+//! line's contracts and its handling of bad input ([`cli`], and case by case [`bad_input`]),
+//! `check` on zero strengths and network systems ([`check`]), the figure subcommands
 //! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
 //! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
 //! ([`rank`]), the two-moons experiments ([`moons`]) and what every output promises:
@@ -9,6 +9,7 @@
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
+mod bad_input;
 mod check;
 mod cli;
 mod commands;

@@ -21,6 +21,26 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// `text` on one line: control characters (a newline or carriage return inside a file name, a
+/// JSON key or a command-line value) written as escapes (`\n`, `\r`, `\u{1b}`), so that an error
+/// message quoting user input is still the one line the command line promises.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 /// A value, shape or file that breaks a rule of the theory or of the API.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -44,11 +64,16 @@ pub enum InputError {
         /// The value found.
         value: f64,
     },
-    /// The coupling matrix does not have orthonormal columns (docs/theory.md §1.2: UᵀU = I).
+    /// The coupling U (or the features V) does not have orthonormal columns (docs/theory.md
+    /// §1.2: UᵀU = I, VᵀV = I).
     #[error(
-        "coupling U is not orthonormal: max |UᵀU − I| = {deviation:.3e} exceeds the tolerance {tolerance:.1e}"
+        "{what} is not orthonormal: max |{symbol}ᵀ{symbol} − I| = {deviation:.3e} exceeds the tolerance {tolerance:.1e}"
     )]
     NotOrthogonal {
+        /// Which matrix: "coupling U" or "features V".
+        what: &'static str,
+        /// Its symbol, "U" or "V".
+        symbol: &'static str,
         /// max_ij |(UᵀU − I)_ij|.
         deviation: f64,
         /// The tolerance allowed.
@@ -96,6 +121,17 @@ pub enum InputError {
         product: f64,
         /// 2 / bound.
         limit: f64,
+    },
+    /// A value written in a syntax of its own (a sweep axis `PARAMETER:FROM:TO[:log]`, a
+    /// spectrum `FROM:TO`) that does not parse.
+    #[error("{what} '{text}': {problem}")]
+    Syntax {
+        /// What was written (e.g. "axis", "spectrum").
+        what: &'static str,
+        /// The text as written.
+        text: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// A sweep axis whose range is empty or reversed (start ≥ end with more than one point).
     #[error("sweep axis {axis}: the range [{start}, {end}] is empty (start must be < end, or give 1 point)")]
@@ -285,7 +321,17 @@ pub enum InputError {
 
 #[cfg(test)]
 mod tests {
-    use super::{number, round_down};
+    use super::{number, one_line, round_down};
+
+    #[test]
+    fn user_text_is_quoted_on_one_line() {
+        assert_eq!(one_line("axis 'ratio:1:5'"), "axis 'ratio:1:5'");
+        assert_eq!(
+            one_line("unknown field `a\nb`\r, \u{1b}[31m"),
+            "unknown field `a\\nb`\\r, \\u{1b}[31m"
+        );
+        assert_eq!(one_line("s₁ = 2, λ ≥ 0"), "s₁ = 2, λ ≥ 0");
+    }
 
     #[test]
     fn limits_round_down_and_numbers_print_short() {

@@ -167,7 +167,10 @@ impl Axis {
         Ok(())
     }
 
-    /// The i-th value, computed directly (no accumulated drift); the last is exactly `end`.
+    /// The i-th value, computed directly (no accumulated drift); the last is exactly `end`, and
+    /// every value lies in [start, end] (rounding never steps outside it, so the values never
+    /// decrease). A log axis whose ratio b/a overflows (λ from 1e-300 to 1e300) takes
+    /// a^{1−t}·b^t, each factor finite.
     pub fn value(&self, i: usize) -> f64 {
         if self.points == 1 || i == 0 {
             return self.start;
@@ -176,18 +179,66 @@ impl Axis {
             return self.end;
         }
         let t = i as f64 / (self.points - 1) as f64;
-        match self.spacing {
+        let v = match self.spacing {
             Spacing::Linear => {
                 let h = (self.end - self.start) / (self.points - 1) as f64;
                 self.start + i as f64 * h
             }
-            Spacing::Log => self.start * (self.end / self.start).powf(t),
-        }
+            Spacing::Log => {
+                let ratio = self.end / self.start;
+                if ratio.is_finite() {
+                    self.start * ratio.powf(t)
+                } else {
+                    self.start.powf(1.0 - t) * self.end.powf(t)
+                }
+            }
+        };
+        v.clamp(self.start, self.end)
     }
 
     /// All values.
     pub fn values(&self) -> Vec<f64> {
         (0..self.points).map(|i| self.value(i)).collect()
+    }
+
+    /// An axis written `PARAMETER:FROM:TO` (linear) or `PARAMETER:FROM:TO:log`, e.g. `ratio:1:5`
+    /// or `lambda:1e-3:1e-1:log`, with `points` points, validated ([`Axis::validate`]): a parsed
+    /// axis has finite ends in the parameter's domain, FROM < TO (FROM = TO with one point), and
+    /// FROM > 0 on a log axis.
+    pub fn parse(text: &str, points: usize) -> Result<Self> {
+        let syntax = |problem: String| {
+            Error::Input(InputError::Syntax {
+                what: "axis",
+                text: text.to_string(),
+                problem,
+            })
+        };
+        let parts: Vec<&str> = text.split(':').collect();
+        let log = match parts[..] {
+            [_, _, _] => false,
+            [_, _, _, "log"] => true,
+            _ => {
+                return Err(syntax(
+                    "must be PARAMETER:FROM:TO or PARAMETER:FROM:TO:log, e.g. ratio:1:5 or \
+                     lambda:1e-3:1e-1:log"
+                        .into(),
+                ))
+            }
+        };
+        let parameter: Parameter = parts[0].parse().map_err(syntax)?;
+        let number = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| syntax(format!("'{t}' is not a number")))
+        };
+        let (start, end) = (number(parts[1])?, number(parts[2])?);
+        let axis = if log {
+            Axis::log(parameter, start, end, points)
+        } else {
+            Axis::linear(parameter, start, end, points)
+        };
+        axis.validate()?;
+        Ok(axis)
     }
 }
 
@@ -322,6 +373,78 @@ mod tests {
         assert_eq!(v[500], 0.05 + 500.0 * ((0.95 - 0.05) / 1000.0));
         let log = Axis::log(Parameter::Lambda, 1e-4, 1.0, 5).values();
         assert!((log[2] - 1e-2).abs() < 1e-16);
+    }
+
+    /// Found while writing the invariants of the axis fuzz target (fuzz/fuzz_targets/axis.rs): a
+    /// log axis over a range whose ratio overflows gave infinite values, and rounding could step
+    /// a value past `end`.
+    #[test]
+    fn extreme_axes_stay_finite_ordered_and_in_range() {
+        for axis in [
+            Axis::log(Parameter::Lambda, 1e-300, 1e300, 5),
+            Axis::log(Parameter::Ratio, 5e-324, 1.7e308, 4096),
+            Axis::log(Parameter::Ratio, 1.0, 1.0 + 4.0 * f64::EPSILON, 4096),
+            Axis::linear(Parameter::Ratio, 1.0, 1.0 + f64::EPSILON, 4096),
+            Axis::linear(Parameter::Coupling, -1.0, 1.0, 4096),
+        ] {
+            axis.validate().unwrap();
+            let v = axis.values();
+            assert!(v.iter().all(|x| x.is_finite()), "{axis:?}");
+            assert!(
+                v.iter().all(|&x| x >= axis.start && x <= axis.end),
+                "{axis:?}"
+            );
+            assert!(v.windows(2).all(|w| w[0] <= w[1]), "{axis:?}");
+        }
+        // 1e-300 → 1e300 over 5 points: the decades 1e-300, 1e-150, 1, 1e150, 1e300.
+        let v = Axis::log(Parameter::Lambda, 1e-300, 1e300, 5).values();
+        for (x, decade) in v.iter().zip([-300.0, -150.0, 0.0, 150.0, 300.0]) {
+            assert!((x.log10() - decade).abs() < 1e-12, "{x} vs 1e{decade}");
+        }
+    }
+
+    #[test]
+    fn axes_parse_and_are_validated() {
+        assert_eq!(
+            Axis::parse("ratio:1:5", 8).unwrap(),
+            Axis::linear(Parameter::Ratio, 1.0, 5.0, 8)
+        );
+        assert_eq!(
+            Axis::parse("lambda:1e-3:1e-1:log", 4).unwrap(),
+            Axis::log(Parameter::Lambda, 1e-3, 1e-1, 4)
+        );
+        for (text, points) in [
+            ("ratio:1", 8),
+            ("ratio:1:5:lin", 8),
+            ("ratio:1:5:log:x", 8),
+            ("bogus:1:5", 8),
+            ("ratio:a:5", 8),
+            ("ratio::5", 8),
+        ] {
+            assert!(
+                matches!(
+                    Axis::parse(text, points),
+                    Err(Error::Input(InputError::Syntax { what: "axis", .. }))
+                ),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            Axis::parse("ratio:5:1", 8),
+            Err(Error::Input(InputError::EmptyRange { .. }))
+        ));
+        assert!(matches!(
+            Axis::parse("coupling:-0.5:0.5:log", 8),
+            Err(Error::Input(InputError::InvalidParameter { .. }))
+        ));
+        assert!(matches!(
+            Axis::parse("ratio:nan:5", 8),
+            Err(Error::Input(InputError::InvalidParameter { .. }))
+        ));
+        assert!(matches!(
+            Axis::parse("ratio:1:5", 0),
+            Err(Error::Input(InputError::TooFewPoints { .. }))
+        ));
     }
 
     #[test]

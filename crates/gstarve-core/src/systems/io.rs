@@ -115,7 +115,7 @@ impl FeatureSystem {
             })
         };
         let file: SystemFile = if is_toml(path) {
-            toml::from_str(&text).map_err(|e| parse_err(e.message().to_string()))?
+            toml::from_str(&text).map_err(|e| parse_err(toml_message(&text, &e)))?
         } else {
             serde_json::from_str(&text).map_err(|e| parse_err(e.to_string()))?
         };
@@ -195,6 +195,20 @@ pub(super) fn system_from_arrays(
         None => None,
     };
     Ok((sys, z0))
+}
+
+/// A TOML error on one line: its message and the line it points at (the crate's own display
+/// spans several lines, quoting the source).
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace(['\n', '\r'], " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
 }
 
 fn is_npz(path: &Path) -> bool {

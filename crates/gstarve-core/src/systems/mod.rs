@@ -99,6 +99,8 @@ impl FeatureSystem {
             let deviation = orthonormality_deviation(&coupling);
             if deviation > ORTHOGONALITY_TOLERANCE {
                 return Err(Error::Input(InputError::NotOrthogonal {
+                    what: "coupling U",
+                    symbol: "U",
                     deviation,
                     tolerance: ORTHOGONALITY_TOLERANCE,
                 }));
@@ -125,6 +127,8 @@ impl FeatureSystem {
         let deviation = orthonormality_deviation(&features);
         if deviation > ORTHOGONALITY_TOLERANCE {
             return Err(Error::Input(InputError::NotOrthogonal {
+                what: "features V",
+                symbol: "V",
                 deviation,
                 tolerance: ORTHOGONALITY_TOLERANCE,
             }));

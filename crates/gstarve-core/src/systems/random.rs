@@ -64,6 +64,34 @@ impl Spectrum {
     }
 }
 
+impl std::str::FromStr for Spectrum {
+    type Err = Error;
+
+    /// A geometric spectrum written `FROM:TO` (e.g. `10:0.1`: s₁ = 10, s_n = 0.1). Its values
+    /// are checked when the strengths are made ([`Spectrum::strengths`]).
+    fn from_str(text: &str) -> Result<Self> {
+        let syntax = |problem: String| {
+            Error::Input(InputError::Syntax {
+                what: "spectrum",
+                text: text.to_string(),
+                problem,
+            })
+        };
+        let (a, b) = text
+            .split_once(':')
+            .ok_or_else(|| syntax("must be FROM:TO, e.g. 10:0.1".into()))?;
+        let number = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| syntax(format!("'{t}' is not a number")))
+        };
+        Ok(Spectrum::Geometric {
+            from: number(a)?,
+            to: number(b)?,
+        })
+    }
+}
+
 /// Largest number of examples of a random system.
 pub const RANDOM_MAX_EXAMPLES: usize = 1_000_000;
 /// Largest n·r of a random system: its coupling takes 8·n·r bytes (3.2 GB here), and its QR about

@@ -1,0 +1,7 @@
+//! A system file (`--system FILE.json`): `FeatureSystem::load_with_initial` on arbitrary bytes.
+//! Accepted files hold the system invariants; refused ones are one-line input errors.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    gstarve_fuzz::check_system_file("system.json", data);
+});
