@@ -9,7 +9,8 @@ use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::output::{ensure_dir, to_json, to_json_sorted, Layout};
 use gstarve_core::reference::{self, paper_toy};
 use gstarve_core::simulation::{
-    simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig,
+    simulate as run_simulation, simulate_multiclass, write_trajectories_csv, Method,
+    SimulationConfig,
 };
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::solvers::steady::steady_state;
@@ -104,8 +105,11 @@ fn parse_flow_method(s: &str) -> std::result::Result<FlowMethod, String> {
 
 /// Run `gstarve simulate`.
 pub fn simulate(a: &SimulateArgs) -> Result<()> {
-    let loaded = a.system.load_or(default_system)?;
-    let (loss, regulariser) = a.model.model()?;
+    let loaded = a.system.load_any_or(default_system)?;
+    let (loss, regulariser) = match &loaded.multiclass {
+        Some(_) => (Loss::Logistic, super::multiclass::regulariser(&a.model)?),
+        None => a.model.model()?,
+    };
     let config = SimulationConfig {
         loss,
         regulariser,
@@ -151,7 +155,10 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
     if config.methods.contains(&Method::GdTheta) && loaded.raw.is_none() {
         bail!("method gd-theta needs raw features: give --features and --labels");
     }
-    let mut report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
+    let mut report = match &loaded.multiclass {
+        Some(mc) => simulate_multiclass(mc, &config)?,
+        None => run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?,
+    };
     if a.no_fixed_point {
         report.fixed_point_note = Some("not computed (--no-fixed-point)".to_string());
     }
@@ -275,7 +282,10 @@ fn matrix_rows<T: Copy>(m: &DMatrix<T>) -> Vec<Vec<T>> {
 
 /// Run `gstarve fixed-point`.
 pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
-    let loaded = a.system.load_or(default_system)?;
+    let loaded = a.system.load_any_or(default_system)?;
+    if let Some(mc) = &loaded.multiclass {
+        return super::multiclass::fixed_point(mc, loaded.truncation, &a.model, a.json);
+    }
     let (loss, regulariser) = a.model.model()?;
     let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
     let fp = steady_state(&dynamics)?;
@@ -354,13 +364,25 @@ pub struct SystemCmdArgs {
 
 /// Run `gstarve system`.
 pub fn system(a: &SystemCmdArgs) -> Result<()> {
-    let loaded = a.system.load_or(|| {
+    let loaded = a.system.load_any_or(|| {
         Err(gstarve_core::Error::Input(
             gstarve_core::error::InputError::Unsupported(
                 "give a system source, e.g. --random 100 --seed 1 --spectrum 10:0.1".into(),
             ),
         ))
     })?;
+    if let Some(mc) = &loaded.multiclass {
+        mc.save(&a.out, None)
+            .with_context(|| format!("writing the system to {}", a.out.display()))?;
+        eprintln!(
+            "wrote {} ({} examples, {} classes, {} features)",
+            a.out.display(),
+            mc.examples(),
+            mc.classes(),
+            mc.rank()
+        );
+        return Ok(());
+    }
     loaded
         .system
         .save(&a.out)

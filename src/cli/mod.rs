@@ -3,6 +3,7 @@
 mod commands;
 mod figures;
 mod moons;
+mod multiclass;
 mod network;
 pub(crate) mod progress;
 mod system_args;

@@ -13,6 +13,7 @@ mod commands;
 mod figures;
 mod inputs;
 mod moons;
+mod multiclass;
 mod network;
 mod rank;
 mod support;
