@@ -17,7 +17,8 @@ use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_core::systems::Truncation;
 use gstarve_core::theory::checks::{
-    all_passed, check_system, nothing_to_check, CheckOptions, PredictionCheck, Verdict,
+    all_passed, check_multiclass, check_system, nothing_to_check, CheckOptions, PredictionCheck,
+    Verdict,
 };
 use gstarve_core::theory::sensitivity::l2_sensitivity;
 use nalgebra::{DMatrix, DVector};
@@ -513,21 +514,34 @@ struct CheckJson<'a> {
 
 /// Run `gstarve check`: exit status 1 if any applicable prediction fails, 3 if none applies.
 pub fn check(a: &CheckArgs) -> Result<()> {
-    let loaded = a.system.load_or(default_system)?;
-    let (loss, regulariser) = a.model.model()?;
-    let rows = check_system(
-        &loaded.system,
-        loss,
-        regulariser,
-        &CheckOptions {
-            tolerance_scale: a.tolerance_scale,
-            ..CheckOptions::default()
-        },
-    )?;
+    let loaded = a.system.load_any_or(default_system)?;
+    let options = CheckOptions {
+        tolerance_scale: a.tolerance_scale,
+        ..CheckOptions::default()
+    };
+    let (loss, regulariser) = match &loaded.multiclass {
+        Some(_) => (Loss::Logistic, super::multiclass::regulariser(&a.model)?),
+        None => a.model.model()?,
+    };
+    let rows = match &loaded.multiclass {
+        Some(mc) => {
+            let rows = check_multiclass(mc, regulariser, &options)?;
+            if rows.is_empty() {
+                return Err(NothingToCheck(
+                    "a multi-class system without a regulariser has no steady state \
+                     (docs/theory.md §9.3)",
+                )
+                .into());
+            }
+            rows
+        }
+        None => check_system(&loaded.system, loss, regulariser, &options)?,
+    };
     if matches!(
         (loss, regulariser),
         (Loss::Logistic, Regulariser::L2 { .. })
-    ) && loaded.system.examples() > DualDynamics::MAX_EXAMPLES
+    ) && loaded.multiclass.is_none()
+        && loaded.system.examples() > DualDynamics::MAX_EXAMPLES
     {
         eprintln!(
             "note: no dual row: the dual flow needs the n × n Gram matrix (n = {} > {})",

@@ -242,3 +242,41 @@ fn bad_multiclass_input_is_refused_in_one_line() {
         &["softmax cross-entropy"],
     );
 }
+
+/// `check` on a 3-class system: the flow settles at the Newton steady state and the
+/// sensitivities equal central differences (§9.3); on the binary toy, the §9.4 reduction row.
+#[test]
+fn check_covers_multiclass_systems_and_the_binary_reduction() {
+    let d = tempfile::tempdir().unwrap();
+    let phi = write(
+        d.path(),
+        "phi.csv",
+        "1.0,0.2,0.0\n0.3,1.0,0.1\n0.0,0.4,1.2\n0.5,0.1,0.7\n",
+    );
+    let labels = write(d.path(), "y.csv", "0\n1\n2\n1\n");
+    let report = json(&[
+        "check",
+        "--json",
+        "--lambda",
+        "0.1",
+        "--features",
+        &phi,
+        "--labels",
+        &labels,
+    ]);
+    assert_eq!(report["passed"], true);
+    let rows = report["checks"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r["section"] == "§9.3" && r["verdict"] == "PASS"));
+    let toy = json(&["check", "--json", "--strengths", "4,2", "--coupling", "0.5"]);
+    let reduction = toy["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["section"] == "§9.4")
+        .expect("a §9.4 row");
+    assert_eq!(reduction["verdict"], "PASS");
+    assert!(reduction["error"].as_f64().unwrap() < 1e-9);
+}

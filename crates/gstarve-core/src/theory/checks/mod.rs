@@ -31,6 +31,7 @@
 
 mod fixed_point;
 mod l2;
+mod multiclass;
 mod no_regulariser;
 mod softmax_reduction;
 mod spectral_decoupling;
@@ -43,6 +44,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 pub use fixed_point::{steady_state_differences, SteadyStateDifferences};
+pub use multiclass::check_multiclass;
 
 use super::linearisation;
 use crate::error::{Error, InputError, Result};

@@ -92,7 +92,9 @@ fn toy_rows_pass_and_fail_a_wrong_input() {
             "SD rows: flow, closed form, tail, binary reduction of softmax (§9.4)"
         );
         let rows = run(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }, None);
-        assert!(rows.iter().any(|r| r.section == "§9.4" && r.verdict == Verdict::Pass));
+        assert!(rows
+            .iter()
+            .any(|r| r.section == "§9.4" && r.verdict == Verdict::Pass));
     }
 }
 
