@@ -136,7 +136,8 @@ impl SystemArgs {
         &self,
         default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
     ) -> Result<LoadedSystem> {
-        let loaded = self.load_any_or(default)?;
+        // Refused before any warning about its classes: one line on stderr.
+        let loaded = self.load_truncated(default)?;
         if let Some(mc) = &loaded.multiclass {
             bail!(
                 "this command does not support multi-class systems yet ({} classes; \

@@ -237,8 +237,14 @@ fn bad_multiclass_input_is_refused_in_one_line() {
         &["phase-plane", "--system", &image],
         &["does not support multi-class systems yet"],
     );
+    let both = write(
+        d.path(),
+        "both.json",
+        r#"{"classes": 2, "labels": [0, 1], "strengths": [1, 2],
+            "u": [[1, 0], [0, 1], [0, 0], [0, 0]]}"#,
+    );
     assert_rejected(
-        &["fixed-point", "--system", &image, "--loss", "squared"],
+        &["fixed-point", "--system", &both, "--loss", "squared"],
         &["softmax cross-entropy"],
     );
 }
