@@ -222,15 +222,13 @@ impl<'a> SoftmaxDynamics<'a> {
         for i in 0..n {
             let block = Block::new(&f.as_slice()[i * c..(i + 1) * c]);
             let a = block.anchor;
-            let mut row = i * (c - 1);
-            for k in (0..c).filter(|&k| k != a) {
+            for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
                 q[row] = block.p[k];
                 for j in 0..r {
                     let d = u[(i * c + k, j)] - u[(i * c + a, j)];
                     b[(row, j)] = d;
                     qb[(i, j)] += block.p[k] * d;
                 }
-                row += 1;
             }
         }
         let mut gram = super::streamed::diagonal_weighted_gram(&b, &q);
