@@ -9,14 +9,16 @@ use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::output::{ensure_dir, to_json, to_json_sorted, Layout};
 use gstarve_core::reference::{self, paper_toy};
 use gstarve_core::simulation::{
-    simulate as run_simulation, write_trajectories_csv, Method, SimulationConfig,
+    simulate as run_simulation, simulate_multiclass, write_trajectories_csv, Method,
+    SimulationConfig,
 };
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::solvers::steady::steady_state;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_core::systems::Truncation;
 use gstarve_core::theory::checks::{
-    all_passed, check_system, nothing_to_check, CheckOptions, PredictionCheck, Verdict,
+    all_passed, check_multiclass, check_system, nothing_to_check, CheckOptions, PredictionCheck,
+    Verdict,
 };
 use gstarve_core::theory::sensitivity::l2_sensitivity;
 use nalgebra::{DMatrix, DVector};
@@ -104,8 +106,11 @@ fn parse_flow_method(s: &str) -> std::result::Result<FlowMethod, String> {
 
 /// Run `gstarve simulate`.
 pub fn simulate(a: &SimulateArgs) -> Result<()> {
-    let loaded = a.system.load_or(default_system)?;
-    let (loss, regulariser) = a.model.model()?;
+    let loaded = a.system.load_any_or(default_system)?;
+    let (loss, regulariser) = match &loaded.multiclass {
+        Some(_) => (Loss::Logistic, super::multiclass::regulariser(&a.model)?),
+        None => a.model.model()?,
+    };
     let config = SimulationConfig {
         loss,
         regulariser,
@@ -152,7 +157,10 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         bail!("method gd-theta needs raw features: give --features and --labels");
     }
     super::outputs::before_work()?;
-    let mut report = run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?;
+    let mut report = match &loaded.multiclass {
+        Some(mc) => simulate_multiclass(mc, &config)?,
+        None => run_simulation(&loaded.system, loaded.raw.as_ref(), &config)?,
+    };
     if a.no_fixed_point {
         report.fixed_point_note = Some("not computed (--no-fixed-point)".to_string());
     }
@@ -273,7 +281,10 @@ fn matrix_rows<T: Copy>(m: &DMatrix<T>) -> Vec<Vec<T>> {
 
 /// Run `gstarve fixed-point`.
 pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
-    let loaded = a.system.load_or(default_system)?;
+    let loaded = a.system.load_any_or(default_system)?;
+    if let Some(mc) = &loaded.multiclass {
+        return super::multiclass::fixed_point(mc, loaded.truncation, &a.model, a.json);
+    }
     let (loss, regulariser) = a.model.model()?;
     let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
     let fp = steady_state(&dynamics)?;
@@ -352,7 +363,7 @@ pub struct SystemCmdArgs {
 
 /// Run `gstarve system`.
 pub fn system(a: &SystemCmdArgs) -> Result<()> {
-    let loaded = a.system.load_or(|| {
+    let loaded = a.system.load_any_or(|| {
         Err(gstarve_core::Error::Input(
             gstarve_core::error::InputError::Unsupported(
                 "give a system source, e.g. --random 100 --seed 1 --spectrum 10:0.1".into(),
@@ -360,6 +371,18 @@ pub fn system(a: &SystemCmdArgs) -> Result<()> {
         ))
     })?;
     super::outputs::before_work()?;
+    if let Some(mc) = &loaded.multiclass {
+        mc.save(&a.out, None)
+            .with_context(|| format!("writing the system to {}", a.out.display()))?;
+        eprintln!(
+            "wrote {} ({} examples, {} classes, {} features)",
+            a.out.display(),
+            mc.examples(),
+            mc.classes(),
+            mc.rank()
+        );
+        return Ok(());
+    }
     loaded
         .system
         .save(&a.out)
@@ -490,21 +513,34 @@ struct CheckJson<'a> {
 
 /// Run `gstarve check`: exit status 1 if any applicable prediction fails, 3 if none applies.
 pub fn check(a: &CheckArgs) -> Result<()> {
-    let loaded = a.system.load_or(default_system)?;
-    let (loss, regulariser) = a.model.model()?;
-    let rows = check_system(
-        &loaded.system,
-        loss,
-        regulariser,
-        &CheckOptions {
-            tolerance_scale: a.tolerance_scale,
-            ..CheckOptions::default()
-        },
-    )?;
+    let loaded = a.system.load_any_or(default_system)?;
+    let options = CheckOptions {
+        tolerance_scale: a.tolerance_scale,
+        ..CheckOptions::default()
+    };
+    let (loss, regulariser) = match &loaded.multiclass {
+        Some(_) => (Loss::Logistic, super::multiclass::regulariser(&a.model)?),
+        None => a.model.model()?,
+    };
+    let rows = match &loaded.multiclass {
+        Some(mc) => {
+            let rows = check_multiclass(mc, regulariser, &options)?;
+            if rows.is_empty() {
+                return Err(NothingToCheck(
+                    "a multi-class system without a regulariser has no steady state \
+                     (docs/theory.md §9.3)",
+                )
+                .into());
+            }
+            rows
+        }
+        None => check_system(&loaded.system, loss, regulariser, &options)?,
+    };
     if matches!(
         (loss, regulariser),
         (Loss::Logistic, Regulariser::L2 { .. })
-    ) && loaded.system.examples() > DualDynamics::MAX_EXAMPLES
+    ) && loaded.multiclass.is_none()
+        && loaded.system.examples() > DualDynamics::MAX_EXAMPLES
     {
         eprintln!(
             "note: no dual row: the dual flow needs the n × n Gram matrix (n = {} > {})",

@@ -3,6 +3,7 @@
 mod commands;
 mod figures;
 mod moons;
+mod multiclass;
 mod network;
 mod outputs;
 pub(crate) mod progress;

@@ -8,7 +8,8 @@ use clap::Args;
 use gstarve_core::error::InputError;
 use gstarve_core::simulation::RawFeatures;
 use gstarve_core::systems::{
-    read_matrix, read_vector, FeatureSystem, Spectrum, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
+    class_labels, read_matrix, read_vector, FeatureSystem, MulticlassSystem, Spectrum, Truncation,
+    DEFAULT_KERNEL_STRENGTH_FLOOR,
 };
 use nalgebra::DVector;
 
@@ -56,9 +57,17 @@ pub struct SystemArgs {
         help_heading = "System"
     )]
     pub kernel: Option<PathBuf>,
-    /// Labels y for --features or --kernel (one per example, ±1 or 0/1), as .npy or CSV.
+    /// Labels y for --features or --kernel (one per example), as .npy or CSV: ±1 or 0/1 for a
+    /// binary system; integers 0..c−1 for a multi-class softmax system (docs/theory.md §9.1),
+    /// which any label ≥ 2 (or --classes) makes.
     #[arg(long, value_name = "Y.npy|csv", help_heading = "System")]
     pub labels: Option<PathBuf>,
+    /// Number of classes c ≥ 2 of a multi-class (softmax) system built from --features or
+    /// --kernel with --labels in 0..c−1. Without it, labels all in {−1, 0, 1} are binary and
+    /// otherwise c = (largest label) + 1. The features (kernel) have n·c rows (example-major:
+    /// row i·c + k is output k of example i) or n rows, shared by the c outputs (⊗ I_c).
+    #[arg(long, value_name = "C", requires = "labels", help_heading = "System")]
+    pub classes: Option<usize>,
     /// Drop features whose strength is negligible, s_j² ≤ FLOOR·s₁² (docs/theory.md §8.6); their
     /// count and share of Σs² are reported. Default for --kernel 1e-12 (an eigensolver resolves
     /// s² to about 1e-16·s₁²); other sources keep every feature unless it is given.
@@ -101,6 +110,9 @@ pub struct LoadedSystem {
     pub truncation: Option<Truncation>,
     /// Initial responses z(0) stored in a system file (e.g. by `gstarve network`).
     pub initial: Option<DVector<f64>>,
+    /// The classes and labels of a multi-class (softmax) system, whose coupling `system` has
+    /// n·c rows (docs/theory.md §9.1); `None` for a binary system.
+    pub multiclass: Option<MulticlassSystem>,
 }
 
 impl SystemArgs {
@@ -118,9 +130,47 @@ impl SystemArgs {
         .count()
     }
 
-    /// Build the validated system, without its negligible features when a floor applies.
-    /// `default` is used when no source was given.
+    /// Build the validated binary system, without its negligible features when a floor
+    /// applies. `default` is used when no source was given. A multi-class system is refused
+    /// (the commands that take one call [`Self::load_any_or`]).
     pub fn load_or(
+        &self,
+        default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
+    ) -> Result<LoadedSystem> {
+        // Refused before any warning about its classes: one line on stderr.
+        let loaded = self.load_truncated(default)?;
+        if let Some(mc) = &loaded.multiclass {
+            bail!(
+                "this command does not support multi-class systems yet ({} classes; \
+                 docs/theory.md §9: simulate, fixed-point, check and system do)",
+                mc.classes()
+            );
+        }
+        Ok(loaded)
+    }
+
+    /// [`Self::load_or`], binary or multi-class: a multi-class system's truncation keeps its
+    /// labels, and a class with no examples gets a warning on stderr.
+    pub fn load_any_or(
+        &self,
+        default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
+    ) -> Result<LoadedSystem> {
+        let mut loaded = self.load_truncated(default)?;
+        if let Some(mc) = &loaded.multiclass {
+            let mc = mc.with_system(loaded.system.clone())?;
+            for k in mc.empty_classes() {
+                eprintln!(
+                    "gstarve: warning: class {k} has no examples (of {} classes): its outputs are \
+                     only pushed down",
+                    mc.classes()
+                );
+            }
+            loaded.multiclass = Some(mc);
+        }
+        Ok(loaded)
+    }
+
+    fn load_truncated(
         &self,
         default: impl FnOnce() -> gstarve_core::Result<FeatureSystem>,
     ) -> Result<LoadedSystem> {
@@ -174,18 +224,32 @@ impl SystemArgs {
                     raw: None,
                     truncation: None,
                     initial: None,
+                    multiclass: None,
                 })
             }
             1 => {}
             _ => bail!("give exactly one system source: --system, --strengths, --features/--labels, --kernel/--labels or --random"),
         }
+        if self.classes.is_some() && self.features.is_none() && self.kernel.is_none() {
+            bail!("--classes goes with --features or --kernel and --labels (a system file states its own \"classes\")");
+        }
         if let Some(path) = &self.system {
+            if let Some((mc, initial)) = MulticlassSystem::load_if_multiclass(path)? {
+                return Ok(LoadedSystem {
+                    system: mc.system().clone(),
+                    raw: None,
+                    truncation: None,
+                    initial,
+                    multiclass: Some(mc),
+                });
+            }
             let (system, initial) = FeatureSystem::load_with_initial(path)?;
             return Ok(LoadedSystem {
                 system,
                 raw: None,
                 truncation: None,
                 initial,
+                multiclass: None,
             });
         }
         if let Some(s) = &self.strengths {
@@ -206,11 +270,22 @@ impl SystemArgs {
                 raw: None,
                 truncation: None,
                 initial: None,
+                multiclass: None,
             });
         }
         if let (Some(phi_path), Some(y_path)) = (&self.features, &self.labels) {
             let phi = read_matrix(phi_path)?;
             let labels = read_vector(y_path)?;
+            if let Some((classes, labels)) = class_labels(&labels, self.classes)? {
+                let mc = MulticlassSystem::from_features(&phi, labels, classes)?;
+                return Ok(LoadedSystem {
+                    system: mc.system().clone(),
+                    raw: None,
+                    truncation: None,
+                    initial: None,
+                    multiclass: Some(mc),
+                });
+            }
             let (system, truncation) = match self.rank {
                 Some(rank) => {
                     check_rank(rank, phi.nrows())?;
@@ -224,12 +299,16 @@ impl SystemArgs {
                 raw: Some(RawFeatures { phi, labels }),
                 truncation,
                 initial: None,
+                multiclass: None,
             });
         }
         if let (Some(k_path), Some(y_path)) = (&self.kernel, &self.labels) {
             let kernel = read_matrix(k_path)?;
             let labels = read_vector(y_path)?;
             let floor = self.strength_floor.unwrap_or(DEFAULT_KERNEL_STRENGTH_FLOOR);
+            if let Some((classes, labels)) = class_labels(&labels, self.classes)? {
+                return self.multiclass_kernel(&kernel, labels, classes, floor);
+            }
             if let Some(rank) = self.rank {
                 check_rank(rank, kernel.nrows())?;
             }
@@ -240,6 +319,7 @@ impl SystemArgs {
                 raw: None,
                 truncation: Some(truncation),
                 initial: None,
+                multiclass: None,
             });
         }
         if let Some(n) = self.random {
@@ -257,9 +337,43 @@ impl SystemArgs {
                 raw: None,
                 truncation,
                 initial: None,
+                multiclass: None,
             });
         }
         bail!("no system source given")
+    }
+
+    /// A multi-class system from a kernel (nc × nc, or n × n meaning ⊗ I_c), its negligible
+    /// strengths dropped, then the top --rank features kept.
+    fn multiclass_kernel(
+        &self,
+        kernel: &nalgebra::DMatrix<f64>,
+        labels: Vec<usize>,
+        classes: usize,
+        floor: f64,
+    ) -> Result<LoadedSystem> {
+        let (mut mc, mut truncation) =
+            MulticlassSystem::from_kernel(kernel, labels, classes, floor)?;
+        if let Some(rank) = self.rank {
+            check_rank(rank, mc.system().examples())?;
+            let (kept, top) = mc.keep_top(rank)?;
+            mc = kept;
+            truncation = Truncation {
+                dropped_features: truncation.dropped_features + top.dropped_features,
+                dropped_strength_share: truncation.dropped_strength_share
+                    + (1.0 - truncation.dropped_strength_share) * top.dropped_strength_share,
+                strength_floor: floor,
+                rank: Some(rank),
+                decomposition: truncation.decomposition,
+            };
+        }
+        Ok(LoadedSystem {
+            system: mc.system().clone(),
+            raw: None,
+            truncation: Some(truncation),
+            initial: None,
+            multiclass: Some(mc),
+        })
     }
 
     /// `--spectrum FROM:TO`, parsed by [`Spectrum`]'s `FromStr`; a syntax error names the flag.

@@ -106,10 +106,16 @@ fn non_orthogonal_coupling() {
 fn labels_not_plus_minus_one() {
     let d = tempfile::tempdir().unwrap();
     let phi = write(d.path(), "phi.csv", "x1,x2\n1,0\n0,1\n");
-    let y = write(d.path(), "y.csv", "y\n1\n2\n");
+    let y = write(d.path(), "y.csv", "y\n-1\n0\n");
     assert_rejected(
         &["fixed-point", "--features", &phi, "--labels", &y],
-        &["y_2 = 2", "−1/+1"],
+        &["y_2 = 0", "−1/+1"],
+    );
+    // Labels beyond {−1, 0, 1} are class indices (docs/theory.md §9.1): 2.5 is none.
+    let y = write(d.path(), "y25.csv", "y\n1\n2.5\n");
+    assert_rejected(
+        &["fixed-point", "--features", &phi, "--labels", &y],
+        &["y_2 = 2.5", "integer labels"],
     );
 }
 

@@ -246,7 +246,11 @@ fn bad_kernels_labels_and_npy_files_are_refused_in_one_line() {
             vec!["--kernel", &k, "--labels", &y3],
             vec!["labels: 3 given, 4 expected"],
         ),
-        (vec!["--kernel", &k, "--labels", &y2], vec!["y_2 = 2"]),
+        // A label ≥ 2 makes a multi-class system (docs/theory.md §9.1), where −1 is no class.
+        (
+            vec!["--kernel", &k, "--labels", &y2],
+            vec!["y_4 = -1", "integer labels in 0..2"],
+        ),
         (
             vec!["--kernel", &object, "--labels", &y],
             vec!["obj.npy", "object arrays"],

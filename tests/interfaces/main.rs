@@ -16,6 +16,7 @@ mod commands;
 mod figures;
 mod inputs;
 mod moons;
+mod multiclass;
 mod network;
 mod outputs;
 mod rank;

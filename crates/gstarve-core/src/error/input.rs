@@ -87,6 +87,27 @@ pub enum InputError {
         /// The value given.
         value: f64,
     },
+    /// A class label of a multi-class system that is not an integer in 0..c−1
+    /// (docs/theory.md §9.1).
+    #[error(
+        "label y_{index} = {} is invalid: a system with {classes} classes needs integer labels in 0..{}",
+        number(*value),
+        classes.saturating_sub(1)
+    )]
+    ClassLabel {
+        /// 1-based index of the example.
+        index: usize,
+        /// The value given.
+        value: f64,
+        /// The number of classes c.
+        classes: usize,
+    },
+    /// A multi-class system with fewer than two classes (docs/theory.md §9.1).
+    #[error("classes = {classes} is invalid: a multi-class system needs at least 2 classes")]
+    TooFewClasses {
+        /// The number of classes given.
+        classes: usize,
+    },
     /// A parameter outside its allowed range.
     #[error("{name} = {} is invalid: {rule}", number(*value))]
     InvalidParameter {

@@ -23,12 +23,15 @@
 //! side, Jacobian matrix and action, GD step, objective, gradient and Hessian for Newton),
 //! [`MarginFlow`] and [`MarginFlowN`] (margin space, the general and the fixed-size n ≤ 4
 //! form), and [`DualDynamics`] (the Legendre dual of docs/theory.md §3.5, its own equations).
+//! The softmax cross-entropy of multi-class systems is not per-example scalar: it has its own
+//! home, [`SoftmaxDynamics`] (docs/theory.md §9.2).
 
 mod dual;
 mod margin;
 mod margin_small;
 mod primal;
 mod scalar;
+mod softmax;
 pub(crate) mod streamed;
 pub(crate) mod symmetric;
 
@@ -37,6 +40,7 @@ pub use margin::{MarginFlow, FAER_MIN_DIM, SYMMETRIC_MIN_DIM};
 pub use margin_small::MarginFlowN;
 pub use primal::PrimalDynamics;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
+pub use softmax::SoftmaxDynamics;
 pub use symmetric::symmetric_product;
 
 use crate::error::{Error, InputError, Result};

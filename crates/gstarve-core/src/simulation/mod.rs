@@ -7,7 +7,10 @@
 //!   GD against the flow, gallery).
 
 pub mod figures;
+mod multiclass;
 pub mod paths;
+
+pub use multiclass::simulate_multiclass;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -14,7 +14,9 @@ pub mod gd;
 pub(crate) mod lu;
 pub mod rkc;
 pub mod rosenbrock;
+pub mod softmax_flow;
 pub mod steady;
+pub mod steady_softmax;
 
 pub use auto::{integrate, Method, Plan};
 pub use flow::primal_flow;

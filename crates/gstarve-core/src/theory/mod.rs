@@ -13,6 +13,7 @@
 //!   elasticity (starvation) matrix, the exact two-feature criterion (§5.3, §5.4).
 //! - [`perturbation`]: first order in the coupling, U = I + δA (§5.5).
 //! - [`linearisation`]: relaxation rates near z* and the GD step-size bounds (§3.6, §5.6).
+//! - [`softmax`]: the starvation test of multi-class softmax systems, H in place of D (§9.3).
 //! - [`surrogate`]: the uniform-point quadratic surrogate, a comparison that misses starvation
 //!   (§5.7).
 //!
@@ -25,6 +26,7 @@ pub mod linearisation;
 pub mod perturbation;
 pub mod sd;
 pub mod sensitivity;
+pub mod softmax;
 pub mod squared;
 pub mod surrogate;
 

@@ -139,7 +139,7 @@ fn iterate_with<S: AsRef<[f64]>>(
 }
 
 /// The GD map of `problem` (a state-space vector field) from `y0`.
-fn iterate(
+pub(crate) fn iterate(
     problem: &(impl OdeProblem + ?Sized),
     y0: &DVector<f64>,
     options: &GdOptions,

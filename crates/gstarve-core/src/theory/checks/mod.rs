@@ -21,6 +21,7 @@
 //! | tail forms (§5.1) | exact roots | 2ε² (ε = we^{−w}/(1 + w), w ≥ 1) + 10·accuracy |
 //! | closed-form trajectories (§4.3, §5.2) | the flow | [`flow_error`] |
 //! | squared-loss steady state (§4.3) | Newton | 10·residual·(1 + s₁²/k) + 64ε·max(1, \|p\|) |
+//! | binary reduction of softmax (§9.4) | binary Newton z* against √2·(the two-logit image's softmax Newton z*) | κ·(residual_bin + √2·residual_mc + 32ε·max(1, ‖z‖∞)) |
 //!
 //! Where a prediction holds by construction (the SD steady state does not depend on S, §4.2/§5.3;
 //! a decoupled system has no cross-sensitivity, §5.1) there is no row: the proof is in
@@ -30,7 +31,9 @@
 
 mod fixed_point;
 mod l2;
+mod multiclass;
 mod no_regulariser;
+mod softmax_reduction;
 mod spectral_decoupling;
 mod squared_loss;
 #[cfg(test)]
@@ -41,6 +44,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 pub use fixed_point::{steady_state_differences, SteadyStateDifferences};
+pub use multiclass::check_multiclass;
 
 use super::linearisation;
 use crate::error::{Error, InputError, Result};
@@ -367,9 +371,19 @@ pub fn check_system(
     }
     let sides = Sides::new(system, regulariser.lambda(), options)?;
     match (loss, regulariser) {
-        (Loss::Logistic, Regulariser::L2 { lambda }) => l2::l2_checks(&sides, lambda, &mut rows)?,
+        (Loss::Logistic, Regulariser::L2 { lambda }) => {
+            l2::l2_checks(&sides, lambda, &mut rows)?;
+            rows.push(softmax_reduction::binary_reduction_row(
+                &sides,
+                regulariser,
+            )?);
+        }
         (Loss::Logistic, Regulariser::SpectralDecoupling { lambda }) => {
-            spectral_decoupling::sd_checks(&sides, lambda, &mut rows)?
+            spectral_decoupling::sd_checks(&sides, lambda, &mut rows)?;
+            rows.push(softmax_reduction::binary_reduction_row(
+                &sides,
+                regulariser,
+            )?);
         }
         (Loss::Logistic, Regulariser::None) => no_regulariser::no_reg_checks(&sides, &mut rows)?,
         (Loss::Squared, reg) => squared_loss::squared_checks(&sides, reg, &mut rows)?,

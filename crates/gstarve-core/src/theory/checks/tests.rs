@@ -87,7 +87,14 @@ fn toy_rows_pass_and_fail_a_wrong_input() {
             Regulariser::SpectralDecoupling { lambda: 0.002 },
             &flips(2, 2),
         );
-        assert_eq!(claims, 3, "SD rows: flow, closed form, tail");
+        assert_eq!(
+            claims, 4,
+            "SD rows: flow, closed form, tail, binary reduction of softmax (§9.4)"
+        );
+        let rows = run(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }, None);
+        assert!(rows
+            .iter()
+            .any(|r| r.section == "§9.4" && r.verdict == Verdict::Pass));
     }
 }
 

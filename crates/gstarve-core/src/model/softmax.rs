@@ -1,0 +1,336 @@
+//! The softmax cross-entropy dynamics of a multi-class system (docs/theory.md §9.2):
+//!
+//! ```text
+//! F(z) = S² (Uᵀ vec(Y − P(Uz)) − λ_SD z) − λ_L2 z
+//! ∂F/∂z = −S² (Uᵀ H U + λ_SD I) − λ_L2 I,   H = blockdiag_i(diag(pᵢ) − pᵢpᵢᵀ)
+//! ```
+//!
+//! with P the row-wise softmax of the logits Uz read as n × c, and the objective whose scaled
+//! negative gradient F is (§9.2)
+//!
+//! ```text
+//! L(z) = Σᵢ [log Σ_k e^{F_ik} − F_{i,yᵢ}] + ½ zᵀ W z,   W = λS⁻² (L2), λI (SD), 0 (none)
+//! ∇L = W z − Uᵀ vec(Y − P),   ∇²L = UᵀHU + W,   F = −S²∇L.
+//! ```
+//!
+//! Rounding (§9.5): when an example is confidently classified, 1 − p_y and the entries of its
+//! H block are far below 1, and forming them as differences of O(1) numbers would leave only
+//! absolute accuracy. Every formula here is written relative to the example's most probable
+//! class a (the "anchor"): 1 − p_a = Σ_{k≠a} p_k, H = Rᵀ H̃ R with H̃ = diag(q) − qqᵀ,
+//! q = (p_k)_{k≠a} and R x = (x_k − x_a)_{k≠a}, so that H's action and UᵀHU are accurate
+//! relative to H itself.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::Regulariser;
+use crate::error::Result;
+use crate::ode::OdeProblem;
+use crate::systems::MulticlassSystem;
+
+/// The softmax z-dynamics dz/dτ = F(z) of a multi-class system under a regulariser.
+#[derive(Clone, Debug)]
+pub struct SoftmaxDynamics<'a> {
+    system: &'a MulticlassSystem,
+    regulariser: Regulariser,
+    strengths_squared: DVector<f64>,
+}
+
+/// One example's softmax, relative to its anchor (most probable class) a.
+struct Block {
+    /// The anchor a = argmax_k F_k.
+    anchor: usize,
+    /// p_k for every class (p_a included).
+    p: Vec<f64>,
+    /// 1 − p_a = Σ_{k≠a} p_k, accurately.
+    rest: f64,
+}
+
+impl Block {
+    fn new(logits: &[f64]) -> Self {
+        let (anchor, top) =
+            logits
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |(a, t), (k, &f)| {
+                        if f > t {
+                            (k, f)
+                        } else {
+                            (a, t)
+                        }
+                    },
+                );
+        let mut p: Vec<f64> = logits.iter().map(|&f| (f - top).exp()).collect();
+        let others: f64 = p
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != anchor)
+            .map(|(_, &e)| e)
+            .sum();
+        let total = 1.0 + others;
+        p.iter_mut().for_each(|e| *e /= total);
+        // A NaN logit leaves NaN everywhere (no anchor wins): the caller's finiteness checks see
+        // it.
+        if !top.is_finite() {
+            p.iter_mut().for_each(|e| *e = f64::NAN);
+        }
+        Self {
+            anchor,
+            p,
+            rest: others / total,
+        }
+    }
+
+    /// (Y − P) for label y: −p_k off the label, 1 − p_y on it (accurately when y = a).
+    fn residual(&self, label: usize, out: &mut [f64]) {
+        for (o, &pk) in out.iter_mut().zip(&self.p) {
+            *o = -pk;
+        }
+        out[label] = if label == self.anchor {
+            self.rest
+        } else {
+            1.0 - self.p[label]
+        };
+    }
+
+    /// H w = p ⊙ (w − (p·w)1), with p·w − w_a = Σ_{k≠a} p_k (w_k − w_a).
+    fn curvature_action(&self, w: &[f64], out: &mut [f64]) {
+        let wa = w[self.anchor];
+        let t: f64 = self.p.iter().zip(w).map(|(&pk, &wk)| pk * (wk - wa)).sum();
+        for ((o, &pk), &wk) in out.iter_mut().zip(&self.p).zip(w) {
+            *o = pk * ((wk - wa) - t);
+        }
+    }
+
+    /// The cross-entropy log Σ_k e^{F_k} − F_y of this example.
+    fn loss(logits: &[f64], label: usize) -> f64 {
+        let fy = logits[label];
+        let top = logits.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        if top == fy {
+            let others: f64 = logits
+                .iter()
+                .enumerate()
+                .filter(|&(k, _)| k != label)
+                .map(|(_, &f)| (f - fy).exp())
+                .sum();
+            others.ln_1p()
+        } else {
+            let sum: f64 = logits.iter().map(|&f| (f - top).exp()).sum();
+            (top - fy) + sum.ln()
+        }
+    }
+}
+
+impl<'a> SoftmaxDynamics<'a> {
+    /// Dynamics of `system` under `regulariser` (λ validated here).
+    pub fn new(system: &'a MulticlassSystem, regulariser: Regulariser) -> Result<Self> {
+        Ok(Self {
+            system,
+            regulariser: regulariser.validated()?,
+            strengths_squared: system.system().strengths_squared(),
+        })
+    }
+
+    /// The system.
+    pub fn system(&self) -> &'a MulticlassSystem {
+        self.system
+    }
+
+    /// The regulariser.
+    pub fn regulariser(&self) -> Regulariser {
+        self.regulariser
+    }
+
+    /// Number of responses r.
+    pub fn dim(&self) -> usize {
+        self.system.rank()
+    }
+
+    /// The squared strengths s_j².
+    pub fn strengths_squared(&self) -> &DVector<f64> {
+        &self.strengths_squared
+    }
+
+    /// The logits Uz (length n·c, example-major).
+    pub fn logits(&self, z: &DVector<f64>) -> DVector<f64> {
+        self.system.system().coupling() * z
+    }
+
+    /// The logits and the probabilities P, each n × c (row i: example i).
+    pub fn logits_and_probabilities(&self, z: &DVector<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+        let c = self.system.classes();
+        let f = self.logits(z);
+        let n = self.system.examples();
+        let logits = DMatrix::from_fn(n, c, |i, k| f[i * c + k]);
+        let mut probabilities = DMatrix::zeros(n, c);
+        for i in 0..n {
+            let block = Block::new(&f.as_slice()[i * c..(i + 1) * c]);
+            for k in 0..c {
+                probabilities[(i, k)] = block.p[k];
+            }
+        }
+        (logits, probabilities)
+    }
+
+    /// vec(Y − P(Uz)) (length n·c).
+    pub fn residuals(&self, z: &DVector<f64>) -> DVector<f64> {
+        let c = self.system.classes();
+        let f = self.logits(z);
+        let mut out = DVector::zeros(f.len());
+        for (i, &y) in self.system.labels().iter().enumerate() {
+            let range = i * c..(i + 1) * c;
+            Block::new(&f.as_slice()[range.clone()]).residual(y, &mut out.as_mut_slice()[range]);
+        }
+        out
+    }
+
+    /// Uᵀ vec(Y − P(Uz)): what the data pull on each response (the drive, −∇ of the loss).
+    pub fn drive(&self, z: &DVector<f64>) -> DVector<f64> {
+        self.system.system().coupling().tr_mul(&self.residuals(z))
+    }
+
+    /// F(z) = S²(Uᵀ vec(Y − P) − λ_SD z) − λ_L2 z.
+    pub fn rhs(&self, z: &DVector<f64>) -> DVector<f64> {
+        let mut out = self.drive(z);
+        let (l2, sd) = self.regulariser.split();
+        for ((o, &s2), &zj) in out.iter_mut().zip(self.strengths_squared.iter()).zip(z) {
+            *o = s2 * (*o - sd * zj) - l2 * zj;
+        }
+        out
+    }
+
+    /// One GD step z + ηF(z) (docs/theory.md §3.1).
+    pub fn gd_step(&self, z: &DVector<f64>, eta: f64) -> DVector<f64> {
+        let mut next = self.rhs(z);
+        next *= eta;
+        next += z;
+        next
+    }
+
+    /// UᵀHU (r × r) at z, from the anchored form H = Σᵢ Rᵢᵀ H̃ᵢ Rᵢ of the module documentation:
+    /// with B the rows U_(i,k) − U_(i,aᵢ) (k ≠ aᵢ) and Q the rows Σ_{k≠a} q_k B_(i,k),
+    /// UᵀHU = Bᵀ diag(q) B − QᵀQ. O(ncr²) time, one n(c−1) × r copy.
+    pub fn curvature_gram(&self, z: &DVector<f64>) -> DMatrix<f64> {
+        let sys = self.system;
+        let (n, c, r) = (sys.examples(), sys.classes(), sys.rank());
+        let u = sys.system().coupling();
+        let f = self.logits(z);
+        let mut b = DMatrix::zeros(n * (c - 1), r);
+        let mut q = vec![0.0; n * (c - 1)];
+        let mut qb = DMatrix::zeros(n, r);
+        for i in 0..n {
+            let block = Block::new(&f.as_slice()[i * c..(i + 1) * c]);
+            let a = block.anchor;
+            for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
+                q[row] = block.p[k];
+                for j in 0..r {
+                    let d = u[(i * c + k, j)] - u[(i * c + a, j)];
+                    b[(row, j)] = d;
+                    qb[(i, j)] += block.p[k] * d;
+                }
+            }
+        }
+        let mut gram = super::streamed::diagonal_weighted_gram(&b, &q);
+        gram -= qb.tr_mul(&qb);
+        gram
+    }
+
+    /// ∂F/∂z = −S²(UᵀHU + λ_SD I) − λ_L2 I.
+    pub fn jacobian(&self, z: &DVector<f64>) -> DMatrix<f64> {
+        let mut jac = -self.curvature_gram(z);
+        let (l2, sd) = self.regulariser.split();
+        for j in 0..jac.nrows() {
+            jac.row_mut(j).scale_mut(self.strengths_squared[j]);
+            jac[(j, j)] -= self.strengths_squared[j] * sd + l2;
+        }
+        jac
+    }
+
+    /// (∂F/∂z)·v = −S²(Uᵀ H U v + λ_SD v) − λ_L2 v, without forming the Jacobian (O(ncr)).
+    pub fn jacobian_action(&self, z: &DVector<f64>, v: &DVector<f64>) -> DVector<f64> {
+        let c = self.system.classes();
+        let u = self.system.system().coupling();
+        let f = self.logits(z);
+        let w = u * v;
+        let mut hw = DVector::zeros(w.len());
+        for i in 0..self.system.examples() {
+            let range = i * c..(i + 1) * c;
+            Block::new(&f.as_slice()[range.clone()])
+                .curvature_action(&w.as_slice()[range.clone()], &mut hw.as_mut_slice()[range]);
+        }
+        let mut out = u.tr_mul(&hw);
+        let (l2, sd) = self.regulariser.split();
+        for ((o, &s2), &vj) in out.iter_mut().zip(self.strengths_squared.iter()).zip(v) {
+            *o = -s2 * (*o + sd * vj) - l2 * vj;
+        }
+        out
+    }
+
+    /// A bound on the spectral radius of ∂F/∂z over all z: λ + s₁²/2 (L2), s₁²(λ + ½) (SD),
+    /// s₁²/2 (none), because H's eigenvalues lie in [0, ½] (docs/theory.md §9.3). GD with step η
+    /// is stable while η·bound < 2.
+    pub fn curvature_bound(&self) -> f64 {
+        let s1_squared = self.system.system().max_strength().powi(2);
+        let (l2, sd) = self.regulariser.split();
+        l2 + s1_squared * (sd + 0.5)
+    }
+
+    /// W_jj of the objective: λ/s_j² for L2 (∞ if s_j = 0), λ for SD, 0 for none.
+    pub fn penalty_weight(&self, j: usize) -> f64 {
+        match self.regulariser {
+            Regulariser::None => 0.0,
+            Regulariser::L2 { lambda } => lambda / self.strengths_squared[j],
+            Regulariser::SpectralDecoupling { lambda } => lambda,
+        }
+    }
+
+    /// The data part of the objective, Σᵢ [log Σ_k e^{F_ik} − F_{i,yᵢ}], at logits `f`.
+    pub fn cross_entropy(&self, f: &DVector<f64>) -> f64 {
+        let c = self.system.classes();
+        self.system
+            .labels()
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| Block::loss(&f.as_slice()[i * c..(i + 1) * c], y))
+            .sum()
+    }
+
+    /// The objective L(z) = Σᵢ CEᵢ(Uz) + ½ zᵀWz (components with s_j = 0 under L2 are pinned at
+    /// 0 and excluded), so that F = −S²∇L.
+    pub fn objective(&self, z: &DVector<f64>) -> f64 {
+        let penalty: f64 = z
+            .iter()
+            .enumerate()
+            .filter(|&(_, &zj)| zj != 0.0)
+            .map(|(j, &zj)| self.penalty_weight(j) * zj * zj)
+            .sum();
+        self.cross_entropy(&self.logits(z)) + 0.5 * penalty
+    }
+}
+
+/// The z-space form as an [`OdeProblem`] (Auto chooses the method; the Jacobian is analytic).
+impl OdeProblem for SoftmaxDynamics<'_> {
+    fn dim(&self) -> usize {
+        self.system.rank()
+    }
+
+    fn rhs(&self, z: &[f64], dz: &mut [f64]) {
+        let out = SoftmaxDynamics::rhs(self, &DVector::from_column_slice(z));
+        dz.copy_from_slice(out.as_slice());
+    }
+
+    fn jacobian(&self, z: &[f64], jac: &mut DMatrix<f64>) {
+        jac.copy_from(&SoftmaxDynamics::jacobian(
+            self,
+            &DVector::from_column_slice(z),
+        ));
+    }
+
+    fn spectral_bound(&self) -> f64 {
+        self.curvature_bound()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! Steady states of the softmax dynamics (docs/theory.md §9.3) by damped Newton (§12.4), with
+//! residual and iterations.
+//!
+//! The regularised flow is F(z) = −S²∇L(z) with the strictly convex
+//! L(z) = Σᵢ CEᵢ(Uz) + ½ zᵀWz, W = λS⁻² (L2) or λI (SD) ([`SoftmaxDynamics::objective`]): Newton
+//! on ∇L = 0 with the Hessian UᵀHU + W (Cholesky), an Armijo line search on L, from z = 0.
+//! Components with s_j = 0 never move under the flow and are pinned at 0. Unlike the binary SD
+//! steady state there is no scalar shortcut: with c > 2 the per-example equations
+//! Y − P = λF do not reduce to one margin (§9.3).
+
+use nalgebra::{DMatrix, DVector};
+
+use super::steady::NewtonParams;
+use crate::error::{Error, InputError, NumericalError, Result};
+use crate::model::{Regulariser, SoftmaxDynamics};
+use crate::sweeps::progress::Stage;
+
+/// A softmax steady state with the evidence that it is one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SoftmaxSteadyState {
+    /// Responses z*.
+    pub responses: DVector<f64>,
+    /// Logits F* = Uz*, n × c.
+    pub logits: DMatrix<f64>,
+    /// Probabilities P* (row-wise softmax of F*), n × c.
+    pub probabilities: DMatrix<f64>,
+    /// max_j |z_j − (W⁻¹Uᵀvec(Y − P))_j| over the free components: the fixed-point residual in
+    /// units of z.
+    pub residual: f64,
+    /// Newton iterations taken.
+    pub iterations: usize,
+}
+
+impl SoftmaxSteadyState {
+    /// The multi-class margins mᵢ = F_{i,yᵢ} − max_{k≠yᵢ} F_ik (positive: example i classified
+    /// correctly). For a binary image they are the binary margins (docs/theory.md §9.4).
+    pub fn margins(&self, labels: &[usize]) -> DVector<f64> {
+        margins(&self.logits, labels)
+    }
+}
+
+/// mᵢ = F_{i,yᵢ} − max_{k≠yᵢ} F_ik for logits F (n × c).
+pub fn margins(logits: &DMatrix<f64>, labels: &[usize]) -> DVector<f64> {
+    DVector::from_fn(labels.len(), |i, _| {
+        let y = labels[i];
+        let other = (0..logits.ncols())
+            .filter(|&k| k != y)
+            .map(|k| logits[(i, k)])
+            .fold(f64::NEG_INFINITY, f64::max);
+        logits[(i, y)] - other
+    })
+}
+
+/// The steady state of `dynamics` (docs/theory.md §9.3). No regulariser (or λ = 0): no steady
+/// state (exit 2, as in the binary case).
+pub fn softmax_steady_state(
+    dynamics: &SoftmaxDynamics,
+    params: &NewtonParams,
+) -> Result<SoftmaxSteadyState> {
+    if dynamics.regulariser().lambda() <= 0.0 {
+        return Err(Error::Input(InputError::NoSteadyState));
+    }
+    let r = dynamics.dim();
+    let s2 = dynamics.strengths_squared();
+    let free: Vec<usize> = (0..r).filter(|&j| s2[j] > 0.0).collect();
+    let weights =
+        DVector::from_iterator(free.len(), free.iter().map(|&j| dynamics.penalty_weight(j)));
+    let embed = |x: &DVector<f64>| {
+        let mut z = DVector::zeros(r);
+        for (k, &j) in free.iter().enumerate() {
+            z[j] = x[k];
+        }
+        z
+    };
+    let restrict =
+        |v: &DVector<f64>| DVector::from_iterator(free.len(), free.iter().map(|&j| v[j]));
+    // ∇L on the free components: W ⊙ x − (Uᵀ vec(Y − P))_free.
+    let gradient =
+        |x: &DVector<f64>| weights.component_mul(x) - restrict(&dynamics.drive(&embed(x)));
+    let scaled = |g: &DVector<f64>| {
+        g.iter()
+            .zip(weights.iter())
+            .map(|(g, &w)| (g / w).abs())
+            .fold(
+                0.0,
+                |m: f64, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
+            )
+    };
+    let finish = |x: &DVector<f64>, residual: f64, iterations: usize| {
+        let z = embed(x);
+        let (logits, probabilities) = dynamics.logits_and_probabilities(&z);
+        SoftmaxSteadyState {
+            responses: z,
+            logits,
+            probabilities,
+            residual,
+            iterations,
+        }
+    };
+    let mut x = DVector::zeros(free.len());
+    let mut value = dynamics.objective(&embed(&x));
+    let mut residual = f64::INFINITY;
+    let stage = Stage::begin("Newton: softmax steady state", "iterations", 0);
+    for it in 0..=params.max_iterations {
+        let g = gradient(&x);
+        residual = scaled(&g);
+        stage.advance(it);
+        if residual <= params.tolerance * x.amax().max(1.0) {
+            return Ok(finish(&x, residual, it));
+        }
+        if it == params.max_iterations {
+            break;
+        }
+        let gram = dynamics.curvature_gram(&embed(&x));
+        let step = newton_step(&gram, &free, &weights, &g).ok_or(Error::Numerical(
+            NumericalError::NewtonFailed {
+                iterations: it,
+                residual,
+            },
+        ))?;
+        let slope = g.dot(&step);
+        let resolvable = -slope > 1e3 * f64::EPSILON * value.abs().max(f64::MIN_POSITIVE);
+        let mut accepted = false;
+        if resolvable {
+            let mut t = 1.0;
+            for _ in 0..60 {
+                let trial = &x + &step * t;
+                let trial_value = dynamics.objective(&embed(&trial));
+                if trial_value <= value + 1e-4 * t * slope {
+                    x = trial;
+                    value = trial_value;
+                    accepted = true;
+                    break;
+                }
+                t *= 0.5;
+            }
+        }
+        if !accepted {
+            // Quadratic phase below the objective's rounding: the full step while it lowers the
+            // residual; stagnation at rounding level reports the residual reached.
+            let trial = &x + &step;
+            let trial_res = scaled(&gradient(&trial));
+            if trial_res < residual {
+                x = trial;
+                value = dynamics.objective(&embed(&x));
+            } else if residual <= 1e3 * params.tolerance * x.amax().max(1.0) {
+                return Ok(finish(&x, residual, it));
+            } else {
+                return Err(Error::Numerical(NumericalError::NewtonFailed {
+                    iterations: it,
+                    residual,
+                }));
+            }
+        }
+    }
+    Err(Error::Numerical(NumericalError::NewtonFailed {
+        iterations: params.max_iterations,
+        residual,
+    }))
+}
+
+/// The fixed-point residual max_j |F_j|/(s_j² W_jj) over the free components at z (the same
+/// measure Newton stops on).
+pub fn softmax_fixed_point_residual(dynamics: &SoftmaxDynamics, z: &DVector<f64>) -> f64 {
+    let f = dynamics.rhs(z);
+    let s2 = dynamics.strengths_squared();
+    (0..z.len())
+        .filter(|&j| s2[j] > 0.0)
+        .map(|j| (f[j] / (s2[j] * dynamics.penalty_weight(j))).abs())
+        .fold(
+            0.0,
+            |m: f64, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
+        )
+}
+
+/// −(UᵀHU + W)⁻¹ g on the free components, by Cholesky (faer); `None` if the Hessian is not
+/// numerically positive definite.
+fn newton_step(
+    gram: &DMatrix<f64>,
+    free: &[usize],
+    weights: &DVector<f64>,
+    gradient: &DVector<f64>,
+) -> Option<DVector<f64>> {
+    use faer::linalg::solvers::Solve;
+    let k = free.len();
+    let mut hessian = faer::Mat::<f64>::from_fn(k, k, |a, b| gram[(free[a], free[b])]);
+    for j in 0..k {
+        hessian[(j, j)] += weights[j];
+    }
+    let llt = hessian.llt(faer::Side::Lower).ok()?;
+    let x = llt.solve(faer::MatRef::from_column_major_slice(
+        gradient.as_slice(),
+        k,
+        1,
+    ));
+    Some(DVector::from_fn(k, |i, _| -x[(i, 0)]))
+}
+
+/// Whether the SD sensitivities vanish identically for this system: SD with every s_j > 0,
+/// where the fixed point Uᵀvec(Y − P) = λz does not contain S (docs/theory.md §9.3).
+pub fn sd_independent_of_strengths(dynamics: &SoftmaxDynamics) -> bool {
+    matches!(
+        dynamics.regulariser(),
+        Regulariser::SpectralDecoupling { .. }
+    ) && dynamics.strengths_squared().iter().all(|&s| s > 0.0)
+}
+
+#[cfg(test)]
+mod tests;

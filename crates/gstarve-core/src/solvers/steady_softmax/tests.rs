@@ -1,0 +1,121 @@
+use nalgebra::DVector;
+
+use super::*;
+use crate::model::{Loss, PrimalDynamics};
+use crate::ode::{FlowMethod, FlowOptions};
+use crate::solvers::gd::GdOptions;
+use crate::solvers::softmax_flow::{softmax_flow, softmax_gradient_descent};
+use crate::solvers::steady::{sd_margin, steady_state};
+use crate::systems::multiclass::random_multiclass;
+use crate::systems::{FeatureSystem, MulticlassSystem, Spectrum};
+
+fn solve(sys: &MulticlassSystem, reg: Regulariser) -> SoftmaxSteadyState {
+    let d = SoftmaxDynamics::new(sys, reg).unwrap();
+    softmax_steady_state(&d, &NewtonParams::default()).unwrap()
+}
+
+#[test]
+fn newton_reaches_a_zero_of_the_flow() {
+    let sys = random_multiclass(5, 4, 12, 3);
+    for reg in [
+        Regulariser::L2 { lambda: 0.05 },
+        Regulariser::SpectralDecoupling { lambda: 0.02 },
+    ] {
+        let d = SoftmaxDynamics::new(&sys, reg).unwrap();
+        let fp = softmax_steady_state(&d, &NewtonParams::default()).unwrap();
+        let z = &fp.responses;
+        assert!(
+            fp.residual <= 1e-12 * z.amax().max(1.0),
+            "{reg:?} {}",
+            fp.residual
+        );
+        assert!(fp.iterations < 30);
+        assert!((softmax_fixed_point_residual(&d, z) - fp.residual).abs() < 1e-12);
+        // Rows of P sum to 1, and the logits are U z.
+        for i in 0..sys.examples() {
+            assert!((fp.probabilities.row(i).sum() - 1.0).abs() < 1e-14);
+        }
+        let f = d.logits(z);
+        assert!((fp.logits[(2, 1)] - f[2 * 4 + 1]).abs() < 1e-15);
+    }
+    let d = SoftmaxDynamics::new(&sys, Regulariser::None).unwrap();
+    assert!(matches!(
+        softmax_steady_state(&d, &NewtonParams::default()),
+        Err(Error::Input(InputError::NoSteadyState))
+    ));
+}
+
+/// docs/theory.md §9.4: the binary steady state is √2 times the image's; under SD the image at
+/// 2λ has the binary SD margin μ* of λ (the scalar root of λμ(1 + e^μ) = 1, r = n).
+#[test]
+fn the_binary_reduction_holds_at_the_steady_state() {
+    let root2 = std::f64::consts::SQRT_2;
+    let binary = FeatureSystem::random(6, Spectrum::Geometric { from: 5.0, to: 0.4 }, 2).unwrap();
+    let signs = [1.0, 1.0, -1.0, 1.0, -1.0, -1.0];
+    let image = MulticlassSystem::binary_image(&binary, Some(&signs)).unwrap();
+    let lambda = 0.01;
+    let bin = steady_state(
+        &PrimalDynamics::new(&binary, Loss::Logistic, Regulariser::L2 { lambda }).unwrap(),
+    )
+    .unwrap();
+    let mc = solve(&image, Regulariser::L2 { lambda });
+    let gap = (&mc.responses * root2 - &bin.responses).amax();
+    assert!(gap < 1e-10 * bin.responses.amax(), "L2: {gap:e}");
+    let margins = mc.margins(image.labels());
+    assert!((margins - &bin.margins).amax() < 1e-10 * bin.margins.amax());
+
+    let (mu, _) = sd_margin(lambda).unwrap();
+    let mc = solve(
+        &image,
+        Regulariser::SpectralDecoupling {
+            lambda: 2.0 * lambda,
+        },
+    );
+    let closed = binary.coupling_column_sums() * mu;
+    let gap = (&mc.responses * root2 - &closed).amax();
+    assert!(gap < 1e-10 * closed.amax(), "SD: {gap:e}");
+}
+
+/// The flow from 0 for 40 relaxation times (rate ≥ λ) ends at the Newton steady state; GD
+/// approaches the flow at first order in η.
+#[test]
+fn flow_ends_at_the_steady_state_and_gd_converges_to_the_flow() {
+    let sys = random_multiclass(4, 3, 10, 8);
+    let lambda = 0.1;
+    let reg = Regulariser::L2 { lambda };
+    let d = SoftmaxDynamics::new(&sys, reg).unwrap();
+    let fp = softmax_steady_state(&d, &NewtonParams::default()).unwrap();
+    let z0 = DVector::zeros(10);
+    let options = FlowOptions::new(40.0 / lambda, 2, 1e-10, 1e-12, FlowMethod::Auto).unwrap();
+    let sol = softmax_flow(&d, &z0, &options).unwrap();
+    let end = DVector::from_column_slice(sol.states.last().unwrap());
+    let gap = (&end - &fp.responses).amax();
+    assert!(gap < 1e-7 * fp.responses.amax(), "flow vs Newton {gap:e}");
+
+    let t_end = 4.0;
+    let flow = softmax_flow(
+        &d,
+        &z0,
+        &FlowOptions::new(t_end, 2, 1e-12, 1e-14, FlowMethod::Auto).unwrap(),
+    )
+    .unwrap();
+    let exact = DVector::from_column_slice(flow.states.last().unwrap());
+    let gd_error = |eta: f64| {
+        let steps = (t_end / eta).round() as usize;
+        let gd = softmax_gradient_descent(&d, &z0, &GdOptions::new(eta, steps, 2, false).unwrap())
+            .unwrap();
+        (DVector::from_column_slice(gd.states.last().unwrap()) - &exact).amax()
+    };
+    let errors = [0.04, 0.02, 0.01].map(gd_error);
+    for w in errors.windows(2) {
+        let ratio = w[1] / w[0];
+        assert!((0.45..0.55).contains(&ratio), "{errors:?}");
+    }
+    // Stability: η(λ + s₁²/2) ≥ 2 is refused.
+    let bound = d.curvature_bound();
+    let unstable = GdOptions::new(2.0 / bound * 1.01, 10, 2, false).unwrap();
+    assert!(matches!(
+        softmax_gradient_descent(&d, &z0, &unstable),
+        Err(Error::Input(InputError::UnstableStep { .. }))
+    ));
+}
