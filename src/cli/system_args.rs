@@ -38,7 +38,7 @@ pub struct SystemArgs {
     pub coupling: Option<f64>,
     /// Features Φ (n rows × p columns, e.g. per-example Jacobians), as .npy (float64 or
     /// float32, C or Fortran order) or CSV; needs --labels. The system is the SVD of YΦ
-    /// (docs/theory.md §1.2).
+    /// (docs/theory.md §1.2). CSV: comma-separated, one row per line; a UTF-8 BOM is ignored; the first row is a header only if every field is a name (a first row mixing names and numbers is refused); empty and # lines are skipped.
     #[arg(
         long,
         value_name = "PHI.npy|csv",
@@ -48,6 +48,7 @@ pub struct SystemArgs {
     pub features: Option<PathBuf>,
     /// An unsigned NTK Gram matrix Θ (n × n, symmetric positive semi-definite) as .npy or CSV;
     /// needs --labels. The system is the eigendecomposition of YΘY (docs/theory.md §8.6).
+    /// CSV as for --features.
     #[arg(
         long,
         value_name = "K.npy|csv",
@@ -55,7 +56,8 @@ pub struct SystemArgs {
         help_heading = "System"
     )]
     pub kernel: Option<PathBuf>,
-    /// Labels y for --features or --kernel (one per example, ±1 or 0/1), as .npy or CSV.
+    /// Labels y for --features or --kernel (one per example, ±1 or 0/1), as .npy or CSV (one
+    /// column or one row; CSV as for --features).
     #[arg(long, value_name = "Y.npy|csv", help_heading = "System")]
     pub labels: Option<PathBuf>,
     /// Drop features whose strength is negligible, s_j² ≤ FLOOR·s₁² (docs/theory.md §8.6); their

@@ -3,14 +3,17 @@
 //! network systems ([`check`]), the figure subcommands
 //! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
 //! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
-//! ([`rank`]) and the two-moons experiments ([`moons`]).
+//! ([`rank`]), the two-moons experiments ([`moons`]), the CSV rule and output checks before any
+//! work ([`input_rules`]) and the command line's numbers, names and flags ([`command_line`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
 mod check;
 mod cli;
+mod command_line;
 mod commands;
 mod figures;
+mod input_rules;
 mod inputs;
 mod moons;
 mod network;

@@ -50,4 +50,4 @@ pub use progress::Progress;
 pub use rotation::{
     rotation_sensitivity, rotation_steady_state, RotationSensitivity, RotationSteadyState,
 };
-pub use starvation_matrix::{starvation_matrix, StarvationMatrix};
+pub use starvation_matrix::{starvation_matrix, starvation_matrix_of, StarvationMatrix};
