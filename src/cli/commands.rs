@@ -174,6 +174,9 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         ensure_dir(dir)?;
         write_trajectories_csv(&report, &dir.join("trajectories.csv"))?;
     }
+    if a.methods.contains(&Method::Dual) {
+        eprintln!("note: {}", gstarve_core::simulation::DUAL_TIME_NOTE);
+    }
     if a.output.json {
         let value = SimulateJson {
             report: &report,

@@ -192,7 +192,15 @@ fn parse_axis(text: &str, points: usize) -> Result<Axis> {
 /// `gstarve phase-diagram`.
 #[derive(Args, Debug)]
 pub struct PhaseDiagramArgs {
-    /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
+    /// The measure (docs/theory.md §7.2): elasticity (E₂₁ = ∂log|z₂*|/∂log s₁², < 0: feature 1
+    /// starves feature 2), ratio (ρ = z₂* over z₂* of the balanced system s₁ = s₂, < 1: starved),
+    /// sd-recovery (z₂*(SD)/z₂*(L2) at the same λ, > 1: SD recovers the weak feature),
+    /// sd-recovery-loss (the same ratio with SD tuned to reach the same final training loss as L2
+    /// instead of the same λ), tau90 (the learning time τ₉₀ at which z₂ first reaches 90 % of
+    /// z₂* along the L2 flow from z = 0). The CSV has, per point: x, y, value, mask (why a value
+    /// is missing), z1, z2 (the L2 steady state), boundary (a smooth field whose sign change is
+    /// the phase boundary drawn), reference (the denominator's z₂*, for ratio and sd-recovery*)
+    /// and resolution (tau90: the width of the time bracket of the crossing).
     #[arg(long, default_value = "elasticity")]
     measure: Measure,
     /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
@@ -411,6 +419,12 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         ..Default::default()
     };
     let data = PhasePlaneData::compute(&loaded.system, &spec)?;
+    if curves.dual {
+        notes.push(format!(
+            "note: {}",
+            gstarve_core::simulation::DUAL_TIME_NOTE
+        ));
+    }
     print_notes(&notes);
     let written = phase_plane(
         &data,
