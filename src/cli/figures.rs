@@ -562,6 +562,17 @@ pub struct FlowVsGdArgs {
 /// Render the largest GD–flow gap against η (log–log, slope-1 reference).
 pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
+    if let Some(bad) = a
+        .etas
+        .iter()
+        .flatten()
+        .find(|e| !(e.is_finite() && **e > 0.0))
+    {
+        anyhow::bail!(
+            "--etas: η = {} is invalid: every learning rate must be finite and > 0",
+            number(*bad)
+        );
+    }
     check_output_dir(&a.output.out)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let spec = FlowVsGdSpec {

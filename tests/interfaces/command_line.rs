@@ -86,7 +86,7 @@ fn negative_values_need_no_equals_sign() {
     );
     assert_rejected(
         &["flow-vs-gd", "--etas", "-0.1,0.01", "--out", &never],
-        &["-0.1"],
+        &["--etas: η = -0.1 is invalid"],
     );
     assert_rejected(
         &["phase-diagram", "--grid", "-3", "--out", &never],
