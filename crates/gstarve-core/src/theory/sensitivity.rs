@@ -96,8 +96,9 @@ pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity
 /// ```
 ///
 /// Logistic L2 is [`l2_sensitivity`] (the same formula divided by λ, its one home). Under SD,
-/// Uᵀg(m*) = 0 whenever every s_j > 0 (F = 0 row by row), so the derivatives vanish to rounding,
-/// as [`sd_sensitivity`] states; the squared loss under L2 decouples,
+/// Uᵀg(m*) = 0 whenever every s_j > 0 (F = 0 row by row), so the derivatives vanish, as
+/// [`sd_sensitivity`] states: they are returned as exact zeros (the general formula gives
+/// rounding noise, below 1e-10 in the tests); the squared loss under L2 decouples,
 /// z_j* = s_j²(Uᵀ1)_j/(s_j² + λ), E_jj = λ/(s_j² + λ), E_ji = 0. A singular ∂F/∂z (a zero
 /// strength with μ = 0) is a [`NumericalError::SingularMatrix`]; no regulariser has no steady
 /// state.
@@ -112,6 +113,23 @@ pub fn model_sensitivity(
         return l2_sensitivity(system, lambda);
     }
     let dynamics = crate::model::PrimalDynamics::new(system, loss, regulariser)?;
+    let sd = matches!(
+        regulariser,
+        crate::model::Regulariser::SpectralDecoupling { .. }
+    );
+    if sd && system.strengths().iter().all(|&s| s > 0.0) {
+        // Uᵀg(m*) = 0 exactly: the derivatives are 0, not the rounding noise (~1e-17) the
+        // general formula would return for them.
+        let steady_state = crate::solvers::steady::steady_state(&dynamics)?;
+        let r = system.rank();
+        let z = &steady_state.responses;
+        let zero = ZERO_RESPONSE_TOLERANCE * z.amax().max(1.0);
+        return Ok(Sensitivity {
+            derivatives: DMatrix::zeros(r, r),
+            elasticities: DMatrix::from_fn(r, r, |j, _| (z[j].abs() > zero).then_some(0.0)),
+            steady_state,
+        });
+    }
     implicit_sensitivity(&dynamics)
 }
 
@@ -325,17 +343,21 @@ mod tests {
                 assert!((e - exact).abs() < 1e-10, "E_{j}{i} = {e} vs {exact}");
             }
         }
-        // SD: no starvation, every elasticity 0 (to rounding), for both losses.
+        // SD: no starvation. The general formula gives 0 to rounding, for both losses (the
+        // theorem Uᵀg(m*) = 0 checked numerically); model_sensitivity returns the exact 0.
         for loss in [Loss::Logistic, Loss::Squared] {
-            let sd =
-                model_sensitivity(&sys, loss, Regulariser::SpectralDecoupling { lambda: 0.05 })
-                    .unwrap();
-            let worst = sd
+            let sd_reg = Regulariser::SpectralDecoupling { lambda: 0.05 };
+            let general =
+                implicit_sensitivity(&PrimalDynamics::new(&sys, loss, sd_reg).unwrap()).unwrap();
+            let worst = general
                 .elasticities
                 .iter()
                 .map(|e| e.unwrap().abs())
                 .fold(0.0, f64::max);
             assert!(worst < 1e-10, "{loss:?}: max |E| = {worst:e}");
+            let sd = model_sensitivity(&sys, loss, sd_reg).unwrap();
+            assert!(sd.elasticities.iter().all(|e| *e == Some(0.0)));
+            assert_eq!(sd.steady_state.responses, general.steady_state.responses);
         }
         assert!(model_sensitivity(&sys, Loss::Logistic, Regulariser::None).is_err());
     }
