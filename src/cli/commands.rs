@@ -6,7 +6,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
-use gstarve_core::output::{ensure_dir, to_json, to_json_sorted, Layout};
+use gstarve_core::output::{
+    check_output_dir, check_output_file, ensure_dir, to_json, to_json_sorted, Layout,
+};
 use gstarve_core::reference::{self, paper_toy};
 use gstarve_core::simulation::{
     simulate as run_simulation, simulate_multiclass, write_trajectories_csv, Method,
@@ -30,8 +32,18 @@ fn default_system() -> gstarve_core::Result<FeatureSystem> {
     Ok(paper_toy(4.0))
 }
 
+/// A table entry: 6 decimals for ordinary magnitudes, exponent form outside
+/// 10⁻⁴ ≤ |x| < 10⁹ (a diverged run's 1e308 is not 309 digits).
+pub(crate) fn fmt_entry(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e9).contains(&x.abs()) {
+        format!("{x:.6}")
+    } else {
+        format!("{x:.6e}")
+    }
+}
+
 fn fmt_vec(v: &[f64]) -> String {
-    let parts: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
+    let parts: Vec<String> = v.iter().map(|&x| fmt_entry(x)).collect();
     format!("({})", parts.join(", "))
 }
 
@@ -106,6 +118,9 @@ fn parse_flow_method(s: &str) -> std::result::Result<FlowMethod, String> {
 
 /// Run `gstarve simulate`.
 pub fn simulate(a: &SimulateArgs) -> Result<()> {
+    if let Some(dir) = &a.output.out {
+        check_output_dir(dir)?;
+    }
     let loaded = a.system.load_any_or(default_system)?;
     let (loss, regulariser) = match &loaded.multiclass {
         Some(_) => (Loss::Logistic, super::multiclass::regulariser(&a.model)?),
@@ -168,6 +183,9 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         ensure_dir(dir)?;
         write_trajectories_csv(&report, &dir.join("trajectories.csv"))?;
     }
+    if a.methods.contains(&Method::Dual) {
+        eprintln!("note: {}", gstarve_core::simulation::DUAL_TIME_NOTE);
+    }
     if a.output.json {
         let value = SimulateJson {
             report: &report,
@@ -196,10 +214,10 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
     );
     for run in &report.runs {
         println!(
-            "{:<9} {:<12} {:>12.4} {:>10} {:>9} {:>8} {:>10.3e}  {}",
+            "{:<9} {:<12} {:>12} {:>10} {:>9} {:>8} {:>10.3e}  {}",
             run.method,
             run.stats.solver,
-            run.tau.last().copied().unwrap_or(0.0),
+            gstarve_core::error::computed(run.tau.last().copied().unwrap_or(0.0)),
             run.stats.rhs_evals,
             run.stats.jacobian_evals,
             run.stats.steps_accepted,
@@ -363,6 +381,7 @@ pub struct SystemCmdArgs {
 
 /// Run `gstarve system`.
 pub fn system(a: &SystemCmdArgs) -> Result<()> {
+    check_output_file(&a.out)?;
     let loaded = a.system.load_any_or(|| {
         Err(gstarve_core::Error::Input(
             gstarve_core::error::InputError::Unsupported(

@@ -7,16 +7,17 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gstarve_core::error::{number, round_down, InputError};
 use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::output::check_output_dir;
 use gstarve_core::reference;
 use gstarve_core::simulation::figures::{
     FlowVsGdData, FlowVsGdSpec, GalleryData, GallerySpec, PhasePlaneCurves, PhasePlaneData,
-    PhasePlaneSpec, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
+    PhasePlaneSpec, RegulariserKind, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
 };
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::sweeps::grid::{Axis, Grid, RotationFamily};
 use gstarve_core::sweeps::measures::Measure;
 use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
-use gstarve_core::sweeps::starvation_matrix::starvation_matrix;
+use gstarve_core::sweeps::starvation_matrix::starvation_matrix_of;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
 use gstarve_plot::{
@@ -33,6 +34,7 @@ use super::SystemArgs;
 /// is computed) that says which η would draw it.
 fn figure_gd_step(
     system: &FeatureSystem,
+    loss: Loss,
     regulariser: Regulariser,
     eta: Option<f64>,
     notes: &mut Vec<String>,
@@ -40,7 +42,7 @@ fn figure_gd_step(
     if eta.is_some() {
         return Ok(eta);
     }
-    let bound = PrimalDynamics::new(system, Loss::Logistic, regulariser)?.curvature_bound();
+    let bound = PrimalDynamics::new(system, loss, regulariser)?.curvature_bound();
     let eta = reference::TOY_ETA;
     // The stability rule lives in GdOptions::check_stability; its refusal becomes the note.
     match GdOptions::new(eta, 1, 2, false)?.check_stability(bound) {
@@ -101,6 +103,14 @@ impl GalleryArgs {
 
 /// Compute and render the gallery.
 pub fn run_gallery(a: &GalleryArgs) -> Result<()> {
+    if a.grid < 2 {
+        anyhow::bail!(
+            "--grid = {} is invalid: the gallery's phase diagrams span fixed ranges and need at \
+             least 2 points per axis",
+            a.grid
+        );
+    }
+    check_output_dir(&a.output.out)?;
     let spec = GallerySpec {
         grid_points: a.grid,
         ..Default::default()
@@ -133,6 +143,7 @@ pub enum Reproduce {
 pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     match r {
         Reproduce::Toy(out) => {
+            check_output_dir(&out.out)?;
             super::outputs::before_work()?;
             let data = ToyFigureData::compute(&ToySpec::default())?;
             toy_figure(
@@ -159,7 +170,15 @@ fn parse_axis(text: &str, points: usize) -> Result<Axis> {
 /// `gstarve phase-diagram`.
 #[derive(Args, Debug)]
 pub struct PhaseDiagramArgs {
-    /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
+    /// The measure (docs/theory.md §7.2): elasticity (E₂₁ = ∂log|z₂*|/∂log s₁², < 0: feature 1
+    /// starves feature 2), ratio (ρ = z₂* over z₂* of the balanced system s₁ = s₂, < 1: starved),
+    /// sd-recovery (z₂*(SD)/z₂*(L2) at the same λ, > 1: SD recovers the weak feature),
+    /// sd-recovery-loss (the same ratio with SD tuned to reach the same final training loss as L2
+    /// instead of the same λ), tau90 (the learning time τ₉₀ at which z₂ first reaches 90 % of
+    /// z₂* along the L2 flow from z = 0). The CSV has, per point: x, y, value, mask (why a value
+    /// is missing), z1, z2 (the L2 steady state), boundary (a smooth field whose sign change is
+    /// the phase boundary drawn), reference (the denominator's z₂*, for ratio and sd-recovery*)
+    /// and resolution (tau90: the width of the time bracket of the crossing).
     #[arg(long, default_value = "elasticity")]
     measure: Measure,
     /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
@@ -183,7 +202,8 @@ pub struct PhaseDiagramArgs {
     /// Fixed weak strength s₂ (when not swept).
     #[arg(long, default_value_t = 2.0)]
     s2: f64,
-    /// Logarithmic colour scale (positive measures such as tau90).
+    /// Logarithmic colour scale, for measures that are positive (ratio, sd-recovery,
+    /// sd-recovery-loss, tau90); refused for elasticity, which changes sign at its boundary.
     #[arg(long)]
     log_colour: bool,
     /// File stem [default: phase-diagram-MEASURE, e.g. phase-diagram-elasticity].
@@ -246,6 +266,14 @@ impl PhaseDiagramArgs {
 
 /// Compute and render a phase diagram (or one shard of it).
 pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
+    if a.log_colour && a.measure.neutral_value() == Some(0.0) {
+        anyhow::bail!(
+            "--log-colour is invalid with --measure {}: it changes sign at its phase boundary \
+             (0), and a logarithmic scale shows only positive values",
+            a.measure.name()
+        );
+    }
+    check_output_dir(&a.output.out)?;
     let spec = a.spec()?;
     if let Some(shard) = super::shards::requested(a.shard.as_deref())? {
         return super::shards::run_shard(a, &spec, shard);
@@ -267,6 +295,18 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
 
 /// Write a computed diagram's figure and data into `dir` as `a` asks.
 pub fn write_phase_diagram(diagram: &PhaseDiagram, a: &PhaseDiagramArgs, dir: &Path) -> Result<()> {
+    if a.log_colour {
+        let values = diagram.points.iter().map(|p| p.value);
+        let non_positive = values.filter(|v| v.is_finite() && *v <= 0.0).count();
+        if non_positive > 0 {
+            anyhow::bail!(
+                "--log-colour is invalid here: {non_positive} of the {} points of --measure {} \
+                 are ≤ 0, and a logarithmic scale shows only positive values",
+                diagram.points.len(),
+                a.measure.name()
+            );
+        }
+    }
     phase_diagram_figure(
         diagram,
         dir,
@@ -288,10 +328,11 @@ pub struct PhasePlaneArgs {
     /// The two responses to plot, 1-based (e.g. 1,2).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     responses: Vec<usize>,
-    /// L2 λ.
-    #[arg(long = "lambda", default_value_t = reference::TOY_LAMBDA_L2, allow_negative_numbers = true)]
-    lambda: f64,
-    /// SD λ.
+    /// The main runs (flow, GD, dual, decoupled), the direction field and the nullclines:
+    /// --reg, --lambda (default L2, 0.01) and --loss. The dual exists for logistic L2 only.
+    #[command(flatten)]
+    model: super::ModelArgs,
+    /// SD λ of the sd run (always Spectral Decoupling, with --loss).
     #[arg(long, default_value_t = reference::TOY_LAMBDA_SD, allow_negative_numbers = true)]
     sd_lambda: f64,
     /// Curves to overlay: any of flow, gd, dual, sd, decoupled.
@@ -320,6 +361,8 @@ pub struct PhasePlaneArgs {
 
 /// Render a phase plane.
 pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
+    let (loss, main) = a.model.model()?;
+    check_output_dir(&a.output.out)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     if a.responses.len() != 2 || a.responses.contains(&0) {
         anyhow::bail!(
@@ -346,11 +389,23 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
             ),
         }
     }
-    let l2 = Regulariser::L2 { lambda: a.lambda }.validated()?;
+    let regulariser = match main {
+        Regulariser::L2 { .. } => RegulariserKind::L2,
+        Regulariser::SpectralDecoupling { .. } => RegulariserKind::SpectralDecoupling,
+        Regulariser::None => RegulariserKind::None,
+    };
     let mut notes = Vec::new();
     let mut eta = reference::TOY_ETA;
+    if curves.dual && (loss, regulariser) != (Loss::Logistic, RegulariserKind::L2) {
+        curves.dual = false;
+        notes.push(
+            "note: dual path left out: the dual of docs/theory.md §3.5 is that of the logistic \
+             loss under L2"
+                .to_string(),
+        );
+    }
     if curves.gd {
-        match figure_gd_step(&loaded.system, l2, a.eta, &mut notes)? {
+        match figure_gd_step(&loaded.system, loss, main, a.eta, &mut notes)? {
             Some(step) => eta = step,
             None => curves.gd = false,
         }
@@ -375,7 +430,9 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     }
     let spec = PhasePlaneSpec {
         responses: (a.responses[0] - 1, a.responses[1] - 1),
-        lambda: a.lambda,
+        lambda: a.model.lambda,
+        loss,
+        regulariser,
         sd_lambda: a.sd_lambda,
         curves,
         eta,
@@ -387,6 +444,12 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     spec.validate(loaded.system.rank())?;
     super::outputs::before_work()?;
     let data = PhasePlaneData::compute(&loaded.system, &spec)?;
+    if curves.dual {
+        notes.push(format!(
+            "note: {}",
+            gstarve_core::simulation::DUAL_TIME_NOTE
+        ));
+    }
     print_notes(&notes);
     phase_plane(
         &data,
@@ -407,7 +470,8 @@ pub struct ResponsesArgs {
     system: SystemArgs,
     #[command(flatten)]
     model: super::ModelArgs,
-    /// Responses to plot, 1-based (default: all, up to the figure's limit).
+    /// Responses to plot, 1-based (default: all, up to the first 7: more lines than the
+    /// figure's palette tells apart; list them to draw others).
     #[arg(long, value_delimiter = ',')]
     responses: Option<Vec<usize>>,
     /// GD step size η [default: 0.05; when that is unstable on the system (docs/theory.md
@@ -429,8 +493,9 @@ pub struct ResponsesArgs {
 
 /// Render z_j(τ), flow against GD.
 pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
+    let (loss, regulariser) = a.model.model()?;
+    check_output_dir(&a.output.out)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
-    let (_, regulariser) = a.model.model()?;
     let chosen = match &a.responses {
         Some(list) => {
             if list.contains(&0) {
@@ -441,10 +506,11 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         None => None,
     };
     let mut notes = Vec::new();
-    let gd_step = figure_gd_step(&loaded.system, regulariser, a.eta, &mut notes)?;
+    let gd_step = figure_gd_step(&loaded.system, loss, regulariser, a.eta, &mut notes)?;
     let spec = ResponsesSpec {
         responses: chosen,
         regulariser,
+        loss,
         gd: gd_step.is_some(),
         eta: gd_step.unwrap_or(reference::TOY_ETA),
         t_end: a.t_end,
@@ -471,9 +537,9 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
 pub struct StarvationMatrixArgs {
     #[command(flatten)]
     system: SystemArgs,
-    /// L2 λ.
-    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
-    lambda: f64,
+    /// The steady state's model: --reg, --lambda (default L2, 0.01) and --loss.
+    #[command(flatten)]
+    model: super::ModelArgs,
     /// File stem.
     #[arg(long, default_value = "starvation-matrix")]
     name: String,
@@ -483,10 +549,11 @@ pub struct StarvationMatrixArgs {
 
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
+    let (loss, regulariser) = a.model.model()?;
+    check_output_dir(&a.output.out)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
-    Regulariser::L2 { lambda: a.lambda }.validated()?;
     super::outputs::before_work()?;
-    let matrix = starvation_matrix(&loaded.system, a.lambda)?;
+    let matrix = starvation_matrix_of(&loaded.system, loss, regulariser)?;
     starvation_matrix_figure(
         &matrix,
         &a.output.out,
@@ -518,11 +585,24 @@ pub struct FlowVsGdArgs {
 
 /// Render the largest GD–flow gap against η (log–log, slope-1 reference).
 pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
+    let (loss, regulariser) = a.model.model()?;
+    if let Some(bad) = a
+        .etas
+        .iter()
+        .flatten()
+        .find(|e| !(e.is_finite() && **e > 0.0))
+    {
+        anyhow::bail!(
+            "--etas: η = {} is invalid: every learning rate must be finite and > 0",
+            number(*bad)
+        );
+    }
+    check_output_dir(&a.output.out)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
-    let (_, regulariser) = a.model.model()?;
     let spec = FlowVsGdSpec {
         etas: a.etas.clone(),
         regulariser,
+        loss,
         ..Default::default()
     };
     super::outputs::before_work()?;
@@ -533,7 +613,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
              are compared up to τ = {:.3e} (at most 10⁵ steps), not {}; give --etas to choose",
             data.gaps.first().map_or(f64::NAN, |g| g.eta),
             data.spec.gap.t_end,
-            spec.gap.t_end
+            number(spec.gap.t_end)
         );
     }
     flow_vs_gd(

@@ -142,11 +142,72 @@ pub struct OutputArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Every option that takes a value accepts a negative number without `=` (`--z0 -1,2`,
+/// `--coupling -0.5`, `--seed -1`, `--sd -1e-300`, `--spectrum -1:2`): a value that starts with
+/// a minus sign and is a number, or numbers separated by `,` or `:`, is joined to the option
+/// before clap reads it (`--z0=-1,2`); clap alone would read `-1` as a flag and answer
+/// "unexpected argument". An unsigned option then gets its own message for a negative value
+/// ([`usage_error_line`]).
+fn join_negative_values(
+    cmd: &clap::Command,
+    args: Vec<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    fn value_options(cmd: &clap::Command, longs: &mut Vec<String>, shorts: &mut Vec<char>) {
+        for arg in cmd.get_arguments() {
+            if arg.get_action().takes_values() {
+                longs.extend(arg.get_long().map(str::to_string));
+                shorts.extend(arg.get_short());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            value_options(sub, longs, shorts);
+        }
+    }
+    let (mut longs, mut shorts) = (Vec::new(), Vec::new());
+    value_options(cmd, &mut longs, &mut shorts);
+    let takes_value = |token: &str| match token.strip_prefix("--") {
+        Some(long) => longs.iter().any(|l| l == long),
+        None => token
+            .strip_prefix('-')
+            .and_then(|s| s.chars().next().filter(|_| s.chars().count() == 1))
+            .is_some_and(|c| shorts.contains(&c)),
+    };
+    let negative_numbers = |token: &str| {
+        token.starts_with('-')
+            && token
+                .split([',', ':'])
+                .all(|part| part.trim().parse::<f64>().is_ok())
+    };
+    let mut joined: Vec<std::ffi::OsString> = Vec::with_capacity(args.len());
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        let option = arg.to_str().filter(|t| takes_value(t)).map(str::to_string);
+        let value = args.peek().and_then(|v| v.to_str()).map(str::to_string);
+        match (option, value) {
+            (Some(option), Some(value)) if negative_numbers(&value) => {
+                args.next();
+                joined.push(format!("{option}={value}").into());
+            }
+            _ => joined.push(arg),
+        }
+    }
+    joined
+}
+
+/// The command (with its version line) and the parsed command line `args`, or clap's error.
+fn parse(
+    args: Vec<std::ffi::OsString>,
+) -> std::result::Result<(clap::Command, clap::ArgMatches), clap::Error> {
+    let mut cmd = Cli::command().version(outputs::version_line());
+    let args = join_negative_values(&cmd, args);
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Ok((cmd, matches))
+}
+
 /// Parse the command line and run it.
 pub fn run() -> Result<()> {
-    let mut command = Cli::command().version(outputs::version_line());
-    let matches = match command.try_get_matches_from_mut(std::env::args_os()) {
-        Ok(matches) => matches,
+    let (command, matches) = match parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
         // --help, --version, or a bare subcommand group: clap prints and exits itself.
         Err(err)
             if !err.use_stderr()
@@ -188,6 +249,7 @@ fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result
         Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),
         Some(Command::FlowVsGd(a)) => figures::run_flow_vs_gd(&a),
         None => {
+            gstarve_core::output::check_output_dir(std::path::Path::new("plots"))?;
             outputs::before_work()?;
             commands::toy(&commands::ToyArgs::default())?;
             let replaced = match prepared.replaced.len() {
@@ -203,8 +265,37 @@ fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result
 }
 
 /// A command-line error as one line (the house style for rejected input): clap's message
-/// without its usage block, and a pointer to `--help`.
+/// without its usage block, and a pointer to `--help`. The missing arguments are named, and a
+/// negative value of an unsigned option says so.
 fn usage_error_line(err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::MissingRequiredArgument {
+        if let Some(ContextValue::Strings(missing)) = err.get(ContextKind::InvalidArg) {
+            return format!(
+                "the following required arguments were not provided: {} (see --help)",
+                missing.join(", ")
+            );
+        }
+    }
+    if let (
+        ErrorKind::ValueValidation,
+        Some(ContextValue::String(arg)),
+        Some(ContextValue::String(value)),
+    ) = (
+        err.kind(),
+        err.get(ContextKind::InvalidArg),
+        err.get(ContextKind::InvalidValue),
+    ) {
+        let unsigned = std::error::Error::source(err)
+            .and_then(|e| e.downcast_ref::<std::num::ParseIntError>())
+            .is_some_and(|e| *e.kind() == std::num::IntErrorKind::InvalidDigit);
+        if unsigned && value.trim_start().starts_with('-') {
+            let flag = arg.split_whitespace().next().unwrap_or(arg);
+            return format!(
+                "{flag} = {value} is invalid: it must be a whole number ≥ 0 (see --help)"
+            );
+        }
+    }
     let text = err.render().to_string();
     let first = text
         .lines()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use gstarve_core::output::{to_json_sorted, Layout};
+use gstarve_core::output::{check_output_dir, to_json_sorted, Layout};
 use gstarve_net::experiments::{
     linearisation_sweep, moons_experiment, Band, LinearisationSpec, LinearisationSweep,
     MoonsExperiment, MoonsSetting, MoonsSpec, SettingResult, WidthComparison,
@@ -42,12 +42,22 @@ pub struct MoonsArgs {
     /// Hidden width m.
     #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     width: i64,
-    /// Features to follow, 1-based (e.g. 1,2,3); default: --top.
+    /// Responses to follow: feature indices j of z_j, 1-based (e.g. 1,2,3); default: --top.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        conflicts_with_all = ["top", "features"],
+        allow_negative_numbers = true
+    )]
+    responses: Option<Vec<i64>>,
+    /// The old spelling of --responses, kept working with a warning: everywhere else
+    /// --features names a file of features Φ.
     #[arg(
         long,
         value_delimiter = ',',
         conflicts_with = "top",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        hide = true
     )]
     features: Option<Vec<i64>>,
     /// Follow the leading k features.
@@ -99,10 +109,16 @@ impl MoonsArgs {
         let n = positive("--n", self.n)?;
         let record_every = positive("--record-every", self.record_every)?;
         let grid_points = positive("--grid", self.grid)?;
-        let features = match &self.features {
+        if self.features.is_some() {
+            eprintln!(
+                "gstarve: warning: reproduce moons --features is deprecated: it takes feature \
+                 indices, so it is now --responses (--features names a file everywhere else)"
+            );
+        }
+        let features = match self.responses.as_ref().or(self.features.as_ref()) {
             Some(list) => list
                 .iter()
-                .map(|&j| positive("--features", j).map(|j| j - 1))
+                .map(|&j| positive("--responses", j).map(|j| j - 1))
                 .collect::<Result<Vec<_>>>()?,
             None => {
                 let top = positive("--top", self.top)?;
@@ -139,7 +155,7 @@ impl MoonsArgs {
         if self.sd <= 0.0 {
             bail!(
                 "--sd = {} is invalid: the SD setting needs a coefficient > 0",
-                self.sd
+                gstarve_core::error::number(self.sd)
             );
         }
         spec.validate()?;
@@ -227,6 +243,7 @@ pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     let spec = a.spec()?;
     let formats = formats(&a.formats)?;
     spec.validate()?;
+    check_output_dir(&a.out)?;
     super::outputs::before_work()?;
     let exp = moons_experiment(&spec, crate::cli::progress::terminal())?;
     let written = moons_figures(
@@ -436,6 +453,7 @@ pub fn run_moons_width(a: &MoonsWidthArgs) -> Result<()> {
     };
     spec.validate()?;
     let formats = formats(&a.formats)?;
+    check_output_dir(&a.out)?;
     super::outputs::before_work()?;
     let sweep = linearisation_sweep(&spec, crate::cli::progress::terminal())?;
     width_figures(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gstarve_core::output::write_all_atomic;
+use gstarve_core::output::{check_output_file, write_all_atomic};
 use gstarve_core::systems::npy_bytes;
 use gstarve_net::data::{read_dataset_csv, two_moons, Dataset, MoonsOptions};
 use gstarve_net::network::{
@@ -62,7 +62,9 @@ pub struct DatasetArgs {
         help_heading = "Data"
     )]
     pub data_seed: u64,
-    /// A data set as CSV: columns x₁,…,x_d,y with y ∈ {−1,+1} or {0,1}; an optional header.
+    /// A data set as CSV: columns x₁,…,x_d,y with y ∈ {−1,+1} or {0,1}, one example per line.
+    /// A UTF-8 BOM is ignored; the first row is a header only if every field is a name (a first
+    /// row mixing names and numbers is refused); empty and # lines are skipped.
     #[arg(long, value_name = "FILE.csv", help_heading = "Data")]
     pub data: Option<PathBuf>,
 }
@@ -115,6 +117,12 @@ pub struct NetworkArgs {
 
 /// Run `gstarve network`.
 pub fn network(a: &NetworkArgs) -> Result<()> {
+    for path in std::iter::once(&a.out)
+        .chain(&a.out_kernel)
+        .chain(&a.out_labels)
+    {
+        check_output_file(path)?;
+    }
     let data = a.data.load()?;
     let net = TwoLayerRelu::init(
         data.dim(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, CommandFactory, FromArgMatches};
+use clap::{Args, FromArgMatches};
 use gstarve_core::sweeps::{
     config_hash, merge_shards, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec, Progress, Shard,
     ShardFile,
@@ -235,9 +235,7 @@ fn rebuild(
         }
     }
     full.extend(["--out".to_string(), dir.display().to_string()]);
-    let mut command = Cli::command().version(super::outputs::version_line());
-    let matches = command
-        .try_get_matches_from_mut(full)
+    let (command, matches) = super::parse(full.into_iter().map(Into::into).collect())
         .map_err(|e| anyhow::anyhow!("{path}: its arguments no longer parse: {}", e.kind()))?;
     let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
     match cli.command {

@@ -40,7 +40,7 @@ pub struct SystemArgs {
     pub coupling: Option<f64>,
     /// Features Φ (n rows × p columns, e.g. per-example Jacobians), as .npy (float64 or
     /// float32, C or Fortran order) or CSV; needs --labels. The system is the SVD of YΦ
-    /// (docs/theory.md §1.2).
+    /// (docs/theory.md §1.2). CSV: comma-separated, one row per line; a UTF-8 BOM is ignored; the first row is a header only if every field is a name (a first row mixing names and numbers is refused); empty and # lines are skipped.
     #[arg(
         long,
         value_name = "PHI.npy|csv",
@@ -50,6 +50,7 @@ pub struct SystemArgs {
     pub features: Option<PathBuf>,
     /// An unsigned NTK Gram matrix Θ (n × n, symmetric positive semi-definite) as .npy or CSV;
     /// needs --labels. The system is the eigendecomposition of YΘY (docs/theory.md §8.6).
+    /// CSV as for --features.
     #[arg(
         long,
         value_name = "K.npy|csv",
@@ -57,9 +58,9 @@ pub struct SystemArgs {
         help_heading = "System"
     )]
     pub kernel: Option<PathBuf>,
-    /// Labels y for --features or --kernel (one per example), as .npy or CSV: ±1 or 0/1 for a
-    /// binary system; integers 0..c−1 for a multi-class softmax system (docs/theory.md §9.1),
-    /// which any label ≥ 2 (or --classes) makes.
+    /// Labels y for --features or --kernel (one per example), as .npy or CSV (one column or one
+    /// row; CSV as for --features): ±1 or 0/1 for a binary system; integers 0..c−1 for a
+    /// multi-class softmax system (docs/theory.md §9.1), which any label ≥ 2 (or --classes) makes.
     #[arg(long, value_name = "Y.npy|csv", help_heading = "System")]
     pub labels: Option<PathBuf>,
     /// Number of classes c ≥ 2 of a multi-class (softmax) system built from --features or

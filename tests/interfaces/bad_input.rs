@@ -63,7 +63,7 @@ fn files() -> Vec<(&'static str, Vec<u8>)> {
         ("header.csv", b"x1,x2\n".to_vec()),
         ("infphi.csv", b"1,0,2\n0,inf,1\n".to_vec()),
         ("y3.csv", b"1\n-1\n1\n".to_vec()),
-        ("ytwo.csv", b"y\n1\n2\n".to_vec()),
+        ("ytwo.csv", b"y\n-1\n2\n".to_vec()),
         ("ymat.csv", b"1,-1\n-1,1\n".to_vec()),
         ("ymix.csv", b"0\n-1\n".to_vec()),
         ("k23.csv", b"1,0,0\n0,1,0\n".to_vec()),
@@ -302,7 +302,7 @@ const CASES: &[(&[&str], &[&str])] = &[
             "--labels",
             "ytwo.csv",
         ],
-        &["y_2 = 2", "−1/+1"],
+        &["y_1 = -1", "integer labels in 0..2"],
     ),
     (
         &[
@@ -510,7 +510,7 @@ const CASES: &[(&[&str], &[&str])] = &[
             "--grid",
             "8",
         ],
-        &["both sweep axes vary λ"],
+        &["both sweep axes vary lambda"],
     ),
     (&["phase-diagram", "--grid", "0"], &["0 points"]),
     (&["phase-diagram", "--grid", "5000"], &["limit"]),

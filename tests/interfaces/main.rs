@@ -3,17 +3,21 @@
 //! `check` on zero strengths and network systems ([`check`]), the figure subcommands
 //! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
 //! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
-//! ([`rank`]), the two-moons experiments ([`moons`]) and what every output promises:
-//! provenance, plain CSV, no silent replacement, all-or-nothing writes under kills
-//! ([`outputs`]).
+//! ([`rank`]), the two-moons experiments ([`moons`]), what every output promises: provenance,
+//! plain CSV, no silent replacement, all-or-nothing writes under kills ([`outputs`]), the CSV
+//! rule and output checks before any work ([`input_rules`]), the command line's numbers, names
+//! and flags ([`command_line`]), multi-class systems ([`multiclass`]) and sharded sweeps
+//! ([`shards`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
 mod bad_input;
 mod check;
 mod cli;
+mod command_line;
 mod commands;
 mod figures;
+mod input_rules;
 mod inputs;
 mod moons;
 mod multiclass;

@@ -16,9 +16,11 @@ use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, Dash, FigureSize};
 use super::ticks::{format_compact, strengths_summary, subscript};
 use gstarve_core::error::Result;
+use gstarve_core::model::Loss;
 use gstarve_core::output::{Cell, Table};
 use gstarve_core::simulation::figures::{
-    DirectionField, PhasePlaneData, PlanePath, PlaneRun, PlaneSteadyState, RateGrid, SteadyKind,
+    DirectionField, PhasePlaneData, PlanePath, PlaneRun, PlaneSteadyState, RateGrid,
+    RegulariserKind, SteadyKind,
 };
 
 /// Options of [`phase_plane`].
@@ -50,13 +52,27 @@ const KEY_WIDTH: u32 = 290;
 /// How a run is drawn and named in the key.
 fn run_look(data: &PhasePlaneData, run: PlaneRun) -> (String, CurveStyle) {
     let spec = &data.spec;
+    // The main runs' model: "L2" by default; "SD", "no reg." and "squared loss" when chosen.
+    let main = match spec.regulariser {
+        RegulariserKind::L2 => "L2",
+        RegulariserKind::SpectralDecoupling => "SD",
+        RegulariserKind::None => "unregularised",
+    };
+    let loss = match spec.loss {
+        Loss::Logistic => "",
+        Loss::Squared => ", squared loss",
+    };
+    let strength = match spec.regulariser {
+        RegulariserKind::None => String::new(),
+        _ => format!(", λ\u{a0}=\u{a0}{}", format_compact(spec.lambda)),
+    };
     match run {
         PlaneRun::Flow => (
-            format!("L2 flow, λ\u{a0}=\u{a0}{}", format_compact(spec.lambda)),
+            format!("{main} flow{strength}{loss}"),
             CurveStyle::new(okabe_ito::BLUE, Dash::Solid),
         ),
         PlaneRun::Gd => (
-            format!("L2 GD, η\u{a0}=\u{a0}{}", format_compact(spec.eta)),
+            format!("{main} GD, η\u{a0}=\u{a0}{}", format_compact(spec.eta)),
             CurveStyle::new(okabe_ito::VERMILLION, Dash::Dashed),
         ),
         PlaneRun::Dual => (
@@ -68,17 +84,20 @@ fn run_look(data: &PhasePlaneData, run: PlaneRun) -> (String, CurveStyle) {
             CurveStyle::new(okabe_ito::REDDISH_PURPLE, Dash::Sparse),
         ),
         PlaneRun::Decoupled => (
-            "decoupled system (U\u{a0}=\u{a0}I), L2 flow".into(),
+            format!("decoupled system (U\u{a0}=\u{a0}I), {main} flow"),
             CurveStyle::new(okabe_ito::ORANGE, Dash::Dashed),
         ),
     }
 }
 
 /// How a steady state is marked and named in the key.
-fn steady_look(kind: SteadyKind) -> (&'static str, Marker) {
+fn steady_look(kind: SteadyKind, main: RegulariserKind) -> (&'static str, Marker) {
     match kind {
         SteadyKind::L2 => (
-            "L2 steady state z*",
+            match main {
+                RegulariserKind::SpectralDecoupling => "SD steady state z* (main λ)",
+                _ => "L2 steady state z*",
+            },
             Marker::new(Shape::Circle, okabe_ito::BLACK, true),
         ),
         SteadyKind::Sd => (
@@ -146,7 +165,7 @@ impl Figure for PhasePlanePlot<'_> {
             entries.push(LegendEntry::new(label, Swatch::Line(style)));
         }
         for s in &self.data.steady {
-            let (label, marker) = steady_look(s.kind);
+            let (label, marker) = steady_look(s.kind, self.data.spec.regulariser);
             self.frame.marker(&mut chart, s.at, marker)?;
             entries.push(LegendEntry::new(label, Swatch::Marker(marker)));
         }
@@ -162,7 +181,13 @@ impl Figure for PhasePlanePlot<'_> {
             .is_some_and(|f| !f.samples.is_empty())
         {
             entries.push(LegendEntry::new(
-                "direction of the L2 flow (equal-length arrows)",
+                match self.data.spec.regulariser {
+                    RegulariserKind::L2 => "direction of the L2 flow (equal-length arrows)",
+                    RegulariserKind::SpectralDecoupling => {
+                        "direction of the SD flow (equal-length arrows)"
+                    }
+                    RegulariserKind::None => "direction of the flow (equal-length arrows)",
+                },
                 Swatch::Arrow(ARROW_GREY),
             ));
         }

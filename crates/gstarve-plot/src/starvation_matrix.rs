@@ -15,6 +15,7 @@ use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swat
 use super::style::{self, ColourMap, FigureSize};
 use super::ticks::{format_compact, format_significant, strengths_summary};
 use gstarve_core::error::Result;
+use gstarve_core::model::{Loss, Regulariser};
 use gstarve_core::sweeps::StarvationMatrix;
 
 /// Options of [`starvation_matrix_figure`].
@@ -138,7 +139,18 @@ impl Figure for MatrixPlot<'_> {
             Swatch::Heading,
         ));
         entries.push(LegendEntry::new(
-            format!("L2 λ\u{a0}=\u{a0}{}", format_compact(self.matrix.lambda)),
+            format!(
+                "{} λ\u{a0}=\u{a0}{}{}",
+                match self.matrix.regulariser {
+                    Regulariser::SpectralDecoupling { .. } => "SD",
+                    _ => "L2",
+                },
+                format_compact(self.matrix.lambda),
+                match self.matrix.loss {
+                    Loss::Logistic => "",
+                    Loss::Squared => ", squared loss",
+                }
+            ),
             Swatch::Heading,
         ));
         draw_legend(&key, &entries, bar_bottom + 16)?;

@@ -41,6 +41,35 @@ pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A computed number (a time reached, a loss) as a message shows it: 5 significant digits,
+/// trailing zeros dropped, in exponent form outside 10⁻⁴ ≤ |v| < 10⁹ (τ = 3.1396e-6, not
+/// 0.000003139603871512317; 1.7977e308, not 309 digits). A value the user typed is echoed by
+/// [`number`] instead, as typed.
+pub fn computed(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    if (1e-4..1e9).contains(&magnitude) {
+        let decimals = (4 - magnitude.log10().floor() as i32).max(0) as usize;
+        let text = format!("{value:.decimals$}");
+        let text = if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            &text
+        };
+        return text.to_string();
+    }
+    let text = format!("{value:.4e}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) if mantissa.contains('.') => format!(
+            "{}e{exponent}",
+            mantissa.trim_end_matches('0').trim_end_matches('.')
+        ),
+        _ => text,
+    }
+}
+
 /// A value, shape or file that breaks a rule of the theory or of the API.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -155,9 +184,26 @@ pub enum InputError {
         problem: String,
     },
     /// A sweep axis whose range is empty or reversed (start ≥ end with more than one point).
-    #[error("sweep axis {axis}: the range [{start}, {end}] is empty (start must be < end, or give 1 point)")]
+    #[error(
+        "sweep axis {axis}: the range [{}, {}] is empty: FROM must be < TO",
+        number(*start), number(*end)
+    )]
     EmptyRange {
         /// The axis's parameter (e.g. "ratio r").
+        axis: &'static str,
+        /// Start of the range.
+        start: f64,
+        /// End of the range.
+        end: f64,
+    },
+    /// A sweep axis of one point whose range has two different ends.
+    #[error(
+        "sweep axis {axis}: 1 point cannot span the range [{}, {}]: give at least 2 points per \
+         axis, or FROM = TO for a single value",
+        number(*start), number(*end)
+    )]
+    SinglePointRange {
+        /// The axis's parameter.
         axis: &'static str,
         /// Start of the range.
         start: f64,
@@ -245,6 +291,22 @@ pub enum InputError {
         line: usize,
         /// The label found.
         value: f64,
+    },
+    /// A CSV file whose first row mixes names and numbers: it is neither a header (all names)
+    /// nor data (all numbers), and no row is guessed away.
+    #[error(
+        "{path}: row 1 (line {line}) mixes names and numbers ('{name}', '{number}'): a header \
+         row must be all names, a data row all numbers"
+    )]
+    MixedHeader {
+        /// The file.
+        path: String,
+        /// 1-based line number of the first row.
+        line: usize,
+        /// A field of it that is not a number.
+        name: String,
+        /// A field of it that is.
+        number: String,
     },
     /// A combination the theory does not define.
     #[error("unsupported: {0}")]
@@ -342,7 +404,7 @@ pub enum InputError {
 
 #[cfg(test)]
 mod tests {
-    use super::{number, one_line, round_down};
+    use super::{computed, number, one_line, round_down};
 
     #[test]
     fn user_text_is_quoted_on_one_line() {
@@ -362,5 +424,14 @@ mod tests {
         assert_eq!(number(1e-300), "1e-300");
         assert_eq!(number(0.05), "0.05");
         assert_eq!(number(1e12), "1e12");
+        assert_eq!(computed(0.000003139603871512317), "3.1396e-6");
+        assert_eq!(computed(-1e308), "-1e308");
+        assert_eq!(computed(f64::MAX), "1.7977e308");
+        assert_eq!(computed(250.0), "250");
+        assert_eq!(computed(12.345678), "12.346");
+        assert_eq!(computed(0.00123456), "0.0012346");
+        assert_eq!(computed(123456789.0), "123456789");
+        assert_eq!(computed(0.0), "0");
+        assert_eq!(computed(f64::INFINITY), "inf");
     }
 }

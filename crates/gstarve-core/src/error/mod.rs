@@ -9,7 +9,7 @@ mod input;
 mod numerical;
 mod output;
 
-pub use input::{number, one_line, round_down, InputError};
+pub use input::{computed, number, one_line, round_down, InputError};
 pub use numerical::NumericalError;
 pub use output::OutputError;
 

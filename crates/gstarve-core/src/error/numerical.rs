@@ -1,11 +1,14 @@
 //! Numerical failures: the computation did not reach an answer it can stand behind, and says so
-//! instead of returning a plausible wrong number.
+//! instead of returning a plausible wrong number. Computed values print with 5 significant
+//! digits ([`computed`]).
+
+use super::input::{computed, number};
 
 /// A computation that failed, with the numbers that show where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum NumericalError {
     /// An iteration left the finite numbers.
-    #[error("{method} diverged at step {step} (τ = {tau}): the state is no longer finite")]
+    #[error("{method} diverged at step {step} (τ = {}): the state is no longer finite", computed(*tau))]
     Diverged {
         /// Which method.
         method: &'static str,
@@ -15,7 +18,7 @@ pub enum NumericalError {
         tau: f64,
     },
     /// An explicit integrator found the problem stiff (internal: the automatic method switches).
-    #[error("{solver} detected stiffness at τ = {tau}: the problem needs an implicit method (BDF or Rodas4)")]
+    #[error("{solver} detected stiffness at τ = {}: the problem needs an implicit method (BDF or Rodas4)", computed(*tau))]
     StiffnessDetected {
         /// The explicit solver.
         solver: &'static str,
@@ -23,7 +26,7 @@ pub enum NumericalError {
         tau: f64,
     },
     /// An integrator failed to reach the end time.
-    #[error("{solver} failed at τ = {tau}: {reason}")]
+    #[error("{solver} failed at τ = {}: {reason}", computed(*tau))]
     IntegrationFailed {
         /// The solver.
         solver: &'static str,
@@ -50,7 +53,7 @@ pub enum NumericalError {
         dimension: usize,
     },
     /// Network training left the finite numbers (learning rate too large for the network).
-    #[error("network training diverged at epoch {epoch}: the loss is {loss} (lower the learning rate {learning_rate})")]
+    #[error("network training diverged at epoch {epoch}: the loss is {} (lower the learning rate {})", computed(*loss), number(*learning_rate))]
     TrainingDiverged {
         /// Epoch (number of updates done) at which the loss became non-finite.
         epoch: usize,

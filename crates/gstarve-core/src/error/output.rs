@@ -34,6 +34,15 @@ pub enum OutputError {
         /// The encoder's message.
         detail: String,
     },
+    /// An output path found unusable before any computation (a folder that is a file, a parent
+    /// that is a file, a folder without write permission).
+    #[error("cannot write {path}: {reason}")]
+    Unwritable {
+        /// The output path as given.
+        path: String,
+        /// Why not.
+        reason: String,
+    },
     /// A file or folder that could not be written (the I/O error is its source).
     #[error("cannot write {path}")]
     Write {

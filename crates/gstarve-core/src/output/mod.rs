@@ -7,10 +7,13 @@
 //! - [`provenance`](mod@provenance): which gstarve, command and parameters made each file,
 //!   embedded in it or in its sidecar `FILE.json`;
 //! - [`table`](mod@table): CSV through the `csv` crate ([`Table`], rows of typed [`Cell`]s);
-//! - [`json`](mod@json): JSON text of typed results ([`to_json`], [`to_json_sorted`]).
+//! - [`json`](mod@json): JSON text of typed results ([`to_json`], [`to_json_sorted`]);
+//! - [`preflight`](mod@preflight): output paths checked before any computation
+//!   ([`check_output_dir`], [`check_output_file`]).
 
 pub mod atomic;
 pub mod json;
+pub mod preflight;
 pub mod provenance;
 pub mod table;
 
@@ -18,5 +21,6 @@ pub use atomic::{
     abandon, ensure_dir, write_all_atomic, write_atomic, write_files, write_now, Batch, OutputFile,
 };
 pub use json::{to_json, to_json_sorted, Layout};
+pub use preflight::{check_output_dir, check_output_file};
 pub use provenance::Provenance;
 pub use table::{Cell, Table};

@@ -114,7 +114,16 @@ pub struct Run {
     pub z_final: Vec<f64>,
     /// Work done.
     pub stats: SolverStats,
+    /// What `tau` measures, where it is not learning time (the dual: [`DUAL_TIME_NOTE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_note: Option<&'static str>,
 }
+
+/// The dual run's time axis (docs/theory.md §3.5): its `tau` is the dual flow's own time τ',
+/// not learning time. Printed with every report that has a dual run.
+pub const DUAL_TIME_NOTE: &str = "the dual's tau is the dual flow's own time τ' \
+    (docs/theory.md §3.5), not learning time: compare the dual with the flow and GD as paths in z, \
+    which end at the same steady state, not time by time";
 
 /// The steady state in the report.
 #[derive(Clone, Debug, Serialize)]
@@ -169,6 +178,7 @@ fn to_run(method: Method, sol: OdeSolution, gd: &GdOptions) -> Run {
         tau: sol.tau,
         z,
         stats: sol.stats,
+        time_note: (method == Method::Dual).then_some(DUAL_TIME_NOTE),
     }
 }
 

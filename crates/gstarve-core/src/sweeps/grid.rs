@@ -25,13 +25,14 @@ pub enum Parameter {
 }
 
 impl Parameter {
-    /// Name for messages, in the paper's terms.
+    /// Name for messages: the name an axis is given by (`ratio`, `coupling`, `lambda`, `s2`,
+    /// as [`FromStr`] reads it), then the paper's symbol.
     pub fn name(self) -> &'static str {
         match self {
             Parameter::Ratio => "ratio r = s₁/s₂",
             Parameter::Coupling => "coupling δ",
-            Parameter::Lambda => "λ",
-            Parameter::WeakStrength => "weak strength s₂",
+            Parameter::Lambda => "lambda λ",
+            Parameter::WeakStrength => "s2 (weak strength s₂)",
         }
     }
 
@@ -84,7 +85,7 @@ impl FromStr for Parameter {
             "lambda" | "λ" => Ok(Parameter::Lambda),
             "s2" | "weak-strength" => Ok(Parameter::WeakStrength),
             other => Err(format!(
-                "unknown sweep parameter '{other}' (expected r, delta, lambda or s2)"
+                "unknown sweep parameter '{other}' (expected ratio, coupling, lambda or s2)"
             )),
         }
     }
@@ -145,12 +146,14 @@ impl Axis {
         }
         self.parameter.check(self.start)?;
         self.parameter.check(self.end)?;
-        let reversed = if self.points == 1 {
-            self.start != self.end
-        } else {
-            self.start >= self.end
-        };
-        if reversed {
+        if self.points == 1 && self.start != self.end {
+            return Err(Error::Input(InputError::SinglePointRange {
+                axis,
+                start: self.start,
+                end: self.end,
+            }));
+        }
+        if self.points > 1 && self.start >= self.end {
             return Err(Error::Input(InputError::EmptyRange {
                 axis,
                 start: self.start,
@@ -478,5 +481,26 @@ mod tests {
         assert!(grid(ok, Axis::linear(Parameter::Coupling, 0.3, 0.3, 1))
             .validate()
             .is_ok());
+        // One point cannot span a range: the message says so, and does not call it empty.
+        let err = grid(ok, Axis::linear(Parameter::Coupling, 0.05, 0.95, 1))
+            .validate()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Input(InputError::SinglePointRange { .. })
+        ));
+        let text = err.to_string();
+        assert!(
+            text.contains("1 point") && text.contains("at least 2") && !text.contains("empty"),
+            "{text}"
+        );
+        let text = grid(Axis::linear(Parameter::Ratio, 5.0, 1.0, 3), ok)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("empty") && !text.contains("1 point"),
+            "{text}"
+        );
     }
 }

@@ -52,4 +52,4 @@ pub use rotation::{
     rotation_sensitivity, rotation_steady_state, RotationSensitivity, RotationSteadyState,
 };
 pub use shards::{config_hash, merge_shards, Exact, Shard, ShardFile, ShardRow};
-pub use starvation_matrix::{starvation_matrix, StarvationMatrix};
+pub use starvation_matrix::{starvation_matrix, starvation_matrix_of, StarvationMatrix};

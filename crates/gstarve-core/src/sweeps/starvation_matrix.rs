@@ -4,15 +4,20 @@
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::Result;
+use crate::model::{Loss, Regulariser};
 use crate::output::{Cell, Table};
 use crate::systems::FeatureSystem;
-use crate::theory::sensitivity::l2_sensitivity;
+use crate::theory::sensitivity::model_sensitivity;
 
-/// The starvation matrix of a system at its L2 steady state.
+/// The starvation matrix of a system at its steady state (L2 by default).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StarvationMatrix {
-    /// λ of the L2 regulariser.
+    /// λ of the regulariser.
     pub lambda: f64,
+    /// The loss.
+    pub loss: Loss,
+    /// The regulariser (strength `lambda`).
+    pub regulariser: Regulariser,
     /// The strengths s₁ … s_r.
     pub strengths: DVector<f64>,
     /// The steady state z*.
@@ -39,7 +44,12 @@ impl StarvationMatrix {
     /// The entries as a CSV table, `j,i,s_i,z_j,elasticity` with one line per entry (1-based
     /// indices; the elasticity `nan` where masked), its comment naming λ.
     pub fn to_table(&self) -> Result<Table> {
-        let comment = format!("starvation matrix E_ji, L2 lambda = {}", self.lambda);
+        let comment = format!(
+            "starvation matrix E_ji, {} loss, {} lambda = {}",
+            loss_name(self.loss),
+            self.regulariser.name().to_uppercase(),
+            self.lambda
+        );
         let header = ["j", "i", "s_i", "z_j", "elasticity"];
         let mut table = Table::with_comments(&[&comment], header)?;
         let r = self.rank();
@@ -58,12 +68,31 @@ impl StarvationMatrix {
     }
 }
 
-/// The starvation matrix of `system` under L2 with strength λ (docs/theory.md §5.3), from
-/// [`crate::theory::sensitivity::l2_sensitivity`].
+fn loss_name(loss: Loss) -> &'static str {
+    match loss {
+        Loss::Logistic => "logistic",
+        Loss::Squared => "squared",
+    }
+}
+
+/// The starvation matrix of `system` under L2 with strength λ and the logistic loss
+/// (docs/theory.md §5.3), from [`crate::theory::sensitivity::l2_sensitivity`].
 pub fn starvation_matrix(system: &FeatureSystem, lambda: f64) -> Result<StarvationMatrix> {
-    let sens = l2_sensitivity(system, lambda)?;
+    starvation_matrix_of(system, Loss::Logistic, Regulariser::L2 { lambda })
+}
+
+/// The starvation matrix of `system` at the steady state of `loss` under `regulariser`
+/// (docs/theory.md §5.3), from [`crate::theory::sensitivity::model_sensitivity`].
+pub fn starvation_matrix_of(
+    system: &FeatureSystem,
+    loss: Loss,
+    regulariser: Regulariser,
+) -> Result<StarvationMatrix> {
+    let sens = model_sensitivity(system, loss, regulariser)?;
     Ok(StarvationMatrix {
-        lambda,
+        lambda: regulariser.lambda(),
+        loss,
+        regulariser,
         strengths: system.strengths().clone(),
         responses: sens.steady_state.responses,
         elasticities: sens.elasticities,

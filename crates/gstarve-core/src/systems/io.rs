@@ -221,30 +221,28 @@ fn encode(format: &'static str, detail: String) -> Error {
     Error::Output(OutputError::Encode { format, detail })
 }
 
-/// Read a numeric CSV matrix (comma-separated; a first line that is not numeric is a header).
+/// Read a numeric CSV matrix (comma-separated), split by [`super::split_csv`]'s rule: a
+/// byte-order mark is removed, a first row of names only is a header, a first row mixing names
+/// and numbers is refused, `#` lines and empty lines are skipped.
 pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>> {
     let text = read_text(path)?;
     let name = path.display().to_string();
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    for (lineno, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    let split = super::split_csv(&text, &name)?;
+    let mut rows: Vec<Vec<f64>> = Vec::with_capacity(split.rows.len());
+    for row in &split.rows {
         let parsed: std::result::Result<Vec<f64>, _> =
-            fields.iter().map(|f| f.parse::<f64>()).collect();
+            row.fields.iter().map(|f| f.parse::<f64>()).collect();
         match parsed {
-            Ok(row) => rows.push(row),
-            Err(_) if rows.is_empty() && lineno == 0 => continue, // header
+            Ok(values) => rows.push(values),
             Err(_) => {
-                let bad = fields
+                let bad = row
+                    .fields
                     .iter()
                     .find(|f| f.parse::<f64>().is_err())
                     .unwrap_or(&"");
                 return Err(Error::Input(InputError::Parse {
                     path: name,
-                    message: format!("line {}: '{bad}' is not a number", lineno + 1),
+                    message: format!("line {}: '{bad}' is not a number", row.line),
                 }));
             }
         }

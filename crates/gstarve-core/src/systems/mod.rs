@@ -4,6 +4,7 @@
 //! A [`FeatureSystem`] is validated on construction: its strengths are finite and ≥ 0 and its
 //! coupling has orthonormal columns (to [`ORTHOGONALITY_TOLERANCE`]). Every solver can rely on it.
 
+mod csv_rows;
 mod features;
 mod io;
 mod kernel;
@@ -13,6 +14,7 @@ mod npz;
 mod partial;
 mod random;
 
+pub use csv_rows::{split_csv, CsvRow, CsvRows};
 pub use features::labels_to_signs;
 pub use io::{read_matrix, read_matrix_csv, read_vector, read_vector_csv, SystemFile};
 pub use kernel::{

@@ -4,6 +4,8 @@
 //! - [`l2_sensitivity`]: the full matrix ∂z_j*/∂(s_i²) at the L2 steady state and the elasticity
 //!   (starvation) matrix E_ji.
 //! - [`sd_sensitivity`]: the same for Spectral Decoupling, identically zero.
+//! - [`model_sensitivity`]: the same for any loss and regulariser (the implicit-function theorem
+//!   on the general F of docs/theory.md §3.2); logistic L2 is [`l2_sensitivity`].
 //! - [`two_feature_criterion`]: the exact sign criterion for two features through M₂₁.
 //! - [`rotation_cross_curvature`]: M₂₁ in closed form for the rotation family U(δ).
 
@@ -73,6 +75,82 @@ pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity
                 dimension: r,
             }))?;
     let z = &steady_state.responses;
+    let zero = ZERO_RESPONSE_TOLERANCE * z.amax().max(1.0);
+    let elasticities = DMatrix::from_fn(r, r, |j, i| {
+        (z[j].abs() > zero).then(|| s2[i] * derivatives[(j, i)] / z[j])
+    });
+    Ok(Sensitivity {
+        steady_state,
+        derivatives,
+        elasticities,
+    })
+}
+
+/// The sensitivity of the steady state of `loss` under `regulariser` (docs/theory.md §5.3), by
+/// the implicit-function theorem at the fixed point of the general flow (§3.2)
+/// F(z) = S²Uᵀg(Uz) − μz = 0, whose only dependence on s_i² is through row i:
+///
+/// ```text
+/// ∂z*/∂(s_i²) = −(∂F/∂z)⁻¹ e_i (Uᵀg(m*))_i,     ∂F/∂z = −S²(UᵀDU + λ_SD I) − μI,  D = diag(ℓ''(m*))
+/// E_ji = (s_i²/z_j*) · ∂z_j*/∂(s_i²)
+/// ```
+///
+/// Logistic L2 is [`l2_sensitivity`] (the same formula divided by λ, its one home). Under SD,
+/// Uᵀg(m*) = 0 whenever every s_j > 0 (F = 0 row by row), so the derivatives vanish, as
+/// [`sd_sensitivity`] states: they are returned as exact zeros (the general formula gives
+/// rounding noise, below 1e-10 in the tests); the squared loss under L2 decouples,
+/// z_j* = s_j²(Uᵀ1)_j/(s_j² + λ), E_jj = λ/(s_j² + λ), E_ji = 0. A singular ∂F/∂z (a zero
+/// strength with μ = 0) is a [`NumericalError::SingularMatrix`]; no regulariser has no steady
+/// state.
+pub fn model_sensitivity(
+    system: &FeatureSystem,
+    loss: crate::model::Loss,
+    regulariser: crate::model::Regulariser,
+) -> Result<Sensitivity> {
+    if let (crate::model::Loss::Logistic, crate::model::Regulariser::L2 { lambda }) =
+        (loss, regulariser)
+    {
+        return l2_sensitivity(system, lambda);
+    }
+    let dynamics = crate::model::PrimalDynamics::new(system, loss, regulariser)?;
+    let sd = matches!(
+        regulariser,
+        crate::model::Regulariser::SpectralDecoupling { .. }
+    );
+    if sd && system.strengths().iter().all(|&s| s > 0.0) {
+        // Uᵀg(m*) = 0 exactly: the derivatives are 0, not the rounding noise (~1e-17) the
+        // general formula would return for them.
+        let steady_state = crate::solvers::steady::steady_state(&dynamics)?;
+        let r = system.rank();
+        let z = &steady_state.responses;
+        let zero = ZERO_RESPONSE_TOLERANCE * z.amax().max(1.0);
+        return Ok(Sensitivity {
+            derivatives: DMatrix::zeros(r, r),
+            elasticities: DMatrix::from_fn(r, r, |j, _| (z[j].abs() > zero).then_some(0.0)),
+            steady_state,
+        });
+    }
+    implicit_sensitivity(&dynamics)
+}
+
+/// [`model_sensitivity`]'s general formula, for any dynamics (also logistic L2, for its test).
+fn implicit_sensitivity(dynamics: &crate::model::PrimalDynamics) -> Result<Sensitivity> {
+    let steady_state = crate::solvers::steady::steady_state(dynamics)?;
+    let system = dynamics.system();
+    let (u, r) = (system.coupling(), system.rank());
+    let s2 = system.strengths_squared();
+    let model = dynamics.model();
+    let z = &steady_state.responses;
+    let jacobian = dynamics.jacobian(z);
+    let drive = -u.tr_mul(&steady_state.margins.map(|m| model.drive(m)));
+    let derivatives =
+        jacobian
+            .lu()
+            .solve(&DMatrix::from_diagonal(&drive))
+            .ok_or(Error::Numerical(NumericalError::SingularMatrix {
+                matrix: "∂F/∂z = −S²(UᵀDU + λ_SD I) − μI",
+                dimension: r,
+            }))?;
     let zero = ZERO_RESPONSE_TOLERANCE * z.amax().max(1.0);
     let elasticities = DMatrix::from_fn(r, r, |j, i| {
         (z[j].abs() > zero).then(|| s2[i] * derivatives[(j, i)] / z[j])
@@ -242,6 +320,46 @@ mod tests {
             assert!(sens.elasticities[(0, 0)].unwrap() > 0.0);
             assert!(sens.elasticities[(1, 1)].unwrap() > 0.0);
         }
+    }
+
+    /// The general implicit-function formula reproduces logistic L2's own (to rounding), gives
+    /// the squared loss's closed form, and zero under SD.
+    #[test]
+    fn the_general_sensitivity_meets_every_closed_form() {
+        let sys = FeatureSystem::random(4, Spectrum::Geometric { from: 4.0, to: 0.5 }, 2).unwrap();
+        let l2 = Regulariser::L2 { lambda: 0.05 };
+        let general =
+            implicit_sensitivity(&PrimalDynamics::new(&sys, Loss::Logistic, l2).unwrap()).unwrap();
+        let own = l2_sensitivity(&sys, 0.05).unwrap();
+        let err = (&general.derivatives - &own.derivatives).amax();
+        assert!(err < 1e-12 * own.derivatives.amax(), "{err:e}");
+        // Squared loss, L2: E_jj = λ/(s_j² + λ), E_ji = 0 (docs/theory.md §5.3).
+        let sq = model_sensitivity(&sys, Loss::Squared, l2).unwrap();
+        let s2 = sys.strengths_squared();
+        for j in 0..4 {
+            for i in 0..4 {
+                let e = sq.elasticities[(j, i)].unwrap();
+                let exact = if i == j { 0.05 / (s2[j] + 0.05) } else { 0.0 };
+                assert!((e - exact).abs() < 1e-10, "E_{j}{i} = {e} vs {exact}");
+            }
+        }
+        // SD: no starvation. The general formula gives 0 to rounding, for both losses (the
+        // theorem Uᵀg(m*) = 0 checked numerically); model_sensitivity returns the exact 0.
+        for loss in [Loss::Logistic, Loss::Squared] {
+            let sd_reg = Regulariser::SpectralDecoupling { lambda: 0.05 };
+            let general =
+                implicit_sensitivity(&PrimalDynamics::new(&sys, loss, sd_reg).unwrap()).unwrap();
+            let worst = general
+                .elasticities
+                .iter()
+                .map(|e| e.unwrap().abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-10, "{loss:?}: max |E| = {worst:e}");
+            let sd = model_sensitivity(&sys, loss, sd_reg).unwrap();
+            assert!(sd.elasticities.iter().all(|e| *e == Some(0.0)));
+            assert_eq!(sd.steady_state.responses, general.steady_state.responses);
+        }
+        assert!(model_sensitivity(&sys, Loss::Logistic, Regulariser::None).is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Data sets from CSV: one example per line, columns x₁, …, x_d, y (comma-separated).
 //!
-//! A first line that is not numeric is a header; empty lines and lines starting with `#` are
-//! skipped. Labels must be all in {−1, +1} or all in {0, 1} (0 ↦ −1): the set is {0, 1} when any
+//! Rows are split by gstarve-core's one rule for a user's CSV ([`gstarve_core::systems::split_csv`]):
+//! a UTF-8 byte-order mark is removed; a first row of names only is a header; a first row that
+//! mixes names and numbers is refused (naming row 1); empty lines and lines starting with `#`
+//! are skipped. Labels must be all in {−1, +1} or all in {0, 1} (0 ↦ −1): the set is {0, 1} when any
 //! label is 0, else {−1, +1}, and the first label outside it is reported with its line. Every
 //! entry must be a finite number, every row must have as many columns as the header, if there is one, and the first data
 //! row (at least two: one input and the label), and there must be at least one row.
@@ -12,6 +14,7 @@ use nalgebra::DMatrix;
 
 use super::Dataset;
 use gstarve_core::error::{Error, InputError, Result};
+use gstarve_core::systems::{split_csv, CsvRow};
 
 /// Read a data set from a CSV file (see the module documentation for the format).
 pub fn read_dataset_csv(path: &Path) -> Result<Dataset> {
@@ -26,23 +29,12 @@ pub fn read_dataset_csv(path: &Path) -> Result<Dataset> {
 
 /// Parse CSV text as a data set; `origin` names it in errors (usually the file name).
 pub fn parse_dataset_csv(text: &str, origin: &str) -> Result<Dataset> {
-    let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
+    let split = split_csv(text, origin)?;
+    let header_columns = split.header.as_ref().map(|h| h.fields.len());
+    let mut rows: Vec<(usize, Vec<f64>)> = Vec::with_capacity(split.rows.len());
     let mut expected = 0;
-    let mut seen_content = false;
-    let mut header_columns: Option<usize> = None;
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let content = raw.trim();
-        if content.is_empty() || content.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = content.split(',').map(str::trim).collect();
-        let first_content = !seen_content;
-        seen_content = true;
-        if first_content && fields.iter().any(|f| f.parse::<f64>().is_err()) {
-            header_columns = Some(fields.len());
-            continue; // header
-        }
+    for CsvRow { line, fields } in &split.rows {
+        let line = *line;
         if let (true, Some(columns)) = (rows.is_empty(), header_columns) {
             if fields.len() != columns {
                 return Err(Error::Input(InputError::DatasetColumns {
@@ -130,6 +122,15 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_keeps_every_row() {
+        let plain = parse_dataset_csv("0.5,1,1\n-1,2,-1\n1,1,1\n", "t.csv").unwrap();
+        let marked = parse_dataset_csv("\u{feff}0.5,1,1\n-1,2,-1\n1,1,1\n", "t.csv").unwrap();
+        assert_eq!(marked.len(), 3);
+        assert_eq!(marked.inputs(), plain.inputs());
+        assert_eq!(marked.labels(), plain.labels());
+    }
+
+    #[test]
     fn each_error_names_line_and_value() {
         let e = parse_dataset_csv("1,2,1\n1,2\n", "t.csv").unwrap_err();
         assert!(matches!(
@@ -171,6 +172,12 @@ mod tests {
         );
         let e = parse_dataset_csv("x,y\n\n", "t.csv").unwrap_err();
         assert!(matches!(e, Error::Input(InputError::EmptyDataset { .. })));
+        // A first row mixing names and numbers is refused, naming row 1.
+        let e = parse_dataset_csv("x1,0.5,y\n1,2,1\n", "t.csv").unwrap_err();
+        assert!(matches!(
+            e,
+            Error::Input(InputError::MixedHeader { line: 1, .. })
+        ));
         let e = parse_dataset_csv("1\n", "t.csv").unwrap_err();
         assert!(matches!(
             e,

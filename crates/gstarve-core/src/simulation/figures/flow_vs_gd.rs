@@ -3,9 +3,8 @@
 //! a range of step sizes, below the stability limit of §3.6 by default.
 
 use crate::error::Result;
-use crate::model::Regulariser;
+use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::reference::TOY_LAMBDA_L2;
-use crate::simulation::paths;
 use crate::sweeps::{gd_flow_gaps, GdGap, GdGapOptions};
 use crate::systems::FeatureSystem;
 
@@ -28,6 +27,8 @@ pub struct FlowVsGdSpec {
     pub etas: Option<Vec<f64>>,
     /// The regulariser (default L2 with λ = 0.01).
     pub regulariser: Regulariser,
+    /// The loss (default logistic).
+    pub loss: Loss,
     /// Learning time compared and sampling (default τ ∈ [0, 50], 201 times).
     pub gap: GdGapOptions,
 }
@@ -39,6 +40,7 @@ impl Default for FlowVsGdSpec {
             regulariser: Regulariser::L2 {
                 lambda: TOY_LAMBDA_L2,
             },
+            loss: Loss::Logistic,
             gap: GdGapOptions::default(),
         }
     }
@@ -56,7 +58,7 @@ pub struct FlowVsGdData {
 impl FlowVsGdData {
     /// Measure the gap of `system` at each step size ([`gd_flow_gaps`]).
     pub fn compute(system: &FeatureSystem, spec: &FlowVsGdSpec) -> Result<Self> {
-        let dynamics = paths::logistic(system, spec.regulariser)?;
+        let dynamics = PrimalDynamics::new(system, spec.loss, spec.regulariser)?;
         let mut spec = spec.clone();
         let etas = match &spec.etas {
             Some(e) => e.clone(),

@@ -33,7 +33,7 @@ pub use flow_vs_gd::{FlowVsGdData, FlowVsGdSpec};
 pub use gallery::{gallery_grid, GalleryData, GallerySpec};
 pub use phase_plane::{
     DirectionField, FieldSample, PhasePlaneCurves, PhasePlaneData, PhasePlaneSpec, PlanePath,
-    PlaneRun, PlaneSteadyState, RateGrid, SteadyKind, Window,
+    PlaneRun, PlaneSteadyState, RateGrid, RegulariserKind, SteadyKind, Window,
 };
 pub use responses::{ResponsesData, ResponsesSpec};
 pub use toy::{ToyFigureData, ToyRun, ToySpec};

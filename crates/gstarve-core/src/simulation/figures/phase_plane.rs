@@ -8,7 +8,7 @@ use nalgebra::DVector;
 
 use super::padded_extent;
 use crate::error::{Error, InputError, Result};
-use crate::model::{PrimalDynamics, Regulariser};
+use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::ode::OdeSolution;
 use crate::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_LAMBDA_SD, TOY_STEPS};
 use crate::simulation::paths;
@@ -53,13 +53,31 @@ impl Default for PhasePlaneCurves {
     }
 }
 
+/// Which regulariser the main runs of a phase plane use (their strength is the spec's λ).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RegulariserKind {
+    /// Weight decay (the default).
+    #[default]
+    L2,
+    /// Spectral Decoupling.
+    SpectralDecoupling,
+    /// None: no steady state exists, so none is marked.
+    None,
+}
+
 /// What to compute for a phase plane.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PhasePlaneSpec {
     /// The responses on the x and y axes, 0-based (default (0, 1): z₁ against z₂).
     pub responses: (usize, usize),
-    /// L2 strength λ (default 0.01, the toy's).
+    /// L2 strength λ (default 0.01, the toy's); the λ of the main runs' regulariser.
     pub lambda: f64,
+    /// The loss of every run (default logistic).
+    pub loss: Loss,
+    /// The regulariser of the main runs (flow, GD, dual, decoupled), of the direction field and
+    /// the nullclines, with strength `lambda`: L2 (the default), SD or none. The `sd` run stays
+    /// Spectral Decoupling with `sd_lambda`.
+    pub regulariser: RegulariserKind,
     /// SD strength λ (default 0.002, the toy's).
     pub sd_lambda: f64,
     /// Runs to overlay (default all but the decoupled system).
@@ -83,6 +101,8 @@ impl Default for PhasePlaneSpec {
         Self {
             responses: (0, 1),
             lambda: TOY_LAMBDA_L2,
+            loss: Loss::Logistic,
+            regulariser: RegulariserKind::L2,
             sd_lambda: TOY_LAMBDA_SD,
             curves: PhasePlaneCurves::default(),
             eta: TOY_ETA,
@@ -96,6 +116,24 @@ impl Default for PhasePlaneSpec {
 }
 
 impl PhasePlaneSpec {
+    /// The main runs' regulariser, with its strength λ.
+    pub fn main_regulariser(&self) -> Regulariser {
+        match self.regulariser {
+            RegulariserKind::L2 => Regulariser::L2 {
+                lambda: self.lambda,
+            },
+            RegulariserKind::SpectralDecoupling => Regulariser::SpectralDecoupling {
+                lambda: self.lambda,
+            },
+            RegulariserKind::None => Regulariser::None,
+        }
+    }
+
+    /// Whether the main runs have a dual path (docs/theory.md §3.5: logistic loss under L2).
+    pub fn has_dual(&self) -> bool {
+        self.loss == Loss::Logistic && self.regulariser == RegulariserKind::L2
+    }
+
     /// Check the spec against a system of `rank` features: both responses exist and differ, and
     /// the direction field and nullclines (which need the whole state in the plane) ask for two
     /// features.
@@ -115,6 +153,13 @@ impl PhasePlaneSpec {
                 value: (a + 1) as f64,
                 rule: "a phase plane needs two different responses (z_a against z_b, a ≠ b)",
             }));
+        }
+        if self.curves.dual && !self.has_dual() {
+            return Err(Error::Input(InputError::Unsupported(
+                "the dual path is that of the logistic loss under L2 (docs/theory.md §3.5): \
+                 leave out the dual curve for another loss or regulariser"
+                    .into(),
+            )));
         }
         if (self.vector_field || self.nullclines) && rank != 2 {
             return Err(Error::Input(InputError::NotTwoFeatures {
@@ -267,16 +312,14 @@ impl<'a> PlaneDynamics<'a> {
         decoupled: &'a FeatureSystem,
         spec: &PhasePlaneSpec,
     ) -> Result<Self> {
-        let l2 = Regulariser::L2 {
-            lambda: spec.lambda,
-        };
+        let main = spec.main_regulariser();
         let sd = Regulariser::SpectralDecoupling {
             lambda: spec.sd_lambda,
         };
         Ok(Self {
-            l2: paths::logistic(system, l2)?,
-            sd: paths::logistic(system, sd)?,
-            decoupled: paths::logistic(decoupled, l2)?,
+            l2: PrimalDynamics::new(system, spec.loss, main)?,
+            sd: PrimalDynamics::new(system, spec.loss, sd)?,
+            decoupled: PrimalDynamics::new(decoupled, spec.loss, main)?,
         })
     }
 
@@ -317,11 +360,16 @@ impl<'a> PlaneDynamics<'a> {
                 at: (z[ab.0], z[ab.1]),
             })
         };
-        let mut steady = vec![at(SteadyKind::L2, &self.l2)?];
+        // No regulariser, no steady state (docs/theory.md §2.2): none is marked.
+        let main = spec.regulariser != RegulariserKind::None;
+        let mut steady = Vec::new();
+        if main {
+            steady.push(at(SteadyKind::L2, &self.l2)?);
+        }
         if spec.curves.sd {
             steady.push(at(SteadyKind::Sd, &self.sd)?);
         }
-        if spec.curves.decoupled {
+        if spec.curves.decoupled && main {
             steady.push(at(SteadyKind::Decoupled, &self.decoupled)?);
         }
         Ok(steady)

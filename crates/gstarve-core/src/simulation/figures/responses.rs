@@ -4,7 +4,7 @@
 //! drawn time, and GD at every step up to [`MAX_GD_POINTS`].
 
 use crate::error::{Error, InputError, Result};
-use crate::model::Regulariser;
+use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::ode::OdeSolution;
 use crate::reference::{TOY_ETA, TOY_LAMBDA_L2, TOY_STEPS};
 use crate::simulation::paths;
@@ -25,6 +25,8 @@ pub struct ResponsesSpec {
     pub responses: Option<Vec<usize>>,
     /// The regulariser (default L2 with λ = 0.01).
     pub regulariser: Regulariser,
+    /// The loss (default logistic).
+    pub loss: Loss,
     /// Run the exact flow (default true).
     pub flow: bool,
     /// Run GD (default true).
@@ -44,6 +46,7 @@ impl Default for ResponsesSpec {
             regulariser: Regulariser::L2 {
                 lambda: TOY_LAMBDA_L2,
             },
+            loss: Loss::Logistic,
             flow: true,
             gd: true,
             eta: TOY_ETA,
@@ -87,7 +90,7 @@ impl ResponsesData {
                 rank: r,
             }));
         }
-        let dynamics = paths::logistic(system, spec.regulariser)?;
+        let dynamics = PrimalDynamics::new(system, spec.loss, spec.regulariser)?;
         // The step size and the end time first: the output grids are built from them.
         paths::gd_steps(spec.eta, spec.t_end)?;
         let first_time = if spec.gd { spec.eta } else { spec.t_end * 1e-4 };

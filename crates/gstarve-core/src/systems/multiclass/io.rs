@@ -28,6 +28,10 @@ pub struct MulticlassFile {
     /// Initial responses z(0), when the system carries them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub z0: Option<Vec<f64>>,
+    /// The provenance of a file gstarve wrote (see [`crate::output::provenance`]): read and
+    /// ignored; written by the output layer, not from here.
+    #[serde(default, skip_serializing)]
+    pub gstarve: Option<serde_json::Value>,
 }
 
 impl MulticlassFile {
@@ -90,6 +94,7 @@ impl MulticlassFile {
             strengths: sys.system().strengths().iter().copied().collect(),
             u: u.row_iter().map(|r| r.iter().copied().collect()).collect(),
             z0: z0.map(|z| z.iter().copied().collect()),
+            gstarve: None,
         }
     }
 }
