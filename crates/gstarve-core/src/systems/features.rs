@@ -112,7 +112,9 @@ impl FeatureSystem {
             strength_floor: 0.0,
             rank,
         };
-        let system = FeatureSystem::new(strengths, coupling)?.with_features(features)?;
+        let system = FeatureSystem::new(strengths, coupling)?
+            .with_features(features)?
+            .with_labels(labels)?;
         Ok((system, truncation))
     }
 }

@@ -180,7 +180,8 @@ impl FeatureSystem {
             strength_floor,
             rank,
         };
-        Ok((FeatureSystem::new(strengths, coupling)?, truncation))
+        let system = FeatureSystem::new(strengths, coupling)?.with_labels(labels)?;
+        Ok((system, truncation))
     }
 
     /// The same system without the features whose strength is negligible, s_j² ≤ floor·s₁²
@@ -213,6 +214,7 @@ impl FeatureSystem {
         if let Some(v) = &self.features {
             next = next.with_features(v.select_columns(&kept))?;
         }
+        next.labels = self.labels.clone();
         Ok((next, truncation))
     }
 }
@@ -250,6 +252,7 @@ impl FeatureSystem {
         if let Some(v) = &self.features {
             next = next.with_features(v.select_columns(&kept))?;
         }
+        next.labels = self.labels.clone();
         Ok((next, truncation))
     }
 }

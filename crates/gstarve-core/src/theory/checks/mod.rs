@@ -31,6 +31,7 @@
 mod fixed_point;
 mod l2;
 mod no_regulariser;
+mod sd_classes;
 mod spectral_decoupling;
 mod squared_loss;
 #[cfg(test)]
@@ -250,6 +251,9 @@ impl<'a> Sides<'a> {
                     _ => u,
                 };
                 theory = FeatureSystem::new(system.strengths().clone(), polar)?;
+                if let Some(y) = system.labels() {
+                    theory = theory.with_labels(y.as_slice())?;
+                }
             }
         }
         Ok(Self {
@@ -270,6 +274,15 @@ impl<'a> Sides<'a> {
                 lambda: self.theory_lambda,
             },
             Regulariser::None => Regulariser::None,
+            // Both weights by the factor the perturbation put on the smaller one.
+            Regulariser::SpectralDecouplingClasses { .. } => {
+                let lambda = reg.lambda();
+                if lambda > 0.0 {
+                    reg.scaled(self.theory_lambda / lambda)
+                } else {
+                    reg
+                }
+            }
         }
     }
 }
@@ -337,7 +350,10 @@ pub fn nothing_to_check(
                  §4.4) and its closed-form trajectory (§5.2) needs a decoupled system (U = I)",
             )
         }
-        (Loss::Squared, Regulariser::SpectralDecoupling { .. }) => Some(
+        (
+            Loss::Squared,
+            Regulariser::SpectralDecoupling { .. } | Regulariser::SpectralDecouplingClasses { .. },
+        ) => Some(
             "the squared loss has closed forms with L2 or without a regulariser only \
              (docs/theory.md §4.3)",
         ),
@@ -372,6 +388,9 @@ pub fn check_system(
             spectral_decoupling::sd_checks(&sides, lambda, &mut rows)?
         }
         (Loss::Logistic, Regulariser::None) => no_regulariser::no_reg_checks(&sides, &mut rows)?,
+        (Loss::Logistic, reg @ Regulariser::SpectralDecouplingClasses { .. }) => {
+            sd_classes::sd_classes_checks(&sides, reg, &mut rows)?
+        }
         (Loss::Squared, reg) => squared_loss::squared_checks(&sides, reg, &mut rows)?,
     }
     Ok(rows)
@@ -427,6 +446,7 @@ pub(super) fn flow_settles(
     });
     let section = match reg {
         Regulariser::SpectralDecoupling { .. } => "§4.2",
+        Regulariser::SpectralDecouplingClasses { .. } => "§10.1",
         _ => "§4.1",
     };
     let settled = left <= 1e-6;
