@@ -24,11 +24,11 @@ use serde::Serialize;
 
 use super::{ModelArgs, OutputArgs, SystemArgs};
 
-fn default_system() -> gstarve_core::Result<FeatureSystem> {
+pub(super) fn default_system() -> gstarve_core::Result<FeatureSystem> {
     Ok(paper_toy(4.0))
 }
 
-fn fmt_vec(v: &[f64]) -> String {
+pub(super) fn fmt_vec(v: &[f64]) -> String {
     let parts: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
     format!("({})", parts.join(", "))
 }

@@ -21,6 +21,9 @@
 //! | tail forms (§5.1) | exact roots | 2ε² (ε = we^{−w}/(1 + w), w ≥ 1) + 10·accuracy |
 //! | closed-form trajectories (§4.3, §5.2) | the flow | [`flow_error`] |
 //! | squared-loss steady state (§4.3) | Newton | 10·residual·(1 + s₁²/k) + 64ε·max(1, \|p\|) |
+//! | class-target SD closed form (§10.1) | Newton zero of the general F; the flow | 10·(residual/min λ_c + (n + 4)ε‖m‖∞) |
+//! | ẑ = Uᵀ1, SD direction (§11.2; all support vectors) | QP; SD zero of F | 10·√n·max\|m_i − 1\| (support margins); 10·SD accuracy/‖z‖ |
+//! | L2 direction at λ = 1e-2, 1e-4, 1e-8 (§11.1) | Newton at λ; QP | 2·d(1e-2)·W₀(1e2)/W₀(1/λ) + Newton and QP accuracy |
 //!
 //! Where a prediction holds by construction (the SD steady state does not depend on S, §4.2/§5.3;
 //! a decoupled system has no cross-sensitivity, §5.1) there is no row: the proof is in
@@ -30,6 +33,7 @@
 
 mod fixed_point;
 mod l2;
+mod max_margin;
 mod no_regulariser;
 mod sd_classes;
 mod spectral_decoupling;
@@ -383,7 +387,10 @@ pub fn check_system(
     }
     let sides = Sides::new(system, regulariser.lambda(), options)?;
     match (loss, regulariser) {
-        (Loss::Logistic, Regulariser::L2 { lambda }) => l2::l2_checks(&sides, lambda, &mut rows)?,
+        (Loss::Logistic, Regulariser::L2 { lambda }) => {
+            l2::l2_checks(&sides, lambda, &mut rows)?;
+            max_margin::max_margin_checks(&sides, lambda, &mut rows)?;
+        }
         (Loss::Logistic, Regulariser::SpectralDecoupling { lambda }) => {
             spectral_decoupling::sd_checks(&sides, lambda, &mut rows)?
         }
