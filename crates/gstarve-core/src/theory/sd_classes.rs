@@ -158,6 +158,44 @@ mod tests {
         assert_eq!(steady_state(&scaled, reg).unwrap().1, z);
     }
 
+    /// The flow ends at the closed form, and GD approaches the flow like O(η) (the gap at a
+    /// fixed τ halves with η), in margin space (r = n) and on a truncated system (z-space).
+    #[test]
+    fn flow_ends_at_the_closed_form_and_gd_tends_to_the_flow() {
+        use crate::ode::{FlowMethod, FlowOptions};
+        use crate::solvers::flow::primal_flow;
+        use crate::solvers::gd::{gradient_descent, GdOptions};
+        let sys = labelled(6, 5);
+        let reg = Regulariser::SpectralDecouplingClasses {
+            lambda: [0.3, 0.1],
+            target: [0.5, 1.5],
+        };
+        let (_, closed) = steady_state(&sys, reg).unwrap();
+        let thin = sys.clone().keep_top(4).unwrap().0;
+        for system in [&sys, &thin] {
+            let d = PrimalDynamics::new(system, Loss::Logistic, reg).unwrap();
+            let z0 = DVector::zeros(system.rank());
+            let last = |sol: crate::ode::OdeSolution| {
+                DVector::from_column_slice(sol.states.last().unwrap())
+            };
+            let tau = 4.0;
+            let opts = FlowOptions::new(tau, 2, 1e-12, 1e-14, FlowMethod::Auto).unwrap();
+            let flow = last(primal_flow(&d, &z0, &opts).unwrap());
+            let gap = |eta: f64| {
+                let steps = (tau / eta).round() as usize;
+                let gd = gradient_descent(&d, &z0, &GdOptions::new(eta, steps, 2, false).unwrap());
+                (last(gd.unwrap()) - &flow).amax()
+            };
+            let (g1, g2) = (gap(0.02), gap(0.01));
+            assert!((g1 / g2 - 2.0).abs() < 0.2, "{g1:e} {g2:e}");
+            if system.rank() == system.examples() {
+                let opts = FlowOptions::new(2000.0, 2, 1e-12, 1e-14, FlowMethod::Auto).unwrap();
+                let end = last(primal_flow(&d, &z0, &opts).unwrap());
+                assert!((end - &closed).amax() < 1e-8, "flow end vs closed form");
+            }
+        }
+    }
+
     #[test]
     fn needs_labels_and_full_rank() {
         let reg = Regulariser::SpectralDecouplingClasses {
