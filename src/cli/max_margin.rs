@@ -5,7 +5,8 @@ use anyhow::Result;
 use clap::Args;
 use gstarve_core::output::{to_json_sorted, Layout};
 use gstarve_core::solvers::max_margin::KktResiduals;
-use gstarve_core::theory::max_margin::limit;
+use gstarve_core::theory::max_margin::{elasticity_path, limit};
+use gstarve_plot::{limit_path, LimitPathOptions};
 use nalgebra::DVector;
 use serde::Serialize;
 
@@ -20,6 +21,15 @@ pub struct MaxMarginArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Also draw E₂₁(λ) of the L2 steady state against log₁₀(1/λ), λ = 1e-1 … 1e-12 (half
+    /// decades), with its limit E^∞₂₁, into DIR/max-margin-path.{png,csv} (docs/theory.md §11.3).
+    #[arg(long, value_name = "DIR")]
+    path_figure: Option<std::path::PathBuf>,
+}
+
+/// λ = 10^(−1 − k/2), k = 0 … 22: 1e-1 to 1e-12 in half decades.
+fn path_lambdas() -> Vec<f64> {
+    (0..=22).map(|k| 10f64.powf(-1.0 - 0.5 * k as f64)).collect()
 }
 
 /// `gstarve max-margin --json` (keys sorted).
@@ -51,6 +61,19 @@ pub fn max_margin(a: &MaxMarginArgs) -> Result<()> {
     let loaded = a.system.load_or(default_system)?;
     let lim = limit(&loaded.system)?;
     let sol = &lim.solution;
+    if let Some(dir) = &a.path_figure {
+        if loaded.system.rank() < 2 {
+            anyhow::bail!("--path-figure draws E₂₁: the system needs at least 2 features");
+        }
+        let points = elasticity_path(&loaded.system, &lim, (1, 0), &path_lambdas())?;
+        let limit = lim.elasticities[(1, 0)]
+            .ok_or_else(|| anyhow::anyhow!("E₂₁ has no limit here: ẑ₂ = 0"))?;
+        gstarve_core::output::ensure_dir(dir)?;
+        let written = limit_path(&points, limit, dir, &LimitPathOptions::default())?;
+        for p in written.images.iter().chain([&written.data]) {
+            eprintln!("wrote {}", p.display());
+        }
+    }
     let to_vec = |v: &DVector<f64>| v.iter().copied().collect::<Vec<f64>>();
     let elasticity: Vec<Vec<Option<f64>>> = lim
         .elasticities

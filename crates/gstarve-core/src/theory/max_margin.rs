@@ -88,6 +88,50 @@ fn limit_elasticities(system: &FeatureSystem, solution: &MaxMargin) -> DMatrix<O
     })
 }
 
+/// One point of the regularisation path towards the limit (docs/theory.md §11.1, §11.3).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathPoint {
+    /// λ.
+    pub lambda: f64,
+    /// E_ji of the L2 steady state at λ (NaN where masked).
+    pub elasticity: f64,
+    /// ‖z*/‖z*‖ − ẑ/‖ẑ‖‖₂.
+    pub direction_error: f64,
+    /// The largest margin of a support vector, ≈ log(1/λ).
+    pub support_margin: f64,
+    /// Newton's residual at λ.
+    pub residual: f64,
+}
+
+/// E_ji(λ) of the L2 steady state (Newton and the implicit-function sensitivity) along
+/// `lambdas`, against the limit `limit` (docs/theory.md §11.3): the slow approach.
+pub fn elasticity_path(
+    system: &FeatureSystem,
+    limit: &MaxMarginLimit,
+    (j, i): (usize, usize),
+    lambdas: &[f64],
+) -> Result<Vec<PathPoint>> {
+    lambdas
+        .iter()
+        .map(|&lambda| {
+            let sens = crate::theory::sensitivity::l2_sensitivity(system, lambda)?;
+            let fp = &sens.steady_state;
+            let dir = &fp.responses / fp.responses.norm();
+            let support_margin = (0..fp.margins.len())
+                .filter(|&k| limit.solution.support[k])
+                .map(|k| fp.margins[k])
+                .fold(f64::NEG_INFINITY, f64::max);
+            Ok(PathPoint {
+                lambda,
+                elasticity: sens.elasticities[(j, i)].unwrap_or(f64::NAN),
+                direction_error: (dir - &limit.solution.direction).norm(),
+                support_margin,
+                residual: fp.residual,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
