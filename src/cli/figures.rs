@@ -181,7 +181,8 @@ fn parse_axis(text: &str, points: usize) -> Result<Axis> {
 /// `gstarve phase-diagram`.
 #[derive(Args, Debug)]
 pub struct PhaseDiagramArgs {
-    /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
+    /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90;
+    /// or max-margin, the limit elasticity E₂₁ as λ → 0 (§11.3).
     #[arg(long, default_value = "elasticity")]
     measure: Measure,
     /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.

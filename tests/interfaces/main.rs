@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod figures;
 mod inputs;
+mod max_margin;
 mod moons;
 mod network;
 mod rank;
