@@ -23,8 +23,15 @@ fn main() {
     let python = value_of("--python").unwrap_or_else(|| "python3".to_string());
     let repeat: usize = value_of("--repeat").map_or(3, |v| v.parse().expect("--repeat N"));
     let n: usize = value_of("--n").map_or(1000, |v| v.parse().expect("--n N"));
-    let system = FeatureSystem::random(n, Spectrum::Geometric { from: 10.0, to: 0.1 }, 7)
-        .expect("random system");
+    let system = FeatureSystem::random(
+        n,
+        Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        },
+        7,
+    )
+    .expect("random system");
     let mut walls = Vec::new();
     let mut result = None;
     for _ in 0..repeat {

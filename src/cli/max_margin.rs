@@ -29,7 +29,9 @@ pub struct MaxMarginArgs {
 
 /// λ = 10^(−1 − k/2), k = 0 … 22: 1e-1 to 1e-12 in half decades.
 fn path_lambdas() -> Vec<f64> {
-    (0..=22).map(|k| 10f64.powf(-1.0 - 0.5 * k as f64)).collect()
+    (0..=22)
+        .map(|k| 10f64.powf(-1.0 - 0.5 * k as f64))
+        .collect()
 }
 
 /// `gstarve max-margin --json` (keys sorted).

@@ -61,8 +61,11 @@ impl Figure for PathPlot<'_> {
         let (plot, key) = root.split_horizontally(width - KEY_WIDTH);
         let mut chart = self.frame.chart(&plot, Some(&self.title), true)?;
         let guide = CurveStyle::new(okabe_ito::VERMILLION, Dash::Dashed).width(style::width::GUIDE);
-        self.frame
-            .curve(&mut chart, [(self.span.0, self.limit), (self.span.1, self.limit)], guide)?;
+        self.frame.curve(
+            &mut chart,
+            [(self.span.0, self.limit), (self.span.1, self.limit)],
+            guide,
+        )?;
         let data = CurveStyle::new(okabe_ito::BLUE, Dash::Solid);
         let xy: Vec<(f64, f64)> = self
             .points
@@ -114,14 +117,21 @@ pub fn limit_path(
         .iter()
         .map(|p| p.elasticity)
         .chain([limit, 0.0])
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
     let pad = 0.06 * (y1 - y0).max(1e-3);
     let xpad = 0.03 * (x1 - x0).max(1.0);
     let (j, i) = options.entry;
     let symbol = format!("E{}{}", subscript(j + 1), subscript(i + 1));
     let frame = Frame::new(
         AxisSpec::new("log₁₀(1/λ)", x0 - xpad, x1 + xpad, Scale::Linear),
-        AxisSpec::new(format!("elasticity {symbol}"), y0 - pad, y1 + pad, Scale::Linear),
+        AxisSpec::new(
+            format!("elasticity {symbol}"),
+            y0 - pad,
+            y1 + pad,
+            Scale::Linear,
+        ),
     );
     let mut table = Table::new([
         "lambda",
@@ -145,15 +155,23 @@ pub fn limit_path(
     }
     let plot = PathPlot {
         frame,
-        title: options.title.clone().unwrap_or_else(|| {
-            format!("The slow approach of {symbol} to the max-margin limit")
-        }),
+        title: options
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("The slow approach of {symbol} to the max-margin limit")),
         points,
         limit,
         span: (x0 - xpad, x1 + xpad),
         symbol,
     };
-    write_figure(&plot, dir, &options.name, options.size, options.formats, table)
+    write_figure(
+        &plot,
+        dir,
+        &options.name,
+        options.size,
+        options.formats,
+        table,
+    )
 }
 
 fn subscript(k: usize) -> String {

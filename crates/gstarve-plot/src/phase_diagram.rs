@@ -76,7 +76,7 @@ fn ends(measure: Measure) -> Option<(&'static str, &'static str)> {
         Measure::LearningTime => None,
         Measure::MaxMargin => Some((
             "blue: E₂₁\u{a0}<\u{a0}0, starvation survives",
-            "red: E₂₁\u{a0}>\u{a0}0, never here; white, 0: all support vectors",
+            "red: E₂₁\u{a0}>\u{a0}0 (never occurs)",
         )),
     }
 }
