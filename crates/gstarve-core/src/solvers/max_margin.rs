@@ -122,7 +122,7 @@ pub fn max_margin(system: &FeatureSystem) -> Result<MaxMargin> {
     })
 }
 
-/// K = U S² Uᵀ by faer's GEMM (in parallel for large n).
+/// K = U S² Uᵀ by faer's triangular GEMM (in parallel for large n).
 fn gram(system: &FeatureSystem) -> faer::Mat<f64> {
     let u = system.coupling();
     let (n, r) = u.shape();
@@ -134,15 +134,25 @@ fn gram(system: &FeatureSystem) -> faer::Mat<f64> {
     } else {
         faer::Par::Seq
     };
+    // The lower triangle only (half the product), then mirrored.
     let mut k = faer::Mat::<f64>::zeros(n, n);
-    faer::linalg::matmul::matmul(
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    matmul(
         k.as_mut(),
+        BlockStructure::TriangularLower,
         faer::Accum::Replace,
         scaled.as_ref(),
+        BlockStructure::Rectangular,
         view.transpose(),
+        BlockStructure::Rectangular,
         1.0,
         par,
     );
+    for j in 0..n {
+        for i in 0..j {
+            k[(i, j)] = k[(j, i)];
+        }
+    }
     k
 }
 
