@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use super::{ModelArgs, OutputArgs, SystemArgs};
 
-fn default_system() -> gstarve_core::Result<FeatureSystem> {
+pub(super) fn default_system() -> gstarve_core::Result<FeatureSystem> {
     Ok(paper_toy(4.0))
 }
 
@@ -42,7 +42,7 @@ pub(crate) fn fmt_entry(x: f64) -> String {
     }
 }
 
-fn fmt_vec(v: &[f64]) -> String {
+pub(super) fn fmt_vec(v: &[f64]) -> String {
     let parts: Vec<String> = v.iter().map(|&x| fmt_entry(x)).collect();
     format!("({})", parts.join(", "))
 }

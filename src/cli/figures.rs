@@ -178,7 +178,8 @@ pub struct PhaseDiagramArgs {
     /// z₂* along the L2 flow from z = 0). The CSV has, per point: x, y, value, mask (why a value
     /// is missing), z1, z2 (the L2 steady state), boundary (a smooth field whose sign change is
     /// the phase boundary drawn), reference (the denominator's z₂*, for ratio and sd-recovery*)
-    /// and resolution (tau90: the width of the time bracket of the crossing).
+    /// and resolution (tau90: the width of the time bracket of the crossing). Also max-margin,
+    /// the limit elasticity E₂₁ as λ → 0 (§11.3).
     #[arg(long, default_value = "elasticity")]
     measure: Measure,
     /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
@@ -393,6 +394,10 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         Regulariser::L2 { .. } => RegulariserKind::L2,
         Regulariser::SpectralDecoupling { .. } => RegulariserKind::SpectralDecoupling,
         Regulariser::None => RegulariserKind::None,
+        Regulariser::SpectralDecouplingClasses { .. } => anyhow::bail!(
+            "phase-plane draws one λ: Spectral Decoupling with class targets (--sd-target, \
+             per-class --lambda) is available in simulate, fixed-point and check"
+        ),
     };
     let mut notes = Vec::new();
     let mut eta = reference::TOY_ETA;
@@ -430,7 +435,7 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     }
     let spec = PhasePlaneSpec {
         responses: (a.responses[0] - 1, a.responses[1] - 1),
-        lambda: a.model.lambda,
+        lambda: a.model.lambda[0],
         loss,
         regulariser,
         sd_lambda: a.sd_lambda,

@@ -2,6 +2,7 @@
 
 mod commands;
 mod figures;
+mod max_margin;
 mod moons;
 mod multiclass;
 mod network;
@@ -43,6 +44,9 @@ enum Command {
     Simulate(commands::SimulateArgs),
     /// The steady state z* with margins, α, residual and iterations.
     FixedPoint(commands::FixedPointArgs),
+    /// The max-margin limit λ → 0 (docs/theory.md §11): ẑ, direction, α̂, support vectors,
+    /// margins, KKT residuals and limit elasticities.
+    MaxMargin(max_margin::MaxMarginArgs),
     /// Check every prediction of the theory that applies to a system against the exact numerics.
     #[command(
         after_help = "Exit status: 0 every prediction passed; 1 a prediction failed or a numerical \
@@ -102,24 +106,72 @@ pub struct ModelArgs {
     /// Regulariser.
     #[arg(long, value_enum, default_value = "l2")]
     pub reg: RegChoice,
-    /// Regularisation strength λ ≥ 0.
-    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
-    pub lambda: f64,
+    /// Regularisation strength λ ≥ 0; with --reg sd also λ0,λ1, one per class (class 0 the
+    /// examples labelled −1 or 0, class 1 those labelled +1; docs/theory.md §10.1).
+    #[arg(
+        long = "lambda",
+        default_value = "0.01",
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_name = "λ|λ0,λ1"
+    )]
+    pub lambda: Vec<f64>,
+    /// Spectral-Decoupling margin targets γ (one value for both classes, or γ0,γ1): the penalty
+    /// is ½λ_c(m − γ_c)² on each margin m = y·ŷ (docs/theory.md §10.1). Needs --reg sd and the
+    /// labels (--features/--kernel with --labels, or a --system file that lists "labels").
+    #[arg(
+        long = "sd-target",
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_name = "γ|γ0,γ1"
+    )]
+    pub sd_target: Option<Vec<f64>>,
     /// Loss.
     #[arg(long, value_enum, default_value = "logistic")]
     pub loss: LossChoice,
 }
 
+/// Number of classes of a binary system (per-class lists have this many values).
+const CLASSES: usize = 2;
+
+/// A per-class list: one value (both classes) or one per class.
+fn per_class(flag: &str, values: &[f64]) -> Result<[f64; 2]> {
+    match values {
+        [v] => Ok([*v, *v]),
+        [a, b] => Ok([*a, *b]),
+        _ => anyhow::bail!(
+            "{flag} has {} values: give one (both classes) or one per class ({CLASSES}: class 0 \
+             = label −1 or 0, class 1 = label +1)",
+            values.len()
+        ),
+    }
+}
+
 impl ModelArgs {
     /// The validated loss and regulariser.
     pub fn model(&self) -> Result<(Loss, Regulariser)> {
+        let lambda = per_class("--lambda", &self.lambda)?;
+        let classes = self.lambda.len() > 1 || self.sd_target.is_some();
+        if classes && self.reg != RegChoice::Sd {
+            anyhow::bail!(
+                "{} gives per-class Spectral Decoupling: it goes with --reg sd",
+                if self.sd_target.is_some() {
+                    "--sd-target"
+                } else {
+                    "--lambda with one value per class"
+                }
+            );
+        }
         let reg = match self.reg {
-            RegChoice::L2 => Regulariser::L2 {
-                lambda: self.lambda,
+            RegChoice::L2 => Regulariser::L2 { lambda: lambda[0] },
+            RegChoice::Sd if classes => Regulariser::SpectralDecouplingClasses {
+                lambda,
+                target: match &self.sd_target {
+                    Some(t) => per_class("--sd-target", t)?,
+                    None => [0.0, 0.0],
+                },
             },
-            RegChoice::Sd => Regulariser::SpectralDecoupling {
-                lambda: self.lambda,
-            },
+            RegChoice::Sd => Regulariser::SpectralDecoupling { lambda: lambda[0] },
             RegChoice::None => Regulariser::None,
         }
         .validated()?;
@@ -239,6 +291,7 @@ fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result
         Some(Command::System(a)) => commands::system(&a),
         Some(Command::Network(a)) => network::network(&a),
         Some(Command::Check(a)) => commands::check(&a),
+        Some(Command::MaxMargin(a)) => max_margin::max_margin(&a),
         Some(Command::Toy(a)) => commands::toy(&a),
         Some(Command::Gallery(a)) => figures::run_gallery(&a),
         Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
@@ -344,6 +397,7 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "responses" => "--responses",
         "strength_floor" => "--strength-floor",
         "rank" => "--rank",
+        "γ" => "--sd-target",
         _ => return None,
     })
 }
@@ -361,6 +415,14 @@ fn describe_raw(err: &anyhow::Error) -> String {
     )) = err.downcast_ref::<gstarve_core::Error>()
     {
         return format!("{err:#}; rerun with --method bdf or --method rodas4");
+    }
+    if let Some(gstarve_core::Error::Input(gstarve_core::error::InputError::NeedsLabels { what })) =
+        err.downcast_ref::<gstarve_core::Error>()
+    {
+        return format!(
+            "{what} (--sd-target, or --lambda λ0,λ1) needs the labels: give --features or \
+             --kernel with --labels, or a --system file that lists \"labels\""
+        );
     }
     if let Some(gstarve_core::Error::Input(gstarve_core::error::InputError::InvalidParameter {
         name,

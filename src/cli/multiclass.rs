@@ -23,6 +23,12 @@ pub fn regulariser(model: &ModelArgs) -> Result<Regulariser> {
              cross-entropy (docs/theory.md §9.2)"
         );
     }
+    if matches!(reg, Regulariser::SpectralDecouplingClasses { .. }) {
+        bail!(
+            "Spectral Decoupling with class targets (--sd-target, per-class --lambda) is defined \
+             for binary systems (docs/theory.md §10.1); a multi-class system takes one λ"
+        );
+    }
     Ok(reg)
 }
 
@@ -67,7 +73,8 @@ pub fn fixed_point(
         Regulariser::SpectralDecoupling { .. } => {
             system.system().strengths().iter().all(|&s| s > 0.0)
         }
-        Regulariser::None => false,
+        // Refused by `regulariser`.
+        Regulariser::None | Regulariser::SpectralDecouplingClasses { .. } => false,
     };
     let (fp, sensitivity, elasticity) = if sensitivities {
         let sens = softmax_sensitivity(system, reg)?;

@@ -19,6 +19,7 @@ mod commands;
 mod figures;
 mod input_rules;
 mod inputs;
+mod max_margin;
 mod moons;
 mod multiclass;
 mod network;

@@ -57,6 +57,7 @@ fn symbol(measure: Measure) -> &'static str {
         Measure::StarvationRatio => "ρ",
         Measure::SdRecovery(_) => "z₂*(SD)/z₂*(L2)",
         Measure::LearningTime => "τ₉₀",
+        Measure::MaxMargin => "E₂₁ (λ → 0)",
     }
 }
 
@@ -73,6 +74,10 @@ fn ends(measure: Measure) -> Option<(&'static str, &'static str)> {
         )),
         Measure::SdRecovery(_) => Some(("blue: SD below L2", "red: SD recovers z₂")),
         Measure::LearningTime => None,
+        Measure::MaxMargin => Some((
+            "blue: E₂₁\u{a0}<\u{a0}0, starvation survives",
+            "red: E₂₁\u{a0}>\u{a0}0 (never occurs)",
+        )),
     }
 }
 

@@ -314,6 +314,15 @@ pub enum InputError {
     /// No steady state exists (no regulariser: responses grow like log τ, docs/theory.md §2.2).
     #[error("no steady state exists without a regulariser: responses grow like log τ (docs/theory.md §2.2, §5.2)")]
     NoSteadyState,
+    /// A setting that needs the labels of the examples, on a system that does not carry them.
+    #[error(
+        "{what} needs the labels of the examples: build the system from features or a kernel \
+         with labels, or give a system file that lists \"labels\" (docs/theory.md §10.1)"
+    )]
+    NeedsLabels {
+        /// The setting.
+        what: &'static str,
+    },
     /// A file could not be parsed.
     #[error("{path}: {message}")]
     Parse {

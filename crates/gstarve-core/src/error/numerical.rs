@@ -35,6 +35,14 @@ pub enum NumericalError {
         /// Why.
         reason: String,
     },
+    /// The max-margin active-set (block principal pivoting) iteration did not settle.
+    #[error("the max-margin active-set iteration did not settle: {infeasible} examples still violate the KKT conditions after {iterations} pivots")]
+    MaxMarginFailed {
+        /// Pivoting steps taken.
+        iterations: usize,
+        /// Examples that still violate α ≥ 0 or margin ≥ 1.
+        infeasible: usize,
+    },
     /// Newton's method did not converge.
     #[error("steady-state Newton iteration did not converge: residual {residual:.3e} after {iterations} iterations")]
     NewtonFailed {

@@ -90,6 +90,13 @@ impl DualDynamics {
                 to_responses: sys.coupling().transpose() / lambda,
             }),
             Regulariser::None => Err(Error::Input(InputError::NoSteadyState)),
+            Regulariser::SpectralDecouplingClasses { .. } => {
+                Err(Error::Input(InputError::Unsupported(
+                    "the dual (Legendre) dynamics of Spectral Decoupling with class targets are \
+                     not implemented (docs/theory.md §10.1): use the primal flow"
+                        .into(),
+                )))
+            }
         }
     }
 

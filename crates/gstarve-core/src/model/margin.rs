@@ -30,7 +30,7 @@ impl MarginFlow {
     pub fn new(dynamics: &PrimalDynamics) -> Self {
         Self {
             gram: dynamics.system().gram(),
-            model: *dynamics.model(),
+            model: dynamics.model().clone(),
             bound: dynamics.curvature_bound(),
         }
     }
@@ -46,12 +46,11 @@ impl MarginFlow {
         self.rhs_directed(m, weights, dm, false);
     }
 
-    /// The vector K acts on, g(m) = ψ(m) − λ_SD m (so that dm/dτ = K g − μ m), into `g`; `m` and
-    /// `g` may be any matching slices of the margins (GD's parallel team splits them).
-    pub fn drive(&self, m: &[f64], g: &mut [f64]) {
-        for (w, &mi) in g.iter_mut().zip(m) {
-            *w = self.model.drive(mi);
-        }
+    /// The vector K acts on, g_i(m_i) = ψᵢ(m_i) − λ_SD m_i (so that dm/dτ = K g − μ m), into
+    /// `g`; `m` and `g` may be any matching slices of the margins, the examples `start`,
+    /// `start + 1`, … (GD's parallel team splits them).
+    pub fn drive(&self, start: usize, m: &[f64], g: &mut [f64]) {
+        self.model.drives_into(start, m, g);
     }
 
     /// μ = λ_L2 of dm/dτ = K g − μ m.
@@ -63,7 +62,7 @@ impl MarginFlow {
     /// (large n only; see `symmetric_product_directed`): gradient descent
     /// alternates it from step to step. The result differs only by rounding.
     pub fn rhs_directed(&self, m: &[f64], weights: &mut [f64], dm: &mut [f64], reverse: bool) {
-        self.drive(m, weights);
+        self.drive(0, m, weights);
         if reverse && m.len() >= SYMMETRIC_MIN_DIM {
             super::symmetric::symmetric_product_directed(self.gram.as_slice(), weights, dm, true);
         } else {
@@ -130,7 +129,7 @@ impl OdeProblem for MarginFlow {
         jac.copy_from(&self.gram);
         let mu = self.model.decay();
         for j in 0..n {
-            let d = self.model.curvature(m[j]);
+            let d = self.model.curvature_at(j, m[j]);
             jac.column_mut(j).scale_mut(-d);
             jac[(j, j)] -= mu;
         }
@@ -142,8 +141,8 @@ impl OdeProblem for MarginFlow {
 
     /// ∂(dm/dτ)/∂m = −K diag(d) − μ I with d = [`Model::curvature`], μ = [`Model::decay`].
     fn gram_jacobian(&self, m: &[f64], d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
-        for (dj, &mj) in d.iter_mut().zip(m) {
-            *dj = self.model.curvature(mj);
+        for (j, (dj, &mj)) in d.iter_mut().zip(m).enumerate() {
+            *dj = self.model.curvature_at(j, mj);
         }
         Some((&self.gram, self.model.decay()))
     }

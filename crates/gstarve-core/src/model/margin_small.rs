@@ -41,7 +41,7 @@ impl<const N: usize> MarginFlowN<N> {
         }
         Some(Self {
             gram,
-            model: *dynamics.model(),
+            model: dynamics.model().clone(),
             bound: dynamics.curvature_bound(),
         })
     }
@@ -57,9 +57,7 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
         let m: &[f64; N] = m.try_into().expect("state of dimension N");
         let dm: &mut [f64; N] = dm.try_into().expect("derivative of dimension N");
         let mut w = [0.0; N];
-        for (w, &mi) in w.iter_mut().zip(m) {
-            *w = self.model.drive(mi);
-        }
+        self.model.drives_into(0, m, &mut w);
         let mut out = [0.0; N];
         for (col, &wj) in self.gram.iter().zip(&w) {
             for (o, &kij) in out.iter_mut().zip(col) {
@@ -74,7 +72,7 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
 
     fn jacobian(&self, m: &[f64], jac: &mut DMatrix<f64>) {
         for (j, col) in self.gram.iter().enumerate() {
-            let d = self.model.curvature(m[j]);
+            let d = self.model.curvature_at(j, m[j]);
             for (i, &kij) in col.iter().enumerate() {
                 jac[(i, j)] = -kij * d;
             }

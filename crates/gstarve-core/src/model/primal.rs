@@ -10,6 +10,9 @@
 //! z-space form keeps the SD term on z itself, which also makes F = −S²∇L hold exactly for the
 //! objective below.
 //!
+//! With class targets (docs/theory.md §10.1) ψ and ℓ'' are example i's ψᵢ(m) = ψ(m) − λᵢ(m − γᵢ)
+//! and ℓᵢ'' = ℓ'' + λᵢ ([`Model::example_drive`], [`Model::example_curvature`]) and ℓ is ℓᵢ.
+//!
 //! and the convex objective whose scaled negative gradient F is (docs/theory.md §2.3, §12.4):
 //!
 //! ```text
@@ -33,9 +36,11 @@ pub struct PrimalDynamics<'a> {
 }
 
 impl<'a> PrimalDynamics<'a> {
-    /// Dynamics of `system` under `loss` and `regulariser` (λ validated here).
+    /// Dynamics of `system` under `loss` and `regulariser` (λ validated here; class targets take
+    /// the system's labels, docs/theory.md §10.1).
     pub fn new(system: &'a FeatureSystem, loss: Loss, regulariser: Regulariser) -> Result<Self> {
-        Ok(Self::with_model(system, Model::new(loss, regulariser)?))
+        let model = Model::with_labels(loss, regulariser, system.labels())?;
+        Ok(Self::with_model(system, model))
     }
 
     /// Dynamics of `system` under a validated `model`.
@@ -81,11 +86,11 @@ impl<'a> PrimalDynamics<'a> {
     /// O(nr), no n-vector kept; docs/theory.md §8.7).
     pub fn rhs_into(&self, z: &DVector<f64>, out: &mut DVector<f64>) {
         let u = self.system.coupling();
-        let loss = self.model.loss();
+        let model = &self.model;
         streamed::transpose_map_into(
             u,
             z.as_slice(),
-            |m| loss.neg_derivative(m),
+            |i, m| model.example_drive(i, m),
             out.as_mut_slice(),
         );
         let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
@@ -113,8 +118,9 @@ impl<'a> PrimalDynamics<'a> {
     /// U (O(nr²) time, O(r²) memory beyond U: no n × r copy, no n × n matrix).
     pub fn jacobian(&self, z: &DVector<f64>) -> DMatrix<f64> {
         let u = self.system.coupling();
-        let loss = self.model.loss();
-        let mut jac = -streamed::weighted_gram(u, z.as_slice(), |m| loss.curvature(m));
+        let model = &self.model;
+        let mut jac =
+            -streamed::weighted_gram(u, z.as_slice(), |i, m| model.example_curvature(i, m));
         let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
         for j in 0..jac.nrows() {
             jac.row_mut(j).scale_mut(self.strengths_squared[j]);
@@ -127,8 +133,7 @@ impl<'a> PrimalDynamics<'a> {
     /// forming it: two products with U (O(nr)).
     pub fn jacobian_action(&self, z: &DVector<f64>, v: &DVector<f64>) -> DVector<f64> {
         let u = self.system.coupling();
-        let loss = self.model.loss();
-        let d = (u * z).map(|m| loss.curvature(m));
+        let d = self.example_curvatures(u, z);
         let dv = (u * v).component_mul(&d);
         let mut out = u.tr_mul(&dv);
         let (mu, sd) = (self.model.decay(), self.model.lambda_sd());
@@ -149,8 +154,11 @@ impl<'a> PrimalDynamics<'a> {
     /// under L2 are pinned at 0 and excluded. Used by the steady-state line search.
     pub fn objective(&self, z: &DVector<f64>) -> f64 {
         let m = self.system.margins(z);
-        let loss = self.model.loss();
-        let data: f64 = m.iter().map(|&mi| loss.value(mi)).sum();
+        let data: f64 = m
+            .iter()
+            .enumerate()
+            .map(|(i, &mi)| self.model.example_loss(i, mi))
+            .sum();
         0.5 * z
             .iter()
             .enumerate()
@@ -173,16 +181,20 @@ impl<'a> PrimalDynamics<'a> {
         weights: &DVector<f64>,
         x: &DVector<f64>,
     ) -> DVector<f64> {
-        let loss = self.model.loss();
-        let psi = (coupling * x).map(|mi| loss.neg_derivative(mi));
+        let m = coupling * x;
+        let psi = DVector::from_fn(m.len(), |i, _| self.model.example_drive(i, m[i]));
         weights.component_mul(x) - coupling.tr_mul(&psi)
     }
 
-    /// The loss curvatures ℓ''(mᵢ) at the margins U_f x: the diagonal D of the Hessian
+    /// The loss curvatures ℓᵢ''(mᵢ) at the margins U_f x: the diagonal D of the Hessian
     /// ∇²L = U_fᵀ D U_f + W_f.
     pub fn loss_curvatures(&self, coupling: &DMatrix<f64>, x: &DVector<f64>) -> DVector<f64> {
-        let loss = self.model.loss();
-        (coupling * x).map(|mi| loss.curvature(mi))
+        self.example_curvatures(coupling, x)
+    }
+
+    fn example_curvatures(&self, coupling: &DMatrix<f64>, x: &DVector<f64>) -> DVector<f64> {
+        let m = coupling * x;
+        DVector::from_fn(m.len(), |i, _| self.model.example_curvature(i, m[i]))
     }
 }
 

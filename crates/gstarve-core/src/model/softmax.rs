@@ -123,8 +123,18 @@ impl Block {
 }
 
 impl<'a> SoftmaxDynamics<'a> {
-    /// Dynamics of `system` under `regulariser` (λ validated here).
+    /// Dynamics of `system` under `regulariser` (λ validated here). Spectral Decoupling with
+    /// class targets (docs/theory.md §10) is defined for binary systems only, and refused.
     pub fn new(system: &'a MulticlassSystem, regulariser: Regulariser) -> Result<Self> {
+        if matches!(regulariser, Regulariser::SpectralDecouplingClasses { .. }) {
+            return Err(crate::error::Error::Input(
+                crate::error::InputError::Unsupported(
+                    "Spectral Decoupling with class targets (--sd-target, per-class --lambda) is \
+                     defined for binary systems; a multi-class system takes one λ"
+                        .into(),
+                ),
+            ));
+        }
         Ok(Self {
             system,
             regulariser: regulariser.validated()?,
@@ -282,6 +292,8 @@ impl<'a> SoftmaxDynamics<'a> {
             Regulariser::None => 0.0,
             Regulariser::L2 { lambda } => lambda / self.strengths_squared[j],
             Regulariser::SpectralDecoupling { lambda } => lambda,
+            // Refused by `new`.
+            Regulariser::SpectralDecouplingClasses { .. } => 0.0,
         }
     }
 

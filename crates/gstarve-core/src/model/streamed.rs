@@ -23,7 +23,7 @@ fn row_block(data: &[f64], n: usize, r: usize, start: usize, rows: usize) -> fae
 }
 
 /// out = Uᵀ f(Uz), U read once: per row block B, m_B = U_B z and out += U_Bᵀ f(m_B), both by
-/// faer's matrix–vector products.
+/// faer's matrix–vector products. `f(i, m_i)` gets the example's index.
 ///
 /// Measured at n = 10⁴, r = 100 (docs/benchmarks.md, "Truncated systems at large n"): 0.51–0.58
 /// ms against 0.60–0.65 ms for the two full products (faer, sequential or on 2 threads) and
@@ -31,7 +31,7 @@ fn row_block(data: &[f64], n: usize, r: usize, start: usize, rows: usize) -> fae
 pub(crate) fn transpose_map_into(
     u: &DMatrix<f64>,
     z: &[f64],
-    f: impl Fn(f64) -> f64,
+    f: impl Fn(usize, f64) -> f64,
     out: &mut [f64],
 ) {
     let (n, r) = u.shape();
@@ -55,7 +55,7 @@ pub(crate) fn transpose_map_into(
             faer::Par::Seq,
         );
         for i in 0..rows {
-            mb[(i, 0)] = f(mb[(i, 0)]);
+            mb[(i, 0)] = f(start + i, mb[(i, 0)]);
         }
         faer::linalg::matmul::matmul(
             acc.as_mut(),
@@ -72,8 +72,12 @@ pub(crate) fn transpose_map_into(
 /// UᵀDU with D = diag(f((Uz)_i)) (r × r), accumulated over row blocks: per block the margins,
 /// the scaled block D_B U_B (B × r scratch, B ≥ r) and U_Bᵀ(D_B U_B) by faer's matrix product
 /// (in parallel for large blocks). U is read once; no n × r copy is made. Cost O(nr²), memory
-/// O(Br + r²).
-pub(crate) fn weighted_gram(u: &DMatrix<f64>, z: &[f64], f: impl Fn(f64) -> f64) -> DMatrix<f64> {
+/// O(Br + r²). `f(i, m_i)` gets the example's index.
+pub(crate) fn weighted_gram(
+    u: &DMatrix<f64>,
+    z: &[f64],
+    f: impl Fn(usize, f64) -> f64,
+) -> DMatrix<f64> {
     let n = u.nrows();
     let data = u.as_slice();
     weighted_gram_by_blocks(u, |start, d| {
@@ -84,7 +88,9 @@ pub(crate) fn weighted_gram(u: &DMatrix<f64>, z: &[f64], f: impl Fn(f64) -> f64)
                 *di += uij * zj;
             }
         }
-        d.iter_mut().for_each(|x| *x = f(*x));
+        d.iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = f(start + i, *x));
     })
 }
 
@@ -150,10 +156,11 @@ mod tests {
             let u = DMatrix::from_fn(n, r, |i, j| (((i * 31 + j * 17) % 23) as f64 - 11.0) / 13.0);
             let z: Vec<f64> = (0..r).map(|j| 0.3 - 0.05 * j as f64).collect();
             let f = |m: f64| 1.0 / (1.0 + m.exp());
+            let fi = |_: usize, m: f64| f(m);
             let margins = &u * DVector::from_column_slice(&z);
             let direct = u.tr_mul(&margins.map(f));
             let mut out = vec![0.0; r];
-            transpose_map_into(&u, &z, f, &mut out);
+            transpose_map_into(&u, &z, fi, &mut out);
             let scale = direct.amax().max(1.0);
             let gap = (DVector::from_vec(out) - &direct).amax();
             assert!(gap < 1e-13 * scale, "{n}×{r}: {gap:e}");
@@ -162,7 +169,7 @@ mod tests {
                 row *= f(margins[i]);
             }
             let expected = u.transpose() * du;
-            let gap = (weighted_gram(&u, &z, f) - &expected).amax();
+            let gap = (weighted_gram(&u, &z, fi) - &expected).amax();
             assert!(gap < 1e-13 * expected.amax().max(1.0), "{n}×{r}: {gap:e}");
             let d: Vec<f64> = margins.iter().map(|&m| f(m)).collect();
             let gap = (diagonal_weighted_gram(&u, &d) - &expected).amax();

@@ -12,6 +12,7 @@ pub mod explicit;
 pub mod flow;
 pub mod gd;
 pub(crate) mod lu;
+pub mod max_margin;
 pub mod rkc;
 pub mod rosenbrock;
 pub mod softmax_flow;

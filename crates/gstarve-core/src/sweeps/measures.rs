@@ -41,6 +41,10 @@ pub enum Measure {
     SdRecovery(SdMatching),
     /// τ₉₀: the first learning time at which z₂ reaches 90 % of z₂*, from the exact flow.
     LearningTime,
+    /// The max-margin limit λ → 0 (docs/theory.md §11.3): E^∞₂₁ = lim ∂log|z₂*|/∂log s₁²
+    /// (0 where every example is a support vector, < 0 where starvation survives the limit).
+    /// Phase boundary: a non-positive entry of K⁻¹1. λ plays no part.
+    MaxMargin,
 }
 
 impl Measure {
@@ -52,6 +56,7 @@ impl Measure {
             Measure::SdRecovery(SdMatching::Lambda) => "sd-recovery",
             Measure::SdRecovery(SdMatching::FinalLoss) => "sd-recovery-loss",
             Measure::LearningTime => "tau90",
+            Measure::MaxMargin => "max-margin",
         }
     }
 
@@ -65,13 +70,14 @@ impl Measure {
                 "SD recovery z₂*(SD)/z₂*(L2), same final loss"
             }
             Measure::LearningTime => "learning time τ₉₀ (z₂ reaches 90 % of z₂*)",
+            Measure::MaxMargin => "limit elasticity E₂₁ as λ → 0 (max margin)",
         }
     }
 
     /// The value at which the measure changes phase (0 for E₂₁, 1 for the ratios), if any.
     pub fn neutral_value(self) -> Option<f64> {
         match self {
-            Measure::Elasticity => Some(0.0),
+            Measure::Elasticity | Measure::MaxMargin => Some(0.0),
             Measure::StarvationRatio | Measure::SdRecovery(_) => Some(1.0),
             Measure::LearningTime => None,
         }
@@ -87,9 +93,10 @@ impl FromStr for Measure {
             "sd-recovery" => Ok(Measure::SdRecovery(SdMatching::Lambda)),
             "sd-recovery-loss" => Ok(Measure::SdRecovery(SdMatching::FinalLoss)),
             "tau90" | "learning-time" => Ok(Measure::LearningTime),
+            "max-margin" => Ok(Measure::MaxMargin),
             other => Err(format!(
                 "unknown measure '{other}' (expected elasticity, ratio, sd-recovery, \
-                 sd-recovery-loss or tau90)"
+                 sd-recovery-loss, tau90 or max-margin)"
             )),
         }
     }
@@ -223,6 +230,9 @@ pub(crate) fn evaluate(
     row: &mut RowState,
     learning: &LearningTimeParams,
 ) -> PointRecord {
+    if measure == Measure::MaxMargin {
+        return max_margin_point(family);
+    }
     let Some(steady) = solve(family, &mut row.main) else {
         return PointRecord::masked(MaskReason::NotConverged, [f64::NAN; 2]);
     };
@@ -289,6 +299,28 @@ pub(crate) fn evaluate(
                 Err(_) => PointRecord::masked(MaskReason::FlowFailed, responses),
             }
         }
+        Measure::MaxMargin => max_margin_point(family),
+    }
+}
+
+/// E^∞₂₁ of the max-margin limit at `family` (docs/theory.md §11.3); `responses` holds ẑ and
+/// `boundary` min_i (K⁻¹1)_i·s₂² (< 0 where starvation survives λ → 0).
+fn max_margin_point(family: &RotationFamily) -> PointRecord {
+    let limit = FeatureSystem::rotation(
+        family.strong_strength(),
+        family.weak_strength,
+        family.coupling,
+    )
+    .and_then(|system| crate::theory::max_margin::limit(&system));
+    let Ok(limit) = limit else {
+        return PointRecord::masked(MaskReason::NotConverged, [f64::NAN; 2]);
+    };
+    let z = &limit.solution.z_hat;
+    let responses = [z[0], z[1]];
+    let boundary = limit.inverse_gram_ones.min() * family.weak_strength.powi(2);
+    match limit.elasticities[(1, 0)] {
+        Some(e) => PointRecord::value(e, responses, boundary, f64::NAN),
+        None => PointRecord::masked(MaskReason::ZeroResponse, responses),
     }
 }
 

@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(m.starving_pairs(), vec![(0, 1), (1, 0)]);
         // Header and 2 × 2 entries; λ in the table's comment (its sidecar note).
         let table = m.to_table().unwrap();
-        assert_eq!(table.notes(), ["starvation matrix E_ji, L2 lambda = 0.01"]);
+        assert_eq!(
+            table.notes(),
+            ["starvation matrix E_ji, logistic loss, L2 lambda = 0.01"]
+        );
         assert_eq!(table.into_string().unwrap().lines().count(), 5);
     }
 }

@@ -113,7 +113,9 @@ impl FeatureSystem {
             rank,
             decomposition: Some(decomposition),
         };
-        let system = FeatureSystem::new(strengths, coupling)?.with_features(features)?;
+        let system = FeatureSystem::new(strengths, coupling)?
+            .with_features(features)?
+            .with_labels(labels)?;
         Ok((system, truncation))
     }
 }

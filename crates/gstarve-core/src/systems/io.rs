@@ -2,12 +2,14 @@
 //!
 //! System file (JSON, TOML when the name ends in `.toml`, or a NumPy `.npz` archive of the same
 //! arrays, see [`super::npz`]):
-//! `{"strengths": [s₁, …, s_r], "u": [[row of example 1], …], "v": [[…], …]?, "z0": [z₁(0), …]?}`
-//! where `u` is n × r, the optional `v` is p × r and the optional `z0` (length r) holds initial
+//! `{"strengths": [s₁, …, s_r], "u": [[row of example 1], …], "v": [[…], …]?, "z0": [z₁(0), …]?,
+//! "labels": [y₁, …, y_n]?}`
+//! where `u` is n × r, the optional `v` is p × r, the optional `z0` (length r) holds initial
 //! responses z(0) (e.g. a network's UᵀY f₀, written by `gstarve network`; `simulate` starts
-//! from it unless `--z0` is given). Files without the optional fields read as before. A
-//! `"gstarve"` key (a `[gstarve]` table in TOML), the provenance gstarve writes into its
-//! files, is read and ignored.
+//! from it unless `--z0` is given) and the optional `labels` (length n, ±1 or 0/1) the labels
+//! that per-class settings need (docs/theory.md §10.1; U is label-signed already). Files without
+//! the optional fields read as before. A `"gstarve"` key (a `[gstarve]` table in TOML), the
+//! provenance gstarve writes into its files, is read and ignored.
 
 use std::path::Path;
 
@@ -32,6 +34,9 @@ pub struct SystemFile {
     /// Initial responses z(0), when the system carries them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub z0: Option<Vec<f64>>,
+    /// Labels y (±1 or 0/1), one per example, when the system carries them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<f64>>,
     /// The provenance of a file gstarve wrote (see [`crate::output::provenance`]): read and
     /// ignored; written by the output layer, not from here.
     #[serde(default, skip_serializing)]
@@ -67,7 +72,13 @@ impl SystemFile {
     pub fn into_system_with_initial(self) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
         let u = rows_to_matrix("u", &self.u)?;
         let v = self.v.map(|v| rows_to_matrix("v", &v)).transpose()?;
-        system_from_arrays(DVector::from_vec(self.strengths), u, v, self.z0)
+        system_from_arrays(
+            DVector::from_vec(self.strengths),
+            u,
+            v,
+            self.z0,
+            self.labels,
+        )
     }
 
     /// The file form of a system.
@@ -77,6 +88,7 @@ impl SystemFile {
             u: matrix_to_rows(sys.coupling()),
             v: sys.features().map(matrix_to_rows),
             z0: None,
+            labels: sys.labels().map(|y| y.iter().copied().collect()),
             gstarve: None,
         }
     }
@@ -166,10 +178,15 @@ pub(super) fn system_from_arrays(
     u: DMatrix<f64>,
     v: Option<DMatrix<f64>>,
     z0: Option<Vec<f64>>,
+    labels: Option<Vec<f64>>,
 ) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
     let sys = FeatureSystem::new(strengths, u)?;
     let sys = match v {
         Some(v) => sys.with_features(v)?,
+        None => sys,
+    };
+    let sys = match labels {
+        Some(y) => sys.with_labels(&y)?,
         None => sys,
     };
     let z0 = match z0 {
@@ -344,6 +361,30 @@ mod tests {
         ));
     }
 
+    /// The optional labels survive JSON, TOML and .npz, and a wrong count is rejected.
+    #[test]
+    fn labels_round_trip() {
+        let sys = FeatureSystem::rotation(3.0, 1.0, 0.2)
+            .unwrap()
+            .with_labels(&[1.0, 0.0])
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["s.json", "s.toml", "s.npz"] {
+            let p = dir.path().join(name);
+            sys.save(&p).unwrap();
+            let back = FeatureSystem::load(&p).unwrap();
+            assert_eq!(back.labels().unwrap().as_slice(), &[1.0, -1.0], "{name}");
+        }
+        let p = dir.path().join("bad.json");
+        std::fs::write(
+            &p,
+            r#"{"strengths":[1,1],"u":[[1,0],[0,1]],"labels":[1,-1,1]}"#,
+        )
+        .unwrap();
+        let err = FeatureSystem::load(&p).unwrap_err().to_string();
+        assert!(err.contains("labels: 3 given, 2 expected"), "{err}");
+    }
+
     #[test]
     fn ragged_rows_are_rejected() {
         let f = SystemFile {
@@ -351,6 +392,7 @@ mod tests {
             u: vec![vec![1.0, 0.0], vec![0.0]],
             v: None,
             z0: None,
+            labels: None,
             gstarve: None,
         };
         assert!(matches!(

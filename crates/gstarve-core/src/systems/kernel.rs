@@ -210,7 +210,8 @@ impl FeatureSystem {
             rank,
             decomposition: Some(decomposition),
         };
-        Ok((FeatureSystem::new(strengths, coupling)?, truncation))
+        let system = FeatureSystem::new(strengths, coupling)?.with_labels(labels)?;
+        Ok((system, truncation))
     }
 
     /// The same system without the features whose strength is negligible, s_j² ≤ floor·s₁²
@@ -244,6 +245,7 @@ impl FeatureSystem {
         if let Some(v) = &self.features {
             next = next.with_features(v.select_columns(&kept))?;
         }
+        next.labels = self.labels.clone();
         Ok((next, truncation))
     }
 }
@@ -282,6 +284,7 @@ impl FeatureSystem {
         if let Some(v) = &self.features {
             next = next.with_features(v.select_columns(&kept))?;
         }
+        next.labels = self.labels.clone();
         Ok((next, truncation))
     }
 }

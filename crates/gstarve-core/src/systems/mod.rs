@@ -44,6 +44,10 @@ pub struct FeatureSystem {
     strengths: DVector<f64>,
     coupling: DMatrix<f64>,
     features: Option<DMatrix<f64>>,
+    /// The labels y as ±1, one per example, when the source gave them (features or kernel with
+    /// labels, a system file with `labels`): the label-signed U already holds them; per-class
+    /// settings (docs/theory.md §10.1) need them apart.
+    labels: Option<DVector<f64>>,
 }
 
 impl FeatureSystem {
@@ -114,7 +118,27 @@ impl FeatureSystem {
             strengths,
             coupling,
             features: None,
+            labels: None,
         })
+    }
+
+    /// Attach the labels of the examples (±1 or 0/1, one per example; stored as ±1).
+    pub fn with_labels(mut self, labels: &[f64]) -> Result<Self> {
+        if labels.len() != self.examples() {
+            return Err(Error::Input(InputError::Length {
+                what: "labels",
+                found: labels.len(),
+                expected: self.examples(),
+                rule: "one per example (row of U)",
+            }));
+        }
+        self.labels = Some(labels_to_signs(labels)?);
+        Ok(self)
+    }
+
+    /// The labels y as ±1, when the system carries them.
+    pub fn labels(&self) -> Option<&DVector<f64>> {
+        self.labels.as_ref()
     }
 
     /// Attach the features V (p × r, orthonormal columns), so that θ-space runs can use them.
@@ -221,6 +245,7 @@ impl FeatureSystem {
     pub fn with_strengths(&self, strengths: DVector<f64>) -> Result<Self> {
         let mut next = Self::new(strengths, self.coupling.clone())?;
         next.features = self.features.clone();
+        next.labels = self.labels.clone();
         Ok(next)
     }
 }

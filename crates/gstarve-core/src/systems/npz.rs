@@ -32,7 +32,7 @@ fn member_limit(compressed: u64) -> u64 {
 }
 
 /// The members a system archive may hold (`name.npy`).
-const MEMBERS: [&str; 4] = ["strengths", "u", "v", "z0"];
+const MEMBERS: [&str; 5] = ["strengths", "u", "v", "z0", "labels"];
 
 fn parse_error(path: &Path, message: String) -> Error {
     Error::Input(InputError::Parse {
@@ -57,7 +57,9 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
         if !MEMBERS.contains(&stem) {
             return Err(parse_error(
                 path,
-                format!("unknown array '{name}' (a system archive holds strengths, u, v, z0)"),
+                format!(
+                    "unknown array '{name}' (a system archive holds strengths, u, v, z0, labels)"
+                ),
             ));
         }
     }
@@ -92,6 +94,7 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
     let u = member("u")?.ok_or_else(|| parse_error(path, "no u.npy in the archive".into()))?;
     let v = member("v")?;
     let z0 = member("z0")?;
+    let labels = member("labels")?;
     let vector = |what: &str, a: NpyArray| -> Result<DVector<f64>> {
         if a.shape.len() != 1 {
             return Err(parse_error(
@@ -114,7 +117,14 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
     let u = matrix("u", u)?;
     let v = v.map(|v| matrix("v", v)).transpose()?;
     let z0 = z0.map(|z| vector("z0", z)).transpose()?;
-    super::io::system_from_arrays(strengths, u, v, z0.map(|z| z.iter().copied().collect()))
+    let labels = labels.map(|y| vector("labels", y)).transpose()?;
+    super::io::system_from_arrays(
+        strengths,
+        u,
+        v,
+        z0.map(|z| z.iter().copied().collect()),
+        labels.map(|y| y.iter().copied().collect()),
+    )
 }
 
 /// The bytes of an `.npz` archive (members stored uncompressed, as `np.savez` writes them) of
@@ -135,6 +145,9 @@ pub(super) fn npz_bytes(system: &FeatureSystem, z0: Option<&DVector<f64>>) -> Re
     }
     if let Some(z0) = z0 {
         members.push(("z0", npy_vector_bytes(z0.as_slice())));
+    }
+    if let Some(y) = system.labels() {
+        members.push(("labels", npy_vector_bytes(y.as_slice())));
     }
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     for (stem, bytes) in members {

@@ -8,7 +8,7 @@
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::error::Result;
-use crate::model::{sigmoid_prime, Loss, PrimalDynamics, Regulariser};
+use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::solvers::steady::{steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 
@@ -35,6 +35,8 @@ pub struct Linearisation {
 /// SD:  ż ≈ −S²(Uᵀ D U + λI)(z − z*),        D = diag(σ'(U z*))
 /// ```
 ///
+/// (with class targets, docs/theory.md §10.1, D = diag(σ'(mᵢ*) + λᵢ) and no λ term).
+///
 /// S²M (M = UᵀDU) is similar to the symmetric S M S (AB and BA share eigenvalues), so the
 /// eigenvalues are −(λ + eig(SMS)) for L2 and −eig(S(M + λI)S) for SD, computed with
 /// `SymmetricEigen`: real, negative, sorted slowest first. Logistic loss; the steady state comes
@@ -48,7 +50,9 @@ pub fn linearisation(system: &FeatureSystem, regulariser: Regulariser) -> Result
     // SMS (+ λ_SD S² for SD), symmetric.
     let mut du = u.clone();
     for (i, mut row) in du.row_iter_mut().enumerate() {
-        row *= sigmoid_prime(steady_state.margins[i]);
+        row *= dynamics
+            .model()
+            .example_curvature(i, steady_state.margins[i]);
     }
     let mut symmetric: DMatrix<f64> = u.tr_mul(&du);
     let r = system.rank();

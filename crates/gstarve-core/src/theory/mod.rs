@@ -8,6 +8,9 @@
 //!   closed-form no-regulariser trajectory through the Wright omega function (§5.1, §5.2).
 //! - [`sd`]: Spectral Decoupling. The common margin μ*, its Lambert-W approximation, z* = μ*·Uᵀ1
 //!   (§4.2, §5.1).
+//! - [`sd_classes`]: Spectral Decoupling with a weight and a target per class; per-example
+//!   steady margins (§10.1).
+//! - [`max_margin`]: the limit λ → 0 of the L2 steady state (§11).
 //! - [`squared`]: the squared loss with L2. Closed-form steady state and trajectory (§4.3).
 //! - [`sensitivity`]: the starvation test. ∂z*/∂(s_i²) by the implicit-function theorem, the
 //!   elasticity (starvation) matrix, the exact two-feature criterion (§5.3, §5.4).
@@ -23,8 +26,10 @@
 pub mod checks;
 pub mod decoupled;
 pub mod linearisation;
+pub mod max_margin;
 pub mod perturbation;
 pub mod sd;
+pub mod sd_classes;
 pub mod sensitivity;
 pub mod softmax;
 pub mod squared;

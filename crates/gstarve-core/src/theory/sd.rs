@@ -68,7 +68,7 @@ pub fn steady_state(system: &FeatureSystem, lambda: f64) -> Result<DVector<f64>>
 }
 
 /// SD's closed forms need r = n and s_j > 0 for all j (Φ of full row rank, docs/theory.md §4.2).
-fn check_full_row_rank(system: &FeatureSystem) -> Result<()> {
+pub(super) fn check_full_row_rank(system: &FeatureSystem) -> Result<()> {
     let (n, r) = (system.examples(), system.rank());
     if r != n {
         return Err(Error::Input(InputError::MatrixShape {

@@ -142,7 +142,9 @@ fn implicit_sensitivity(dynamics: &crate::model::PrimalDynamics) -> Result<Sensi
     let model = dynamics.model();
     let z = &steady_state.responses;
     let jacobian = dynamics.jacobian(z);
-    let drive = -u.tr_mul(&steady_state.margins.map(|m| model.drive(m)));
+    let m = &steady_state.margins;
+    let drives = DVector::from_iterator(m.len(), (0..m.len()).map(|i| model.drive_at(i, m[i])));
+    let drive = -u.tr_mul(&drives);
     let derivatives =
         jacobian
             .lu()

@@ -43,7 +43,7 @@ pub fn gradient_descent_parameters(
     for (i, mut row) in yphi.row_iter_mut().enumerate() {
         row *= y[i];
     }
-    let model = *dynamics.model();
+    let model = dynamics.model();
     let project = DMatrix::from_diagonal(system.strengths()) * v.transpose();
     let record = options.recorded_steps();
     let mut theta: DVector<f64> = DVector::zeros(phi.ncols());
@@ -64,7 +64,7 @@ pub fn gradient_descent_parameters(
         let margins = &yphi * &theta;
         // ΦᵀY g(m) − μθ with g = ψ − λ_SD m: the SD gradient λΦᵀΦθ = λΦᵀY·(YΦθ) folds into
         // the same product as the loss's (docs/theory.md §3.4).
-        let weights = margins.map(|m| model.drive(m));
+        let weights = DVector::from_fn(margins.len(), |i, _| model.drive_at(i, margins[i]));
         let step = yphi.tr_mul(&weights) - &theta * model.decay();
         theta.axpy(options.eta, &step, 1.0);
     }

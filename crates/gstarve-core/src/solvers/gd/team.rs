@@ -132,7 +132,7 @@ pub(super) fn iterate_margins_team(
         let mut step = 0;
         for &target in &record {
             while step < target {
-                flow.drive(&m[own.clone()], &mut write(&drives[t]));
+                flow.drive(own.start, &m[own.clone()], &mut write(&drives[t]));
                 // An abandoned barrier means the other member panicked; the caller re-raises
                 // that panic, so this member's result is never used.
                 if barrier.wait().is_err() {

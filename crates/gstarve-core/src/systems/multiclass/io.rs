@@ -78,6 +78,7 @@ impl MulticlassFile {
             u,
             None,
             self.z0,
+            None,
         )?;
         Ok((
             MulticlassSystem::new(system, self.classes, self.labels)?,

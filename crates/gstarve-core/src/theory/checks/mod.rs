@@ -22,6 +22,9 @@
 //! | closed-form trajectories (§4.3, §5.2) | the flow | [`flow_error`] |
 //! | squared-loss steady state (§4.3) | Newton | 10·residual·(1 + s₁²/k) + 64ε·max(1, \|p\|) |
 //! | binary reduction of softmax (§9.4) | binary Newton z* against √2·(the two-logit image's softmax Newton z*) | κ·(residual_bin + √2·residual_mc + 32ε·max(1, ‖z‖∞)) |
+//! | class-target SD closed form (§10.1) | Newton zero of the general F; the flow | 10·(residual/min λ_c + (n + 4)ε‖m‖∞) |
+//! | ẑ = Uᵀ1, SD direction (§11.2; all support vectors) | QP; SD zero of F | 10·√n·max\|m_i − 1\| (support margins); 10·SD accuracy/‖z‖ |
+//! | L2 direction at λ = 1e-2, 1e-4, 1e-8 (§11.1) | Newton at λ; QP | 2·d(1e-2)·W₀(1e2)/W₀(1/λ) + Newton and QP accuracy |
 //!
 //! Where a prediction holds by construction (the SD steady state does not depend on S, §4.2/§5.3;
 //! a decoupled system has no cross-sensitivity, §5.1) there is no row: the proof is in
@@ -31,8 +34,10 @@
 
 mod fixed_point;
 mod l2;
+mod max_margin;
 mod multiclass;
 mod no_regulariser;
+mod sd_classes;
 mod softmax_reduction;
 mod spectral_decoupling;
 mod squared_loss;
@@ -254,6 +259,9 @@ impl<'a> Sides<'a> {
                     _ => u,
                 };
                 theory = FeatureSystem::new(system.strengths().clone(), polar)?;
+                if let Some(y) = system.labels() {
+                    theory = theory.with_labels(y.as_slice())?;
+                }
             }
         }
         Ok(Self {
@@ -274,6 +282,15 @@ impl<'a> Sides<'a> {
                 lambda: self.theory_lambda,
             },
             Regulariser::None => Regulariser::None,
+            // Both weights by the factor the perturbation put on the smaller one.
+            Regulariser::SpectralDecouplingClasses { .. } => {
+                let lambda = reg.lambda();
+                if lambda > 0.0 {
+                    reg.scaled(self.theory_lambda / lambda)
+                } else {
+                    reg
+                }
+            }
         }
     }
 }
@@ -341,7 +358,10 @@ pub fn nothing_to_check(
                  §4.4) and its closed-form trajectory (§5.2) needs a decoupled system (U = I)",
             )
         }
-        (Loss::Squared, Regulariser::SpectralDecoupling { .. }) => Some(
+        (
+            Loss::Squared,
+            Regulariser::SpectralDecoupling { .. } | Regulariser::SpectralDecouplingClasses { .. },
+        ) => Some(
             "the squared loss has closed forms with L2 or without a regulariser only \
              (docs/theory.md §4.3)",
         ),
@@ -377,6 +397,7 @@ pub fn check_system(
                 &sides,
                 regulariser,
             )?);
+            max_margin::max_margin_checks(&sides, lambda, &mut rows)?;
         }
         (Loss::Logistic, Regulariser::SpectralDecoupling { lambda }) => {
             spectral_decoupling::sd_checks(&sides, lambda, &mut rows)?;
@@ -386,6 +407,9 @@ pub fn check_system(
             )?);
         }
         (Loss::Logistic, Regulariser::None) => no_regulariser::no_reg_checks(&sides, &mut rows)?,
+        (Loss::Logistic, reg @ Regulariser::SpectralDecouplingClasses { .. }) => {
+            sd_classes::sd_classes_checks(&sides, reg, &mut rows)?
+        }
         (Loss::Squared, reg) => squared_loss::squared_checks(&sides, reg, &mut rows)?,
     }
     Ok(rows)
@@ -441,6 +465,7 @@ pub(super) fn flow_settles(
     });
     let section = match reg {
         Regulariser::SpectralDecoupling { .. } => "§4.2",
+        Regulariser::SpectralDecouplingClasses { .. } => "§10.1",
         _ => "§4.1",
     };
     let settled = left <= 1e-6;

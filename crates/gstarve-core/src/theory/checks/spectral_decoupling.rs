@@ -19,7 +19,7 @@ use crate::theory::sd;
 
 /// The zero of F for `system` under `reg`, by Newton from `start` (or, if that fails, from the
 /// steady state of `solvers::steady`), and its accuracy.
-fn flow_zero(
+pub(super) fn flow_zero(
     system: &FeatureSystem,
     reg: Regulariser,
     start: Option<&DVector<f64>>,

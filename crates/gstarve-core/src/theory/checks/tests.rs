@@ -261,3 +261,45 @@ fn a_flow_that_cannot_settle_is_a_comparison_not_a_claim() {
         Verdict::Pass
     );
 }
+
+/// SD with class targets (docs/theory.md §10.1): the flow row and the per-example closed form,
+/// each failing under a wrong λ or a flipped coupling entry.
+#[test]
+fn class_target_rows_pass_and_fail_a_wrong_input() {
+    let sys = FeatureSystem::random(
+        4,
+        crate::systems::Spectrum::Geometric { from: 3.0, to: 0.5 },
+        7,
+    )
+    .unwrap()
+    .with_labels(&[1.0, -1.0, -1.0, 1.0])
+    .unwrap();
+    let reg = Regulariser::SpectralDecouplingClasses {
+        lambda: [0.088, 0.012],
+        target: [0.44, 2.5],
+    };
+    let rows = run(&sys, Loss::Logistic, reg, None);
+    assert!(rows
+        .iter()
+        .any(|r| r.section == "§10.1" && r.prediction.contains("σ(−mᵢ*)")));
+    let claims = assert_rows_can_fail(&sys, Loss::Logistic, reg, &flips(4, 4));
+    assert_eq!(claims, 2, "flow and closed form");
+    // Without labels the setting is rejected, not checked.
+    let bare = FeatureSystem::rotation(3.0, 1.0, 0.3).unwrap();
+    assert!(check_system(&bare, Loss::Logistic, reg, &CheckOptions::default()).is_err());
+}
+
+/// The max-margin rows (docs/theory.md §11): on a system where every example is a support
+/// vector all five appear; where not, the three path rows; every one fails a wrong input.
+#[test]
+fn max_margin_rows_pass_and_fail_a_wrong_input() {
+    let count =
+        |rows: &[PredictionCheck]| rows.iter().filter(|r| r.section.starts_with("§11")).count();
+    let all = FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap();
+    let some = FeatureSystem::rotation(6.0, 2.0, 0.5).unwrap();
+    for (sys, expected) in [(all, 5), (some, 3)] {
+        let reg = Regulariser::L2 { lambda: 0.01 };
+        assert_eq!(count(&run(&sys, Loss::Logistic, reg, None)), expected);
+        assert_rows_can_fail(&sys, Loss::Logistic, reg, &flips(2, 2));
+    }
+}
