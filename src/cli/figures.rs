@@ -13,16 +13,13 @@ use gstarve_core::simulation::figures::{
     PhasePlaneSpec, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
 };
 use gstarve_core::solvers::gd::GdOptions;
-use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
-use gstarve_core::sweeps::measures::Measure;
-use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagramSpec};
 use gstarve_core::sweeps::starvation_matrix::starvation_matrix;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
+use gstarve_plot::FigureSize;
 use gstarve_plot::{
-    flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
-    FlowVsGdOptions, Formats, PhaseDiagramOptions, PhasePlaneOptions, ResponsesOptions,
-    StarvationMatrixOptions, Written,
+    flow_vs_gd, gallery, phase_plane, responses, starvation_matrix_figure, FlowVsGdOptions,
+    Formats, PhasePlaneOptions, ResponsesOptions, StarvationMatrixOptions, Written,
 };
 
 use super::SystemArgs;
@@ -64,7 +61,7 @@ fn print_notes(notes: &[String]) {
     }
 }
 
-fn report(written: &Written) {
+pub(crate) fn report(written: &Written) {
     for p in &written.images {
         eprintln!("wrote {}", p.display());
     }
@@ -77,9 +74,42 @@ pub struct FigureOutput {
     /// Output folder.
     #[arg(long, default_value = "plots", value_name = "DIR")]
     pub out: PathBuf,
-    /// Image formats: png, svg or png,svg (the CSV data is always written).
-    #[arg(long = "format", default_value = "png", value_name = "png,svg")]
+    /// Image formats: png, svg, pdf, or a list such as png,pdf (the CSV data is always written).
+    /// PDF is vector graphics with the font embedded, for LaTeX.
+    #[arg(long = "format", default_value = "png", value_name = "png,svg,pdf")]
     pub formats: Formats,
+}
+
+/// Size, resolution and type size of one figure (docs in `--help`; checked before any work).
+#[derive(Args, Debug, Clone, Default)]
+pub struct FigureLook {
+    /// Figure width in inches, 2.5–20 [default: 3.33, one column of a two-column paper].
+    #[arg(long, value_name = "INCHES", allow_negative_numbers = true)]
+    pub width: Option<f64>,
+    /// Figure height in inches, 1.5–20 [default: 2.41].
+    #[arg(long, value_name = "INCHES", allow_negative_numbers = true)]
+    pub height: Option<f64>,
+    /// PNG resolution in pixels per inch, 50–1200: the same drawing with more pixels (the PNG is
+    /// width·dpi × height·dpi; SVG and PDF are vectors of the given size) [default: 270].
+    #[arg(long, value_name = "DPI", allow_negative_numbers = true)]
+    pub dpi: Option<f64>,
+    /// Base type size in points, 3–16 (tick labels and legends; titles and axis labels keep
+    /// their proportions to it) [default: 5.33].
+    #[arg(long, value_name = "POINTS", allow_negative_numbers = true)]
+    pub font_size: Option<f64>,
+}
+
+impl FigureLook {
+    /// The figure's size: the figure's own default, with what was given replaced and checked.
+    pub fn size(&self, default: FigureSize) -> Result<FigureSize> {
+        let (w, h) = default.inches();
+        Ok(FigureSize::physical(
+            self.width.unwrap_or(w),
+            self.height.unwrap_or(h),
+            self.dpi.unwrap_or(default.dpi),
+            self.font_size.unwrap_or(default.font_points()),
+        )?)
+    }
 }
 
 /// `gstarve gallery`.
@@ -157,106 +187,6 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     }
 }
 
-/// An axis on the command line: PARAMETER:FROM:TO[:log].
-fn parse_axis(text: &str, points: usize) -> Result<Axis> {
-    let parts: Vec<&str> = text.split(':').collect();
-    if !(parts.len() == 3 || (parts.len() == 4 && parts[3] == "log")) {
-        anyhow::bail!(
-            "axis '{text}' must be PARAMETER:FROM:TO or PARAMETER:FROM:TO:log, e.g. ratio:1:5 or lambda:1e-3:1e-1:log"
-        );
-    }
-    let parameter: Parameter = parts[0].parse().map_err(anyhow::Error::msg)?;
-    let number = |t: &str| {
-        t.parse::<f64>()
-            .with_context(|| format!("axis '{text}': '{t}' is not a number"))
-    };
-    let (from, to) = (number(parts[1])?, number(parts[2])?);
-    Ok(if parts.len() == 4 {
-        Axis::log(parameter, from, to, points)
-    } else {
-        Axis::linear(parameter, from, to, points)
-    })
-}
-
-/// `gstarve phase-diagram`.
-#[derive(Args, Debug)]
-pub struct PhaseDiagramArgs {
-    /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
-    #[arg(long, default_value = "elasticity")]
-    measure: Measure,
-    /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
-    #[arg(long, default_value = "ratio:1:5")]
-    x: String,
-    /// Vertical axis, as --x.
-    #[arg(long, default_value = "coupling:0.05:0.95")]
-    y: String,
-    /// Grid points per axis.
-    #[arg(long, default_value_t = 128)]
-    grid: usize,
-    /// Fixed strength ratio r = s₁/s₂ (when not swept).
-    #[arg(long, default_value_t = 2.0)]
-    ratio: f64,
-    /// Fixed coupling δ (when not swept).
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    delta: f64,
-    /// Fixed λ (when not swept).
-    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
-    lambda: f64,
-    /// Fixed weak strength s₂ (when not swept).
-    #[arg(long, default_value_t = 2.0)]
-    s2: f64,
-    /// Logarithmic colour scale (positive measures such as tau90).
-    #[arg(long)]
-    log_colour: bool,
-    /// File stem.
-    #[arg(long, default_value = "phase-diagram")]
-    name: String,
-    #[command(flatten)]
-    output: FigureOutput,
-}
-
-/// Compute and render a phase diagram.
-pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
-    let grid = Grid {
-        x: parse_axis(&a.x, a.grid)?,
-        y: parse_axis(&a.y, a.grid)?,
-        fixed: RotationFamily {
-            ratio: a.ratio,
-            coupling: a.delta,
-            lambda: a.lambda,
-            weak_strength: a.s2,
-        },
-    };
-    let spec = PhaseDiagramSpec {
-        grid,
-        measure: a.measure,
-        learning: Default::default(),
-    };
-    let diagram = phase_diagram(&spec, crate::cli::progress::terminal())?;
-    eprintln!(
-        "{}×{} points in {:.3} s; {} masked",
-        diagram.x.len(),
-        diagram.y.len(),
-        diagram.wall_s,
-        diagram.masked_total()
-    );
-    for (reason, count) in &diagram.masked {
-        eprintln!("  masked: {count} ({reason:?})");
-    }
-    let written = phase_diagram_figure(
-        &diagram,
-        &a.output.out,
-        &PhaseDiagramOptions {
-            name: a.name.clone(),
-            formats: a.output.formats,
-            log_colour: a.log_colour,
-            ..Default::default()
-        },
-    )?;
-    report(&written);
-    Ok(())
-}
-
 /// `gstarve phase-plane`.
 #[derive(Args, Debug)]
 pub struct PhasePlaneArgs {
@@ -293,10 +223,13 @@ pub struct PhasePlaneArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render a phase plane.
 pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     if a.responses.len() != 2 || a.responses.contains(&0) {
         anyhow::bail!(
@@ -369,6 +302,7 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         &PhasePlaneOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;
@@ -383,7 +317,8 @@ pub struct ResponsesArgs {
     system: SystemArgs,
     #[command(flatten)]
     model: super::ModelArgs,
-    /// Responses to plot, 1-based (default: all, up to the figure's limit).
+    /// Responses to plot, 1-based [default: the first 12, as many as the palette has distinct
+    /// colours; more, listed here, are coloured by a colour map with a colour bar].
     #[arg(long, value_delimiter = ',')]
     responses: Option<Vec<usize>>,
     /// GD step size η [default: 0.05; when that is unstable on the system (docs/theory.md
@@ -401,10 +336,13 @@ pub struct ResponsesArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render z_j(τ), flow against GD.
 pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let (_, regulariser) = a.model.model()?;
     let chosen = match &a.responses {
@@ -435,6 +373,7 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         &ResponsesOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;
@@ -455,10 +394,13 @@ pub struct StarvationMatrixArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let matrix = starvation_matrix(&loaded.system, a.lambda)?;
     let written = starvation_matrix_figure(
@@ -467,6 +409,7 @@ pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
         &StarvationMatrixOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;
@@ -489,10 +432,13 @@ pub struct FlowVsGdArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render the largest GD–flow gap against η (log–log, slope-1 reference).
 pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let (_, regulariser) = a.model.model()?;
     let spec = FlowVsGdSpec {
@@ -516,6 +462,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
         &FlowVsGdOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;

@@ -4,6 +4,7 @@ mod commands;
 mod figures;
 mod moons;
 mod network;
+mod phase_diagram;
 pub(crate) mod progress;
 mod system_args;
 
@@ -50,8 +51,10 @@ enum Command {
     /// Reproduce a figure of the paper.
     #[command(subcommand)]
     Reproduce(figures::Reproduce),
-    /// A starvation phase diagram (docs/theory.md §7.1) over two parameters of the rotation family.
-    PhaseDiagram(figures::PhaseDiagramArgs),
+    /// A starvation phase diagram (docs/theory.md §7.1) over two parameters of the rotation
+    /// family, or of a system given with --system (or any system source): two strengths, or a
+    /// strength and λ.
+    PhaseDiagram(phase_diagram::PhaseDiagramArgs),
     /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
     PhasePlane(figures::PhasePlaneArgs),
     /// Responses z_j(τ) over learning time, the flow against GD.
@@ -155,7 +158,7 @@ fn run_command(command: Option<Command>) -> Result<()> {
         Some(Command::Toy(a)) => commands::toy(&a),
         Some(Command::Gallery(a)) => figures::run_gallery(&a),
         Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
-        Some(Command::PhaseDiagram(a)) => figures::run_phase_diagram(&a),
+        Some(Command::PhaseDiagram(a)) => phase_diagram::run_phase_diagram(&a),
         Some(Command::PhasePlane(a)) => figures::run_phase_plane(&a),
         Some(Command::Responses(a)) => figures::run_responses(&a),
         Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),
@@ -219,6 +222,10 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "responses" => "--responses",
         "strength_floor" => "--strength-floor",
         "rank" => "--rank",
+        "height" => "--height",
+        "dpi" => "--dpi",
+        "font_size" => "--font-size",
+        "pair" => "--pair",
         _ => return None,
     })
 }
