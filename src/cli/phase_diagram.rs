@@ -75,7 +75,7 @@ fn parse_system_axis(text: &str, points: usize) -> Result<SystemAxis> {
     ρ = z_j*(s)/z_j*(s with s_i := s_j), z_j*(SD)/z_j*(L2) (needs as many features as \
     examples), τ₉₀ of z_j. Each point is computed on the system with the swept values \
     substituted, as `fixed-point` would. --ratio, --delta and --s2 belong to the rotation \
-    family only."
+    family only (refused with a system)."
 )]
 pub struct PhaseDiagramArgs {
     /// The measure (docs/theory.md §7.2): elasticity, ratio, sd-recovery, sd-recovery-loss, tau90.
@@ -91,18 +91,18 @@ pub struct PhaseDiagramArgs {
     /// Grid points per axis.
     #[arg(long, default_value_t = 128)]
     grid: usize,
-    /// Fixed strength ratio r = s₁/s₂ (when not swept; rotation family).
-    #[arg(long, default_value_t = 2.0)]
-    ratio: f64,
-    /// Fixed coupling δ (when not swept; rotation family).
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    delta: f64,
+    /// Fixed strength ratio r = s₁/s₂ (when not swept; rotation family) [default: 2].
+    #[arg(long)]
+    ratio: Option<f64>,
+    /// Fixed coupling δ (when not swept; rotation family) [default: 0.5].
+    #[arg(long, allow_negative_numbers = true)]
+    delta: Option<f64>,
     /// Fixed λ (when not swept).
     #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
     lambda: f64,
-    /// Fixed weak strength s₂ (when not swept; rotation family).
-    #[arg(long, default_value_t = 2.0)]
-    s2: f64,
+    /// Fixed weak strength s₂ (when not swept; rotation family) [default: 2].
+    #[arg(long)]
+    s2: Option<f64>,
     /// With a system: the response j and the feature i of the measure, 1-based
     /// [default: 2,1, as in the rotation family].
     #[arg(long, value_delimiter = ',', value_name = "J,I")]
@@ -213,16 +213,17 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
     if a.pair.is_some() {
         anyhow::bail!("--pair chooses the measure's features of a system: give the system too (e.g. --system FILE); the rotation family's pair is 2,1");
     }
+    let family = RotationFamily::default();
     let x = a.x.as_deref().unwrap_or("ratio:1:5");
     let y = a.y.as_deref().unwrap_or("coupling:0.05:0.95");
     let grid = Grid {
         x: parse_axis(x, a.grid)?,
         y: parse_axis(y, a.grid)?,
         fixed: RotationFamily {
-            ratio: a.ratio,
-            coupling: a.delta,
+            ratio: a.ratio.unwrap_or(family.ratio),
+            coupling: a.delta.unwrap_or(family.coupling),
             lambda: a.lambda,
-            weak_strength: a.s2,
+            weak_strength: a.s2.unwrap_or(family.weak_strength),
         },
     };
     let spec = PhaseDiagramSpec {
@@ -274,6 +275,9 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
 }
 
 fn run_system_diagram(a: &PhaseDiagramArgs, options: PhaseDiagramOptions) -> Result<()> {
+    if a.ratio.is_some() || a.delta.is_some() || a.s2.is_some() {
+        anyhow::bail!("--ratio, --delta and --s2 fix parameters of the rotation family, not of a given system: sweep or keep its own strengths (--x/--y sK:FROM:TO)");
+    }
     let (Some(x), Some(y)) = (&a.x, &a.y) else {
         anyhow::bail!(
             "a phase diagram of a system needs both axes, e.g. --x s1:1:10 --y s2:0.5:5 (strengths sK, 1-based, or lambda)"

@@ -11,7 +11,7 @@ fn png_size(path: &Path) -> (u32, u32) {
     image::open(path).unwrap().to_rgb8().dimensions()
 }
 
-/// The decompressed streams of a PDF (svg2pdf compresses every stream with Flate).
+/// The streams of a PDF, decompressed where they are Flate-compressed.
 fn pdf_streams(pdf: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut at = 0;
@@ -27,9 +27,10 @@ fn pdf_streams(pdf: &[u8]) -> Vec<Vec<u8>> {
             break;
         };
         let raw = &pdf[start..start + end];
-        if let Ok(bytes) = miniz_oxide::inflate::decompress_to_vec_zlib(raw) {
-            out.push(bytes);
-        }
+        // Flate-compressed (content, fonts) or plain (svg2pdf's ToUnicode CMap).
+        out.push(
+            miniz_oxide::inflate::decompress_to_vec_zlib(raw).unwrap_or_else(|_| raw.to_vec()),
+        );
         at = start + end + b"endstream".len();
     }
     out
@@ -339,7 +340,7 @@ fn system_phase_diagram_refuses_what_it_cannot_compute() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let base = system_file(dir.path(), [3.0, 2.0, 1.0]);
-    let run = |extra: &[&str]| {
+    let run = |extra: &[&'static str]| {
         let mut args = vec![
             "phase-diagram",
             "--system",
@@ -371,6 +372,10 @@ fn system_phase_diagram_refuses_what_it_cannot_compute() {
         &["must differ"],
     );
     assert_rejected(&["phase-diagram", "--pair", "2,1", "--out", d], &["--pair"]);
+    assert_rejected(
+        &run(&["--x", "s1:1:4", "--y", "s2:1:2", "--delta", "0.3"]),
+        &["rotation family"],
+    );
 }
 
 #[test]

@@ -75,9 +75,11 @@ impl FromStr for Formats {
                 "png" => f.png = true,
                 "svg" => f.svg = true,
                 "pdf" => f.pdf = true,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown format '{other}' (expected png, svg, pdf or a list such as png,pdf)"
-                )),
+                ))
+                }
             }
         }
         Ok(f)
@@ -202,8 +204,9 @@ pub(crate) fn render_pdf(svg: &str, name: &str) -> Result<Vec<u8>> {
         ..Default::default()
     };
     let tree = usvg::Tree::from_str(svg, &options).map_err(|e| render_error(name, "pdf", e))?;
-    svg2pdf::to_pdf(&tree, Default::default(), Default::default())
-        .map_err(|e| render_error(name, "pdf", e))
+    // usvg resolves the SVG's inch size at 96 px per inch; the page keeps that physical size.
+    let page = svg2pdf::PageOptions { dpi: 96.0 };
+    svg2pdf::to_pdf(&tree, Default::default(), page).map_err(|e| render_error(name, "pdf", e))
 }
 
 /// Render `figure` in the chosen formats and write `<dir>/<name>.{png,svg,csv}` as one output

@@ -17,8 +17,8 @@ use super::ticks::{format_compact, format_significant, subscript};
 use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_core::output::Table;
 use gstarve_core::sweeps::{
-    Axis, MaskReason, Measure, Parameter, PhaseDiagram, PointRecord, Spacing, SystemAxis,
-    SystemDiagram,
+    Axis, MaskReason, Measure, Parameter, PhaseDiagram, PointRecord, SdMatching, Spacing,
+    SystemAxis, SystemDiagram,
 };
 use std::collections::BTreeMap;
 
@@ -413,20 +413,22 @@ pub fn system_diagram_figure(
         fixed: fixed.join(", "),
     };
     let frame = Frame::new(system_cell_axis(&spec.x), system_cell_axis(&spec.y));
-    let title = match spec.measure {
+    let (zj, si) = (subscript(pair.0), subscript(pair.1));
+    let what = match spec.measure {
         Measure::Elasticity => format!(
-            "elasticity {} = ∂log|z{}*|/∂log s{}², r\u{a0}=\u{a0}{}",
-            symbol(spec.measure, pair),
-            subscript(pair.0),
-            subscript(pair.1),
-            diagram.strengths.len()
+            "elasticity {} = ∂log|z{zj}*|/∂log s{si}²",
+            symbol(spec.measure, pair)
         ),
-        m => format!(
-            "{}, r\u{a0}=\u{a0}{}",
-            symbol(m, pair),
-            diagram.strengths.len()
-        ),
+        Measure::StarvationRatio => format!("ratio ρ = z{zj}*(s)/z{zj}*(s{si} := s{zj})"),
+        Measure::SdRecovery(SdMatching::Lambda) => {
+            format!("SD recovery z{zj}*(SD)/z{zj}*(L2), same λ")
+        }
+        Measure::SdRecovery(SdMatching::FinalLoss) => {
+            format!("SD recovery z{zj}*(SD)/z{zj}*(L2), same loss")
+        }
+        Measure::LearningTime => format!("learning time τ₉₀ of z{zj}"),
     };
+    let title = format!("{what}, {} features", diagram.strengths.len());
     draw_diagram(view, frame, title, dir, options, diagram.to_table()?)
 }
 

@@ -51,7 +51,7 @@ impl<'a> GlyphCanvas<'a> {
 
 /// Area-average an RGB image of `from` pixels to `to` pixels (each output pixel the mean of the
 /// source area it covers, fractional pixels weighted by their overlap): a box filter for any
-/// downscaling ratio, separable, rows first.
+/// downscaling ratio, separable.
 pub(crate) fn resample(src: &[u8], from: (u32, u32), to: (u32, u32)) -> Vec<u8> {
     let (sw, sh) = (from.0 as usize, from.1 as usize);
     let (dw, dh) = (to.0 as usize, to.1 as usize);
@@ -75,25 +75,21 @@ pub(crate) fn resample(src: &[u8], from: (u32, u32), to: (u32, u32)) -> Vec<u8> 
             .collect()
     };
     let (xs, ys) = (spans(sw, dw), spans(sh, dh));
-    let mut rows = vec![0f32; dw * sh * 3];
-    for y in 0..sh {
-        for (x, span) in xs.iter().enumerate() {
-            for c in 0..3 {
-                rows[(y * dw + x) * 3 + c] = span
-                    .iter()
-                    .map(|&(j, w)| w * src[(y * sw + j) * 3 + c] as f32)
-                    .sum();
-            }
-        }
-    }
+    // Output row by output row: the covered source rows averaged into one row, then its columns,
+    // so that only one source row of floats is held beside the output.
+    let mut row = vec![0f32; sw * 3];
     let mut out = vec![0u8; dw * dh * 3];
     for (y, span) in ys.iter().enumerate() {
-        for x in 0..dw {
+        row.fill(0.0);
+        for &(j, w) in span {
+            let src_row = &src[j * sw * 3..(j + 1) * sw * 3];
+            for (acc, &v) in row.iter_mut().zip(src_row) {
+                *acc += w * v as f32;
+            }
+        }
+        for (x, xspan) in xs.iter().enumerate() {
             for c in 0..3 {
-                let v: f32 = span
-                    .iter()
-                    .map(|&(j, w)| w * rows[(j * dw + x) * 3 + c])
-                    .sum();
+                let v: f32 = xspan.iter().map(|&(i, w)| w * row[i * 3 + c]).sum();
                 out[(y * dw + x) * 3 + c] = v.round().clamp(0.0, 255.0) as u8;
             }
         }
@@ -320,5 +316,30 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resampling_averages_areas() {
+        // At the supersampling ratio it is the block average of `downsample`.
+        let (w, h) = (5u32, 4u32);
+        let k = SUPERSAMPLING;
+        let physical: Vec<u8> = (0..(w * k * h * k * 3) as usize)
+            .map(|i| ((i * 37) % 251) as u8)
+            .collect();
+        let a = downsample(&physical, (w, h));
+        let b = resample(&physical, (w * k, h * k), (w, h));
+        assert!(a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 1));
+        // Columns 0/255 alternating, 3 → 2 pixels: each output pixel covers 1.5 source pixels,
+        // [0, 1.5) = 0·1 + 255·0.5 → 85 and [1.5, 3) = 255·0.5 + 0·1 → 85 (for 0, 255, 0).
+        let src: Vec<u8> = [0u8, 255, 0].iter().flat_map(|&v| [v, v, v]).collect();
+        assert_eq!(resample(&src, (3, 1), (2, 1)), vec![85, 85, 85, 85, 85, 85]);
+        // A uniform image stays uniform at any ratio.
+        let grey = vec![77u8; 7 * 5 * 3];
+        assert!(resample(&grey, (7, 5), (3, 2)).iter().all(|&v| v == 77));
     }
 }

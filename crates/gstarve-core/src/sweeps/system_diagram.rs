@@ -1,6 +1,6 @@
-//! Phase diagrams of any system (docs/theory.md §7.1–§7.2 beyond the rotation family): a
-//! starvation measure of response j against feature i, over a grid of two parameters of a
-//! user's system (s, U) — two strengths s_a, s_b, or a strength and λ — with U held fixed.
+//! Phase diagrams of any system (docs/theory.md §7.4, the measures of §7.2 beyond the rotation
+//! family): a starvation measure of response j against feature i, over a grid of two parameters
+//! of a user's system (s, U) — two strengths s_a, s_b, or a strength and λ — with U held fixed.
 //!
 //! The measures are those of the rotation family with (2, 1) replaced by the pair (j, i):
 //!
