@@ -148,9 +148,9 @@ struct DiagramJson {
     /// strengths), the swept ones left out.
     fixed: BTreeMap<String, f64>,
     /// values[iy][ix], `null` where masked.
-    values: Vec<Vec<Option<f64>>>,
+    values: Values,
     /// mask[iy][ix]: the reason a value is missing, `null` where it is not.
-    mask: Vec<Vec<Option<&'static str>>>,
+    mask: Mask,
     /// Masked points by reason.
     masked: BTreeMap<&'static str, usize>,
     wall_s: f64,
@@ -163,11 +163,13 @@ fn spacing_name(s: Spacing) -> &'static str {
     }
 }
 
+/// values[iy][ix], `None` where masked.
+type Values = Vec<Vec<Option<f64>>>;
+/// mask[iy][ix], the reason's name where masked.
+type Mask = Vec<Vec<Option<&'static str>>>;
+
 /// values[iy][ix] and mask[iy][ix] of row-major points.
-fn rows(
-    points: &[PointRecord],
-    nx: usize,
-) -> (Vec<Vec<Option<f64>>>, Vec<Vec<Option<&'static str>>>) {
+fn rows(points: &[PointRecord], nx: usize) -> (Values, Mask) {
     let values = points
         .chunks(nx)
         .map(|row| {

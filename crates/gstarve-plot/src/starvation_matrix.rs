@@ -66,7 +66,7 @@ const BORDERS_UP_TO: usize = 40;
 const PERCENTILE_FROM: usize = 100;
 /// The colour scale turns symmetric-logarithmic when the largest |E_ji| (or its 99th percentile)
 /// exceeds the median |E_ji| this many times.
-const SYMLOG_FROM: f64 = 30.0;
+const SYMLOG_FROM: f64 = 8.0;
 
 impl Figure for MatrixPlot<'_> {
     fn draw<DB: DrawingBackend>(

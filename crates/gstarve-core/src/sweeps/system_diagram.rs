@@ -353,7 +353,7 @@ fn validate(system: &FeatureSystem, spec: &SystemDiagramSpec) -> Result<()> {
         lambda: spec.lambda,
     }
     .validated()?;
-    if !(spec.lambda > 0.0) {
+    if spec.lambda.is_nan() || spec.lambda <= 0.0 {
         return Err(Error::Input(InputError::InvalidParameter {
             name: "λ",
             value: spec.lambda,
