@@ -1,7 +1,7 @@
 //! Figure subcommands: arguments → validated specs → the data computed by gstarve-core → drawn
 //! and written by gstarve-plot.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -14,16 +14,13 @@ use gstarve_core::simulation::figures::{
     PhasePlaneSpec, RegulariserKind, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
 };
 use gstarve_core::solvers::gd::GdOptions;
-use gstarve_core::sweeps::grid::{Axis, Grid, RotationFamily};
-use gstarve_core::sweeps::measures::Measure;
-use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
 use gstarve_core::sweeps::starvation_matrix::starvation_matrix_of;
 use gstarve_core::systems::FeatureSystem;
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
+use gstarve_plot::FigureSize;
 use gstarve_plot::{
-    flow_vs_gd, gallery, phase_diagram_figure, phase_plane, responses, starvation_matrix_figure,
-    FlowVsGdOptions, Formats, PhaseDiagramOptions, PhasePlaneOptions, ResponsesOptions,
-    StarvationMatrixOptions,
+    flow_vs_gd, gallery, phase_plane, responses, starvation_matrix_figure, FlowVsGdOptions,
+    Formats, PhasePlaneOptions, ResponsesOptions, StarvationMatrixOptions,
 };
 
 use super::SystemArgs;
@@ -72,9 +69,42 @@ pub struct FigureOutput {
     /// Output folder.
     #[arg(long, default_value = "plots", value_name = "DIR")]
     pub out: PathBuf,
-    /// Image formats: png, svg or png,svg (the CSV data is always written).
-    #[arg(long = "format", default_value = "png", value_name = "png,svg")]
+    /// Image formats: png, svg, pdf, or a list such as png,pdf (the CSV data is always written).
+    /// PDF is vector graphics with the font embedded, for LaTeX.
+    #[arg(long = "format", default_value = "png", value_name = "png,svg,pdf")]
     pub formats: Formats,
+}
+
+/// Size, resolution and type size of one figure (docs in `--help`; checked before any work).
+#[derive(Args, Debug, Clone, Default)]
+pub struct FigureLook {
+    /// Figure width in inches, 2.5–20 [default: 3.33, one column of a two-column paper].
+    #[arg(long, value_name = "INCHES", allow_negative_numbers = true)]
+    pub width: Option<f64>,
+    /// Figure height in inches, 1.5–20 [default: 2.41].
+    #[arg(long, value_name = "INCHES", allow_negative_numbers = true)]
+    pub height: Option<f64>,
+    /// PNG resolution in pixels per inch, 50–1200: the same drawing with more pixels (the PNG is
+    /// width·dpi × height·dpi; SVG and PDF are vectors of the given size) [default: 270].
+    #[arg(long, value_name = "DPI", allow_negative_numbers = true)]
+    pub dpi: Option<f64>,
+    /// Base type size in points, 3–16 (tick labels and legends; titles and axis labels keep
+    /// their proportions to it) [default: 5.33].
+    #[arg(long, value_name = "POINTS", allow_negative_numbers = true)]
+    pub font_size: Option<f64>,
+}
+
+impl FigureLook {
+    /// The figure's size: the figure's own default, with what was given replaced and checked.
+    pub fn size(&self, default: FigureSize) -> Result<FigureSize> {
+        let (w, h) = default.inches();
+        Ok(FigureSize::physical(
+            self.width.unwrap_or(w),
+            self.height.unwrap_or(h),
+            self.dpi.unwrap_or(default.dpi),
+            self.font_size.unwrap_or(default.font_points()),
+        )?)
+    }
 }
 
 /// `gstarve gallery`.
@@ -161,166 +191,6 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
     }
 }
 
-/// An axis on the command line: PARAMETER:FROM:TO[:log] (parsed and validated by
-/// [`Axis::parse`]).
-fn parse_axis(text: &str, points: usize) -> Result<Axis> {
-    Ok(Axis::parse(text, points)?)
-}
-
-/// `gstarve phase-diagram`.
-#[derive(Args, Debug)]
-pub struct PhaseDiagramArgs {
-    /// The measure (docs/theory.md §7.2): elasticity (E₂₁ = ∂log|z₂*|/∂log s₁², < 0: feature 1
-    /// starves feature 2), ratio (ρ = z₂* over z₂* of the balanced system s₁ = s₂, < 1: starved),
-    /// sd-recovery (z₂*(SD)/z₂*(L2) at the same λ, > 1: SD recovers the weak feature),
-    /// sd-recovery-loss (the same ratio with SD tuned to reach the same final training loss as L2
-    /// instead of the same λ), tau90 (the learning time τ₉₀ at which z₂ first reaches 90 % of
-    /// z₂* along the L2 flow from z = 0). The CSV has, per point: x, y, value, mask (why a value
-    /// is missing), z1, z2 (the L2 steady state), boundary (a smooth field whose sign change is
-    /// the phase boundary drawn), reference (the denominator's z₂*, for ratio and sd-recovery*)
-    /// and resolution (tau90: the width of the time bracket of the crossing). Also max-margin,
-    /// the limit elasticity E₂₁ as λ → 0 (§11.3).
-    #[arg(long, default_value = "elasticity")]
-    measure: Measure,
-    /// Horizontal axis, PARAMETER:FROM:TO[:log] with PARAMETER one of ratio, coupling, lambda, s2.
-    #[arg(long, default_value = "ratio:1:5")]
-    x: String,
-    /// Vertical axis, as --x.
-    #[arg(long, default_value = "coupling:0.05:0.95")]
-    y: String,
-    /// Grid points per axis.
-    #[arg(long, default_value_t = 128)]
-    grid: usize,
-    /// Fixed strength ratio r = s₁/s₂ (when not swept).
-    #[arg(long, default_value_t = 2.0)]
-    ratio: f64,
-    /// Fixed coupling δ (when not swept).
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    delta: f64,
-    /// Fixed λ (when not swept).
-    #[arg(long = "lambda", default_value_t = 0.01, allow_negative_numbers = true)]
-    lambda: f64,
-    /// Fixed weak strength s₂ (when not swept).
-    #[arg(long, default_value_t = 2.0)]
-    s2: f64,
-    /// Logarithmic colour scale, for measures that are positive (ratio, sd-recovery,
-    /// sd-recovery-loss, tau90); refused for elasticity, which changes sign at its boundary.
-    #[arg(long)]
-    log_colour: bool,
-    /// File stem [default: phase-diagram-MEASURE, e.g. phase-diagram-elasticity].
-    #[arg(long)]
-    name: Option<String>,
-    /// Compute only shard I of N (grid rows I−1, I−1+N, …) into DIR/NAME.shard-I-of-N.json,
-    /// resuming from that file if it exists; `gstarve merge DIR` then writes the outputs of the
-    /// whole run. Without the flag, a Slurm array task is shard ID−MIN+1 of COUNT
-    /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT). See docs/scale-out.md.
-    #[arg(long, value_name = "I/N")]
-    shard: Option<String>,
-    #[command(flatten)]
-    output: FigureOutput,
-}
-
-impl PhaseDiagramArgs {
-    /// The sweep these arguments ask for, validated.
-    pub fn spec(&self) -> Result<PhaseDiagramSpec> {
-        let grid = Grid {
-            x: parse_axis(&self.x, self.grid)?,
-            y: parse_axis(&self.y, self.grid)?,
-            fixed: RotationFamily {
-                ratio: self.ratio,
-                coupling: self.delta,
-                lambda: self.lambda,
-                weak_strength: self.s2,
-            },
-        };
-        grid.validate()?;
-        Ok(PhaseDiagramSpec {
-            grid,
-            measure: self.measure,
-            learning: Default::default(),
-        })
-    }
-
-    /// The output folder.
-    pub fn output_dir(&self) -> PathBuf {
-        self.output.out.clone()
-    }
-
-    /// The file stem.
-    pub fn name(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| super::outputs::phase_diagram_stem(self.measure))
-    }
-
-    /// What the written files depend on beyond the computed diagram (for a shard's
-    /// configuration hash).
-    pub fn output_identity(&self) -> String {
-        format!(
-            "name {:?}, formats {:?}, log colour {}",
-            self.name(),
-            self.output.formats,
-            self.log_colour
-        )
-    }
-}
-
-/// Compute and render a phase diagram (or one shard of it).
-pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
-    if a.log_colour && a.measure.neutral_value() == Some(0.0) {
-        anyhow::bail!(
-            "--log-colour is invalid with --measure {}: it changes sign at its phase boundary \
-             (0), and a logarithmic scale shows only positive values",
-            a.measure.name()
-        );
-    }
-    check_output_dir(&a.output.out)?;
-    let spec = a.spec()?;
-    if let Some(shard) = super::shards::requested(a.shard.as_deref())? {
-        return super::shards::run_shard(a, &spec, shard);
-    }
-    super::outputs::before_work()?;
-    let diagram = phase_diagram(&spec, crate::cli::progress::terminal())?;
-    eprintln!(
-        "{}×{} points in {:.3} s; {} masked",
-        diagram.x.len(),
-        diagram.y.len(),
-        diagram.wall_s,
-        diagram.masked_total()
-    );
-    for (reason, count) in &diagram.masked {
-        eprintln!("  masked: {count} ({reason:?})");
-    }
-    write_phase_diagram(&diagram, a, &a.output.out)
-}
-
-/// Write a computed diagram's figure and data into `dir` as `a` asks.
-pub fn write_phase_diagram(diagram: &PhaseDiagram, a: &PhaseDiagramArgs, dir: &Path) -> Result<()> {
-    if a.log_colour {
-        let values = diagram.points.iter().map(|p| p.value);
-        let non_positive = values.filter(|v| v.is_finite() && *v <= 0.0).count();
-        if non_positive > 0 {
-            anyhow::bail!(
-                "--log-colour is invalid here: {non_positive} of the {} points of --measure {} \
-                 are ≤ 0, and a logarithmic scale shows only positive values",
-                diagram.points.len(),
-                a.measure.name()
-            );
-        }
-    }
-    phase_diagram_figure(
-        diagram,
-        dir,
-        &PhaseDiagramOptions {
-            name: a.name(),
-            formats: a.output.formats,
-            log_colour: a.log_colour,
-            ..Default::default()
-        },
-    )?;
-    Ok(())
-}
-
 /// `gstarve phase-plane`.
 #[derive(Args, Debug)]
 pub struct PhasePlaneArgs {
@@ -358,12 +228,15 @@ pub struct PhasePlaneArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render a phase plane.
 pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     let (loss, main) = a.model.model()?;
     check_output_dir(&a.output.out)?;
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     if a.responses.len() != 2 || a.responses.contains(&0) {
         anyhow::bail!(
@@ -462,6 +335,7 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         &PhasePlaneOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;
@@ -475,8 +349,8 @@ pub struct ResponsesArgs {
     system: SystemArgs,
     #[command(flatten)]
     model: super::ModelArgs,
-    /// Responses to plot, 1-based (default: all, up to the first 7: more lines than the
-    /// figure's palette tells apart; list them to draw others).
+    /// Responses to plot, 1-based [default: the first 12, as many as the palette has distinct
+    /// colours; more, listed here, are coloured by a colour map with a colour bar].
     #[arg(long, value_delimiter = ',')]
     responses: Option<Vec<usize>>,
     /// GD step size η [default: 0.05; when that is unstable on the system (docs/theory.md
@@ -494,12 +368,15 @@ pub struct ResponsesArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render z_j(τ), flow against GD.
 pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
     check_output_dir(&a.output.out)?;
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let chosen = match &a.responses {
         Some(list) => {
@@ -531,6 +408,7 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         &ResponsesOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;
@@ -550,12 +428,15 @@ pub struct StarvationMatrixArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
     check_output_dir(&a.output.out)?;
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     super::outputs::before_work()?;
     let matrix = starvation_matrix_of(&loaded.system, loss, regulariser)?;
@@ -565,6 +446,7 @@ pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
         &StarvationMatrixOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;
@@ -586,6 +468,8 @@ pub struct FlowVsGdArgs {
     name: String,
     #[command(flatten)]
     output: FigureOutput,
+    #[command(flatten)]
+    look: FigureLook,
 }
 
 /// Render the largest GD–flow gap against η (log–log, slope-1 reference).
@@ -603,6 +487,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
         );
     }
     check_output_dir(&a.output.out)?;
+    let size = a.look.size(FigureSize::COLUMN)?;
     let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
     let spec = FlowVsGdSpec {
         etas: a.etas.clone(),
@@ -627,6 +512,7 @@ pub fn run_flow_vs_gd(a: &FlowVsGdArgs) -> Result<()> {
         &FlowVsGdOptions {
             name: a.name.clone(),
             formats: a.output.formats,
+            size,
             ..Default::default()
         },
     )?;

@@ -7,6 +7,7 @@ mod moons;
 mod multiclass;
 mod network;
 mod outputs;
+mod phase_diagram;
 pub(crate) mod progress;
 mod shards;
 mod system_args;
@@ -65,8 +66,10 @@ enum Command {
     /// Reproduce a figure of the paper.
     #[command(subcommand)]
     Reproduce(figures::Reproduce),
-    /// A starvation phase diagram (docs/theory.md §7.1) over two parameters of the rotation family.
-    PhaseDiagram(figures::PhaseDiagramArgs),
+    /// A starvation phase diagram (docs/theory.md §7.1) over two parameters of the rotation
+    /// family, or of a system given with --system (or any system source): two strengths, or a
+    /// strength and λ.
+    PhaseDiagram(phase_diagram::PhaseDiagramArgs),
     /// Merge the shards of a sharded phase diagram (phase-diagram --shard I/N) in DIR into the
     /// files the unsharded run writes, after checking every point is there exactly once.
     Merge(shards::MergeArgs),
@@ -295,7 +298,7 @@ fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result
         Some(Command::Toy(a)) => commands::toy(&a),
         Some(Command::Gallery(a)) => figures::run_gallery(&a),
         Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
-        Some(Command::PhaseDiagram(a)) => figures::run_phase_diagram(&a),
+        Some(Command::PhaseDiagram(a)) => phase_diagram::run_phase_diagram(&a),
         Some(Command::Merge(a)) => shards::merge(&a),
         Some(Command::PhasePlane(a)) => figures::run_phase_plane(&a),
         Some(Command::Responses(a)) => figures::run_responses(&a),
@@ -398,6 +401,10 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "strength_floor" => "--strength-floor",
         "rank" => "--rank",
         "γ" => "--sd-target",
+        "height" => "--height",
+        "dpi" => "--dpi",
+        "font_size" => "--font-size",
+        "pair" => "--pair",
         _ => return None,
     })
 }

@@ -111,7 +111,7 @@ pub fn phase_diagram_stem(measure: Measure) -> String {
     format!("phase-diagram-{}", measure.name())
 }
 
-/// A figure's files: `<stem>.png`/`.svg` as chosen, `<stem>.csv` and its sidecar.
+/// A figure's files: `<stem>.png`/`.svg`/`.pdf` as chosen, `<stem>.csv` and its sidecar.
 fn figure_files(dir: &Path, stem: &str, formats: Formats) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if formats.png {
@@ -119,6 +119,9 @@ fn figure_files(dir: &Path, stem: &str, formats: Formats) -> Vec<PathBuf> {
     }
     if formats.svg {
         files.push(dir.join(format!("{stem}.svg")));
+    }
+    if formats.pdf {
+        files.push(dir.join(format!("{stem}.pdf")));
     }
     let csv = dir.join(format!("{stem}.csv"));
     files.push(sidecar_path(&csv));

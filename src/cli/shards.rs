@@ -11,7 +11,7 @@ use gstarve_core::sweeps::{
     ShardFile,
 };
 
-use super::figures::{self, PhaseDiagramArgs};
+use super::phase_diagram::{self, PhaseDiagramArgs};
 use super::{Cli, Command};
 
 /// Rows computed in parallel between two looks at the clock.
@@ -204,7 +204,7 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
         let prepared = super::outputs::Prepared::new(&command, &matches)?;
         super::outputs::before_work()?;
         let batch = gstarve_core::output::Batch::begin();
-        figures::write_phase_diagram(&diagram, &args, &m.dir)?;
+        phase_diagram::write_phase_diagram(&diagram, &args, &m.dir)?;
         prepared.commit(batch)?;
     }
     Ok(())

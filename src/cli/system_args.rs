@@ -117,6 +117,11 @@ pub struct LoadedSystem {
 }
 
 impl SystemArgs {
+    /// Whether a system source was given.
+    pub fn given(&self) -> bool {
+        self.sources() > 0
+    }
+
     /// Number of sources given.
     fn sources(&self) -> usize {
         [

@@ -336,6 +336,7 @@ fn no_format_is_an_error_and_writes_nothing() {
         formats: Formats {
             png: false,
             svg: false,
+            pdf: false,
         },
         ..Default::default()
     };

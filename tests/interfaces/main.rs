@@ -1,7 +1,8 @@
 //! The integration tests of gstarve's interfaces, one binary (one link) for all: the command
 //! line's contracts and its handling of bad input ([`cli`], and case by case [`bad_input`]),
 //! `check` on zero strengths and network systems ([`check`]), the figure subcommands
-//! ([`commands`]), the figures and their data ([`figures`]), systems from a researcher's own
+//! ([`commands`]), the figures and their data ([`figures`]), their size, resolution and PDF
+//! export, and phase diagrams of a user's system ([`figure_sizes`]), systems from a researcher's own
 //! network ([`inputs`]), the real networks ([`network`]), the top-R truncation `--rank`
 //! ([`rank`]), the two-moons experiments ([`moons`]), what every output promises: provenance,
 //! plain CSV, no silent replacement, all-or-nothing writes under kills ([`outputs`]), the CSV
@@ -16,6 +17,7 @@ mod check;
 mod cli;
 mod command_line;
 mod commands;
+mod figure_sizes;
 mod figures;
 mod input_rules;
 mod inputs;

@@ -323,7 +323,9 @@ fn a_killed_command_leaves_the_old_set_or_the_new_one() {
         .map(|n| (out.join(n), std::fs::read(out.join(n)).unwrap()))
         .collect();
     let (mut kept_old, mut got_new) = (0, 0);
-    for k in 0..20 {
+    // Twenty kills spread over the run, then three well past its end (4, 8, 12 × its time):
+    // under load a run can take longer than the timed one, and the new set must still occur.
+    for k in 0..23 {
         for (path, bytes) in &old {
             std::fs::write(path, bytes).unwrap();
         }
@@ -334,7 +336,12 @@ fn a_killed_command_leaves_the_old_set_or_the_new_one() {
         };
         let mut child = spawn(&args("160", true));
         // Spread over 0…1.05 × the run time: from start-up to past the last rename.
-        std::thread::sleep(full.mul_f64(1.05 * k as f64 / 19.0));
+        let factor = if k < 20 {
+            1.05 * k as f64 / 19.0
+        } else {
+            4.0 * (k - 19) as f64
+        };
+        std::thread::sleep(full.mul_f64(factor));
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as libc::pid_t, signal) };
         let status = child.wait().unwrap();

@@ -314,7 +314,7 @@ impl Frame {
         let widest = ylabels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
         // The title is drawn here, in a band reserved by the top margin, rather than as a
         // plotters caption (whose spacing assumes smaller glyph boxes than the bundled font's).
-        let title_band = (style::text::TITLE * 1.7) as u32;
+        let title_band = (style::px(style::text::TITLE) * 1.7) as u32;
         if let Some(t) = title {
             let (w, _) = area.dim_in_pixel();
             // A title wider than the area (a long system description) is set smaller to fit,
@@ -338,8 +338,8 @@ impl Frame {
             .margin_right(24)
             .margin_left(8)
             .margin_bottom(8)
-            .x_label_area_size(70)
-            .y_label_area_size(50 + 12 * widest);
+            .x_label_area_size(style::px(70.0) as u32)
+            .y_label_area_size(style::px((50 + 12 * widest) as f64) as u32);
         let mut chart = builder.build_cartesian_2d(self.x.ranged(), self.y.ranged())?;
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(self.x.label.as_str())

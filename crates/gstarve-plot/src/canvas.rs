@@ -1,5 +1,7 @@
-//! Rendering a figure to PNG and SVG in memory, then writing the images and the figure's data
-//! (CSV) atomically: a failure while drawing writes nothing, and no file is ever half-written.
+//! Rendering a figure to PNG, SVG and PDF in memory, then writing the images and the figure's
+//! data (CSV) atomically: a failure while drawing writes nothing, and no file is ever
+//! half-written. The PDF is the SVG converted by svg2pdf (pure Rust: no system library), with
+//! the bundled font embedded.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -10,8 +12,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::axes::DrawError;
-use super::style::{register_fonts, FigureSize};
-use super::text::{downsample, GlyphCanvas, SUPERSAMPLING};
+use super::style::{register_fonts, FigureSize, TextScaleGuard, DEJAVU_SANS, LAYOUT_DPI};
+use super::text::{downsample, resample, GlyphCanvas, SUPERSAMPLING};
 use gstarve_core::error::{Error, OutputError, Result};
 use gstarve_core::output::{ensure_dir, write_files, OutputFile, Table};
 
@@ -22,6 +24,8 @@ pub struct Formats {
     pub png: bool,
     /// Write `<name>.svg`.
     pub svg: bool,
+    /// Write `<name>.pdf` (vector, fonts embedded, for LaTeX).
+    pub pdf: bool,
 }
 
 impl Formats {
@@ -29,16 +33,25 @@ impl Formats {
     pub const PNG: Formats = Formats {
         png: true,
         svg: false,
+        pdf: false,
     };
     /// SVG only.
     pub const SVG: Formats = Formats {
         png: false,
         svg: true,
+        pdf: false,
+    };
+    /// PDF only.
+    pub const PDF: Formats = Formats {
+        png: false,
+        svg: false,
+        pdf: true,
     };
     /// PNG and SVG.
     pub const BOTH: Formats = Formats {
         png: true,
         svg: true,
+        pdf: false,
     };
 }
 
@@ -50,20 +63,22 @@ impl Default for Formats {
 
 impl FromStr for Formats {
     type Err = String;
-    /// `png`, `svg`, or a comma-separated set such as `png,svg`.
+    /// `png`, `svg`, `pdf`, or a comma-separated set such as `png,svg,pdf`.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let mut f = Formats {
             png: false,
             svg: false,
+            pdf: false,
         };
         for part in s.split(',').map(|p| p.trim().to_ascii_lowercase()) {
             match part.as_str() {
                 "png" => f.png = true,
                 "svg" => f.svg = true,
+                "pdf" => f.pdf = true,
                 other => {
                     return Err(format!(
-                        "unknown format '{other}' (expected png, svg or png,svg)"
-                    ))
+                    "unknown format '{other}' (expected png, svg, pdf or a list such as png,pdf)"
+                ))
                 }
             }
         }
@@ -74,7 +89,7 @@ impl FromStr for Formats {
 /// The files a figure function wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Written {
-    /// Image files (PNG and/or SVG).
+    /// Image files (PNG, SVG and/or PDF).
     pub images: Vec<PathBuf>,
     /// The CSV file with the figure's data.
     pub data: PathBuf,
@@ -97,14 +112,28 @@ fn render_error<E: std::fmt::Display>(name: &str, format: &'static str, e: E) ->
     })
 }
 
-/// Render to an RGB PNG in memory.
+/// The supersampling factor for a PNG `f` times the layout's resolution: at least
+/// [`SUPERSAMPLING`], and at least 1.5 physical pixels per output pixel.
+fn supersampling(f: f64) -> u32 {
+    SUPERSAMPLING.max((1.5 * f).ceil() as u32)
+}
+
+/// Render to an RGB PNG in memory, of [`FigureSize::png_pixels`] pixels.
 pub(crate) fn render_png(figure: &impl Figure, name: &str, size: FigureSize) -> Result<Vec<u8>> {
     register_fonts();
+    let _text = TextScaleGuard::set(size.text_scale);
     let (w, h) = (size.width, size.height);
-    let k = SUPERSAMPLING as usize;
-    let mut physical = vec![255u8; w as usize * k * h as usize * k * 3];
+    let out = size.png_pixels();
+    let native = out == (w, h);
+    let k = if native {
+        SUPERSAMPLING
+    } else {
+        supersampling(size.dpi / LAYOUT_DPI)
+    };
+    let ku = k as usize;
+    let mut physical = vec![255u8; w as usize * ku * h as usize * ku * 3];
     {
-        let root = GlyphCanvas::with_buffer(&mut physical, (w, h)).into_drawing_area();
+        let root = GlyphCanvas::with_buffer(&mut physical, (w, h), k).into_drawing_area();
         root.fill(&WHITE)
             .map_err(|e| render_error(name, "png", e))?;
         figure
@@ -112,17 +141,23 @@ pub(crate) fn render_png(figure: &impl Figure, name: &str, size: FigureSize) -> 
             .map_err(|e| render_error(name, "png", e))?;
         root.present().map_err(|e| render_error(name, "png", e))?;
     }
-    let pixels = downsample(&physical, (w, h));
+    let pixels = if native {
+        downsample(&physical, (w, h))
+    } else {
+        resample(&physical, (w * k, h * k), out)
+    };
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
-        .write_image(&pixels, w, h, ColorType::Rgb8)
+        .write_image(&pixels, out.0, out.1, ColorType::Rgb8)
         .map_err(|e| render_error(name, "png", e))?;
     Ok(png)
 }
 
-/// Render to an SVG document in memory.
+/// Render to an SVG document in memory: `width × height` user units on a page of the figure's
+/// physical size in inches.
 pub(crate) fn render_svg(figure: &impl Figure, name: &str, size: FigureSize) -> Result<String> {
     register_fonts();
+    let _text = TextScaleGuard::set(size.text_scale);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
@@ -133,12 +168,45 @@ pub(crate) fn render_svg(figure: &impl Figure, name: &str, size: FigureSize) -> 
             .map_err(|e| render_error(name, "svg", e))?;
         root.present().map_err(|e| render_error(name, "svg", e))?;
     }
+    let (wi, hi) = size.inches();
+    let plotters_size = format!(
+        "width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\"",
+        size.width, size.height, size.width, size.height
+    );
+    let physical = format!(
+        "width=\"{wi:.4}in\" height=\"{hi:.4}in\" viewBox=\"0 0 {} {}\"",
+        size.width, size.height
+    );
+    if !svg.contains(&plotters_size) {
+        return Err(render_error(
+            name,
+            "svg",
+            "the SVG backend wrote an unexpected root element",
+        ));
+    }
     // Name the bundled face first, so that viewers that have DejaVu Sans (most Linux systems)
     // render the SVG with the font its layout was measured with.
-    Ok(svg.replace(
+    Ok(svg.replacen(&plotters_size, &physical, 1).replace(
         "font-family=\"sans-serif\"",
         "font-family=\"DejaVu Sans, Bitstream Vera Sans, Verdana, sans-serif\"",
     ))
+}
+
+/// Convert a rendered SVG to PDF (svg2pdf): vector graphics, text as text in the bundled DejaVu
+/// Sans (embedded as a subset), heatmaps as embedded images, page size the figure's.
+pub(crate) fn render_pdf(svg: &str, name: &str) -> Result<Vec<u8>> {
+    let mut fonts = usvg::fontdb::Database::new();
+    fonts.load_font_data(DEJAVU_SANS.to_vec());
+    fonts.set_sans_serif_family("DejaVu Sans");
+    let options = usvg::Options {
+        font_family: "DejaVu Sans".into(),
+        fontdb: std::sync::Arc::new(fonts),
+        ..Default::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|e| render_error(name, "pdf", e))?;
+    // usvg resolves the SVG's inch size at 96 px per inch; the page keeps that physical size.
+    let page = svg2pdf::PageOptions { dpi: 96.0 };
+    svg2pdf::to_pdf(&tree, Default::default(), page).map_err(|e| render_error(name, "pdf", e))
 }
 
 /// Render `figure` in the chosen formats and write `<dir>/<name>.{png,svg,csv}` as one output
@@ -153,7 +221,7 @@ pub(crate) fn write_figure(
     formats: Formats,
     data: Table,
 ) -> Result<Written> {
-    if !formats.png && !formats.svg {
+    if !formats.png && !formats.svg && !formats.pdf {
         return Err(Error::Output(OutputError::NoOutputFormat {
             figure: name.to_string(),
         }));
@@ -165,9 +233,17 @@ pub(crate) fn write_figure(
             render_png(figure, name, size)?,
         ));
     }
-    if formats.svg {
+    if formats.svg || formats.pdf {
         let svg = render_svg(figure, name, size)?;
-        files.push(OutputFile::new(dir.join(format!("{name}.svg")), svg));
+        if formats.pdf {
+            files.push(OutputFile::new(
+                dir.join(format!("{name}.pdf")),
+                render_pdf(&svg, name)?,
+            ));
+        }
+        if formats.svg {
+            files.push(OutputFile::new(dir.join(format!("{name}.svg")), svg));
+        }
     }
     let csv = dir.join(format!("{name}.csv"));
     files.push(data.into_output(&csv)?);

@@ -77,24 +77,56 @@ fn wrap<DB: DrawingBackend>(
     lines
 }
 
+/// The smallest factor a legend's text is shrunk by to fit its panel.
+const MIN_LEGEND_SHRINK: f64 = 0.6;
+
 /// Draw `entries` top-down in `area` from pixel row `top`; returns the row below the last one.
+/// Entries that would run past the bottom of `area` are set smaller (down to
+/// [`MIN_LEGEND_SHRINK`] of the house size) so that the whole legend fits.
 pub(crate) fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[LegendEntry],
     top: i32,
 ) -> Result<i32, DrawError<DB>> {
-    let font = style::font(style::text::LEGEND);
-    let heading = style::font(style::text::LEGEND).color(&BLACK);
-    let (width, _) = area.dim_in_pixel();
-    let line_height = (style::text::LEGEND * 1.25) as i32;
+    let (width, height) = area.dim_in_pixel();
+    // Lines per entry and the legend's height at text size `size`.
+    let layout = |size: f64| {
+        let font = style::font(size);
+        let line_height = (style::px(size) * 1.25) as i32;
+        let wrapped: Vec<Vec<String>> = entries
+            .iter()
+            .map(|entry| {
+                let text_x = if entry.swatch == Swatch::Heading {
+                    0
+                } else {
+                    SWATCH_WIDTH + GAP
+                };
+                wrap(area, &entry.label, &font, width as i32 - text_x - 4)
+            })
+            .collect();
+        let total: i32 = wrapped
+            .iter()
+            .map(|lines| line_height * lines.len() as i32 + line_height / 4)
+            .sum();
+        (wrapped, line_height, total)
+    };
+    let mut size = style::text::LEGEND;
+    let mut lines = layout(size);
+    let room = height as i32 - top;
+    while lines.2 > room && size > MIN_LEGEND_SHRINK * style::text::LEGEND {
+        size = (size * 0.92).max(MIN_LEGEND_SHRINK * style::text::LEGEND);
+        lines = layout(size);
+    }
+    let (wrapped, line_height, _) = lines;
+    let font = style::font(size);
+    let heading = font.clone().color(&BLACK);
     let mut y = top;
-    for entry in entries {
+    for (entry, lines) in entries.iter().zip(&wrapped) {
         let text_x = if entry.swatch == Swatch::Heading {
             0
         } else {
             SWATCH_WIDTH + GAP
         };
-        let lines = wrap(area, &entry.label, &font, width as i32 - text_x - 4);
         let block = line_height * lines.len() as i32;
         let mid = y + line_height / 2;
         draw_swatch(area, entry.swatch, (0, mid))?;
@@ -173,6 +205,15 @@ pub(crate) struct ColourScale {
     pub scale: Scale,
     pub extend_low: bool,
     pub extend_high: bool,
+    /// A symmetric-logarithmic scale with linear width c (linear scales only): values are
+    /// coloured by sign(v)·log₁₀(1 + |v|/c), so that entries a hundred times smaller than the
+    /// largest still show their sign and size.
+    pub symlog: Option<f64>,
+}
+
+/// The symmetric logarithm sign(v)·log₁₀(1 + |v|/c).
+pub(crate) fn symlog(v: f64, c: f64) -> f64 {
+    v.signum() * (v.abs() / c).ln_1p() / std::f64::consts::LN_10
 }
 
 impl ColourScale {
@@ -180,6 +221,15 @@ impl ColourScale {
     pub(crate) fn colour(&self, v: f64) -> RGBColor {
         if !v.is_finite() {
             return style::MASK_GREY;
+        }
+        if let Some(c) = self.symlog {
+            let (lo, hi) = (symlog(self.lo, c), symlog(self.hi, c));
+            let t = if hi > lo {
+                (symlog(v, c) - lo) / (hi - lo)
+            } else {
+                0.5
+            };
+            return self.map.colour(t);
         }
         let (lo, hi, v) = match self.scale {
             Scale::Linear => (self.lo, self.hi, v),
@@ -206,7 +256,7 @@ pub(crate) fn draw_colour_bar<DB: DrawingBackend>(
     let tick_font = style::font(style::text::TICK);
     let (width, _) = area.dim_in_pixel();
     let title_lines = wrap(area, title, &font, width as i32 - 4);
-    let line_height = (style::text::LABEL * 1.3) as i32;
+    let line_height = (style::px(style::text::LABEL) * 1.3) as i32;
     for (k, line) in title_lines.iter().enumerate() {
         area.draw_text(
             line,
@@ -219,13 +269,18 @@ pub(crate) fn draw_colour_bar<DB: DrawingBackend>(
     let (x0, x1) = (6, 34);
     let height = (bar_bottom - bar_top).max(1);
     let axis = AxisSpec::new("", scale.lo, scale.hi, scale.scale);
-    let (plo, phi) = axis.plot_range();
+    let (plo, phi) = match scale.symlog {
+        Some(c) => (symlog(scale.lo, c), symlog(scale.hi, c)),
+        None => axis.plot_range(),
+    };
     for row in 0..height {
         let t = 1.0 - (row as f64 + 0.5) / height as f64;
         let plot_value = plo + t * (phi - plo);
-        let value = match scale.scale {
-            Scale::Linear => plot_value,
-            Scale::Log => 10f64.powf(plot_value),
+        let value = match (scale.symlog, scale.scale) {
+            // The inverse of the symmetric logarithm.
+            (Some(c), _) => plot_value.signum() * c * (10f64.powf(plot_value.abs()) - 1.0),
+            (None, Scale::Linear) => plot_value,
+            (None, Scale::Log) => 10f64.powf(plot_value),
         };
         let y = bar_top + row;
         area.draw(&Rectangle::new(
@@ -253,7 +308,10 @@ pub(crate) fn draw_colour_bar<DB: DrawingBackend>(
             scale.map.colour(0.0),
         ))?;
     }
-    let (major, _, labels) = axis.ticks();
+    let (major, _, labels) = match scale.symlog {
+        Some(c) => symlog_ticks(scale.lo, scale.hi, c),
+        None => axis.ticks(),
+    };
     for (v, label) in major.iter().zip(labels) {
         let t = (v - plo) / (phi - plo);
         let y = bar_bottom - (t * height as f64).round() as i32;
@@ -268,4 +326,31 @@ pub(crate) fn draw_colour_bar<DB: DrawingBackend>(
         )?;
     }
     Ok(())
+}
+
+/// Ticks of a symmetric-logarithmic bar over [lo, hi] with linear width c: 0 and ±10^k inside
+/// the range, at least a tenth of the bar apart, in the bar's coordinate sign·log₁₀(1 + |v|/c).
+fn symlog_ticks(lo: f64, hi: f64, c: f64) -> (Vec<f64>, Vec<f64>, Vec<String>) {
+    let gap = 0.1 * (symlog(hi, c) - symlog(lo, c));
+    let top = lo.abs().max(hi.abs());
+    let (k0, k1) = (c.log10().floor() as i32, top.log10().floor() as i32);
+    let mut values = vec![0.0];
+    for sign in [1.0, -1.0] {
+        let mut last = 0.0;
+        for k in k0..=k1 {
+            let v = sign * 10f64.powi(k);
+            let at = symlog(v, c);
+            if v >= lo && v <= hi && (at - last).abs() >= gap {
+                values.push(v);
+                last = at;
+            }
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    let positions = values.iter().map(|&v| symlog(v, c)).collect();
+    let labels = values
+        .iter()
+        .map(|&v| super::ticks::format_compact(v).replace('-', "\u{2212}"))
+        .collect();
+    (positions, Vec::new(), labels)
 }

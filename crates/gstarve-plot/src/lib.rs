@@ -73,7 +73,7 @@ pub use gallery::{gallery, GALLERY_NAMES};
 pub use limit_path::{limit_path, LimitPathOptions};
 pub use linearisation::{width_figures, width_table};
 pub use moons::{moons_figures, MoonsFigureOptions};
-pub use phase_diagram::{phase_diagram_figure, PhaseDiagramOptions};
+pub use phase_diagram::{phase_diagram_figure, system_diagram_figure, PhaseDiagramOptions};
 pub use phase_plane::{phase_plane, PhasePlaneOptions};
 pub use responses::{responses, ResponsesOptions};
 pub use starvation_matrix::{starvation_matrix_figure, StarvationMatrixOptions};

@@ -288,10 +288,7 @@ fn linearised_figure(
         AxisSpec::new("learning time τ = η·k/n", 0.0, t_end, Scale::Linear),
         AxisSpec::new("response zⱼ", y0, y1, Scale::Linear),
     );
-    let size = FigureSize {
-        width: 680 * shown.len() as u32 + KEY_WIDTH,
-        height: 700,
-    };
+    let size = FigureSize::new(680 * shown.len() as u32 + KEY_WIDTH, 700);
     write_figure(
         &LinearisedPlot {
             sweep,
@@ -385,10 +382,7 @@ fn width_figure(
         },
         dir,
         &figure,
-        FigureSize {
-            width: 900 + KEY_WIDTH,
-            height: 700,
-        },
+        FigureSize::new(900 + KEY_WIDTH, 700),
         options.formats,
         width_table(sweep)?,
     )

@@ -388,10 +388,7 @@ pub fn moons_figures(
         },
         dir,
         &format!("{}-responses", options.prefix),
-        FigureSize {
-            width: 640 * exp.settings.len() as u32 + KEY_WIDTH,
-            height: 700,
-        },
+        FigureSize::new(640 * exp.settings.len() as u32 + KEY_WIDTH, 700),
         options.formats,
         responses_table(exp)?,
     )?;
@@ -416,10 +413,7 @@ pub fn moons_figures(
         &boundary,
         dir,
         &format!("{}-boundary", options.prefix),
-        FigureSize {
-            width: 680 * boundary.panels.len() as u32 + KEY_WIDTH,
-            height: 720,
-        },
+        FigureSize::new(680 * boundary.panels.len() as u32 + KEY_WIDTH, 720),
         options.formats,
         boundary_table(&boundary.panels)?,
     )?;
@@ -476,5 +470,6 @@ fn boundary_colours(panels: &[&SettingResult]) -> ColourScale {
         scale: Scale::Linear,
         extend_low: beyond(|v, limit| v < -limit),
         extend_high: beyond(|v, limit| v > limit),
+        symlog: None,
     }
 }

@@ -13,9 +13,14 @@ use super::canvas::{write_figure, Figure, Formats, Written};
 use super::contour::{GridField, LabelledContour};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, ColourMap, Dash, FigureSize};
-use super::ticks::{format_compact, format_significant};
+use super::ticks::{format_compact, format_significant, subscript};
 use gstarve_core::error::{Error, OutputError, Result};
-use gstarve_core::sweeps::{Axis, Measure, Parameter, PhaseDiagram, Spacing};
+use gstarve_core::output::Table;
+use gstarve_core::sweeps::{
+    Axis, MaskReason, Measure, Parameter, PhaseDiagram, PointRecord, SdMatching, Spacing,
+    SystemAxis, SystemDiagram,
+};
+use std::collections::BTreeMap;
 
 /// Options of [`phase_diagram_figure`].
 #[derive(Clone, Debug, PartialEq)]
@@ -51,46 +56,68 @@ impl Default for PhaseDiagramOptions {
 /// Width of the key panel right of the plot.
 const KEY_WIDTH: u32 = 300;
 
-fn symbol(measure: Measure) -> &'static str {
+/// The measure's symbol for the pair (j, i) (1-based; (2, 1) in the rotation family).
+fn symbol(measure: Measure, (j, i): (usize, usize)) -> String {
+    let (j, i) = (subscript(j), subscript(i));
     match measure {
-        Measure::Elasticity => "E₂₁",
-        Measure::StarvationRatio => "ρ",
-        Measure::SdRecovery(_) => "z₂*(SD)/z₂*(L2)",
-        Measure::LearningTime => "τ₉₀",
-        Measure::MaxMargin => "E₂₁ (λ → 0)",
+        Measure::Elasticity => format!("E{j}{i}"),
+        Measure::StarvationRatio => "ρ".to_string(),
+        Measure::SdRecovery(_) => format!("z{j}*(SD)/z{j}*(L2)"),
+        Measure::LearningTime => "τ₉₀".to_string(),
+        Measure::MaxMargin => format!("E{j}{i} (λ → 0)"),
     }
 }
 
 /// Meaning of the low and high ends of a diverging scale.
-fn ends(measure: Measure) -> Option<(&'static str, &'static str)> {
+fn ends(measure: Measure, (j, i): (usize, usize)) -> Option<(String, String)> {
+    let e = symbol(Measure::Elasticity, (j, i));
     match measure {
         Measure::Elasticity => Some((
-            "blue: E₂₁\u{a0}<\u{a0}0, starvation",
-            "red: E₂₁\u{a0}>\u{a0}0, enhancement",
+            format!("blue: {e}\u{a0}<\u{a0}0, starvation"),
+            format!("red: {e}\u{a0}>\u{a0}0, enhancement"),
         )),
         Measure::StarvationRatio => Some((
-            "blue: ρ\u{a0}<\u{a0}1, starved",
-            "red: ρ\u{a0}>\u{a0}1, enhanced",
+            "blue: ρ\u{a0}<\u{a0}1, starved".to_string(),
+            "red: ρ\u{a0}>\u{a0}1, enhanced".to_string(),
         )),
-        Measure::SdRecovery(_) => Some(("blue: SD below L2", "red: SD recovers z₂")),
+        Measure::SdRecovery(_) => Some((
+            "blue: SD below L2".to_string(),
+            format!("red: SD recovers z{}", subscript(j)),
+        )),
         Measure::LearningTime => None,
         Measure::MaxMargin => Some((
-            "blue: E₂₁\u{a0}<\u{a0}0, starvation survives",
-            "red: E₂₁\u{a0}>\u{a0}0 (never occurs)",
+            format!("blue: {e}\u{a0}<\u{a0}0, starvation survives"),
+            format!("red: {e}\u{a0}>\u{a0}0 (never occurs)"),
         )),
     }
 }
 
 /// The axis of a sweep, extended by half a cell on each side so cells are centred on points.
 fn cell_axis(axis: &Axis) -> AxisSpec {
-    let scale = match axis.spacing {
+    cell_axis_of(
+        axis.parameter.label(),
+        axis.start,
+        axis.end,
+        axis.points,
+        axis.spacing,
+    )
+}
+
+/// [`cell_axis`] of a system's sweep.
+fn system_cell_axis(axis: &SystemAxis) -> AxisSpec {
+    let label = axis.parameter.label();
+    cell_axis_of(&label, axis.start, axis.end, axis.points, axis.spacing)
+}
+
+fn cell_axis_of(label: &str, start: f64, end: f64, points: usize, spacing: Spacing) -> AxisSpec {
+    let scale = match spacing {
         Spacing::Linear => Scale::Linear,
         Spacing::Log => Scale::Log,
     };
-    let spec = AxisSpec::new(axis.parameter.label(), axis.start, axis.end, scale);
+    let spec = AxisSpec::new(label, start, end, scale);
     let (a, b) = spec.plot_range();
-    let half = if axis.points > 1 {
-        0.5 * (b - a) / (axis.points - 1) as f64
+    let half = if points > 1 {
+        0.5 * (b - a) / (points - 1) as f64
     } else {
         0.5 * a.abs().max(1.0) * 0.1
     };
@@ -98,15 +125,29 @@ fn cell_axis(axis: &Axis) -> AxisSpec {
         Scale::Linear => v,
         Scale::Log => 10f64.powf(v),
     };
-    AxisSpec::new(
-        axis.parameter.label(),
-        back(a - half),
-        back(b + half),
-        scale,
-    )
+    AxisSpec::new(label, back(a - half), back(b + half), scale)
 }
 
-fn colour_scale(diagram: &PhaseDiagram, options: &PhaseDiagramOptions) -> Result<ColourScale> {
+/// What a diagram figure draws, from a rotation-family or a system diagram.
+struct DiagramView<'a> {
+    measure: Measure,
+    /// The pair (j, i), 1-based, of the measure's symbols.
+    pair: (usize, usize),
+    x: &'a [f64],
+    y: &'a [f64],
+    points: &'a [PointRecord],
+    masked: &'a BTreeMap<MaskReason, usize>,
+    /// The values held fixed, for the key.
+    fixed: String,
+}
+
+impl DiagramView<'_> {
+    fn value(&self, ix: usize, iy: usize) -> f64 {
+        self.points[iy * self.x.len() + ix].value
+    }
+}
+
+fn colour_scale(diagram: &DiagramView, options: &PhaseDiagramOptions) -> Result<ColourScale> {
     let values: Vec<f64> = diagram
         .points
         .iter()
@@ -118,7 +159,7 @@ fn colour_scale(diagram: &PhaseDiagram, options: &PhaseDiagramOptions) -> Result
             figure: options.name.clone(),
         }));
     }
-    let measure = diagram.spec.measure;
+    let measure = diagram.measure;
     let (map, (lo, hi)) = match (options.limits, measure.neutral_value()) {
         (Some(l), None) => (ColourMap::Sequential, l),
         (Some(l), Some(_)) => (ColourMap::Diverging, l),
@@ -153,11 +194,12 @@ fn colour_scale(diagram: &PhaseDiagram, options: &PhaseDiagramOptions) -> Result
         },
         extend_low: values.iter().any(|&v| v < lo - 1e-9 * (hi - lo)),
         extend_high: values.iter().any(|&v| v > hi + 1e-9 * (hi - lo)),
+        symlog: None,
     })
 }
 
 struct PhaseDiagramPlot<'a> {
-    diagram: &'a PhaseDiagram,
+    diagram: DiagramView<'a>,
     frame: Frame,
     colours: ColourScale,
     title: String,
@@ -168,7 +210,7 @@ struct PhaseDiagramPlot<'a> {
 impl PhaseDiagramPlot<'_> {
     /// The heatmap as an RGB bitmap covering the plotting area pixel for pixel.
     fn bitmap(&self, (w, h): (u32, u32)) -> Vec<u8> {
-        let d = self.diagram;
+        let d = &self.diagram;
         let (nx, ny) = (d.x.len(), d.y.len());
         let (x0, x1) = self.frame.x.plot_range();
         let (y0, y1) = self.frame.y.plot_range();
@@ -191,17 +233,28 @@ impl PhaseDiagramPlot<'_> {
     }
 
     fn key_entries(&self) -> Vec<LegendEntry> {
-        let d = self.diagram;
+        let d = &self.diagram;
         let mut entries = Vec::new();
-        if let Some((low, high)) = ends(d.spec.measure) {
-            entries.push(LegendEntry::new(
-                low,
-                Swatch::Patch(self.colours.map.colour(0.1)),
-            ));
-            entries.push(LegendEntry::new(
-                high,
-                Swatch::Patch(self.colours.map.colour(0.9)),
-            ));
+        if let (Some((low, high)), Some(neutral)) =
+            (ends(d.measure, d.pair), d.measure.neutral_value())
+        {
+            // Only the phases that appear in the diagram (departures within rounding of the
+            // neutral value, as E₂₁ at r = 1, do not count; cf. `snap_rounding`).
+            let finite = || d.points.iter().map(|p| p.value).filter(|v| v.is_finite());
+            let scale = finite().fold(0.0f64, |a, v| a.max((v - neutral).abs()));
+            let noise = 1e-9 * scale;
+            if finite().any(|v| v < neutral - noise) {
+                entries.push(LegendEntry::new(
+                    low,
+                    Swatch::Patch(self.colours.map.colour(0.1)),
+                ));
+            }
+            if finite().any(|v| v > neutral + noise) {
+                entries.push(LegendEntry::new(
+                    high,
+                    Swatch::Patch(self.colours.map.colour(0.9)),
+                ));
+            }
         }
         for c in &self.contours {
             if !c.lines.is_empty() {
@@ -211,28 +264,13 @@ impl PhaseDiagramPlot<'_> {
         if d.masked.is_empty() {
             entries.push(LegendEntry::new("no masked cells", Swatch::Heading));
         }
-        for (reason, count) in &d.masked {
+        for (reason, count) in d.masked.iter() {
             entries.push(LegendEntry::new(
                 format!("masked: {} ({count} cells)", reason.description()),
                 Swatch::Patch(style::MASK_GREY),
             ));
         }
-        let g = &d.spec.grid;
-        let mut fixed = Vec::new();
-        for (p, text) in [
-            (Parameter::Ratio, "r"),
-            (Parameter::Coupling, "δ"),
-            (Parameter::Lambda, "λ"),
-            (Parameter::WeakStrength, "s₂"),
-        ] {
-            if p != g.x.parameter && p != g.y.parameter {
-                fixed.push(format!(
-                    "{text}\u{a0}=\u{a0}{}",
-                    format_compact(g.fixed.get(p))
-                ));
-            }
-        }
-        entries.push(LegendEntry::new(fixed.join(", "), Swatch::Heading));
+        entries.push(LegendEntry::new(d.fixed.clone(), Swatch::Heading));
         entries.push(LegendEntry::new(
             format!("{}\u{a0}×\u{a0}{} grid", d.x.len(), d.y.len()),
             Swatch::Heading,
@@ -279,7 +317,7 @@ impl Figure for PhaseDiagramPlot<'_> {
         draw_colour_bar(
             &key,
             &self.colours,
-            symbol(self.diagram.spec.measure),
+            &symbol(self.diagram.measure, self.diagram.pair),
             (0, bar_bottom),
         )?;
         draw_legend(&key, &self.key_entries(), bar_bottom + 16)?;
@@ -303,19 +341,117 @@ fn snap_rounding(mut values: Vec<f64>) -> Vec<f64> {
     values
 }
 
+/// The values of the rotation family held fixed, for the key.
+fn rotation_fixed(diagram: &PhaseDiagram) -> String {
+    let g = &diagram.spec.grid;
+    let mut fixed = Vec::new();
+    for (p, text) in [
+        (Parameter::Ratio, "r"),
+        (Parameter::Coupling, "δ"),
+        (Parameter::Lambda, "λ"),
+        (Parameter::WeakStrength, "s₂"),
+    ] {
+        if p != g.x.parameter && p != g.y.parameter {
+            fixed.push(format!(
+                "{text}\u{a0}=\u{a0}{}",
+                format_compact(g.fixed.get(p))
+            ));
+        }
+    }
+    fixed.join(", ")
+}
+
 /// Draw `diagram` as a heatmap with colour bar, phase boundary and masks, and write
-/// `<dir>/<name>.{png,svg}` and its data `<dir>/<name>.csv` (one line per grid point).
+/// `<dir>/<name>.{png,svg,pdf}` and its data `<dir>/<name>.csv` (one line per grid point).
 pub fn phase_diagram_figure(
     diagram: &PhaseDiagram,
     dir: &Path,
     options: &PhaseDiagramOptions,
 ) -> Result<Written> {
     let grid = &diagram.spec.grid;
+    let view = DiagramView {
+        measure: diagram.spec.measure,
+        pair: (2, 1),
+        x: &diagram.x,
+        y: &diagram.y,
+        points: &diagram.points,
+        masked: &diagram.masked,
+        fixed: rotation_fixed(diagram),
+    };
     let frame = Frame::new(cell_axis(&grid.x), cell_axis(&grid.y));
-    let colours = colour_scale(diagram, options)?;
-    let measure = diagram.spec.measure;
-    let xs: Vec<f64> = diagram.x.iter().map(|&v| frame.x.to_plot(v)).collect();
-    let ys: Vec<f64> = diagram.y.iter().map(|&v| frame.y.to_plot(v)).collect();
+    let title = diagram.spec.measure.label().to_string();
+    draw_diagram(view, frame, title, dir, options, diagram.to_table()?)
+}
+
+/// Draw the phase diagram of a system (two of its strengths, or a strength and λ) as
+/// [`phase_diagram_figure`] draws the rotation family's, for the measure of the pair (j, i),
+/// and write `<dir>/<name>.{png,svg,pdf}` with its data `<dir>/<name>.csv`.
+pub fn system_diagram_figure(
+    diagram: &SystemDiagram,
+    dir: &Path,
+    options: &PhaseDiagramOptions,
+) -> Result<Written> {
+    let spec = &diagram.spec;
+    let pair = (spec.response + 1, spec.feature + 1);
+    let swept = [spec.x.parameter, spec.y.parameter];
+    let mut fixed: Vec<String> = diagram
+        .strengths
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| !swept.contains(&gstarve_core::sweeps::SystemParameter::Strength(k)))
+        .take(6)
+        .map(|(k, &s)| format!("s{}\u{a0}=\u{a0}{}", subscript(k + 1), format_compact(s)))
+        .collect();
+    if diagram.strengths.len() > 6 + 2 {
+        fixed.push("…".into());
+    }
+    if !swept.contains(&gstarve_core::sweeps::SystemParameter::Lambda) {
+        fixed.push(format!("λ\u{a0}=\u{a0}{}", format_compact(spec.lambda)));
+    }
+    let view = DiagramView {
+        measure: spec.measure,
+        pair,
+        x: &diagram.x,
+        y: &diagram.y,
+        points: &diagram.points,
+        masked: &diagram.masked,
+        fixed: fixed.join(", "),
+    };
+    let frame = Frame::new(system_cell_axis(&spec.x), system_cell_axis(&spec.y));
+    let (zj, si) = (subscript(pair.0), subscript(pair.1));
+    let what = match spec.measure {
+        Measure::Elasticity => format!(
+            "elasticity {} = ∂log|z{zj}*|/∂log s{si}²",
+            symbol(spec.measure, pair)
+        ),
+        Measure::StarvationRatio => format!("ratio ρ = z{zj}*(s)/z{zj}*(s{si} := s{zj})"),
+        Measure::SdRecovery(SdMatching::Lambda) => {
+            format!("SD recovery z{zj}*(SD)/z{zj}*(L2), same λ")
+        }
+        Measure::SdRecovery(SdMatching::FinalLoss) => {
+            format!("SD recovery z{zj}*(SD)/z{zj}*(L2), same loss")
+        }
+        Measure::LearningTime => format!("learning time τ₉₀ of z{zj}"),
+        // A system's diagram refuses this measure (gstarve_core's system_diagram validate).
+        Measure::MaxMargin => format!("limit elasticity {} (λ → 0)", symbol(spec.measure, pair)),
+    };
+    let title = format!("{what}, {} features", diagram.strengths.len());
+    draw_diagram(view, frame, title, dir, options, diagram.to_table()?)
+}
+
+fn draw_diagram(
+    view: DiagramView,
+    frame: Frame,
+    default_title: String,
+    dir: &Path,
+    options: &PhaseDiagramOptions,
+    table: Table,
+) -> Result<Written> {
+    let colours = colour_scale(&view, options)?;
+    let measure = view.measure;
+    let (j, _) = view.pair;
+    let xs: Vec<f64> = view.x.iter().map(|&v| frame.x.to_plot(v)).collect();
+    let ys: Vec<f64> = view.y.iter().map(|&v| frame.y.to_plot(v)).collect();
     let field = |values: Vec<f64>| {
         GridField {
             xs: &xs,
@@ -328,37 +464,40 @@ pub fn phase_diagram_figure(
     if let Some(neutral) = measure.neutral_value() {
         contours.push(LabelledContour {
             lines: field(snap_rounding(
-                diagram.points.iter().map(|p| p.boundary).collect(),
+                view.points.iter().map(|p| p.boundary).collect(),
             )),
             style: CurveStyle::new(BLACK, Dash::Solid),
             label: format!(
                 "phase boundary {}\u{a0}=\u{a0}{}",
-                symbol(measure),
+                symbol(measure, view.pair),
                 format_significant(neutral, 1)
             ),
         });
         let denominator: Vec<f64> = match measure {
-            Measure::StarvationRatio => diagram.points.iter().map(|p| p.reference).collect(),
-            _ => diagram.points.iter().map(|p| p.responses[1]).collect(),
+            Measure::StarvationRatio => view.points.iter().map(|p| p.reference).collect(),
+            _ => view.points.iter().map(|p| p.responses[1]).collect(),
         };
+        let zj = subscript(j);
         let label = match measure {
-            Measure::StarvationRatio => "z₂*(s₂,s₂)\u{a0}=\u{a0}0: feature 2 flips sign",
-            _ => "z₂*\u{a0}=\u{a0}0: feature 2 flips sign",
+            Measure::StarvationRatio if view.pair == (2, 1) => {
+                "z₂*(s₂,s₂)\u{a0}=\u{a0}0: feature 2 flips sign".to_string()
+            }
+            Measure::StarvationRatio => {
+                format!("reference z{zj}*\u{a0}=\u{a0}0: feature {j} flips sign")
+            }
+            _ => format!("z{zj}*\u{a0}=\u{a0}0: feature {j} flips sign"),
         };
         contours.push(LabelledContour {
             lines: field(snap_rounding(denominator)),
             style: CurveStyle::new(BLACK, Dash::Dashed).width(style::width::GUIDE),
-            label: label.to_string(),
+            label,
         });
     }
     let plot = PhaseDiagramPlot {
-        diagram,
+        diagram: view,
         frame,
         colours,
-        title: options
-            .title
-            .clone()
-            .unwrap_or_else(|| measure.label().to_string()),
+        title: options.title.clone().unwrap_or(default_title),
         contours,
     };
     write_figure(
@@ -367,6 +506,6 @@ pub fn phase_diagram_figure(
         &options.name,
         options.size,
         options.formats,
-        diagram.to_table()?,
+        table,
     )
 }

@@ -8,9 +8,9 @@ use plotters::prelude::*;
 
 use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
-use super::legend::{draw_legend, LegendEntry, Swatch};
-use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::{format_compact, strengths_summary, subscript};
+use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
+use super::style::{self, okabe_ito, ColourMap, Dash, FigureSize};
+use super::ticks::{coupling_note, format_compact, strengths_summary, subscript};
 use gstarve_core::error::Result;
 use gstarve_core::model::Regulariser;
 use gstarve_core::output::{Cell, Table};
@@ -74,11 +74,39 @@ impl Figure for ResponsesPlot<'_> {
                 }
             }
         }
-        let mut entries: Vec<LegendEntry> = self
-            .responses
-            .iter()
-            .map(|(_, label, colour)| LegendEntry::new(label.clone(), Swatch::Patch(*colour)))
-            .collect();
+        let key = key.margin(30, 10, 12, 6);
+        let mut top = 0;
+        let mut entries: Vec<LegendEntry> = Vec::new();
+        if self.responses.len() <= style::SERIES.len() {
+            entries.extend(
+                self.responses.iter().map(|(_, label, colour)| {
+                    LegendEntry::new(label.clone(), Swatch::Patch(*colour))
+                }),
+            );
+        } else {
+            // More responses than distinct colours: a colour bar over their indices.
+            let (first, last) = (
+                self.responses[0].0 + 1,
+                self.responses[self.responses.len() - 1].0 + 1,
+            );
+            let (_, height) = key.dim_in_pixel();
+            let bottom = (height as f64 * 0.55) as i32;
+            let scale = ColourScale {
+                map: ColourMap::Series,
+                lo: first as f64,
+                hi: last as f64,
+                scale: Scale::Linear,
+                extend_low: false,
+                extend_high: false,
+                symlog: None,
+            };
+            let title = format!(
+                "response zⱼ, {} of j\u{a0}=\u{a0}{first}…{last}",
+                self.responses.len()
+            );
+            draw_colour_bar(&key, &scale, &title, (0, bottom))?;
+            top = bottom + 12;
+        }
         let black = |dash| Swatch::Line(CurveStyle::new(okabe_ito::BLACK, dash));
         if data.flow.is_some() {
             entries.push(LegendEntry::new("exact flow", black(Dash::Solid)));
@@ -90,7 +118,7 @@ impl Figure for ResponsesPlot<'_> {
         if data.z_star.is_some() {
             entries.push(LegendEntry::new("steady state z*", black(Dash::Dotted)));
         }
-        draw_legend(&key.margin(30, 10, 12, 6), &entries, 0)?;
+        draw_legend(&key, &entries, top)?;
         Ok(())
     }
 }
@@ -121,6 +149,7 @@ pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -
         AxisSpec::new("response zⱼ", y0, y1, Scale::Linear),
     );
     let strengths: Vec<String> = data.strengths.iter().map(|&s| format_compact(s)).collect();
+    let colours = style::series_colours(chosen.len());
     let responses_drawn = chosen
         .iter()
         .enumerate()
@@ -131,7 +160,7 @@ pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -
                 subscript(j + 1),
                 strengths[j]
             );
-            (j, label, style::series_colour(k))
+            (j, label, colours[k])
         })
         .collect();
     let title = options.title.clone().unwrap_or_else(|| {
@@ -144,8 +173,9 @@ pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -
             ),
         };
         format!(
-            "Responses, {}, {regulariser}",
-            strengths_summary(data.strengths.as_slice(), 4)
+            "Responses, {}{}, {regulariser}",
+            strengths_summary(data.strengths.as_slice(), 4),
+            coupling_note(data.coupling)
         )
     });
     let plot = ResponsesPlot {

@@ -65,6 +65,9 @@ const BORDERS_UP_TO: usize = 40;
 /// (with arrows on the colour bar for the entries beyond), so that a few outliers do not wash
 /// out a large matrix.
 const PERCENTILE_FROM: usize = 100;
+/// The colour scale turns symmetric-logarithmic when the largest |E_ji| (or its 99th percentile)
+/// exceeds the median |E_ji| this many times.
+const SYMLOG_FROM: f64 = 8.0;
 
 impl Figure for MatrixPlot<'_> {
     fn draw<DB: DrawingBackend>(
@@ -134,6 +137,15 @@ impl Figure for MatrixPlot<'_> {
         } else {
             LegendEntry::new("no masked cells", Swatch::Heading)
         });
+        if let Some(c) = self.colours.symlog {
+            entries.push(LegendEntry::new(
+                format!(
+                    "log colour scale: sign·log(1\u{a0}+\u{a0}|E|/{})",
+                    format_significant(c, 2)
+                ),
+                Swatch::Heading,
+            ));
+        }
         entries.push(LegendEntry::new(
             strengths_summary(self.matrix.strengths.as_slice(), 8),
             Swatch::Heading,
@@ -198,6 +210,17 @@ pub fn starvation_matrix_figure(
         largest
     };
     let limit = if limit > 0.0 { limit } else { 1.0 };
+    // A matrix whose typical entry is far below its largest (one dominant row or column, as a
+    // feature that every other one starves) would be near-white but for a few cells: colour it
+    // on a symmetric-log scale, linear within the median magnitude.
+    let nonzero: Vec<f64> = magnitudes.iter().copied().filter(|&m| m > 0.0).collect();
+    let median = nonzero.get(nonzero.len() / 2).copied().unwrap_or(0.0);
+    let symlog = (median > 0.0 && limit > SYMLOG_FROM * median).then_some(median);
+    let limit = if symlog.is_some() && largest > 0.0 {
+        largest
+    } else {
+        limit
+    };
     let clipped = largest > limit;
     let colours = ColourScale {
         map: ColourMap::Diverging,
@@ -206,6 +229,7 @@ pub fn starvation_matrix_figure(
         scale: Scale::Linear,
         extend_low: clipped,
         extend_high: clipped,
+        symlog,
     };
     let title = options
         .title

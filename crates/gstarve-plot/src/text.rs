@@ -1,9 +1,10 @@
 //! The PNG canvas: plotters' bitmap backend, supersampled and with properly spaced text.
 //!
-//! - Supersampling: figures draw in logical pixels; this backend scales every primitive by
-//!   [`SUPERSAMPLING`] into a larger buffer, which [`downsample`] averages back to the requested
-//!   size, so edges of lines, markers and text are anti-aliased (plotters' bitmap backend alone
-//!   draws aliased staircases).
+//! - Supersampling: figures draw in logical pixels; this backend scales every primitive by an
+//!   integer factor k ≥ [`SUPERSAMPLING`] into a larger buffer, which [`downsample`] averages
+//!   back to the requested size (or [`resample`] to another resolution), so edges of lines,
+//!   markers and text are anti-aliased (plotters' bitmap backend alone draws aliased
+//!   staircases).
 //! - Text: plotters' own `ab_glyph` path places each glyph at a truncated integer advance and
 //!   drops its left side bearing, which spaces letters unevenly ("matri x"); here glyphs of the
 //!   bundled DejaVu Sans are placed at subpixel positions with kerning, anchored and rotated as
@@ -26,19 +27,74 @@ pub(crate) struct GlyphCanvas<'a> {
     inner: BitMapBackend<'a>,
     font: Option<FontRef<'static>>,
     logical: (u32, u32),
+    /// Physical pixels per logical pixel along each axis.
+    k: u32,
 }
 
 impl<'a> GlyphCanvas<'a> {
-    /// Draw a figure of `logical` size into `buffer`, an RGB buffer of
-    /// [`SUPERSAMPLING`]² times as many pixels.
-    pub(crate) fn with_buffer(buffer: &'a mut [u8], logical: (u32, u32)) -> Self {
-        let k = SUPERSAMPLING;
+    /// Draw a figure of `logical` size into `buffer`, an RGB buffer of k² times as many pixels.
+    pub(crate) fn with_buffer(buffer: &'a mut [u8], logical: (u32, u32), k: u32) -> Self {
         Self {
             inner: BitMapBackend::with_buffer(buffer, (logical.0 * k, logical.1 * k)),
             font: FontRef::try_from_slice(DEJAVU_SANS).ok(),
             logical,
+            k,
         }
     }
+
+    /// A logical coordinate → the physical one (the centre of its k × k block).
+    fn up(&self, (x, y): BackendCoord) -> BackendCoord {
+        let k = self.k as i32;
+        (x * k + k / 2, y * k + k / 2)
+    }
+}
+
+/// Area-average an RGB image of `from` pixels to `to` pixels (each output pixel the mean of the
+/// source area it covers, fractional pixels weighted by their overlap): a box filter for any
+/// downscaling ratio, separable.
+pub(crate) fn resample(src: &[u8], from: (u32, u32), to: (u32, u32)) -> Vec<u8> {
+    let (sw, sh) = (from.0 as usize, from.1 as usize);
+    let (dw, dh) = (to.0 as usize, to.1 as usize);
+    // Weights of the source pixels covered by output pixel i: [(index, weight)], summing to 1.
+    let spans = |n_src: usize, n_dst: usize| -> Vec<Vec<(usize, f32)>> {
+        let ratio = n_src as f64 / n_dst as f64;
+        (0..n_dst)
+            .map(|i| {
+                let (a, b) = (i as f64 * ratio, ((i + 1) as f64 * ratio).min(n_src as f64));
+                let mut w = Vec::new();
+                let mut j = a.floor() as usize;
+                while (j as f64) < b && j < n_src {
+                    let overlap = (b.min(j as f64 + 1.0) - a.max(j as f64)) / (b - a);
+                    if overlap > 0.0 {
+                        w.push((j, overlap as f32));
+                    }
+                    j += 1;
+                }
+                w
+            })
+            .collect()
+    };
+    let (xs, ys) = (spans(sw, dw), spans(sh, dh));
+    // Output row by output row: the covered source rows averaged into one row, then its columns,
+    // so that only one source row of floats is held beside the output.
+    let mut row = vec![0f32; sw * 3];
+    let mut out = vec![0u8; dw * dh * 3];
+    for (y, span) in ys.iter().enumerate() {
+        row.fill(0.0);
+        for &(j, w) in span {
+            let src_row = &src[j * sw * 3..(j + 1) * sw * 3];
+            for (acc, &v) in row.iter_mut().zip(src_row) {
+                *acc += w * v as f32;
+            }
+        }
+        for (x, xspan) in xs.iter().enumerate() {
+            for c in 0..3 {
+                let v: f32 = xspan.iter().map(|&(i, w)| w * row[i * 3 + c]).sum();
+                out[(y * dw + x) * 3 + c] = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
 }
 
 /// Average k × k blocks of a supersampled RGB buffer into the logical image.
@@ -64,21 +120,15 @@ pub(crate) fn downsample(physical: &[u8], (w, h): (u32, u32)) -> Vec<u8> {
     out
 }
 
-/// A logical coordinate → the physical one.
-fn up((x, y): BackendCoord) -> BackendCoord {
-    let k = SUPERSAMPLING as i32;
-    (x * k + k / 2, y * k + k / 2)
-}
-
 /// A style with its stroke width scaled to physical pixels.
-struct Thick<'s, S: BackendStyle>(&'s S);
+struct Thick<'s, S: BackendStyle>(&'s S, u32);
 
 impl<S: BackendStyle> BackendStyle for Thick<'_, S> {
     fn color(&self) -> BackendColor {
         self.0.color()
     }
     fn stroke_width(&self) -> u32 {
-        self.0.stroke_width() * SUPERSAMPLING
+        self.0.stroke_width() * self.1
     }
 }
 
@@ -100,7 +150,7 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
     }
 
     fn draw_pixel(&mut self, point: BackendCoord, color: BackendColor) -> Result<(), Failure<'a>> {
-        let k = SUPERSAMPLING as i32;
+        let k = self.k as i32;
         for dy in 0..k {
             for dx in 0..k {
                 self.inner
@@ -116,7 +166,8 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
         to: BackendCoord,
         style: &S,
     ) -> Result<(), Failure<'a>> {
-        self.inner.draw_line(up(from), up(to), &Thick(style))
+        self.inner
+            .draw_line(self.up(from), self.up(to), &Thick(style, self.k))
     }
 
     fn draw_rect<S: BackendStyle>(
@@ -126,16 +177,16 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
         style: &S,
         fill: bool,
     ) -> Result<(), Failure<'a>> {
-        let k = SUPERSAMPLING as i32;
+        let k = self.k as i32;
         let (a, b) = if fill {
             (
                 (upper_left.0 * k, upper_left.1 * k),
                 (bottom_right.0 * k + k - 1, bottom_right.1 * k + k - 1),
             )
         } else {
-            (up(upper_left), up(bottom_right))
+            (self.up(upper_left), self.up(bottom_right))
         };
-        self.inner.draw_rect(a, b, &Thick(style), fill)
+        self.inner.draw_rect(a, b, &Thick(style, self.k), fill)
     }
 
     fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
@@ -143,8 +194,9 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
         path: I,
         style: &S,
     ) -> Result<(), Failure<'a>> {
-        self.inner
-            .draw_path(path.into_iter().map(up), &Thick(style))
+        let k = self.k;
+        let path: Vec<BackendCoord> = path.into_iter().map(|p| self.up(p)).collect();
+        self.inner.draw_path(path, &Thick(style, k))
     }
 
     fn draw_circle<S: BackendStyle>(
@@ -154,8 +206,12 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
         style: &S,
         fill: bool,
     ) -> Result<(), Failure<'a>> {
-        self.inner
-            .draw_circle(up(center), radius * SUPERSAMPLING, &Thick(style), fill)
+        self.inner.draw_circle(
+            self.up(center),
+            radius * self.k,
+            &Thick(style, self.k),
+            fill,
+        )
     }
 
     fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
@@ -163,8 +219,9 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
         vert: I,
         style: &S,
     ) -> Result<(), Failure<'a>> {
-        self.inner
-            .fill_polygon(vert.into_iter().map(up), &Thick(style))
+        let k = self.k;
+        let vert: Vec<BackendCoord> = vert.into_iter().map(|p| self.up(p)).collect();
+        self.inner.fill_polygon(vert, &Thick(style, k))
     }
 
     fn blit_bitmap(
@@ -173,7 +230,7 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
         (w, h): (u32, u32),
         src: &[u8],
     ) -> Result<(), Failure<'a>> {
-        let k = SUPERSAMPLING as usize;
+        let k = self.k as usize;
         let (pw, ph) = (w as usize * k, h as usize * k);
         let mut scaled = vec![0u8; pw * ph * 3];
         for y in 0..ph {
@@ -183,7 +240,7 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
                 scaled[to..to + 3].copy_from_slice(&src[from..from + 3]);
             }
         }
-        let k = SUPERSAMPLING as i32;
+        let k = self.k as i32;
         self.inner
             .blit_bitmap((pos.0 * k, pos.1 * k), (pw as u32, ph as u32), &scaled)
     }
@@ -196,9 +253,9 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
     ) -> Result<(), Failure<'a>> {
         let colour = style.color();
         let Some(font) = &self.font else {
-            return self.inner.draw_text(text, style, up(pos));
+            return self.inner.draw_text(text, style, self.up(pos));
         };
-        let k = SUPERSAMPLING as f32;
+        let k = self.k as f32;
         if colour.alpha == 0.0 {
             return Ok(());
         }
@@ -259,5 +316,30 @@ impl<'a> DrawingBackend for GlyphCanvas<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resampling_averages_areas() {
+        // At the supersampling ratio it is the block average of `downsample`.
+        let (w, h) = (5u32, 4u32);
+        let k = SUPERSAMPLING;
+        let physical: Vec<u8> = (0..(w * k * h * k * 3) as usize)
+            .map(|i| ((i * 37) % 251) as u8)
+            .collect();
+        let a = downsample(&physical, (w, h));
+        let b = resample(&physical, (w * k, h * k), (w, h));
+        assert!(a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 1));
+        // Columns 0/255 alternating, 3 → 2 pixels: each output pixel covers 1.5 source pixels,
+        // [0, 1.5) = 0·1 + 255·0.5 → 85 and [1.5, 3) = 255·0.5 + 0·1 → 85 (for 0, 255, 0).
+        let src: Vec<u8> = [0u8, 255, 0].iter().flat_map(|&v| [v, v, v]).collect();
+        assert_eq!(resample(&src, (3, 1), (2, 1)), vec![85, 85, 85, 85, 85, 85]);
+        // A uniform image stays uniform at any ratio.
+        let grey = vec![77u8; 7 * 5 * 3];
+        assert!(resample(&grey, (7, 5), (3, 2)).iter().all(|&v| v == 77));
     }
 }

@@ -161,3 +161,13 @@ mod summary_tests {
         );
     }
 }
+
+/// ", δ = …" for a member of the rotation family, for titles; empty otherwise.
+pub(crate) fn coupling_note(coupling: Option<f64>) -> String {
+    coupling.map_or_else(String::new, |d| {
+        format!(
+            ", δ\u{a0}=\u{a0}{}",
+            format_compact(d).replace('-', "\u{2212}")
+        )
+    })
+}

@@ -178,7 +178,7 @@ pub struct PointRecord {
 }
 
 impl PointRecord {
-    fn masked(reason: MaskReason, responses: [f64; 2]) -> Self {
+    pub(crate) fn masked(reason: MaskReason, responses: [f64; 2]) -> Self {
         Self {
             value: f64::NAN,
             mask: Some(reason),
@@ -189,7 +189,7 @@ impl PointRecord {
         }
     }
 
-    fn value(value: f64, responses: [f64; 2], boundary: f64, reference: f64) -> Self {
+    pub(crate) fn value(value: f64, responses: [f64; 2], boundary: f64, reference: f64) -> Self {
         Self {
             value,
             mask: None,

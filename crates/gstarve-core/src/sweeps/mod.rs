@@ -8,6 +8,8 @@
 //! - [`learning_time`](mod@learning_time): τ₉₀ (any fraction) from the exact flow, with its resolution.
 //! - [`phase_diagram`](mod@phase_diagram): a measure over a grid, rows in parallel (rayon).
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji of any system.
+//! - [`system_diagram`](mod@system_diagram): a measure over two parameters (strengths, λ) of any
+//!   system.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - The paper's two-moons experiment with real networks over seeds, and the real network
 //!   against its linearised flow and GD over widths, are in `gstarve_net::experiments`.
@@ -41,6 +43,7 @@ pub mod progress;
 pub mod rotation;
 pub mod shards;
 pub mod starvation_matrix;
+pub mod system_diagram;
 
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
@@ -53,3 +56,6 @@ pub use rotation::{
 };
 pub use shards::{config_hash, merge_shards, Exact, Shard, ShardFile, ShardRow};
 pub use starvation_matrix::{starvation_matrix, starvation_matrix_of, StarvationMatrix};
+pub use system_diagram::{
+    system_diagram, SystemAxis, SystemDiagram, SystemDiagramSpec, SystemParameter,
+};

@@ -248,6 +248,26 @@ impl FeatureSystem {
         next.labels = self.labels.clone();
         Ok(next)
     }
+
+    /// The coupling δ when this is a member of the rotation family (docs/theory.md §5.4), i.e. a
+    /// 2 × 2 coupling U = [[√(1−δ²), −δ], [δ, √(1−δ²)]] (to 1e-12): δ = U₂₁. `None` otherwise.
+    pub fn rotation_coupling(&self) -> Option<f64> {
+        let u = &self.coupling;
+        if u.shape() != (2, 2) {
+            return None;
+        }
+        let delta = u[(1, 0)];
+        let c = (1.0 - delta * delta).max(0.0).sqrt();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12;
+        (close(u[(0, 0)], c) && close(u[(1, 1)], c) && close(u[(0, 1)], -delta)).then_some(delta)
+    }
+
+    /// [`FeatureSystem::with_strengths`] without the features and without re-checking the
+    /// coupling, which this system's construction already validated (the strengths are
+    /// checked): for sweeps that substitute strengths at every grid point.
+    pub(crate) fn with_strengths_of_valid_coupling(&self, strengths: DVector<f64>) -> Result<Self> {
+        Self::from_orthonormal_coupling(strengths, self.coupling.clone())
+    }
 }
 
 /// max_ij |(AᵀA − I)_ij| for a matrix A with (supposedly) orthonormal columns;

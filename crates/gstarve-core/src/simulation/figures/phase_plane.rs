@@ -278,6 +278,9 @@ pub struct PhasePlaneData {
     pub spec: PhasePlaneSpec,
     /// The system's strengths s₁ … s_r.
     pub strengths: Vec<f64>,
+    /// The coupling δ when the system is a member of the rotation family
+    /// ([`FeatureSystem::rotation_coupling`]).
+    pub coupling: Option<f64>,
     /// The runs, in the order flow, GD, dual, SD, decoupled (those asked for).
     pub paths: Vec<PlanePath>,
     /// The L2 steady state, then the SD and the decoupled one when their runs are drawn.
@@ -414,6 +417,7 @@ impl PhasePlaneData {
         Ok(Self {
             spec: *spec,
             strengths,
+            coupling: system.rotation_coupling(),
             paths: runs,
             steady,
             window,

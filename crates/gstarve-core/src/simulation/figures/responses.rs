@@ -14,7 +14,7 @@ use crate::systems::FeatureSystem;
 /// Most GD states recorded on a logarithmic time axis (all steps below this).
 pub const MAX_GD_POINTS: usize = 100_001;
 /// Responses drawn when none are chosen: the first this many.
-pub const DEFAULT_RESPONSES: usize = 7;
+pub const DEFAULT_RESPONSES: usize = 12;
 /// Output points of the flow and of GD on a linear time axis.
 const LINEAR_POINTS: usize = 2001;
 
@@ -63,6 +63,9 @@ pub struct ResponsesData {
     pub spec: ResponsesSpec,
     /// The system's strengths s₁ … s_r (r = the number of responses recorded).
     pub strengths: Vec<f64>,
+    /// The coupling δ when the system is a member of the rotation family
+    /// ([`FeatureSystem::rotation_coupling`]).
+    pub coupling: Option<f64>,
     /// The responses to draw, 0-based.
     pub chosen: Vec<usize>,
     /// The first time of a logarithmic axis: η when GD is run, else τ_end·10⁻⁴.
@@ -118,6 +121,7 @@ impl ResponsesData {
         Ok(Self {
             spec: spec.clone(),
             strengths: system.strengths().iter().copied().collect(),
+            coupling: system.rotation_coupling(),
             chosen,
             first_time,
             flow,
