@@ -109,7 +109,7 @@ def phase_diagram(
     "log")`` with parameter one of ``ratio`` (r = s₁/s₂), ``coupling`` (δ), ``lambda``, ``s2``;
     ``grid`` points per axis. The parameters not swept take ``ratio``, ``delta``, ``lam`` and
     ``s2``. Points where the measure is undefined are masked with their reason, never filled in.
-    Runs in parallel without the GIL; Ctrl-C stops it within about a grid row.
+    Runs in parallel without the GIL; Ctrl-C stops it at the next grid point.
     """
     inner = _core.phase_diagram(
         measure,

@@ -70,7 +70,7 @@ def test_result_shapes_and_dtypes():
     fp = system.fixed_point(lam=0.05)
     assert fp.z.shape == (3,) and fp.margins.shape == (7,) and fp.alpha.shape == (7,)
     assert fp.sensitivity.shape == (3, 3) and fp.elasticity.shape == (3, 3)
-    assert fp.z.dtype == np.float64 and fp.sensitivity.flags.c_contiguous
+    assert fp.z.dtype == np.float64 and fp.sensitivity.dtype == np.float64
     np.testing.assert_allclose(fp.margins, system.u @ fp.z, rtol=1e-13, atol=1e-13)
     runs = system.simulate(methods=["gd", "flow"], lam=0.05, steps=100, points=11)
     assert runs["gd"].z.shape == (11, 3) and runs["gd"].tau.shape == (11,)

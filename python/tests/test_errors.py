@@ -11,7 +11,7 @@ import gstarve
 
 def test_rejected_values_carry_the_cli_message(cli):
     cases = [
-        (lambda: gstarve.System.rotation((-1, 2), 0.5), ["fixed-point", "--strengths", "-1,2", "--coupling", "0.5"]),
+        (lambda: gstarve.System.rotation((-1, 2), 0.5), ["fixed-point", "--strengths=-1,2", "--coupling", "0.5"]),
         (lambda: gstarve.System.rotation((1, 2, 3), 0.5), None),
         (lambda: gstarve.System.rotation((4, 2), 0.5).fixed_point(lam=-1), ["fixed-point", "--strengths", "4,2", "--coupling", "0.5", "--lambda", "-1"]),
         (lambda: gstarve.System.rotation((40, 2), 0.5).simulate(eta=0.05, steps=10), ["simulate", "--strengths", "40,2", "--coupling", "0.5", "--steps", "10"]),
@@ -80,7 +80,8 @@ def test_bad_input_raises_value_error(call, message):
 def test_numerical_failure_raises_numerical_error():
     system = gstarve.System.rotation((40, 2), 0.5)
     with pytest.raises(gstarve.NumericalError, match="diverged"):
-        system.simulate(methods=["gd"], eta=1.0, steps=200, allow_unstable=True, fixed_point=False)
+        # η·λ = 3 > 2: the weight-decay part alone doubles |z| every step.
+        system.simulate(methods=["gd"], eta=300.0, steps=2000, allow_unstable=True, fixed_point=False)
     with pytest.raises(gstarve.NumericalError, match="budget|steps"):
         system.simulate(methods=["flow"], t_end=1e4, max_steps=20, method="dopri5", fixed_point=False)
     assert issubclass(gstarve.NumericalError, RuntimeError)

@@ -88,7 +88,10 @@ pub fn coupling_view<'py>(
 /// A serialisable library value (solver statistics, a check row, a truncation) as the Python
 /// object its JSON would load as: dicts, lists, floats, ints, strings, `None` (non-finite
 /// numbers, which JSON writes as null, stay floats here).
-pub fn to_python<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+pub fn to_python<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
     let tree = serde_json::to_value(value)
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot encode: {e}")))?;
     json_to_python(py, &tree)

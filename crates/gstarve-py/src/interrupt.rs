@@ -15,10 +15,11 @@
 //!   interrupted). Short calls never re-attach: the check costs nothing below [`POLL`].
 //! - [`compute_sweep`]: sweeps, whose work runs on rayon's threads while the caller waits; the
 //!   sweep runs on a worker thread, the calling thread waits without the GIL and checks for
-//!   signals every [`POLL`], and on Ctrl-C raises a flag that the next row's report obeys.
+//!   signals every [`POLL`], and on Ctrl-C raises a flag that the sweep obeys at its next point
+//!   (`ProgressObserver::poll`, between the points of a row).
 //!
 //! The latency of Ctrl-C is the time between two reports: an output point of a flow, a recorded
-//! GD step, a Newton iteration, a row of a phase diagram (per worker thread). A dense
+//! GD step, a Newton iteration, a point of a phase diagram (per worker thread). A dense
 //! decomposition (the SVD of YΦ, the eigendecomposition of YΘY) reports only its start and end
 //! and is not interrupted in its middle.
 //!
@@ -115,6 +116,9 @@ impl ProgressObserver for CancelFlag {
     }
     fn advance(&self, _done: usize, _total: usize) {
         self.poll();
+    }
+    fn poll(&self) {
+        CancelFlag::poll(self);
     }
 }
 

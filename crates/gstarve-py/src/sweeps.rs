@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use gstarve_core::sweeps::measures::{MaskReason, Measure};
-use gstarve_core::sweeps::phase_diagram::{phase_diagram as compute_diagram, PhaseDiagram, PhaseDiagramSpec};
+use gstarve_core::sweeps::phase_diagram::{
+    phase_diagram as compute_diagram, PhaseDiagram, PhaseDiagramSpec,
+};
 use gstarve_plot::{phase_diagram_figure, Formats, PhaseDiagramOptions};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
@@ -32,7 +34,11 @@ pub struct PyPhaseDiagram {
 
 impl PyPhaseDiagram {
     /// One field of every point as an ny × nx array (rows: y, columns: x).
-    fn field<'py>(&self, py: Python<'py>, f: impl Fn(&gstarve_core::sweeps::PointRecord) -> f64) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn field<'py>(
+        &self,
+        py: Python<'py>,
+        f: impl Fn(&gstarve_core::sweeps::PointRecord) -> f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let d = &self.diagram;
         let values: Vec<f64> = d.points.iter().map(f).collect();
         PyArray1::from_vec(py, values).reshape([d.y.len(), d.x.len()])
@@ -195,7 +201,15 @@ impl PyPhaseDiagram {
     /// Draw the figure into `dir` as `<name>.png` and/or `<name>.svg`, with `<name>.csv`;
     /// returns the paths written (images, then the CSV).
     #[pyo3(signature = (dir, name, png, svg, log_colour))]
-    fn plot(&self, py: Python<'_>, dir: PathBuf, name: String, png: bool, svg: bool, log_colour: bool) -> PyResult<Vec<PathBuf>> {
+    fn plot(
+        &self,
+        py: Python<'_>,
+        dir: PathBuf,
+        name: String,
+        png: bool,
+        svg: bool,
+        log_colour: bool,
+    ) -> PyResult<Vec<PathBuf>> {
         let options = PhaseDiagramOptions {
             name,
             formats: Formats { png, svg },

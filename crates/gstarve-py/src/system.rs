@@ -17,7 +17,9 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{array1, array2, array2_masked, coupling_view, matrix, strengths_view, to_python, vector};
+use crate::convert::{
+    array1, array2, array2_masked, coupling_view, matrix, strengths_view, to_python, vector,
+};
 use crate::errors::{invalid, IntoPy};
 use crate::interrupt::compute;
 
@@ -121,7 +123,11 @@ fn check_rank(rank: usize, examples: usize) -> PyResult<()> {
 }
 
 /// The rows of a matrix as a 2-D array.
-fn rows_array<'py>(py: Python<'py>, rows: &[Vec<f64>], width: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+fn rows_array<'py>(
+    py: Python<'py>,
+    rows: &[Vec<f64>],
+    width: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
     PyArray1::from_vec(py, flat).reshape([rows.len(), width])
 }
@@ -168,7 +174,9 @@ impl PySystem {
             check_rank(rank, n)?;
         }
         let (system, truncation) = compute(py, || match rank {
-            Some(rank) => FeatureSystem::random_top(n, rank, spectrum, seed).map(|(s, t)| (s, Some(t))),
+            Some(rank) => {
+                FeatureSystem::random_top(n, rank, spectrum, seed).map(|(s, t)| (s, Some(t)))
+            }
             None => FeatureSystem::random(n, spectrum, seed).map(|s| (s, None)),
         })?;
         Ok(Self {
@@ -192,7 +200,8 @@ impl PySystem {
             check_rank(rank, phi.nrows())?;
         }
         let (system, truncation) = compute(py, || match rank {
-            Some(rank) => FeatureSystem::from_features_top(&phi, &labels, Some(rank)).map(|(s, t)| (s, Some(t))),
+            Some(rank) => FeatureSystem::from_features_top(&phi, &labels, Some(rank))
+                .map(|(s, t)| (s, Some(t))),
             None => FeatureSystem::from_features(&phi, &labels).map(|s| (s, None)),
         })?;
         Ok(Self {
@@ -219,8 +228,9 @@ impl PySystem {
             check_rank(rank, kernel.nrows())?;
         }
         let floor = strength_floor.unwrap_or(DEFAULT_KERNEL_STRENGTH_FLOOR);
-        let (system, truncation) =
-            compute(py, || FeatureSystem::from_kernel_top(&kernel, &labels, floor, rank))?;
+        let (system, truncation) = compute(py, || {
+            FeatureSystem::from_kernel_top(&kernel, &labels, floor, rank)
+        })?;
         Ok(Self {
             truncation: Some(truncation),
             ..Self::plain(system)
@@ -239,7 +249,9 @@ impl PySystem {
 
     /// Write the system (format by extension, as `load`), atomically; z(0) too if it has one.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        compute(py, || self.system.save_with_initial(&path, self.initial.as_ref()))
+        compute(py, || {
+            self.system.save_with_initial(&path, self.initial.as_ref())
+        })
     }
 
     /// The strengths s (read-only view, no copy).
@@ -269,13 +281,18 @@ impl PySystem {
     /// What building the system dropped, or None.
     #[getter]
     fn truncation<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.truncation.as_ref().map(|t| to_python(py, t)).transpose()
+        self.truncation
+            .as_ref()
+            .map(|t| to_python(py, t))
+            .transpose()
     }
 
     /// The initial responses z(0) stored in the system file, or None.
     #[getter]
     fn initial<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
-        self.initial.as_ref().map(|z| array1(py, z.iter().copied().collect()))
+        self.initial
+            .as_ref()
+            .map(|z| array1(py, z.iter().copied().collect()))
     }
 
     /// Whether the system keeps the features Φ and labels it came from (θ-space GD needs them).
@@ -286,7 +303,13 @@ impl PySystem {
 
     /// The steady state with margins, α, residual, iterations and sensitivities (as
     /// `gstarve fixed-point --json`).
-    fn fixed_point(&self, py: Python<'_>, loss: &str, reg: &str, lam: f64) -> PyResult<PyFixedPoint> {
+    fn fixed_point(
+        &self,
+        py: Python<'_>,
+        loss: &str,
+        reg: &str,
+        lam: f64,
+    ) -> PyResult<PyFixedPoint> {
         let (loss, regulariser) = model(loss, reg, lam)?;
         let report = compute(py, || steady_state_report(&self.system, loss, regulariser))?;
         let fp = &report.steady_state;
@@ -296,7 +319,10 @@ impl PySystem {
             margins: vector(&fp.margins),
             alpha: fp.alpha.as_ref().map(vector),
             sensitivity: report.derivatives.as_ref().map(|d| array2(py, d).unbind()),
-            elasticity: report.elasticities.as_ref().map(|e| array2_masked(py, e).unbind()),
+            elasticity: report
+                .elasticities
+                .as_ref()
+                .map(|e| array2_masked(py, e).unbind()),
             residual: fp.residual,
             iterations: fp.iterations,
             method: fp.method,
@@ -331,7 +357,14 @@ impl PySystem {
             .map(|m| m.parse::<Method>().map_err(invalid))
             .collect::<PyResult<Vec<_>>>()?;
         let flow_method: FlowMethod = method.parse().map_err(invalid)?;
-        let flow = FlowOptions::new(t_end.unwrap_or(eta * steps as f64), points, rtol, atol, flow_method).py_err()?;
+        let flow = FlowOptions::new(
+            t_end.unwrap_or(eta * steps as f64),
+            points,
+            rtol,
+            atol,
+            flow_method,
+        )
+        .py_err()?;
         let flow = flow.with_tolerances(flow.tolerances().with_max_steps(max_steps).py_err()?);
         let initial = match z0 {
             Some(z) => Some(DVector::from_vec(vector("z0", &z)?)),
@@ -390,7 +423,10 @@ impl PySystem {
         for run in &report.runs {
             let d = PyDict::new(py);
             d.set_item("method", run.method)?;
-            d.set_item("step", PyArray1::from_vec(py, run.step.iter().map(|&k| k as u64).collect()))?;
+            d.set_item(
+                "step",
+                PyArray1::from_vec(py, run.step.iter().map(|&k| k as u64).collect()),
+            )?;
             d.set_item("tau", array1(py, run.tau.clone()))?;
             d.set_item("z", rows_array(py, &run.z, r)?)?;
             d.set_item("z_final", array1(py, run.z_final.clone()))?;
@@ -416,7 +452,9 @@ impl PySystem {
             tolerance_scale,
             ..CheckOptions::default()
         };
-        let rows = compute(py, || check_system(&self.system, loss, regulariser, &options))?;
+        let rows = compute(py, || {
+            check_system(&self.system, loss, regulariser, &options)
+        })?;
         let reason = if rows.is_empty() {
             Some(
                 nothing_to_check(&self.system, loss, regulariser)
@@ -436,4 +474,3 @@ impl PySystem {
         )
     }
 }
-

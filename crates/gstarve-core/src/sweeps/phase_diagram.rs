@@ -119,6 +119,7 @@ pub fn phase_diagram(spec: &PhaseDiagramSpec, progress: Progress) -> Result<Phas
             let mut state = RowState::default();
             let row = (0..x.len())
                 .map(|ix| {
+                    tracker.poll();
                     evaluate(
                         spec.measure,
                         &grid.family(ix, iy),
