@@ -18,6 +18,11 @@ Dynamics (docs/theory.md §3.2, L2 regulariser): dz/dtau = S^2 U^T sigma(-U z) -
          Starvation ratio rho = z2*(s1,s2,delta)/z2*(s2,s2,delta) for the 2-feature rotation
          family on a grid of r = s1/s2 in [1, 5] and delta in [0.05, 0.95] (docs/theory.md §7.2),
          steady states by scipy.optimize.fsolve; prints wall seconds and a few grid values.
+  fixed-point  python3 scipy_baseline.py fixed-point [--strengths 6,2] [--coupling 0.5]
+         [--lambda 0.01] [--calls 2000]
+         The L2 steady state of the 2-feature rotation family, z = (S^2/lambda) U^T sigma(-U z),
+         by scipy.optimize.fsolve from z = 0 (xtol 1e-12, as `phase`), building U per call as
+         System.rotation does; prints microseconds per call (best of --repeat) and z.
 
 Needs numpy and scipy (python3 -m venv v && v/bin/pip install numpy scipy)."""
 import argparse, json, sys, time
@@ -103,14 +108,31 @@ def cmd_phase(a):
                       "rho_center": rho[a.grid // 2, a.grid // 2]}))
 
 
+def cmd_fixed_point(a):
+    s1, s2 = (float(v) for v in a.strengths.split(","))
+    def solve():
+        c = np.sqrt(1 - a.coupling ** 2)
+        u = np.array([[c, -a.coupling], [a.coupling, c]])
+        s2v = np.array([s1 * s1, s2 * s2])
+        g = lambda z: z - (s2v / a.lam) * (u.T @ sigmoid(-(u @ z)))
+        return fsolve(g, np.zeros(2), xtol=1e-12)
+    def run():
+        for _ in range(a.calls):
+            z = solve()
+        return z
+    wall, z = best(run, a.repeat)
+    print(json.dumps({"method": "fixed-point-fsolve", "calls": a.calls,
+                      "us_per_call": wall / a.calls * 1e6, "z": list(z)}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("flow", "gd", "phase"):
+    for name in ("flow", "gd", "phase", "fixed-point"):
         q = sub.add_parser(name)
         q.add_argument("--lambda", dest="lam", type=float, default=0.01)
         q.add_argument("--repeat", type=int, default=3)
-        if name != "phase":
+        if name not in ("phase", "fixed-point"):
             q.add_argument("--system", required=True)
     fl = sub.choices["flow"]
     fl.add_argument("--t-end", type=float, default=1000.0)
@@ -125,8 +147,12 @@ def main():
     ph = sub.choices["phase"]
     ph.add_argument("--grid", type=int, default=64)
     ph.add_argument("--s2", type=float, default=2.0)
+    fp = sub.choices["fixed-point"]
+    fp.add_argument("--strengths", default="6,2")
+    fp.add_argument("--coupling", type=float, default=0.5)
+    fp.add_argument("--calls", type=int, default=2000)
     a = p.parse_args()
-    {"flow": cmd_flow, "gd": cmd_gd, "phase": cmd_phase}[a.cmd](a)
+    {"flow": cmd_flow, "gd": cmd_gd, "phase": cmd_phase, "fixed-point": cmd_fixed_point}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ use gstarve_core::theory::checks::{
     all_passed, check_multiclass, check_system, nothing_to_check, CheckOptions, PredictionCheck,
     Verdict,
 };
-use gstarve_core::theory::sensitivity::l2_sensitivity;
+use gstarve_core::theory::sensitivity::steady_state_report;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
@@ -304,33 +304,13 @@ pub fn fixed_point(a: &FixedPointArgs) -> Result<()> {
         return super::multiclass::fixed_point(mc, loaded.truncation, &a.model, a.json);
     }
     let (loss, regulariser) = a.model.model()?;
-    let dynamics = PrimalDynamics::new(&loaded.system, loss, regulariser)?;
-    let fp = steady_state(&dynamics)?;
+    let report = steady_state_report(&loaded.system, loss, regulariser)?;
+    let fp = &report.steady_state;
     let to_vec = |v: &DVector<f64>| v.iter().copied().collect::<Vec<f64>>();
     // Sensitivities (docs/theory.md §5.3): L2 by the implicit-function formula, SD identically
-    // zero.
-    let r = loaded.system.rank();
-    let (sensitivity, elasticity) = match (loss, regulariser) {
-        (Loss::Logistic, Regulariser::L2 { lambda }) => {
-            let sens = l2_sensitivity(&loaded.system, lambda)?;
-            // A non-finite elasticity is masked, as a missing one.
-            let elasticities = sens.elasticities.map(|e| e.filter(|v| v.is_finite()));
-            (
-                Some(matrix_rows(&sens.derivatives)),
-                Some(matrix_rows(&elasticities)),
-            )
-        }
-        (Loss::Logistic, Regulariser::SpectralDecoupling { .. })
-            if r == loaded.system.examples()
-                && loaded.system.strengths().iter().all(|&s| s > 0.0) =>
-        {
-            (
-                Some(vec![vec![0.0; r]; r]),
-                Some(vec![vec![Some(0.0); r]; r]),
-            )
-        }
-        _ => (None, None),
-    };
+    // zero where its closed form applies.
+    let sensitivity = report.derivatives.as_ref().map(matrix_rows);
+    let elasticity = report.elasticities.as_ref().map(matrix_rows);
     if a.json {
         let value = FixedPointJson {
             z: to_vec(&fp.responses),

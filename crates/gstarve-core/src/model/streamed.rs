@@ -94,6 +94,43 @@ pub(crate) fn weighted_gram(
     })
 }
 
+/// Up to this many features the Gram UᵀDU is summed row by row in scalar code: faer's blocked
+/// product costs microseconds of set-up per call, which dominated a whole two-feature Newton
+/// solve (a dozen products of 2 × 2 results).
+const SMALL_GRAM: usize = 8;
+
+/// [`weighted_gram_by_blocks`] for r ≤ [`SMALL_GRAM`]: Σᵢ dᵢ uᵢ uᵢᵀ over the rows uᵢ of U,
+/// the lower triangle summed and mirrored (exactly symmetric), weights filled in blocks of 64.
+fn small_weighted_gram(
+    u: &DMatrix<f64>,
+    mut weights: impl FnMut(usize, &mut [f64]),
+) -> DMatrix<f64> {
+    let (n, r) = u.shape();
+    let mut gram = DMatrix::<f64>::zeros(r, r);
+    let mut d = [0.0; 64];
+    let mut start = 0;
+    while start < n {
+        let rows = d.len().min(n - start);
+        weights(start, &mut d[..rows]);
+        for (offset, &di) in d[..rows].iter().enumerate() {
+            let i = start + offset;
+            for j in 0..r {
+                let w = di * u[(i, j)];
+                for l in 0..=j {
+                    gram[(j, l)] += w * u[(i, l)];
+                }
+            }
+        }
+        start += rows;
+    }
+    for j in 0..r {
+        for l in 0..j {
+            gram[(l, j)] = gram[(j, l)];
+        }
+    }
+    gram
+}
+
 /// UᵀDU for a given diagonal D = diag(d) (length n), by the same row blocks.
 pub(crate) fn diagonal_weighted_gram(u: &DMatrix<f64>, d: &[f64]) -> DMatrix<f64> {
     weighted_gram_by_blocks(u, |start, block| {
@@ -109,6 +146,9 @@ fn weighted_gram_by_blocks(
 ) -> DMatrix<f64> {
     let (n, r) = u.shape();
     let data = u.as_slice();
+    if r <= SMALL_GRAM {
+        return small_weighted_gram(u, weights);
+    }
     // At least r rows per block, so that each product is a rank-≥r update of the r × r result
     // (the scratch then costs no more than the result).
     let block = block_rows(r).max(r).min(n);

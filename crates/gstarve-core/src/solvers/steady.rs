@@ -264,6 +264,9 @@ fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyStat
     }))
 }
 
+/// Up to this many free features the Newton step is factorised by nalgebra rather than faer.
+const SMALL_HESSIAN: usize = 8;
+
 /// The Newton step −H⁻¹g with the Hessian H = U_fᵀ D U_f + W of the objective (docs/theory.md §12.4),
 /// D = diag(ℓ''(mᵢ)), or `None` if H is not numerically positive definite. H is formed by
 /// faer's blocked GEMM (in parallel for large systems) and factorised by its blocked Cholesky:
@@ -279,6 +282,15 @@ fn newton_step(
     let k = uf.ncols();
     // U_fᵀ D U_f by row blocks of U_f (faer's GEMM per block): no n × k copy of U_f.
     let gram = crate::model::streamed::diagonal_weighted_gram(uf, curvature.as_slice());
+    if k <= SMALL_HESSIAN {
+        // nalgebra's unblocked Cholesky: no set-up cost, which dominates faer's at this size.
+        let mut hessian = gram;
+        for j in 0..k {
+            hessian[(j, j)] += weights[j];
+        }
+        let llt = nalgebra::Cholesky::new(hessian)?;
+        return Some(-llt.solve(gradient));
+    }
     let mut hessian = faer::Mat::<f64>::from_fn(k, k, |i, j| gram[(i, j)]);
     for j in 0..k {
         hessian[(j, j)] += weights[j];

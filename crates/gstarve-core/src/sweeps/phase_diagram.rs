@@ -140,6 +140,7 @@ pub fn phase_diagram_rows(
             let mut state = RowState::default();
             let row = (0..nx)
                 .map(|ix| {
+                    tracker.poll();
                     evaluate(
                         spec.measure,
                         &grid.family(ix, iy),

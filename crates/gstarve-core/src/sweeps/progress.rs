@@ -13,6 +13,12 @@ pub trait ProgressObserver: Sync {
     fn advance(&self, done: usize, total: usize);
     /// The computation ended (finished or failed).
     fn end(&self) {}
+    /// Called between small pieces of work inside a unit (e.g. each point of a phase-diagram
+    /// row), from worker threads. Nothing by default; an observer may stop the computation here
+    /// (or in any of the calls above) by unwinding with `std::panic::resume_unwind`: the
+    /// computation keeps no state beyond its own stack, and its caller catches the unwinding
+    /// (the Python bindings stop on Ctrl-C this way).
+    fn poll(&self) {}
 }
 
 /// How a sweep reports progress.
@@ -64,6 +70,13 @@ impl<'a> Tracker<'a> {
             progress,
             done: AtomicUsize::new(0),
             total,
+        }
+    }
+
+    /// A piece of work inside a unit is done ([`ProgressObserver::poll`]).
+    pub fn poll(&self) {
+        if let Progress::Observer(o) = self.progress {
+            o.poll();
         }
     }
 

@@ -13,7 +13,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::{l2_steady_state, positive_lambda, sign};
 use crate::error::{Error, InputError, NumericalError, Result};
-use crate::model::{sigmoid_neg, sigmoid_prime};
+use crate::model::{sigmoid_neg, sigmoid_prime, Loss, PrimalDynamics, Regulariser};
 use crate::solvers::steady::SteadyState;
 use crate::systems::FeatureSystem;
 
@@ -50,6 +50,15 @@ pub struct Sensitivity {
 pub fn l2_sensitivity(system: &FeatureSystem, lambda: f64) -> Result<Sensitivity> {
     let lambda = positive_lambda(lambda)?;
     let steady_state = l2_steady_state(system, lambda)?;
+    l2_sensitivity_at(system, lambda, steady_state)
+}
+
+/// [`l2_sensitivity`] at a steady state already computed (λ > 0, logistic loss, L2 at this λ).
+fn l2_sensitivity_at(
+    system: &FeatureSystem,
+    lambda: f64,
+    steady_state: SteadyState,
+) -> Result<Sensitivity> {
     let u = system.coupling();
     let r = system.rank();
     let s2 = system.strengths_squared();
@@ -158,6 +167,55 @@ fn implicit_sensitivity(dynamics: &crate::model::PrimalDynamics) -> Result<Sensi
         (z[j].abs() > zero).then(|| s2[i] * derivatives[(j, i)] / z[j])
     });
     Ok(Sensitivity {
+        steady_state,
+        derivatives,
+        elasticities,
+    })
+}
+
+/// A steady state with the sensitivities known for its loss and regulariser: what `gstarve
+/// fixed-point` and the Python `System.fixed_point` report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SteadyStateReport {
+    /// The steady state (Newton).
+    pub steady_state: SteadyState,
+    /// ∂z_j*/∂(s_i²), rows j, columns i, where known: L2 by [`l2_sensitivity`]; SD identically
+    /// zero when its closed form applies (r = n, every s_j > 0; [`sd_sensitivity`]).
+    pub derivatives: Option<DMatrix<f64>>,
+    /// E_ji, rows j, columns i, `None` where masked (a zero response, or a non-finite value).
+    pub elasticities: Option<DMatrix<Option<f64>>>,
+}
+
+/// The steady state of `loss` × `regulariser` on `system` with its sensitivities (docs/theory.md
+/// §4, §5.3): Newton first (its errors come first), then, for the logistic loss with L2, the
+/// implicit-function sensitivities at that steady state, and with SD the zero matrices where the
+/// closed form applies. Other settings report the steady state alone.
+pub fn steady_state_report(
+    system: &FeatureSystem,
+    loss: Loss,
+    regulariser: Regulariser,
+) -> Result<SteadyStateReport> {
+    let dynamics = PrimalDynamics::new(system, loss, regulariser)?;
+    let steady_state = crate::solvers::steady::steady_state(&dynamics)?;
+    let r = system.rank();
+    let (derivatives, elasticities) = match (loss, regulariser) {
+        (Loss::Logistic, Regulariser::L2 { lambda }) => {
+            let lambda = positive_lambda(lambda)?;
+            let sens = l2_sensitivity_at(system, lambda, steady_state.clone())?;
+            let elasticities = sens.elasticities.map(|e| e.filter(|v| v.is_finite()));
+            (Some(sens.derivatives), Some(elasticities))
+        }
+        (Loss::Logistic, Regulariser::SpectralDecoupling { .. })
+            if r == system.examples() && system.strengths().iter().all(|&s| s > 0.0) =>
+        {
+            (
+                Some(DMatrix::zeros(r, r)),
+                Some(DMatrix::from_element(r, r, Some(0.0))),
+            )
+        }
+        _ => (None, None),
+    };
+    Ok(SteadyStateReport {
         steady_state,
         derivatives,
         elasticities,

@@ -1,0 +1,37 @@
+"""gstarve: Gradient Starvation made computable, from Python.
+
+In the neural-tangent regime a network trained with cross-entropy follows, in the SVD basis
+YΦ = U S Vᵀ of its label-signed features, the feature responses z = S Vᵀθ with
+
+    dz/dτ = S² Uᵀ σ(−U z) − λ z
+
+(Pezeshki et al., *Gradient Starvation*, NeurIPS 2021; docs/theory.md §3.2). This package runs
+gstarve's Rust core in-process: build a :class:`System`, then compute its steady state
+(:meth:`System.fixed_point`), simulate GD and the exact flow (:meth:`System.simulate`), check
+the theory's predictions (:meth:`System.check`) or sweep a phase diagram
+(:func:`phase_diagram`; figures through :mod:`gstarve.plot`).
+
+Bad input raises ``ValueError`` with the command line's message, a numerical failure raises
+:class:`NumericalError`, and every computation runs without the GIL and stops on Ctrl-C.
+See docs/python.md.
+"""
+
+from __future__ import annotations
+
+from . import plot
+from ._core import NumericalError
+from ._sweeps import PhaseDiagram, phase_diagram
+from ._system import CheckReport, CheckRow, FixedPoint, Run, Simulation, System
+
+__all__ = [
+    "CheckReport",
+    "CheckRow",
+    "FixedPoint",
+    "NumericalError",
+    "PhaseDiagram",
+    "Run",
+    "Simulation",
+    "System",
+    "phase_diagram",
+    "plot",
+]

@@ -1,0 +1,67 @@
+"""Type stubs of the extension module (crates/gstarve-py); the documented API is the package."""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+MASK_REASONS: List[str]
+POLL_SECONDS: float
+
+class NumericalError(RuntimeError): ...
+
+class FixedPoint:
+    z: np.ndarray
+    margins: np.ndarray
+    alpha: Optional[np.ndarray]
+    sensitivity: Optional[np.ndarray]
+    elasticity: Optional[np.ndarray]
+    residual: float
+    iterations: int
+    method: str
+
+class System:
+    @staticmethod
+    def rotation(strengths: List[float], coupling: Optional[float] = None) -> "System": ...
+    @staticmethod
+    def random(n: int, seed: int, spectrum_from: float, spectrum_to: float, rank: Optional[int] = None) -> "System": ...
+    @staticmethod
+    def from_features(phi: np.ndarray, labels: np.ndarray, rank: Optional[int] = None) -> "System": ...
+    @staticmethod
+    def from_kernel(kernel: np.ndarray, labels: np.ndarray, rank: Optional[int] = None, strength_floor: Optional[float] = None) -> "System": ...
+    @staticmethod
+    def load(path: str) -> "System": ...
+    def save(self, path: str) -> None: ...
+    strengths: np.ndarray
+    u: np.ndarray
+    examples: int
+    rank: int
+    truncation: Optional[Dict[str, Any]]
+    initial: Optional[np.ndarray]
+    has_features: bool
+    def fixed_point(self, loss: str, reg: str, lam: float) -> FixedPoint: ...
+    def simulate(self, methods: List[str], loss: str, reg: str, lam: float, eta: float, steps: int,
+                 t_end: Optional[float], points: int, rtol: float, atol: float, max_steps: int,
+                 method: str, z0: Optional[np.ndarray], allow_unstable: bool,
+                 fixed_point: bool) -> Dict[str, Any]: ...
+    def check(self, loss: str, reg: str, lam: float, tolerance_scale: float) -> Tuple[List[Dict[str, Any]], bool, Optional[str]]: ...
+
+class PhaseDiagram:
+    x: np.ndarray
+    y: np.ndarray
+    value: np.ndarray
+    z1: np.ndarray
+    z2: np.ndarray
+    boundary: np.ndarray
+    reference: np.ndarray
+    resolution: np.ndarray
+    mask_codes: np.ndarray
+    masked: Dict[str, int]
+    measure: str
+    label: str
+    parameters: Tuple[str, str]
+    wall_s: float
+    def to_csv(self, path: str) -> None: ...
+    def plot(self, dir: str, name: str, png: bool, svg: bool, log_colour: bool) -> List[str]: ...
+
+def phase_diagram(measure: str, x: Tuple[str, float, float, bool], y: Tuple[str, float, float, bool],
+                  grid: int, ratio: float, delta: float, lam: float, s2: float) -> PhaseDiagram: ...
