@@ -212,7 +212,11 @@ impl PyPhaseDiagram {
     ) -> PyResult<Vec<PathBuf>> {
         let options = PhaseDiagramOptions {
             name,
-            formats: Formats { png, svg },
+            formats: Formats {
+                png,
+                svg,
+                pdf: false,
+            },
             log_colour,
             ..Default::default()
         };
