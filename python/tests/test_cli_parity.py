@@ -162,7 +162,8 @@ def test_random_system_equals_the_cli_file(cli, tmp_path):
 
 def test_phase_diagram_equals_the_cli_csv(cli, tmp_path):
     done = cli.run("phase-diagram", "--measure", "ratio", "--x", "ratio:1:5",
-                   "--y", "lambda:1e-3:1e-1:log", "--grid", "12", "--out", str(tmp_path))
+                   "--y", "lambda:1e-3:1e-1:log", "--grid", "12", "--name", "phase-diagram",
+                   "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     expected = csv_rows(tmp_path / "phase-diagram.csv")
     d = gstarve.phase_diagram("ratio", x=("ratio", 1, 5), y=("lambda", 1e-3, 1e-1, "log"), grid=12)
@@ -172,7 +173,7 @@ def test_phase_diagram_equals_the_cli_csv(cli, tmp_path):
     for k, row in enumerate(body):
         iy, ix = divmod(k, 12)
         assert float(row[0]) == d.x[ix] and float(row[1]) == d.y[iy]
-        if row[2] == "":
+        if row[3] != "none":
             assert d.mask[iy, ix] and d.mask_reason[iy, ix] == row[3]
         else:
             assert float(row[2]) == d.value[iy, ix] and not d.mask[iy, ix]
