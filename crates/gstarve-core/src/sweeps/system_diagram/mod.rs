@@ -431,7 +431,10 @@ fn evaluate(
     let zj_zero = is_zero(z[j], z);
     match spec.measure {
         Measure::Elasticity => {
-            let sens = sensitivity.expect("computed above for the elasticity");
+            // Computed above for the elasticity; masked rather than trusted if ever absent.
+            let Some(sens) = sensitivity else {
+                return PointRecord::masked(MaskReason::NotConverged, responses);
+            };
             match sens.elasticities[(j, i)] {
                 Some(e) if e.is_finite() => {
                     let s2 = sys.strengths()[i].powi(2);
