@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gstarve_core::error::{number, round_down, InputError};
-use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{DualDynamics, Loss, PrimalDynamics, Regulariser, SoftmaxDynamics};
 use gstarve_core::output::check_output_dir;
 use gstarve_core::reference;
 use gstarve_core::simulation::figures::{
@@ -14,8 +14,7 @@ use gstarve_core::simulation::figures::{
     PhasePlaneSpec, RegulariserKind, ResponsesData, ResponsesSpec, ToyFigureData, ToySpec,
 };
 use gstarve_core::solvers::gd::GdOptions;
-use gstarve_core::sweeps::starvation_matrix::starvation_matrix_of;
-use gstarve_core::systems::FeatureSystem;
+use gstarve_core::sweeps::starvation_matrix::{starvation_matrix_multiclass, starvation_matrix_of};
 use gstarve_plot::toy::{toy_figure, ToyFigureOptions};
 use gstarve_plot::FigureSize;
 use gstarve_plot::{
@@ -23,6 +22,7 @@ use gstarve_plot::{
     Formats, PhasePlaneOptions, ResponsesOptions, StarvationMatrixOptions,
 };
 
+use super::system_args::LoadedSystem;
 use super::SystemArgs;
 
 /// The GD step size of a figure: the one given, or else the toy's η = 0.05 when GD is stable
@@ -30,7 +30,7 @@ use super::SystemArgs;
 /// far stiffer (ρ ~ 10³–10⁴); GD is then left out, with a note (printed once the figure's data
 /// is computed) that says which η would draw it.
 fn figure_gd_step(
-    system: &FeatureSystem,
+    loaded: &LoadedSystem,
     loss: Loss,
     regulariser: Regulariser,
     eta: Option<f64>,
@@ -39,7 +39,10 @@ fn figure_gd_step(
     if eta.is_some() {
         return Ok(eta);
     }
-    let bound = PrimalDynamics::new(system, loss, regulariser)?.curvature_bound();
+    let bound = match &loaded.multiclass {
+        Some(mc) => SoftmaxDynamics::new(mc, regulariser)?.curvature_bound(),
+        None => PrimalDynamics::new(&loaded.system, loss, regulariser)?.curvature_bound(),
+    };
     let eta = reference::TOY_ETA;
     // The stability rule lives in GdOptions::check_stability; its refusal becomes the note.
     match GdOptions::new(eta, 1, 2, false)?.check_stability(bound) {
@@ -167,6 +170,10 @@ pub enum Reproduce {
     /// The real network against its linearised flow and GD over widths (NTK): gap table and
     /// figures.
     MoonsWidth(super::moons::MoonsWidthArgs),
+    /// Gradient starvation with c classes (docs/theory.md §9): a c-output network on c
+    /// interleaved spirals against the softmax flow of its feature system — responses of the
+    /// class-discriminating features, decision regions by class, and their starvation matrix.
+    Multiclass(super::multiclass_net::MulticlassArgs),
 }
 
 /// Run `gstarve reproduce`.
@@ -188,6 +195,7 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
         }
         Reproduce::Moons(a) => super::moons::run_moons(a),
         Reproduce::MoonsWidth(a) => super::moons::run_moons_width(a),
+        Reproduce::Multiclass(a) => super::multiclass_net::run_multiclass(a),
     }
 }
 
@@ -237,7 +245,10 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     let (loss, main) = a.model.model()?;
     check_output_dir(&a.output.out)?;
     let size = a.look.size(FigureSize::COLUMN)?;
-    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    let loaded = a.system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
+    if loaded.multiclass.is_some() {
+        super::multiclass::regulariser(&a.model)?;
+    }
     if a.responses.len() != 2 || a.responses.contains(&0) {
         anyhow::bail!(
             "--responses needs two 1-based indices, e.g. 1,2 (got {:?})",
@@ -274,6 +285,20 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     };
     let mut notes = Vec::new();
     let mut eta = reference::TOY_ETA;
+    if let (true, Some(mc)) = (curves.dual || curves.decoupled, &loaded.multiclass) {
+        let left_out = match (curves.dual, curves.decoupled) {
+            (true, true) => "dual path and decoupled system",
+            (true, false) => "dual path",
+            _ => "decoupled system",
+        };
+        curves.dual = false;
+        curves.decoupled = false;
+        notes.push(format!(
+            "note: {left_out} left out: not available for a multi-class softmax system ({} \
+             classes; docs/theory.md §9.6)",
+            mc.classes()
+        ));
+    }
     if curves.dual && (loss, regulariser) != (Loss::Logistic, RegulariserKind::L2) {
         curves.dual = false;
         notes.push(
@@ -283,7 +308,7 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
         );
     }
     if curves.gd {
-        match figure_gd_step(&loaded.system, loss, main, a.eta, &mut notes)? {
+        match figure_gd_step(&loaded, loss, main, a.eta, &mut notes)? {
             Some(step) => eta = step,
             None => curves.gd = false,
         }
@@ -321,7 +346,10 @@ pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     };
     spec.validate(loaded.system.rank())?;
     super::outputs::before_work()?;
-    let data = PhasePlaneData::compute(&loaded.system, &spec)?;
+    let data = match &loaded.multiclass {
+        Some(mc) => PhasePlaneData::compute_multiclass(mc, &spec)?,
+        None => PhasePlaneData::compute(&loaded.system, &spec)?,
+    };
     if curves.dual {
         notes.push(format!(
             "note: {}",
@@ -377,7 +405,10 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
     check_output_dir(&a.output.out)?;
     let size = a.look.size(FigureSize::COLUMN)?;
-    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    let loaded = a.system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
+    if loaded.multiclass.is_some() {
+        super::multiclass::regulariser(&a.model)?;
+    }
     let chosen = match &a.responses {
         Some(list) => {
             if list.contains(&0) {
@@ -388,7 +419,7 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         None => None,
     };
     let mut notes = Vec::new();
-    let gd_step = figure_gd_step(&loaded.system, loss, regulariser, a.eta, &mut notes)?;
+    let gd_step = figure_gd_step(&loaded, loss, regulariser, a.eta, &mut notes)?;
     let spec = ResponsesSpec {
         responses: chosen,
         regulariser,
@@ -400,7 +431,10 @@ pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
         ..Default::default()
     };
     super::outputs::before_work()?;
-    let data = ResponsesData::compute(&loaded.system, &spec)?;
+    let data = match &loaded.multiclass {
+        Some(mc) => ResponsesData::compute_multiclass(mc, &spec)?,
+        None => ResponsesData::compute(&loaded.system, &spec)?,
+    };
     print_notes(&notes);
     responses(
         &data,
@@ -437,9 +471,15 @@ pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
     check_output_dir(&a.output.out)?;
     let size = a.look.size(FigureSize::COLUMN)?;
-    let loaded = a.system.load_or(|| Ok(reference::paper_toy(4.0)))?;
+    let loaded = a.system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
+    if loaded.multiclass.is_some() {
+        super::multiclass::regulariser(&a.model)?;
+    }
     super::outputs::before_work()?;
-    let matrix = starvation_matrix_of(&loaded.system, loss, regulariser)?;
+    let matrix = match &loaded.multiclass {
+        Some(mc) => starvation_matrix_multiclass(mc, regulariser)?,
+        None => starvation_matrix_of(&loaded.system, loss, regulariser)?,
+    };
     starvation_matrix_figure(
         &matrix,
         &a.output.out,

@@ -5,6 +5,7 @@ mod figures;
 mod max_margin;
 mod moons;
 mod multiclass;
+mod multiclass_net;
 mod network;
 mod outputs;
 mod phase_diagram;

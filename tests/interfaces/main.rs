@@ -24,6 +24,7 @@ mod inputs;
 mod max_margin;
 mod moons;
 mod multiclass;
+mod multiclass_figures;
 mod network;
 mod outputs;
 mod rank;

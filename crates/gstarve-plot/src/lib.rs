@@ -20,6 +20,8 @@
 //!   responses over epochs with bands over seeds, decision-boundary heatmaps.
 //! - [`linearisation`](mod@linearisation): the real network against its linearised flow, and the
 //!   gap against width.
+//! - [`multiclass`](mod@multiclass): a c-output network on c spirals against its softmax flow,
+//!   decision regions by class, starvation among the class-discriminating features.
 //! - [`gallery`](mod@gallery): all of the above for the reference systems, into one folder.
 //!
 //! [`style`] holds the house style (bundled DejaVu Sans, Okabe–Ito palette, viridis and a
@@ -57,6 +59,7 @@ mod legend;
 pub mod limit_path;
 pub mod linearisation;
 pub mod moons;
+pub mod multiclass;
 pub mod phase_diagram;
 pub mod phase_plane;
 pub mod responses;
@@ -73,6 +76,7 @@ pub use gallery::{gallery, GALLERY_NAMES};
 pub use limit_path::{limit_path, LimitPathOptions};
 pub use linearisation::{width_figures, width_table};
 pub use moons::{moons_figures, MoonsFigureOptions};
+pub use multiclass::multiclass_figures;
 pub use phase_diagram::{phase_diagram_figure, system_diagram_figure, PhaseDiagramOptions};
 pub use phase_plane::{phase_plane, PhasePlaneOptions};
 pub use responses::{responses, ResponsesOptions};

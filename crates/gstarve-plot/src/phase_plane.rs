@@ -14,7 +14,7 @@ use super::contour::{GridField, LabelledContour};
 use super::direction_field::{draw_arrows, ARROW_GREY};
 use super::legend::{draw_legend, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, Dash, FigureSize};
-use super::ticks::{coupling_note, format_compact, strengths_summary, subscript};
+use super::ticks::{coupling_note, format_compact, softmax_note, strengths_summary, subscript};
 use gstarve_core::error::Result;
 use gstarve_core::model::Loss;
 use gstarve_core::output::{Cell, Table};
@@ -218,7 +218,8 @@ pub fn phase_plane(
         .map_or_else(Vec::new, |grid| nullclines(grid, (a, b)));
     let title = options.title.clone().unwrap_or_else(|| {
         format!(
-            "Phase plane, {}{}",
+            "Phase plane, {}{}{}",
+            softmax_note(data.classes),
             strengths_summary(data.strengths.as_slice(), 4),
             coupling_note(data.coupling)
         )

@@ -10,7 +10,7 @@ use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, okabe_ito, ColourMap, Dash, FigureSize};
-use super::ticks::{coupling_note, format_compact, strengths_summary, subscript};
+use super::ticks::{coupling_note, format_compact, softmax_note, strengths_summary, subscript};
 use gstarve_core::error::Result;
 use gstarve_core::model::Regulariser;
 use gstarve_core::output::{Cell, Table};
@@ -173,7 +173,8 @@ pub fn responses(data: &ResponsesData, dir: &Path, options: &ResponsesOptions) -
             ),
         };
         format!(
-            "Responses, {}{}, {regulariser}",
+            "Responses, {}{}{}, {regulariser}",
+            softmax_note(data.classes),
             strengths_summary(data.strengths.as_slice(), 4),
             coupling_note(data.coupling)
         )

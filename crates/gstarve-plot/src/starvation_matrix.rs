@@ -158,9 +158,10 @@ impl Figure for MatrixPlot<'_> {
                     _ => "L2",
                 },
                 format_compact(self.matrix.lambda),
-                match self.matrix.loss {
-                    Loss::Logistic => "",
-                    Loss::Squared => ", squared loss",
+                match (self.matrix.classes, self.matrix.loss) {
+                    (Some(c), _) => format!(", softmax, {c} classes"),
+                    (None, Loss::Logistic) => String::new(),
+                    (None, Loss::Squared) => ", squared loss".into(),
                 }
             ),
             Swatch::Heading,
@@ -182,7 +183,7 @@ pub fn starvation_matrix_figure(
     let ticks = |sign: f64| {
         (1..=n)
             .filter(|k| (k - 1) % stride == 0)
-            .map(|k| (sign * k as f64, k.to_string()))
+            .map(|k| (sign * k as f64, matrix.feature_number(k - 1).to_string()))
             .collect::<Vec<_>>()
     };
     let x = AxisSpec::new(

@@ -171,3 +171,8 @@ pub(crate) fn coupling_note(coupling: Option<f64>) -> String {
         )
     })
 }
+
+/// "softmax, c classes, " for a multi-class system, for titles; empty for a binary one.
+pub(crate) fn softmax_note(classes: Option<usize>) -> String {
+    classes.map_or_else(String::new, |c| format!("softmax, {c}\u{a0}classes, "))
+}

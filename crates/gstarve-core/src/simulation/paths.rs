@@ -16,7 +16,7 @@ use crate::systems::FeatureSystem;
 pub const POINTS_PER_WINDOW: usize = 121;
 
 /// Tolerances of the drawn flows (plot accuracy with a wide margin).
-fn drawing_tolerances() -> Tolerances {
+pub(crate) fn drawing_tolerances() -> Tolerances {
     Tolerances::new(1e-9, 1e-11).expect("valid tolerances")
 }
 

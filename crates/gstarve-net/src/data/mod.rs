@@ -1,11 +1,15 @@
 //! Data sets for real networks: inputs x_i ∈ R^d with labels y_i = ±1 (docs/theory.md §1.1), from
-//! the paper's two-moons generator ([`two_moons`]) or a CSV file ([`read_dataset_csv`]).
+//! the paper's two-moons generator ([`two_moons`]) or a CSV file ([`read_dataset_csv`]); and
+//! c-class data with labels in 0..c−1 ([`ClassDataset`]), from c interleaved spirals
+//! ([`spirals`]).
 
 mod csv;
 mod moons;
+mod spirals;
 
 pub use self::csv::{parse_dataset_csv, read_dataset_csv};
 pub use moons::{two_moons, MoonsOptions};
+pub use spirals::{spirals, ClassDataset, SpiralsOptions};
 
 use nalgebra::{DMatrix, DVector};
 

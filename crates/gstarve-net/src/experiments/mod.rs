@@ -1,9 +1,11 @@
 //! Experiments with real networks: the paper's two-moons experiment over seeds ([`moons`](mod@moons)),
 //! and the real network against its linearised flow and GD over widths
-//! ([`linearisation`](mod@linearisation)).
+//! ([`linearisation`](mod@linearisation)), and starvation with c classes: a c-output network on
+//! c spirals against its softmax flow ([`multiclass`](mod@multiclass)).
 
 pub mod linearisation;
 pub mod moons;
+pub mod multiclass;
 
 pub use linearisation::{
     linearisation_sweep, LinearisationSpec, LinearisationSweep, WidthComparison,
@@ -11,4 +13,7 @@ pub use linearisation::{
 pub use moons::{
     moons_experiment, Band, DecisionBoundary, MoonsExperiment, MoonsSetting, MoonsSpec, SeedRun,
     SettingResult,
+};
+pub use multiclass::{
+    multiclass_experiment, DecisionRegions, MulticlassExperiment, MulticlassSpec,
 };

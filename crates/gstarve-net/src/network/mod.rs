@@ -15,15 +15,23 @@
 //! [`network_features`] (Φ = ∂f/∂θ at initialisation, the SVD YΦ = U S Vᵀ, z(0) = UᵀY f₀) →
 //! [`train`] (the real network, GD with momentum, weight decay, SD) → [`TrainingRecord`]
 //! (outputs ŷ and responses z_real = UᵀYŷ in the initial basis).
+//!
+//! The c-output network with softmax cross-entropy (docs/theory.md §9.1) is
+//! [`MulticlassRelu`], with [`multiclass_features`] and [`train_multiclass`].
 
 mod features;
 mod jacobian;
 mod kernel;
+mod multiclass;
 mod passes;
 mod sgd;
 mod train;
 
 pub use features::{network_features, ntk_gram, NetworkFeatures};
+pub use multiclass::{
+    multiclass_features, multiclass_objective, multiclass_objective_gradient, train_multiclass,
+    MulticlassFeatures, MulticlassRecord, MulticlassRelu,
+};
 pub use train::{objective, objective_gradient, train, TrainOptions, TrainingRecord};
 
 use std::str::FromStr;

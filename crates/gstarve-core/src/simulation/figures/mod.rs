@@ -9,6 +9,8 @@
 //!   L2 flow and its rates on the nullcline grid (docs/theory.md §3.2, §4.1–§4.2).
 //! - [`responses`](mod@responses): z_j(τ) of the flow and GD, with the steady state.
 //! - [`toy`](mod@toy): the paper's Figure 6 (docs/theory.md §6.1).
+//! - [`multiclass`](mod@multiclass): the phase plane and responses of a multi-class softmax
+//!   system (§9), as the same data types.
 //! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η (docs/theory.md §3.1).
 //! - [`gallery`](mod@gallery): the data of every gallery figure.
 //!
@@ -25,6 +27,7 @@
 
 pub mod flow_vs_gd;
 pub mod gallery;
+pub mod multiclass;
 pub mod phase_plane;
 pub mod responses;
 pub mod toy;

@@ -23,7 +23,7 @@ pub const FIELD_SHAPE: (usize, usize) = (17, 13);
 /// Points per axis of the grid on which the nullclines are traced.
 pub const NULLCLINE_GRID: (usize, usize) = (241, 181);
 /// Output points of the drawn flows and GD runs.
-const PATH_POINTS: usize = 2001;
+pub(super) const PATH_POINTS: usize = 2001;
 
 /// Which runs to overlay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,6 +281,9 @@ pub struct PhasePlaneData {
     /// The coupling δ when the system is a member of the rotation family
     /// ([`FeatureSystem::rotation_coupling`]).
     pub coupling: Option<f64>,
+    /// The number of classes c of a multi-class softmax system (docs/theory.md §9), `None` for
+    /// a binary one.
+    pub classes: Option<usize>,
     /// The runs, in the order flow, GD, dual, SD, decoupled (those asked for).
     pub paths: Vec<PlanePath>,
     /// The L2 steady state, then the SD and the decoupled one when their runs are drawn.
@@ -293,7 +296,7 @@ pub struct PhasePlaneData {
     pub nullclines: Option<RateGrid>,
 }
 
-fn project(sol: OdeSolution, run: PlaneRun, (a, b): (usize, usize)) -> PlanePath {
+pub(super) fn project(sol: OdeSolution, run: PlaneRun, (a, b): (usize, usize)) -> PlanePath {
     PlanePath {
         run,
         points: sol.states.iter().map(|z| (z[a], z[b])).collect(),
@@ -418,6 +421,7 @@ impl PhasePlaneData {
             spec: *spec,
             strengths,
             coupling: system.rotation_coupling(),
+            classes: None,
             paths: runs,
             steady,
             window,
@@ -428,7 +432,7 @@ impl PhasePlaneData {
 }
 
 /// `f` at the centres of the cells of an (nx × ny) grid filling the window.
-fn direction_field(
+pub(super) fn direction_field(
     ((x0, x1), (y0, y1)): Window,
     (nx, ny): (usize, usize),
     f: impl Fn(f64, f64) -> (f64, f64),
@@ -451,7 +455,7 @@ fn direction_field(
 }
 
 /// `f` on an (nx × ny) grid from corner to corner of the window.
-fn rate_grid(
+pub(super) fn rate_grid(
     ((x0, x1), (y0, y1)): Window,
     (nx, ny): (usize, usize),
     f: impl Fn(f64, f64) -> (f64, f64),

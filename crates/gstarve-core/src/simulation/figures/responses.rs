@@ -16,7 +16,7 @@ pub const MAX_GD_POINTS: usize = 100_001;
 /// Responses drawn when none are chosen: the first this many.
 pub const DEFAULT_RESPONSES: usize = 12;
 /// Output points of the flow and of GD on a linear time axis.
-const LINEAR_POINTS: usize = 2001;
+pub(super) const LINEAR_POINTS: usize = 2001;
 
 /// What to compute for a responses figure.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +66,9 @@ pub struct ResponsesData {
     /// The coupling δ when the system is a member of the rotation family
     /// ([`FeatureSystem::rotation_coupling`]).
     pub coupling: Option<f64>,
+    /// The number of classes c of a multi-class softmax system (docs/theory.md §9), `None` for
+    /// a binary one.
+    pub classes: Option<usize>,
     /// The responses to draw, 0-based.
     pub chosen: Vec<usize>,
     /// The first time of a logarithmic axis: η when GD is run, else τ_end·10⁻⁴.
@@ -122,6 +125,7 @@ impl ResponsesData {
             spec: spec.clone(),
             strengths: system.strengths().iter().copied().collect(),
             coupling: system.rotation_coupling(),
+            classes: None,
             chosen,
             first_time,
             flow,
