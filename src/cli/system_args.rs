@@ -148,7 +148,8 @@ impl SystemArgs {
         if let Some(mc) = &loaded.multiclass {
             bail!(
                 "this command does not support multi-class systems yet ({} classes; \
-                 docs/theory.md §9: simulate, fixed-point, check and system do)",
+                 docs/theory.md §9: simulate, fixed-point, check, system, phase-plane, \
+                 responses and starvation-matrix do)",
                 mc.classes()
             );
         }

@@ -233,8 +233,9 @@ fn bad_multiclass_input_is_refused_in_one_line() {
         &["rows of u: 3 given, 4 expected"],
     );
     let image = toy_image_file(d.path());
+    let out = d.path().to_string_lossy().into_owned();
     assert_rejected(
-        &["phase-plane", "--system", &image],
+        &["flow-vs-gd", "--system", &image, "--out", &out],
         &["does not support multi-class systems yet"],
     );
     let both = write(
