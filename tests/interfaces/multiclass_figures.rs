@@ -104,7 +104,7 @@ fn phase_plane_of_a_softmax_system_marks_the_newton_steady_state() {
     assert!((num(&steady[4]) - z[0]).abs() < 1e-9 * z[0].abs().max(1.0));
     assert!((num(&steady[5]) - z[1]).abs() < 1e-9 * z[1].abs().max(1.0));
     // τ = 100 is 20 decay times 1/λ: the flow's last point is at z* to plotting accuracy.
-    let last = table.iter().filter(|r| r[0] == "flow").last().unwrap();
+    let last = table.iter().rfind(|r| r[0] == "flow").unwrap();
     assert!((num(&last[4]) - z[0]).abs() < 1e-6 && (num(&last[5]) - z[1]).abs() < 1e-6);
     for series in [
         "gd",
@@ -172,7 +172,7 @@ fn responses_of_a_softmax_system_match_simulate() {
     ));
     let table = rows(&d.path().join("responses.csv"));
     let last = |method: &str| -> Vec<f64> {
-        let row = table.iter().filter(|r| r[0] == method).last().unwrap();
+        let row = table.iter().rfind(|r| r[0] == method).unwrap();
         row[3..].iter().map(|v| num(v)).collect()
     };
     let flow = numbers(&sim["runs"][0]["z_final"]);

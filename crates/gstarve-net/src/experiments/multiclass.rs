@@ -116,7 +116,7 @@ impl MulticlassSpec {
                 rule: "between 1 and 10⁷ epochs",
             }));
         }
-        if self.record_every == 0 || self.epochs % self.record_every != 0 {
+        if self.record_every == 0 || !self.epochs.is_multiple_of(self.record_every) {
             return Err(Error::Input(InputError::InvalidParameter {
                 name: "record_every",
                 value: self.record_every as f64,
@@ -240,7 +240,7 @@ pub fn multiclass_experiment(spec: &MulticlassSpec) -> Result<MulticlassExperime
         .iter()
         .map(|z| pick(z.as_slice()))
         .collect();
-    let flow_z: Vec<Vec<f64>> = flow.states.iter().map(|z| pick(z)).collect();
+    let flow_z: Vec<Vec<f64>> = flow.states.iter().map(pick).collect();
     let scale = flow_z
         .iter()
         .flatten()

@@ -1,5 +1,3 @@
-use nalgebra::DVector;
-
 use super::train::vec_logits;
 use super::*;
 use crate::data::{spirals, ClassDataset, SpiralsOptions};
