@@ -167,6 +167,10 @@ pub enum Reproduce {
     /// The real network against its linearised flow and GD over widths (NTK): gap table and
     /// figures.
     MoonsWidth(super::moons::MoonsWidthArgs),
+    /// The paper's Figure 3: ten remedies on two moons with Δ = +0.1 (none, weight decay,
+    /// longer training, Adam ×2, rotated data, dropout, BatchNorm, a deeper network, SD), the
+    /// decision boundaries of the seed-averaged outputs and each one's x₂ share.
+    Remedies(super::remedies::RemediesArgs),
 }
 
 /// Run `gstarve reproduce`.
@@ -188,6 +192,7 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
         }
         Reproduce::Moons(a) => super::moons::run_moons(a),
         Reproduce::MoonsWidth(a) => super::moons::run_moons_width(a),
+        Reproduce::Remedies(a) => super::remedies::run_remedies(a),
     }
 }
 

@@ -4,6 +4,7 @@ mod commands;
 mod figures;
 mod max_margin;
 mod moons;
+mod remedies;
 mod multiclass;
 mod network;
 mod outputs;

@@ -159,6 +159,7 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
         "reproduce toy" => vec!["toy-figure".into()],
         "reproduce moons" => vec!["moons-responses".into(), "moons-boundary".into()],
         "reproduce moons-width" => vec!["moons-linearised".into(), "moons-width".into()],
+        "reproduce remedies" => vec!["remedies-boundary".into(), "remedies".into()],
         // A shard writes only its own file, checked against its configuration by the shard.
         "phase-diagram" if text(p, "shard").is_some() || super::shards::slurm_task() => Vec::new(),
         "phase-diagram" => match text(p, "name") {

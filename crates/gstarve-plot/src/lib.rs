@@ -20,6 +20,8 @@
 //!   responses over epochs with bands over seeds, decision-boundary heatmaps.
 //! - [`linearisation`](mod@linearisation): the real network against its linearised flow, and the
 //!   gap against width.
+//! - [`remedies`](mod@remedies): the paper's Figure 3, the remedies' decision boundaries and
+//!   their x₂ share.
 //! - [`gallery`](mod@gallery): all of the above for the reference systems, into one folder.
 //!
 //! [`style`] holds the house style (bundled DejaVu Sans, Okabe–Ito palette, viridis and a
@@ -59,6 +61,7 @@ pub mod linearisation;
 pub mod moons;
 pub mod phase_diagram;
 pub mod phase_plane;
+pub mod remedies;
 pub mod responses;
 pub mod starvation_matrix;
 pub mod style;
@@ -75,6 +78,7 @@ pub use linearisation::{width_figures, width_table};
 pub use moons::{moons_figures, MoonsFigureOptions};
 pub use phase_diagram::{phase_diagram_figure, system_diagram_figure, PhaseDiagramOptions};
 pub use phase_plane::{phase_plane, PhasePlaneOptions};
+pub use remedies::{remedies_figures, RemediesFigureOptions};
 pub use responses::{responses, ResponsesOptions};
 pub use starvation_matrix::{starvation_matrix_figure, StarvationMatrixOptions};
 pub use style::FigureSize;

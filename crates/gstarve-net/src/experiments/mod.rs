@@ -4,6 +4,7 @@
 
 pub mod linearisation;
 pub mod moons;
+pub mod remedies;
 
 pub use linearisation::{
     linearisation_sweep, LinearisationSpec, LinearisationSweep, WidthComparison,
@@ -11,4 +12,7 @@ pub use linearisation::{
 pub use moons::{
     moons_experiment, Band, DecisionBoundary, MoonsExperiment, MoonsSetting, MoonsSpec, SeedRun,
     SettingResult,
+};
+pub use remedies::{
+    remedies_experiment, Engine, RemediesExperiment, RemediesSpec, Remedy, RemedyResult, RemedyRun,
 };
