@@ -4,12 +4,12 @@ mod commands;
 mod figures;
 mod max_margin;
 mod moons;
-mod remedies;
 mod multiclass;
 mod network;
 mod outputs;
 mod phase_diagram;
 pub(crate) mod progress;
+mod remedies;
 mod shards;
 mod system_args;
 

@@ -39,12 +39,20 @@ fn only_sd_curves_the_boundary_on_a_reduced_run() {
         .0;
     for (name, share) in &shares {
         if !name.starts_with("sd") {
-            assert!(sd > *share, "SD's x₂ share {sd} is not above {name}'s {share}: {shares:?}");
+            assert!(
+                sd > *share,
+                "SD's x₂ share {sd} is not above {name}'s {share}: {shares:?}"
+            );
         }
     }
     for p in &exp.panels {
         // Every network fits the separable data.
-        assert!(p.accuracy().0 >= 0.99, "{}: {:?}", p.remedy.name(), p.accuracy());
+        assert!(
+            p.accuracy().0 >= 0.99,
+            "{}: {:?}",
+            p.remedy.name(),
+            p.accuracy()
+        );
         assert_eq!(p.runs.len(), 2);
     }
 }
@@ -103,7 +111,9 @@ fn remedies_command_writes_the_figures_and_one_row_per_panel() {
     let col = |name| header.iter().position(|h| *h == name).unwrap();
     for (row, panel) in rows.iter().zip(panels) {
         let share: f64 = row[col("x2_share_mean")].parse().unwrap();
-        assert!((share - panel["x2_share_mean"].as_f64().unwrap()).abs() < 1e-6 * share.abs().max(1e-3));
+        assert!(
+            (share - panel["x2_share_mean"].as_f64().unwrap()).abs() < 1e-6 * share.abs().max(1e-3)
+        );
         assert!((0.0..=1.0).contains(&share));
     }
     assert_eq!(rows[2][col("layers")], "3");

@@ -94,7 +94,11 @@ impl MlpOptions {
     /// Check every option.
     pub fn validate(&self) -> Result<()> {
         let invalid = |name, value: f64, rule| {
-            Err(Error::Input(InputError::InvalidParameter { name, value, rule }))
+            Err(Error::Input(InputError::InvalidParameter {
+                name,
+                value,
+                rule,
+            }))
         };
         if !(2..=64).contains(&self.layers) {
             return invalid(
@@ -192,9 +196,8 @@ impl Mlp {
                     rule: "the initialisation bound 1/√fan_in must be finite",
                 })
             })?;
-            let mut draw = |count: usize| -> Vec<f64> {
-                (0..count).map(|_| u.sample(&mut rng)).collect()
-            };
+            let mut draw =
+                |count: usize| -> Vec<f64> { (0..count).map(|_| u.sample(&mut rng)).collect() };
             let weight = draw(out * fan_in);
             let bias = draw(out);
             layers.push((weight, bias, out, fan_in));
@@ -338,10 +341,7 @@ impl Mlp {
                             });
                             (mean, var)
                         }
-                        Mode::Eval => (
-                            bn.running_mean.unsqueeze(0)?,
-                            bn.running_var.unsqueeze(0)?,
-                        ),
+                        Mode::Eval => (bn.running_mean.unsqueeze(0)?, bn.running_var.unsqueeze(0)?),
                     };
                     let scale = (var + BATCH_NORM_EPSILON)?.sqrt()?;
                     a = a

@@ -61,7 +61,10 @@ fn training_objective(net: &Mlp, data: &crate::data::Dataset, sd: f64) -> f64 {
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -92,7 +95,10 @@ fn gradient_and_sgd_trajectory_match_the_hand_written_network() {
     let scale = g_hand.iter().fold(0.0f64, |m, g| m.max(g.abs()));
     let gap = max_abs_diff(&g_hand, &g_candle);
     // Two summation orders of the same sums over 300 examples: rounding only.
-    assert!(gap <= 1e-13 * scale, "gradient gap {gap:e} (scale {scale:e})");
+    assert!(
+        gap <= 1e-13 * scale,
+        "gradient gap {gap:e} (scale {scale:e})"
+    );
 
     // 200 steps of the paper's SGD (momentum, weight decay, SD) from the same weights; measured:
     // outputs 6.2e-15 apart (max |ŷ| 5.8), parameters 1.1e-16.
@@ -165,7 +171,12 @@ fn deep_batch_norm_gradient_matches_finite_differences() {
     for var in &vars {
         let shape = var.as_tensor().dims().to_vec();
         let count: usize = shape.iter().product();
-        let values = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let values = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         for k in 0..count {
             let at = |delta: f64| {
                 let mut v = values.clone();

@@ -253,11 +253,7 @@ fn sgd_step(
 ///
 /// A non-finite loss stops training with
 /// [`NumericalError::TrainingDiverged`](gstarve_core::error::NumericalError::TrainingDiverged).
-pub fn train_mlp(
-    net: &mut Mlp,
-    dataset: &Dataset,
-    options: &MlpTrainOptions,
-) -> Result<MlpRecord> {
+pub fn train_mlp(net: &mut Mlp, dataset: &Dataset, options: &MlpTrainOptions) -> Result<MlpRecord> {
     options.validate()?;
     let n = dataset.len();
     if net.batch_norm.is_some() && n < 2 {
@@ -300,7 +296,10 @@ pub fn train_mlp(
     };
     let mut masks = rand_chacha::ChaCha12Rng::seed_from_u64(net.seed);
     masks.set_stream(1);
-    let (p, m) = (net.dropout, net.layers[0].bias.as_tensor().dims1().unwrap_or(0));
+    let (p, m) = (
+        net.dropout,
+        net.layers[0].bias.as_tensor().dims1().unwrap_or(0),
+    );
     let mut last_training_loss = f64::NAN;
     for epoch in 0..options.epochs {
         let mask = if p > 0.0 {
@@ -319,8 +318,8 @@ pub fn train_mlp(
                 },
             )
             .map_err(tensor_error("the forward pass"))?;
-        let loss = objective(&f, &y, options.spectral_decoupling)
-            .map_err(tensor_error("the loss"))?;
+        let loss =
+            objective(&f, &y, options.spectral_decoupling).map_err(tensor_error("the loss"))?;
         let value = loss
             .to_scalar::<f64>()
             .map_err(tensor_error("reading the loss"))?;

@@ -146,7 +146,7 @@ impl Remedy {
             Self::None => "no remedy (SGD)".into(),
             Self::WeightDecay(wd) => format!("weight decay {}", unicode_number(wd)),
             Self::Longer(k) => format!("{k}× longer training"),
-            Self::Adam(lr) => format!("Adam, lr {}", unicode_number(lr)),
+            Self::Adam(lr) => format!("Adam lr {}", unicode_number(lr)),
             Self::Rotation(a) if a < 0.0 => format!("data rotated {}° clockwise", -a),
             Self::Rotation(a) => format!("data rotated {a}°"),
             Self::Dropout(p) => format!("dropout {p} (first layer)"),
@@ -176,17 +176,21 @@ impl Remedy {
 
     fn validate(&self) -> Result<()> {
         let invalid = |name, value, rule| {
-            Err(Error::Input(InputError::InvalidParameter { name, value, rule }))
+            Err(Error::Input(InputError::InvalidParameter {
+                name,
+                value,
+                rule,
+            }))
         };
         match *self {
-            Self::WeightDecay(wd) if !(wd.is_finite() && wd >= 0.0) => {
-                invalid("weight_decay", wd, "the weight decay must be finite and ≥ 0")
-            }
-            Self::Longer(k) if !(1..=1000).contains(&k) => invalid(
-                "longer",
-                k as f64,
-                "train between 1 and 1000 times longer",
+            Self::WeightDecay(wd) if !(wd.is_finite() && wd >= 0.0) => invalid(
+                "weight_decay",
+                wd,
+                "the weight decay must be finite and ≥ 0",
             ),
+            Self::Longer(k) if !(1..=1000).contains(&k) => {
+                invalid("longer", k as f64, "train between 1 and 1000 times longer")
+            }
             Self::Adam(lr) if !(lr.is_finite() && lr > 0.0) => {
                 invalid("adam_lr", lr, "Adam's learning rate must be finite and > 0")
             }
@@ -270,8 +274,20 @@ impl RemediesSpec {
             }
         };
         count("seeds", self.seeds, 1, 10_000, "between 1 and 10⁴ seeds")?;
-        count("epochs", self.epochs, 1, 10_000_000, "between 1 and 10⁷ epochs")?;
-        count("width", self.width, 1, 100_000, "the width must be between 1 and 10⁵")?;
+        count(
+            "epochs",
+            self.epochs,
+            1,
+            10_000_000,
+            "between 1 and 10⁷ epochs",
+        )?;
+        count(
+            "width",
+            self.width,
+            1,
+            100_000,
+            "the width must be between 1 and 10⁵",
+        )?;
         count(
             "grid_points",
             self.grid_points,
@@ -540,14 +556,7 @@ fn train_one(spec: &RemediesSpec, remedy: &Remedy, data: &Dataset, seed: u64) ->
         Remedy::Deeper { width, .. } => *width,
         _ => spec.width,
     };
-    let mut net = Mlp::init(
-        data.dim(),
-        &MlpOptions {
-            width,
-            seed,
-            ..mlp
-        },
-    )?;
+    let mut net = Mlp::init(data.dim(), &MlpOptions { width, seed, ..mlp })?;
     train_mlp(&mut net, data, &train_options)?;
     Ok(Trained::Candle(net))
 }
@@ -576,13 +585,17 @@ fn one_run(spec: &RemediesSpec, remedy: &Remedy, seed: u64) -> Result<RunOutput>
     }
     let axis = grid_axis(spec);
     let g = axis.len();
-    let points = DMatrix::from_fn(g * g, 2, |i, k| {
-        if k == 0 {
-            axis[i % g]
-        } else {
-            axis[i / g]
-        }
-    });
+    let points = DMatrix::from_fn(
+        g * g,
+        2,
+        |i, k| {
+            if k == 0 {
+                axis[i % g]
+            } else {
+                axis[i / g]
+            }
+        },
+    );
     let values = net.outputs(&points)?;
     let grid = DMatrix::from_fn(g, g, |r, c| values[r * g + c]);
     let curved_share = axis_share(|x| net.outputs(x), &data, remedy.rotation())?;
@@ -628,7 +641,8 @@ pub fn remedies_experiment(spec: &RemediesSpec, progress: Progress) -> Result<Re
         })
         .collect();
     drop(tracker);
-    let mut by_panel: Vec<Vec<(u64, RunOutput)>> = (0..spec.remedies.len()).map(|_| Vec::new()).collect();
+    let mut by_panel: Vec<Vec<(u64, RunOutput)>> =
+        (0..spec.remedies.len()).map(|_| Vec::new()).collect();
     for ((p, seed), out) in outputs {
         by_panel[p].push((seed, out?));
     }
@@ -709,14 +723,17 @@ mod tests {
         };
         let share = axis_share(f, &data, alpha).unwrap();
         let expected = beta.sin() / (beta.cos() + beta.sin());
-        assert!((share - expected).abs() < 1e-9, "{share} against {expected}");
+        assert!(
+            (share - expected).abs() < 1e-9,
+            "{share} against {expected}"
+        );
     }
 
     #[test]
     fn labels_and_names_are_the_papers() {
         let labels: Vec<String> = Remedy::paper().iter().map(Remedy::label).collect();
-        assert_eq!(labels[3], "Adam, lr 10⁻⁴");
-        assert_eq!(labels[4], "Adam, lr 3·10⁻³");
+        assert_eq!(labels[3], "Adam lr 10⁻⁴");
+        assert_eq!(labels[4], "Adam lr 3·10⁻³");
         assert_eq!(labels[9], "SD 3·10⁻³·mean(ŷ²)");
         assert_eq!(labels[5], "data rotated 45° clockwise");
         let engines: Vec<&str> = Remedy::paper().iter().map(|r| r.engine().name()).collect();
