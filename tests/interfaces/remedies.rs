@@ -134,7 +134,7 @@ fn remedies_command_rejects_bad_input_in_one_line() {
         (vec!["--panels", "a,a"], "'a' is given twice"),
         (vec!["--seeds", "0"], "--seeds = 0"),
         (vec!["--deep-layers", "1"], "layers"),
-        (vec!["--lr", "-1"], "learning_rate"),
+        (vec!["--lr", "-1"], "--lr = -1"),
         (vec!["--format", "bmp"], "unknown format 'bmp'"),
     ] {
         let mut full = vec!["reproduce", "remedies"];
