@@ -6,21 +6,19 @@ use super::support::{assert_rejected, gstarve};
 use gstarve_core::sweeps::Progress;
 use gstarve_net::experiments::remedies::{remedies_experiment, RemediesSpec, Remedy};
 
-/// The ten panels, reduced: 2 seeds, width 100 (the deeper panel 5 layers of width 100), 500
-/// epochs (the longer panel 5000), the paper's optimiser and data otherwise.
+/// The paper's claim at the paper's setting (the defaults, seed 0: the run committed in
+/// plots/remedies/, SD 0.226 against at most 0.122). Ignored by default: about 90 s of CPU
+/// (`cargo test --release --test interfaces -- --ignored remedies`).
+///
+/// On a reduced run (2 seeds, width 100, the deeper network 5 × 100, 500 epochs) the claim does
+/// **not** hold, measured 2026-12-05: SD 0.098 against Adam 10⁻⁴ 0.282 (not converged at 500
+/// epochs), dropout 0.144, Adam 3·10⁻³ 0.135, deeper 0.127, weight decay 0.112, none 0.089,
+/// rotation 0.087, BatchNorm 0.061, longer 0.057. So the claim is tested where it is made.
 #[test]
-fn only_sd_curves_the_boundary_on_a_reduced_run() {
+#[ignore = "the paper's setting: about 90 s of CPU"]
+fn only_sd_curves_the_boundary_at_the_papers_setting() {
     let spec = RemediesSpec {
-        remedies: Remedy::paper()
-            .into_iter()
-            .map(|r| match r {
-                Remedy::Deeper { layers, .. } => Remedy::Deeper { layers, width: 100 },
-                r => r,
-            })
-            .collect(),
-        seeds: 2,
-        width: 100,
-        epochs: 500,
+        seeds: 1,
         grid_points: 11,
         ..RemediesSpec::default()
     };
@@ -46,7 +44,36 @@ fn only_sd_curves_the_boundary_on_a_reduced_run() {
         }
     }
     for p in &exp.panels {
-        // Every network fits the separable data.
+        assert!(
+            p.accuracy().0 >= 0.99,
+            "{}: {:?}",
+            p.remedy.name(),
+            p.accuracy()
+        );
+    }
+}
+
+/// All ten panels reduced (2 seeds, width 100, deeper 5 × 100, 500 epochs): every network fits
+/// the separable data and every share is a fraction.
+#[test]
+fn every_remedy_runs_and_fits_on_a_reduced_run() {
+    let spec = RemediesSpec {
+        remedies: Remedy::paper()
+            .into_iter()
+            .map(|r| match r {
+                Remedy::Deeper { layers, .. } => Remedy::Deeper { layers, width: 100 },
+                r => r,
+            })
+            .collect(),
+        seeds: 2,
+        width: 100,
+        epochs: 500,
+        grid_points: 11,
+        ..RemediesSpec::default()
+    };
+    let exp = remedies_experiment(&spec, Progress::Hidden).unwrap();
+    assert_eq!(exp.panels.len(), 10);
+    for p in &exp.panels {
         assert!(
             p.accuracy().0 >= 0.99,
             "{}: {:?}",
@@ -54,6 +81,12 @@ fn only_sd_curves_the_boundary_on_a_reduced_run() {
             p.accuracy()
         );
         assert_eq!(p.runs.len(), 2);
+        let (mean, _, min, max) = p.share();
+        assert!(
+            0.0 < min && max < 1.0 && min <= mean,
+            "{}: {mean}",
+            p.remedy.name()
+        );
     }
 }
 
