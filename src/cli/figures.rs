@@ -174,6 +174,10 @@ pub enum Reproduce {
     /// interleaved spirals against the softmax flow of its feature system — responses of the
     /// class-discriminating features, decision regions by class, and their starvation matrix.
     Multiclass(super::multiclass_net::MulticlassArgs),
+    /// The paper's Figure 3: ten remedies on two moons with Δ = +0.1 (none, weight decay,
+    /// longer training, Adam ×2, rotated data, dropout, BatchNorm, a deeper network, SD), the
+    /// decision boundaries of the seed-averaged outputs and each one's x₂ share.
+    Remedies(super::remedies::RemediesArgs),
 }
 
 /// Run `gstarve reproduce`.
@@ -196,6 +200,7 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
         Reproduce::Moons(a) => super::moons::run_moons(a),
         Reproduce::MoonsWidth(a) => super::moons::run_moons_width(a),
         Reproduce::Multiclass(a) => super::multiclass_net::run_multiclass(a),
+        Reproduce::Remedies(a) => super::remedies::run_remedies(a),
     }
 }
 

@@ -10,6 +10,7 @@ mod network;
 mod outputs;
 mod phase_diagram;
 pub(crate) mod progress;
+mod remedies;
 mod shards;
 mod system_args;
 

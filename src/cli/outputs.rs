@@ -162,6 +162,7 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
         "reproduce multiclass" => ["responses", "regions", "starvation"]
             .map(|k| format!("multiclass-{k}"))
             .to_vec(),
+        "reproduce remedies" => vec!["remedies-boundary".into(), "remedies".into()],
         // A shard writes only its own file, checked against its configuration by the shard.
         "phase-diagram" if text(p, "shard").is_some() || super::shards::slurm_task() => Vec::new(),
         "phase-diagram" => match text(p, "name") {

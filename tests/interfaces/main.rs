@@ -8,7 +8,7 @@
 //! plain CSV, no silent replacement, all-or-nothing writes under kills ([`outputs`]), the CSV
 //! rule and output checks before any work ([`input_rules`]), the command line's numbers, names
 //! and flags ([`command_line`]), multi-class systems ([`multiclass`]) and sharded sweeps
-//! ([`shards`]).
+//! ([`shards`]), and the paper's remedies, its Figure 3 ([`remedies`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
@@ -28,5 +28,6 @@ mod multiclass_figures;
 mod network;
 mod outputs;
 mod rank;
+mod remedies;
 mod shards;
 mod support;

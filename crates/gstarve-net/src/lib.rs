@@ -7,5 +7,6 @@
 #![deny(missing_docs)]
 
 pub mod data;
+pub mod deep;
 pub mod experiments;
 pub mod network;

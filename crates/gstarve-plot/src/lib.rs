@@ -22,6 +22,8 @@
 //!   gap against width.
 //! - [`multiclass`](mod@multiclass): a c-output network on c spirals against its softmax flow,
 //!   decision regions by class, starvation among the class-discriminating features.
+//! - [`remedies`](mod@remedies): the paper's Figure 3, the remedies' decision boundaries and
+//!   their x₂ share.
 //! - [`gallery`](mod@gallery): all of the above for the reference systems, into one folder.
 //!
 //! [`style`] holds the house style (bundled DejaVu Sans, Okabe–Ito palette, viridis and a
@@ -62,6 +64,7 @@ pub mod moons;
 pub mod multiclass;
 pub mod phase_diagram;
 pub mod phase_plane;
+pub mod remedies;
 pub mod responses;
 pub mod starvation_matrix;
 pub mod style;
@@ -79,6 +82,7 @@ pub use moons::{moons_figures, MoonsFigureOptions};
 pub use multiclass::multiclass_figures;
 pub use phase_diagram::{phase_diagram_figure, system_diagram_figure, PhaseDiagramOptions};
 pub use phase_plane::{phase_plane, PhasePlaneOptions};
+pub use remedies::{remedies_figures, RemediesFigureOptions};
 pub use responses::{responses, ResponsesOptions};
 pub use starvation_matrix::{starvation_matrix_figure, StarvationMatrixOptions};
 pub use style::FigureSize;

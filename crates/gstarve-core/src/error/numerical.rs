@@ -70,4 +70,13 @@ pub enum NumericalError {
         /// The learning rate used.
         learning_rate: f64,
     },
+    /// The tensor library of gstarve-net's configurable networks (candle) failed: an internal
+    /// error (shapes, storage), not a property of the input.
+    #[error("the tensor library failed in {operation}: {message}")]
+    Tensor {
+        /// What was being computed.
+        operation: &'static str,
+        /// The library's message.
+        message: String,
+    },
 }

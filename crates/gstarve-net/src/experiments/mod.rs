@@ -6,6 +6,7 @@
 pub mod linearisation;
 pub mod moons;
 pub mod multiclass;
+pub mod remedies;
 
 pub use linearisation::{
     linearisation_sweep, LinearisationSpec, LinearisationSweep, WidthComparison,
@@ -16,4 +17,7 @@ pub use moons::{
 };
 pub use multiclass::{
     multiclass_experiment, DecisionRegions, MulticlassExperiment, MulticlassSpec,
+};
+pub use remedies::{
+    remedies_experiment, Engine, RemediesExperiment, RemediesSpec, Remedy, RemedyResult, RemedyRun,
 };
