@@ -57,6 +57,8 @@ mod legend;
 pub mod limit_path;
 pub mod linearisation;
 pub mod moons;
+mod moons_boundary;
+pub mod moons_paper;
 pub mod phase_diagram;
 pub mod phase_plane;
 pub mod responses;

@@ -16,6 +16,7 @@
 //! [`train`] (the real network, GD with momentum, weight decay, SD) → [`TrainingRecord`]
 //! (outputs ŷ and responses z_real = UᵀYŷ in the initial basis).
 
+mod class_targets;
 mod features;
 mod jacobian;
 mod kernel;
@@ -23,8 +24,14 @@ mod passes;
 mod sgd;
 mod train;
 
+pub use class_targets::{
+    objective_gradient_with_targets, objective_with_targets, ClassTargets,
+    AUTHORS_CELEBA_COEFFICIENT, AUTHORS_CELEBA_LOGIT_TARGETS,
+};
 pub use features::{network_features, ntk_gram, NetworkFeatures};
-pub use train::{objective, objective_gradient, train, TrainOptions, TrainingRecord};
+pub use train::{
+    objective, objective_gradient, train, train_observed, TrainOptions, TrainingRecord,
+};
 
 use std::str::FromStr;
 
