@@ -69,7 +69,8 @@ fn figure_2_reversal_holds_on_a_reduced_run() {
 /// SD per class on the real network: with p = 401 > n = 60 parameters the network can zero every
 /// example's residual, so without weight decay each example's margin settles where
 /// σ(−m) = λ_c(m − γ_c), the r = n steady margin of docs/theory.md §10.1, computed independently
-/// by gstarve-core; checked on each class's mean final margin. The authors' setting (λ = 0.4 each, γ = (−0.44, 2.5)) and an unequal one.
+/// by gstarve-core; checked on each class's mean final margin (lr 0.1 so that the slow modes
+/// settle within 6000 epochs). The authors' setting (λ = 0.4 each, γ = (−0.44, 2.5)) and an unequal one.
 #[test]
 fn class_targets_settle_each_class_at_its_steady_margin() {
     for targets in [
@@ -82,13 +83,14 @@ fn class_targets_settle_each_class_at_its_steady_margin() {
             n: 60,
             network: network(100),
             training: TrainOptions {
-                epochs: 4000,
+                epochs: 6000,
+                learning_rate: 0.1,
                 weight_decay: 0.0,
                 spectral_decoupling: 0.0,
                 record_every: 500,
                 ..TrainOptions::default()
             },
-            boundary_epochs: vec![4000],
+            boundary_epochs: vec![6000],
             grid_points: 11,
             ..MoonsSpec::default()
         };
@@ -97,7 +99,9 @@ fn class_targets_settle_each_class_at_its_steady_margin() {
         for run in &exp.settings[0].runs {
             for c in 0..2 {
                 let (m, s) = (run.class_margins[c], steady[c]);
-                assert!((m - s).abs() < 2e-3, "{targets:?} class {c}: {m} vs {s}");
+                // Measured: within 1.2e-4–4.9e-4 (the slowest modes still settling; at lr 1e-2
+                // and 4000 epochs the gap was 5e-3, at 16 000 epochs 2e-3).
+                assert!((m - s).abs() < 1e-3, "{targets:?} class {c}: {m} vs {s}");
             }
         }
     }

@@ -424,8 +424,7 @@ impl SettingResult {
         [0, 1].map(|c| self.runs.iter().map(|r| r.class_margins[c]).sum::<f64>() / n)
     }
 
-    /// The seed-averaged outputs after the last epoch, if that epoch is a boundary epoch, else
-    /// the latest one.
+    /// The seed-averaged outputs at the last boundary epoch.
     pub fn final_boundary(&self) -> Option<&DecisionBoundary> {
         self.boundaries.last()
     }
