@@ -240,7 +240,8 @@ mod tests {
         let t = ClassTargets::new([0.4, 2.0], [-0.44, 2.5]).unwrap();
         let (v, d) = t.term(-1.0, 0.25);
         assert!((v - 0.5 * 0.4 * 0.19f64.powi(2)).abs() < 1e-15);
-        assert!((d - (-1.0 * 0.4 * 0.19)).abs() < 1e-15);
+        // y·λ₀·(m − γ₀) with y = −1: −0.4·0.19.
+        assert!((d + 0.4 * 0.19).abs() < 1e-15);
     }
 
     /// The authors' translation: balanced classes give λ = 2·0.1·2 = 0.4 for both, γ = (−0.44, 2.5);
