@@ -4,6 +4,8 @@ mod commands;
 mod figures;
 mod max_margin;
 mod moons;
+mod moons_report;
+mod moons_sd_classes;
 mod multiclass;
 mod multiclass_net;
 mod network;

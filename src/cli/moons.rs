@@ -10,11 +10,11 @@ use anyhow::{bail, Result};
 use clap::Args;
 use gstarve_core::output::{check_output_dir, to_json_sorted, Layout};
 use gstarve_net::experiments::{
-    linearisation_sweep, moons_experiment, Band, LinearisationSpec, LinearisationSweep,
-    MoonsExperiment, MoonsSetting, MoonsSpec, SettingResult, WidthComparison,
+    linearisation_sweep, LinearisationSpec, LinearisationSweep, MoonsSetting, MoonsSpec,
+    WidthComparison,
 };
 use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions};
-use gstarve_plot::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
+use gstarve_plot::{width_figures, Formats, MoonsFigureOptions};
 use serde::Serialize;
 
 /// A count ≥ 1 given as a signed number.
@@ -87,9 +87,23 @@ pub struct MoonsArgs {
     /// Record (and plot) every k epochs.
     #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     record_every: i64,
-    /// Points per axis of the decision-boundary grid over [−2, 2]².
-    #[arg(long, default_value_t = 121, allow_negative_numbers = true)]
+    /// Points per axis of the decision-boundary grid over [−2, 2]² (the authors': 100).
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
     grid: i64,
+    /// Epochs at which the networks' outputs are averaged over the seeds on the grid (the
+    /// decision boundaries), increasing; default: 1000 (the authors' Figure 1) and the last
+    /// epoch (10 000 by default, their Figure 2), or the last alone when --epochs ≤ 1000.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    boundary_epochs: Option<Vec<i64>>,
+    /// The two features of the paper's Figure 2, 1-based: |z| averaged over seeds, the settings
+    /// overlaid; the first is read as the leading feature, the second as the weak one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "2,7",
+        allow_negative_numbers = true
+    )]
+    overlay_responses: Vec<i64>,
     /// Output folder.
     #[arg(long, default_value = "plots/moons", value_name = "DIR")]
     out: PathBuf,
@@ -103,6 +117,47 @@ pub struct MoonsArgs {
 
 impl MoonsArgs {
     fn spec(&self) -> Result<MoonsSpec> {
+        if self.sd <= 0.0 {
+            bail!(
+                "--sd = {} is invalid: the SD setting needs a coefficient > 0",
+                gstarve_core::error::number(self.sd)
+            );
+        }
+        self.spec_for(MoonsSetting::paper(self.sd))
+    }
+
+    /// The output folder.
+    pub(super) fn out(&self) -> &std::path::Path {
+        &self.out
+    }
+
+    /// The image formats.
+    pub(super) fn image_formats(&self) -> Result<Formats> {
+        formats(&self.formats)
+    }
+
+    /// Whether JSON goes to stdout.
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+
+    /// The SD coefficient of the plain-SD setting.
+    pub(super) fn sd(&self) -> f64 {
+        self.sd
+    }
+
+    /// The number of points n (validated by the spec).
+    pub(super) fn points(&self) -> Result<usize> {
+        positive("--n", self.n)
+    }
+
+    /// The noise of the moons.
+    pub(super) fn noise(&self) -> f64 {
+        self.noise
+    }
+
+    /// The spec of the experiment with these `settings` and every other option from the flags.
+    pub(super) fn spec_for(&self, settings: Vec<MoonsSetting>) -> Result<MoonsSpec> {
         let seeds = positive("--seeds", self.seeds)?;
         let epochs = positive("--epochs", self.epochs)?;
         let width = positive("--width", self.width)?;
@@ -128,8 +183,38 @@ impl MoonsArgs {
                 (0..top).collect()
             }
         };
+        let overlay = self
+            .overlay_responses
+            .iter()
+            .map(|&j| positive("--overlay-responses", j).map(|j| j - 1))
+            .collect::<Result<Vec<_>>>()?;
+        if overlay.len() != 2 {
+            bail!(
+                "--overlay-responses has {} values: give two features (the leading one, then the weak one)",
+                overlay.len()
+            );
+        }
+        let boundary_epochs = match &self.boundary_epochs {
+            Some(list) => {
+                let mut out = Vec::with_capacity(list.len());
+                for &k in list {
+                    if k < 0 || k as u64 > epochs as u64 {
+                        bail!(
+                            "--boundary-epochs = {k} is invalid: it must be between 0 and --epochs = {epochs}"
+                        );
+                    }
+                    if out.last().is_some_and(|&p| k as usize <= p) {
+                        bail!("--boundary-epochs = {k} is invalid: the epochs must increase");
+                    }
+                    out.push(k as usize);
+                }
+                out
+            }
+            None if epochs > 1000 => vec![1000, epochs],
+            None => vec![epochs],
+        };
         let spec = MoonsSpec {
-            settings: MoonsSetting::paper(self.sd),
+            settings,
             seeds,
             n,
             noise: self.noise,
@@ -149,151 +234,20 @@ impl MoonsArgs {
                 parallel: false,
             },
             features,
+            overlay,
+            boundary_epochs,
             grid_points,
             grid_extent: 2.0,
         };
-        if self.sd <= 0.0 {
-            bail!(
-                "--sd = {} is invalid: the SD setting needs a coefficient > 0",
-                gstarve_core::error::number(self.sd)
-            );
-        }
         spec.validate()?;
         Ok(spec)
-    }
-}
-
-/// One setting in `gstarve reproduce moons --json`: the final oriented responses over seeds.
-#[derive(Serialize)]
-struct MoonsSettingJson<'a> {
-    name: &'a str,
-    margin: f64,
-    sd: f64,
-    final_mean: Vec<f64>,
-    final_std: Vec<f64>,
-    final_min: Vec<f64>,
-    final_max: Vec<f64>,
-    mean_strengths: Vec<f64>,
-    mean_alignments: Vec<f64>,
-    mean_final_loss: f64,
-    mean_accuracy: f64,
-    mean_curved_share: f64,
-}
-
-impl<'a> MoonsSettingJson<'a> {
-    fn new(s: &'a SettingResult) -> Self {
-        let last = s.bands.last().cloned().unwrap_or_default();
-        let column = |f: fn(&Band) -> f64| last.iter().map(f).collect();
-        Self {
-            name: &s.setting.name,
-            margin: s.setting.margin,
-            sd: s.setting.spectral_decoupling,
-            final_mean: column(|b| b.mean),
-            final_std: column(|b| b.std),
-            final_min: column(|b| b.min),
-            final_max: column(|b| b.max),
-            mean_strengths: s.mean_strengths(),
-            mean_alignments: s.mean_alignments(),
-            mean_final_loss: s.mean_final_loss(),
-            mean_accuracy: s.mean_accuracy(),
-            mean_curved_share: s.mean_curved_share(),
-        }
-    }
-}
-
-/// `gstarve reproduce moons --json` (keys sorted, as printed since the first release).
-#[derive(Serialize)]
-struct MoonsJson<'a> {
-    seeds: usize,
-    epochs: usize,
-    width: usize,
-    n: usize,
-    /// 1-based.
-    features: Vec<usize>,
-    band: &'static str,
-    orientation: &'static str,
-    settings: Vec<MoonsSettingJson<'a>>,
-    wall_s: f64,
-    files: Vec<String>,
-}
-
-impl<'a> MoonsJson<'a> {
-    fn new(spec: &MoonsSpec, exp: &'a MoonsExperiment, written: &[Written]) -> Self {
-        Self {
-            seeds: spec.seeds,
-            epochs: spec.training.epochs,
-            width: spec.network.width,
-            n: spec.n,
-            features: spec.features.iter().map(|j| j + 1).collect(),
-            band: "mean ± std over seeds (population std); min and max also given",
-            orientation: "each seed's feature j is the j-th singular direction of its own YΦ at initialisation, sign flipped so its final response is > 0",
-            settings: exp.settings.iter().map(MoonsSettingJson::new).collect(),
-            wall_s: exp.wall_s,
-            files: written
-                .iter()
-                .flat_map(|w| w.images.iter().chain(std::iter::once(&w.data)))
-                .map(|p| p.display().to_string())
-                .collect(),
-        }
     }
 }
 
 /// Run `gstarve reproduce moons`.
 pub fn run_moons(a: &MoonsArgs) -> Result<()> {
     let spec = a.spec()?;
-    let formats = formats(&a.formats)?;
-    spec.validate()?;
-    check_output_dir(&a.out)?;
-    super::outputs::before_work()?;
-    let exp = moons_experiment(&spec, crate::cli::progress::terminal())?;
-    let written = moons_figures(
-        &exp,
-        &a.out,
-        &MoonsFigureOptions {
-            formats,
-            ..Default::default()
-        },
-    )?;
-    let features: Vec<usize> = spec.features.iter().map(|j| j + 1).collect();
-    if a.json {
-        let out = MoonsJson::new(&spec, &exp, &written);
-        println!("{}", to_json_sorted(&out, Layout::Pretty)?);
-    } else {
-        println!(
-            "two moons: {} seeds × {} epochs, width {}, n = {}, lr {}, momentum {}, weight decay {}",
-            spec.seeds,
-            spec.training.epochs,
-            spec.network.width,
-            spec.n,
-            spec.training.learning_rate,
-            spec.training.momentum,
-            spec.training.weight_decay
-        );
-        println!("final oriented responses z_j, mean ± std over seeds:");
-        print!("{:<22}", "setting");
-        for j in &features {
-            print!("{:>18}", format!("z{j}"));
-        }
-        println!("{:>10}{:>10}{:>10}", "loss", "accuracy", "x₂ share");
-        for s in &exp.settings {
-            print!("{:<22}", s.setting.label().replace('\u{a0}', " "));
-            for b in s.bands.last().into_iter().flatten() {
-                print!("{:>18}", format!("{:.3} ± {:.3}", b.mean, b.std));
-            }
-            println!(
-                "{:>10.4}{:>10.3}{:>10.3}",
-                s.mean_final_loss(),
-                s.mean_accuracy(),
-                s.mean_curved_share()
-            );
-        }
-        println!(
-            "{} runs in {:.1} s",
-            spec.seeds * spec.settings.len(),
-            exp.wall_s
-        );
-    }
-    Ok(())
+    super::moons_report::run_experiment(a, &spec, "moons")
 }
 
 /// `gstarve reproduce moons-width`.

@@ -157,7 +157,16 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
     let stems: Vec<String> = match leaf {
         "" | "gallery" => GALLERY_NAMES.iter().map(|s| s.to_string()).collect(),
         "reproduce toy" => vec!["toy-figure".into()],
-        "reproduce moons" => vec!["moons-responses".into(), "moons-boundary".into()],
+        "reproduce moons" => ["moons-responses", "moons-boundary", "moons-features"]
+            .map(String::from)
+            .to_vec(),
+        "reproduce moons-sd-classes" => [
+            "moons-sd-classes-responses",
+            "moons-sd-classes-boundary",
+            "moons-sd-classes-features",
+        ]
+        .map(String::from)
+        .to_vec(),
         "reproduce moons-width" => vec!["moons-linearised".into(), "moons-width".into()],
         "reproduce multiclass" => ["responses", "regions", "starvation"]
             .map(|k| format!("multiclass-{k}"))
@@ -181,9 +190,16 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
     ) else {
         return Vec::new();
     };
+    // Tables without a figure.
+    let tables: &[&str] = match leaf {
+        "reproduce moons" => &["moons-reversal.csv"],
+        "reproduce moons-sd-classes" => &["moons-sd-classes-margins.csv"],
+        _ => &[],
+    };
     stems
         .iter()
         .flat_map(|stem| figure_files(&dir, stem, formats))
+        .chain(tables.iter().flat_map(|t| data_file(&dir.join(t))))
         .collect()
 }
 

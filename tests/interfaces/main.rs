@@ -23,6 +23,7 @@ mod input_rules;
 mod inputs;
 mod max_margin;
 mod moons;
+mod moons_paper;
 mod multiclass;
 mod multiclass_figures;
 mod network;

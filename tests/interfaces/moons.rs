@@ -10,12 +10,14 @@ use gstarve_net::experiments::{
     linearisation_sweep, moons_experiment, LinearisationSpec, MoonsExperiment, MoonsSetting,
     MoonsSpec,
 };
-use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions};
+use gstarve_net::network::{NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu};
 use gstarve_plot::{moons_figures, width_figures, Formats, MoonsFigureOptions, Written};
 
-/// Width 100, 3 seeds, 1500 epochs of the paper's optimiser: 9 runs, about a second.
+/// Width 100, 3 seeds, 1500 epochs of the paper's optimiser: 9 runs, about a second; the
+/// boundaries at epochs 0 and 1500 on a 41² grid.
 fn small_experiment() -> MoonsExperiment {
     let spec = MoonsSpec {
+        boundary_epochs: vec![0, 1500],
         settings: MoonsSetting::paper(0.003),
         seeds: 3,
         network: NetworkOptions {
@@ -140,6 +142,28 @@ fn moons_experiment_shows_starvation_by_margin_and_sd_uses_the_curved_axis() {
     let (share_plus, share_sd) = (plus.mean_curved_share(), sd.mean_curved_share());
     eprintln!("x₂ share: no SD {share_plus:.3}, SD {share_sd:.3}");
     assert!(share_sd > 1.5 * share_plus, "{share_sd} vs {share_plus}");
+    // The boundaries average the seeds' networks: at epoch 0 they are the mean of the three
+    // initial networks (seed s draws the initialisation), evaluated here directly.
+    let b0 = &plus.boundaries[0];
+    assert_eq!((b0.epoch, b0.seeds, b0.x.len()), (0, 3, 41));
+    let mut mean = nalgebra::DMatrix::<f64>::zeros(41, 41);
+    for seed in 0..3 {
+        let net = TwoLayerRelu::init(
+            2,
+            &NetworkOptions {
+                width: 100,
+                parameterisation: Parameterisation::PyTorch,
+                seed,
+                zero_output: false,
+            },
+        )
+        .unwrap();
+        mean += net.evaluate_grid((-2.0, 2.0), (-2.0, 2.0), 41, 41).unwrap() / 3.0;
+    }
+    assert!((&mean - &b0.output).amax() <= 1e-12 * mean.amax());
+    // The last boundary is the end of training.
+    let last = plus.final_boundary().unwrap();
+    assert_eq!(last.epoch, 1500);
     // Bands are the statistics of the runs.
     let last = plus.bands.last().unwrap();
     let values: Vec<f64> = plus
@@ -163,9 +187,12 @@ fn moons_experiment_shows_starvation_by_margin_and_sd_uses_the_curved_axis() {
         },
     )
     .unwrap();
-    assert_eq!(written.len(), 2);
+    // responses, boundary, features (Figure 2), and the reversal CSV.
+    assert_eq!(written.len(), 4);
     check_png(&written[0].images[0], (3 * 640 + 330, 700));
-    check_png(&written[1].images[0], (2 * 680 + 330, 720));
+    check_png(&written[1].images[0], (3 * 640 + 330, 2 * 660 + 40));
+    check_png(&written[2].images[0], (1000 + 520, 720));
+    assert!(written[3].images.is_empty());
     let svg = std::fs::read_to_string(&written[0].images[1]).unwrap();
     assert!(svg.contains("epoch") && svg.contains("mean ± 1 std"));
     let (header, rows) = read_csv(&written[0].data);
@@ -196,13 +223,17 @@ fn moons_experiment_shows_starvation_by_margin_and_sd_uses_the_curved_axis() {
         assert!(close(row[c_std].parse().unwrap(), b.std));
     }
     let (header, rows) = read_csv(&written[1].data);
-    assert_eq!(header.join(","), "setting,seed,kind,x1,x2,output");
-    // Two panels (Δ = +0.1 without and with SD): 41² grid values and 300 points each.
-    assert_eq!(rows.len(), 2 * (41 * 41 + 300));
-    let b = &sd.boundary;
+    assert_eq!(
+        header.join(","),
+        "setting,seed,kind,x1,x2,output,epoch,seeds"
+    );
+    // Three settings, each with 41² grid values at two epochs and its 300 points.
+    assert_eq!(rows.len(), 3 * (2 * 41 * 41 + 300));
+    let b = &sd.boundaries[1];
+    assert_eq!((b.epoch, b.seeds), (1500, 3));
     let row = rows
         .iter()
-        .filter(|r| r[0] == sd.setting.name && r[2] == "grid")
+        .filter(|r| r[0] == sd.setting.name && r[2] == "grid" && r[6] == "1500")
         .nth(41 * 20 + 7)
         .unwrap();
     let near = |text: &str, v: f64| (text.parse::<f64>().unwrap() - v).abs() < 1e-4;

@@ -62,6 +62,8 @@ pub mod limit_path;
 pub mod linearisation;
 pub mod moons;
 pub mod multiclass;
+mod moons_boundary;
+pub mod moons_paper;
 pub mod phase_diagram;
 pub mod phase_plane;
 pub mod remedies;

@@ -12,8 +12,8 @@ pub use linearisation::{
     linearisation_sweep, LinearisationSpec, LinearisationSweep, WidthComparison,
 };
 pub use moons::{
-    moons_experiment, Band, DecisionBoundary, MoonsExperiment, MoonsSetting, MoonsSpec, SeedRun,
-    SettingResult,
+    moons_experiment, reversal, Band, DecisionBoundary, FeatureOrder, MoonsExperiment,
+    MoonsSetting, MoonsSpec, Reversal, SeedRun, SettingResult,
 };
 pub use multiclass::{
     multiclass_experiment, DecisionRegions, MulticlassExperiment, MulticlassSpec,

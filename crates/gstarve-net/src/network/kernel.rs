@@ -9,6 +9,7 @@
 //! residual, so that every sweep is whole vectors. Optionally the units are split in two halves
 //! run by rayon (`parallel`). Everything is f64.
 
+use super::class_targets::ClassTargets;
 use super::passes::{backward_units, forward_units, Scratch, Units, LANES};
 use super::sgd::Gradient;
 use super::TwoLayerRelu;
@@ -108,6 +109,17 @@ impl Kernel {
     ///
     /// Returns L and sets the residuals r_i.
     pub(super) fn loss_and_residual(&mut self, sd: f64) -> f64 {
+        self.loss_and_residual_with(sd, None)
+    }
+
+    /// [`Self::loss_and_residual`] with, optionally, the per-class SD term of
+    /// [`super::class_targets`]: L gains (1/n) Σ_i (λ_c/2)(m_i − γ_c)² and r_i gains
+    /// (1/n) y_i λ_c (m_i − γ_c).
+    pub(super) fn loss_and_residual_with(
+        &mut self,
+        sd: f64,
+        targets: Option<&ClassTargets>,
+    ) -> f64 {
         let inv_n = 1.0 / self.n as f64;
         let mut loss = 0.0;
         for i in 0..self.n {
@@ -122,8 +134,9 @@ impl Kernel {
                 let e = margin.exp();
                 (-margin + e.ln_1p(), 1.0 / (1.0 + e))
             };
-            loss += softplus + sd * f * f;
-            self.residual[i] = inv_n * (-y * sigma + 2.0 * sd * f);
+            let (term, slope) = targets.map_or((0.0, 0.0), |t| t.term(y, f));
+            loss += softplus + sd * f * f + term;
+            self.residual[i] = inv_n * (-y * sigma + 2.0 * sd * f + slope);
         }
         loss * inv_n
     }

@@ -19,6 +19,7 @@
 //! The c-output network with softmax cross-entropy (docs/theory.md §9.1) is
 //! [`MulticlassRelu`], with [`multiclass_features`] and [`train_multiclass`].
 
+mod class_targets;
 mod features;
 mod jacobian;
 mod kernel;
@@ -27,12 +28,18 @@ mod passes;
 mod sgd;
 mod train;
 
+pub use class_targets::{
+    objective_gradient_with_targets, objective_with_targets, ClassTargets,
+    AUTHORS_CELEBA_COEFFICIENT, AUTHORS_CELEBA_LOGIT_TARGETS,
+};
 pub use features::{network_features, ntk_gram, NetworkFeatures};
 pub use multiclass::{
     multiclass_features, multiclass_objective, multiclass_objective_gradient, train_multiclass,
     MulticlassFeatures, MulticlassRecord, MulticlassRelu,
 };
-pub use train::{objective, objective_gradient, train, TrainOptions, TrainingRecord};
+pub use train::{
+    objective, objective_gradient, train, train_observed, TrainOptions, TrainingRecord,
+};
 
 use std::str::FromStr;
 

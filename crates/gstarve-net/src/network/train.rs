@@ -21,6 +21,7 @@
 
 use nalgebra::DVector;
 
+use super::class_targets::ClassTargets;
 use super::kernel::Kernel;
 use super::sgd::{step, Gradient};
 use super::TwoLayerRelu;
@@ -137,6 +138,20 @@ pub fn train(
     basis: Option<&FeatureSystem>,
     options: &TrainOptions,
 ) -> Result<TrainingRecord> {
+    train_observed(net, dataset, basis, options, None, &mut |_, _| Ok(()))
+}
+
+/// [`train`] with, optionally, the per-class SD term of [`super::class_targets`] added to the
+/// objective (beside `options.spectral_decoupling`), and an observer called at every epoch
+/// k = 0, …, epochs with the parameters θ_k (before the k-th update; an error stops training).
+pub fn train_observed(
+    net: &mut TwoLayerRelu,
+    dataset: &Dataset,
+    basis: Option<&FeatureSystem>,
+    options: &TrainOptions,
+    targets: Option<&ClassTargets>,
+    observe: &mut dyn FnMut(usize, &TwoLayerRelu) -> Result<()>,
+) -> Result<TrainingRecord> {
     options.validate()?;
     if let Some(b) = basis {
         if b.examples() != dataset.len() {
@@ -156,7 +171,7 @@ pub fn train(
     let mut record = TrainingRecord::default();
     for k in 0..=options.epochs {
         kernel.forward(net, options.parallel);
-        let loss = kernel.loss_and_residual(options.spectral_decoupling);
+        let loss = kernel.loss_and_residual_with(options.spectral_decoupling, targets);
         if !loss.is_finite() {
             return Err(Error::Numerical(NumericalError::TrainingDiverged {
                 epoch: k,
@@ -175,6 +190,7 @@ pub fn train(
             record.loss.push(loss);
             record.outputs.push(outputs);
         }
+        observe(k, net)?;
         if k == options.epochs {
             break;
         }

@@ -1,6 +1,8 @@
-//! The paper's two-moons experiment (its Figure 2, and Figures 1/3 for the decision boundaries):
-//! real two-layer ReLU networks trained on two moons with margin Δ, with and without Spectral
-//! Decoupling, over several seeds, and their feature responses in each seed's own initial basis.
+//! The paper's two-moons experiment (its Figures 1 and 2, and the SD panel of Figure 3): real
+//! two-layer ReLU networks trained on two moons with margin Δ, with and without Spectral
+//! Decoupling (plain, or with a weight and a margin target per class, docs/theory.md §10.1),
+//! over several seeds, their feature responses in each seed's own initial basis, and their
+//! outputs on a grid of the plane averaged over the seeds.
 //!
 //! For every setting (Δ, SD coefficient) and seed s:
 //!
@@ -15,8 +17,11 @@
 //!    multiplied by the sign of its **final** value: every feature ends positive.
 //!
 //! Across seeds the oriented responses are summarised per record by mean, standard deviation
-//! (population, over the seeds), minimum and maximum. The network of the first seed is also
-//! evaluated on a grid of the plane, for the decision-boundary heatmaps.
+//! (population, over the seeds), minimum and maximum; the paper's Figure 2 instead averages
+//! |z_j| over the seeds (the `overlay` features, [`reversal`]). Every seed's network is evaluated
+//! on a grid of the plane at the `boundary_epochs`, and the outputs are averaged over the seeds,
+//! as the authors' scripts do for their Figures 1 and 2; the decision boundary is the zero
+//! contour of that average.
 //!
 //! All runs (settings × seeds) are independent and run in parallel (rayon), each sequentially.
 
@@ -25,12 +30,17 @@ use std::time::Instant;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use crate::data::{two_moons, Dataset, MoonsOptions};
-use crate::network::{
-    network_features, train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu,
-};
+use crate::data::{Dataset, MoonsOptions};
+use crate::network::{ClassTargets, NetworkOptions, Parameterisation, TrainOptions};
 use gstarve_core::error::{Error, InputError, Result};
 use gstarve_core::sweeps::progress::{Progress, Tracker};
+
+pub mod reversal;
+mod run;
+
+pub use reversal::{reversal, FeatureOrder, Reversal};
+pub use run::curved_share;
+use run::{one_run, RunOutput};
 
 /// One training setting of the experiment: the data margin Δ and the SD coefficient.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +51,9 @@ pub struct MoonsSetting {
     pub margin: f64,
     /// SD coefficient c on mean ŷ² (0: none).
     pub spectral_decoupling: f64,
+    /// SD with a weight and a margin target per class (docs/theory.md §10.1), added to the
+    /// objective beside `spectral_decoupling` (None: none).
+    pub class_targets: Option<ClassTargets>,
 }
 
 impl MoonsSetting {
@@ -51,15 +64,38 @@ impl MoonsSetting {
             name: format!("margin{margin:+}{sd}"),
             margin,
             spectral_decoupling,
+            class_targets: None,
         }
+    }
+
+    /// A setting with SD per class (and no plain SD), named `margin<Δ>-sd-classes`.
+    pub fn with_class_targets(margin: f64, targets: ClassTargets) -> Self {
+        Self {
+            name: format!("margin{margin:+}-sd-classes"),
+            margin,
+            spectral_decoupling: 0.0,
+            class_targets: Some(targets),
+        }
+    }
+
+    /// Whether any SD term (plain or per class) is on.
+    pub fn has_sd(&self) -> bool {
+        self.spectral_decoupling > 0.0 || self.class_targets.is_some()
     }
 
     /// A human label, e.g. "Δ = +0.1, SD 0.003".
     pub fn label(&self) -> String {
-        let sd = if self.spectral_decoupling > 0.0 {
-            format!(", SD {}", self.spectral_decoupling)
-        } else {
-            ", no SD".to_string()
+        let minus = |x: f64| format!("{x}").replace('-', "\u{2212}");
+        let sd = match (&self.class_targets, self.spectral_decoupling > 0.0) {
+            (Some(t), _) => format!(
+                ", SD per class λ\u{a0}=\u{a0}({},\u{a0}{}), γ\u{a0}=\u{a0}({},\u{a0}{})",
+                minus(round4(t.lambda[0])),
+                minus(round4(t.lambda[1])),
+                minus(t.target[0]),
+                minus(t.target[1])
+            ),
+            (None, true) => format!(", SD {}", self.spectral_decoupling),
+            (None, false) => ", no SD".to_string(),
         };
         let margin = format!("{:+}", self.margin).replace('-', "\u{2212}");
         format!("Δ\u{a0}=\u{a0}{margin}{sd}")
@@ -75,10 +111,16 @@ impl MoonsSetting {
     }
 }
 
-/// The experiment's specification. Defaults: the paper's settings (`torch_moons.py`): width
-/// 500 (PyTorch parameterisation), n = 300, noise 0.1, full batch, lr 1e-2, momentum 0.9,
-/// weight decay 2e-4, SD 0.003, 10 000 epochs, 10 seeds (0…9), the leading 5 features, a record
-/// every 50 epochs, decision boundaries on a 121² grid of [−2, 2]².
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+/// The experiment's specification. Defaults: the paper's settings (the authors' Figure 2
+/// script): width 500 (PyTorch parameterisation), n = 300, noise 0.1, full batch, lr 1e-2,
+/// momentum 0.9, weight decay 2e-4, SD 0.003, 10 000 epochs, 10 seeds (0…9), the leading 5
+/// features, a record every 50 epochs, |z| of features 2 and 7 for the Figure-2 overlay, and the
+/// outputs averaged over the seeds on a 100² grid of [−2, 2]² after 1000 epochs (the authors'
+/// Figure 1) and after 10 000 (their Figure 2).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MoonsSpec {
     /// The settings (default [`MoonsSetting::paper`] with SD 0.003).
@@ -95,7 +137,14 @@ pub struct MoonsSpec {
     pub training: TrainOptions,
     /// The features to follow, 0-based (default 0..5).
     pub features: Vec<usize>,
-    /// Points per axis of the decision-boundary grid (default 121).
+    /// The features of the paper's Figure 2, 0-based, whose |z| is averaged over seeds (default
+    /// [1, 6]: features 2 and 7; the first is the leading feature, the second the weak one of
+    /// [`reversal`]).
+    pub overlay: Vec<usize>,
+    /// Epochs at which every seed's network is evaluated on the grid, increasing, each ≤ the
+    /// number of epochs (default [1000, 10 000]).
+    pub boundary_epochs: Vec<usize>,
+    /// Points per axis of the decision-boundary grid (default 100, as the authors').
     pub grid_points: usize,
     /// Half-width of the square [−a, a]² of the decision-boundary grid (default 2).
     pub grid_extent: f64,
@@ -119,7 +168,9 @@ impl Default for MoonsSpec {
                 ..TrainOptions::default()
             },
             features: (0..5).collect(),
-            grid_points: 121,
+            overlay: vec![1, 6],
+            boundary_epochs: vec![1000, 10_000],
+            grid_points: 100,
             grid_extent: 2.0,
         }
     }
@@ -183,11 +234,34 @@ impl MoonsSpec {
         // Features exist only up to the rank r = min(n, p).
         let p = self.network.width * 4 + 1;
         let rank = self.n.min(p);
-        if let Some(&j) = self.features.iter().find(|&&j| j >= rank) {
+        if let Some(&j) = self
+            .features
+            .iter()
+            .chain(&self.overlay)
+            .find(|&&j| j >= rank)
+        {
             return Err(Error::Input(InputError::ResponseOutOfRange {
                 index: j + 1,
                 rank,
             }));
+        }
+        if self.boundary_epochs.is_empty() {
+            return Err(Error::Input(InputError::Empty {
+                what: "boundary epochs",
+                rule: "choose at least one epoch for the decision boundaries",
+            }));
+        }
+        let epochs = self.training.epochs;
+        let mut previous = None;
+        for &k in &self.boundary_epochs {
+            if k > epochs || previous.is_some_and(|p| k <= p) {
+                return Err(Error::Input(InputError::InvalidParameter {
+                    name: "boundary_epochs",
+                    value: k as f64,
+                    rule: "boundary epochs must increase and be ≤ the number of epochs",
+                }));
+            }
+            previous = Some(k);
         }
         self.training.validate()?;
         for s in &self.settings {
@@ -196,6 +270,9 @@ impl MoonsSpec {
                 ..self.training
             }
             .validate()?;
+            if let Some(t) = s.class_targets {
+                ClassTargets::new(t.lambda, t.target)?;
+            }
             MoonsOptions {
                 n: self.n,
                 noise: self.noise,
@@ -224,6 +301,11 @@ pub struct SeedRun {
     pub alignments: Vec<f64>,
     /// Oriented responses: `responses[record][k]` for feature `features[k]`.
     pub responses: Vec<Vec<f64>>,
+    /// |z_j| of the overlay features: `overlay[record][k]` for feature `overlay[k]`.
+    pub overlay: Vec<Vec<f64>>,
+    /// Mean final margin y·ŷ of each class (class 0: label −1, class 1: label +1; NaN for an
+    /// empty class).
+    pub class_margins: [f64; 2],
     /// Reliance on the curved axis in input space: the mean over the training points of
     /// |∂f/∂x₂| / (|∂f/∂x₁| + |∂f/∂x₂|) of the trained network (central differences). x₁ is the
     /// folded, linearly separating axis, x₂ the curved moon axis: a network that has starved
@@ -262,19 +344,24 @@ impl Band {
     }
 }
 
-/// The first seed's trained network on a grid of the plane, with its data.
+/// The networks' outputs on a grid of the plane at one epoch, averaged over the seeds, with the
+/// first seed's data (the points drawn).
 #[derive(Clone, Debug)]
 pub struct DecisionBoundary {
     /// Grid abscissae x₁ (columns).
     pub x: Vec<f64>,
     /// Grid ordinates x₂ (rows, increasing).
     pub y: Vec<f64>,
-    /// f(x₁(c), x₂(r)) at entry (r, c).
+    /// Mean over the seeds of f(x₁(c), x₂(r)) at entry (r, c).
     pub output: DMatrix<f64>,
-    /// The training data of that seed.
+    /// The training data of the first seed.
     pub data: Dataset,
-    /// Its seed.
+    /// The seed of `data`.
     pub seed: u64,
+    /// The epoch (updates done) of the networks evaluated.
+    pub epoch: usize,
+    /// How many seeds' outputs are averaged.
+    pub seeds: usize,
 }
 
 /// Everything about one setting.
@@ -291,8 +378,10 @@ pub struct SettingResult {
     pub runs: Vec<SeedRun>,
     /// `bands[record][k]`: statistics over seeds of feature `features[k]`.
     pub bands: Vec<Vec<Band>>,
-    /// The first seed's decision boundary.
-    pub boundary: DecisionBoundary,
+    /// `overlay_bands[record][k]`: statistics over seeds of |z_j|, j = `overlay[k]`.
+    pub overlay_bands: Vec<Vec<Band>>,
+    /// The seed-averaged outputs at each of the spec's `boundary_epochs`, in that order.
+    pub boundaries: Vec<DecisionBoundary>,
 }
 
 impl SettingResult {
@@ -328,6 +417,17 @@ impl SettingResult {
     pub fn mean_accuracy(&self) -> f64 {
         self.runs.iter().map(|r| r.accuracy).sum::<f64>() / self.runs.len() as f64
     }
+
+    /// Mean over seeds of each class's mean final margin.
+    pub fn mean_class_margins(&self) -> [f64; 2] {
+        let n = self.runs.len() as f64;
+        [0, 1].map(|c| self.runs.iter().map(|r| r.class_margins[c]).sum::<f64>() / n)
+    }
+
+    /// The seed-averaged outputs at the last boundary epoch.
+    pub fn final_boundary(&self) -> Option<&DecisionBoundary> {
+        self.boundaries.last()
+    }
 }
 
 fn mean_over_runs(runs: &[SeedRun], field: impl Fn(&SeedRun) -> &Vec<f64>) -> Vec<f64> {
@@ -348,149 +448,6 @@ pub struct MoonsExperiment {
     pub wall_s: f64,
 }
 
-struct RunOutput {
-    run: SeedRun,
-    epochs: Vec<usize>,
-    tau: Vec<f64>,
-    boundary: Option<DecisionBoundary>,
-}
-
-fn one_run(spec: &MoonsSpec, setting: &MoonsSetting, seed: u64, grid: bool) -> Result<RunOutput> {
-    let data = two_moons(&MoonsOptions {
-        n: spec.n,
-        noise: spec.noise,
-        margin: setting.margin,
-        angle_degrees: 0.0,
-        seed,
-    })?;
-    let mut net = TwoLayerRelu::init(
-        data.dim(),
-        &NetworkOptions {
-            seed,
-            ..spec.network
-        },
-    )?;
-    let features = network_features(&net, &data)?;
-    let options = TrainOptions {
-        spectral_decoupling: setting.spectral_decoupling,
-        parallel: false,
-        ..spec.training
-    };
-    let record = train(&mut net, &data, Some(&features.system), &options)?;
-    let rank = features.system.rank();
-    if let Some(&j) = spec.features.iter().find(|&&j| j >= rank) {
-        return Err(Error::Input(InputError::ResponseOutOfRange {
-            index: j + 1,
-            rank,
-        }));
-    }
-    let last = record
-        .responses
-        .last()
-        .ok_or(Error::Input(InputError::Empty {
-            what: "training record",
-            rule: "training records at least one epoch's responses",
-        }))?;
-    let signs: Vec<f64> = spec
-        .features
-        .iter()
-        .map(|&j| if last[j] < 0.0 { -1.0 } else { 1.0 })
-        .collect();
-    let responses = record
-        .responses
-        .iter()
-        .map(|z| {
-            spec.features
-                .iter()
-                .zip(&signs)
-                .map(|(&j, s)| s * z[j])
-                .collect()
-        })
-        .collect();
-    let outputs = record
-        .outputs
-        .last()
-        .ok_or(Error::Input(InputError::Empty {
-            what: "training record",
-            rule: "training records at least one epoch's outputs",
-        }))?;
-    let correct = outputs
-        .iter()
-        .zip(data.labels().iter())
-        .filter(|(f, y)| **f * **y > 0.0)
-        .count();
-    let curved_share = curved_share(&net, &data);
-    let boundary = if grid {
-        let a = spec.grid_extent;
-        let g = spec.grid_points;
-        let output = net.evaluate_grid((-a, a), (-a, a), g, g)?;
-        let axis: Vec<f64> = (0..g)
-            .map(|k| -a + 2.0 * a * k as f64 / (g - 1) as f64)
-            .collect();
-        Some(DecisionBoundary {
-            x: axis.clone(),
-            y: axis,
-            output,
-            data: data.clone(),
-            seed,
-        })
-    } else {
-        None
-    };
-    let column_sums = features.system.coupling_column_sums();
-    let root_n = (data.len() as f64).sqrt();
-    let alignments = spec
-        .features
-        .iter()
-        .zip(&signs)
-        .map(|(&j, s)| s * column_sums[j] / root_n)
-        .collect();
-    let strengths = spec
-        .features
-        .iter()
-        .map(|&j| features.system.strengths()[j])
-        .collect();
-    Ok(RunOutput {
-        run: SeedRun {
-            seed,
-            strengths,
-            signs,
-            alignments,
-            responses,
-            curved_share,
-            final_loss: *record.loss.last().unwrap_or(&f64::NAN),
-            accuracy: correct as f64 / data.len() as f64,
-        },
-        epochs: record.epochs,
-        tau: record.tau,
-        boundary,
-    })
-}
-
-/// Mean over the data of |∂f/∂x₂| / (|∂f/∂x₁| + |∂f/∂x₂|) (see [`SeedRun::curved_share`]).
-pub fn curved_share(net: &TwoLayerRelu, data: &Dataset) -> f64 {
-    if data.dim() != 2 {
-        return f64::NAN;
-    }
-    let h = 1e-5;
-    let mut total = 0.0;
-    let mut count = 0usize;
-    for row in data.inputs().row_iter() {
-        let (x1, x2) = (row[0], row[1]);
-        let d1 = (net.output(&[x1 + h, x2]) - net.output(&[x1 - h, x2])).abs();
-        let d2 = (net.output(&[x1, x2 + h]) - net.output(&[x1, x2 - h])).abs();
-        if d1 + d2 > 0.0 {
-            total += d2 / (d1 + d2);
-            count += 1;
-        }
-    }
-    if count == 0 {
-        f64::NAN
-    } else {
-        total / count as f64
-    }
-}
-
 /// Run the experiment: every (setting, seed) pair in parallel, a progress tick per finished run.
 pub fn moons_experiment(spec: &MoonsSpec, progress: Progress) -> Result<MoonsExperiment> {
     spec.validate()?;
@@ -502,7 +459,7 @@ pub fn moons_experiment(spec: &MoonsSpec, progress: Progress) -> Result<MoonsExp
     let outputs: Vec<Result<RunOutput>> = jobs
         .par_iter()
         .map(|&(s, seed)| {
-            let out = one_run(spec, &spec.settings[s], seed, seed == 0);
+            let out = one_run(spec, &spec.settings[s], seed);
             tracker.tick();
             out
         })
@@ -512,43 +469,71 @@ pub fn moons_experiment(spec: &MoonsSpec, progress: Progress) -> Result<MoonsExp
     let mut settings = Vec::with_capacity(spec.settings.len());
     for setting in &spec.settings {
         let mut runs = Vec::with_capacity(spec.seeds);
-        let mut epochs = Vec::new();
-        let mut tau = Vec::new();
-        let mut boundary = None;
+        let mut first: Option<(Dataset, Vec<usize>, Vec<f64>)> = None;
+        let mut sums: Vec<DMatrix<f64>> = Vec::new();
         for _ in 0..spec.seeds {
-            let out = outputs.next().ok_or(Error::Input(InputError::Empty {
+            let mut out = outputs.next().ok_or(Error::Input(InputError::Empty {
                 what: "runs",
                 rule: "every seed of every setting runs",
             }))??;
-            if out.boundary.is_some() {
-                boundary = out.boundary;
-                epochs = out.epochs;
-                tau = out.tau;
+            let grids = std::mem::take(&mut out.grids);
+            if sums.is_empty() {
+                sums = grids;
+            } else {
+                for (sum, grid) in sums.iter_mut().zip(&grids) {
+                    *sum += grid;
+                }
+            }
+            if first.is_none() {
+                first = Some((out.data, out.epochs, out.tau));
             }
             runs.push(out.run);
         }
-        let boundary = boundary.ok_or(Error::Input(InputError::Empty {
+        let (data, epochs, tau) = first.ok_or(Error::Input(InputError::Empty {
             what: "experiment",
             rule: "it needs at least one seed",
         }))?;
-        let records = epochs.len();
-        let bands = (0..records)
-            .map(|i| {
-                (0..spec.features.len())
-                    .map(|k| {
-                        let values: Vec<f64> = runs.iter().map(|r| r.responses[i][k]).collect();
-                        Band::of(&values)
-                    })
-                    .collect()
+        let a = spec.grid_extent;
+        let g = spec.grid_points;
+        let axis: Vec<f64> = (0..g)
+            .map(|k| -a + 2.0 * a * k as f64 / (g - 1) as f64)
+            .collect();
+        let boundaries = sums
+            .into_iter()
+            .zip(&spec.boundary_epochs)
+            .map(|(sum, &epoch)| DecisionBoundary {
+                x: axis.clone(),
+                y: axis.clone(),
+                output: sum / spec.seeds as f64,
+                data: data.clone(),
+                seed: runs[0].seed,
+                epoch,
+                seeds: spec.seeds,
             })
             .collect();
+        let records = epochs.len();
+        let bands_of = |field: fn(&SeedRun) -> &Vec<Vec<f64>>, count: usize| -> Vec<Vec<Band>> {
+            (0..records)
+                .map(|i| {
+                    (0..count)
+                        .map(|k| {
+                            let values: Vec<f64> = runs.iter().map(|r| field(r)[i][k]).collect();
+                            Band::of(&values)
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let bands = bands_of(|r| &r.responses, spec.features.len());
+        let overlay_bands = bands_of(|r| &r.overlay, spec.overlay.len());
         settings.push(SettingResult {
             setting: setting.clone(),
             epochs,
             tau,
             runs,
             bands,
-            boundary,
+            overlay_bands,
+            boundaries,
         });
     }
     Ok(MoonsExperiment {
