@@ -167,6 +167,10 @@ pub enum Reproduce {
     /// The real network against its linearised flow and GD over widths (NTK): gap table and
     /// figures.
     MoonsWidth(super::moons::MoonsWidthArgs),
+    /// Out of distribution (the paper's Table 1 protocol, Colored MNIST, on the shipped optical
+    /// digits): ERM, SD, SD with class targets and IRM over restarts, train and test accuracy,
+    /// and the colour feature in the network's feature system at initialisation.
+    Ood(super::ood::OodArgs),
 }
 
 /// Run `gstarve reproduce`.
@@ -188,6 +192,7 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
         }
         Reproduce::Moons(a) => super::moons::run_moons(a),
         Reproduce::MoonsWidth(a) => super::moons::run_moons_width(a),
+        Reproduce::Ood(a) => super::ood::run_ood(a),
     }
 }
 

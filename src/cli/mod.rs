@@ -6,6 +6,7 @@ mod max_margin;
 mod moons;
 mod multiclass;
 mod network;
+mod ood;
 mod outputs;
 mod phase_diagram;
 pub(crate) mod progress;

@@ -7,8 +7,8 @@
 //! ([`rank`]), the two-moons experiments ([`moons`]), what every output promises: provenance,
 //! plain CSV, no silent replacement, all-or-nothing writes under kills ([`outputs`]), the CSV
 //! rule and output checks before any work ([`input_rules`]), the command line's numbers, names
-//! and flags ([`command_line`]), multi-class systems ([`multiclass`]) and sharded sweeps
-//! ([`shards`]).
+//! and flags ([`command_line`]), multi-class systems ([`multiclass`]) sharded sweeps
+//! ([`shards`]) and the out-of-distribution experiment ([`ood`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
@@ -25,6 +25,7 @@ mod max_margin;
 mod moons;
 mod multiclass;
 mod network;
+mod ood;
 mod outputs;
 mod rank;
 mod shards;

@@ -70,4 +70,13 @@ pub enum NumericalError {
         /// The learning rate used.
         learning_rate: f64,
     },
+    /// A tensor operation of the deep-network library (candle) failed: shapes, devices or
+    /// memory, never a number the caller gave.
+    #[error("tensor operation failed while {context}: {detail}")]
+    TensorOperation {
+        /// What was being computed.
+        context: &'static str,
+        /// The library's message.
+        detail: String,
+    },
 }
