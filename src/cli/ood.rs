@@ -32,10 +32,20 @@ pub struct OodArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     steps_scale: f64,
     /// SD with class targets: weights w₀,w₁ of the classes (labels 0 and 1).
-    #[arg(long, value_delimiter = ',', default_value = "1,1", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,1",
+        allow_negative_numbers = true
+    )]
     class_weights: Vec<f64>,
     /// SD with class targets: margin targets γ₀,γ₁.
-    #[arg(long, value_delimiter = ',', default_value = "1,1", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,1",
+        allow_negative_numbers = true
+    )]
     class_targets: Vec<f64>,
     /// Examples in the feature system at initialisation (a subsample of the training set).
     #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
@@ -249,8 +259,16 @@ pub fn run_ood(a: &OodArgs) -> Result<()> {
             "{:<12}{:>8}{:>20}{:>20}{:>12.4}",
             s.settings.method.name(),
             s.settings.steps,
-            format!("{:.1} ± {:.1}", 100.0 * s.train_accuracy.mean, 100.0 * s.train_accuracy.std),
-            format!("{:.1} ± {:.1}", 100.0 * s.test_accuracy.mean, 100.0 * s.test_accuracy.std),
+            format!(
+                "{:.1} ± {:.1}",
+                100.0 * s.train_accuracy.mean,
+                100.0 * s.train_accuracy.std
+            ),
+            format!(
+                "{:.1} ± {:.1}",
+                100.0 * s.test_accuracy.mean,
+                100.0 * s.test_accuracy.std
+            ),
             s.train_nll.mean
         );
     }

@@ -75,7 +75,10 @@ fn bad_ood_options_are_one_line_with_status_2() {
         (vec!["--methods", "erm,gd"], "unknown method 'gd'"),
         (vec!["--steps-scale", "2"], "--steps-scale = 2"),
         (vec!["--class-targets", "1"], "takes two"),
-        (vec!["--feature-examples", "5000"], "feature_examples = 5000"),
+        (
+            vec!["--feature-examples", "5000"],
+            "feature_examples = 5000",
+        ),
     ] {
         let mut full = vec!["reproduce", "ood"];
         full.extend(&args);
@@ -84,7 +87,10 @@ fn bad_ood_options_are_one_line_with_status_2() {
         let stderr = String::from_utf8_lossy(&res.stderr);
         assert_eq!(res.status.code(), Some(2), "{full:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{full:?}: {stderr}");
-        assert!(stderr.contains(needle), "{full:?}: '{needle}' not in {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{full:?}: '{needle}' not in {stderr}"
+        );
         assert!(!out.exists(), "{full:?} wrote {o}");
     }
 }

@@ -112,10 +112,7 @@ impl super::canvas::Figure for AccuracyPlot<'_> {
         let (width, _) = root.dim_in_pixel();
         let (panel, key) = root.split_horizontally(width - KEY_WIDTH);
         let spec = &self.exp.spec;
-        let title = format!(
-            "Coloured digits, {} restarts: mean ± std",
-            spec.restarts
-        );
+        let title = format!("Coloured digits, {} restarts: mean ± std", spec.restarts);
         let mut chart = self.frame.chart(&panel, Some(&title), true)?;
         // Guides: a colour-only classifier (colour agreement) and the shape ceiling 75 %.
         let (train_colour, test_colour) = self.exp.colour_agreement;
@@ -158,17 +155,33 @@ impl super::canvas::Figure for AccuracyPlot<'_> {
                 }
             }
         }
-        let swatch_line = |c: RGBColor, d: Dash| Swatch::Line(CurveStyle::new(c, d).width(style::width::GUIDE));
+        let swatch_line =
+            |c: RGBColor, d: Dash| Swatch::Line(CurveStyle::new(c, d).width(style::width::GUIDE));
         let mut entries = vec![
-            LegendEntry::new("train accuracy (both training environments)", Swatch::Patch(TRAIN)),
-            LegendEntry::new("test accuracy (test environment, e\u{a0}=\u{a0}0.9)", Swatch::Patch(TEST)),
-            LegendEntry::new("error bar: ± 1 std over restarts", swatch_line(okabe_ito::BLACK, Dash::Solid)),
             LegendEntry::new(
-                format!("colour-only classifier, train ({:.1} %)", 100.0 * train_colour),
+                "train accuracy (both training environments)",
+                Swatch::Patch(TRAIN),
+            ),
+            LegendEntry::new(
+                "test accuracy (test environment, e\u{a0}=\u{a0}0.9)",
+                Swatch::Patch(TEST),
+            ),
+            LegendEntry::new(
+                "error bar: ± 1 std over restarts",
+                swatch_line(okabe_ito::BLACK, Dash::Solid),
+            ),
+            LegendEntry::new(
+                format!(
+                    "colour-only classifier, train ({:.1} %)",
+                    100.0 * train_colour
+                ),
                 swatch_line(TRAIN, Dash::Dashed),
             ),
             LegendEntry::new(
-                format!("colour-only classifier, test ({:.1} %)", 100.0 * test_colour),
+                format!(
+                    "colour-only classifier, test ({:.1} %)",
+                    100.0 * test_colour
+                ),
                 swatch_line(TEST, Dash::Dashed),
             ),
             LegendEntry::new(
@@ -309,7 +322,11 @@ pub fn features_table(f: &ColourStarvation) -> Result<Table> {
 
 /// Draw `<dir>/<prefix>-accuracy.{png,svg,csv}` and write `<dir>/<prefix>-features.csv`, one
 /// output each (inside the command's batch: together).
-pub fn ood_figure(exp: &OodExperiment, dir: &Path, options: &OodFigureOptions) -> Result<Vec<Written>> {
+pub fn ood_figure(
+    exp: &OodExperiment,
+    dir: &Path,
+    options: &OodFigureOptions,
+) -> Result<Vec<Written>> {
     if exp.summaries.is_empty() {
         return Err(Error::Output(OutputError::EmptyFigure {
             figure: format!("{}-accuracy", options.prefix),

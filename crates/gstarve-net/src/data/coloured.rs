@@ -61,7 +61,10 @@ impl ColouredSpec {
     /// `available`.
     pub fn validate(&self, available: usize) -> Result<()> {
         let probabilities = std::iter::once(("label_noise", self.label_noise))
-            .chain(std::iter::once(("test_colour_noise", self.test_colour_noise)))
+            .chain(std::iter::once((
+                "test_colour_noise",
+                self.test_colour_noise,
+            )))
             .chain(
                 self.train_colour_noise
                     .iter()
@@ -161,7 +164,12 @@ pub fn coloured_digits(data: &Digits, spec: &ColouredSpec, seed: u64) -> Result<
     let n_train = k * spec.train_per_environment;
     let mut train = Vec::with_capacity(k);
     for (env, &e) in spec.train_colour_noise.iter().enumerate() {
-        let members: Vec<usize> = order[..n_train].iter().skip(env).step_by(k).copied().collect();
+        let members: Vec<usize> = order[..n_train]
+            .iter()
+            .skip(env)
+            .step_by(k)
+            .copied()
+            .collect();
         train.push(colour(data, &members, spec.label_noise, e, &mut rng));
     }
     let test = colour(
@@ -238,7 +246,10 @@ mod tests {
                 .filter(|(&y, &d)| y == f64::from(u8::from(d < 5)))
                 .count() as f64
                 / n;
-            assert!((clean - 0.75).abs() < 5.0 * (0.25 * 0.75 / n).sqrt(), "{clean}");
+            assert!(
+                (clean - 0.75).abs() < 5.0 * (0.25 * 0.75 / n).sqrt(),
+                "{clean}"
+            );
             let e = env.colour_noise;
             let agree = env.colour_agreement();
             let sd = (e * (1.0 - e) / n).sqrt();

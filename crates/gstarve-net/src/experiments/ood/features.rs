@@ -19,8 +19,8 @@
 //! **Starvation.** The starvation matrix E_ji = ∂log|z_j*|/∂log s_i² (docs/theory.md §5.3) of the
 //! system at the steady state of the logistic loss with L2 (λ = `starvation_lambda`): E_dc < 0
 //! says a stronger colour feature lowers the digit feature d's response. With r = n the SD
-//! steady state does not depend on S (docs/theory.md §4.2), so under SD the same entries are 0:
-//! they are computed too, as a check.
+//! steady state does not depend on S (docs/theory.md §4.2), so under SD the same entries are 0
+//! (gstarve-core returns them as exact zeros: reported beside the L2 entries, not a check).
 
 use nalgebra::{DMatrix, DVector};
 
@@ -71,7 +71,8 @@ pub struct ColourStarvation {
     pub digit_on_colour: Vec<Option<f64>>,
     /// Steady responses z_c*, z_d* under L2 (colour first).
     pub responses: Vec<f64>,
-    /// max |E| over the same entries under SD at the same λ (0 up to rounding when r = n).
+    /// max |E| over the same entries under SD at the same λ (0 up to rounding when r = n; NaN
+    /// if one is masked).
     pub sd_max_abs: f64,
     /// Largest |Φ − candle's gradient| / max|Φ| over the first two rows (f32 against f64).
     pub jacobian_check: f64,
@@ -83,7 +84,10 @@ pub fn jacobian(w: &MlpWeights, x: &DMatrix<f64>) -> DMatrix<f64> {
     let w1 = DMatrix::from_row_slice(h, d, &w.w1);
     let w2 = DMatrix::from_row_slice(h, h, &w.w2);
     let w3 = DVector::from_column_slice(&w.w3);
-    let (b1, b2) = (DVector::from_column_slice(&w.b1), DVector::from_column_slice(&w.b2));
+    let (b1, b2) = (
+        DVector::from_column_slice(&w.b1),
+        DVector::from_column_slice(&w.b2),
+    );
     let p = w.parameters();
     let mut phi = DMatrix::zeros(x.nrows(), p);
     for i in 0..x.nrows() {
@@ -175,7 +179,10 @@ pub fn colour_starvation(
         envs.train[e].inputs[(i, c)]
     });
     let labels: Vec<f64> = rows.iter().map(|&(e, i)| envs.train[e].labels[i]).collect();
-    let colours: Vec<f64> = rows.iter().map(|&(e, i)| envs.train[e].colours[i] as f64).collect();
+    let colours: Vec<f64> = rows
+        .iter()
+        .map(|&(e, i)| envs.train[e].colours[i] as f64)
+        .collect();
     let digits: Vec<u8> = rows.iter().map(|&(e, i)| envs.train[e].digits[i]).collect();
     let shape: Vec<f64> = digits.iter().map(|&d| f64::from(u8::from(d < 5))).collect();
     let phi = jacobian(weights, &x);
@@ -196,7 +203,11 @@ pub fn colour_starvation(
             colour_share: correlation_squared(&g, &colours),
             digit_share: between_class_share(&g, &digits),
             shape_share: correlation_squared(&g, &shape),
-            mean_share: if power > 0.0 { mean * mean / power } else { 0.0 },
+            mean_share: if power > 0.0 {
+                mean * mean / power
+            } else {
+                0.0
+            },
         }
     };
     let all: Vec<FeatureShare> = (0..r).map(share).collect();
@@ -221,11 +232,12 @@ pub fn colour_starvation(
             lambda: spec.starvation_lambda,
         },
     )?;
+    // NaN when an entry is masked (a zero steady response): then there is no check.
     let sd_max_abs = digit
         .iter()
         .flat_map(|&d| [sd.elasticities[(d, colour)], sd.elasticities[(colour, d)]])
-        .flatten()
-        .fold(0.0f64, |m, e| m.max(e.abs()));
+        .try_fold(0.0f64, |m, e| e.map(|e| m.max(e.abs())))
+        .unwrap_or(f64::NAN);
     let mut shares: Vec<FeatureShare> = all.iter().take(20).cloned().collect();
     if colour >= 20 {
         shares.push(all[colour].clone());
@@ -238,8 +250,14 @@ pub fn colour_starvation(
         digit_features: digit.iter().map(|d| d + 1).collect(),
         strength_ratios: digit.iter().map(|&d| s[colour] / s[d]).collect(),
         lambda: spec.starvation_lambda,
-        colour_on_digit: digit.iter().map(|&d| l2.elasticities[(d, colour)]).collect(),
-        digit_on_colour: digit.iter().map(|&d| l2.elasticities[(colour, d)]).collect(),
+        colour_on_digit: digit
+            .iter()
+            .map(|&d| l2.elasticities[(d, colour)])
+            .collect(),
+        digit_on_colour: digit
+            .iter()
+            .map(|&d| l2.elasticities[(colour, d)])
+            .collect(),
         responses: std::iter::once(colour)
             .chain(digit.iter().copied())
             .map(|j| l2.responses[j])
@@ -285,7 +303,11 @@ mod tests {
                 let h = 1e-6;
                 let (plus, minus) = (perturbed(&w, k, h), perturbed(&w, k, -h));
                 let fd = (forward(&plus, &row(&x, i)) - forward(&minus, &row(&x, i))) / (2.0 * h);
-                assert!((fd - phi[(i, k)]).abs() < 1e-7, "row {i} parameter {k}: {fd} vs {}", phi[(i, k)]);
+                assert!(
+                    (fd - phi[(i, k)]).abs() < 1e-7,
+                    "row {i} parameter {k}: {fd} vs {}",
+                    phi[(i, k)]
+                );
             }
             let (out, grad) = f(&w, i).unwrap();
             assert!((out - forward(&w, &row(&x, i))).abs() < 1e-6);
@@ -303,7 +325,9 @@ mod tests {
     fn perturbed(w: &MlpWeights, k: usize, h: f64) -> MlpWeights {
         let mut w = w.clone();
         let mut k = k;
-        for part in [&mut w.w1, &mut w.b1, &mut w.w2, &mut w.b2, &mut w.w3, &mut w.b3] {
+        for part in [
+            &mut w.w1, &mut w.b1, &mut w.w2, &mut w.b2, &mut w.w3, &mut w.b3,
+        ] {
             if k < part.len() {
                 part[k] += h;
                 break;

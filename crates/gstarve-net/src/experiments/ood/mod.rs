@@ -111,10 +111,18 @@ impl MethodSettings {
 
     fn validate(&self) -> Result<()> {
         let invalid = |name, value: f64, rule| {
-            Err(Error::Input(InputError::InvalidParameter { name, value, rule }))
+            Err(Error::Input(InputError::InvalidParameter {
+                name,
+                value,
+                rule,
+            }))
         };
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return invalid("learning_rate", self.learning_rate, "it must be finite and > 0");
+            return invalid(
+                "learning_rate",
+                self.learning_rate,
+                "it must be finite and > 0",
+            );
         }
         for (name, v) in [("l2", self.l2), ("coefficient", self.coefficient)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -189,8 +197,20 @@ impl OodSpec {
                 Ok(())
             }
         };
-        count("width", self.width, 1, 4096, "the hidden width must be in 1…4096")?;
-        count("restarts", self.restarts, 1, 1000, "restarts must be in 1…1000")?;
+        count(
+            "width",
+            self.width,
+            1,
+            4096,
+            "the hidden width must be in 1…4096",
+        )?;
+        count(
+            "restarts",
+            self.restarts,
+            1,
+            1000,
+            "restarts must be in 1…1000",
+        )?;
         let train = self.data.train_per_environment * self.data.train_colour_noise.len();
         count(
             "feature_examples",
