@@ -95,6 +95,7 @@ impl MethodSettings {
                 ..base
             },
             Method::SdClasses => Self {
+                method,
                 class_targets: [1.0, 1.0],
                 ..Self::reference(Method::Sd)
             },
@@ -482,4 +483,18 @@ pub fn ood_experiment(
         colour_agreement,
         wall_s: (training_s, analysis.elapsed().as_secs_f64()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_settings_keep_their_method() {
+        for m in Method::ALL {
+            assert_eq!(MethodSettings::reference(m).method, m);
+        }
+        let c = MethodSettings::reference(Method::SdClasses);
+        assert_eq!((c.steps, c.anneal_steps, c.class_targets), (2001, 450, [1.0, 1.0]));
+    }
 }
