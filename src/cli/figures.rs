@@ -183,6 +183,10 @@ pub enum Reproduce {
     /// longer training, Adam ×2, rotated data, dropout, BatchNorm, a deeper network, SD), the
     /// decision boundaries of the seed-averaged outputs and each one's x₂ share.
     Remedies(super::remedies::RemediesArgs),
+    /// Out of distribution (the paper's Table 1 protocol, Colored MNIST, on the shipped optical
+    /// digits): ERM, SD, SD with class targets and IRM over restarts, train and test accuracy,
+    /// and the colour feature in the network's feature system at initialisation.
+    Ood(super::ood::OodArgs),
 }
 
 /// Run `gstarve reproduce`.
@@ -207,6 +211,7 @@ pub fn run_reproduce(r: &Reproduce) -> Result<()> {
         Reproduce::Multiclass(a) => super::multiclass_net::run_multiclass(a),
         Reproduce::Remedies(a) => super::remedies::run_remedies(a),
         Reproduce::MoonsSdClasses(a) => super::moons_sd_classes::run_moons_sd_classes(a),
+        Reproduce::Ood(a) => super::ood::run_ood(a),
     }
 }
 

@@ -9,6 +9,7 @@ mod moons_sd_classes;
 mod multiclass;
 mod multiclass_net;
 mod network;
+mod ood;
 mod outputs;
 mod phase_diagram;
 pub(crate) mod progress;

@@ -154,6 +154,20 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
             .flat_map(|f| data_file(&f))
             .collect();
     }
+    if leaf == "reproduce ood" {
+        // The figure and, beside it, the feature table (gstarve_plot::ood_figure).
+        return match (
+            path("out"),
+            text(p, "format").and_then(|f| f.parse::<Formats>().ok()),
+        ) {
+            (Some(dir), Some(formats)) => {
+                let mut files = figure_files(&dir, "ood-accuracy", formats);
+                files.extend(data_file(&dir.join("ood-features.csv")));
+                files
+            }
+            _ => Vec::new(),
+        };
+    }
     let stems: Vec<String> = match leaf {
         "" | "gallery" => GALLERY_NAMES.iter().map(|s| s.to_string()).collect(),
         "reproduce toy" => vec!["toy-figure".into()],

@@ -7,8 +7,9 @@
 //! ([`rank`]), the two-moons experiments ([`moons`]), what every output promises: provenance,
 //! plain CSV, no silent replacement, all-or-nothing writes under kills ([`outputs`]), the CSV
 //! rule and output checks before any work ([`input_rules`]), the command line's numbers, names
-//! and flags ([`command_line`]), multi-class systems ([`multiclass`]) and sharded sweeps
-//! ([`shards`]), and the paper's remedies, its Figure 3 ([`remedies`]).
+//! and flags ([`command_line`]), multi-class systems ([`multiclass`]), sharded sweeps
+//! ([`shards`]), the paper's remedies, its Figure 3 ([`remedies`]), and the out-of-distribution
+//! experiment ([`ood`]).
 //!
 //! Run with `cargo test --release --test interfaces` (a module: `… --test interfaces cli::`).
 
@@ -27,6 +28,7 @@ mod moons_paper;
 mod multiclass;
 mod multiclass_figures;
 mod network;
+mod ood;
 mod outputs;
 mod rank;
 mod remedies;

@@ -18,6 +18,8 @@
 //! - [`toy`]: the paper's Figure 6 (docs/theory.md §6.1).
 //! - [`moons`](mod@moons): the two-moons experiment with real networks (the paper's Figures 1–3):
 //!   responses over epochs with bands over seeds, decision-boundary heatmaps.
+//! - [`ood`](mod@ood): the out-of-distribution test on coloured digits: accuracy bars over
+//!   restarts, and the colour feature's place in the network's feature system.
 //! - [`linearisation`](mod@linearisation): the real network against its linearised flow, and the
 //!   gap against width.
 //! - [`multiclass`](mod@multiclass): a c-output network on c spirals against its softmax flow,
@@ -64,6 +66,7 @@ pub mod moons;
 pub mod multiclass;
 mod moons_boundary;
 pub mod moons_paper;
+pub mod ood;
 pub mod phase_diagram;
 pub mod phase_plane;
 pub mod remedies;
@@ -82,6 +85,7 @@ pub use limit_path::{limit_path, LimitPathOptions};
 pub use linearisation::{width_figures, width_table};
 pub use moons::{moons_figures, MoonsFigureOptions};
 pub use multiclass::multiclass_figures;
+pub use ood::{ood_figure, OodFigureOptions};
 pub use phase_diagram::{phase_diagram_figure, system_diagram_figure, PhaseDiagramOptions};
 pub use phase_plane::{phase_plane, PhasePlaneOptions};
 pub use remedies::{remedies_figures, RemediesFigureOptions};

@@ -1,13 +1,18 @@
 //! Data sets for real networks: inputs x_i ∈ R^d with labels y_i = ±1 (docs/theory.md §1.1), from
-//! the paper's two-moons generator ([`two_moons`]) or a CSV file ([`read_dataset_csv`]); and
-//! c-class data with labels in 0..c−1 ([`ClassDataset`]), from c interleaved spirals
-//! ([`spirals`]).
+//! the paper's two-moons generator ([`two_moons`]) or a CSV file ([`read_dataset_csv`]); c-class
+//! data with labels in 0..c−1 ([`ClassDataset`]), from c interleaved spirals ([`spirals`]); and
+//! the shipped optical digits ([`optical_digits`]) with the coloured-digits protocol of the
+//! out-of-distribution experiment ([`coloured_digits`]).
 
+mod coloured;
 mod csv;
+mod digits;
 mod moons;
 mod spirals;
 
 pub use self::csv::{parse_dataset_csv, read_dataset_csv};
+pub use coloured::{coloured_digits, ColouredDigits, ColouredSpec, Environment, COLOURED_INPUTS};
+pub use digits::{optical_digits, parse_digits_csv, Digits, DIGIT_MAX_PIXEL, DIGIT_PIXELS};
 pub use moons::{two_moons, MoonsOptions};
 pub use spirals::{spirals, ClassDataset, SpiralsOptions};
 

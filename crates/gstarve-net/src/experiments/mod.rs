@@ -1,11 +1,14 @@
 //! Experiments with real networks: the paper's two-moons experiment over seeds ([`moons`](mod@moons)),
 //! and the real network against its linearised flow and GD over widths
-//! ([`linearisation`](mod@linearisation)), and starvation with c classes: a c-output network on
-//! c spirals against its softmax flow ([`multiclass`](mod@multiclass)).
+//! ([`linearisation`](mod@linearisation)), starvation with c classes: a c-output network on
+//! c spirals against its softmax flow ([`multiclass`](mod@multiclass)), the paper's remedies
+//! ([`remedies`](mod@remedies)), and the out-of-distribution test on coloured digits
+//! ([`ood`](mod@ood)).
 
 pub mod linearisation;
 pub mod moons;
 pub mod multiclass;
+pub mod ood;
 pub mod remedies;
 
 pub use linearisation::{
