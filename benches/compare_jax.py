@@ -31,6 +31,8 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--repeat", type=int, default=2000)
     p.add_argument("--jax-repeat", type=int, default=210)
+    p.add_argument("--example", default=EXAMPLE,
+                   help="the small_flow binary (e.g. one built from an older commit)")
     a = p.parse_args()
     print("| n | run | gstarve µs/flow | evaluations | JAX µs/flow | JAX / gstarve "
           "| gstarve error | JAX error |")
@@ -39,7 +41,7 @@ def main():
         for n in [int(x) for x in a.sizes.split(",")]:
             for run in range(a.runs):
                 path = os.path.join(tmp, f"flow_{n}.json")
-                subprocess.run([EXAMPLE, str(a.repeat), str(n), "1", path], check=True,
+                subprocess.run([a.example, str(a.repeat), str(n), "1", path], check=True,
                                capture_output=True)
                 with open(path) as f:
                     ours = json.load(f)
