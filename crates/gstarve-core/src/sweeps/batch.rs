@@ -315,11 +315,8 @@ fn scaled_residual(r: usize, w: &Vector, free: &[bool], g: &Vector) -> f64 {
 fn cholesky_solve(k: usize, h: &Matrix, b: &Vector) -> Option<Vector> {
     let mut l = [[0.0; BATCH_MAX_DIM]; BATCH_MAX_DIM];
     for j in 0..k {
-        let mut d = h[j][j];
-        for p in 0..j {
-            d -= l[j][p] * l[j][p];
-        }
-        if !(d > 0.0) {
+        let d = h[j][j] - l[j][..j].iter().map(|v| v * v).sum::<f64>();
+        if d.is_nan() || d <= 0.0 {
             return None;
         }
         let d = d.sqrt();
@@ -370,11 +367,9 @@ fn newton_step(
     // Compress to the free features.
     let mut map = [0usize; BATCH_MAX_DIM];
     let mut k = 0;
-    for j in 0..r {
-        if free[j] {
-            map[k] = j;
-            k += 1;
-        }
+    for (j, _) in free.iter().enumerate().filter(|(_, &f)| f) {
+        map[k] = j;
+        k += 1;
     }
     let mut h = [[0.0; BATCH_MAX_DIM]; BATCH_MAX_DIM];
     let mut rhs = [0.0; BATCH_MAX_DIM];
