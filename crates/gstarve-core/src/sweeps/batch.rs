@@ -312,6 +312,7 @@ fn scaled_residual(r: usize, w: &Vector, free: &[bool], g: &Vector) -> f64 {
 }
 
 /// Solve H x = b for symmetric positive definite H (k × k) by Cholesky; `None` if H is not.
+#[allow(clippy::needless_range_loop)] // triangular index loops, as the formulas read
 fn cholesky_solve(k: usize, h: &Matrix, b: &Vector) -> Option<Vector> {
     let mut l = [[0.0; BATCH_MAX_DIM]; BATCH_MAX_DIM];
     for j in 0..k {
@@ -469,7 +470,7 @@ fn solve_one(
 
 /// ∂z*/∂(s_i²) = J⁻¹ diag(λ⁻¹Uᵀψ) with J = I + λ⁻¹S²UᵀDU (LU with partial pivoting; J's
 /// eigenvalues are ≥ 1), and E_ji = s_i² ∂z_j*/∂(s_i²) / z_j*.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn sensitivity(
     n: usize,
     r: usize,
@@ -642,8 +643,8 @@ mod tests {
     #[test]
     fn bad_batches_are_input_errors() {
         let sys = FeatureSystem::rotation(4.0, 2.0, 0.5).unwrap();
-        assert!(SmallSystems::from_systems(&[sys.clone()], &[]).is_err());
-        assert!(SmallSystems::from_systems(&[sys.clone()], &[0.0]).is_err());
+        assert!(SmallSystems::from_systems(std::slice::from_ref(&sys), &[]).is_err());
+        assert!(SmallSystems::from_systems(std::slice::from_ref(&sys), &[0.0]).is_err());
         let big = FeatureSystem::random(9, Spectrum::Geometric { from: 2.0, to: 1.0 }, 1).unwrap();
         assert!(SmallSystems::from_systems(&[big], &[0.01]).is_err());
         let other =
