@@ -57,7 +57,15 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
         let m: &[f64; N] = m.try_into().expect("state of dimension N");
         let dm: &mut [f64; N] = dm.try_into().expect("derivative of dimension N");
         let mut w = [0.0; N];
-        self.model.drives_into(0, m, &mut w);
+        if self.model.examples().is_none() {
+            // [`Model::drives_into`] without class targets, inline (the same formula).
+            let (loss, sd) = (self.model.loss(), self.model.lambda_sd());
+            for (wi, &mi) in w.iter_mut().zip(m) {
+                *wi = loss.neg_derivative(mi) - sd * mi;
+            }
+        } else {
+            self.model.drives_into(0, m, &mut w);
+        }
         let mut out = [0.0; N];
         for (col, &wj) in self.gram.iter().zip(&w) {
             for (o, &kij) in out.iter_mut().zip(col) {

@@ -343,6 +343,7 @@ impl Model {
     }
 
     /// g_i(m_i) for the examples start, start + 1, … into `g` (`m` and `g` the same length).
+    #[inline]
     pub fn drives_into(&self, start: usize, m: &[f64], g: &mut [f64]) {
         let sd = self.lambda_sd;
         match &self.examples {

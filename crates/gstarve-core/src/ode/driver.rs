@@ -58,11 +58,16 @@ pub trait Integrator {
 }
 
 /// The output times of one window and the states recorded on them.
+///
+/// The window's states are allocated (zero) when it starts, and each output time k is written
+/// in place, in slot `base + k` of the trajectory: no allocation or copy per point (issue #17's
+/// profile of the small flows).
 pub struct Output<'a> {
     times: &'a [f64],
     next: usize,
+    /// The trajectory index of the window's τ = 0 (already recorded).
+    base: usize,
     states: &'a mut Trajectory,
-    scratch: Vec<f64>,
     stage: &'a Stage,
 }
 
@@ -91,6 +96,7 @@ impl<'a> Output<'a> {
     /// `last`), record every output time τ_k ≤ `t_new` not yet recorded (all of them when
     /// `last`): from `y_new` where τ_k ≥ `t_new`, otherwise from the method's continuous
     /// extension `dense(τ_k, out)`.
+    #[inline]
     pub fn record_step(
         &mut self,
         t_new: f64,
@@ -98,21 +104,42 @@ impl<'a> Output<'a> {
         y_new: &[f64],
         mut dense: impl FnMut(f64, &mut [f64]),
     ) {
-        while self.next < self.times.len() && (last || self.times[self.next] <= t_new) {
-            let tau = self.times[self.next];
+        let (times, slots) = self.take_due(t_new, last);
+        let dim = y_new.len();
+        for (&tau, slot) in times.iter().zip(slots.chunks_exact_mut(dim.max(1))) {
             if tau >= t_new {
-                self.states.push(y_new);
+                slot.copy_from_slice(y_new);
             } else {
-                dense(tau, &mut self.scratch);
-                self.states.push(&self.scratch);
+                dense(tau, slot);
             }
-            self.next += 1;
-            self.stage.advance(self.states.len() - 1);
         }
+    }
+
+    /// The output times due after a step to `t_new` (τ ≤ `t_new`, or all that remain when
+    /// `last`), marked recorded, with their states' slots (flat, [`Trajectory::dim`] values each)
+    /// for the method to fill: from its new state where τ ≥ `t_new`, otherwise from its
+    /// continuous extension. Empty when none is due.
+    #[inline]
+    pub fn take_due(&mut self, t_new: f64, last: bool) -> (&[f64], &mut [f64]) {
+        let from = self.next;
+        let mut to = from;
+        while to < self.times.len() && (last || self.times[to] <= t_new) {
+            to += 1;
+        }
+        self.next = to;
+        if to > from {
+            self.stage
+                .advance_through(self.base + from, self.base + to - 1);
+        }
+        let dim = self.states.dim();
+        let slots =
+            &mut self.states.as_mut_slice()[(self.base + from) * dim..(self.base + to) * dim];
+        (&self.times[from..to], slots)
     }
 
     /// The next output time not yet recorded if it is due after a step to `t_new` (τ ≤ `t_new`,
     /// or any when `last`): for methods that record through [`Self::push`] themselves.
+    #[inline]
     pub fn due(&self, t_new: f64, last: bool) -> Option<f64> {
         let tau = *self.times.get(self.next)?;
         (last || tau <= t_new).then_some(tau)
@@ -121,9 +148,9 @@ impl<'a> Output<'a> {
     /// Record `y` at the next output time (methods that produce the grid themselves).
     pub fn push(&mut self, y: &[f64]) {
         if self.next < self.times.len() {
-            self.states.push(y);
+            self.states[self.base + self.next].copy_from_slice(y);
             self.next += 1;
-            self.stage.advance(self.states.len() - 1);
+            self.stage.advance(self.base + self.next - 1);
         }
     }
 }
@@ -160,11 +187,12 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
         // The window starts from the last recorded (projected) state, already stored.
         let times = uniform_times(window.length, window.points);
         let first = states.len();
+        states.extend_zeros(window.points.saturating_sub(1));
         let mut output = Output {
             times: &times,
             next: 1,
+            base: first - 1,
             states: &mut states,
-            scratch: vec![0.0; n],
             stage: &stage,
         };
         if window.start > 0.0 {
@@ -184,11 +212,16 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
             }));
         }
         tau.extend(times.iter().skip(1).map(|t| t + window.start));
-        for k in first..states.len() {
-            problem.project(&mut states[k]);
+        for state in states.iter_mut().skip(first) {
+            problem.project(state);
         }
     }
-    if let Some(k) = states.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
+    // One flat scan (it vectorises); the first non-finite state is looked for only on failure.
+    if !states.as_slice().iter().all(|v| v.is_finite()) {
+        let k = states
+            .iter()
+            .position(|s| s.iter().any(|v| !v.is_finite()))
+            .unwrap_or(0);
         return Err(Error::Numerical(NumericalError::IntegrationFailed {
             solver: name,
             tau: tau[k],

@@ -73,6 +73,11 @@ impl Trajectory {
         self.data.extend_from_slice(y);
     }
 
+    /// Append `count` zero states (to be written in place, e.g. by an integrator's output).
+    pub fn extend_zeros(&mut self, count: usize) {
+        self.data.resize(self.data.len() + count * self.dim, 0.0);
+    }
+
     /// Number of states stored.
     pub fn len(&self) -> usize {
         self.data.len().checked_div(self.dim).unwrap_or(0)
@@ -144,6 +149,11 @@ impl Trajectory {
     /// All states as one slice, state k at `k·dim .. (k+1)·dim`.
     pub fn as_slice(&self) -> &[f64] {
         &self.data
+    }
+
+    /// All states as one mutable slice, state k at `k·dim .. (k+1)·dim`.
+    pub fn as_mut_slice(&mut self) -> &mut [f64] {
+        &mut self.data
     }
 }
 
@@ -234,19 +244,28 @@ mod trajectory_tests {
 
     /// One product for all states equals the product with each state alone (to rounding:
     /// GEMM sums in its own order), for fewer or more rows than the state has, and with Aᵀ;
-    /// also above the size from which the product runs in parallel.
+    /// also above the size from which the product runs in parallel, and for small products.
     #[test]
     fn left_multiply_matches_a_product_per_state() {
-        for (rows, len) in [(1, 3), (3, 3), (5, 3), (40, 2000)] {
-            let a = DMatrix::from_fn(rows, 30, |i, j| ((i * 7 + j * 3) % 11) as f64 - 4.5);
+        for (rows, len, cols) in [
+            (1, 3, 30),
+            (3, 3, 30),
+            (5, 3, 30),
+            (40, 2000, 30),
+            (1, 3, 2),
+            (2, 1001, 2),
+            (5, 7, 3),
+            (16, 9, 16),
+        ] {
+            let a = DMatrix::from_fn(rows, cols, |i, j| ((i * 7 + j * 3) % 11) as f64 - 4.5);
             let states: Vec<Vec<f64>> = (0..len)
                 .map(|k| {
-                    (0..30)
+                    (0..cols)
                         .map(|i| ((k * 13 + i * 5) % 17) as f64 / 8.0 - 1.0)
                         .collect()
                 })
                 .collect();
-            let mut t = Trajectory::with_capacity(30, len);
+            let mut t = Trajectory::with_capacity(cols, len);
             for y in &states {
                 t.push(y);
             }

@@ -48,19 +48,55 @@ pub fn primal_flow(
     let m0 = m0.as_slice();
     // Small systems: the same right-hand side on fixed-size arrays (n ≤ 4).
     let small = match n {
-        1 => MarginFlowN::<1>::new(dynamics).map(|f| margin_flow(&f, m0, options, true)),
-        2 => MarginFlowN::<2>::new(dynamics).map(|f| margin_flow(&f, m0, options, true)),
-        3 => MarginFlowN::<3>::new(dynamics).map(|f| margin_flow(&f, m0, options, true)),
-        4 => MarginFlowN::<4>::new(dynamics).map(|f| margin_flow(&f, m0, options, true)),
+        1 => small_margin_flow::<1>(dynamics, m0, options),
+        2 => small_margin_flow::<2>(dynamics, m0, options),
+        3 => small_margin_flow::<3>(dynamics, m0, options),
+        4 => small_margin_flow::<4>(dynamics, m0, options),
         _ => None,
     };
-    let mut sol = match small {
-        Some(sol) => sol?,
-        None => margin_flow(&MarginFlow::new(dynamics), m0, options, false)?,
-    };
+    if let Some(sol) = small {
+        return sol;
+    }
+    let mut sol = margin_flow(&MarginFlow::new(dynamics), m0, options, false)?;
     // z = Uᵀm for every state.
     sol.left_multiply_states(sys.coupling(), true);
     Ok(sol)
+}
+
+/// The margin flow of a system with N = n = r ≤ 4 on fixed-size arrays ([`MarginFlowN`]), and
+/// z = Uᵀm in place, state by state (a GEMM call's set-up costs more than these 2×2 products:
+/// issue #17's profile). `None` if the system is not N × N.
+fn small_margin_flow<const N: usize>(
+    dynamics: &PrimalDynamics,
+    m0: &[f64],
+    options: &FlowOptions,
+) -> Option<Result<OdeSolution>> {
+    let flow = MarginFlowN::<N>::new(dynamics)?;
+    let mut sol = match margin_flow(&flow, m0, options, true) {
+        Ok(sol) => sol,
+        Err(e) => return Some(Err(e)),
+    };
+    let start = std::time::Instant::now();
+    let u = dynamics.system().coupling();
+    // ut[j][i] = U_ij: z_j = Σᵢ U_ij m_i.
+    let mut ut = [[0.0; N]; N];
+    for (j, row) in ut.iter_mut().enumerate() {
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = u[(i, j)];
+        }
+    }
+    for state in sol.states.iter_mut() {
+        let m: [f64; N] = state.try_into().expect("a state of dimension N");
+        for (zj, row) in state.iter_mut().zip(&ut) {
+            let mut acc = 0.0;
+            for (&uij, &mi) in row.iter().zip(&m) {
+                acc += uij * mi;
+            }
+            *zj = acc;
+        }
+    }
+    sol.stats.wall_s += start.elapsed().as_secs_f64();
+    Some(Ok(sol))
 }
 
 /// The margin flow at [`MARGIN_TOL_SCALE`]·tolerances, except, for a `small` system (n ≤ 4),

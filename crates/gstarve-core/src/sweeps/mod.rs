@@ -11,6 +11,8 @@
 //! - [`system_diagram`](mod@system_diagram): a measure over two parameters (strengths, λ) of any
 //!   system.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
+//! - [`batch`]: L2 steady states and sensitivities of many small systems at once (struct of
+//!   arrays, rayon over chunks), equal to the one-system path to 1e-12.
 //! - The paper's two-moons experiment with real networks over seeds, and the real network
 //!   against its linearised flow and GD over widths, are in `gstarve_net::experiments`.
 //! - [`progress`]: silent, a terminal bar, or a callback.
@@ -34,6 +36,7 @@
 //! # Ok::<(), gstarve_core::Error>(())
 //! ```
 
+pub mod batch;
 pub mod gd_gap;
 pub mod grid;
 pub mod learning_time;
@@ -45,6 +48,7 @@ pub mod shards;
 pub mod starvation_matrix;
 pub mod system_diagram;
 
+pub use batch::{l2_steady_states, BatchSteadyStates, SmallSystems, BATCH_MAX_DIM};
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
 pub use learning_time::{learning_time, LearningTime, LearningTimeParams};

@@ -143,6 +143,16 @@ impl Stage {
             o.advance(done, self.total);
         }
     }
+
+    /// Units `from` to `to` (inclusive) are finished, reported one by one.
+    #[inline]
+    pub fn advance_through(&self, from: usize, to: usize) {
+        if let Some(o) = self.observer {
+            for done in from..=to {
+                o.advance(done, self.total);
+            }
+        }
+    }
 }
 
 impl Drop for Stage {

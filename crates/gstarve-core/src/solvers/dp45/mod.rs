@@ -115,11 +115,11 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     stats: &mut SolverStats,
 ) -> Result<(), StepFailure> {
     let t_end = output.t_end();
-    let n = problem.dim();
+    // A constant when N > 0, so that every loop and copy below has a known length.
+    let n = if N > 0 { N } else { problem.dim() };
     let fail = StepFailure::failed;
     let mut st = Stages::<N>::new(n);
     let mut y = y0.to_vec();
-    let mut out = vec![0.0; n];
     problem.rhs(&y, &mut st.k[..n]);
     let mut h = {
         let (k1, rest) = st.k.split_at_mut(n);
@@ -189,20 +189,20 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
                     }
                 }
             }
-            if output.due(t_new, last).is_some() {
+            // Dense output only when an output time falls in the step, evaluated only there and
+            // written straight into the trajectory.
+            let (times, slots) = output.take_due(t_new, last);
+            if !times.is_empty() {
                 st.prepare_dense(&y, h);
-                while let Some(tau) = output.due(t_new, last) {
+                for (&tau, slot) in times.iter().zip(slots.chunks_exact_mut(n.max(1))) {
                     if tau >= t_new {
-                        output.push(&st.ynew);
+                        slot[..n].copy_from_slice(&st.ynew[..n]);
                     } else {
-                        st.dense((tau - t) / h, &mut out);
-                        output.push(&out);
+                        st.dense((tau - t) / h, slot);
                     }
                 }
             }
-            y.copy_from_slice(&st.ynew);
-            // FSAL: k₁ of the next step is k₇ of this one.
-            st.k.copy_within(6 * n..7 * n, 0);
+            st.accept(&mut y);
             t = t_new;
             if last {
                 break;

@@ -152,6 +152,20 @@ impl<const N: usize> Stages<N> {
         }
     }
 
+    /// Accept the step just taken: y ← y₁, and (FSAL) k₁ ← k₇ = f(y₁). Element by element, so
+    /// that for N > 0 the copies are a few moves, not calls to memcpy.
+    #[inline(always)]
+    pub(super) fn accept(&mut self, y: &mut [f64]) {
+        let n = self.dim();
+        for (yi, &vi) in y[..n].iter_mut().zip(&self.ynew[..n]) {
+            *yi = vi;
+        }
+        let (k1, rest) = self.k.split_at_mut(n);
+        for (a, &b) in k1[..n].iter_mut().zip(&rest[5 * n..6 * n]) {
+            *a = b;
+        }
+    }
+
     /// Dense-output coefficients of the step y → ynew just taken (CONTD5 of dopri5.f).
     #[inline(always)]
     pub(super) fn prepare_dense(&mut self, y: &[f64], h: f64) {
