@@ -77,7 +77,7 @@ pub fn softmax_sensitivity(
 /// X_FF = A⁻¹ diag(d_F/s_F²),   X_FP = −A⁻¹ (UᵀHU)_FP diag(d_P/λ),   X_PP = diag(d_P/λ),   X_PF = 0
 /// ```
 ///
-/// by one Cholesky factorisation and inverse of A (faer; r³ multiply–adds against the
+/// by one Cholesky factorisation and inverse of A (faer; r³ flops against the
 /// 2⅔r³ of an LU solve with r right-hand sides).
 fn l2_derivatives(
     dynamics: &SoftmaxDynamics,
