@@ -46,7 +46,7 @@ pub use margin::{MarginFlow, FAER_MIN_DIM, SYMMETRIC_MIN_DIM};
 pub use margin_small::MarginFlowN;
 pub use primal::PrimalDynamics;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
-pub use softmax::SoftmaxDynamics;
+pub use softmax::{Curvature, SoftmaxDynamics};
 pub use symmetric::symmetric_product;
 
 use std::sync::Arc;

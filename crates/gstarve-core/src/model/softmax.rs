@@ -20,6 +20,10 @@
 //! q = (p_k)_{k≠a} and R x = (x_k − x_a)_{k≠a}, so that H's action and UᵀHU are accurate
 //! relative to H itself.
 
+mod curvature;
+
+pub use curvature::Curvature;
+
 use nalgebra::{DMatrix, DVector};
 
 use super::Regulariser;
@@ -218,32 +222,15 @@ impl<'a> SoftmaxDynamics<'a> {
         next
     }
 
-    /// UᵀHU (r × r) at z, from the anchored form H = Σᵢ Rᵢᵀ H̃ᵢ Rᵢ of the module documentation:
-    /// with B the rows U_(i,k) − U_(i,aᵢ) (k ≠ aᵢ) and Q the rows Σ_{k≠a} q_k B_(i,k),
-    /// UᵀHU = Bᵀ diag(q) B − QᵀQ. O(ncr²) time, one n(c−1) × r copy.
+    /// The softmax blocks at z, for UᵀHU as a matrix or as an action ([`Curvature`]).
+    pub fn curvature(&self, z: &DVector<f64>) -> Curvature<'_, 'a> {
+        Curvature::new(self, z)
+    }
+
+    /// UᵀHU (r × r) at z, from the anchored form H = Σᵢ Rᵢᵀ H̃ᵢ Rᵢ of the module documentation,
+    /// as one symmetric product EᵀE ([`Curvature::gram`]). O(ncr²/2) time, one n(c−1) × r copy.
     pub fn curvature_gram(&self, z: &DVector<f64>) -> DMatrix<f64> {
-        let sys = self.system;
-        let (n, c, r) = (sys.examples(), sys.classes(), sys.rank());
-        let u = sys.system().coupling();
-        let f = self.logits(z);
-        let mut b = DMatrix::zeros(n * (c - 1), r);
-        let mut q = vec![0.0; n * (c - 1)];
-        let mut qb = DMatrix::zeros(n, r);
-        for i in 0..n {
-            let block = Block::new(&f.as_slice()[i * c..(i + 1) * c]);
-            let a = block.anchor;
-            for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
-                q[row] = block.p[k];
-                for j in 0..r {
-                    let d = u[(i * c + k, j)] - u[(i * c + a, j)];
-                    b[(row, j)] = d;
-                    qb[(i, j)] += block.p[k] * d;
-                }
-            }
-        }
-        let mut gram = super::streamed::diagonal_weighted_gram(&b, &q);
-        gram -= qb.tr_mul(&qb);
-        gram
+        self.curvature(z).gram()
     }
 
     /// ∂F/∂z = −S²(UᵀHU + λ_SD I) − λ_L2 I.

@@ -12,7 +12,15 @@
 //! margin < 1 outside it) changes side; when the number of such examples stops falling for three
 //! rounds, only the last one changes side (Murty's rule), which makes the iteration finite. The
 //! first guess is every example (α = K⁻¹1): when K⁻¹1 ≥ 0 that is the answer after one solve.
-//! Each round costs one Cholesky factorisation of K_FF, |F|³/3 multiply–adds (faer, blocked).
+//!
+//! K is never formed. U is square and orthogonal, so K = AAᵀ with A = US and K⁻¹ = BBᵀ with
+//! B = US⁻¹; each round solves on the smaller side: K_FF α_F = 1 (Cholesky of A_F A_Fᵀ) when the
+//! support guess is the smaller set, else the complementary system (K⁻¹)_GG w_G = −(K⁻¹1)_G on
+//! the examples G outside it (Cholesky of B_G B_Gᵀ), and the first round, G empty, is
+//! α = K⁻¹1 = BBᵀ1 with no factorisation. A round forms only the rows of its Gram block that the
+//! previous round's block did not have (the sets change by the examples that switch sides), so
+//! after the first block a round costs O(n·|changed|·|block| + |block|³/3) multiply–adds
+//! (faer, blocked), not the n³/2 of K.
 //!
 //! K must be positive definite: r = n features, every strength > 0 (with r < n the constraint
 //! set may be empty: the kept features need not separate the data).
@@ -24,7 +32,7 @@ use serde::Serialize;
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::systems::FeatureSystem;
 
-/// Largest n solved (K is formed: n² numbers).
+/// Largest n solved (A, B and a Gram block are held: up to 3n² numbers).
 pub const MAX_EXAMPLES: usize = 20_000;
 
 /// Rounds of "flip every infeasible example" allowed without progress before Murty's rule.
@@ -101,8 +109,7 @@ pub fn max_margin(system: &FeatureSystem) -> Result<MaxMargin> {
              {MAX_EXAMPLES} examples"
         ))));
     }
-    let k = gram(system);
-    let (alpha, iterations) = pivot(&k)?;
+    let (alpha, iterations) = pivot(system)?;
     let s2 = system.strengths_squared();
     let u = system.coupling();
     let z_hat = u.tr_mul(&alpha).component_mul(&s2);
@@ -122,50 +129,108 @@ pub fn max_margin(system: &FeatureSystem) -> Result<MaxMargin> {
     })
 }
 
-/// K = U S² Uᵀ by faer's triangular GEMM (in parallel for large n).
-fn gram(system: &FeatureSystem) -> faer::Mat<f64> {
-    let u = system.coupling();
-    let (n, r) = u.shape();
-    let s2 = system.strengths_squared();
-    let view = faer::MatRef::from_column_major_slice(u.as_slice(), n, r);
-    let scaled = faer::Mat::<f64>::from_fn(n, r, |i, j| view[(i, j)] * s2[j]);
-    let par = if n * n * r >= 1 << 21 {
+/// The scaled rows whose Gram blocks the rounds need: A = US (K = AAᵀ) and B = US⁻¹
+/// (K⁻¹ = BBᵀ: U is square and orthogonal), with the last block of each kept, so that a round
+/// computes only the rows of its block that the previous round did not have.
+struct Rows {
+    a: faer::Mat<f64>,
+    b: faer::Mat<f64>,
+    /// The last K_FF (its index set and the block).
+    k_block: Option<(Vec<usize>, faer::Mat<f64>)>,
+    /// The last (K⁻¹)_GG.
+    m_block: Option<(Vec<usize>, faer::Mat<f64>)>,
+}
+
+/// From this many multiply–adds on, a product runs on all cores.
+const PARALLEL_MIN_WORK: usize = 1 << 21;
+
+fn par(work: usize) -> faer::Par {
+    if work >= PARALLEL_MIN_WORK {
         faer::Par::rayon(0)
     } else {
         faer::Par::Seq
-    };
-    // The lower triangle only (half the product), then mirrored.
-    let mut k = faer::Mat::<f64>::zeros(n, n);
-    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-    matmul(
-        k.as_mut(),
-        BlockStructure::TriangularLower,
-        faer::Accum::Replace,
-        scaled.as_ref(),
-        BlockStructure::Rectangular,
-        view.transpose(),
-        BlockStructure::Rectangular,
-        1.0,
-        par,
-    );
-    for j in 0..n {
-        for i in 0..j {
-            k[(i, j)] = k[(j, i)];
+    }
+}
+
+impl Rows {
+    fn new(system: &FeatureSystem) -> Self {
+        let u = system.coupling();
+        let (n, r) = u.shape();
+        let s = system.strengths();
+        let view = faer::MatRef::from_column_major_slice(u.as_slice(), n, r);
+        Self {
+            a: faer::Mat::from_fn(n, r, |i, j| view[(i, j)] * s[j]),
+            b: faer::Mat::from_fn(n, r, |i, j| view[(i, j)] / s[j]),
+            k_block: None,
+            m_block: None,
         }
     }
-    k
+
+    /// x ↦ XXᵀx for the scaled rows X (A or B): two products, O(n²).
+    fn apply(rows: &faer::Mat<f64>, x: &DVector<f64>) -> DVector<f64> {
+        let n = rows.nrows();
+        let x = faer::MatRef::from_column_major_slice(x.as_slice(), n, 1);
+        let inner = rows.transpose() * x;
+        let out = rows * &inner;
+        DVector::from_fn(n, |i, _| out[(i, 0)])
+    }
+
+    /// The Gram block X_I X_Iᵀ of the rows in `index`, reusing the entries of `cache` (the last
+    /// block of the same X) between rows both have: only the new rows' products are formed.
+    fn block(
+        rows: &faer::Mat<f64>,
+        index: &[usize],
+        cache: &mut Option<(Vec<usize>, faer::Mat<f64>)>,
+    ) -> faer::Mat<f64> {
+        let (n, r) = rows.shape();
+        let m = index.len();
+        let mut old = vec![usize::MAX; n];
+        if let Some((previous, _)) = cache.as_ref() {
+            for (a, &i) in previous.iter().enumerate() {
+                old[i] = a;
+            }
+        }
+        let fresh: Vec<usize> = (0..m).filter(|&a| old[index[a]] == usize::MAX).collect();
+        let gathered = faer::Mat::<f64>::from_fn(m, r, |a, j| rows[(index[a], j)]);
+        let new_rows = faer::Mat::<f64>::from_fn(fresh.len(), r, |b, j| gathered[(fresh[b], j)]);
+        let mut products = faer::Mat::<f64>::zeros(fresh.len(), m);
+        faer::linalg::matmul::matmul(
+            products.as_mut(),
+            faer::Accum::Replace,
+            new_rows.as_ref(),
+            gathered.transpose(),
+            1.0,
+            par(fresh.len() * m * r),
+        );
+        let mut position = vec![usize::MAX; m];
+        for (b, &a) in fresh.iter().enumerate() {
+            position[a] = b;
+        }
+        let block = faer::Mat::<f64>::from_fn(m, m, |a, b| {
+            if position[a] != usize::MAX {
+                products[(position[a], b)]
+            } else if position[b] != usize::MAX {
+                products[(position[b], a)]
+            } else {
+                let previous = &cache.as_ref().expect("an old entry has a cache").1;
+                previous[(old[index[a]], old[index[b]])]
+            }
+        });
+        *cache = Some((index.to_vec(), block.clone()));
+        block
+    }
 }
 
 /// α solving the LCP w = Kα − 1 ≥ 0, α ≥ 0, αᵀw = 0, and the rounds taken.
-fn pivot(k: &faer::Mat<f64>) -> Result<(DVector<f64>, usize)> {
-    let n = k.nrows();
+fn pivot(system: &FeatureSystem) -> Result<(DVector<f64>, usize)> {
+    let n = system.examples();
+    let mut rows = Rows::new(system);
     let mut free = vec![true; n];
     let mut best = n + 1;
     let mut backups = BACKUP_ROUNDS;
     let limit = 10 * n + 20;
     for round in 1..=limit {
-        let alpha = solve_free(k, &free)?;
-        let w = slack(k, &alpha);
+        let (alpha, w) = solve_round(&mut rows, &free)?;
         // Sign conditions, with a rounding allowance: α_i ≥ 0 in F, w_i ≥ 0 outside.
         let amax = alpha.amax();
         let infeasible: Vec<usize> = (0..n)
@@ -206,56 +271,86 @@ fn pivot(k: &faer::Mat<f64>) -> Result<(DVector<f64>, usize)> {
     unreachable!("the loop returns by its last round")
 }
 
-/// α with α_F = K_FF⁻¹ 1_F (Cholesky, one step of iterative refinement) and 0 outside F.
-fn solve_free(k: &faer::Mat<f64>, free: &[bool]) -> Result<DVector<f64>> {
-    let n = k.nrows();
-    let index: Vec<usize> = (0..n).filter(|&i| free[i]).collect();
-    let m = index.len();
-    let mut alpha = DVector::zeros(n);
-    if m == 0 {
-        return Ok(alpha);
-    }
-    let sub = faer::Mat::<f64>::from_fn(m, m, |a, b| k[(index[a], index[b])]);
-    let llt = sub.llt(faer::Side::Lower).map_err(|_| {
+/// Cholesky of a Gram block (faer), or the singular-matrix error naming it.
+fn factor(block: &faer::Mat<f64>, matrix: &'static str) -> Result<faer::linalg::solvers::Llt<f64>> {
+    block.llt(faer::Side::Lower).map_err(|_| {
         Error::Numerical(NumericalError::SingularMatrix {
-            matrix: "K_FF = (US²Uᵀ) on the support set",
-            dimension: m,
+            matrix,
+            dimension: block.nrows(),
         })
-    })?;
-    let ones = faer::Mat::<f64>::from_fn(m, 1, |_, _| 1.0);
-    let mut x = llt.solve(ones.as_ref());
-    // One step of iterative refinement: x += K_FF⁻¹(1 − K_FF x).
-    let mut residual = ones.clone();
-    faer::linalg::matmul::matmul(
-        residual.as_mut(),
-        faer::Accum::Add,
-        sub.as_ref(),
-        x.as_ref(),
-        -1.0,
-        faer::Par::Seq,
-    );
-    let correction = llt.solve(residual.as_ref());
-    x += correction;
-    for (a, &i) in index.iter().enumerate() {
-        alpha[i] = x[(a, 0)];
-    }
-    Ok(alpha)
+    })
 }
 
-/// w = Kα − 1 (margins minus one).
-fn slack(k: &faer::Mat<f64>, alpha: &DVector<f64>) -> DVector<f64> {
-    let n = k.nrows();
-    let a = faer::MatRef::from_column_major_slice(alpha.as_slice(), n, 1);
-    let mut w = faer::Mat::<f64>::from_fn(n, 1, |_, _| -1.0);
-    faer::linalg::matmul::matmul(
-        w.as_mut(),
-        faer::Accum::Add,
-        k.as_ref(),
-        a,
-        1.0,
-        faer::Par::Seq,
+fn solve(llt: &faer::linalg::solvers::Llt<f64>, b: &DVector<f64>) -> DVector<f64> {
+    let x = llt.solve(faer::MatRef::from_column_major_slice(
+        b.as_slice(),
+        b.len(),
+        1,
+    ));
+    DVector::from_fn(b.len(), |i, _| x[(i, 0)])
+}
+
+/// One round for the support guess F (G its complement): α with α_G = 0 and (Kα)_F = 1_F, and
+/// w = Kα − 1 (0 on F). On the smaller side:
+///
+/// - |F| ≤ |G|: K_FF α_F = 1_F by Cholesky of K_FF = A_F A_Fᵀ, w = K α − 1;
+/// - |G| < |F|: with K⁻¹ = BBᵀ and α = K⁻¹(1 + w), w_F = 0, the condition α_G = 0 reads
+///   (K⁻¹)_GG w_G = −(K⁻¹1)_G, solved by Cholesky of (K⁻¹)_GG = B_G B_Gᵀ. With G empty (the first
+///   round) α = K⁻¹1 needs no factorisation at all.
+///
+/// Each solve takes one step of iterative refinement, its residual formed through the rows.
+fn solve_round(rows: &mut Rows, free: &[bool]) -> Result<(DVector<f64>, DVector<f64>)> {
+    let n = free.len();
+    let support: Vec<usize> = (0..n).filter(|&i| free[i]).collect();
+    let others: Vec<usize> = (0..n).filter(|&i| !free[i]).collect();
+    if support.len() <= others.len() {
+        let mut alpha = DVector::zeros(n);
+        if support.is_empty() {
+            return Ok((alpha, DVector::from_element(n, -1.0)));
+        }
+        let block = Rows::block(&rows.a, &support, &mut rows.k_block);
+        let llt = factor(&block, "K_FF = (US²Uᵀ) on the support set")?;
+        let mut x = solve(&llt, &DVector::from_element(support.len(), 1.0));
+        for (a, &i) in support.iter().enumerate() {
+            alpha[i] = x[a];
+        }
+        let w = Rows::apply(&rows.a, &alpha).add_scalar(-1.0);
+        let residual = DVector::from_iterator(support.len(), support.iter().map(|&i| -w[i]));
+        x += solve(&llt, &residual);
+        for (a, &i) in support.iter().enumerate() {
+            alpha[i] = x[a];
+        }
+        let w = Rows::apply(&rows.a, &alpha).add_scalar(-1.0);
+        return Ok((alpha, w));
+    }
+    let ones = DVector::from_element(n, 1.0);
+    if others.is_empty() {
+        return Ok((Rows::apply(&rows.b, &ones), DVector::zeros(n)));
+    }
+    let block = Rows::block(&rows.b, &others, &mut rows.m_block);
+    let llt = factor(&block, "(US⁻²Uᵀ) on the examples outside the support set")?;
+    let base = Rows::apply(&rows.b, &ones);
+    let mut y = solve(
+        &llt,
+        &DVector::from_iterator(others.len(), others.iter().map(|&i| -base[i])),
     );
-    DVector::from_fn(n, |i, _| w[(i, 0)])
+    let mut w = DVector::zeros(n);
+    let mut alpha = base.clone();
+    for refine in 0..2 {
+        for (a, &i) in others.iter().enumerate() {
+            w[i] = y[a];
+        }
+        alpha = &base + Rows::apply(&rows.b, &w);
+        if refine == 0 {
+            // α_G is the residual (K⁻¹)_GG y + (K⁻¹1)_G.
+            let residual = DVector::from_iterator(others.len(), others.iter().map(|&i| -alpha[i]));
+            y += solve(&llt, &residual);
+        }
+    }
+    for &i in &others {
+        alpha[i] = 0.0;
+    }
+    Ok((alpha, w))
 }
 
 fn residuals(

@@ -4,6 +4,9 @@
 //! The regularised flow is F(z) = −S²∇L(z) with the strictly convex
 //! L(z) = Σᵢ CEᵢ(Uz) + ½ zᵀWz, W = λS⁻² (L2) or λI (SD) ([`SoftmaxDynamics::objective`]): Newton
 //! on ∇L = 0 with the Hessian UᵀHU + W (Cholesky), an Armijo line search on L, from z = 0.
+//! The Hessian is formed and factorised (O(ncr²)) only when needed: each Newton step is first
+//! tried by conjugate gradients on the Hessian's action (O(ncr) each) preconditioned with the
+//! last factor, which near the solution converge in a few iterations.
 //! Components with s_j = 0 never move under the flow and are pinned at 0. Unlike the binary SD
 //! steady state there is no scalar shortcut: with c > 2 the per-example equations
 //! Y − P = λF do not reduce to one margin (§9.3).
@@ -100,6 +103,7 @@ pub fn softmax_steady_state(
     let mut x = DVector::zeros(free.len());
     let mut value = dynamics.objective(&embed(&x));
     let mut residual = f64::INFINITY;
+    let mut factor: Option<faer::linalg::solvers::Llt<f64>> = None;
     let stage = Stage::begin("Newton: softmax steady state", "iterations", 0);
     for it in 0..=params.max_iterations {
         let g = gradient(&x);
@@ -111,13 +115,29 @@ pub fn softmax_steady_state(
         if it == params.max_iterations {
             break;
         }
-        let gram = dynamics.curvature_gram(&embed(&x));
-        let step = newton_step(&gram, &free, &weights, &g).ok_or(Error::Numerical(
-            NumericalError::NewtonFailed {
-                iterations: it,
-                residual,
-            },
-        ))?;
+        // The Newton step: by conjugate gradients preconditioned with the last factorised
+        // Hessian while they converge fast, else (and at the first iteration) by a fresh
+        // factorisation at x.
+        let curvature = dynamics.curvature(&embed(&x));
+        let hessian_action =
+            |v: &DVector<f64>| restrict(&curvature.action(&embed(v))) + weights.component_mul(v);
+        let step = match factor
+            .as_ref()
+            .and_then(|llt| preconditioned_step(&hessian_action, llt, &g))
+        {
+            Some(step) => step,
+            None => {
+                let llt = hessian_factor(&curvature.gram(), &free, &weights).ok_or(
+                    Error::Numerical(NumericalError::NewtonFailed {
+                        iterations: it,
+                        residual,
+                    }),
+                )?;
+                let step = factor_solve(&llt, &g.map(|x| -x));
+                factor = Some(llt);
+                step
+            }
+        };
         let slope = g.dot(&step);
         let resolvable = -slope > 1e3 * f64::EPSILON * value.abs().max(f64::MIN_POSITIVE);
         let mut accepted = false;
@@ -173,27 +193,73 @@ pub fn softmax_fixed_point_residual(dynamics: &SoftmaxDynamics, z: &DVector<f64>
         )
 }
 
-/// −(UᵀHU + W)⁻¹ g on the free components, by Cholesky (faer); `None` if the Hessian is not
-/// numerically positive definite.
-fn newton_step(
+/// The Cholesky factor (faer) of the Hessian UᵀHU + W on the free components, from `gram` =
+/// UᵀHU over all components; `None` if it is not numerically positive definite.
+pub(crate) fn hessian_factor(
     gram: &DMatrix<f64>,
     free: &[usize],
     weights: &DVector<f64>,
-    gradient: &DVector<f64>,
-) -> Option<DVector<f64>> {
-    use faer::linalg::solvers::Solve;
+) -> Option<faer::linalg::solvers::Llt<f64>> {
     let k = free.len();
     let mut hessian = faer::Mat::<f64>::from_fn(k, k, |a, b| gram[(free[a], free[b])]);
     for j in 0..k {
         hessian[(j, j)] += weights[j];
     }
-    let llt = hessian.llt(faer::Side::Lower).ok()?;
+    hessian.llt(faer::Side::Lower).ok()
+}
+
+/// A⁻¹b for the factor of A.
+fn factor_solve(llt: &faer::linalg::solvers::Llt<f64>, b: &DVector<f64>) -> DVector<f64> {
+    use faer::linalg::solvers::Solve;
     let x = llt.solve(faer::MatRef::from_column_major_slice(
-        gradient.as_slice(),
-        k,
+        b.as_slice(),
+        b.len(),
         1,
     ));
-    Some(DVector::from_fn(k, |i, _| -x[(i, 0)]))
+    DVector::from_fn(b.len(), |i, _| x[(i, 0)])
+}
+
+/// Conjugate-gradient iterations allowed before the Hessian is factorised afresh.
+const CG_MAX_ITERATIONS: usize = 20;
+/// The Newton step's relative residual ‖A s + g‖/‖g‖ that conjugate gradients must reach: an
+/// inexact Newton step this close converges as the exact one does (forcing term far below the
+/// contraction of the quadratic phase).
+const CG_TOLERANCE: f64 = 1e-9;
+
+/// The Newton step s = −A⁻¹g (A the Hessian, given by its action) by conjugate gradients
+/// preconditioned with the factor of a Hessian at an earlier iterate; O(ncr) per iteration
+/// instead of the O(ncr²) of forming A. `None` if they do not reach [`CG_TOLERANCE`] within
+/// [`CG_MAX_ITERATIONS`] (the preconditioner is stale) or meet a direction of non-positive
+/// curvature.
+fn preconditioned_step(
+    action: &impl Fn(&DVector<f64>) -> DVector<f64>,
+    preconditioner: &faer::linalg::solvers::Llt<f64>,
+    g: &DVector<f64>,
+) -> Option<DVector<f64>> {
+    let target = CG_TOLERANCE * g.norm();
+    let mut x = DVector::zeros(g.len());
+    let mut r = -g;
+    let mut z = factor_solve(preconditioner, &r);
+    let mut p = z.clone();
+    let mut rz = r.dot(&z);
+    for _ in 0..CG_MAX_ITERATIONS {
+        let ap = action(&p);
+        let curvature = p.dot(&ap);
+        if !(curvature > 0.0) || !rz.is_finite() {
+            return None;
+        }
+        let alpha = rz / curvature;
+        x.axpy(alpha, &p, 1.0);
+        r.axpy(-alpha, &ap, 1.0);
+        if r.norm() <= target {
+            return Some(x);
+        }
+        z = factor_solve(preconditioner, &r);
+        let rz_next = r.dot(&z);
+        p = &z + &p * (rz_next / rz);
+        rz = rz_next;
+    }
+    None
 }
 
 /// Whether the SD sensitivities vanish identically for this system: SD with every s_j > 0,

@@ -10,13 +10,13 @@
 //! (L2, from λz* = S²Uᵀvec(Y − P*)). Under SD with every s_j > 0 the fixed point
 //! Uᵀvec(Y − P) = λz does not contain S: the derivatives vanish identically.
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 use super::sensitivity::ZERO_RESPONSE_TOLERANCE;
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{Regulariser, SoftmaxDynamics};
 use crate::solvers::steady::NewtonParams;
-use crate::solvers::steady_softmax::{softmax_steady_state, SoftmaxSteadyState};
+use crate::solvers::steady_softmax::{hessian_factor, softmax_steady_state, SoftmaxSteadyState};
 use crate::systems::MulticlassSystem;
 
 /// The sensitivity of a softmax steady state to the strengths.
@@ -68,30 +68,68 @@ pub fn softmax_sensitivity(
 }
 
 /// J⁻¹ diag(z_i*/s_i²) with z_i*/s_i² evaluated as (Uᵀvec(Y − P*))_i/λ (also right for s_i = 0).
+///
+/// On the free components F (s_j > 0) J = λ⁻¹S_F²(UᵀHU + λS⁻²)_FF = λ⁻¹S_F²·A with A the
+/// Hessian of the objective, symmetric positive definite; the pinned ones P (s_j = 0) have
+/// J_P = I. So, with d = Uᵀvec(Y − P*),
+///
+/// ```text
+/// X_FF = A⁻¹ diag(d_F/s_F²),   X_FP = −A⁻¹ (UᵀHU)_FP diag(d_P/λ),   X_PP = diag(d_P/λ),   X_PF = 0
+/// ```
+///
+/// by one Cholesky factorisation and inverse of A (faer; r³ flops against the
+/// 2⅔r³ of an LU solve with r right-hand sides).
 fn l2_derivatives(
     dynamics: &SoftmaxDynamics,
     steady: &SoftmaxSteadyState,
     lambda: f64,
 ) -> Result<DMatrix<f64>> {
+    use faer::linalg::solvers::DenseSolveCore;
     let r = dynamics.dim();
     let s2 = dynamics.strengths_squared();
     let z = &steady.responses;
     let _stage = crate::sweeps::progress::Stage::begin("sensitivities: J⁻¹ at z*", "", 0);
-    let mut jacobian = dynamics.curvature_gram(z);
-    for (j, mut row) in jacobian.row_iter_mut().enumerate() {
-        row *= s2[j] / lambda;
-    }
-    for j in 0..r {
-        jacobian[(j, j)] += 1.0;
-    }
-    let drive = dynamics.drive(z) / lambda;
-    jacobian
-        .lu()
-        .solve(&DMatrix::from_diagonal(&drive))
-        .ok_or(Error::Numerical(NumericalError::SingularMatrix {
+    let gram = dynamics.curvature_gram(z);
+    let drive = dynamics.drive(z);
+    let (free, pinned): (Vec<usize>, Vec<usize>) = (0..r).partition(|&j| s2[j] > 0.0);
+    let weights = DVector::from_iterator(free.len(), free.iter().map(|&j| lambda / s2[j]));
+    let singular = || {
+        Error::Numerical(NumericalError::SingularMatrix {
             matrix: "J = I + λ⁻¹S²UᵀHU",
             dimension: r,
-        }))
+        })
+    };
+    let mut x = DMatrix::zeros(r, r);
+    for &i in &pinned {
+        x[(i, i)] = drive[i] / lambda;
+    }
+    if free.is_empty() {
+        return Ok(x);
+    }
+    let inverse = hessian_factor(&gram, &free, &weights)
+        .ok_or_else(singular)?
+        .inverse();
+    if !inverse.as_ref().is_all_finite() {
+        return Err(singular());
+    }
+    for (b, &i) in free.iter().enumerate() {
+        let scale = drive[i] / s2[i];
+        for (a, &j) in free.iter().enumerate() {
+            x[(j, i)] = inverse[(a, b)] * scale;
+        }
+    }
+    for &i in &pinned {
+        let scale = drive[i] / lambda;
+        for (a, &j) in free.iter().enumerate() {
+            let coupled: f64 = free
+                .iter()
+                .enumerate()
+                .map(|(b, &l)| inverse[(a, b)] * gram[(l, i)])
+                .sum();
+            x[(j, i)] = -coupled * scale;
+        }
+    }
+    Ok(x)
 }
 
 #[cfg(test)]
@@ -136,6 +174,40 @@ mod tests {
         assert!((e - s2[0] * sens.derivatives[(2, 0)] / z[2]).abs() < 1e-15);
         let sd = softmax_sensitivity(&sys, Regulariser::SpectralDecoupling { lambda }).unwrap();
         assert_eq!(sd.derivatives.amax(), 0.0);
+    }
+
+    /// The block form of J⁻¹diag(d/λ) (Cholesky of the Hessian on the free components) against
+    /// the direct LU solve of J = I + λ⁻¹S²UᵀHU, with one strength zero (a pinned response whose
+    /// column couples into the free ones).
+    #[test]
+    fn block_solve_equals_the_direct_one_with_a_pinned_response() {
+        let sys = random_multiclass(5, 3, 8, 4);
+        let mut s = sys.system().strengths().clone();
+        s[5] = 0.0;
+        let sys = sys
+            .with_system(sys.system().with_strengths(s).unwrap())
+            .unwrap();
+        let lambda = 0.03;
+        let sens = softmax_sensitivity(&sys, Regulariser::L2 { lambda }).unwrap();
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda }).unwrap();
+        let z = &sens.steady_state.responses;
+        let s2 = d.strengths_squared();
+        let mut j = d.curvature_gram(z);
+        for (k, mut row) in j.row_iter_mut().enumerate() {
+            row *= s2[k] / lambda;
+        }
+        j += DMatrix::identity(8, 8);
+        let direct = j
+            .lu()
+            .solve(&DMatrix::from_diagonal(&(d.drive(z) / lambda)))
+            .unwrap();
+        let gap = (&sens.derivatives - &direct).amax();
+        assert!(
+            gap < 1e-12 * direct.amax(),
+            "{gap:e} of {:e}",
+            direct.amax()
+        );
+        assert!(sens.derivatives.column(5).amax() > 0.0);
     }
 
     /// docs/theory.md §9.4: elasticities are scale-free, so the image's starvation matrix is the

@@ -192,3 +192,17 @@ fn the_binary_image_reproduces_the_binary_right_hand_side() {
     let gap = (same.rhs(&(&z / root2)) * root2 - bin.rhs(&z)).amax();
     assert!(gap > 1e-3, "{gap}");
 }
+
+/// The curvature's action equals its matrix, and the matrix is symmetric (docs/theory.md §9.5).
+#[test]
+fn curvature_action_equals_its_gram() {
+    let sys = random_multiclass(6, 4, 24, 3);
+    let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.1 }).unwrap();
+    let z = DVector::from_fn(24, |j, _| ((j * 5) % 7) as f64 - 3.0);
+    let v = DVector::from_fn(24, |j, _| (j as f64 * 0.3).cos());
+    let curvature = d.curvature(&z);
+    let gram = curvature.gram();
+    let gv = &gram * &v;
+    assert!((curvature.action(&v) - &gv).amax() < 1e-13 * gv.amax());
+    assert_eq!(gram, gram.transpose());
+}

@@ -1,0 +1,252 @@
+//! Multi-class softmax at n = 100 examples, c = 10 classes, r = 1000 features (docs/benchmarks.md,
+//! "Multi-class softmax"): gstarve against the SciPy/NumPy peer `benches/peers/softmax_scipy.py`
+//! on the same system file, as ratios measured in one run.
+//!
+//! Run: `cargo bench --bench softmax -- [--python PY] [--repeat 3] [--peer-methods LSODA,BDF]`
+//! (PY needs numpy and scipy; default `python3`; DOP853 and RK45 may be added to the peer's
+//! methods, they take minutes here). System: `FeatureSystem::random(1000, 10:0.1, seed 1)` (Haar
+//! U, 1000 × 1000, geometric strengths 10 … 0.1) read as 100 examples × 10 classes, labels
+//! i mod 10, written as a multi-class system file that both
+//! sides read. L2 with λ = 0.01:
+//! - flow from z = 0 on τ ∈ [0, 1000], 1001 points, rtol 1e-8, atol 1e-10 (gstarve: Auto; the
+//!   peer: solve_ivp), errors against gstarve's BDF at rtol 1e-11, atol 1e-13;
+//! - fixed point with the r × r sensitivities ∂z*/∂s² (docs/theory.md §9.3): gstarve's
+//!   `softmax_sensitivity` against NumPy Newton + np.linalg.solve.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use gstarve_core::model::{Regulariser, SoftmaxDynamics};
+use gstarve_core::ode::{FlowMethod, FlowOptions};
+use gstarve_core::solvers::softmax_flow::softmax_flow;
+use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum};
+use gstarve_core::theory::softmax::softmax_sensitivity;
+use nalgebra::{DMatrix, DVector};
+
+const LAMBDA: f64 = 0.01;
+const T_END: f64 = 1000.0;
+const POINTS: usize = 1001;
+
+fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, Vec<f64>, T) {
+    let mut walls = Vec::new();
+    let mut out = None;
+    for _ in 0..repeat {
+        let start = Instant::now();
+        let value = f();
+        walls.push(start.elapsed().as_secs_f64());
+        out = Some(value);
+    }
+    let best = walls.iter().copied().fold(f64::INFINITY, f64::min);
+    (best, walls, out.expect("one run"))
+}
+
+fn fmt_walls(walls: &[f64]) -> String {
+    let lo = walls.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = walls.iter().copied().fold(0.0, f64::max);
+    format!("{lo:.3}–{hi:.3} s over {}", walls.len())
+}
+
+fn max_abs_gap(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .fold(0.0, |m: f64, (x, y)| m.max((x - y).abs()))
+}
+
+/// Run the peer; one JSON object per output line.
+fn peer(python: &str, args: &[String]) -> Vec<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/softmax_scipy.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("running the Python peer");
+    assert!(
+        out.status.success(),
+        "the Python peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("peer JSON"))
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let python = value_of("--python").unwrap_or_else(|| "python3".to_string());
+    let repeat: usize = value_of("--repeat").map_or(3, |v| v.parse().expect("--repeat N"));
+    let peer_methods = value_of("--peer-methods").unwrap_or_else(|| "LSODA,BDF".to_string());
+    let (n, c) = (100, 10);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("softmax.json");
+    {
+        let spectrum = Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        };
+        let system = FeatureSystem::random(n * c, spectrum, 1).expect("random system");
+        let labels = (0..n).map(|i| i % c).collect();
+        let mc = MulticlassSystem::new(system, c, labels).expect("multi-class");
+        mc.save(&file, None).expect("system file");
+    }
+    let (system, _) = MulticlassSystem::load_if_multiclass(&file)
+        .expect("read the system file")
+        .expect("a multi-class file");
+    let r = system.rank();
+    let reg = Regulariser::L2 { lambda: LAMBDA };
+    let dynamics = SoftmaxDynamics::new(&system, reg).expect("dynamics");
+    let z0 = DVector::zeros(r);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+
+    // Flow.
+    let reference = {
+        let options = FlowOptions::new(T_END, POINTS, 1e-11, 1e-13, FlowMethod::Bdf).unwrap();
+        let sol = softmax_flow(&dynamics, &z0, &options).expect("reference flow");
+        println!(
+            "reference: gstarve {} at rtol 1e-11: {:.3} s, max |z| = {:.3e}",
+            sol.stats.solver,
+            sol.stats.wall_s,
+            sol.states
+                .as_slice()
+                .iter()
+                .fold(0.0, |m: f64, v| m.max(v.abs()))
+        );
+        sol.states.as_slice().to_vec()
+    };
+    write_npy(
+        &dir.path().join("ref.npy"),
+        &DMatrix::from_row_slice(POINTS, r, &reference),
+    )
+    .unwrap();
+    // The requested tolerances, and tighter ones that reach the peer's accuracy.
+    let mut ours = Vec::new();
+    for rtol in [1e-8, 1e-10] {
+        let options = FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Auto).unwrap();
+        let (best, walls, sol) = best_of(repeat, || {
+            softmax_flow(&dynamics, &z0, &options).expect("flow")
+        });
+        let err = max_abs_gap(sol.states.as_slice(), &reference);
+        println!(
+            "gstarve flow at rtol {rtol:.0e} ({}): {} (rhs {}, jacobians {}, LU {}, steps {}), \
+             max |z − ref| = {err:.1e}",
+            sol.stats.solver,
+            fmt_walls(&walls),
+            sol.stats.rhs_evals,
+            sol.stats.jacobian_evals,
+            sol.stats.lu_factorisations,
+            sol.stats.steps_accepted
+        );
+        ours.push((rtol, best, err));
+    }
+    let runs = peer(
+        &python,
+        &[
+            "flow".into(),
+            file.display().to_string(),
+            "--lam".into(),
+            LAMBDA.to_string(),
+            "--t-end".into(),
+            T_END.to_string(),
+            "--points".into(),
+            POINTS.to_string(),
+            "--rtol".into(),
+            "1e-8".into(),
+            "--atol".into(),
+            "1e-10".into(),
+            "--methods".into(),
+            peer_methods,
+            "--repeat".into(),
+            repeat.to_string(),
+            "--compare".into(),
+            path("ref.npy"),
+        ],
+    );
+    let mut best = (String::new(), f64::INFINITY);
+    for run in &runs {
+        let wall = run["wall_s"].as_f64().unwrap_or(f64::NAN);
+        let walls: Vec<f64> = run["walls"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|w| w.as_f64()).collect())
+            .unwrap_or_default();
+        println!(
+            "scipy solve_ivp {}: {} (ok {}, nfev {}, njev {}, nlu {}), max |z − ref| = {:.1e}",
+            run["method"].as_str().unwrap_or("?"),
+            fmt_walls(&walls),
+            run["success"],
+            run["nfev"],
+            run["njev"],
+            run["nlu"],
+            run["max_abs_dz"].as_f64().unwrap_or(f64::NAN)
+        );
+        if run["success"].as_bool() == Some(true) && wall < best.1 {
+            best = (run["method"].as_str().unwrap_or("?").to_string(), wall);
+        }
+    }
+    for (rtol, wall, err) in &ours {
+        println!(
+            "flow ratio: SciPy's fastest ({}) {:.3} s / gstarve at rtol {rtol:.0e} {wall:.3} s \
+             (max |z − ref| {err:.1e}) = {:.1}×",
+            best.0,
+            best.1,
+            best.1 / wall
+        );
+    }
+
+    // Fixed point with sensitivities.
+    let (ours, walls, sens) = best_of(repeat, || {
+        softmax_sensitivity(&system, reg).expect("fixed point and sensitivities")
+    });
+    println!(
+        "gstarve fixed point + sensitivities: {} ({} Newton iterations, residual {:.1e})",
+        fmt_walls(&walls),
+        sens.steady_state.iterations,
+        sens.steady_state.residual
+    );
+    let z = &sens.steady_state.responses;
+    write_npy(
+        &dir.path().join("z.npy"),
+        &DMatrix::from_column_slice(r, 1, z.as_slice()),
+    )
+    .unwrap();
+    write_npy(&dir.path().join("z_sens.npy"), &sens.derivatives).unwrap();
+    let fixed = peer(
+        &python,
+        &[
+            "fixed".into(),
+            file.display().to_string(),
+            "--lam".into(),
+            LAMBDA.to_string(),
+            "--repeat".into(),
+            repeat.to_string(),
+            "--compare".into(),
+            path("z.npy"),
+        ],
+    );
+    let run = &fixed[0];
+    let walls: Vec<f64> = run["walls"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|w| w.as_f64()).collect())
+        .unwrap_or_default();
+    let theirs = run["wall_s"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "numpy Newton + np.linalg.solve: {} ({} iterations, residual {:.1e}); max |Δz*| = {:.1e} \
+         (max |z*| {:.3e}), max |Δ∂z*/∂s²| = {:.1e} (max {:.3e})",
+        fmt_walls(&walls),
+        run["iterations"],
+        run["residual"].as_f64().unwrap_or(f64::NAN),
+        run["max_abs_dz"].as_f64().unwrap_or(f64::NAN),
+        z.amax(),
+        run["max_abs_dsens"].as_f64().unwrap_or(f64::NAN),
+        run["max_abs_sens"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!(
+        "fixed-point ratio: NumPy {theirs:.3} s / gstarve {ours:.3} s = {:.1}×",
+        theirs / ours
+    );
+}

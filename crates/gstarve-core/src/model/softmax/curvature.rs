@@ -1,0 +1,119 @@
+//! The curvature UᵀHU of the softmax loss at one point (docs/theory.md §9.2, §9.5), evaluated
+//! once and then used as a matrix (Newton, sensitivities, implicit flow steps) or as an action
+//! (the preconditioned conjugate gradients of the steady state).
+//!
+//! With the anchored form H = Σᵢ Rᵢᵀ H̃ᵢ Rᵢ, H̃ = diag(q) − qqᵀ (§9.5), H̃ factors as CCᵀ with
+//! C = diag(√q)(I − β√q√qᵀ), β = 1/(1 + √p_a): indeed (I − β vvᵀ)² = I − (2β − β²t)vvᵀ with
+//! t = ‖v‖² = Σq = 1 − p_a, and 2β − β²t = 1 for this β. So
+//!
+//! ```text
+//! UᵀHU = EᵀE,   E_(i,k) = √q_k (B_(i,k) − β_i Q_i)   (k ≠ aᵢ),   B_(i,k) = U_(i,k) − U_(i,aᵢ),
+//!                                                                 Q_i = Σ_{k≠a} q_k B_(i,k)
+//! ```
+//!
+//! one symmetric product of an n(c−1) × r matrix (half the multiply–adds of a general one, on all
+//! cores for large r), whose rows are all small when the example is confidently classified: no
+//! O(1) terms cancel, and UᵀHU keeps its accuracy relative to H.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::{Block, SoftmaxDynamics};
+
+/// The softmax blocks at one point z: what UᵀHU and its action need.
+pub struct Curvature<'d, 'a> {
+    dynamics: &'d SoftmaxDynamics<'a>,
+    blocks: Vec<Block>,
+}
+
+/// From this many multiply–adds on, the symmetric product runs on all cores.
+const PARALLEL_MIN_WORK: usize = 1 << 22;
+
+impl<'d, 'a> Curvature<'d, 'a> {
+    pub(super) fn new(dynamics: &'d SoftmaxDynamics<'a>, z: &DVector<f64>) -> Self {
+        let c = dynamics.system.classes();
+        let f = dynamics.logits(z);
+        let blocks = (0..dynamics.system.examples())
+            .map(|i| Block::new(&f.as_slice()[i * c..(i + 1) * c]))
+            .collect();
+        Self { dynamics, blocks }
+    }
+
+    /// UᵀHU (r × r) = EᵀE of the module documentation. O(ncr²/2) time, one n(c−1) × r copy.
+    pub fn gram(&self) -> DMatrix<f64> {
+        let sys = self.dynamics.system;
+        let (c, r) = (sys.classes(), sys.rank());
+        let u = sys.system().coupling();
+        let rows = self.blocks.len() * (c - 1);
+        let betas: Vec<f64> = self
+            .blocks
+            .iter()
+            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
+            .collect();
+        let mut e = faer::Mat::<f64>::zeros(rows, r);
+        // Column by column: U and E are column-major, so every access is contiguous.
+        for j in 0..r {
+            let col = u.column(j);
+            let col = col.as_slice();
+            let out = e
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("contiguous column");
+            let out = out.as_slice_mut();
+            for (i, block) in self.blocks.iter().enumerate() {
+                let a = block.anchor;
+                let x = &col[i * c..(i + 1) * c];
+                let xa = x[a];
+                let q: f64 = (0..c)
+                    .filter(|&k| k != a)
+                    .map(|k| block.p[k] * (x[k] - xa))
+                    .sum();
+                let shift = betas[i] * q;
+                for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
+                    out[row] = block.p[k].sqrt() * ((x[k] - xa) - shift);
+                }
+            }
+        }
+        let par = if rows * r * r / 2 >= PARALLEL_MIN_WORK {
+            faer::Par::rayon(0)
+        } else {
+            faer::Par::Seq
+        };
+        let mut gram = faer::Mat::<f64>::zeros(r, r);
+        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+        matmul(
+            gram.as_mut(),
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            e.transpose(),
+            BlockStructure::Rectangular,
+            e.as_ref(),
+            BlockStructure::Rectangular,
+            1.0,
+            par,
+        );
+        DMatrix::from_fn(
+            r,
+            r,
+            |a, b| {
+                if a >= b {
+                    gram[(a, b)]
+                } else {
+                    gram[(b, a)]
+                }
+            },
+        )
+    }
+
+    /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr)).
+    pub fn action(&self, v: &DVector<f64>) -> DVector<f64> {
+        let c = self.dynamics.system.classes();
+        let u = self.dynamics.system.system().coupling();
+        let w = u * v;
+        let mut hw = DVector::zeros(w.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let range = i * c..(i + 1) * c;
+            block.curvature_action(&w.as_slice()[range.clone()], &mut hw.as_mut_slice()[range]);
+        }
+        u.tr_mul(&hw)
+    }
+}
