@@ -10,6 +10,8 @@
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji of any system.
 //! - [`system_diagram`](mod@system_diagram): a measure over two parameters (strengths, λ) of any
 //!   system.
+//! - [`ensemble`](mod@ensemble): the distribution of starvation-matrix entries over random
+//!   systems, against spectrum decay and coupling (sharded like phase diagrams).
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - The paper's two-moons experiment with real networks over seeds, and the real network
 //!   against its linearised flow and GD over widths, are in `gstarve_net::experiments`.
@@ -34,6 +36,7 @@
 //! # Ok::<(), gstarve_core::Error>(())
 //! ```
 
+pub mod ensemble;
 pub mod gd_gap;
 pub mod grid;
 pub mod learning_time;
@@ -45,6 +48,7 @@ pub mod shards;
 pub mod starvation_matrix;
 pub mod system_diagram;
 
+pub use ensemble::{ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec};
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
 pub use learning_time::{learning_time, LearningTime, LearningTimeParams};
