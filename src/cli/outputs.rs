@@ -169,6 +169,9 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
                 .into_iter()
                 .collect(),
         },
+        // An ensemble shard writes only its own file, as a phase-diagram shard.
+        "ensemble" if text(p, "shard").is_some() || super::shards::slurm_task() => Vec::new(),
+        "ensemble" => vec![text(p, "name").unwrap_or("ensemble").to_string()],
         _ => text(p, "name").map(String::from).into_iter().collect(),
     };
     let (Some(dir), Some(formats)) = (
@@ -177,10 +180,16 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
     ) else {
         return Vec::new();
     };
-    stems
+    let mut files: Vec<PathBuf> = stems
         .iter()
         .flat_map(|stem| figure_files(&dir, stem, formats))
-        .collect()
+        .collect();
+    if leaf == "ensemble" && text(p, "per-system") == Some("true") {
+        files.extend(stems.iter().flat_map(|stem| {
+            data_file(&super::ensemble::systems_csv(&dir, stem))
+        }));
+    }
+    files
 }
 
 /// The refusal to replace `path` without `--force`, when it was not made by this
