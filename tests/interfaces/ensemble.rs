@@ -167,12 +167,11 @@ fn shards_and_merge_equal_the_unsharded_run() {
     }
     assert!(parts.join("ensemble.png").exists());
     // Shards of another configuration under the same name are refused.
-    run(&args(&parts, &["--shard", "1/4", "--name", "other"]));
-    run(&args(
-        &parts,
-        &["--shard", "2/4", "--name", "other", "--lambda", "0.02"],
-    ));
-    assert_rejected(&["merge", parts.to_str().unwrap()], &["shards of different runs"]);
+    let mixed = d.path().join("mixed");
+    run(&args(&mixed, &["--shard", "1/2"]));
+    run(&args(&mixed, &["--shard", "2/2", "--lambda", "0.02"]));
+    assert_rejected(&["merge", mixed.to_str().unwrap()], &["shards of different runs"]);
+    assert!(!mixed.join("ensemble.csv").exists());
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn marker(colour: RGBColor, coupling: Coupling) -> Marker {
 }
 
 impl EnsemblePlot<'_> {
-    /// One panel: for each coupling, the band (lo, hi) and the line `mid` over the decays.
+    /// One panel: for each coupling, the band (lo, hi) and then the line `mid` over the decays.
     fn panel<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -100,6 +100,11 @@ impl EnsemblePlot<'_> {
                     colour.mix(BAND_ALPHA).filled(),
                 )))?;
             }
+        }
+        // Every curve over every band, so that no band veils another coupling's markers.
+        for (ic, &coupling) in e.spec.couplings.iter().enumerate() {
+            let colour = self.colours[ic];
+            let cells = series(e, ic);
             let line = cells.iter().map(|c| (c.decay, stat(c).1));
             frame.curve(&mut chart, line, curve_style(colour, coupling))?;
             for c in &cells {
