@@ -10,7 +10,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 use gstarve_core::output::check_output_dir;
 use gstarve_core::sweeps::ensemble::shards::EnsembleShardFile;
-use gstarve_core::sweeps::ensemble::{ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec};
+use gstarve_core::sweeps::ensemble::{
+    ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec,
+};
 use gstarve_core::sweeps::{config_hash, Progress, Shard};
 use gstarve_plot::{ensemble_figure, EnsembleOptions, FigureSize};
 
@@ -188,6 +190,8 @@ pub fn write_ensemble(e: &Ensemble, a: &EnsembleArgs, dir: &Path) -> Result<()> 
 
 /// Seconds between checkpoints of a shard's file (as phase-diagram shards).
 const CHECKPOINT_S: f64 = 10.0;
+/// Seconds of work per batch of a shard (after the first).
+const BATCH_S: f64 = 2.0;
 
 /// Compute this shard's systems, resuming from its file when it holds systems of the same
 /// configuration, checkpointing at most every [`CHECKPOINT_S`] seconds.
@@ -239,9 +243,11 @@ fn run_shard(a: &EnsembleArgs, spec: &EnsembleSpec, shard: Shard) -> Result<()> 
     if let Some(o) = bar {
         o.begin("ensemble", "systems", todo.len());
     }
-    // Batches start at a few systems per thread and double while a batch takes under a second.
+    // The first batch is a few systems per thread; each next one holds about BATCH_S seconds of
+    // work at the rate measured so far (so a kill loses little, and rayon has work to balance).
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut batch = 4 * threads;
+    let first = 4 * threads;
+    let mut batch = first;
     let (mut done, mut last_write) = (0, Instant::now());
     while done < todo.len() {
         let chunk = &todo[done..(done + batch).min(todo.len())];
@@ -255,9 +261,8 @@ fn run_shard(a: &EnsembleArgs, spec: &EnsembleSpec, shard: Shard) -> Result<()> 
         let systems = ensemble_systems(spec, chunk, Progress::Callback(&report))?;
         file.push(&systems);
         done += chunk.len();
-        if t.elapsed().as_secs_f64() < 1.0 {
-            batch = (2 * batch).min(1 << 16);
-        }
+        let rate = chunk.len() as f64 / t.elapsed().as_secs_f64().max(1e-6);
+        batch = ((rate * BATCH_S) as usize).clamp(first, 1 << 16);
         if last_write.elapsed().as_secs_f64() >= CHECKPOINT_S {
             file.write(&path)?;
             last_write = Instant::now();

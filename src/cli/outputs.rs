@@ -185,9 +185,11 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
         .flat_map(|stem| figure_files(&dir, stem, formats))
         .collect();
     if leaf == "ensemble" && text(p, "per-system") == Some("true") {
-        files.extend(stems.iter().flat_map(|stem| {
-            data_file(&super::ensemble::systems_csv(&dir, stem))
-        }));
+        files.extend(
+            stems
+                .iter()
+                .flat_map(|stem| data_file(&super::ensemble::systems_csv(&dir, stem))),
+        );
     }
     files
 }

@@ -45,14 +45,15 @@ fn read(p: &Path) -> Vec<u8> {
 fn rows(p: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let text = String::from_utf8(read(p)).unwrap();
     let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(String::from)
-        .collect();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
     lines
-        .map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
         .collect()
 }
 
@@ -64,9 +65,8 @@ fn the_csv_holds_the_cells_and_agrees_with_the_per_system_csv() {
     let cells = rows(&d.path().join("ensemble.csv"));
     let systems = rows(&d.path().join("ensemble-systems.csv"));
     assert_eq!((cells.len(), systems.len()), (9, 54));
-    let num = |r: &std::collections::BTreeMap<String, String>, k: &str| -> f64 {
-        r[k].parse().unwrap()
-    };
+    let num =
+        |r: &std::collections::BTreeMap<String, String>, k: &str| -> f64 { r[k].parse().unwrap() };
     for c in &cells {
         assert_eq!(c["systems"], "6");
         assert_eq!(c["failed"], "0");
@@ -119,7 +119,12 @@ fn the_csv_holds_the_cells_and_agrees_with_the_per_system_csv() {
         &haar["seed"],
         "--json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let e = json["elasticity"].as_array().unwrap();
     let mut off: Vec<f64> = (0..4)
@@ -152,7 +157,12 @@ fn shards_and_merge_equal_the_unsharded_run() {
     let stderr = run(&args(&parts, &["--shard", "2/4"]));
     assert!(stderr.contains("resuming, 2 of 14 systems"), "{stderr}");
     let out = gstarve(&["merge", parts.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for csv in ["ensemble.csv", "ensemble-systems.csv"] {
         assert!(
             read(&whole.join(csv)) == read(&parts.join(csv)),
@@ -170,7 +180,10 @@ fn shards_and_merge_equal_the_unsharded_run() {
     let mixed = d.path().join("mixed");
     run(&args(&mixed, &["--shard", "1/2"]));
     run(&args(&mixed, &["--shard", "2/2", "--lambda", "0.02"]));
-    assert_rejected(&["merge", mixed.to_str().unwrap()], &["shards of different runs"]);
+    assert_rejected(
+        &["merge", mixed.to_str().unwrap()],
+        &["shards of different runs"],
+    );
     assert!(!mixed.join("ensemble.csv").exists());
 }
 
@@ -194,7 +207,10 @@ fn bad_ensembles_are_refused_in_one_line() {
     let cases: [(&[&str], &[&str]); 8] = [
         (&["--decay", "0.5"], &["--decay = 0.5 is invalid", "≥ 1"]),
         (&["--decay", "1,x"], &["--decay"]),
-        (&["--coupling", "0.1,strong"], &["coupling 'strong' is invalid", "haar"]),
+        (
+            &["--coupling", "0.1,strong"],
+            &["coupling 'strong' is invalid", "haar"],
+        ),
         (&["--coupling", "-0.1"], &["--coupling = -0.1 is invalid"]),
         (&["--n", "1"], &["--n = 1 is invalid"]),
         (&["--systems", "0"], &["--systems = 0 is invalid"]),

@@ -81,7 +81,7 @@ impl EnsemblePlot<'_> {
     ) -> std::result::Result<(), DrawError<DB>> {
         let mut chart = frame.chart(area, Some(title), true)?;
         let e = self.ensemble;
-        for (ic, &coupling) in e.spec.couplings.iter().enumerate() {
+        for (ic, _) in e.spec.couplings.iter().enumerate() {
             let colour = self.colours[ic];
             let cells = series(e, ic);
             let ok: Vec<(f64, (f64, f64, f64))> = cells
@@ -94,7 +94,11 @@ impl EnsemblePlot<'_> {
                     .iter()
                     .map(|&(d, (_, _, hi))| frame.to_plot((d, hi)))
                     .collect();
-                polygon.extend(ok.iter().rev().map(|&(d, (lo, _, _))| frame.to_plot((d, lo))));
+                polygon.extend(
+                    ok.iter()
+                        .rev()
+                        .map(|&(d, (lo, _, _))| frame.to_plot((d, lo))),
+                );
                 chart.draw_series(std::iter::once(Polygon::new(
                     polygon,
                     colour.mix(BAND_ALPHA).filled(),
@@ -125,13 +129,21 @@ impl Figure for EnsemblePlot<'_> {
         let (panels, key) = root.split_horizontally(width - key_width);
         let areas = panels.split_evenly((1, 2));
         let spec = &self.ensemble.spec;
-        self.panel(&areas[0], &self.fraction, "fraction of Eⱼᵢ that starve", |c| {
-            let half = 1.96 * c.fraction_se;
-            (c.fraction - half, c.fraction, c.fraction + half)
-        })?;
-        self.panel(&areas[1], &self.median, "5 % quantile of Eⱼᵢ (j ≠ i)", |c| {
-            (c.quantiles[0], c.quantiles[0], c.quantiles[1])
-        })?;
+        self.panel(
+            &areas[0],
+            &self.fraction,
+            "fraction of Eⱼᵢ that starve",
+            |c| {
+                let half = 1.96 * c.fraction_se;
+                (c.fraction - half, c.fraction, c.fraction + half)
+            },
+        )?;
+        self.panel(
+            &areas[1],
+            &self.median,
+            "5 % quantile of Eⱼᵢ (j ≠ i)",
+            |c| (c.quantiles[0], c.quantiles[0], c.quantiles[1]),
+        )?;
         let mut entries: Vec<LegendEntry> = spec
             .couplings
             .iter()
@@ -217,7 +229,12 @@ pub fn ensemble_figure(e: &Ensemble, dir: &Path, options: &EnsembleOptions) -> R
     }));
     let fraction = Frame::new(
         x.clone(),
-        AxisSpec::new("fraction starving", f0.max(-0.05), f1.min(1.05), Scale::Linear),
+        AxisSpec::new(
+            "fraction starving",
+            f0.max(-0.05),
+            f1.min(1.05),
+            Scale::Linear,
+        ),
     );
     let (m0, m1) = padded(e.cells.iter().flat_map(|c| c.quantiles[0..2].to_vec()));
     let median = Frame::new(

@@ -77,8 +77,7 @@ impl FromStr for Coupling {
             Error::Input(InputError::InvalidText {
                 name: "coupling",
                 text: text.to_string(),
-                rule: "a coupling is 'haar' or a strength δ ≥ 0 (near-identity U = exp(δA))"
-                    .into(),
+                rule: "a coupling is 'haar' or a strength δ ≥ 0 (near-identity U = exp(δA))".into(),
             })
         })?;
         Ok(Coupling::NearIdentity(delta))

@@ -187,7 +187,10 @@ pub fn merge_ensemble_shards(
                 ),
             ));
         }
-        if f.shard[1] != count || f.systems != first.systems || f.shard[0] == 0 || f.shard[0] > count
+        if f.shard[1] != count
+            || f.systems != first.systems
+            || f.shard[0] == 0
+            || f.shard[0] > count
         {
             return Err(parse_error(
                 path,

@@ -171,7 +171,12 @@ impl Ensemble {
             "ensemble of random systems: n = {}, {} systems per cell, seed {}, L2 lambda = {}, \
              logistic loss, weakest strength s_n = {}; starving: E_ji < {:e} (j != i); \
              spectrum s_j = s_n*decay^((n-j)/(n-1)); coupling haar or U = exp(delta*A)",
-            s.n, s.systems, s.seed, s.lambda, s.weakest, s.starving_below()
+            s.n,
+            s.systems,
+            s.seed,
+            s.lambda,
+            s.weakest,
+            s.starving_below()
         )
     }
 

@@ -148,7 +148,10 @@ fn cell_statistics_match_a_direct_computation() {
             let h = (n - 1) as f64 * p;
             let (lo, t) = (h.floor() as usize, h - h.floor());
             let direct = (1.0 - t) * pooled[lo] + t * pooled[(lo + 1).min(n - 1)];
-            assert!((q - direct).abs() <= 1e-14 * direct.abs().max(1.0), "{p}: {q} {direct}");
+            assert!(
+                (q - direct).abs() <= 1e-14 * direct.abs().max(1.0),
+                "{p}: {q} {direct}"
+            );
         }
         assert_eq!((cell.min, cell.max), (pooled[0], pooled[n - 1]));
         let mean_f = fractions.iter().sum::<f64>() / 6.0;
@@ -166,7 +169,11 @@ fn quantiles_are_numpy_linear() {
     x.sort_by(f64::total_cmp);
     let numpy = [-3.525, -0.625, 1.0, 2.75, 5.95];
     for (p, want) in QUANTILES.iter().zip(numpy) {
-        assert!((quantile(&x, *p) - want).abs() < 4e-15, "{p}: {}", quantile(&x, *p));
+        assert!(
+            (quantile(&x, *p) - want).abs() < 4e-15,
+            "{p}: {}",
+            quantile(&x, *p)
+        );
     }
     assert!(quantile(&[], 0.5).is_nan());
     assert_eq!(quantile(&[2.0], 0.95), 2.0);
@@ -210,7 +217,10 @@ fn shards_merge_to_the_whole() {
             f.push(&ensemble_systems(&sp, &mine, Progress::Hidden).unwrap());
             let text = serde_json::to_string(&f).unwrap();
             assert!(shards::is_ensemble_shard(&text));
-            (format!("f{i}"), EnsembleShardFile::parse(&text, "f").unwrap())
+            (
+                format!("f{i}"),
+                EnsembleShardFile::parse(&text, "f").unwrap(),
+            )
         })
         .collect();
     let (args, systems) = merge_ensemble_shards(&files).unwrap();
@@ -238,18 +248,70 @@ fn shards_merge_to_the_whole() {
 fn bad_specifications_are_refused() {
     let good = spec(3, vec![Coupling::Haar], 2);
     let cases: Vec<(EnsembleSpec, &str)> = vec![
-        (EnsembleSpec { n: 1, ..good.clone() }, "n = 1"),
-        (EnsembleSpec { decays: vec![0.5], ..good.clone() }, "decay = 0.5"),
-        (EnsembleSpec { decays: vec![], ..good.clone() }, "decay list"),
         (
-            EnsembleSpec { couplings: vec![Coupling::NearIdentity(-0.1)], ..good.clone() },
+            EnsembleSpec {
+                n: 1,
+                ..good.clone()
+            },
+            "n = 1",
+        ),
+        (
+            EnsembleSpec {
+                decays: vec![0.5],
+                ..good.clone()
+            },
+            "decay = 0.5",
+        ),
+        (
+            EnsembleSpec {
+                decays: vec![],
+                ..good.clone()
+            },
+            "decay list",
+        ),
+        (
+            EnsembleSpec {
+                couplings: vec![Coupling::NearIdentity(-0.1)],
+                ..good.clone()
+            },
             "coupling = -0.1",
         ),
-        (EnsembleSpec { systems: 0, ..good.clone() }, "systems = 0"),
-        (EnsembleSpec { lambda: 0.0, ..good.clone() }, "λ = 0"),
-        (EnsembleSpec { weakest: f64::NAN, ..good.clone() }, "weakest = NaN"),
-        (EnsembleSpec { threshold: -1.0, ..good.clone() }, "threshold = -1"),
-        (EnsembleSpec { n: 2000, systems: 1000, ..good.clone() }, "systems = 1000"),
+        (
+            EnsembleSpec {
+                systems: 0,
+                ..good.clone()
+            },
+            "systems = 0",
+        ),
+        (
+            EnsembleSpec {
+                lambda: 0.0,
+                ..good.clone()
+            },
+            "λ = 0",
+        ),
+        (
+            EnsembleSpec {
+                weakest: f64::NAN,
+                ..good.clone()
+            },
+            "weakest = NaN",
+        ),
+        (
+            EnsembleSpec {
+                threshold: -1.0,
+                ..good.clone()
+            },
+            "threshold = -1",
+        ),
+        (
+            EnsembleSpec {
+                n: 2000,
+                systems: 1000,
+                ..good.clone()
+            },
+            "systems = 1000",
+        ),
     ];
     for (bad, expected) in cases {
         let err = ensemble(&bad, Progress::Hidden).unwrap_err();
