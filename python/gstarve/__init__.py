@@ -20,18 +20,21 @@ from __future__ import annotations
 
 from . import plot
 from ._core import NumericalError
+from ._ensemble import Ensemble, ensemble
 from ._sweeps import PhaseDiagram, phase_diagram
 from ._system import CheckReport, CheckRow, FixedPoint, Run, Simulation, System
 
 __all__ = [
     "CheckReport",
     "CheckRow",
+    "Ensemble",
     "FixedPoint",
     "NumericalError",
     "PhaseDiagram",
     "Run",
     "Simulation",
     "System",
+    "ensemble",
     "phase_diagram",
     "plot",
 ]

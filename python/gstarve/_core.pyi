@@ -65,3 +65,17 @@ class PhaseDiagram:
 
 def phase_diagram(measure: str, x: Tuple[str, float, float, bool], y: Tuple[str, float, float, bool],
                   grid: int, ratio: float, delta: float, lam: float, s2: float) -> PhaseDiagram: ...
+
+class Ensemble:
+    decays: np.ndarray
+    couplings: List[str]
+    n: int
+    elasticities: np.ndarray
+    seeds: np.ndarray
+    wall_s: float
+    def statistic(self, name: str) -> np.ndarray: ...
+    def to_csv(self, path: str) -> None: ...
+    def to_systems_csv(self, path: str) -> None: ...
+
+def ensemble(n: int, decays: List[float], couplings: List[str], systems: int, seed: int,
+             lam: float, weakest: float, threshold: float) -> Ensemble: ...

@@ -1,6 +1,7 @@
 //! Command-line interface: clap arguments → validated configuration → library calls.
 
 mod commands;
+mod ensemble;
 mod figures;
 mod max_margin;
 mod moons;
@@ -75,9 +76,12 @@ enum Command {
     /// family, or of a system given with --system (or any system source): two strengths, or a
     /// strength and λ.
     PhaseDiagram(phase_diagram::PhaseDiagramArgs),
-    /// Merge the shards of a sharded phase diagram (phase-diagram --shard I/N) in DIR into the
+    /// Merge the shards of a sharded phase diagram or ensemble (--shard I/N) in DIR into the
     /// files the unsharded run writes, after checking every point is there exactly once.
     Merge(shards::MergeArgs),
+    /// The distribution of starvation-matrix entries E_ji over random systems, against spectrum
+    /// decay and coupling (docs/theory.md §7.5): fraction starving and quantiles, figure and CSV.
+    Ensemble(ensemble::EnsembleArgs),
     /// z₁ against z₂: flow, GD, dual, SD, steady states, direction field and nullclines.
     PhasePlane(figures::PhasePlaneArgs),
     /// Responses z_j(τ) over learning time, the flow against GD.
@@ -305,6 +309,7 @@ fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result
         Some(Command::Reproduce(r)) => figures::run_reproduce(&r),
         Some(Command::PhaseDiagram(a)) => phase_diagram::run_phase_diagram(&a),
         Some(Command::Merge(a)) => shards::merge(&a),
+        Some(Command::Ensemble(a)) => ensemble::run_ensemble(&a),
         Some(Command::PhasePlane(a)) => figures::run_phase_plane(&a),
         Some(Command::Responses(a)) => figures::run_responses(&a),
         Some(Command::StarvationMatrix(a)) => figures::run_starvation_matrix(&a),
@@ -410,6 +415,11 @@ fn flag_for(name: &str) -> Option<&'static str> {
         "dpi" => "--dpi",
         "font_size" => "--font-size",
         "pair" => "--pair",
+        "decay" => "--decay",
+        "coupling" => "--coupling",
+        "systems" => "--systems",
+        "weakest" => "--weakest",
+        "threshold" => "--threshold",
         _ => return None,
     })
 }

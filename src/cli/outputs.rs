@@ -196,6 +196,9 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
                 .into_iter()
                 .collect(),
         },
+        // An ensemble shard writes only its own file, as a phase-diagram shard.
+        "ensemble" if text(p, "shard").is_some() || super::shards::slurm_task() => Vec::new(),
+        "ensemble" => vec![text(p, "name").unwrap_or("ensemble").to_string()],
         _ => text(p, "name").map(String::from).into_iter().collect(),
     };
     let (Some(dir), Some(formats)) = (
@@ -215,6 +218,18 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
         .flat_map(|stem| figure_files(&dir, stem, formats))
         .chain(tables.iter().flat_map(|t| data_file(&dir.join(t))))
         .collect()
+    let mut files: Vec<PathBuf> = stems
+        .iter()
+        .flat_map(|stem| figure_files(&dir, stem, formats))
+        .collect();
+    if leaf == "ensemble" && text(p, "per-system") == Some("true") {
+        files.extend(
+            stems
+                .iter()
+                .flat_map(|stem| data_file(&super::ensemble::systems_csv(&dir, stem))),
+        );
+    }
+    files
 }
 
 /// The refusal to replace `path` without `--force`, when it was not made by this

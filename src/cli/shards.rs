@@ -1,11 +1,14 @@
 //! Sharded phase diagrams (`phase-diagram --shard I/N`, or a Slurm array task) and
 //! `gstarve merge DIR`: see `gstarve_core::sweeps::shards` for the layout and its guarantees.
+//! Ensembles shard the same way (their runner is in `super::ensemble`); a merge recognises
+//! their files by their kind.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, FromArgMatches};
+use gstarve_core::sweeps::ensemble::shards::{is_ensemble_shard, EnsembleShardFile};
 use gstarve_core::sweeps::{
     config_hash, merge_shards, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec, Progress, Shard,
     ShardFile,
@@ -45,7 +48,7 @@ fn canonical(spec: &PhaseDiagramSpec, a: &PhaseDiagramArgs) -> String {
 }
 
 /// The command's arguments without `--shard` (what a merge parses to rebuild the sweep).
-fn arguments_without_shard() -> Vec<String> {
+pub(super) fn arguments_without_shard() -> Vec<String> {
     let mut out = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -161,27 +164,39 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
     let entries = std::fs::read_dir(&m.dir)
         .with_context(|| format!("cannot read the folder {}", m.dir.display()))?;
     let mut groups = std::collections::BTreeMap::<String, Vec<(String, ShardFile)>>::new();
+    let mut ensembles =
+        std::collections::BTreeMap::<String, Vec<(String, EnsembleShardFile)>>::new();
     for entry in entries {
         let path = entry?.path();
         let Some(stem) = shard_stem(&path) else {
             continue;
         };
-        let file = ShardFile::read(&path)?;
-        groups
-            .entry(stem)
-            .or_default()
-            .push((path.display().to_string(), file));
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the shard file {shown}"))?;
+        if is_ensemble_shard(&text) {
+            let file = EnsembleShardFile::parse(&text, &shown)?;
+            ensembles.entry(stem).or_default().push((shown, file));
+            continue;
+        }
+        let file = ShardFile::parse(&text, &shown)?;
+        groups.entry(stem).or_default().push((shown, file));
     }
-    if groups.is_empty() {
+    if groups.is_empty() && ensembles.is_empty() {
         bail!(
-            "{} holds no shard files (NAME.shard-I-of-N.json, written by phase-diagram --shard)",
+            "{} holds no shard files (NAME.shard-I-of-N.json, written by phase-diagram --shard \
+             or ensemble --shard)",
             m.dir.display()
         );
+    }
+    for (stem, mut files) in ensembles {
+        files.sort_by_key(|(_, f)| f.shard[0]);
+        super::ensemble::merge(&stem, &files, &m.dir)?;
     }
     for (stem, mut files) in groups {
         files.sort_by_key(|(_, f)| f.shard[0]);
         let (arguments, records) = merge_shards(&files)?;
-        let (args, command, matches) = rebuild(&arguments, &files[0].0, &m.dir)?;
+        let (args, command, matches) = rebuild_phase_diagram(&arguments, &files[0].0, &m.dir)?;
         let spec = args.spec()?;
         let hash = config_hash(&canonical(&spec, &args));
         if hash != files[0].1.config_hash {
@@ -220,11 +235,24 @@ fn shard_stem(path: &Path) -> Option<String> {
 
 /// The phase-diagram command a shard file records, with its output folder replaced by `dir`,
 /// parsed as the command line would be.
-fn rebuild(
+fn rebuild_phase_diagram(
     arguments: &[String],
     path: &str,
     dir: &Path,
 ) -> Result<(PhaseDiagramArgs, clap::Command, clap::ArgMatches)> {
+    match rebuild(arguments, path, dir)? {
+        (Some(Command::PhaseDiagram(a)), command, matches) => Ok((a, command, matches)),
+        _ => bail!("{path}: its arguments are not a phase-diagram command"),
+    }
+}
+
+/// The command a shard file records, with its output folder replaced by `dir`, parsed as the
+/// command line would be.
+pub(super) fn rebuild(
+    arguments: &[String],
+    path: &str,
+    dir: &Path,
+) -> Result<(Option<Command>, clap::Command, clap::ArgMatches)> {
     let mut full = vec!["gstarve".to_string()];
     let mut recorded = arguments.iter();
     while let Some(arg) = recorded.next() {
@@ -238,8 +266,5 @@ fn rebuild(
     let (command, matches) = super::parse(full.into_iter().map(Into::into).collect())
         .map_err(|e| anyhow::anyhow!("{path}: its arguments no longer parse: {}", e.kind()))?;
     let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-    match cli.command {
-        Some(Command::PhaseDiagram(a)) => Ok((a, command, matches)),
-        _ => bail!("{path}: its arguments are not a phase-diagram command"),
-    }
+    Ok((cli.command, command, matches))
 }

@@ -18,6 +18,7 @@ mod check;
 mod cli;
 mod command_line;
 mod commands;
+mod ensemble;
 mod figure_sizes;
 mod figures;
 mod input_rules;

@@ -14,6 +14,8 @@
 //! - [`phase_diagram`](mod@phase_diagram): a starvation measure over a grid of the rotation family, with colour
 //!   bar, phase boundary and masked cells.
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji as a diverging heatmap, numbers in the cells for small n.
+//! - [`ensemble`](mod@ensemble): an ensemble of random systems, the fraction of starving
+//!   entries and the median E_ji against spectrum decay, one curve per coupling.
 //! - [`flow_vs_gd`](mod@flow_vs_gd): max ‖z_GD − z_flow‖∞ against η, log–log, with the slope-1 line.
 //! - [`toy`]: the paper's Figure 6 (docs/theory.md §6.1).
 //! - [`moons`](mod@moons): the two-moons experiment with real networks (the paper's Figures 1–3):
@@ -57,6 +59,7 @@ mod canvas;
 mod clipping;
 mod contour;
 mod direction_field;
+pub mod ensemble;
 pub mod flow_vs_gd;
 pub mod gallery;
 mod legend;
@@ -79,6 +82,7 @@ pub mod toy;
 
 pub use axes::Scale;
 pub use canvas::{Formats, Written};
+pub use ensemble::{ensemble_figure, EnsembleOptions};
 pub use flow_vs_gd::{flow_vs_gd, FlowVsGdOptions};
 pub use gallery::{gallery, GALLERY_NAMES};
 pub use limit_path::{limit_path, LimitPathOptions};

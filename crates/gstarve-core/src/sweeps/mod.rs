@@ -10,6 +10,8 @@
 //! - [`starvation_matrix`](mod@starvation_matrix): E_ji of any system.
 //! - [`system_diagram`](mod@system_diagram): a measure over two parameters (strengths, λ) of any
 //!   system.
+//! - [`ensemble`](mod@ensemble): the distribution of starvation-matrix entries over random
+//!   systems, against spectrum decay and coupling (sharded like phase diagrams).
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - [`batch`]: L2 steady states and sensitivities of many small systems at once (struct of
 //!   arrays, rayon over chunks), equal to the one-system path to 1e-12.
@@ -37,6 +39,7 @@
 //! ```
 
 pub mod batch;
+pub mod ensemble;
 pub mod gd_gap;
 pub mod grid;
 pub mod learning_time;
@@ -49,6 +52,7 @@ pub mod starvation_matrix;
 pub mod system_diagram;
 
 pub use batch::{l2_steady_states, BatchSteadyStates, SmallSystems, BATCH_MAX_DIM};
+pub use ensemble::{ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec};
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
 pub use learning_time::{learning_time, LearningTime, LearningTimeParams};

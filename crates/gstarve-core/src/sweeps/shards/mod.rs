@@ -334,11 +334,16 @@ impl ShardFile {
                 source,
             })
         })?;
-        let file: ShardFile = serde_json::from_str(&text)
-            .map_err(|e| parse_error(&shown, format!("not a gstarve shard file: {e}")))?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parse a shard file's text (`shown` names it in errors).
+    pub fn parse(text: &str, shown: &str) -> Result<Self> {
+        let file: ShardFile = serde_json::from_str(text)
+            .map_err(|e| parse_error(shown, format!("not a gstarve shard file: {e}")))?;
         if file.format != SHARD_FORMAT {
             return Err(parse_error(
-                &shown,
+                shown,
                 format!(
                     "shard format {} (this gstarve reads {SHARD_FORMAT})",
                     file.format
