@@ -213,14 +213,10 @@ fn planned(command: &str, p: &BTreeMap<String, Value>) -> Vec<PathBuf> {
         "reproduce moons-sd-classes" => &["moons-sd-classes-margins.csv"],
         _ => &[],
     };
-    stems
-        .iter()
-        .flat_map(|stem| figure_files(&dir, stem, formats))
-        .chain(tables.iter().flat_map(|t| data_file(&dir.join(t))))
-        .collect()
     let mut files: Vec<PathBuf> = stems
         .iter()
         .flat_map(|stem| figure_files(&dir, stem, formats))
+        .chain(tables.iter().flat_map(|t| data_file(&dir.join(t))))
         .collect();
     if leaf == "ensemble" && text(p, "per-system") == Some("true") {
         files.extend(
