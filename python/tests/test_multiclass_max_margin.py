@@ -126,6 +126,8 @@ def test_multiclass_bad_input_raises_the_cli_message(cli, tmp_path):
         system.fixed_point(loss="squared")
     with pytest.raises(ValueError, match="not available for a multi-class"):
         system.simulate(methods=("dual",))
+    with pytest.raises(ValueError, match="method gd-theta is not available for a multi-class"):
+        system.simulate(methods=("gd-theta",))
     with pytest.raises(ValueError, match="does not support multi-class"):
         gstarve.max_margin(system)
     bad = labels.copy()
@@ -177,3 +179,13 @@ def test_max_margin_bad_input_raises_the_cli_message(cli):
     assert str(err.value) == message
     with pytest.raises(TypeError):
         gstarve.max_margin("not a system")
+
+
+def test_fixed_point_arrays_are_built_once_and_stay():
+    fp = gstarve.System.rotation((6, 2), 0.5).fixed_point()
+    assert fp.z is fp.z and fp.elasticity is fp.elasticity
+    assert fp.classes is None and fp.labels is None and fp.logits is None
+    assert fp.z.dtype == np.float64 and fp.sensitivity.shape == (2, 2)
+    assert "iterations=10" in repr(fp)
+    big = gstarve.System.random(20, seed=1, spectrum=(3, 1)).fixed_point()
+    assert "(20 entries)" in repr(big) and big.margins.shape == (20,)

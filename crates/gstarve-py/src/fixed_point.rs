@@ -241,9 +241,15 @@ impl PyFixedPoint {
     }
 
     fn __repr__(&self) -> String {
+        // At most 6 entries of a vector, then its length.
         let fmt = |v: &DVector<f64>| {
-            let parts: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
-            format!("[{}]", parts.join(", "))
+            let parts: Vec<String> = v.iter().take(6).map(|x| format!("{x:.6}")).collect();
+            let more = if v.len() > 6 {
+                format!(", … ({} entries)", v.len())
+            } else {
+                String::new()
+            };
+            format!("[{}{more}]", parts.join(", "))
         };
         let classes = self
             .multiclass

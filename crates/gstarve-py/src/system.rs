@@ -404,7 +404,7 @@ impl PySystem {
                 return Err(invalid(format!("z0 entry {} = {v} is not finite", i + 1)));
             }
         }
-        if methods.contains(&Method::GdTheta) && self.raw.is_none() {
+        if methods.contains(&Method::GdTheta) && self.raw.is_none() && self.multiclass.is_none() {
             return Err(invalid(
                 "method gd-theta needs raw features: build the system with System.from_features",
             ));
