@@ -18,6 +18,22 @@ class FixedPoint:
     residual: float
     iterations: int
     method: str
+    classes: Optional[int]
+    labels: Optional[np.ndarray]
+    logits: Optional[np.ndarray]
+    probabilities: Optional[np.ndarray]
+
+class MaxMargin:
+    z_hat: np.ndarray
+    direction: np.ndarray
+    alpha: np.ndarray
+    support: np.ndarray
+    margins: np.ndarray
+    all_support: bool
+    inverse_gram_ones: np.ndarray
+    elasticity: np.ndarray
+    kkt: Dict[str, float]
+    iterations: int
 
 class System:
     @staticmethod
@@ -25,9 +41,9 @@ class System:
     @staticmethod
     def random(n: int, seed: int, spectrum_from: float, spectrum_to: float, rank: Optional[int] = None) -> "System": ...
     @staticmethod
-    def from_features(phi: np.ndarray, labels: np.ndarray, rank: Optional[int] = None) -> "System": ...
+    def from_features(phi: np.ndarray, labels: np.ndarray, rank: Optional[int] = None, classes: Optional[int] = None) -> "System": ...
     @staticmethod
-    def from_kernel(kernel: np.ndarray, labels: np.ndarray, rank: Optional[int] = None, strength_floor: Optional[float] = None) -> "System": ...
+    def from_kernel(kernel: np.ndarray, labels: np.ndarray, rank: Optional[int] = None, strength_floor: Optional[float] = None, classes: Optional[int] = None) -> "System": ...
     @staticmethod
     def load(path: str) -> "System": ...
     def save(self, path: str) -> None: ...
@@ -35,6 +51,8 @@ class System:
     u: np.ndarray
     examples: int
     rank: int
+    classes: Optional[int]
+    labels: Optional[np.ndarray]
     truncation: Optional[Dict[str, Any]]
     initial: Optional[np.ndarray]
     has_features: bool
@@ -79,3 +97,15 @@ class Ensemble:
 
 def ensemble(n: int, decays: List[float], couplings: List[str], systems: int, seed: int,
              lam: float, weakest: float, threshold: float) -> Ensemble: ...
+class PhaseDiagramShard:
+    shard: Tuple[int, int]
+    rows: List[int]
+    config_hash: str
+    wall_s: float
+
+def phase_diagram_shard(measure: str, x: Tuple[str, float, float, bool], y: Tuple[str, float, float, bool],
+                        grid: int, ratio: float, delta: float, lam: float, s2: float,
+                        index: int, count: int) -> PhaseDiagramShard: ...
+def _phase_diagram_shard(text: str, wall_s: float) -> PhaseDiagramShard: ...
+def merge_shards(shards: List[PhaseDiagramShard]) -> PhaseDiagram: ...
+def max_margin(system: System) -> MaxMargin: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -101,7 +101,8 @@ def phase_diagram(
     delta: float = 0.5,
     lam: float = 0.01,
     s2: float = 2.0,
-) -> PhaseDiagram:
+    shard: Optional[Tuple[int, int]] = None,
+) -> Union[PhaseDiagram, "PhaseDiagramShard"]:
     """A starvation phase diagram (docs/theory.md §7.1), as ``gstarve phase-diagram``.
 
     ``measure`` is ``elasticity`` (E₂₁), ``ratio`` (ρ), ``sd-recovery``, ``sd-recovery-loss``
@@ -110,8 +111,14 @@ def phase_diagram(
     ``grid`` points per axis. The parameters not swept take ``ratio``, ``delta``, ``lam`` and
     ``s2``. Points where the measure is undefined are masked with their reason, never filled in.
     Runs in parallel without the GIL; Ctrl-C stops it at the next grid point.
+
+    ``shard=(i, n)`` (1 ≤ i ≤ n) computes only shard i of n — the grid rows iy ≡ i − 1 (mod
+    n), round-robin as ``gstarve phase-diagram --shard i/n`` — and returns a
+    :class:`PhaseDiagramShard` (picklable: it crosses to worker processes and back exactly);
+    :func:`merge_shards` of all n shards is the unsharded diagram, bit for bit
+    (docs/scale-out.md).
     """
-    inner = _core.phase_diagram(
+    args = (
         measure,
         _axis(x, "x"),
         _axis(y, "y"),
@@ -121,4 +128,37 @@ def phase_diagram(
         float(lam),
         float(s2),
     )
-    return PhaseDiagram(inner)
+    if shard is not None:
+        i, n = _shard(shard)
+        return _core.phase_diagram_shard(*args, i, n)
+    return PhaseDiagram(_core.phase_diagram(*args))
+
+
+#: One shard of a phase diagram (the extension's type): ``shard`` (i, n), ``rows`` (the grid
+#: rows it holds), ``config_hash`` (equal for every shard of one sweep) and ``wall_s``.
+PhaseDiagramShard = _core.PhaseDiagramShard
+
+
+def _shard(spec: object) -> Tuple[int, int]:
+    try:
+        i, n = spec  # type: ignore[misc]
+        if int(i) != i or int(n) != n or i < 0 or n < 0:
+            raise ValueError
+        return int(i), int(n)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"shard = {spec!r} is invalid: a shard is (i, n) with whole numbers 1 ≤ i ≤ n, e.g. (3, 8)"
+        ) from None
+
+
+def merge_shards(shards: Iterable["PhaseDiagramShard"]) -> PhaseDiagram:
+    """The phase diagram of all n shards of one sweep (from ``phase_diagram(..., shard=(i, n))``
+    for i = 1 … n, in any order), identical to the unsharded call's (its ``wall_s`` is the
+    shards' total). Raises ``ValueError`` naming the first problem when a shard is missing or
+    repeated or the shards come from different sweeps (the checks of ``gstarve merge``).
+    """
+    parts = list(shards)
+    for p in parts:
+        if not isinstance(p, PhaseDiagramShard):
+            raise TypeError(f"merge_shards takes PhaseDiagramShard objects, got {type(p).__name__}")
+    return PhaseDiagram(_core.merge_shards(parts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -21,8 +22,10 @@ DEFAULT_POINTS = 501
 DEFAULT_MAX_STEPS = 1_000_000
 
 
-#: A steady state z* with margins, α, residual, iterations and sensitivities (the extension's
-#: own type, built without a Python-level constructor: a fixed point costs microseconds).
+#: A steady state z* with margins, α, residual, iterations and sensitivities; for a multi-class
+#: system also classes, labels, logits and probabilities (the extension's own type, built
+#: without a Python-level constructor, its arrays on first read: a fixed point costs
+#: microseconds).
 FixedPoint = _core.FixedPoint
 
 @dataclass(frozen=True)
@@ -108,6 +111,20 @@ def _check_row(row: Dict[str, Any]) -> CheckRow:
     )
 
 
+def _with_classes(system: "System") -> "System":
+    """Warn, as the command line does, about classes no example carries."""
+    classes = system.classes
+    if classes is not None:
+        counts = np.bincount(system.labels, minlength=classes)
+        for k in np.flatnonzero(counts == 0):
+            warnings.warn(
+                f"class {k} has no examples (of {classes} classes): its outputs are only pushed "
+                "down",
+                stacklevel=3,
+            )
+    return system
+
+
 class System:
     """A feature system: strengths s (r) and coupling U (n × r, orthonormal columns).
 
@@ -147,13 +164,22 @@ class System:
         return cls(_core.System.random(int(n), int(seed), float(a), float(b), rank))
 
     @classmethod
-    def from_features(cls, phi: Any, labels: Any, rank: Optional[int] = None) -> "System":
+    def from_features(
+        cls, phi: Any, labels: Any, rank: Optional[int] = None, *, classes: Optional[int] = None
+    ) -> "System":
         """The SVD of YΦ (docs/theory.md §1.2) for features Φ (n × p, e.g. per-example
         Jacobians) and labels y (n; ±1 or 0/1). ``rank`` keeps the top features (a partial SVD).
-        The system keeps Φ and y for θ-space GD (``simulate(methods=("gd-theta",))``)."""
-        return cls(
-            _core.System.from_features(
-                as_float64(phi, "features Φ"), as_float64(labels, "labels"), rank
+        The system keeps Φ and y for θ-space GD (``simulate(methods=("gd-theta",))``).
+
+        With class labels 0 … c−1 (any label ≥ 2, or ``classes=c``) it is the multi-class
+        softmax system of the output Jacobian Φ (docs/theory.md §9.1): Φ has n·c rows (row
+        i·c + k: output k of example i), or n rows shared by the c outputs (Φ ⊗ I_c).
+        """
+        return _with_classes(
+            cls(
+                _core.System.from_features(
+                    as_float64(phi, "features Φ"), as_float64(labels, "labels"), rank, classes
+                )
             )
         )
 
@@ -164,21 +190,34 @@ class System:
         labels: Any,
         rank: Optional[int] = None,
         strength_floor: Optional[float] = None,
+        *,
+        classes: Optional[int] = None,
     ) -> "System":
         """The eigendecomposition of YΘY (docs/theory.md §8.6) for an unsigned NTK Gram matrix
         Θ (n × n, symmetric positive semi-definite) and labels y. Features with
         s_j² ≤ ``strength_floor``·s₁² (default 1e-12) are dropped and reported in
-        :attr:`truncation`; ``rank`` keeps the top features only."""
-        return cls(
-            _core.System.from_kernel(
-                as_float64(kernel, "kernel Θ"), as_float64(labels, "labels"), rank, strength_floor
+        :attr:`truncation`; ``rank`` keeps the top features only.
+
+        With class labels 0 … c−1 (any label ≥ 2, or ``classes=c``) it is the multi-class
+        softmax system of Θ (nc × nc, or n × n meaning Θ ⊗ I_c; docs/theory.md §9.1).
+        """
+        return _with_classes(
+            cls(
+                _core.System.from_kernel(
+                    as_float64(kernel, "kernel Θ"),
+                    as_float64(labels, "labels"),
+                    rank,
+                    strength_floor,
+                    classes,
+                )
             )
         )
 
     @classmethod
     def load(cls, path: PathLike) -> "System":
         """A system file: JSON or TOML ``{"strengths": [...], "u": [[...], ...]}``, or a NumPy
-        archive ``*.npz`` of the arrays ``strengths`` and ``u`` (and ``z0``)."""
+        archive ``*.npz`` of the arrays ``strengths`` and ``u`` (and ``z0``); a JSON or TOML file
+        with ``classes`` and ``labels`` is a multi-class system (``gstarve system --out``)."""
         return cls(_core.System.load(os.fspath(path)))
 
     def save(self, path: PathLike) -> None:
@@ -199,8 +238,18 @@ class System:
 
     @property
     def examples(self) -> int:
-        """The number of examples n."""
+        """The number of examples n (a multi-class coupling has n·c rows)."""
         return self._inner.examples
+
+    @property
+    def classes(self) -> Optional[int]:
+        """The number of classes c of a multi-class (softmax) system, else None."""
+        return self._inner.classes
+
+    @property
+    def labels(self) -> Optional[np.ndarray]:
+        """The class labels (n, integers 0 … c−1) of a multi-class system, else None."""
+        return self._inner.labels
 
     @property
     def rank(self) -> int:
@@ -232,6 +281,10 @@ class System:
         ``reg`` is ``"l2"`` (weight decay), ``"sd"`` (Spectral Decoupling) or ``"none"``;
         ``loss`` is ``"logistic"`` or ``"squared"``. Raises :class:`NumericalError` if Newton
         does not converge, ``ValueError`` if there is no steady state (e.g. no regulariser).
+
+        For a multi-class system (softmax cross-entropy, docs/theory.md §9) the result also has
+        ``classes``, ``labels``, ``logits`` and ``probabilities`` (n × c), its margins are
+        F_{i,yᵢ} − max_{k≠yᵢ} F_ik and ``alpha`` is None (as ``gstarve fixed-point --json``).
         """
         return self._inner.fixed_point(loss, reg, float(lam))
 
@@ -262,7 +315,8 @@ class System:
         the dual run to ``t_end`` (default η·steps) on ``points`` output times at tolerances
         ``rtol``/``atol`` with ``method`` (auto, dop853, dopri5, bdf, rodas4, dp45, rkc) and at
         most ``max_steps`` step attempts. Returns a dict keyed by method; each :class:`Run` has
-        ``.tau`` (points), ``.z`` (points × r) and ``.stats``.
+        ``.tau`` (points), ``.z`` (points × r) and ``.stats``. A multi-class system runs
+        ``"flow"`` and ``"gd"`` (softmax cross-entropy; ``loss="squared"`` is refused).
         """
         names = [str(m).replace("_", "-") for m in ([methods] if isinstance(methods, str) else methods)]
         out = self._inner.simulate(

@@ -35,9 +35,12 @@ def test_rejected_files_carry_the_cli_message(cli, tmp_path):
         gstarve.System.from_features(phi, [1, -1, 1, -1])
     assert str(raised.value) == cli.error(
         "fixed-point", "--features", str(tmp_path / "phi.npy"), "--labels", str(tmp_path / "y_ok.npy"))
+    # A label ≥ 2 makes a multi-class system (classes 0..2), where −1 is no class: the CLI's line.
     with pytest.raises(ValueError) as raised:
         gstarve.System.from_features(np.ones((4, 2)), y)
-    assert "label y_4 = 2 is invalid" in str(raised.value)
+    assert str(raised.value) == cli.error(
+        "fixed-point", "--features", str(tmp_path / "phi.npy"), "--labels", str(tmp_path / "y.npy"))
+    assert "label y_2 = -1 is invalid" in str(raised.value)
     with pytest.raises(ValueError, match="labels has 3 entries|3"):
         gstarve.System.from_features(np.ones((4, 2)), [1, -1, 1])
     with pytest.raises(ValueError) as raised:

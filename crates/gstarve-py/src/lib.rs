@@ -3,8 +3,12 @@
 //!
 //! - [`system`]: `System` (constructors, strengths and coupling as NumPy views, fixed point,
 //!   simulate, check);
+//! - [`fixed_point`]: the steady state's result (binary and multi-class), arrays built lazily;
+//! - [`multiclass`]: multi-class (softmax) systems' construction and steady state;
+//! - [`max_margin`]: `max_margin`, the limit λ → 0 (docs/theory.md §11);
 //! - [`sweeps`]: `phase_diagram` and its result, with its figure;
 //! - [`ensemble`](mod@ensemble): `ensemble` (random systems' starvation statistics) and its result;
+//! - [`shards`]: phase diagrams in shards (`phase_diagram_shard`, pickled), and `merge_shards`;
 //! - [`interrupt`]: every computation runs without the GIL and stops on Ctrl-C; a panic
 //!   becomes a Python exception;
 //! - [`errors`]: rejected input → `ValueError`, numerical failure → `gstarve.NumericalError`;
@@ -13,7 +17,11 @@
 mod convert;
 mod ensemble;
 mod errors;
+mod fixed_point;
 mod interrupt;
+mod max_margin;
+mod multiclass;
+mod shards;
 mod sweeps;
 mod system;
 
@@ -23,11 +31,17 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<system::PySystem>()?;
-    m.add_class::<system::PyFixedPoint>()?;
+    m.add_class::<fixed_point::PyFixedPoint>()?;
+    m.add_class::<max_margin::PyMaxMargin>()?;
     m.add_class::<sweeps::PyPhaseDiagram>()?;
+    m.add_class::<shards::PyPhaseDiagramShard>()?;
+    m.add_function(wrap_pyfunction!(max_margin::max_margin, m)?)?;
     m.add_function(wrap_pyfunction!(sweeps::phase_diagram, m)?)?;
     m.add_class::<ensemble::PyEnsemble>()?;
     m.add_function(wrap_pyfunction!(ensemble::ensemble, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::phase_diagram_shard, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::_phase_diagram_shard, m)?)?;
+    m.add_function(wrap_pyfunction!(shards::merge_shards, m)?)?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
     m.add(
         "MASK_REASONS",

@@ -55,22 +55,18 @@ fn axis(parameter: &str, from: f64, to: f64, log: bool, points: usize) -> PyResu
     })
 }
 
-/// A phase diagram of `measure` over the grid (x fastest), with the fixed parameters of the
-/// rotation family for the two that are not swept.
-#[pyfunction]
-#[pyo3(signature = (measure, x, y, grid, ratio, delta, lam, s2))]
+/// The sweep the Python arguments ask for, validated (shared with [`crate::shards`]).
 #[allow(clippy::too_many_arguments)]
-pub fn phase_diagram(
-    py: Python<'_>,
+pub fn diagram_spec(
     measure: &str,
-    x: (String, f64, f64, bool),
-    y: (String, f64, f64, bool),
+    x: &(String, f64, f64, bool),
+    y: &(String, f64, f64, bool),
     grid: usize,
     ratio: f64,
     delta: f64,
     lam: f64,
     s2: f64,
-) -> PyResult<PyPhaseDiagram> {
+) -> PyResult<PhaseDiagramSpec> {
     let measure: Measure = measure.parse().map_err(invalid)?;
     let spec = PhaseDiagramSpec {
         grid: Grid {
@@ -88,6 +84,33 @@ pub fn phase_diagram(
     };
     // Invalid grids are rejected before a thread is started.
     spec.grid.validate().py_err()?;
+    Ok(spec)
+}
+
+impl PyPhaseDiagram {
+    /// A computed (or merged) diagram.
+    pub fn new(diagram: PhaseDiagram) -> Self {
+        Self { diagram }
+    }
+}
+
+/// A phase diagram of `measure` over the grid (x fastest), with the fixed parameters of the
+/// rotation family for the two that are not swept.
+#[pyfunction]
+#[pyo3(signature = (measure, x, y, grid, ratio, delta, lam, s2))]
+#[allow(clippy::too_many_arguments)]
+pub fn phase_diagram(
+    py: Python<'_>,
+    measure: &str,
+    x: (String, f64, f64, bool),
+    y: (String, f64, f64, bool),
+    grid: usize,
+    ratio: f64,
+    delta: f64,
+    lam: f64,
+    s2: f64,
+) -> PyResult<PyPhaseDiagram> {
+    let spec = diagram_spec(measure, &x, &y, grid, ratio, delta, lam, s2)?;
     let diagram = compute_sweep(py, |progress| compute_diagram(&spec, progress))?;
     Ok(PyPhaseDiagram { diagram })
 }

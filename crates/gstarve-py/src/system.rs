@@ -7,21 +7,28 @@ use std::path::PathBuf;
 
 use gstarve_core::model::{DualDynamics, Loss, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
-use gstarve_core::simulation::{simulate, Method, RawFeatures, SimulationConfig};
+use gstarve_core::simulation::{
+    simulate, simulate_multiclass, Method, RawFeatures, SimulationConfig,
+};
 use gstarve_core::solvers::gd::GdOptions;
-use gstarve_core::systems::{FeatureSystem, Spectrum, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR};
-use gstarve_core::theory::checks::{all_passed, check_system, nothing_to_check, CheckOptions};
+use gstarve_core::systems::{
+    class_labels, FeatureSystem, MulticlassSystem, Spectrum, Truncation,
+    DEFAULT_KERNEL_STRENGTH_FLOOR,
+};
+use gstarve_core::theory::checks::{
+    all_passed, check_multiclass, check_system, nothing_to_check, CheckOptions,
+};
 use gstarve_core::theory::sensitivity::steady_state_report;
 use nalgebra::DVector;
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{
-    array1, array2, array2_masked, coupling_view, matrix, strengths_view, to_python, vector,
-};
+use crate::convert::{array1, coupling_view, matrix, strengths_view, to_python, vector};
 use crate::errors::{invalid, IntoPy};
+use crate::fixed_point::PyFixedPoint;
 use crate::interrupt::compute;
+use crate::multiclass;
 
 /// A feature system: strengths s (r) and coupling U (n × r, orthonormal columns).
 #[pyclass(frozen, module = "gstarve._core", name = "System")]
@@ -33,6 +40,8 @@ pub struct PySystem {
     initial: Option<DVector<f64>>,
     /// The features and labels the system came from (for θ-space GD).
     raw: Option<RawFeatures>,
+    /// The classes and labels of a multi-class (softmax) system, whose coupling `system` is.
+    multiclass: Option<MulticlassSystem>,
 }
 
 impl PySystem {
@@ -42,52 +51,34 @@ impl PySystem {
             truncation: None,
             initial: None,
             raw: None,
+            multiclass: None,
+        }
+    }
+
+    /// A multi-class system (its coupling and strengths as `system`).
+    fn from_multiclass(mc: MulticlassSystem, truncation: Option<Truncation>) -> Self {
+        Self {
+            truncation,
+            multiclass: Some(mc.clone()),
+            ..Self::plain(mc.system().clone())
+        }
+    }
+
+    /// The binary system, or the command line's refusal of a multi-class one for `what`.
+    pub fn binary(&self, what: &str) -> PyResult<&FeatureSystem> {
+        match &self.multiclass {
+            Some(mc) => Err(invalid(format!(
+                "{what} does not support multi-class systems yet ({} classes; docs/theory.md §9: \
+                 simulate, fixed_point, check and save do)",
+                mc.classes()
+            ))),
+            None => Ok(&self.system),
         }
     }
 }
 
-/// A steady state z* of the flow (docs/theory.md §4), as `gstarve fixed-point --json`.
-///
-/// Attributes:
-///     z: the responses z* (r).
-///     margins: the margins m* = U z* (n).
-///     alpha: the dual variables α* = σ(−m*) (n; logistic loss), else None.
-///     sensitivity: ∂z_j*/∂(s_i²), rows j, columns i (r × r), where known (L2; SD: zero),
-///         else None.
-///     elasticity: the starvation matrix E_ji = ∂log|z_j*|/∂log s_i² (r × r; NaN where
-///         masked: z_j* = 0), where known, else None. Negative off-diagonal entries are
-///         starvation.
-///     residual: the fixed-point residual max_j |z_j − (W⁻¹Uᵀψ(Uz))_j| (units of z).
-///     iterations: Newton iterations.
-///     method: how the steady state was found (`newton`, `sd-scalar`).
-#[pyclass(frozen, get_all, module = "gstarve._core", name = "FixedPoint")]
-pub struct PyFixedPoint {
-    z: Py<PyArray1<f64>>,
-    margins: Py<PyArray1<f64>>,
-    alpha: Option<Py<PyArray1<f64>>>,
-    sensitivity: Option<Py<PyArray2<f64>>>,
-    elasticity: Option<Py<PyArray2<f64>>>,
-    residual: f64,
-    iterations: usize,
-    method: &'static str,
-}
-
-#[pymethods]
-impl PyFixedPoint {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "FixedPoint(z={}, margins={}, residual={:e}, iterations={}, method={:?})",
-            self.z.bind(py).repr()?,
-            self.margins.bind(py).repr()?,
-            self.residual,
-            self.iterations,
-            self.method
-        ))
-    }
-}
-
 /// The loss and the regulariser by name, validated.
-fn model(loss: &str, reg: &str, lam: f64) -> PyResult<(Loss, Regulariser)> {
+pub fn model(loss: &str, reg: &str, lam: f64) -> PyResult<(Loss, Regulariser)> {
     let loss = match loss.trim().to_ascii_lowercase().as_str() {
         "logistic" => Loss::Logistic,
         "squared" => Loss::Squared,
@@ -113,7 +104,7 @@ fn model(loss: &str, reg: &str, lam: f64) -> PyResult<(Loss, Regulariser)> {
 }
 
 /// 1 ≤ rank ≤ n, as the command line's --rank.
-fn check_rank(rank: usize, examples: usize) -> PyResult<()> {
+pub fn check_rank(rank: usize, examples: usize) -> PyResult<()> {
     if rank == 0 || rank > examples {
         return Err(invalid(format!(
             "rank = {rank} is invalid: the number of features kept must be between 1 and n = {examples} (the examples)"
@@ -185,17 +176,24 @@ impl PySystem {
         })
     }
 
-    /// The SVD of YΦ for features Φ (n × p) and labels y (±1 or 0/1).
+    /// The SVD of YΦ for features Φ (n × p) and labels y (±1 or 0/1); with class labels
+    /// 0..c−1 (any label ≥ 2, or `classes`), the multi-class system of the output Jacobian Φ
+    /// (n·c × p, or n × p shared by the c outputs; docs/theory.md §9.1).
     #[staticmethod]
-    #[pyo3(signature = (phi, labels, rank=None))]
+    #[pyo3(signature = (phi, labels, rank=None, classes=None))]
     fn from_features(
         py: Python<'_>,
         phi: PyReadonlyArrayDyn<'_, f64>,
         labels: PyReadonlyArrayDyn<'_, f64>,
         rank: Option<usize>,
+        classes: Option<usize>,
     ) -> PyResult<Self> {
         let phi = matrix("features Φ", &phi)?;
         let labels = vector("labels", &labels)?;
+        if let Some((classes, labels)) = class_labels(&labels, classes).py_err()? {
+            let (mc, truncation) = multiclass::from_features(py, &phi, labels, classes, rank)?;
+            return Ok(Self::from_multiclass(mc, truncation));
+        }
         if let Some(rank) = rank {
             check_rank(rank, phi.nrows())?;
         }
@@ -205,29 +203,36 @@ impl PySystem {
             None => FeatureSystem::from_features(&phi, &labels).map(|s| (s, None)),
         })?;
         Ok(Self {
-            system,
             truncation,
-            initial: None,
             raw: Some(RawFeatures { phi, labels }),
+            ..Self::plain(system)
         })
     }
 
-    /// The eigendecomposition of YΘY for an NTK Gram matrix Θ (n × n) and labels y.
+    /// The eigendecomposition of YΘY for an NTK Gram matrix Θ (n × n) and labels y; with class
+    /// labels 0..c−1 (any label ≥ 2, or `classes`), the multi-class system of Θ (nc × nc, or
+    /// n × n meaning Θ ⊗ I_c; docs/theory.md §9.1).
     #[staticmethod]
-    #[pyo3(signature = (kernel, labels, rank=None, strength_floor=None))]
+    #[pyo3(signature = (kernel, labels, rank=None, strength_floor=None, classes=None))]
     fn from_kernel(
         py: Python<'_>,
         kernel: PyReadonlyArrayDyn<'_, f64>,
         labels: PyReadonlyArrayDyn<'_, f64>,
         rank: Option<usize>,
         strength_floor: Option<f64>,
+        classes: Option<usize>,
     ) -> PyResult<Self> {
         let kernel = matrix("kernel Θ", &kernel)?;
         let labels = vector("labels", &labels)?;
+        let floor = strength_floor.unwrap_or(DEFAULT_KERNEL_STRENGTH_FLOOR);
+        if let Some((classes, labels)) = class_labels(&labels, classes).py_err()? {
+            let (mc, truncation) =
+                multiclass::from_kernel(py, &kernel, labels, classes, floor, rank)?;
+            return Ok(Self::from_multiclass(mc, Some(truncation)));
+        }
         if let Some(rank) = rank {
             check_rank(rank, kernel.nrows())?;
         }
-        let floor = strength_floor.unwrap_or(DEFAULT_KERNEL_STRENGTH_FLOOR);
         let (system, truncation) = compute(py, || {
             FeatureSystem::from_kernel_top(&kernel, &labels, floor, rank)
         })?;
@@ -240,6 +245,12 @@ impl PySystem {
     /// A system file (JSON, TOML for *.toml, NumPy archive *.npz), with z(0) if it stores one.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        if let Some((mc, initial)) = compute(py, || MulticlassSystem::load_if_multiclass(&path))? {
+            return Ok(Self {
+                initial,
+                ..Self::from_multiclass(mc, None)
+            });
+        }
         let (system, initial) = compute(py, || FeatureSystem::load_with_initial(&path))?;
         Ok(Self {
             initial,
@@ -249,9 +260,24 @@ impl PySystem {
 
     /// Write the system (format by extension, as `load`), atomically; z(0) too if it has one.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        compute(py, || {
-            self.system.save_with_initial(&path, self.initial.as_ref())
+        compute(py, || match &self.multiclass {
+            Some(mc) => mc.save(&path, self.initial.as_ref()),
+            None => self.system.save_with_initial(&path, self.initial.as_ref()),
         })
+    }
+
+    /// The number of classes c of a multi-class system, else None.
+    #[getter]
+    fn classes(&self) -> Option<usize> {
+        self.multiclass.as_ref().map(|mc| mc.classes())
+    }
+
+    /// The class labels (n, in 0..c−1) of a multi-class system, else None.
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<u64>>> {
+        self.multiclass
+            .as_ref()
+            .map(|mc| PyArray1::from_vec(py, mc.labels().iter().map(|&k| k as u64).collect()))
     }
 
     /// The strengths s (read-only view, no copy).
@@ -266,10 +292,13 @@ impl PySystem {
         coupling_view(slf.clone().into_any(), &slf.get().system)
     }
 
-    /// The number of examples n.
+    /// The number of examples n (a multi-class coupling has n·c rows).
     #[getter]
     fn examples(&self) -> usize {
-        self.system.examples()
+        match &self.multiclass {
+            Some(mc) => mc.examples(),
+            None => self.system.examples(),
+        }
     }
 
     /// The number of features r.
@@ -302,7 +331,7 @@ impl PySystem {
     }
 
     /// The steady state with margins, α, residual, iterations and sensitivities (as
-    /// `gstarve fixed-point --json`).
+    /// `gstarve fixed-point --json`; multi-class: with classes, labels, logits, probabilities).
     fn fixed_point(
         &self,
         py: Python<'_>,
@@ -311,22 +340,12 @@ impl PySystem {
         lam: f64,
     ) -> PyResult<PyFixedPoint> {
         let (loss, regulariser) = model(loss, reg, lam)?;
+        if let Some(mc) = &self.multiclass {
+            let regulariser = multiclass::regulariser(loss, regulariser)?;
+            return compute(py, || multiclass::fixed_point(mc, regulariser));
+        }
         let report = compute(py, || steady_state_report(&self.system, loss, regulariser))?;
-        let fp = &report.steady_state;
-        let vector = |v: &DVector<f64>| array1(py, v.as_slice().to_vec()).unbind();
-        Ok(PyFixedPoint {
-            z: vector(&fp.responses),
-            margins: vector(&fp.margins),
-            alpha: fp.alpha.as_ref().map(vector),
-            sensitivity: report.derivatives.as_ref().map(|d| array2(py, d).unbind()),
-            elasticity: report
-                .elasticities
-                .as_ref()
-                .map(|e| array2_masked(py, e).unbind()),
-            residual: fp.residual,
-            iterations: fp.iterations,
-            method: fp.method,
-        })
+        Ok(PyFixedPoint::binary(report))
     }
 
     /// Runs of GD, θ-space GD, the flow and the dual (as `gstarve simulate --json`).
@@ -351,7 +370,10 @@ impl PySystem {
         allow_unstable: bool,
         fixed_point: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (loss, regulariser) = model(loss, reg, lam)?;
+        let (loss, mut regulariser) = model(loss, reg, lam)?;
+        if self.multiclass.is_some() {
+            regulariser = multiclass::regulariser(loss, regulariser)?;
+        }
         let methods = methods
             .iter()
             .map(|m| m.parse::<Method>().map_err(invalid))
@@ -382,7 +404,7 @@ impl PySystem {
                 return Err(invalid(format!("z0 entry {} = {v} is not finite", i + 1)));
             }
         }
-        if methods.contains(&Method::GdTheta) && self.raw.is_none() {
+        if methods.contains(&Method::GdTheta) && self.raw.is_none() && self.multiclass.is_none() {
             return Err(invalid(
                 "method gd-theta needs raw features: build the system with System.from_features",
             ));
@@ -397,7 +419,10 @@ impl PySystem {
             dual_start: DualDynamics::DEFAULT_START,
             fixed_point,
         };
-        let report = compute(py, || simulate(&self.system, self.raw.as_ref(), &config))?;
+        let report = compute(py, || match &self.multiclass {
+            Some(mc) => simulate_multiclass(mc, &config),
+            None => simulate(&self.system, self.raw.as_ref(), &config),
+        })?;
         let out = PyDict::new(py);
         let fixed = match &report.fixed_point {
             Some(fp) => {
@@ -447,15 +472,21 @@ impl PySystem {
         lam: f64,
         tolerance_scale: f64,
     ) -> PyResult<(Bound<'py, PyAny>, bool, Option<&'static str>)> {
-        let (loss, regulariser) = model(loss, reg, lam)?;
+        let (loss, mut regulariser) = model(loss, reg, lam)?;
+        if self.multiclass.is_some() {
+            regulariser = multiclass::regulariser(loss, regulariser)?;
+        }
         let options = CheckOptions {
             tolerance_scale,
             ..CheckOptions::default()
         };
-        let rows = compute(py, || {
-            check_system(&self.system, loss, regulariser, &options)
+        let rows = compute(py, || match &self.multiclass {
+            Some(mc) => check_multiclass(mc, regulariser, &options),
+            None => check_system(&self.system, loss, regulariser, &options),
         })?;
-        let reason = if rows.is_empty() {
+        let reason = if rows.is_empty() && self.multiclass.is_some() {
+            Some(multiclass::NOTHING_TO_CHECK)
+        } else if rows.is_empty() {
             Some(
                 nothing_to_check(&self.system, loss, regulariser)
                     .unwrap_or("no prediction of docs/theory.md applies to this system"),
@@ -467,10 +498,18 @@ impl PySystem {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "System(examples={}, features={})",
-            self.system.examples(),
-            self.system.rank()
-        )
+        match &self.multiclass {
+            Some(mc) => format!(
+                "System(examples={}, classes={}, features={})",
+                mc.examples(),
+                mc.classes(),
+                mc.rank()
+            ),
+            None => format!(
+                "System(examples={}, features={})",
+                self.system.examples(),
+                self.system.rank()
+            ),
+        }
     }
 }

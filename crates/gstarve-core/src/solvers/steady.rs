@@ -14,6 +14,8 @@ use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{sigmoid_neg, Loss, PrimalDynamics, Regulariser};
 use crate::sweeps::progress::Stage;
 
+mod small;
+
 /// A steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SteadyState {
@@ -162,7 +164,12 @@ fn finish(
     }
 }
 
+/// Damped Newton: on the stack for small systems ([`small`]), else [`newton_general`].
 fn newton(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyState> {
+    small::newton(dynamics, params).unwrap_or_else(|| newton_general(dynamics, params))
+}
+
+fn newton_general(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<SteadyState> {
     let sys = dynamics.system();
     let u = sys.coupling();
     let r = sys.rank();
@@ -330,6 +337,93 @@ mod tests {
         let general = newton(&d, &NewtonParams::default()).unwrap();
         assert_eq!(scalar.method, "sd-scalar");
         assert!((scalar.responses - general.responses).amax() < 1e-9);
+    }
+
+    /// The stack path for small systems agrees with the general path: the same steady state to
+    /// 1e-12 (relative to max(1, ‖z*‖∞)), the same iteration count to one and, when the
+    /// iteration limit is too small, the same error.
+    #[test]
+    fn small_newton_matches_general_newton() {
+        use crate::systems::Spectrum;
+        let mut systems = vec![
+            FeatureSystem::rotation(6.0, 2.0, 0.5).unwrap(),
+            FeatureSystem::rotation(5.0, 0.3, 0.95).unwrap(),
+            FeatureSystem::rotation(1.0, 1.0, 0.05).unwrap(),
+            FeatureSystem::decoupled(&[3.0, 1.0, 0.2]).unwrap(),
+        ];
+        for n in [1, 3, 5, 8] {
+            let spectrum = Spectrum::Geometric {
+                from: 10.0,
+                to: 0.1,
+            };
+            systems.push(FeatureSystem::random(n, spectrum, n as u64).unwrap());
+            if n > 2 {
+                systems.push(FeatureSystem::random_top(n, 2, spectrum, 7).unwrap().0);
+            }
+        }
+        let models = [
+            (Loss::Logistic, Regulariser::L2 { lambda: 0.01 }),
+            (Loss::Logistic, Regulariser::L2 { lambda: 1e-5 }),
+            (
+                Loss::Logistic,
+                Regulariser::SpectralDecoupling { lambda: 0.02 },
+            ),
+            (Loss::Squared, Regulariser::L2 { lambda: 0.1 }),
+        ];
+        let mut compared = 0;
+        for sys in &systems {
+            for &(loss, reg) in &models {
+                let d = PrimalDynamics::new(sys, loss, reg).unwrap();
+                let params = NewtonParams::default();
+                let fast = small::newton(&d, &params).expect("a small system").unwrap();
+                let general = newton_general(&d, &params).unwrap();
+                let scale = general.responses.amax().max(1.0);
+                let gap = (&fast.responses - &general.responses).amax();
+                assert!(gap <= 1e-12 * scale, "{sys:?} {reg:?}: |Δz| = {gap:e}");
+                // The last iteration can fall on either side of the stopping test (rounding
+                // at the 1e-12 level, e.g. λ = 1e-5 with z* ≈ 1e3): one iteration apart at most.
+                assert!(
+                    fast.iterations.abs_diff(general.iterations) <= 1,
+                    "{sys:?} {reg:?}: {} vs {} iterations",
+                    fast.iterations,
+                    general.iterations
+                );
+                // The iteration's acceptance bound: 1e3·tolerance at stagnation (λ = 1e-5).
+                assert!(fast.residual <= 1e-9 * scale, "{}", fast.residual);
+                let limited = NewtonParams {
+                    max_iterations: 1,
+                    ..params
+                };
+                if general.iterations > 1 {
+                    let failure = |r: Result<SteadyState>| match r {
+                        Err(Error::Numerical(NumericalError::NewtonFailed {
+                            iterations,
+                            residual,
+                        })) => (iterations, residual),
+                        other => panic!("expected NewtonFailed, got {other:?}"),
+                    };
+                    let (it_fast, res_fast) = failure(small::newton(&d, &limited).unwrap());
+                    let (it_general, res_general) = failure(newton_general(&d, &limited));
+                    assert_eq!(it_fast, it_general);
+                    assert!((res_fast - res_general).abs() <= 1e-10 * res_general.max(1.0));
+                }
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, systems.len() * models.len());
+        // Beyond its capacity, or with a pinned component, the small path steps aside.
+        let big = FeatureSystem::random(
+            small::CAPACITY + 1,
+            Spectrum::Geometric { from: 2.0, to: 1.0 },
+            1,
+        )
+        .unwrap();
+        let pinned = FeatureSystem::decoupled(&[2.0, 0.0]).unwrap();
+        for sys in [&big, &pinned] {
+            let d =
+                PrimalDynamics::new(sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+            assert!(small::newton(&d, &NewtonParams::default()).is_none());
+        }
     }
 
     #[test]
