@@ -495,6 +495,9 @@ mod tests {
             assert_eq!(MethodSettings::reference(m).method, m);
         }
         let c = MethodSettings::reference(Method::SdClasses);
-        assert_eq!((c.steps, c.anneal_steps, c.class_targets), (2001, 450, [1.0, 1.0]));
+        assert_eq!(
+            (c.steps, c.anneal_steps, c.class_targets),
+            (2001, 450, [1.0, 1.0])
+        );
     }
 }
