@@ -245,7 +245,7 @@ fn preconditioned_step(
     for _ in 0..CG_MAX_ITERATIONS {
         let ap = action(&p);
         let curvature = p.dot(&ap);
-        if !(curvature > 0.0) || !rz.is_finite() {
+        if curvature.is_nan() || curvature <= 0.0 || !rz.is_finite() {
             return None;
         }
         let alpha = rz / curvature;
