@@ -9,27 +9,96 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
+use super::axes::{AxisSpec, Chart, CurveStyle, DrawError, Frame, Scale};
 use super::canvas::{write_figure, Figure, Formats, Written};
 use super::contour::GridField;
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{okabe_ito, ColourMap, Dash, FigureSize};
 use gstarve_core::error::Result;
 use gstarve_core::output::{Cell, Table};
+use gstarve_net::data::Dataset;
 use gstarve_net::experiments::{DecisionBoundary, MoonsExperiment, SettingResult};
 
 const KEY_WIDTH: u32 = 330;
 const PANEL: (u32, u32) = (640, 660);
 
 /// Marker colours of the two classes (Okabe–Ito, distinct from the heatmap's blue and red).
-const CLASS_NEGATIVE: RGBColor = okabe_ito::SKY_BLUE;
-const CLASS_POSITIVE: RGBColor = okabe_ito::ORANGE;
+pub(crate) const CLASS_NEGATIVE: RGBColor = okabe_ito::SKY_BLUE;
+pub(crate) const CLASS_POSITIVE: RGBColor = okabe_ito::ORANGE;
 
 struct BoundaryPlot<'a> {
     panels: &'a [&'a SettingResult],
     frame: Frame,
     colours: ColourScale,
     rows: usize,
+}
+
+/// An output field on a grid: x values, y values and the value at (row along y, column along x).
+pub(crate) type OutputField<'a> = (&'a [f64], &'a [f64], &'a dyn Fn(usize, usize) -> f64);
+
+/// On `chart`: the output field `value(row, column)` over the grid `x` × `y` (rows along y) as a
+/// heatmap in `colours`, its zero contour (the decision boundary), and `data`'s points by class.
+/// Shared by the moons and remedies boundary figures.
+pub(crate) fn draw_boundary<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    frame: &Frame,
+    colours: &ColourScale,
+    (xs, ys, value): OutputField<'_>,
+    data: &Dataset,
+) -> std::result::Result<(), DrawError<DB>> {
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let (w, h) = ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32);
+    let (nx, ny) = (xs.len(), ys.len());
+    let (x0, x1) = frame.x.plot_range();
+    let (y0, y1) = frame.y.plot_range();
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    for py in 0..h as usize {
+        let y = y1 - (py as f64 + 0.5) / h as f64 * (y1 - y0);
+        let iy =
+            (((y - ys[0]) / (ys[ny - 1] - ys[0]) * (ny - 1) as f64).round() as usize).min(ny - 1);
+        for px in 0..w as usize {
+            let x = x0 + (px as f64 + 0.5) / w as f64 * (x1 - x0);
+            let ix = (((x - xs[0]) / (xs[nx - 1] - xs[0]) * (nx - 1) as f64).round() as usize)
+                .min(nx - 1);
+            let c = colours.colour(value(iy, ix));
+            let k = 3 * (py * w as usize + px);
+            buf[k..k + 3].copy_from_slice(&[c.0, c.1, c.2]);
+        }
+    }
+    if let Some(image) = BitMapElement::with_owned_buffer((x0, y1), (w, h), buf) {
+        chart.plotting_area().draw(&image)?;
+    }
+    let values: Vec<f64> = (0..ny)
+        .flat_map(|r| (0..nx).map(move |c| (r, c)))
+        .map(|(r, c)| value(r, c))
+        .collect();
+    let field = GridField {
+        xs,
+        ys,
+        values: &values,
+    };
+    for line in field.contour(0.0) {
+        frame.curve(chart, line, CurveStyle::new(BLACK, Dash::Solid))?;
+    }
+    let area = chart.plotting_area();
+    let (bx, by) = area.get_base_pixel();
+    let plain = area.strip_coord_spec();
+    for (i, row) in data.inputs().row_iter().enumerate() {
+        let p = (row[0], row[1]);
+        if !frame.contains(p) {
+            continue;
+        }
+        let (px, py) = area.map_coordinate(&frame.to_plot(p));
+        let at = (px - bx, py - by);
+        let colour = if data.labels()[i] > 0.0 {
+            CLASS_POSITIVE
+        } else {
+            CLASS_NEGATIVE
+        };
+        plain.draw(&Circle::new(at, 4, colour.filled()))?;
+        plain.draw(&Circle::new(at, 4, BLACK.stroke_width(1)))?;
+    }
+    Ok(())
 }
 
 impl BoundaryPlot<'_> {
@@ -42,59 +111,16 @@ impl BoundaryPlot<'_> {
         let frame = &self.frame;
         let title = format!("{}, epoch {}", s.setting.label(), b.epoch);
         let mut chart = frame.chart(area, Some(&title), false)?;
-        let (xr, yr) = chart.plotting_area().get_pixel_range();
-        let (w, h) = ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32);
-        let (nx, ny) = (b.x.len(), b.y.len());
+        draw_boundary(
+            &mut chart,
+            frame,
+            &self.colours,
+            (&b.x, &b.y, &|r, c| b.output[(r, c)]),
+            &b.data,
+        )?;
         let (x0, x1) = frame.x.plot_range();
         let (y0, y1) = frame.y.plot_range();
-        let mut buf = vec![255u8; w as usize * h as usize * 3];
-        for py in 0..h as usize {
-            let y = y1 - (py as f64 + 0.5) / h as f64 * (y1 - y0);
-            let iy = (((y - b.y[0]) / (b.y[ny - 1] - b.y[0]) * (ny - 1) as f64).round() as usize)
-                .min(ny - 1);
-            for px in 0..w as usize {
-                let x = x0 + (px as f64 + 0.5) / w as f64 * (x1 - x0);
-                let ix = (((x - b.x[0]) / (b.x[nx - 1] - b.x[0]) * (nx - 1) as f64).round()
-                    as usize)
-                    .min(nx - 1);
-                let c = self.colours.colour(b.output[(iy, ix)]);
-                let k = 3 * (py * w as usize + px);
-                buf[k..k + 3].copy_from_slice(&[c.0, c.1, c.2]);
-            }
-        }
-        if let Some(image) = BitMapElement::with_owned_buffer((x0, y1), (w, h), buf) {
-            chart.plotting_area().draw(&image)?;
-        }
-        let values: Vec<f64> = (0..ny)
-            .flat_map(|r| (0..nx).map(move |c| (r, c)))
-            .map(|(r, c)| b.output[(r, c)])
-            .collect();
-        let field = GridField {
-            xs: &b.x,
-            ys: &b.y,
-            values: &values,
-        };
-        for line in field.contour(0.0) {
-            frame.curve(&mut chart, line, CurveStyle::new(BLACK, Dash::Solid))?;
-        }
         let area = chart.plotting_area();
-        let (bx, by) = area.get_base_pixel();
-        let plain = area.strip_coord_spec();
-        for (i, row) in b.data.inputs().row_iter().enumerate() {
-            let p = (row[0], row[1]);
-            if !frame.contains(p) {
-                continue;
-            }
-            let (px, py) = area.map_coordinate(&frame.to_plot(p));
-            let at = (px - bx, py - by);
-            let colour = if b.data.labels()[i] > 0.0 {
-                CLASS_POSITIVE
-            } else {
-                CLASS_NEGATIVE
-            };
-            plain.draw(&Circle::new(at, 4, colour.filled()))?;
-            plain.draw(&Circle::new(at, 4, BLACK.stroke_width(1)))?;
-        }
         area.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.stroke_width(1)))?;
         Ok(())
     }

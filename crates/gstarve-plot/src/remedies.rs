@@ -16,8 +16,8 @@ use plotters::prelude::*;
 
 use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Marker, Scale, Shape};
 use super::canvas::{write_figure, Figure, Formats, Written};
-use super::contour::GridField;
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
+use super::moons_boundary::{draw_boundary, CLASS_NEGATIVE, CLASS_POSITIVE};
 use super::style::{self, okabe_ito, ColourMap, Dash, FigureSize};
 use super::ticks::format_compact;
 use gstarve_core::error::{Error, OutputError, Result};
@@ -45,9 +45,6 @@ impl Default for RemediesFigureOptions {
 const KEY_WIDTH: u32 = 360;
 const PANEL_WIDTH: u32 = 470;
 const PANEL_HEIGHT: u32 = 500;
-/// Marker colours of the two classes (Okabe–Ito, distinct from the heatmap's blue and red).
-const CLASS_NEGATIVE: RGBColor = okabe_ito::SKY_BLUE;
-const CLASS_POSITIVE: RGBColor = okabe_ito::ORANGE;
 
 /// The 98th percentile of |f| over a panel's grid (1 when it is 0 or not finite).
 fn panel_scale(p: &RemedyResult) -> f64 {
@@ -89,60 +86,18 @@ impl BoundaryPanels<'_> {
         let frame = &self.frame;
         let title = format!("({}) {}", letter(k), p.remedy.label());
         let mut chart = frame.chart(area, Some(&title), false)?;
-        let (xr, yr) = chart.plotting_area().get_pixel_range();
-        let (w, h) = ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32);
-        let (nx, ny) = (p.x.len(), p.y.len());
+        let scale = panel_scale(p);
+        draw_boundary(
+            &mut chart,
+            frame,
+            &self.colours,
+            (&p.x, &p.y, &|r, c| p.mean_output[(r, c)] / scale),
+            &p.data,
+        )?;
         let (x0, x1) = frame.x.plot_range();
         let (y0, y1) = frame.y.plot_range();
-        let scale = panel_scale(p);
-        let mut buf = vec![255u8; w as usize * h as usize * 3];
-        for py in 0..h as usize {
-            let y = y1 - (py as f64 + 0.5) / h as f64 * (y1 - y0);
-            let iy = (((y - p.y[0]) / (p.y[ny - 1] - p.y[0]) * (ny - 1) as f64).round() as usize)
-                .min(ny - 1);
-            for px in 0..w as usize {
-                let x = x0 + (px as f64 + 0.5) / w as f64 * (x1 - x0);
-                let ix = (((x - p.x[0]) / (p.x[nx - 1] - p.x[0]) * (nx - 1) as f64).round()
-                    as usize)
-                    .min(nx - 1);
-                let c = self.colours.colour(p.mean_output[(iy, ix)] / scale);
-                let at = 3 * (py * w as usize + px);
-                buf[at..at + 3].copy_from_slice(&[c.0, c.1, c.2]);
-            }
-        }
-        if let Some(image) = BitMapElement::with_owned_buffer((x0, y1), (w, h), buf) {
-            chart.plotting_area().draw(&image)?;
-        }
-        let values: Vec<f64> = (0..ny)
-            .flat_map(|r| (0..nx).map(move |c| (r, c)))
-            .map(|(r, c)| p.mean_output[(r, c)])
-            .collect();
-        let field = GridField {
-            xs: &p.x,
-            ys: &p.y,
-            values: &values,
-        };
-        for line in field.contour(0.0) {
-            frame.curve(&mut chart, line, CurveStyle::new(BLACK, Dash::Solid))?;
-        }
         let area = chart.plotting_area();
-        let (bx, by) = area.get_base_pixel();
         let plain = area.strip_coord_spec();
-        for (i, row) in p.data.inputs().row_iter().enumerate() {
-            let at = (row[0], row[1]);
-            if !frame.contains(at) {
-                continue;
-            }
-            let (px, py) = area.map_coordinate(&frame.to_plot(at));
-            let at = (px - bx, py - by);
-            let colour = if p.data.labels()[i] > 0.0 {
-                CLASS_POSITIVE
-            } else {
-                CLASS_NEGATIVE
-            };
-            plain.draw(&Circle::new(at, 4, colour.filled()))?;
-            plain.draw(&Circle::new(at, 4, BLACK.stroke_width(1)))?;
-        }
         // The share in a white box at the bottom left.
         let (mean, std, _, _) = p.share();
         let text = format!("x₂ share {mean:.2} ± {std:.2}");
