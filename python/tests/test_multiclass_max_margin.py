@@ -84,6 +84,18 @@ def test_multiclass_kernel_with_classes_and_rank_equals_the_cli(cli, tmp_path):
         close(system.truncation[key], expected[key])
 
 
+def test_multiclass_features_with_rank_equals_the_cli(cli, tmp_path):
+    # --rank on multi-class --features keeps the top features, as System.from_features(rank=…).
+    phi, labels = class_data(n=9, p=6, seed=3)
+    p = files(tmp_path, phi=phi, y=labels)
+    expected = cli.json("fixed-point", "--features", p["phi"], "--labels", p["y"], "--rank", "4")
+    system = gstarve.System.from_features(phi, labels, rank=4)
+    assert system.rank == 4 and len(expected["z"]) == 4
+    assert_multiclass(system.fixed_point(), expected)
+    for key in ("dropped_features", "dropped_strength_share", "rank"):
+        close(system.truncation[key], expected[key])
+
+
 def test_multiclass_simulate_equals_the_cli(cli, tmp_path):
     phi, labels = class_data(seed=2)
     p = files(tmp_path, phi=phi, y=labels)

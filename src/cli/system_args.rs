@@ -284,11 +284,18 @@ impl SystemArgs {
             let phi = read_matrix(phi_path)?;
             let labels = read_vector(y_path)?;
             if let Some((classes, labels)) = class_labels(&labels, self.classes)? {
-                let mc = MulticlassSystem::from_features(&phi, labels, classes)?;
+                let mut mc = MulticlassSystem::from_features(&phi, labels, classes)?;
+                let mut truncation = None;
+                if let Some(rank) = self.rank {
+                    check_rank(rank, mc.system().examples())?;
+                    let (kept, top) = mc.keep_top(rank)?;
+                    mc = kept;
+                    truncation = Some(top);
+                }
                 return Ok(LoadedSystem {
                     system: mc.system().clone(),
                     raw: None,
-                    truncation: None,
+                    truncation,
                     initial: None,
                     multiclass: Some(mc),
                 });
