@@ -57,7 +57,26 @@ fn main() {
             watch(common.join(branch));
         }
     }
+    // The code the binary is built from: a commit, marked `-dirty` when tracked sources differ
+    // from it (uncommitted edits or staged changes), so that a provenance never names a commit
+    // whose code did not make the figure. Watching the source folders reruns this check on edits.
+    const SOURCES: [&str; 5] = ["src", "crates", "Cargo.toml", "Cargo.lock", "build.rs"];
+    for source in SOURCES {
+        watch(manifest.join(source));
+    }
+    if let Some(git_dir) = git(&["rev-parse", "--git-dir"]).map(absolute) {
+        watch(git_dir.join("index"));
+    }
     if let Some(hash) = git(&["rev-parse", "HEAD"]) {
-        println!("cargo:rustc-env=GSTARVE_GIT={hash}");
+        let mut args = vec!["diff", "--quiet", "HEAD", "--"];
+        args.extend(SOURCES);
+        // `git diff --quiet` exits 1 when they differ (0: clean; other failures: unknown, clean).
+        let dirty = Command::new("git")
+            .args(&args)
+            .current_dir(&manifest)
+            .status()
+            .is_ok_and(|status| status.code() == Some(1));
+        let suffix = if dirty { "-dirty" } else { "" };
+        println!("cargo:rustc-env=GSTARVE_GIT={hash}{suffix}");
     }
 }
