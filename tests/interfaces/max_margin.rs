@@ -164,6 +164,8 @@ fn max_margin_phase_diagram() {
         "coupling:0.4:0.6",
         "--grid",
         "3",
+        "--format",
+        "png,svg",
         "--out",
         dir.path().to_str().unwrap(),
     ]);
@@ -190,4 +192,18 @@ fn max_margin_phase_diagram() {
         "{text}"
     );
     assert!(values.iter().any(|&v| v < -0.1), "{text}");
+    // Both phases are in the key: the white one (E = 0) is a region here, not a line.
+    let svg = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "svg"))
+        .unwrap();
+    let svg = std::fs::read_to_string(svg).unwrap();
+    // (Key lines wrap into separate SVG text elements: match their beginnings.)
+    for phase in [
+        "blue: E₂₁\u{a0}&lt;\u{a0}0, starvation",
+        "white: E₂₁\u{a0}=\u{a0}0, every",
+    ] {
+        assert!(svg.contains(phase), "the key lacks {phase:?}");
+    }
 }

@@ -92,6 +92,18 @@ fn ends(measure: Measure, (j, i): (usize, usize)) -> Option<(String, String)> {
     }
 }
 
+/// Meaning of a region at the neutral value, for measures where whole regions sit there.
+fn neutral_phase(measure: Measure, pair: (usize, usize)) -> Option<String> {
+    let e = symbol(Measure::Elasticity, pair);
+    match measure {
+        // docs/theory.md §11.2: every example a support vector, ẑ = Uᵀ1 whatever the strengths.
+        Measure::MaxMargin => Some(format!(
+            "white: {e}\u{a0}=\u{a0}0, every example a support vector: no starvation in the limit"
+        )),
+        _ => None,
+    }
+}
+
 /// The axis of a sweep, extended by half a cell on each side so cells are centred on points.
 fn cell_axis(axis: &Axis) -> AxisSpec {
     cell_axis_of(
@@ -254,6 +266,16 @@ impl PhaseDiagramPlot<'_> {
                     high,
                     Swatch::Patch(self.colours.map.colour(0.9)),
                 ));
+            }
+            // A region at the neutral value (not a line of it, as E₂₁ at r = 1) is a phase too.
+            let at_neutral = finite().filter(|v| (v - neutral).abs() <= noise).count();
+            if let Some(label) = neutral_phase(d.measure, d.pair) {
+                if at_neutral * 100 >= d.points.len() {
+                    entries.push(LegendEntry::new(
+                        label,
+                        Swatch::Patch(self.colours.map.colour(0.5)),
+                    ));
+                }
             }
         }
         for c in &self.contours {
