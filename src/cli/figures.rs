@@ -25,6 +25,24 @@ use gstarve_plot::{
 use super::system_args::LoadedSystem;
 use super::SystemArgs;
 
+/// What every one-system figure does first: check the output folder, resolve the size, load
+/// the system (the paper's toy by default) and, for a multi-class system, validate the model
+/// (one λ, no class targets).
+fn figure_setup(
+    model: &super::ModelArgs,
+    output: &FigureOutput,
+    look: &FigureLook,
+    system: &SystemArgs,
+) -> Result<(FigureSize, LoadedSystem)> {
+    check_output_dir(&output.out)?;
+    let size = look.size(FigureSize::COLUMN)?;
+    let loaded = system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
+    if loaded.multiclass.is_some() {
+        super::multiclass::regulariser(model)?;
+    }
+    Ok((size, loaded))
+}
+
 /// The GD step size of a figure: the one given, or else the toy's η = 0.05 when GD is stable
 /// with it on this system (η·ρ < 2, docs/theory.md §3.6). A real network's system is usually
 /// far stiffer (ρ ~ 10³–10⁴); GD is then left out, with a note (printed once the figure's data
@@ -259,12 +277,7 @@ pub struct PhasePlaneArgs {
 /// Render a phase plane.
 pub fn run_phase_plane(a: &PhasePlaneArgs) -> Result<()> {
     let (loss, main) = a.model.model()?;
-    check_output_dir(&a.output.out)?;
-    let size = a.look.size(FigureSize::COLUMN)?;
-    let loaded = a.system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
-    if loaded.multiclass.is_some() {
-        super::multiclass::regulariser(&a.model)?;
-    }
+    let (size, loaded) = figure_setup(&a.model, &a.output, &a.look, &a.system)?;
     if a.responses.len() != 2 || a.responses.contains(&0) {
         anyhow::bail!(
             "--responses needs two 1-based indices, e.g. 1,2 (got {:?})",
@@ -419,12 +432,7 @@ pub struct ResponsesArgs {
 /// Render z_j(τ), flow against GD.
 pub fn run_responses(a: &ResponsesArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
-    check_output_dir(&a.output.out)?;
-    let size = a.look.size(FigureSize::COLUMN)?;
-    let loaded = a.system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
-    if loaded.multiclass.is_some() {
-        super::multiclass::regulariser(&a.model)?;
-    }
+    let (size, loaded) = figure_setup(&a.model, &a.output, &a.look, &a.system)?;
     let chosen = match &a.responses {
         Some(list) => {
             if list.contains(&0) {
@@ -485,12 +493,7 @@ pub struct StarvationMatrixArgs {
 /// Render the starvation (elasticity) matrix E_ji of a system.
 pub fn run_starvation_matrix(a: &StarvationMatrixArgs) -> Result<()> {
     let (loss, regulariser) = a.model.model()?;
-    check_output_dir(&a.output.out)?;
-    let size = a.look.size(FigureSize::COLUMN)?;
-    let loaded = a.system.load_any_or(|| Ok(reference::paper_toy(4.0)))?;
-    if loaded.multiclass.is_some() {
-        super::multiclass::regulariser(&a.model)?;
-    }
+    let (size, loaded) = figure_setup(&a.model, &a.output, &a.look, &a.system)?;
     super::outputs::before_work()?;
     let matrix = match &loaded.multiclass {
         Some(mc) => starvation_matrix_multiclass(mc, regulariser)?,
