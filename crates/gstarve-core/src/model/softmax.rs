@@ -235,11 +235,17 @@ impl<'a> SoftmaxDynamics<'a> {
 
     /// ∂F/∂z = −S²(UᵀHU + λ_SD I) − λ_L2 I.
     pub fn jacobian(&self, z: &DVector<f64>) -> DMatrix<f64> {
-        let mut jac = -self.curvature_gram(z);
+        let mut jac = self.curvature_gram(z);
         let (l2, sd) = self.regulariser.split();
-        for j in 0..jac.nrows() {
-            jac.row_mut(j).scale_mut(self.strengths_squared[j]);
-            jac[(j, j)] -= self.strengths_squared[j] * sd + l2;
+        let s2 = self.strengths_squared.as_slice();
+        // Column by column (contiguous): row j scaled by −s_j².
+        for mut col in jac.column_iter_mut() {
+            for (x, &s) in col.iter_mut().zip(s2) {
+                *x *= -s;
+            }
+        }
+        for (j, &s) in s2.iter().enumerate() {
+            jac[(j, j)] -= s * sd + l2;
         }
         jac
     }
@@ -328,6 +334,20 @@ impl OdeProblem for SoftmaxDynamics<'_> {
 
     fn spectral_bound(&self) -> f64 {
         self.curvature_bound()
+    }
+
+    /// ∂F/∂z = −diag(s²)·(UᵀHU + λ_SD I) − λ_L2 I: G = UᵀHU + λ_SD I, d = s², μ = λ_L2, so that
+    /// BDF factorises its iteration matrix by Cholesky (docs/theory.md §9.2).
+    fn scaled_gram_jacobian(&self, z: &[f64], gram: &mut DMatrix<f64>) -> Option<(&[f64], f64)> {
+        self.curvature(&DVector::from_column_slice(z))
+            .gram_into(gram);
+        let (l2, sd) = self.regulariser.split();
+        if sd != 0.0 {
+            for j in 0..gram.nrows() {
+                gram[(j, j)] += sd;
+            }
+        }
+        Some((self.strengths_squared.as_slice(), l2))
     }
 }
 

@@ -24,4 +24,13 @@ pub trait OdeProblem: Sync {
     fn gram_jacobian(&self, _y: &[f64], _d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
         None
     }
+    /// When ∂f/∂y = −diag(d)·G(y) − μI with G(y) symmetric positive semi-definite and d, μ
+    /// constant (the softmax flow of docs/theory.md §9.2: G = UᵀHU + λ_SD I, d = s²,
+    /// μ = λ_L2): G(y) into `gram` (dim × dim, both triangles) and (d, μ), so that implicit
+    /// solvers can factorise their iteration matrices by Cholesky without forming ∂f/∂y (the
+    /// BDF's Cholesky path; it counts as a Jacobian evaluation). Default: no such structure
+    /// (`None`, `gram` untouched).
+    fn scaled_gram_jacobian(&self, _y: &[f64], _gram: &mut DMatrix<f64>) -> Option<(&[f64], f64)> {
+        None
+    }
 }

@@ -10,7 +10,9 @@
 //! For the margin flows' W = a·I + K·diag(d) (K symmetric positive semi-definite, d > 0),
 //! [`LuSolver::factor_gram`] replaces the LU by a Cholesky factorisation of the symmetric
 //! positive definite S = K + a·diag(d)⁻¹ (W = S·diag(d)) in the same storage, from
-//! [`FAER_LU_MIN_DIM`] on.
+//! [`FAER_LU_MIN_DIM`] on. For the softmax flow's W = a·I + diag(d)·G (G symmetric positive
+//! semi-definite, d > 0), [`LuSolver::factor_scaled_gram`] factorises the same S = G + a·diag(d)⁻¹
+//! (W = diag(d)·S) and scales before the substitutions instead of after.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use nalgebra::DMatrix;
@@ -47,9 +49,12 @@ pub(crate) struct LuSolver<const N: usize> {
     pub(super) perm: Vec<usize>,
     /// faer path only: inverse permutation, stack for the transpositions, scratch vector.
     pub(super) faer: Option<(Vec<usize>, MemBuffer, Vec<f64>)>,
-    /// Set by [`Self::factor_gram`]: the factors are of S = K + a·diag(d)⁻¹ and the solution is
-    /// scaled by these 1/d_j afterwards; empty after [`Self::factor`].
+    /// Set by [`Self::factor_gram`] and [`Self::factor_scaled_gram`]: the factors are of
+    /// S = K + a·diag(d)⁻¹ and the right-hand side (`scale_first`) or the solution is scaled by
+    /// these 1/d_j; empty after an LU.
     pub(super) inv_d: Vec<f64>,
+    /// W = diag(d)·S ([`Self::factor_scaled_gram`]) rather than S·diag(d).
+    pub(super) scale_first: bool,
     /// faer and Cholesky paths: the reciprocals of the factor's diagonal (U's, or L's), so that
     /// the substitutions multiply instead of divide: a division on their serial dependency
     /// chain costs several times a multiplication's latency.
@@ -89,6 +94,7 @@ impl<const N: usize> LuSolver<N> {
             perm: vec![0; n],
             faer,
             inv_d: Vec::with_capacity(n),
+            scale_first: false,
             inv_diag: vec![0.0; n],
         }
     }
@@ -106,6 +112,44 @@ impl<const N: usize> LuSolver<N> {
     /// not finite or below √(smallest normal) ≈ 1.5e−154) or S is not numerically positive
     /// definite; the caller then falls back to [`Self::factor`].
     pub(crate) fn factor_gram(&mut self, gram: &DMatrix<f64>, d: &[f64], a: f64) -> bool {
+        self.scale_first = false;
+        self.cholesky_of_gram(gram, d, a)
+    }
+
+    /// Factorise W = a·I + diag(d)·G, with G symmetric positive semi-definite (the iteration
+    /// matrix of a flow whose Jacobian is −diag(d)·G − μI, a = d_W + μ: the softmax flow,
+    /// docs/theory.md §9.2), as W = diag(d)·S with the S = G + a·diag(d)⁻¹ of
+    /// [`Self::factor_gram`] by Cholesky; [`Self::solve`] then scales b ← diag(d)⁻¹b before
+    /// substituting with L and Lᵀ. Where that path does not apply (see [`Self::factor_gram`]:
+    /// small n, some d_j zero or tiny, S not numerically positive definite) W itself is
+    /// factorised by LU. Returns false if W is singular or not finite.
+    pub(crate) fn factor_scaled_gram(&mut self, gram: &DMatrix<f64>, d: &[f64], a: f64) -> bool {
+        let n = self.dim();
+        self.scale_first = true;
+        if self.cholesky_of_gram(gram, d, a) {
+            return true;
+        }
+        self.inv_d.clear();
+        if gram.nrows() != n || gram.ncols() != n || d.len() != n {
+            return false;
+        }
+        let w = &mut self.lu;
+        for (j, (col, g)) in w
+            .chunks_exact_mut(n)
+            .zip(gram.as_slice().chunks_exact(n))
+            .enumerate()
+        {
+            for ((wi, &gi), &di) in col.iter_mut().zip(g).zip(d) {
+                *wi = di * gi;
+            }
+            col[j] += a;
+        }
+        self.lu_in_place()
+    }
+
+    /// The Cholesky factorisation of S = K + a·diag(d)⁻¹ shared by [`Self::factor_gram`] and
+    /// [`Self::factor_scaled_gram`].
+    fn cholesky_of_gram(&mut self, gram: &DMatrix<f64>, d: &[f64], a: f64) -> bool {
         let n = self.dim();
         self.inv_d.clear();
         let Some((_, mem, _)) = &mut self.faer else {
@@ -157,6 +201,15 @@ impl<const N: usize> LuSolver<N> {
         for i in 0..n {
             a[i * n + i] += d;
         }
+        self.lu_in_place()
+    }
+
+    /// The partial-pivoting LU of the matrix in `lu`, in place. Returns false if it is singular
+    /// or not finite.
+    #[inline(always)]
+    fn lu_in_place(&mut self) -> bool {
+        let n = self.dim();
+        let a = &mut self.lu;
         match &mut self.faer {
             Some((perm_inv, mem, _)) => {
                 let mat = faer::MatMut::from_column_major_slice_mut(a.as_mut_slice(), n, n);
@@ -224,14 +277,21 @@ impl<const N: usize> LuSolver<N> {
         let a = &self.lu;
         match &mut self.faer {
             Some(_) if !self.inv_d.is_empty() => {
+                if self.scale_first {
+                    for (x, &s) in b.iter_mut().zip(&self.inv_d) {
+                        *x *= s;
+                    }
+                }
                 pulp::Arch::new().dispatch(Substitution {
                     lu: a,
                     inv_diag: &self.inv_diag,
                     x: b,
                     cholesky: true,
                 });
-                for (x, &s) in b.iter_mut().zip(&self.inv_d) {
-                    *x *= s;
+                if !self.scale_first {
+                    for (x, &s) in b.iter_mut().zip(&self.inv_d) {
+                        *x *= s;
+                    }
                 }
             }
             Some((_, _, tmp)) => {
@@ -433,6 +493,26 @@ mod tests {
         bad[3] = f64::INFINITY;
         assert!(!by_gram.factor_gram(&gram, bad.as_slice(), a));
         assert!(!by_gram.factor_gram(&DMatrix::identity(n - 1, n - 1), d.as_slice(), a));
+        // W = a·I + diag(d)·K (the softmax flow's form): by Cholesky with the scaling first,
+        // and by LU of W itself when a d_j is zero.
+        let w_left = DMatrix::identity(n, n) * a + DMatrix::from_diagonal(&d) * &gram;
+        let lu_left = w_left.clone().lu();
+        let mut zeroed = d.clone();
+        zeroed[3] = 0.0;
+        for dd in [d.clone(), zeroed] {
+            let w = DMatrix::identity(n, n) * a + DMatrix::from_diagonal(&dd) * &gram;
+            let mut x = rhs.clone();
+            assert!(by_gram.factor_scaled_gram(&gram, dd.as_slice(), a));
+            assert_eq!(by_gram.inv_d.is_empty(), dd[3] == 0.0);
+            by_gram.solve(x.as_mut_slice());
+            let residual = (&w * &x - &rhs).amax() / rhs.amax();
+            assert!(residual < 1e-12, "residual {residual:.3e}");
+        }
+        let mut x = rhs.clone();
+        assert!(by_gram.factor_scaled_gram(&gram, d.as_slice(), a));
+        by_gram.solve(x.as_mut_slice());
+        let direct = lu_left.solve(&rhs).unwrap();
+        assert!(max_abs_diff(&x, &direct) < 1e-12 * direct.amax());
         // An indefinite "K" is caught by the Cholesky.
         let indefinite = DMatrix::from_fn(n, n, |i, j| if i == j { -10.0 } else { 0.0 });
         assert!(!by_gram.factor_gram(&indefinite, &[1.0; 48], a));

@@ -40,6 +40,15 @@ impl<'d, 'a> Curvature<'d, 'a> {
 
     /// UᵀHU (r × r) = EᵀE of the module documentation. O(ncr²/2) time, one n(c−1) × r copy.
     pub fn gram(&self) -> DMatrix<f64> {
+        let r = self.dynamics.system.rank();
+        let mut gram = DMatrix::zeros(r, r);
+        self.gram_into(&mut gram);
+        gram
+    }
+
+    /// [`Self::gram`] into `out` (r × r; both triangles written), without allocating the result:
+    /// the lower triangle by faer's triangular product, the upper mirrored tile by tile.
+    pub fn gram_into(&self, out: &mut DMatrix<f64>) {
         let sys = self.dynamics.system;
         let (c, r) = (sys.classes(), sys.rank());
         let u = sys.system().coupling();
@@ -78,10 +87,11 @@ impl<'d, 'a> Curvature<'d, 'a> {
         } else {
             faer::Par::Seq
         };
-        let mut gram = faer::Mat::<f64>::zeros(r, r);
+        assert_eq!(out.shape(), (r, r), "UᵀHU is r × r");
+        let gram = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, r);
         use faer::linalg::matmul::triangular::{matmul, BlockStructure};
         matmul(
-            gram.as_mut(),
+            gram,
             BlockStructure::TriangularLower,
             faer::Accum::Replace,
             e.transpose(),
@@ -91,17 +101,19 @@ impl<'d, 'a> Curvature<'d, 'a> {
             1.0,
             par,
         );
-        DMatrix::from_fn(
-            r,
-            r,
-            |a, b| {
-                if a >= b {
-                    gram[(a, b)]
-                } else {
-                    gram[(b, a)]
+        // Upper ← lowerᵀ in 32 × 32 tiles, so that both sides stay in cache.
+        const TILE: usize = 32;
+        let data = out.as_mut_slice();
+        for jb in (0..r).step_by(TILE) {
+            for ib in (jb..r).step_by(TILE) {
+                for j in jb..(jb + TILE).min(r) {
+                    for i in ib.max(j + 1)..(ib + TILE).min(r) {
+                        // (row j, column i) ← (row i, column j).
+                        data[i * r + j] = data[j * r + i];
+                    }
                 }
-            },
-        )
+            }
+        }
     }
 
     /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr)).

@@ -206,3 +206,21 @@ fn curvature_action_equals_its_gram() {
     assert!((curvature.action(&v) - &gv).amax() < 1e-13 * gv.amax());
     assert_eq!(gram, gram.transpose());
 }
+
+/// The scaled Gram form handed to BDF, −diag(d)·G − μI, is the Jacobian, and G is symmetric.
+#[test]
+fn scaled_gram_jacobian_is_the_jacobian() {
+    let sys = random_multiclass(5, 4, 20, 2);
+    let z = DVector::from_fn(20, |j, _| 0.6 * ((j * 3) % 7) as f64 - 1.5);
+    for reg in regularisers() {
+        let d = SoftmaxDynamics::new(&sys, reg).unwrap();
+        let mut g = DMatrix::from_element(20, 20, f64::NAN);
+        let (s2, mu) = d.scaled_gram_jacobian(z.as_slice(), &mut g).unwrap();
+        let rebuilt = -DMatrix::from_diagonal(&DVector::from_column_slice(s2)) * &g
+            - DMatrix::identity(20, 20) * mu;
+        let jac = d.jacobian(&z);
+        let err = (&rebuilt - &jac).amax();
+        assert!(err < 1e-14 * jac.amax(), "{reg:?}: {err:e}");
+        assert_eq!(g, g.transpose(), "{reg:?}");
+    }
+}

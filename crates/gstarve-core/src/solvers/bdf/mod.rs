@@ -68,7 +68,11 @@
 //! form J = −K·diag(d) − μI of the margin flows ([`OdeProblem::gram_jacobian`]), I/c − J =
 //! (K + a·diag(d)⁻¹)·diag(d) with a = 1/c + μ is factorised instead by a Cholesky of the
 //! symmetric positive definite first factor (`LuSolver::factor_gram`,
-//! docs/theory.md §12.2): half the flops, no pivoting. The integrator's own step loop does not
+//! docs/theory.md §12.2): half the flops, no pivoting. The softmax flow's Jacobian
+//! J = −diag(d)·G − μI ([`OdeProblem::scaled_gram_jacobian`], G = UᵀHU symmetric positive
+//! semi-definite, d = s²; docs/theory.md §9.2) is never formed: the problem hands over G, and
+//! I/c − J = diag(d)·(G + a·diag(d)⁻¹) is factorised by the same Cholesky
+//! (`LuSolver::factor_scaled_gram`, LU of I/c − J where some d_j is zero). The integrator's own step loop does not
 //! allocate (what the problem's right-hand side does is its own affair) and works on whole rows
 //! of the difference array, so that its loops vectorise; the output states go into one flat
 //! buffer sized up front ([`crate::ode::Trajectory`]).

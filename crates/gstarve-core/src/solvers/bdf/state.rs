@@ -45,11 +45,15 @@ pub(super) struct State<'p, P: OdeProblem + ?Sized> {
     pub(super) order: usize,
     pub(super) h_abs: f64,
     n_equal_steps: usize,
+    /// ∂f/∂y, or G for the scaled Gram form ([`Self::eval_jacobian`]).
     jac: DMatrix<f64>,
     /// J = −K·diag(`gram_d`) − μI when the problem says so ([`OdeProblem::gram_jacobian`]):
     /// (K, μ), and d at the Jacobian's state; M is then factorised by Cholesky.
     gram: Option<(&'p DMatrix<f64>, f64)>,
     gram_d: Vec<f64>,
+    /// J = −diag(d)·G − μI when the problem says so ([`OdeProblem::scaled_gram_jacobian`]):
+    /// (d, μ), with G (not J) in `jac`; M is then factorised by Cholesky.
+    scaled: Option<(&'p [f64], f64)>,
     lu: LuSolver<0>,
     /// The c of the current factorisation (NaN: none).
     lu_c: f64,
@@ -127,6 +131,7 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             jac: DMatrix::zeros(n, n),
             gram: None,
             gram_d: vec![0.0; n],
+            scaled: None,
             lu: LuSolver::new(n),
             lu_c: f64::NAN,
             conv_rate: 1.0,
@@ -158,11 +163,15 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
         self.problem.rhs(&self.y_new, &mut self.f);
     }
 
-    /// J ← J(y) (and its Gram form, if the problem has one); the factorisation is out of date.
+    /// J ← J(y) (and its Gram form, if the problem has one; for the scaled Gram form
+    /// −diag(d)·G − μI, G alone); the factorisation is out of date.
     pub(super) fn eval_jacobian(&mut self, y: &[f64]) {
         self.stats.jacobian_evals += 1;
-        self.problem.jacobian(y, &mut self.jac);
-        self.gram = self.problem.gram_jacobian(y, &mut self.gram_d);
+        self.scaled = self.problem.scaled_gram_jacobian(y, &mut self.jac);
+        if self.scaled.is_none() {
+            self.problem.jacobian(y, &mut self.jac);
+            self.gram = self.problem.gram_jacobian(y, &mut self.gram_d);
+        }
         self.lu_c = f64::NAN;
     }
 
@@ -349,11 +358,17 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
         let keep = ((c / self.lu_c) - 1.0).abs() <= self.params.refactor_ratio;
         if !keep {
             self.stats.lu_factorisations += 1;
-            // M/c = (1/c + μ)I + K·diag(d) by Cholesky where the structure allows, else LU.
-            let by_gram = self
-                .gram
-                .is_some_and(|(k, mu)| self.lu.factor_gram(k, &self.gram_d, 1.0 / c + mu));
-            if !by_gram && !self.lu.factor(&self.jac, 1.0 / c) {
+            // M/c = (1/c + μ)I + K·diag(d) (or + diag(d)·G) by Cholesky where the structure
+            // allows, else LU.
+            let factored = match self.scaled {
+                Some((d, mu)) => self.lu.factor_scaled_gram(&self.jac, d, 1.0 / c + mu),
+                None => {
+                    self.gram
+                        .is_some_and(|(k, mu)| self.lu.factor_gram(k, &self.gram_d, 1.0 / c + mu))
+                        || self.lu.factor(&self.jac, 1.0 / c)
+                }
+            };
+            if !factored {
                 self.lu_c = f64::NAN;
                 return false;
             }
