@@ -27,9 +27,9 @@
 //! ```
 
 use nalgebra::{DMatrix, DVector};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
-use super::train::{dropout_mask, MlpRecord, MlpTrainOptions, Optimiser};
+use super::train::{MlpRecord, MlpTrainOptions, Optimiser};
 use super::{draw_layers, MlpOptions, BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM};
 use crate::data::Dataset;
 use gstarve_core::error::{Error, InputError, NumericalError, Result};
@@ -76,6 +76,23 @@ struct Pass {
     inv_scale: Vec<f64>,
     /// Outputs f (n).
     f: Vec<f64>,
+}
+
+impl Pass {
+    /// Empty buffers; [`TwoLayerMlp::forward`] sizes them (and reuses them from epoch to epoch:
+    /// fresh n × m buffers every epoch cost as much system time in page faults as the
+    /// arithmetic).
+    fn new() -> Self {
+        Self {
+            a: Vec::new(),
+            a_hat: Vec::new(),
+            o: Vec::new(),
+            mean: Vec::new(),
+            var: Vec::new(),
+            inv_scale: Vec::new(),
+            f: Vec::new(),
+        }
+    }
 }
 
 impl TwoLayerMlp {
@@ -158,7 +175,7 @@ impl TwoLayerMlp {
     /// The forward pass on `x` (n × d, column-major as nalgebra stores it). `train`: batch
     /// statistics (BatchNorm) and the dropout `mask` (n × m, row by row) if any; else running
     /// statistics and no dropout.
-    fn forward(&self, x: &DMatrix<f64>, train: bool, mask: Option<&[f64]>) -> Pass {
+    fn forward(&self, x: &DMatrix<f64>, train: bool, mask: Option<&[f64]>, pass: &mut Pass) {
         let (n, m, d) = (x.nrows(), self.width, self.input_dim);
         let k = self.blocks();
         let th = &self.theta;
@@ -167,7 +184,16 @@ impl TwoLayerMlp {
             .flat_map(|c| (0..m).map(move |j| th[k.w1 + j * d + c]))
             .collect();
         let b1 = &th[k.b1..k.b1 + m];
-        let mut a = vec![0.0; n * m];
+        let Pass {
+            a,
+            a_hat,
+            o,
+            mean,
+            var,
+            inv_scale,
+            f,
+        } = pass;
+        a.resize(n * m, 0.0);
         for (i, row) in a.chunks_exact_mut(m).enumerate() {
             row.copy_from_slice(b1);
             for c in 0..d {
@@ -182,18 +208,18 @@ impl TwoLayerMlp {
                 *r *= xi;
             }
         }
-        let (mut a_hat, mut o) = (Vec::new(), Vec::new());
-        let (mut mean, mut var, mut inv_scale) = (Vec::new(), Vec::new(), Vec::new());
         if self.batch_norm {
             if train {
-                mean = vec![0.0; m];
+                mean.clear();
+                mean.resize(m, 0.0);
                 for row in a.chunks_exact(m) {
                     mean.iter_mut().zip(row).for_each(|(s, v)| *s += v);
                 }
                 mean.iter_mut().for_each(|s| *s /= n as f64);
-                var = vec![0.0; m];
+                var.clear();
+                var.resize(m, 0.0);
                 for row in a.chunks_exact(m) {
-                    for ((s, v), mu) in var.iter_mut().zip(row).zip(&mean) {
+                    for ((s, v), mu) in var.iter_mut().zip(row).zip(mean.iter()) {
                         *s += (v - mu) * (v - mu);
                     }
                 }
@@ -202,14 +228,12 @@ impl TwoLayerMlp {
                 mean.clone_from(&self.running_mean);
                 var.clone_from(&self.running_var);
             }
-            inv_scale = var
-                .iter()
-                .map(|v| 1.0 / (v + BATCH_NORM_EPSILON).sqrt())
-                .collect();
+            inv_scale.clear();
+            inv_scale.extend(var.iter().map(|v| 1.0 / (v + BATCH_NORM_EPSILON).sqrt()));
             let gamma = &th[k.gamma..k.gamma + m];
             let beta = &th[k.beta..k.beta + m];
-            a_hat = vec![0.0; n * m];
-            o = vec![0.0; n * m];
+            a_hat.resize(n * m, 0.0);
+            o.resize(n * m, 0.0);
             for ((ar, hr), or) in a
                 .chunks_exact(m)
                 .zip(a_hat.chunks_exact_mut(m))
@@ -223,24 +247,23 @@ impl TwoLayerMlp {
         }
         let w2 = &th[k.w2..k.w2 + m];
         let b2 = th[k.b2];
-        let pre = if self.batch_norm { &o } else { &a };
-        let f = pre
-            .chunks_exact(m)
-            .map(|row| b2 + row.iter().zip(w2).map(|(v, w)| v.max(0.0) * w).sum::<f64>())
-            .collect();
-        Pass {
-            a,
-            a_hat,
-            o,
-            mean,
-            var,
-            inv_scale,
-            f,
-        }
+        let pre = if self.batch_norm { &*o } else { &*a };
+        f.clear();
+        f.extend(
+            pre.chunks_exact(m)
+                .map(|row| b2 + row.iter().zip(w2).map(|(v, w)| v.max(0.0) * w).sum::<f64>()),
+        );
     }
 
     /// ∂J/∂θ of a training-mode pass (module documentation); `g` = ∂J/∂f.
-    fn backward(&self, x: &DMatrix<f64>, pass: &Pass, g: &[f64], mask: Option<&[f64]>) -> Vec<f64> {
+    fn backward(
+        &self,
+        x: &DMatrix<f64>,
+        pass: &Pass,
+        g: &[f64],
+        mask: Option<&[f64]>,
+        delta: &mut Vec<f64>,
+    ) -> Vec<f64> {
         let (n, m, d) = (x.nrows(), self.width, self.input_dim);
         let k = self.blocks();
         let th = &self.theta;
@@ -248,7 +271,7 @@ impl TwoLayerMlp {
         let pre = if self.batch_norm { &pass.o } else { &pass.a };
         let mut grad = vec![0.0; k.end];
         // δ = ∂J/∂o, n × m; with it ∂J/∂W₂, ∂J/∂b₂ (and ∂J/∂γ, ∂J/∂β).
-        let mut delta = vec![0.0; n * m];
+        delta.resize(n * m, 0.0);
         let mut dw2 = vec![0.0; m];
         for ((row, dr), &gi) in pre.chunks_exact(m).zip(delta.chunks_exact_mut(m)).zip(g) {
             for j in 0..m {
@@ -307,7 +330,9 @@ impl TwoLayerMlp {
     /// statistics) for inputs given one per row (n × d).
     pub fn outputs(&self, inputs: &DMatrix<f64>) -> Result<DVector<f64>> {
         self.check_inputs(inputs)?;
-        Ok(DVector::from_vec(self.forward(inputs, false, None).f))
+        let mut pass = Pass::new();
+        self.forward(inputs, false, None, &mut pass);
+        Ok(DVector::from_vec(pass.f))
     }
 
     /// Train in place: [`train_mlp`](super::train_mlp)'s run (objective, optimiser, masks,
@@ -332,9 +357,17 @@ impl TwoLayerMlp {
         let size = self.theta.len();
         let (mut first, mut second) = (vec![0.0; size], vec![0.0; size]);
         let mut last_training_loss = f64::NAN;
+        let (mut pass, mut delta) = (Pass::new(), Vec::new());
+        let mut mask = (p > 0.0).then(|| vec![0.0; n * m]);
+        let keep = 1.0 / (1.0 - p);
         for epoch in 0..options.epochs {
-            let mask = (p > 0.0).then(|| dropout_mask(&mut masks, n * m, p));
-            let pass = self.forward(x, true, mask.as_deref());
+            if let Some(mask) = mask.as_mut() {
+                // `dropout_mask`'s draw, into the same buffer.
+                for v in mask.iter_mut() {
+                    *v = if masks.random::<f64>() < p { 0.0 } else { keep };
+                }
+            }
+            self.forward(x, true, mask.as_deref(), &mut pass);
             let (loss, g) = objective_and_slope(&pass.f, y, sd);
             if !loss.is_finite() {
                 return Err(Error::Numerical(NumericalError::TrainingDiverged {
@@ -344,7 +377,7 @@ impl TwoLayerMlp {
                 }));
             }
             last_training_loss = loss;
-            let grad = self.backward(x, &pass, &g, mask.as_deref());
+            let grad = self.backward(x, &pass, &g, mask.as_deref(), &mut delta);
             self.update(&grad, &mut first, &mut second, epoch + 1, options.optimiser);
             if self.batch_norm {
                 let unbiased = n as f64 / (n as f64 - 1.0);
@@ -356,7 +389,8 @@ impl TwoLayerMlp {
                 }
             }
         }
-        let f = self.forward(x, false, None).f;
+        self.forward(x, false, None, &mut pass);
+        let f = pass.f;
         let (final_loss, _) = objective_and_slope(&f, y, sd);
         Ok(MlpRecord {
             epochs: options.epochs,
