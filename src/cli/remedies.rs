@@ -230,13 +230,13 @@ pub fn run_remedies(a: &RemediesArgs) -> Result<()> {
         spec.margin, spec.seeds, spec.epochs, spec.width, spec.n
     );
     println!(
-        "{:<32}{:>14}{:>9}{:>20}{:>10}{:>11}{:>9}",
+        "{:<32}{:>18}{:>9}{:>20}{:>10}{:>11}{:>9}",
         "panel", "engine", "epochs", "x₂ share", "accuracy", "loss", "time"
     );
     for p in &exp.panels {
         let (mean, std, _, _) = p.share();
         println!(
-            "{:<32}{:>14}{:>9}{:>20}{:>10.3}{:>11.4}{:>8.1}s",
+            "{:<32}{:>18}{:>9}{:>20}{:>10.3}{:>11.4}{:>8.1}s",
             p.remedy.label(),
             p.remedy.engine().name(),
             p.epochs,

@@ -131,6 +131,7 @@ fn remedies_command_writes_the_figures_and_one_row_per_panel() {
     assert_eq!(names, ["none", "batchnorm", "deeper-3x8", "sd-0.003"]);
     assert_eq!(panels[2]["engine"], "candle");
     assert_eq!(panels[0]["engine"], "hand-written");
+    assert_eq!(panels[1]["engine"], "hand-written-mlp");
     for stem in ["remedies", "remedies-boundary"] {
         for ext in ["png", "svg", "csv", "csv.json"] {
             let f = dir.path().join(format!("{stem}.{ext}"));

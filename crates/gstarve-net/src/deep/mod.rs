@@ -26,19 +26,24 @@
 //! [`TwoLayerRelu::init`](crate::network::TwoLayerRelu::init) in the PyTorch parameterisation,
 //! value for value, so both implementations start from the same network (tested).
 //!
-//! **Precision**: f64 throughout (candle's CPU backend runs f64 matrix products through the
-//! `gemm` crate at about half its f32 speed); the outputs agree with the hand-written network's
-//! to rounding (docs/networks.md, "Remedies").
+//! **Precision** ([`Precision`]): f64 by default, whose outputs agree with the hand-written
+//! network's to rounding (docs/networks.md, "Remedies"); or f32, as PyTorch's default, which
+//! candle's CPU backend multiplies through the `gemm` crate at about twice the f64 speed (the
+//! remedies' deeper network).
 //!
 //! Training is [`train_mlp`] (full batch; SGD with PyTorch's momentum and weight decay, or Adam;
 //! the mean logistic loss plus Spectral Decoupling).
 
 mod train;
+mod two_layer;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod two_layer_tests;
 
 pub use train::{train_mlp, MlpRecord, MlpTrainOptions, Optimiser};
+pub use two_layer::TwoLayerMlp;
 
 use candle_core::{DType, Device, Tensor, Var};
 use nalgebra::{DMatrix, DVector};
@@ -76,6 +81,28 @@ pub struct MlpOptions {
     pub batch_norm: bool,
     /// Seed of the initialisation (and, in a second ChaCha12 stream, of the dropout masks).
     pub seed: u64,
+    /// The floating-point type of the parameters and of every tensor operation.
+    pub precision: Precision,
+}
+
+/// The floating-point type the network computes in (the initial draw is the same f64 values,
+/// rounded for f32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f64 (the default; agrees with the hand-written networks to rounding).
+    #[default]
+    F64,
+    /// f32, as PyTorch's default: candle's matrix products run at about twice the f64 speed.
+    F32,
+}
+
+impl Precision {
+    fn dtype(self) -> DType {
+        match self {
+            Self::F64 => DType::F64,
+            Self::F32 => DType::F32,
+        }
+    }
 }
 
 impl Default for MlpOptions {
@@ -86,6 +113,7 @@ impl Default for MlpOptions {
             dropout: 0.0,
             batch_norm: false,
             seed: 0,
+            precision: Precision::F64,
         }
     }
 }
@@ -149,6 +177,7 @@ pub struct Mlp {
     pub(crate) batch_norm: Option<BatchNorm>,
     pub(crate) dropout: f64,
     pub(crate) seed: u64,
+    pub(crate) dtype: DType,
 }
 
 /// How a forward pass treats dropout and BatchNorm.
@@ -167,41 +196,54 @@ pub(crate) struct BatchStatistics {
     pub(crate) var: Tensor,
 }
 
-fn vector(values: Vec<f64>, shape: &[usize]) -> Result<Tensor> {
-    Tensor::from_vec(values, shape, &Device::Cpu).map_err(tensor_error("creating a tensor"))
+fn vector(values: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    Tensor::from_vec(values, shape, &Device::Cpu)
+        .and_then(|t| t.to_dtype(dtype))
+        .map_err(tensor_error("creating a tensor"))
+}
+
+/// The initial weights of every layer (module documentation): per layer (W row by row, b, out,
+/// fan_in).
+#[allow(clippy::type_complexity)]
+pub(crate) fn draw_layers(
+    input_dim: usize,
+    options: &MlpOptions,
+) -> Result<Vec<(Vec<f64>, Vec<f64>, usize, usize)>> {
+    options.validate()?;
+    if input_dim == 0 {
+        return Err(Error::Input(InputError::Empty {
+            what: "network inputs",
+            rule: "the network needs at least one input",
+        }));
+    }
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(options.seed);
+    let m = options.width;
+    let mut layers = Vec::with_capacity(options.layers);
+    for l in 0..options.layers {
+        let fan_in = if l == 0 { input_dim } else { m };
+        let out = if l + 1 == options.layers { 1 } else { m };
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        let u = Uniform::new_inclusive(-bound, bound).map_err(|_| {
+            Error::Input(InputError::InvalidParameter {
+                name: "width",
+                value: fan_in as f64,
+                rule: "the initialisation bound 1/√fan_in must be finite",
+            })
+        })?;
+        let mut draw =
+            |count: usize| -> Vec<f64> { (0..count).map(|_| u.sample(&mut rng)).collect() };
+        let weight = draw(out * fan_in);
+        let bias = draw(out);
+        layers.push((weight, bias, out, fan_in));
+    }
+    Ok(layers)
 }
 
 impl Mlp {
     /// A freshly initialised network on inputs of dimension `input_dim` (PyTorch's `nn.Linear`
     /// initialisation, see the module documentation).
     pub fn init(input_dim: usize, options: &MlpOptions) -> Result<Self> {
-        options.validate()?;
-        if input_dim == 0 {
-            return Err(Error::Input(InputError::Empty {
-                what: "network inputs",
-                rule: "the network needs at least one input",
-            }));
-        }
-        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(options.seed);
-        let m = options.width;
-        let mut layers = Vec::with_capacity(options.layers);
-        for l in 0..options.layers {
-            let fan_in = if l == 0 { input_dim } else { m };
-            let out = if l + 1 == options.layers { 1 } else { m };
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            let u = Uniform::new_inclusive(-bound, bound).map_err(|_| {
-                Error::Input(InputError::InvalidParameter {
-                    name: "width",
-                    value: fan_in as f64,
-                    rule: "the initialisation bound 1/√fan_in must be finite",
-                })
-            })?;
-            let mut draw =
-                |count: usize| -> Vec<f64> { (0..count).map(|_| u.sample(&mut rng)).collect() };
-            let weight = draw(out * fan_in);
-            let bias = draw(out);
-            layers.push((weight, bias, out, fan_in));
-        }
+        let layers = draw_layers(input_dim, options)?;
         Self::from_layers(input_dim, layers, options)
     }
 
@@ -214,24 +256,28 @@ impl Mlp {
             .into_iter()
             .map(|(w, b, out, fan_in)| {
                 Ok(Linear {
-                    weight: Var::from_tensor(&vector(w, &[out, fan_in])?)
-                        .map_err(tensor_error("creating a weight"))?,
-                    bias: Var::from_tensor(&vector(b, &[out])?)
+                    weight: Var::from_tensor(&vector(
+                        w,
+                        &[out, fan_in],
+                        options.precision.dtype(),
+                    )?)
+                    .map_err(tensor_error("creating a weight"))?,
+                    bias: Var::from_tensor(&vector(b, &[out], options.precision.dtype())?)
                         .map_err(tensor_error("creating a bias"))?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let m = options.width;
+        let (m, dtype) = (options.width, options.precision.dtype());
         let batch_norm = if options.batch_norm {
             let var = |value: f64| -> Result<Var> {
-                Var::from_tensor(&vector(vec![value; m], &[m])?)
+                Var::from_tensor(&vector(vec![value; m], &[m], dtype)?)
                     .map_err(tensor_error("creating BatchNorm's parameters"))
             };
             Some(BatchNorm {
                 gamma: var(1.0)?,
                 beta: var(0.0)?,
-                running_mean: vector(vec![0.0; m], &[m])?,
-                running_var: vector(vec![1.0; m], &[m])?,
+                running_mean: vector(vec![0.0; m], &[m], dtype)?,
+                running_var: vector(vec![1.0; m], &[m], dtype)?,
             })
         } else {
             None
@@ -242,6 +288,7 @@ impl Mlp {
             batch_norm,
             dropout: options.dropout,
             seed: options.seed,
+            dtype,
         })
     }
 
@@ -267,6 +314,44 @@ impl Mlp {
             (net.output_weights.clone(), vec![net.output_bias], 1, m),
         ];
         Self::from_layers(d, layers, &options)
+    }
+
+    /// The same network in another precision (parameters and running statistics converted;
+    /// from f32 to f64 exactly), e.g. to evaluate an f32-trained network in f64.
+    pub fn with_precision(&self, precision: Precision) -> Result<Self> {
+        let dtype = precision.dtype();
+        let convert = |t: &Tensor| {
+            t.to_dtype(dtype)
+                .map_err(tensor_error("converting a tensor"))
+        };
+        let var = |v: &Var| -> Result<Var> {
+            Var::from_tensor(&convert(v.as_tensor())?).map_err(tensor_error("converting a tensor"))
+        };
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(Linear {
+                    weight: var(&l.weight)?,
+                    bias: var(&l.bias)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let batch_norm = match &self.batch_norm {
+            Some(bn) => Some(BatchNorm {
+                gamma: var(&bn.gamma)?,
+                beta: var(&bn.beta)?,
+                running_mean: convert(&bn.running_mean)?,
+                running_var: convert(&bn.running_var)?,
+            }),
+            None => None,
+        };
+        Ok(Self {
+            layers,
+            batch_norm,
+            dtype,
+            ..self.clone()
+        })
     }
 
     /// Input dimension d.
@@ -302,6 +387,7 @@ impl Mlp {
             let flat = v
                 .as_tensor()
                 .flatten_all()
+                .and_then(|t| t.to_dtype(DType::F64))
                 .and_then(|t| t.to_vec1::<f64>())
                 .map_err(tensor_error("reading the parameters"))?;
             theta.extend(flat);
@@ -371,7 +457,7 @@ impl Mlp {
             .flat_map(|i| (0..d).map(move |k| (i, k)))
             .map(|(i, k)| inputs[(i, k)])
             .collect();
-        vector(rows, &[n, d])
+        vector(rows, &[n, d], self.dtype)
     }
 
     /// The outputs f(x_i) in evaluation mode (no dropout; BatchNorm with its running

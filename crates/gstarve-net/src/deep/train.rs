@@ -21,7 +21,7 @@
 //! Dropout masks are drawn per step from ChaCha12 (stream 1 of the network's seed), so a run is
 //! reproducible; BatchNorm updates its running statistics once per step.
 
-use candle_core::{backprop::GradStore, Tensor, Var};
+use candle_core::{backprop::GradStore, DType, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use nalgebra::DVector;
 use rand::{Rng, SeedableRng};
@@ -265,6 +265,7 @@ pub fn train_mlp(net: &mut Mlp, dataset: &Dataset, options: &MlpTrainOptions) ->
     }
     let x = net.input_tensor(dataset.inputs())?;
     let y = Tensor::from_vec(dataset.labels().as_slice().to_vec(), n, x.device())
+        .and_then(|t| t.to_dtype(net.dtype))
         .map_err(tensor_error("creating the labels"))?;
     let vars = net.vars();
     let mut state = match options.optimiser {
@@ -305,6 +306,7 @@ pub fn train_mlp(net: &mut Mlp, dataset: &Dataset, options: &MlpTrainOptions) ->
         let mask = if p > 0.0 {
             Some(
                 Tensor::from_vec(dropout_mask(&mut masks, n * m, p), (n, m), x.device())
+                    .and_then(|t| t.to_dtype(net.dtype))
                     .map_err(tensor_error("drawing a dropout mask"))?,
             )
         } else {
@@ -321,7 +323,8 @@ pub fn train_mlp(net: &mut Mlp, dataset: &Dataset, options: &MlpTrainOptions) ->
         let loss =
             objective(&f, &y, options.spectral_decoupling).map_err(tensor_error("the loss"))?;
         let value = loss
-            .to_scalar::<f64>()
+            .to_dtype(DType::F64)
+            .and_then(|l| l.to_scalar::<f64>())
             .map_err(tensor_error("reading the loss"))?;
         if !value.is_finite() {
             return Err(Error::Numerical(NumericalError::TrainingDiverged {
@@ -366,10 +369,12 @@ pub fn train_mlp(net: &mut Mlp, dataset: &Dataset, options: &MlpTrainOptions) ->
         .forward(&x, Mode::Eval)
         .map_err(tensor_error("the forward pass"))?;
     let final_loss = objective(&f, &y, options.spectral_decoupling)
+        .and_then(|l| l.to_dtype(DType::F64))
         .and_then(|l| l.to_scalar::<f64>())
         .map_err(tensor_error("the loss"))?;
     let outputs = f
-        .to_vec1::<f64>()
+        .to_dtype(DType::F64)
+        .and_then(|t| t.to_vec1::<f64>())
         .map_err(tensor_error("reading the outputs"))?;
     Ok(MlpRecord {
         epochs: options.epochs,
