@@ -223,10 +223,10 @@ pub fn phase_diagram_shard(
 #[pyfunction]
 pub fn _phase_diagram_shard(data: &Bound<'_, PyAny>, wall_s: f64) -> PyResult<PyPhaseDiagramShard> {
     let shown = "a pickled gstarve phase-diagram shard";
-    let file = if let Ok(bytes) = data.downcast::<PyBytes>() {
+    let file = if let Ok(bytes) = data.cast::<PyBytes>() {
         ShardFile::parse(bytes.as_bytes(), shown).py_err()?
     } else {
-        legacy::parse(data.extract::<&str>()?, shown).py_err()?
+        legacy::parse(&data.extract::<String>()?, shown).py_err()?
     };
     Ok(PyPhaseDiagramShard { file, wall_s })
 }
