@@ -136,13 +136,15 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
         let shown = path.display().to_string();
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read the shard file {shown}"))?;
-        let file = if is_binary_shard(&bytes) {
+        let mut file = if is_binary_shard(&bytes) {
             ShardFile::parse(&bytes, &shown)?
         } else {
             let text = String::from_utf8(bytes)
                 .map_err(|_| anyhow::anyhow!("{shown}: not a gstarve shard file"))?;
             legacy::parse(&text, &shown)?
         };
+        // The output folder, however it was spelled, is replaced by DIR in the merge.
+        file.header.arguments = without_option(std::mem::take(&mut file.header.arguments), "--out");
         let key = (stem, file.header.kind.clone());
         sets.entry(key).or_default().push((shown, file));
     }

@@ -35,7 +35,18 @@ pub fn merge_shards<K: ShardKind>(files: &[(String, ShardFile)]) -> Result<Merge
                 format!("a shard of a {} sweep, not of a {}", g.kind, K::KIND),
             ));
         }
-        if g.config != h.config || g.arguments != h.arguments {
+        if g.config == h.config && g.arguments != h.arguments {
+            return Err(parse_error(
+                path,
+                format!(
+                    "its command line differs from {first_path}'s ({:?} against {:?}): shards \
+                     of one run record the same arguments",
+                    g.arguments.join(" "),
+                    h.arguments.join(" ")
+                ),
+            ));
+        }
+        if g.config != h.config {
             return Err(parse_error(
                 path,
                 format!(

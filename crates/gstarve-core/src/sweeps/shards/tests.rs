@@ -226,6 +226,9 @@ fn incomplete_duplicated_or_mixed_sets_are_refused() {
     let mut mixed = files.clone();
     mixed[0].1.header.config = config_hash("other");
     assert!(message(&mixed).contains("shards of different runs"));
+    let mut argued = files.clone();
+    argued[1].1.header.arguments.push("--lambda=0.1".into());
+    assert!(message(&argued).contains("command line differs"));
     let mut stale = files.clone();
     stale[1].1.records[0].config = config_hash("other");
     assert!(message(&stale).contains("computed under configuration"));
