@@ -4,16 +4,14 @@
 //! tasks, `gstarve merge DIR`).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
 use gstarve_core::output::check_output_dir;
-use gstarve_core::sweeps::ensemble::shards::EnsembleShardFile;
 use gstarve_core::sweeps::ensemble::{
     ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec,
 };
-use gstarve_core::sweeps::{config_hash, Progress, Shard};
+use gstarve_core::sweeps::shards::{merge_shards, EnsembleSystems, ShardFile};
 use gstarve_plot::{ensemble_figure, EnsembleOptions, FigureSize};
 
 use super::figures::{FigureLook, FigureOutput};
@@ -77,7 +75,7 @@ pub struct EnsembleArgs {
     #[arg(long)]
     name: Option<String>,
     /// Compute only shard I of N (systems I−1, I−1+N, … in cell order) into
-    /// DIR/NAME.shard-I-of-N.json, resuming from that file if it exists; `gstarve merge DIR`
+    /// DIR/NAME.shard-I-of-N.bin, resuming from what an earlier run of it finished; `gstarve merge DIR`
     /// then writes the outputs of the whole run. Without the flag, a Slurm array task is shard
     /// ID−MIN+1 of COUNT. See docs/scale-out.md.
     #[arg(long, value_name = "I/N")]
@@ -142,7 +140,15 @@ pub fn run_ensemble(a: &EnsembleArgs) -> Result<()> {
     a.options()?;
     check_output_dir(&a.output.out)?;
     if let Some(shard) = super::shards::requested(a.shard.as_deref())? {
-        return run_shard(a, &spec, shard);
+        return super::shards::run_shard::<EnsembleSystems>(
+            &a.output.out,
+            &a.name(),
+            shard,
+            &a.canonical(&spec),
+            spec.total_systems(),
+            "ensemble",
+            |systems, progress| ensemble_systems(&spec, systems, progress),
+        );
     }
     super::outputs::before_work()?;
     let e = ensemble(&spec, super::progress::terminal())?;
@@ -188,139 +194,41 @@ pub fn write_ensemble(e: &Ensemble, a: &EnsembleArgs, dir: &Path) -> Result<()> 
     Ok(())
 }
 
-/// Seconds between checkpoints of a shard's file (as phase-diagram shards).
-const CHECKPOINT_S: f64 = 10.0;
-/// Seconds of work per batch of a shard (after the first).
-const BATCH_S: f64 = 2.0;
-
-/// Compute this shard's systems, resuming from its file when it holds systems of the same
-/// configuration, checkpointing at most every [`CHECKPOINT_S`] seconds.
-fn run_shard(a: &EnsembleArgs, spec: &EnsembleSpec, shard: Shard) -> Result<()> {
-    let start = Instant::now();
-    let dir = &a.output.out;
-    gstarve_core::output::ensure_dir(dir)?;
-    let path = dir.join(format!("{}.{}.json", a.name(), shard.suffix()));
-    let hash = config_hash(&a.canonical(spec));
-    let total = spec.total_systems();
-    let mut file = if path.exists() {
-        let old = EnsembleShardFile::read(&path)?;
-        if old.config_hash != hash || old.shard != [shard.index(), shard.count()] {
-            bail!(
-                "{} holds shard {}/{} of configuration {}, not shard {}/{} of {hash}: remove it \
-                 or choose another --out",
-                path.display(),
-                old.shard[0],
-                old.shard[1],
-                old.config_hash,
-                shard.index(),
-                shard.count()
-            );
-        }
-        old
-    } else {
-        EnsembleShardFile::new(shard, hash, super::shards::arguments_without_shard(), total)
-    };
-    let finished = file.finished_systems();
-    let todo: Vec<usize> = shard
-        .rows(total)
-        .into_iter()
-        .filter(|g| !finished.contains(g))
-        .collect();
-    if !finished.is_empty() {
-        eprintln!(
-            "shard {}/{}: resuming, {} of {} systems already in {}",
-            shard.index(),
-            shard.count(),
-            finished.len(),
-            finished.len() + todo.len(),
-            path.display()
-        );
-    }
-    let bar = match super::progress::terminal() {
-        Progress::Observer(o) => Some(o),
-        _ => None,
-    };
-    if let Some(o) = bar {
-        o.begin("ensemble", "systems", todo.len());
-    }
-    // The first batch is a few systems per thread; each next one holds about BATCH_S seconds of
-    // work at the rate measured so far (so a kill loses little, and rayon has work to balance).
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let first = 4 * threads;
-    let mut batch = first;
-    let (mut done, mut last_write) = (0, Instant::now());
-    while done < todo.len() {
-        let chunk = &todo[done..(done + batch).min(todo.len())];
-        let t = Instant::now();
-        let base = done;
-        let report = |k: usize, _: usize| {
-            if let Some(o) = bar {
-                o.advance(base + k, todo.len());
-            }
-        };
-        let systems = ensemble_systems(spec, chunk, Progress::Callback(&report))?;
-        file.push(&systems);
-        done += chunk.len();
-        let rate = chunk.len() as f64 / t.elapsed().as_secs_f64().max(1e-6);
-        batch = ((rate * BATCH_S) as usize).clamp(first, 1 << 16);
-        if last_write.elapsed().as_secs_f64() >= CHECKPOINT_S {
-            file.write(&path)?;
-            last_write = Instant::now();
-        }
-    }
-    if let Some(o) = bar {
-        o.end();
-    }
-    file.write(&path)?;
-    eprintln!(
-        "shard {}/{}: {} systems of {} in {:.3} s → {}",
-        shard.index(),
-        shard.count(),
-        todo.len(),
-        total,
-        start.elapsed().as_secs_f64(),
-        path.display()
-    );
-    Ok(())
-}
-
-/// Merge one complete set of ensemble shards (`files`, in shard order) into `dir`: the files the
-/// unsharded run writes there, under its provenance and checks.
-pub fn merge(stem: &str, files: &[(String, EnsembleShardFile)], dir: &Path) -> Result<()> {
-    let (arguments, systems) =
-        gstarve_core::sweeps::ensemble::shards::merge_ensemble_shards(files)?;
-    let (command, clap_command, matches) = super::shards::rebuild(&arguments, &files[0].0, dir)?;
-    let Some(super::Command::Ensemble(args)) = command else {
-        bail!("{}: its arguments are not an ensemble command", files[0].0);
+/// Check a set of ensemble shards (`files`, of the ensemble named `stem`) and rebuild the
+/// ensemble the unsharded run computes, to be written into `dir`.
+pub fn merge_checked(
+    stem: &str,
+    files: &[(String, ShardFile)],
+    dir: &Path,
+) -> Result<super::shards::Checked> {
+    let merged = merge_shards::<EnsembleSystems>(files)?;
+    let path = &files[0].0;
+    let (parsed, command, matches) =
+        super::shards::rebuild(&merged.header, path, dir, |c| match c {
+            super::Command::Ensemble(a) => Ok(a.canonical(&a.spec()?)),
+            _ => bail!("{path}: its arguments are not an ensemble command"),
+        })?;
+    let super::Command::Ensemble(args) = parsed else {
+        unreachable!("rebuild's canonical accepts only an ensemble command")
     };
     let spec = args.spec()?;
-    let hash = config_hash(&args.canonical(&spec));
-    if hash != files[0].1.config_hash {
+    if merged.items.len() != spec.total_systems() {
         bail!(
-            "{}: the shards' configuration {} is not what this gstarve computes from their \
-             arguments ({hash}): they were made by another version",
-            files[0].0,
-            files[0].1.config_hash
-        );
-    }
-    if systems.len() != spec.total_systems() {
-        bail!(
-            "{}: the shards hold {} systems, the ensemble has {}",
-            files[0].0,
-            systems.len(),
+            "{path}: the shards hold {} systems, the ensemble has {}",
+            merged.items.len(),
             spec.total_systems()
         );
     }
-    let e = Ensemble::assemble(spec, systems, 0.0);
-    eprintln!(
-        "merged {} shards of {stem}: {} systems in {} cells",
-        files.len(),
-        e.systems.len(),
-        e.cells.len()
-    );
-    let prepared = super::outputs::Prepared::new(&clap_command, &matches)?;
-    super::outputs::before_work()?;
-    let batch = gstarve_core::output::Batch::begin();
-    write_ensemble(&e, &args, dir)?;
-    prepared.commit(batch)
+    let e = Ensemble::assemble(spec, merged.items, 0.0);
+    Ok(super::shards::Checked {
+        summary: format!(
+            "merged {} shards of {stem}: {} systems in {} cells",
+            files.len(),
+            e.systems.len(),
+            e.cells.len()
+        ),
+        command,
+        matches,
+        write: Box::new(move |dir| write_ensemble(&e, &args, dir)),
+    })
 }

@@ -321,21 +321,29 @@ impl Prepared {
     /// Rename every staged output into place (checking any file that was not planned, which
     /// should not happen) and report each on stderr.
     pub fn commit(&self, batch: Batch) -> Result<()> {
-        before_work()?;
-        for target in batch.targets() {
-            if !self.planned.contains(&target) {
-                eprintln!(
-                    "gstarve: warning: {} was not checked before computing",
-                    target.display()
-                );
-                may_replace(&target, &self.provenance, self.force, self.named)?;
+        commit_all(std::slice::from_ref(self), batch)
+    }
+}
+
+/// [`Prepared::commit`] for one batch holding the outputs of several prepared commands (a merge
+/// of several sets of shards): a file none of them planned is checked against the first.
+pub fn commit_all(prepared: &[Prepared], batch: Batch) -> Result<()> {
+    before_work()?;
+    for target in batch.targets() {
+        if !prepared.iter().any(|p| p.planned.contains(&target)) {
+            eprintln!(
+                "gstarve: warning: {} was not checked before computing",
+                target.display()
+            );
+            if let Some(p) = prepared.first() {
+                may_replace(&target, &p.provenance, p.force, p.named)?;
             }
         }
-        for path in batch.commit()? {
-            eprintln!("wrote {}", path.display());
-        }
-        Ok(())
     }
+    for path in batch.commit()? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// On SIGINT and SIGTERM: remove every temporary file (after a commit in progress, which

@@ -10,7 +10,10 @@ use clap::Args;
 use gstarve_core::output::{check_output_dir, to_json, Layout};
 use gstarve_core::sweeps::grid::{Axis, Grid, Parameter, RotationFamily, Spacing};
 use gstarve_core::sweeps::measures::{MaskReason, Measure, PointRecord};
-use gstarve_core::sweeps::phase_diagram::{phase_diagram, PhaseDiagram, PhaseDiagramSpec};
+use gstarve_core::sweeps::phase_diagram::{
+    phase_diagram, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec,
+};
+use gstarve_core::sweeps::shards::{merge_shards, PhaseRows, ShardFile};
 use gstarve_core::sweeps::system_diagram::{
     system_diagram, SystemAxis, SystemDiagramSpec, SystemParameter,
 };
@@ -119,9 +122,9 @@ pub struct PhaseDiagramArgs {
     /// File stem [default: phase-diagram-MEASURE, e.g. phase-diagram-elasticity].
     #[arg(long)]
     name: Option<String>,
-    /// Compute only shard I of N (grid rows I−1, I−1+N, …) into DIR/NAME.shard-I-of-N.json,
-    /// resuming from that file if it exists; `gstarve merge DIR` then writes the outputs of the
-    /// whole run. Without the flag, a Slurm array task is shard ID−MIN+1 of COUNT
+    /// Compute only shard I of N (grid rows I−1, I−1+N, …) into DIR/NAME.shard-I-of-N.bin
+    /// (growing in NAME.shard-I-of-N.bin.part until complete), resuming from what an earlier
+    /// run of it finished; `gstarve merge DIR` then writes the outputs of the whole run. Without the flag, a Slurm array task is shard ID−MIN+1 of COUNT
     /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT). Rotation family only. See docs/scale-out.md.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
@@ -290,7 +293,15 @@ pub fn run_phase_diagram(a: &PhaseDiagramArgs) -> Result<()> {
     }
     let spec = a.spec()?;
     if let Some(shard) = super::shards::requested(a.shard.as_deref())? {
-        return super::shards::run_shard(a, &spec, shard);
+        return super::shards::run_shard::<PhaseRows>(
+            &a.output_dir(),
+            &a.name(),
+            shard,
+            &canonical(&spec, a),
+            spec.grid.y.points,
+            spec.measure.name(),
+            |rows, progress| phase_diagram_rows(&spec, rows, progress),
+        );
     }
     super::outputs::before_work()?;
     let grid = spec.grid;
@@ -353,6 +364,54 @@ fn check_log_colour(a: &PhaseDiagramArgs, points: &[PointRecord]) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// The configuration a shard's results depend on, as canonical text: the program version, the
+/// sweep's specification (every f64 printed exactly) and what the merged output is written as.
+fn canonical(spec: &PhaseDiagramSpec, a: &PhaseDiagramArgs) -> String {
+    format!(
+        "gstarve {}; phase-diagram; {spec:?}; output: {}",
+        env!("CARGO_PKG_VERSION"),
+        a.output_identity()
+    )
+}
+
+/// Check a set of phase-diagram shards (`files`, of the diagram named `stem`) and rebuild the
+/// diagram the unsharded run computes, to be written into `dir`.
+pub fn merge_checked(
+    stem: &str,
+    files: &[(String, ShardFile)],
+    dir: &Path,
+) -> Result<super::shards::Checked> {
+    let merged = merge_shards::<PhaseRows>(files)?;
+    let path = &files[0].0;
+    let (parsed, command, matches) =
+        super::shards::rebuild(&merged.header, path, dir, |c| match c {
+            super::Command::PhaseDiagram(a) => Ok(canonical(&a.spec()?, a)),
+            _ => anyhow::bail!("{path}: its arguments are not a phase-diagram command"),
+        })?;
+    let super::Command::PhaseDiagram(args) = parsed else {
+        unreachable!("rebuild's canonical accepts only a phase-diagram command")
+    };
+    let spec = args.spec()?;
+    let (nx, ny) = (spec.grid.x.points, spec.grid.y.points);
+    if let Some((iy, row)) = merged.items.iter().enumerate().find(|(_, r)| r.len() != nx) {
+        anyhow::bail!("{path}: row {iy} has {} points, not {nx}", row.len());
+    }
+    if merged.items.len() != ny {
+        anyhow::bail!(
+            "{path}: the shards hold {} rows, the diagram has {ny}",
+            merged.items.len()
+        );
+    }
+    let records = merged.items.into_iter().flatten().collect();
+    let diagram = PhaseDiagram::assemble(spec, records, 0.0);
+    Ok(super::shards::Checked {
+        summary: format!("merged {} shards of {stem}: {nx}×{ny} points", files.len()),
+        command,
+        matches,
+        write: Box::new(move |dir| write_phase_diagram(&diagram, &args, dir)),
+    })
 }
 
 /// Write a computed rotation-family diagram's figure and data into `dir` as `a` asks.

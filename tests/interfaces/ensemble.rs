@@ -146,13 +146,10 @@ fn shards_and_merge_equal_the_unsharded_run() {
     for i in 1..=4 {
         run(&args(&parts, &["--shard", &format!("{i}/4")]));
     }
-    // What a kill between checkpoints leaves: shard 2 with only 2 of its systems.
-    let file = parts.join("ensemble.shard-2-of-4.json");
-    let mut json: serde_json::Value = serde_json::from_slice(&read(&file)).unwrap();
-    let done = json["finished"].as_array_mut().unwrap();
-    assert_eq!(done.len(), 14, "54 systems round-robin: shard 2 has 14");
-    done.truncate(2);
-    std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
+    // What a kill leaves: shard 2 with only 2 of its systems (and a torn third).
+    let file = parts.join("ensemble.shard-2-of-4.bin");
+    let systems = super::shards::kill_after(&file, 2);
+    assert_eq!(systems, 14, "54 systems round-robin: shard 2 has 14");
     assert_rejected(&["merge", parts.to_str().unwrap()], &["is missing"]);
     let stderr = run(&args(&parts, &["--shard", "2/4"]));
     assert!(stderr.contains("resuming, 2 of 14 systems"), "{stderr}");
@@ -198,7 +195,7 @@ fn slurm_array_variables_choose_the_ensemble_shard() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(d.path().join("ensemble.shard-2-of-3.json").exists());
+    assert!(d.path().join("ensemble.shard-2-of-3.bin").exists());
     assert!(!d.path().join("ensemble.csv").exists());
 }
 

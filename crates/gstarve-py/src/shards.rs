@@ -4,17 +4,19 @@
 //! `merge_shards` checks that the shards are one sweep's, each once, every point present once,
 //! and returns the diagram the unsharded call returns, bit for bit. A shard is the command
 //! line's shard file in memory (`sweeps::shards::ShardFile`: rows, configuration hash, the
-//! arguments that rebuild the sweep), and pickles as that file's JSON, so it crosses process
-//! boundaries exactly.
+//! arguments that rebuild the sweep; the mechanism of `gstarve_core::sweeps::shards`), and
+//! pickles as that file's bytes, so it crosses process boundaries exactly.
 
 use std::time::Instant;
 
+use gstarve_core::sweeps::shards::format::Record;
+use gstarve_core::sweeps::shards::{hash_text, legacy, PhaseRows, ShardHeader, ShardKind};
 use gstarve_core::sweeps::{
     config_hash, merge_shards as merge_files, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec,
     Shard, ShardFile,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyTuple};
 
 use crate::errors::{invalid, IntoPy};
 use crate::interrupt::compute_sweep;
@@ -115,17 +117,18 @@ pub struct PyPhaseDiagramShard {
 impl PyPhaseDiagramShard {
     #[getter]
     fn shard(&self) -> (usize, usize) {
-        (self.file.shard[0], self.file.shard[1])
+        let s = self.file.header.shard;
+        (s.index(), s.count())
     }
 
     #[getter]
     fn rows(&self) -> Vec<usize> {
-        self.file.finished.iter().map(|r| r.iy).collect()
+        self.file.records.iter().map(|r| r.index).collect()
     }
 
     #[getter]
-    fn config_hash(&self) -> &str {
-        &self.file.config_hash
+    fn config_hash(&self) -> String {
+        hash_text(self.file.header.config)
     }
 
     #[getter]
@@ -133,13 +136,11 @@ impl PyPhaseDiagramShard {
         self.wall_s
     }
 
-    /// Pickled as the shard file's JSON (exact: finite numbers shortest-exact, NaN as null).
+    /// Pickled as the shard file's bytes (every f64 bit for bit).
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let text = serde_json::to_string(&self.file)
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
         let rebuild = py
             .import("gstarve._core")?
             .getattr("_phase_diagram_shard")?;
@@ -148,7 +149,7 @@ impl PyPhaseDiagramShard {
             PyTuple::new(
                 py,
                 [
-                    text.into_pyobject(py)?.into_any(),
+                    PyBytes::new(py, &self.file.encode()).into_any(),
                     self.wall_s.into_pyobject(py)?.into_any(),
                 ],
             )?,
@@ -156,12 +157,11 @@ impl PyPhaseDiagramShard {
     }
 
     fn __repr__(&self) -> String {
+        let (i, n) = self.shard();
         format!(
-            "PhaseDiagramShard(shard={}/{}, rows={}, config_hash={:?})",
-            self.file.shard[0],
-            self.file.shard[1],
-            self.file.finished.len(),
-            self.file.config_hash
+            "PhaseDiagramShard(shard={i}/{n}, rows={}, config_hash={:?})",
+            self.file.records.len(),
+            self.config_hash()
         )
     }
 }
@@ -192,29 +192,42 @@ pub fn phase_diagram_shard(
         fixed: [ratio, delta, lam, s2],
     };
     let spec = arguments.spec()?;
-    let (nx, ny) = (spec.grid.x.points, spec.grid.y.points);
-    let rows = shard.rows(ny);
+    let ny = spec.grid.y.points;
+    let rows = shard.items(ny);
     let start = Instant::now();
     let computed = compute_sweep(py, |progress| phase_diagram_rows(&spec, &rows, progress))?;
     let wall_s = start.elapsed().as_secs_f64();
-    let mut file = ShardFile::new(
+    let config = config_hash(&canonical(&spec));
+    let mut file = ShardFile::new(ShardHeader {
+        kind: PhaseRows::KIND.to_string(),
         shard,
-        config_hash(&canonical(&spec)),
-        arguments.encode(),
-        nx,
-        ny,
-    );
+        items: ny,
+        config,
+        arguments: arguments.encode(),
+        provenance: String::new(),
+    });
     for (&iy, records) in rows.iter().zip(&computed) {
-        file.push_row(iy, records);
+        let mut payload = Vec::new();
+        PhaseRows::encode(records, &mut payload);
+        file.records.push(Record {
+            index: iy,
+            config,
+            payload,
+        });
     }
     Ok(PyPhaseDiagramShard { file, wall_s })
 }
 
-/// A shard back from its pickled JSON.
+/// A shard back from its pickle: the shard file's bytes (or, pickled by an earlier version, its
+/// JSON text).
 #[pyfunction]
-pub fn _phase_diagram_shard(text: &str, wall_s: f64) -> PyResult<PyPhaseDiagramShard> {
-    let file: ShardFile = serde_json::from_str(text)
-        .map_err(|e| invalid(format!("not a pickled gstarve phase-diagram shard: {e}")))?;
+pub fn _phase_diagram_shard(data: &Bound<'_, PyAny>, wall_s: f64) -> PyResult<PyPhaseDiagramShard> {
+    let shown = "a pickled gstarve phase-diagram shard";
+    let file = if let Ok(bytes) = data.cast::<PyBytes>() {
+        ShardFile::parse(bytes.as_bytes(), shown).py_err()?
+    } else {
+        legacy::parse(&data.extract::<String>()?, shown).py_err()?
+    };
     Ok(PyPhaseDiagramShard { file, wall_s })
 }
 
@@ -226,20 +239,26 @@ pub fn merge_shards(shards: Vec<Bound<'_, PyPhaseDiagramShard>>) -> PyResult<PyP
         .iter()
         .map(|s| {
             let f = &s.get().file;
-            (format!("shard {}/{}", f.shard[0], f.shard[1]), f.clone())
+            let (i, n) = (f.header.shard.index(), f.header.shard.count());
+            (format!("shard {i}/{n}"), f.clone())
         })
         .collect();
-    let (arguments, records) = merge_files(&files).py_err()?;
-    let spec = Arguments::decode(&arguments)
+    let merged = merge_files::<PhaseRows>(&files).py_err()?;
+    let spec = Arguments::decode(&merged.header.arguments)
         .ok_or_else(|| invalid("the shards' arguments do not describe a phase diagram"))?
         .spec()?;
-    if config_hash(&canonical(&spec)) != files[0].1.config_hash {
+    if config_hash(&canonical(&spec)) != merged.header.config {
         return Err(invalid(
             "the shards were computed by another version of gstarve: their configuration hash \
              differs from this version's for the same arguments",
         ));
     }
+    let nx = spec.grid.x.points;
+    if merged.items.len() != spec.grid.y.points || merged.items.iter().any(|r| r.len() != nx) {
+        return Err(invalid("the shards' rows do not fit the sweep's grid"));
+    }
     let wall_s = shards.iter().map(|s| s.get().wall_s).sum();
+    let records = merged.items.into_iter().flatten().collect();
     Ok(PyPhaseDiagram::new(PhaseDiagram::assemble(
         spec, records, wall_s,
     )))

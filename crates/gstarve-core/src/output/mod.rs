@@ -4,6 +4,8 @@
 //!   renamed into place ([`write_atomic`]), several as one output ([`write_all_atomic`],
 //!   [`write_files`]), a whole command's as one ([`Batch`]), and output folders
 //!   ([`ensure_dir`]);
+//! - [`journal`](mod@journal): an append-only file renamed into place when complete (a
+//!   resumable job's work in progress, [`Journal`]);
 //! - [`provenance`](mod@provenance): which gstarve, command and parameters made each file,
 //!   embedded in it or in its sidecar `FILE.json`;
 //! - [`table`](mod@table): CSV through the `csv` crate ([`Table`], rows of typed [`Cell`]s);
@@ -12,6 +14,7 @@
 //!   ([`check_output_dir`], [`check_output_file`]).
 
 pub mod atomic;
+pub mod journal;
 pub mod json;
 pub mod preflight;
 pub mod provenance;
@@ -20,6 +23,7 @@ pub mod table;
 pub use atomic::{
     abandon, ensure_dir, write_all_atomic, write_atomic, write_files, write_now, Batch, OutputFile,
 };
+pub use journal::Journal;
 pub use json::{to_json, to_json_sorted, Layout};
 pub use preflight::{check_output_dir, check_output_file};
 pub use provenance::Provenance;

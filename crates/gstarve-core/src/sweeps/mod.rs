@@ -12,6 +12,8 @@
 //!   system.
 //! - [`ensemble`](mod@ensemble): the distribution of starvation-matrix entries over random
 //!   systems, against spectrum decay and coupling (sharded like phase diagrams).
+//! - [`shards`]: one mechanism for sweeps in shards (phase diagrams by row, ensembles by system):
+//!   binary shard files, resumable runs, the merge's checks.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - [`batch`]: L2 steady states and sensitivities of many small systems at once (struct of
 //!   arrays, rayon over chunks), equal to the one-system path to 1e-12.
@@ -62,7 +64,7 @@ pub use progress::Progress;
 pub use rotation::{
     rotation_sensitivity, rotation_steady_state, RotationSensitivity, RotationSteadyState,
 };
-pub use shards::{config_hash, merge_shards, Exact, Shard, ShardFile, ShardRow};
+pub use shards::{config_hash, merge_shards, Shard, ShardFile};
 pub use starvation_matrix::{starvation_matrix, starvation_matrix_of, StarvationMatrix};
 pub use system_diagram::{
     system_diagram, SystemAxis, SystemDiagram, SystemDiagramSpec, SystemParameter,

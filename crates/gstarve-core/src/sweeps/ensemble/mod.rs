@@ -14,7 +14,6 @@
 //!
 //! Systems are computed in parallel (rayon); [`ensemble_systems`] computes any subset (a shard).
 
-pub mod shards;
 pub mod stats;
 
 use std::fmt;

@@ -1,7 +1,9 @@
-use super::shards::{merge_ensemble_shards, EnsembleShardFile};
 use super::*;
 use crate::sweeps::grid::RotationFamily;
 use crate::sweeps::rotation::{rotation_sensitivity, rotation_steady_state};
+use crate::sweeps::shards::{
+    merge_shards, EnsembleSystems, ShardFile, ShardHeader, ShardKind, ShardRun,
+};
 use crate::sweeps::Shard;
 use nalgebra::Vector2;
 
@@ -202,45 +204,59 @@ fn systems_are_seeded_by_themselves() {
     assert_eq!(alone[0], whole.systems[4]);
 }
 
-/// Shards (round-robin over systems) written to JSON, read back and merged give every system
-/// bit for bit, hence the same cells; an incomplete or duplicated set is refused.
+/// Shards (round-robin over systems) written to shard files, read back and merged give every
+/// system bit for bit, hence the same cells; an incomplete or duplicated set is refused.
 #[test]
 fn shards_merge_to_the_whole() {
     let sp = spec(3, vec![Coupling::NearIdentity(0.5), Coupling::Haar], 5);
     let whole = ensemble(&sp, Progress::Hidden).unwrap();
     let total = sp.total_systems();
-    let files: Vec<(String, EnsembleShardFile)> = (1..=4)
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<(String, ShardFile)> = (1..=4)
         .map(|i| {
             let shard = Shard::new(i, 4).unwrap();
-            let mut f = EnsembleShardFile::new(shard, "abc".into(), vec!["x".into()], total);
-            let mine = shard.rows(total);
-            f.push(&ensemble_systems(&sp, &mine, Progress::Hidden).unwrap());
-            let text = serde_json::to_string(&f).unwrap();
-            assert!(shards::is_ensemble_shard(&text));
-            (
-                format!("f{i}"),
-                EnsembleShardFile::parse(&text, "f").unwrap(),
-            )
+            let path = dir.path().join(format!("e.{}.bin", shard.suffix()));
+            let header = ShardHeader {
+                kind: EnsembleSystems::KIND.into(),
+                shard,
+                items: total,
+                config: 0xabc,
+                arguments: vec!["x".into()],
+                provenance: String::new(),
+            };
+            ShardRun::<EnsembleSystems>::open(&path, header)
+                .unwrap()
+                .run("ensemble", Progress::Hidden, |items, p| {
+                    ensemble_systems(&sp, items, p)
+                })
+                .unwrap();
+            (format!("f{i}"), ShardFile::read(&path).unwrap())
         })
         .collect();
-    let (args, systems) = merge_ensemble_shards(&files).unwrap();
-    assert_eq!(args, ["x"]);
-    let merged = Ensemble::assemble(sp.clone(), systems, 0.0);
+    let merged = merge_shards::<EnsembleSystems>(&files).unwrap();
+    assert_eq!(merged.header.arguments, ["x"]);
+    let merged = Ensemble::assemble(sp.clone(), merged.items, 0.0);
     assert_eq!(merged.systems, whole.systems);
     assert_eq!(
         merged.cells_table().unwrap().into_string().unwrap(),
         whole.cells_table().unwrap().into_string().unwrap()
     );
-    let err = merge_ensemble_shards(&files[..3]).unwrap_err().to_string();
+    let err = merge_shards::<EnsembleSystems>(&files[..3])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("shard 4/4 is missing"), "{err}");
     let mut twice = files.clone();
-    let first = twice[0].1.finished[0].clone();
-    twice[1].1.finished.push(first);
-    let err = merge_ensemble_shards(&twice).unwrap_err().to_string();
-    assert!(err.contains("appears more than once"), "{err}");
+    let first = twice[0].1.records[0].clone();
+    twice[1].1.records.push(first);
+    let err = merge_shards::<EnsembleSystems>(&twice)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("system 0 appears more than once"), "{err}");
     let mut short = files;
-    short[2].1.finished.pop();
-    let err = merge_ensemble_shards(&short).unwrap_err().to_string();
+    short[2].1.records.pop();
+    let err = merge_shards::<EnsembleSystems>(&short)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("is missing"), "{err}");
 }
 
