@@ -15,7 +15,7 @@ fn reduced_ood_run_learns_the_colour_shortcut_and_finds_the_colour_feature() {
         "--methods",
         "erm,sd",
         "--steps-scale",
-        "0.5",
+        "0.3",
         "--feature-examples",
         "120",
         "--format",
@@ -31,7 +31,7 @@ fn reduced_ood_run_learns_the_colour_shortcut_and_finds_the_colour_feature() {
     assert_eq!(methods.len(), 2);
     let erm = &methods[0];
     assert_eq!(erm["method"], "erm");
-    assert_eq!(erm["steps"], 501);
+    assert_eq!(erm["steps"], 300);
     let (train, test) = (
         erm["train_accuracy"].as_f64().unwrap(),
         erm["test_accuracy"].as_f64().unwrap(),
