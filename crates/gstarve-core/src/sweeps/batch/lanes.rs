@@ -28,6 +28,10 @@
 //! (z_i*/s_i² read as (Uᵀψ*)_i/λ, as in §5.3), so no pivoting varies from lane to lane. Systems
 //! with a zero strength (a pinned feature) are left to [`super::steady`].
 
+// Index loops over the n examples and r features (≤ C) of vectors and matrices of lanes, as the
+// formulas read them (as in `super::steady`).
+#![allow(clippy::needless_range_loop)]
+
 use pulp::Simd;
 
 use super::{Solved, BATCH_MAX_DIM, MAX_ITERATIONS, TOLERANCE};
