@@ -8,8 +8,9 @@ Draws B random n x n systems the same way gstarve does (Haar coupling from the Q
 matrix with the signs of R's diagonal fixed, geometric strengths 10 -> 0.1), lambda = 0.01, and
 solves all of them at once: Newton on grad L = W z - U^T sigma(-Uz) (W = lambda S^-2) with the
 batched Hessian U^T D U + W and np.linalg.solve over the batch, every system stepping until all
-have max_j |grad_j / W_jj| <= 1e-12 max(1, |z|_inf) (converged systems stop stepping; a
-halving Armijo line search per system on L while its decrease is resolvable);
+have max_j |grad_j / W_jj| <= 1e-12 max(1, |z|_inf) (converged systems drop out: each step works
+on the systems still iterating only; a halving Armijo line search per system on L while its
+decrease is resolvable, trial points evaluated for the systems still searching only);
 then J = I + S^2 U^T D U / lambda and dz*/ds_i^2 = J^-1 diag(U^T sigma(-m)) / lambda, and the
 elasticities. Prints the wall time of the solve (systems drawn beforehand), best of 3.
 """
@@ -35,40 +36,48 @@ def objective(u, w, z):
 
 def solve(u, s2, lam):
     b, n, _ = u.shape
-    ut = u.transpose(0, 2, 1)
     w = lam / s2
     z = np.zeros((b, n))
-    value = objective(u, w, z)
-    active = np.ones(b, dtype=bool)
+    # The systems still iterating: each Newton step works on them only (compacted), as a
+    # vectorised peer that does not step converged systems would.
+    idx = np.arange(b)
     for _ in range(200):
-        m = (u @ z[:, :, None])[:, :, 0]
-        psi = expit(-m)
-        grad = w * z - (ut @ psi[:, :, None])[:, :, 0]
-        res = np.abs(grad / w).max(axis=1)
-        scale = np.maximum(1.0, np.abs(z).max(axis=1))
-        # Converged, or stagnating at rounding level (gstarve's rules).
-        active &= res > 1e-12 * scale
-        if not active.any():
+        if idx.size == 0:
             break
+        ua, wa, za = u[idx], w[idx], z[idx]
+        uta = ua.transpose(0, 2, 1)
+        m = (ua @ za[:, :, None])[:, :, 0]
+        psi = expit(-m)
+        grad = wa * za - (uta @ psi[:, :, None])[:, :, 0]
+        res = np.abs(grad / wa).max(axis=1)
+        scale = np.maximum(1.0, np.abs(za).max(axis=1))
+        keep = res > 1e-12 * scale
+        if not keep.all():
+            idx, ua, uta, wa, za, m, psi, grad, res, scale = (
+                v[keep] for v in (idx, ua, uta, wa, za, m, psi, grad, res, scale))
+            if idx.size == 0:
+                break
+        value = np.logaddexp(0.0, -m).sum(axis=1) + 0.5 * (wa * za * za).sum(axis=1)
         d = psi * (1.0 - psi)
-        h = ut @ (d[:, :, None] * u) + w[:, :, None] * np.eye(n)
+        h = uta @ (d[:, :, None] * ua) + wa[:, :, None] * np.eye(n)
         step = -np.linalg.solve(h, grad[:, :, None])[:, :, 0]
-        step[~active] = 0.0
         slope = (grad * step).sum(axis=1)
         resolvable = -slope > 1e3 * 2.2e-16 * np.abs(value)
-        t = np.ones(b)
+        t = np.ones(idx.size)
+        pending = resolvable.copy()
         for _ in range(60):
-            tv = objective(u, w, z + t[:, None] * step)
-            bad = (tv > value + 1e-4 * t * slope) & resolvable
-            if not bad.any():
+            if not pending.any():
                 break
-            t = np.where(bad, 0.5 * t, t)
-        before = res
-        z = z + t[:, None] * step
-        value = objective(u, w, z)
+            tv = objective(ua[pending], wa[pending], za[pending] + t[pending, None] * step[pending])
+            bad = tv > value[pending] + 1e-4 * t[pending] * slope[pending]
+            where = np.flatnonzero(pending)
+            t[where[bad]] *= 0.5
+            pending[where[~bad]] = False
+        z[idx] = za + t[:, None] * step
         # A full step that no longer lowers the residual ends that system's iteration.
-        active &= resolvable | (before > 1e-9 * scale)
+        idx = idx[resolvable | (res > 1e-9 * scale)]
     m = (u @ z[:, :, None])[:, :, 0]
+    ut = u.transpose(0, 2, 1)
     psi = expit(-m)
     d = psi * (1.0 - psi)
     jac = np.eye(n) + s2[:, :, None] * (ut @ (d[:, :, None] * u)) / lam

@@ -238,31 +238,79 @@ pub(crate) fn evaluate(
     };
     let z = steady.responses;
     let responses = [z[0], z[1]];
+    if measure == Measure::LearningTime {
+        if is_zero_response(z[1], &z) {
+            return PointRecord::masked(MaskReason::ZeroResponse, responses);
+        }
+        let system = match FeatureSystem::rotation(
+            family.strong_strength(),
+            family.weak_strength,
+            family.coupling,
+        ) {
+            Ok(s) => s,
+            Err(_) => return PointRecord::masked(MaskReason::FlowFailed, responses),
+        };
+        return match learning_time(&system, family.lambda, 1, z[1], learning) {
+            Ok(Some(t)) => PointRecord {
+                resolution: t.resolution,
+                ..PointRecord::value(t.tau, responses, f64::NAN, f64::NAN)
+            },
+            Ok(None) => PointRecord::masked(MaskReason::NotReached, responses),
+            Err(_) => PointRecord::masked(MaskReason::FlowFailed, responses),
+        };
+    }
+    let sensitivity = || {
+        let sens = rotation_sensitivity(family, &steady);
+        (sens.elasticities[(1, 0)], sens.derivatives[(1, 0)])
+    };
+    let reference = |row: &mut RowState| {
+        let balanced = RotationFamily {
+            ratio: 1.0,
+            ..*family
+        };
+        solve(&balanced, &mut row.reference).map(|r| r.responses)
+    };
+    steady_record(
+        measure,
+        family,
+        z,
+        steady.margins,
+        sensitivity,
+        reference,
+        row,
+    )
+}
+
+/// A steady-state measure (E₂₁, ρ, SD recovery) at `family` from its L2 steady state z*, m*
+/// (docs/theory.md §7.2): `sensitivity` gives (E₂₁, ∂z₂*/∂s₁²) and `reference` the steady state
+/// of the balanced member (r = 1) or `None` if it failed; each is called only when needed.
+/// The one home of these measures' formulas, for the one-point path and the batched rows.
+pub(crate) fn steady_record(
+    measure: Measure,
+    family: &RotationFamily,
+    z: Vector2<f64>,
+    margins: Vector2<f64>,
+    sensitivity: impl FnOnce() -> (f64, f64),
+    reference: impl FnOnce(&mut RowState) -> Option<Vector2<f64>>,
+    row: &mut RowState,
+) -> PointRecord {
+    let responses = [z[0], z[1]];
     let z2_zero = is_zero_response(z[1], &z);
     match measure {
         Measure::Elasticity => {
             if z2_zero {
                 return PointRecord::masked(MaskReason::ZeroResponse, responses);
             }
-            let sens = rotation_sensitivity(family, &steady);
+            let (e21, d21) = sensitivity();
             let s1sq = family.strong_strength().powi(2);
-            PointRecord::value(
-                sens.elasticities[(1, 0)],
-                responses,
-                s1sq * sens.derivatives[(1, 0)] * z[1],
-                f64::NAN,
-            )
+            PointRecord::value(e21, responses, s1sq * d21 * z[1], f64::NAN)
         }
         Measure::StarvationRatio => {
-            let balanced = RotationFamily {
-                ratio: 1.0,
-                ..*family
-            };
-            let Some(reference) = solve(&balanced, &mut row.reference) else {
+            let Some(reference) = reference(row) else {
                 return PointRecord::masked(MaskReason::NotConverged, responses);
             };
-            let z2_ref = reference.responses[1];
-            if is_zero_response(z2_ref, &reference.responses) {
+            let z2_ref = reference[1];
+            if is_zero_response(z2_ref, &reference) {
                 return PointRecord::masked(MaskReason::ZeroReference, responses);
             }
             PointRecord::value(z[1] / z2_ref, responses, (z[1] - z2_ref) * z2_ref, z2_ref)
@@ -271,35 +319,17 @@ pub(crate) fn evaluate(
             if z2_zero {
                 return PointRecord::masked(MaskReason::ZeroReference, responses);
             }
-            let Some(mu) = sd_common_margin(matching, family, &steady, row) else {
+            let Some(mu) = sd_common_margin(matching, family, &margins, row) else {
                 return PointRecord::masked(MaskReason::NotConverged, responses);
             };
             let c = (1.0 - family.coupling * family.coupling).sqrt();
             let z2_sd = mu * (c - family.coupling);
             PointRecord::value(z2_sd / z[1], responses, (z2_sd - z[1]) * z[1], z2_sd)
         }
-        Measure::LearningTime => {
-            if z2_zero {
-                return PointRecord::masked(MaskReason::ZeroResponse, responses);
-            }
-            let system = match FeatureSystem::rotation(
-                family.strong_strength(),
-                family.weak_strength,
-                family.coupling,
-            ) {
-                Ok(s) => s,
-                Err(_) => return PointRecord::masked(MaskReason::FlowFailed, responses),
-            };
-            match learning_time(&system, family.lambda, 1, z[1], learning) {
-                Ok(Some(t)) => PointRecord {
-                    resolution: t.resolution,
-                    ..PointRecord::value(t.tau, responses, f64::NAN, f64::NAN)
-                },
-                Ok(None) => PointRecord::masked(MaskReason::NotReached, responses),
-                Err(_) => PointRecord::masked(MaskReason::FlowFailed, responses),
-            }
+        // Not steady-state measures: masked rather than computed here.
+        Measure::LearningTime | Measure::MaxMargin => {
+            PointRecord::masked(MaskReason::NotConverged, responses)
         }
-        Measure::MaxMargin => max_margin_point(family),
     }
 }
 
@@ -328,7 +358,7 @@ fn max_margin_point(family: &RotationFamily) -> PointRecord {
 fn sd_common_margin(
     matching: SdMatching,
     family: &RotationFamily,
-    steady: &RotationSteadyState,
+    margins: &Vector2<f64>,
     row: &mut RowState,
 ) -> Option<f64> {
     match matching {
@@ -343,11 +373,7 @@ fn sd_common_margin(
             Some(mu)
         }
         SdMatching::FinalLoss => {
-            let loss: f64 = steady
-                .margins
-                .iter()
-                .map(|&m| Loss::Logistic.value(m))
-                .sum();
+            let loss: f64 = margins.iter().map(|&m| Loss::Logistic.value(m)).sum();
             // ℓ(μ) = loss/2 ⇔ e^{−μ} = e^{loss/2} − 1.
             let mu = -(0.5 * loss).exp_m1().ln();
             mu.is_finite().then_some(mu)

@@ -16,7 +16,9 @@
 //!   binary shard files, resumable runs, the merge's checks.
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - [`batch`]: L2 steady states and sensitivities of many small systems at once (struct of
-//!   arrays, rayon over chunks), equal to the one-system path to 1e-12.
+//!   arrays, one system per SIMD lane, rayon over chunks), equal to the one-system path to
+//!   1e-12; used by the steady-state measures of phase diagrams (`phase_rows`, lanes = grid
+//!   rows), system diagrams and ensembles with n ≤ 8.
 //! - The paper's two-moons experiment with real networks over seeds, and the real network
 //!   against its linearised flow and GD over widths, are in `gstarve_net::experiments`.
 //! - [`progress`]: silent, a terminal bar, or a callback.
@@ -47,6 +49,7 @@ pub mod grid;
 pub mod learning_time;
 pub mod measures;
 pub mod phase_diagram;
+pub(crate) mod phase_rows;
 pub mod progress;
 pub mod rotation;
 pub mod shards;

@@ -13,6 +13,8 @@
 //! `gstarve fixed-point --random n --spectrum κ·s_n:s_n --seed SEED`.
 //!
 //! Systems are computed in parallel (rayon); [`ensemble_systems`] computes any subset (a shard).
+//! Systems with n ≤ 8 take the batched path of [`crate::sweeps::batch`] (SIMD lanes, equal to
+//! the one-system [`l2_sensitivity`] to 1e-12).
 
 pub mod stats;
 
@@ -25,6 +27,7 @@ use rand::{RngCore, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
+use super::batch::{solve_block, SmallSystems, BATCH_MAX_DIM};
 use super::progress::{Progress, Tracker};
 use crate::error::{Error, InputError, Result};
 use crate::systems::{FeatureSystem, Spectrum};
@@ -317,6 +320,18 @@ pub fn ensemble_systems(
 ) -> Result<Vec<SystemOutcome>> {
     spec.validate()?;
     let tracker = Tracker::with_unit(progress, indices.len(), "ensemble", "systems");
+    if spec.n <= BATCH_MAX_DIM {
+        let chunks: Vec<Vec<SystemOutcome>> = indices
+            .par_chunks(BATCH_CHUNK)
+            .map(|chunk| {
+                tracker.poll();
+                let out = ensemble_block(spec, chunk);
+                chunk.iter().for_each(|_| tracker.tick());
+                out
+            })
+            .collect::<Result<_>>()?;
+        return Ok(chunks.into_iter().flatten().collect());
+    }
     indices
         .par_iter()
         .map(|&g| {
@@ -326,6 +341,50 @@ pub fn ensemble_systems(
             out
         })
         .collect()
+}
+
+/// Systems per batch of [`ensemble_block`].
+const BATCH_CHUNK: usize = 64;
+
+/// The systems `indices` (n ≤ [`BATCH_MAX_DIM`]) by the batched path of [`crate::sweeps::batch`]:
+/// the same steady states and starvation matrices as [`ensemble_system`] to 1e-12, each system's
+/// result independent of the others in the block.
+fn ensemble_block(spec: &EnsembleSpec, indices: &[usize]) -> Result<Vec<SystemOutcome>> {
+    let mut systems = Vec::with_capacity(indices.len());
+    let mut seeds = Vec::with_capacity(indices.len());
+    for &g in indices {
+        let (system, seed) = spec.system(g)?;
+        systems.push(system);
+        seeds.push(seed);
+    }
+    let batch = SmallSystems::from_systems(&systems, &vec![spec.lambda; systems.len()])?;
+    let n = spec.n;
+    let solved = solve_block(&batch, 0..batch.len(), None);
+    Ok(solved
+        .into_iter()
+        .zip(indices.iter().zip(seeds))
+        .map(|(result, (&index, seed))| match result {
+            Ok(s) => SystemOutcome {
+                index,
+                seed,
+                failure: None,
+                residual: s.residual,
+                iterations: s.iterations,
+                elasticities: (0..n)
+                    .flat_map(|j| (0..n).filter(move |&i| i != j).map(move |i| (j, i)))
+                    .map(|(j, i)| s.elasticities[j][i])
+                    .collect(),
+            },
+            Err(e) => SystemOutcome {
+                index,
+                seed,
+                failure: Some(Error::Numerical(e).to_string()),
+                residual: f64::NAN,
+                iterations: 0,
+                elasticities: Vec::new(),
+            },
+        })
+        .collect())
 }
 
 /// A computed ensemble: every system and the summary of each cell.

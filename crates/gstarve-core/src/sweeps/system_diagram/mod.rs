@@ -14,7 +14,9 @@
 //!
 //! Each grid point is one independent computation on the system with the swept values
 //! substituted, by the general solvers (Newton, l2_sensitivity, learning_time), so a point
-//! equals `fixed-point` on that system; rows run in parallel (rayon).
+//! equals `fixed-point` on that system; rows run in parallel (rayon). For n, r ≤ 8 the steady-state
+//! measures solve a row's members together in SIMD lanes ([`batched`], equal to the general
+//! path to 1e-12).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -285,6 +287,11 @@ pub fn system_diagram(
     let rows: Vec<Vec<PointRecord>> = (0..y.len())
         .into_par_iter()
         .map(|iy| {
+            if batched::applies(system, spec) {
+                let row = batched::row(system, spec, &x, y[iy]);
+                tracker.tick();
+                return row;
+            }
             let row = x
                 .iter()
                 .map(|&xv| {
@@ -403,11 +410,12 @@ fn l2(system: &FeatureSystem, lambda: f64) -> Result<SteadyState> {
     steady_state(&dynamics)
 }
 
-fn is_zero(value: f64, responses: &DVector<f64>) -> bool {
-    value.abs() <= ZERO_RESPONSE_TOLERANCE * responses.amax().max(1.0)
+fn is_zero(value: f64, responses: &[f64]) -> bool {
+    let amax = responses.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    value.abs() <= ZERO_RESPONSE_TOLERANCE * amax.max(1.0)
 }
 
-/// The measure at one point of the grid.
+/// The measure at one point of the grid, by the general solvers.
 fn evaluate(
     system: &FeatureSystem,
     spec: &SystemDiagramSpec,
@@ -426,34 +434,65 @@ fn evaluate(
     let Ok((steady, sensitivity)) = steady else {
         return PointRecord::masked(MaskReason::NotConverged, [f64::NAN; 2]);
     };
-    let z = &steady.responses;
+    let pair = sensitivity.map(|sens| {
+        (
+            sens.elasticities[(j, i)].unwrap_or(f64::NAN),
+            sens.derivatives[(j, i)],
+        )
+    });
+    let reference = || {
+        let mut balanced = sys.strengths().clone();
+        balanced[i] = balanced[j];
+        sys.with_strengths_of_valid_coupling(balanced)
+            .and_then(|b| l2(&b, lambda))
+            .ok()
+            .map(|r| r.responses.iter().copied().collect())
+    };
+    record(
+        spec,
+        &sys,
+        lambda,
+        steady.responses.as_slice(),
+        steady.margins.as_slice(),
+        pair,
+        reference,
+    )
+}
+
+/// The measure of `spec` at the member `sys` (λ) from its L2 steady state z*, m* (docs/theory.md
+/// §7.4): `pair` is (E_ji, ∂z_j*/∂s_i²) for the elasticity (E_ji NaN where masked), `reference`
+/// the steady state of the balanced member (s_i := s_j) for the ratio, `None` if it failed.
+pub(super) fn record(
+    spec: &SystemDiagramSpec,
+    sys: &FeatureSystem,
+    lambda: f64,
+    z: &[f64],
+    margins: &[f64],
+    pair: Option<(f64, f64)>,
+    reference: impl FnOnce() -> Option<Vec<f64>>,
+) -> PointRecord {
+    let (i, j) = (spec.feature, spec.response);
     let responses = [z[i], z[j]];
     let zj_zero = is_zero(z[j], z);
     match spec.measure {
         Measure::Elasticity => {
-            // Computed above for the elasticity; masked rather than trusted if ever absent.
-            let Some(sens) = sensitivity else {
+            // Computed by the caller for the elasticity; masked rather than trusted if absent.
+            let Some((e, derivative)) = pair else {
                 return PointRecord::masked(MaskReason::NotConverged, responses);
             };
-            match sens.elasticities[(j, i)] {
-                Some(e) if e.is_finite() => {
-                    let s2 = sys.strengths()[i].powi(2);
-                    PointRecord::value(e, responses, s2 * sens.derivatives[(j, i)] * z[j], f64::NAN)
-                }
-                _ => PointRecord::masked(MaskReason::ZeroResponse, responses),
+            if e.is_finite() {
+                let s2 = sys.strengths()[i].powi(2);
+                PointRecord::value(e, responses, s2 * derivative * z[j], f64::NAN)
+            } else {
+                PointRecord::masked(MaskReason::ZeroResponse, responses)
             }
         }
         Measure::StarvationRatio => {
-            let mut balanced = sys.strengths().clone();
-            balanced[i] = balanced[j];
-            let reference = sys
-                .with_strengths_of_valid_coupling(balanced)
-                .and_then(|b| l2(&b, lambda));
-            let Ok(reference) = reference else {
+            let Some(reference) = reference() else {
                 return PointRecord::masked(MaskReason::NotConverged, responses);
             };
-            let zref = reference.responses[j];
-            if is_zero(zref, &reference.responses) {
+            let zref = reference[j];
+            if is_zero(zref, &reference) {
                 return PointRecord::masked(MaskReason::ZeroReference, responses);
             }
             PointRecord::value(z[j] / zref, responses, (z[j] - zref) * zref, zref)
@@ -466,11 +505,7 @@ fn evaluate(
                 SdMatching::Lambda => sd_margin(lambda).ok().map(|(mu, _)| mu),
                 SdMatching::FinalLoss => {
                     // n·ℓ(μ) = Σ_k ℓ(m_k*) ⇔ e^{−μ} = e^{L/n} − 1.
-                    let loss: f64 = steady
-                        .margins
-                        .iter()
-                        .map(|&m| Loss::Logistic.value(m))
-                        .sum();
+                    let loss: f64 = margins.iter().map(|&m| Loss::Logistic.value(m)).sum();
                     let mu = -(loss / sys.examples() as f64).exp_m1().ln();
                     mu.is_finite().then_some(mu)
                 }
@@ -487,7 +522,7 @@ fn evaluate(
             if zj_zero {
                 return PointRecord::masked(MaskReason::ZeroResponse, responses);
             }
-            match learning_time(&sys, lambda, j, z[j], &spec.learning) {
+            match learning_time(sys, lambda, j, z[j], &spec.learning) {
                 Ok(Some(t)) => PointRecord {
                     resolution: t.resolution,
                     ..PointRecord::value(t.tau, responses, f64::NAN, f64::NAN)
@@ -498,6 +533,8 @@ fn evaluate(
         }
     }
 }
+
+mod batched;
 
 #[cfg(test)]
 mod tests;
