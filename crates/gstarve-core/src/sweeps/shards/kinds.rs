@@ -65,7 +65,7 @@ impl ShardKind for PhaseRows {
     }
 
     fn decode(_: usize, payload: &[u8]) -> std::result::Result<Vec<PointRecord>, String> {
-        if payload.len() % POINT_BYTES != 0 {
+        if !payload.len().is_multiple_of(POINT_BYTES) {
             return Err(format!(
                 "its {} bytes are not whole points of {POINT_BYTES}",
                 payload.len()
