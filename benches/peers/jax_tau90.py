@@ -4,10 +4,11 @@ JAX", item 2): jax.vmap(odeint) over the coarse pass of the same flows.
 
 Usage: jax_tau90.py DIAGRAM.csv [--rows K] [--repeat 3]
 
-DIAGRAM.csv is what `gstarve phase-diagram --measure tau90 --out DIR` writes (x = ratio,
-y = coupling, z1, z2 = the steady state). For each grid point of the first K rows (all rows
-if K = 0) this script builds the same flow as gstarve's first coarse window: the rotation
-system s = (r s2, s2), U = [[c, -d], [d, c]], lambda from the CSV comment, z(0) = 0, over
+DIAGRAM.csv is what `gstarve phase-diagram --measure tau90 --out DIR` writes (x = r,
+y = delta, z1, z2 = the steady state; lambda = 0.01, s2 = 2 unless --lambda, --s2). For each
+grid point of the first K rows (all rows if K = 0) this script builds the same flow as
+gstarve's first coarse window: the rotation system s = (r s2, s2), U = [[c, -d], [d, c]],
+z(0) = 0, over
 [0, T] with T = 8 / rate_min (rate_min = lambda + the smallest eigenvalue of S U^T D U S,
 D = diag(sigma'(U z*)), docs/theory.md section 5.6) on 513 output points at rtol 1e-9,
 atol 1e-11 (gstarve's learning-time defaults), and integrates all of them with
@@ -28,23 +29,12 @@ import numpy as np  # noqa: E402
 from jax.experimental.ode import odeint  # noqa: E402
 
 
-def read(path):
-    lam, s2 = 0.01, 2.0
-    rows = []
+def read(path, lam, s2):
     with open(path) as f:
-        for line in f:
-            if line.startswith("#"):
-                for part in line.split(";")[-1].split(","):
-                    key, _, value = part.partition("=")
-                    if key.strip() == "lambda":
-                        lam = float(value)
-                    if key.strip() == "s2":
-                        s2 = float(value)
-                continue
-            rows.append(line.rstrip("\n").split(","))
+        rows = [line.rstrip("\n").split(",") for line in f if not line.startswith("#")]
     header, body = rows[0], rows[1:]
     col = {name: i for i, name in enumerate(header)}
-    data = np.array([[float(r[col[k]]) for k in ("ratio", "coupling", "z1", "z2")] for r in body
+    data = np.array([[float(r[col[k]]) for k in ("r", "delta", "z1", "z2")] for r in body
                      if r[col["mask"]] == "none"])
     return data, lam, s2
 
@@ -54,8 +44,10 @@ def main():
     p.add_argument("csv")
     p.add_argument("--rows", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--lambda", dest="lam", type=float, default=0.01)
+    p.add_argument("--s2", type=float, default=2.0)
     a = p.parse_args()
-    data, lam, s2 = read(a.csv)
+    data, lam, s2 = read(a.csv, a.lam, a.s2)
     if a.rows:
         couplings = np.unique(data[:, 1])[: a.rows]
         data = data[np.isin(data[:, 1], couplings)]
