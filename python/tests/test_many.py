@@ -67,7 +67,7 @@ def test_json_list_simulates_each_system_as_alone(tmp_path: Path, cli) -> None:
     rows = csv_rows(tmp_path / "o" / "trajectories.csv")
     assert rows[0] == ["system", "method", "step", "tau", "z1", "z2", "z3"]
     first = [r for r in rows[1:] if r[0] == "1" and r[1] == "flow"]
-    assert len(first) == 21 and first[-1][6] == ""
+    assert len(first) == 21 and first[-1][6] == "nan"
     close([float(v) for v in first[-1][4:6]], many[0]["flow"].z[-1])
 
 

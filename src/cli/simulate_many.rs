@@ -7,7 +7,7 @@
 //! - `--json`: one object `{"systems": [...]}`, entry i the one-system `--json` object with
 //!   `"system": i` (1-based) added;
 //! - `--out DIR`: one `trajectories.csv` with a `system` column before the one-system columns
-//!   (`system,method,step,tau,z1..zr`; z columns up to the largest rank, empty beyond a
+//!   (`system,method,step,tau,z1..zr`; z columns up to the largest rank, `nan` beyond a
 //!   system's own).
 
 use anyhow::{bail, Result};

@@ -46,7 +46,7 @@ fn name_system(e: Error, i: usize, n: usize) -> Error {
 
 /// The trajectories of every report as one table, `system,method,step,tau,z1..zr` (`system`
 /// 1-based; the columns of [`super::trajectories_table`] after it, z up to the largest rank,
-/// empty beyond a system's own).
+/// `nan` beyond a system's own).
 pub fn trajectories_table_many(reports: &[SimulationReport]) -> Result<Table> {
     let rank = reports
         .iter()
@@ -68,7 +68,7 @@ pub fn trajectories_table_many(reports: &[SimulationReport]) -> Result<Table> {
                     Cell::Sci(tau),
                 ];
                 let values = z.iter().map(|&v| Cell::Sci(v));
-                let pad = (z.len()..rank).map(|_| Cell::Text(""));
+                let pad = (z.len()..rank).map(|_| Cell::FiniteSci(f64::NAN));
                 table.row(head.into_iter().chain(values).chain(pad))?;
             }
         }
