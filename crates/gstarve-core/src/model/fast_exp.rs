@@ -17,16 +17,21 @@
 //! the one-system flows keep `f64::exp` and the lanes are tested against them to the flow's
 //! tolerance (and to the bit with `f64::exp` in the lanes).
 
-const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-const P1: f64 = 1.666_666_666_666_660_190_37e-1;
-const P2: f64 = -2.777_777_777_701_559_338_42e-3;
-const P3: f64 = 6.613_756_321_437_934_361_17e-5;
-const P4: f64 = -1.653_390_220_546_525_153_9e-6;
-const P5: f64 = 4.138_136_797_057_238_460_39e-8;
-/// 1.5·2⁵²: adding and subtracting it rounds to the nearest integer, which then sits in the low
-/// bits of the sum.
-const SHIFT: f64 = 6_755_399_441_055_744.0;
+// fdlibm's constants, digit for digit (each rounds to the f64 fdlibm uses).
+#[allow(clippy::excessive_precision)]
+mod constants {
+    pub const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    pub const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    pub const P1: f64 = 1.666_666_666_666_660_190_37e-1;
+    pub const P2: f64 = -2.777_777_777_701_559_338_42e-3;
+    pub const P3: f64 = 6.613_756_321_437_934_361_17e-5;
+    pub const P4: f64 = -1.653_390_220_546_525_153_9e-6;
+    pub const P5: f64 = 4.138_136_797_057_238_460_39e-8;
+    /// 1.5·2⁵²: adding and subtracting it rounds to the nearest integer, which then sits in the low
+    /// bits of the sum.
+    pub const SHIFT: f64 = 6_755_399_441_055_744.0;
+}
+use constants::*;
 
 /// e^x, within 1 ulp of the exact value for every x (module documentation).
 #[inline(always)]

@@ -117,6 +117,9 @@ enum Outcome {
     OneSystem,
 }
 
+/// K, μ and λ_SD of a point's flow ([`LaneFlow::parameters`]).
+type FlowParameters<const N: usize> = ([[f64; N]; N], f64, f64);
+
 /// A state on an output grid: z and τ (within its flow).
 type Sample<const N: usize> = ([f64; N], f64);
 
@@ -137,7 +140,7 @@ struct Point<'a, const N: usize> {
     target: f64,
     /// uᵀ: `ut[j][i]` = U_ij, z_j = Σᵢ U_ij m_i.
     ut: [[f64; N]; N],
-    parameters: ([[f64; N]; N], f64, f64),
+    parameters: FlowParameters<N>,
     start: f64,
     windows: usize,
     phase: Phase<N>,
@@ -209,7 +212,7 @@ impl<'a, 'p, const N: usize> Batch<'a, 'p, N> {
     fn set_up(
         input: &LearningTimeInput<'_>,
         params: &LearningTimeParams,
-    ) -> Option<(([[f64; N]; N], f64, f64), f64)> {
+    ) -> Option<(FlowParameters<N>, f64)> {
         let ok = input.response < input.system.rank()
             && input.target.is_finite()
             && input.target != 0.0

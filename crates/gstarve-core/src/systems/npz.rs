@@ -66,9 +66,7 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
 /// The systems of an `.npz` archive whose arrays have a leading batch axis (issue #17):
 /// strengths (B, r), u (B, n, r), and optionally v (B, p, r), z0 (B, r), labels (B, n);
 /// `None` when the archive holds one system (strengths 1-D).
-pub(super) fn read_npz_batch(
-    path: &Path,
-) -> Result<Option<Vec<(FeatureSystem, Option<DVector<f64>>)>>> {
+pub(super) fn read_npz_batch(path: &Path) -> Result<Option<Vec<super::LoadedSystem>>> {
     let [strengths, u, v, z0, labels] = read_members(path)?;
     let strengths =
         strengths.ok_or_else(|| parse_error(path, "no strengths.npy in the archive".into()))?;

@@ -22,6 +22,10 @@
 //! compiled for the processor's vector width and chosen at run time ([`run_lanes`]; no fused
 //! multiply-adds, so the result does not depend on the instruction set).
 
+// The lane loops index every array of the struct of arrays by the same lane l and component i,
+// mirroring `Stages::step` expression for expression; iterator chains over six arrays would hide
+// that correspondence.
+#![allow(clippy::needless_range_loop)]
 use super::stages::{
     initial_step, A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, A61, A62, A63, A64, A65, A71,
     A73, A74, A75, A76, D1, D3, D4, D5, D6, D7, E1, E3, E4, E5, E6, E7,
