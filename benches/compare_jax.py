@@ -3,7 +3,7 @@
 docs/benchmarks.md, "Small flows against JAX").
 
 Usage: python3 benches/compare_jax.py [--python /work/venv-peers/bin/python] [--sizes 2,10]
-           [--runs 3] [--repeat 2000]
+           [--runs 3] [--repeat 2000] [--tau90 GRID [--jax-rows K]]
 
 Needs `cargo build --release -p gstarve-core --example small_flow` and a Python with jax, numpy and scipy for
 benches/peers/jax_small_flow.py. For each n and each run: the example integrates the flow of a
@@ -12,6 +12,11 @@ tau <= 1000, 1001 points, rtol 1e-8, atol 1e-10, and writes the system and its r
 peer times JAX on the same system and measures both errors against a DOP853 reference at
 rtol 1e-13. Prints a Markdown table: per-flow times (median of 7 batches), the ratio in each run,
 the errors.
+
+With --tau90 GRID (sizes then default to none): `gstarve phase-diagram --measure tau90 --grid
+GRID` (the whole command, wall-clock) against benches/peers/jax_tau90.py, jax.vmap(odeint) over
+the coarse pass of the same flows on the first K grid rows (--jax-rows, default 16; 0 = all),
+scaled to the whole grid, in each run.
 """
 import argparse
 import json
@@ -19,7 +24,11 @@ import os
 import subprocess
 import tempfile
 
+import time
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+GSTARVE = os.path.join(HERE, "..", "target", "release", "gstarve")
+TAU90_PEER = os.path.join(HERE, "peers", "jax_tau90.py")
 EXAMPLE = os.path.join(HERE, "..", "target", "release", "examples", "small_flow")
 PEER = os.path.join(HERE, "peers", "jax_small_flow.py")
 
@@ -33,7 +42,13 @@ def main():
     p.add_argument("--jax-repeat", type=int, default=210)
     p.add_argument("--example", default=EXAMPLE,
                    help="the small_flow binary (e.g. one built from an older commit)")
+    p.add_argument("--tau90", type=int, default=0, help="grid of the tau90 comparison")
+    p.add_argument("--jax-rows", type=int, default=16)
+    p.add_argument("--gstarve", default=GSTARVE)
     a = p.parse_args()
+    if a.tau90:
+        tau90(a)
+        return
     print("| n | run | gstarve µs/flow | evaluations | JAX µs/flow | JAX / gstarve "
           "| gstarve error | JAX error |")
     print("|---|---|---|---|---|---|---|---|")
@@ -52,6 +67,28 @@ def main():
                 print(f"| {n} | {run + 1} | {g * 1e6:.1f} | {ours['rhs_evals']} | {j * 1e6:.1f} "
                       f"| {j / g:.1f}× | {peer['gstarve_error']:.1e} | {peer['jax_error']:.1e} |",
                       flush=True)
+
+
+def tau90(a):
+    print("| grid | run | gstarve s (whole command) | JAX s (rows timed) | JAX s, whole grid "
+          "| JAX / gstarve |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(a.runs):
+            start = time.perf_counter()
+            subprocess.run([a.gstarve, "phase-diagram", "--measure", "tau90", "--grid",
+                            str(a.tau90), "--out", tmp, "--format", "png", "--force"],
+                           check=True, capture_output=True)
+            ours = time.perf_counter() - start
+            csv = os.path.join(tmp, "phase-diagram-tau90.csv")
+            peer = json.loads(subprocess.run(
+                [a.python, TAU90_PEER, csv, "--rows", str(a.jax_rows), "--repeat", "1"],
+                check=True, capture_output=True, text=True).stdout)
+            with open(csv) as f:
+                flows = sum(1 for line in f if ",none," in line)  # unmasked points: τ₉₀ flows
+            whole = peer["per_point_s"] * flows
+            print(f"| {a.tau90}² | {run + 1} | {ours:.2f} | {peer['jax_median_s']:.2f} "
+                  f"({peer['points']} points) | {whole:.1f} | {whole / ours:.1f}× |", flush=True)
 
 
 if __name__ == "__main__":

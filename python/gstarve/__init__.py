@@ -25,7 +25,7 @@ from ._core import NumericalError
 from ._ensemble import Ensemble, ensemble
 from ._max_margin import MaxMargin, max_margin
 from ._sweeps import PhaseDiagram, PhaseDiagramShard, merge_shards, phase_diagram
-from ._system import CheckReport, CheckRow, FixedPoint, Run, Simulation, System
+from ._system import CheckReport, CheckRow, FixedPoint, Run, Simulation, System, simulate_many
 
 __all__ = [
     "CheckReport",
@@ -44,4 +44,5 @@ __all__ = [
     "merge_shards",
     "phase_diagram",
     "plot",
+    "simulate_many",
 ]

@@ -116,8 +116,67 @@ fn parse_flow_method(s: &str) -> std::result::Result<FlowMethod, String> {
     Ok(method)
 }
 
+impl SimulateArgs {
+    /// The settings of a run with `loss`, `regulariser` and initial responses `initial`
+    /// (--z0 wins over them).
+    pub(super) fn config(
+        &self,
+        loss: Loss,
+        regulariser: Regulariser,
+        initial: Option<DVector<f64>>,
+    ) -> Result<SimulationConfig> {
+        Ok(SimulationConfig {
+            loss,
+            regulariser,
+            methods: self.methods.clone(),
+            gd: GdOptions::new(self.eta, self.steps, self.points, self.allow_unstable)?,
+            flow: {
+                let flow = FlowOptions::new(
+                    self.t_end.unwrap_or(self.eta * self.steps as f64),
+                    self.points,
+                    self.rtol,
+                    self.atol,
+                    self.method,
+                )?;
+                flow.with_tolerances(flow.tolerances().with_max_steps(self.max_steps)?)
+            },
+            // --z0 wins over initial responses stored in the system file.
+            initial: self
+                .z0
+                .as_ref()
+                .map(|z| DVector::from_column_slice(z))
+                .or(initial),
+            dual_start: DualDynamics::DEFAULT_START,
+            fixed_point: !self.no_fixed_point,
+        })
+    }
+
+    /// Where the systems come from.
+    pub(super) fn system_args(&self) -> &SystemArgs {
+        &self.system
+    }
+
+    /// The model options.
+    pub(super) fn model_args(&self) -> &ModelArgs {
+        &self.model
+    }
+
+    /// The output options.
+    pub(super) fn output_args(&self) -> &OutputArgs {
+        &self.output
+    }
+
+    /// Whether --no-fixed-point was given.
+    pub(super) fn no_fixed_point(&self) -> bool {
+        self.no_fixed_point
+    }
+}
+
 /// Run `gstarve simulate`.
 pub fn simulate(a: &SimulateArgs) -> Result<()> {
+    if let Some(many) = super::simulate_many::systems(a)? {
+        return super::simulate_many::simulate_many(a, many);
+    }
     if let Some(dir) = &a.output.out {
         check_output_dir(dir)?;
     }
@@ -126,30 +185,7 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         Some(_) => (Loss::Logistic, super::multiclass::regulariser(&a.model)?),
         None => a.model.model()?,
     };
-    let config = SimulationConfig {
-        loss,
-        regulariser,
-        methods: a.methods.clone(),
-        gd: GdOptions::new(a.eta, a.steps, a.points, a.allow_unstable)?,
-        flow: {
-            let flow = FlowOptions::new(
-                a.t_end.unwrap_or(a.eta * a.steps as f64),
-                a.points,
-                a.rtol,
-                a.atol,
-                a.method,
-            )?;
-            flow.with_tolerances(flow.tolerances().with_max_steps(a.max_steps)?)
-        },
-        // --z0 wins over initial responses stored in the system file.
-        initial: a
-            .z0
-            .as_ref()
-            .map(|z| DVector::from_column_slice(z))
-            .or_else(|| loaded.initial.clone()),
-        dual_start: DualDynamics::DEFAULT_START,
-        fixed_point: !a.no_fixed_point,
-    };
+    let config = a.config(loss, regulariser, loaded.initial.clone())?;
     if config.initial.is_some() && config.methods.contains(&Method::Dual) {
         eprintln!(
             "note: the dual starts from α = 1e-8·1 (docs/theory.md §3.5), not from the initial \
@@ -195,6 +231,12 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
         return Ok(());
     }
     print_truncation(loaded.truncation);
+    print_simulation(&report);
+    Ok(())
+}
+
+/// The text report of one simulation: the fixed point and a line per run.
+pub(super) fn print_simulation(report: &gstarve_core::simulation::SimulationReport) {
     match &report.fixed_point {
         Some(fp) => println!(
             "fixed point z* = {}  margins = {}  (residual {:.1e}, {} Newton iterations)",
@@ -225,7 +267,6 @@ pub fn simulate(a: &SimulateArgs) -> Result<()> {
             fmt_vec(&run.z_final)
         );
     }
-    Ok(())
 }
 
 /// `gstarve fixed-point`.

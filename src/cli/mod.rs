@@ -16,6 +16,7 @@ mod phase_diagram;
 pub(crate) mod progress;
 mod remedies;
 mod shards;
+mod simulate_many;
 mod system_args;
 
 use std::path::PathBuf;

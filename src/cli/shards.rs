@@ -105,6 +105,9 @@ pub struct MergeArgs {
     dir: PathBuf,
 }
 
+/// What writes a merged set's outputs (the unsharded run's files) into a folder.
+pub type WriteOutputs = Box<dyn FnOnce(&Path) -> Result<()>>;
+
 /// A set of shards merged and checked, ready to write: the command it rebuilt (for its
 /// provenance and the checks of the files it writes) and what writes its outputs into a folder.
 pub struct Checked {
@@ -112,7 +115,7 @@ pub struct Checked {
     pub summary: String,
     pub command: clap::Command,
     pub matches: clap::ArgMatches,
-    pub write: Box<dyn FnOnce(&Path) -> Result<()>>,
+    pub write: WriteOutputs,
 }
 
 /// Merge every set of shards in a folder into the outputs of their unsharded runs: every set is

@@ -16,7 +16,7 @@ use nalgebra::DVector;
 /// Where the feature system comes from (exactly one source).
 #[derive(Args, Debug, Clone)]
 pub struct SystemArgs {
-    /// System file (JSON, or TOML for *.toml): {"strengths": [...], "u": [[...], ...]}; or a NumPy archive *.npz of the arrays strengths, u (and v, z0), e.g. np.savez(FILE, strengths=s, u=U).
+    /// System file (JSON, or TOML for *.toml): {"strengths": [...], "u": [[...], ...]}; or a NumPy archive *.npz of the arrays strengths, u (and v, z0), e.g. np.savez(FILE, strengths=s, u=U). `simulate` also reads a file of many systems: a JSON list of them, or an *.npz whose arrays have a leading batch axis (one result per system).
     #[arg(long, value_name = "FILE", help_heading = "System")]
     pub system: Option<PathBuf>,
     /// Strengths s₁,s₂,… With --coupling δ: the two-feature rotation family U(δ) of docs/theory.md

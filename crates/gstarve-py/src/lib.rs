@@ -6,6 +6,7 @@
 //! - [`fixed_point`]: the steady state's result (binary and multi-class), arrays built lazily;
 //! - [`multiclass`]: multi-class (softmax) systems' construction and steady state;
 //! - [`max_margin`]: `max_margin`, the limit λ → 0 (docs/theory.md §11);
+//! - [`many`]: files of many systems (`load_systems`) and `simulate_many`;
 //! - [`sweeps`]: `phase_diagram` and its result, with its figure;
 //! - [`ensemble`](mod@ensemble): `ensemble` (random systems' starvation statistics) and its result;
 //! - [`shards`]: phase diagrams in shards (`phase_diagram_shard`, pickled), and `merge_shards`;
@@ -19,6 +20,7 @@ mod ensemble;
 mod errors;
 mod fixed_point;
 mod interrupt;
+mod many;
 mod max_margin;
 mod multiclass;
 mod shards;
@@ -36,6 +38,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sweeps::PyPhaseDiagram>()?;
     m.add_class::<shards::PyPhaseDiagramShard>()?;
     m.add_function(wrap_pyfunction!(max_margin::max_margin, m)?)?;
+    m.add_function(wrap_pyfunction!(many::simulate_many, m)?)?;
+    m.add_function(wrap_pyfunction!(many::load_systems, m)?)?;
     m.add_function(wrap_pyfunction!(sweeps::phase_diagram, m)?)?;
     m.add_class::<ensemble::PyEnsemble>()?;
     m.add_function(wrap_pyfunction!(ensemble::ensemble, m)?)?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use gstarve_core::model::{DualDynamics, Loss, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::simulation::{
-    simulate, simulate_multiclass, Method, RawFeatures, SimulationConfig,
+    simulate, simulate_multiclass, Method, RawFeatures, SimulationConfig, SimulationReport,
 };
 use gstarve_core::solvers::gd::GdOptions;
 use gstarve_core::systems::{
@@ -121,6 +121,165 @@ fn rows_array<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
     PyArray1::from_vec(py, flat).reshape([rows.len(), width])
+}
+
+impl PySystem {
+    /// A binary system and its initial responses.
+    pub(crate) fn with_initial(system: FeatureSystem, initial: Option<DVector<f64>>) -> Self {
+        Self {
+            initial,
+            ..Self::plain(system)
+        }
+    }
+
+    /// [`Self::load`] from a path.
+    pub(crate) fn load_path(py: Python<'_>, path: &std::path::Path) -> PyResult<Self> {
+        if let Some((mc, initial)) = compute(py, || MulticlassSystem::load_if_multiclass(path))? {
+            return Ok(Self {
+                initial,
+                ..Self::from_multiclass(mc, None)
+            });
+        }
+        let (system, initial) = compute(py, || FeatureSystem::load_with_initial(path))?;
+        Ok(Self {
+            initial,
+            ..Self::plain(system)
+        })
+    }
+}
+
+/// The arguments of `System.simulate` (and `simulate_many`), as Python passes them.
+pub(crate) struct SimulateParams<'a> {
+    pub methods: Vec<String>,
+    pub loss: &'a str,
+    pub reg: &'a str,
+    pub lam: f64,
+    pub eta: f64,
+    pub steps: usize,
+    pub t_end: Option<f64>,
+    pub points: usize,
+    pub rtol: f64,
+    pub atol: f64,
+    pub max_steps: u64,
+    pub method: &'a str,
+    pub z0: Option<Vec<f64>>,
+    pub allow_unstable: bool,
+    pub fixed_point: bool,
+}
+
+impl PySystem {
+    /// The validated settings of a simulation of this system.
+    pub(crate) fn simulation_config(&self, p: &SimulateParams<'_>) -> PyResult<SimulationConfig> {
+        let (loss, mut regulariser) = model(p.loss, p.reg, p.lam)?;
+        if self.multiclass.is_some() {
+            regulariser = multiclass::regulariser(loss, regulariser)?;
+        }
+        let methods = p
+            .methods
+            .iter()
+            .map(|m| m.parse::<Method>().map_err(invalid))
+            .collect::<PyResult<Vec<_>>>()?;
+        let flow_method: FlowMethod = p.method.parse().map_err(invalid)?;
+        let flow = FlowOptions::new(
+            p.t_end.unwrap_or(p.eta * p.steps as f64),
+            p.points,
+            p.rtol,
+            p.atol,
+            flow_method,
+        )
+        .py_err()?;
+        let flow = flow.with_tolerances(flow.tolerances().with_max_steps(p.max_steps).py_err()?);
+        let initial = match &p.z0 {
+            Some(z) => Some(DVector::from_column_slice(z)),
+            None => self.initial.clone(),
+        };
+        if let Some(z) = &initial {
+            if z.len() != self.system.rank() {
+                return Err(invalid(format!(
+                    "z0 has {} entries but the system has {} features",
+                    z.len(),
+                    self.system.rank()
+                )));
+            }
+            if let Some((i, v)) = z.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(invalid(format!("z0 entry {} = {v} is not finite", i + 1)));
+            }
+        }
+        if methods.contains(&Method::GdTheta) && self.raw.is_none() && self.multiclass.is_none() {
+            return Err(invalid(
+                "method gd-theta needs raw features: build the system with System.from_features",
+            ));
+        }
+        let config = SimulationConfig {
+            loss,
+            regulariser,
+            methods,
+            gd: GdOptions::new(p.eta, p.steps, p.points, p.allow_unstable).py_err()?,
+            flow,
+            initial,
+            dual_start: DualDynamics::DEFAULT_START,
+            fixed_point: p.fixed_point,
+        };
+        Ok(config)
+    }
+
+    /// The system, its raw features and its multi-class form, for a computation without the
+    /// GIL.
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &FeatureSystem,
+        Option<&RawFeatures>,
+        Option<&MulticlassSystem>,
+    ) {
+        (&self.system, self.raw.as_ref(), self.multiclass.as_ref())
+    }
+
+    /// A simulation's report as the dict `System.simulate` returns.
+    pub(crate) fn simulation_dict<'py>(
+        &self,
+        py: Python<'py>,
+        report: &SimulationReport,
+        fixed_point: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        let fixed = match &report.fixed_point {
+            Some(fp) => {
+                let d = PyDict::new(py);
+                d.set_item("z", array1(py, fp.z.clone()))?;
+                d.set_item("margins", array1(py, fp.margins.clone()))?;
+                d.set_item("alpha", fp.alpha.clone().map(|a| array1(py, a)))?;
+                d.set_item("residual", fp.residual)?;
+                d.set_item("iterations", fp.iterations)?;
+                Some(d)
+            }
+            None => None,
+        };
+        out.set_item("fixed_point", fixed)?;
+        let note = match (&report.fixed_point_note, fixed_point) {
+            (Some(n), _) => Some(n.clone()),
+            (None, false) => Some("not computed (fixed_point=False)".to_string()),
+            (None, true) => None,
+        };
+        out.set_item("fixed_point_note", note)?;
+        let runs = PyList::empty(py);
+        let r = self.system.rank();
+        for run in &report.runs {
+            let d = PyDict::new(py);
+            d.set_item("method", run.method)?;
+            d.set_item(
+                "step",
+                PyArray1::from_vec(py, run.step.iter().map(|&k| k as u64).collect()),
+            )?;
+            d.set_item("tau", array1(py, run.tau.clone()))?;
+            d.set_item("z", rows_array(py, &run.z, r)?)?;
+            d.set_item("z_final", array1(py, run.z_final.clone()))?;
+            d.set_item("stats", to_python(py, &run.stats)?)?;
+            runs.append(d)?;
+        }
+        out.set_item("runs", runs)?;
+        Ok(out)
+    }
 }
 
 #[pymethods]
@@ -245,17 +404,7 @@ impl PySystem {
     /// A system file (JSON, TOML for *.toml, NumPy archive *.npz), with z(0) if it stores one.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        if let Some((mc, initial)) = compute(py, || MulticlassSystem::load_if_multiclass(&path))? {
-            return Ok(Self {
-                initial,
-                ..Self::from_multiclass(mc, None)
-            });
-        }
-        let (system, initial) = compute(py, || FeatureSystem::load_with_initial(&path))?;
-        Ok(Self {
-            initial,
-            ..Self::plain(system)
-        })
+        Self::load_path(py, &path)
     }
 
     /// Write the system (format by extension, as `load`), atomically; z(0) too if it has one.
@@ -370,96 +519,29 @@ impl PySystem {
         allow_unstable: bool,
         fixed_point: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (loss, mut regulariser) = model(loss, reg, lam)?;
-        if self.multiclass.is_some() {
-            regulariser = multiclass::regulariser(loss, regulariser)?;
-        }
-        let methods = methods
-            .iter()
-            .map(|m| m.parse::<Method>().map_err(invalid))
-            .collect::<PyResult<Vec<_>>>()?;
-        let flow_method: FlowMethod = method.parse().map_err(invalid)?;
-        let flow = FlowOptions::new(
-            t_end.unwrap_or(eta * steps as f64),
+        let params = SimulateParams {
+            methods,
+            loss,
+            reg,
+            lam,
+            eta,
+            steps,
+            t_end,
             points,
             rtol,
             atol,
-            flow_method,
-        )
-        .py_err()?;
-        let flow = flow.with_tolerances(flow.tolerances().with_max_steps(max_steps).py_err()?);
-        let initial = match z0 {
-            Some(z) => Some(DVector::from_vec(vector("z0", &z)?)),
-            None => self.initial.clone(),
-        };
-        if let Some(z) = &initial {
-            if z.len() != self.system.rank() {
-                return Err(invalid(format!(
-                    "z0 has {} entries but the system has {} features",
-                    z.len(),
-                    self.system.rank()
-                )));
-            }
-            if let Some((i, v)) = z.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(invalid(format!("z0 entry {} = {v} is not finite", i + 1)));
-            }
-        }
-        if methods.contains(&Method::GdTheta) && self.raw.is_none() && self.multiclass.is_none() {
-            return Err(invalid(
-                "method gd-theta needs raw features: build the system with System.from_features",
-            ));
-        }
-        let config = SimulationConfig {
-            loss,
-            regulariser,
-            methods,
-            gd: GdOptions::new(eta, steps, points, allow_unstable).py_err()?,
-            flow,
-            initial,
-            dual_start: DualDynamics::DEFAULT_START,
+            max_steps,
+            method,
+            z0: z0.map(|z| vector("z0", &z)).transpose()?,
+            allow_unstable,
             fixed_point,
         };
+        let config = self.simulation_config(&params)?;
         let report = compute(py, || match &self.multiclass {
             Some(mc) => simulate_multiclass(mc, &config),
             None => simulate(&self.system, self.raw.as_ref(), &config),
         })?;
-        let out = PyDict::new(py);
-        let fixed = match &report.fixed_point {
-            Some(fp) => {
-                let d = PyDict::new(py);
-                d.set_item("z", array1(py, fp.z.clone()))?;
-                d.set_item("margins", array1(py, fp.margins.clone()))?;
-                d.set_item("alpha", fp.alpha.clone().map(|a| array1(py, a)))?;
-                d.set_item("residual", fp.residual)?;
-                d.set_item("iterations", fp.iterations)?;
-                Some(d)
-            }
-            None => None,
-        };
-        out.set_item("fixed_point", fixed)?;
-        let note = match (&report.fixed_point_note, fixed_point) {
-            (Some(n), _) => Some(n.clone()),
-            (None, false) => Some("not computed (fixed_point=False)".to_string()),
-            (None, true) => None,
-        };
-        out.set_item("fixed_point_note", note)?;
-        let runs = PyList::empty(py);
-        let r = self.system.rank();
-        for run in &report.runs {
-            let d = PyDict::new(py);
-            d.set_item("method", run.method)?;
-            d.set_item(
-                "step",
-                PyArray1::from_vec(py, run.step.iter().map(|&k| k as u64).collect()),
-            )?;
-            d.set_item("tau", array1(py, run.tau.clone()))?;
-            d.set_item("z", rows_array(py, &run.z, r)?)?;
-            d.set_item("z_final", array1(py, run.z_final.clone()))?;
-            d.set_item("stats", to_python(py, &run.stats)?)?;
-            runs.append(d)?;
-        }
-        out.set_item("runs", runs)?;
-        Ok(out)
+        self.simulation_dict(py, &report, fixed_point)
     }
 
     /// Every prediction of the theory that applies, checked against the exact numerics (as

@@ -79,4 +79,14 @@ pub enum NumericalError {
         /// The library's message.
         message: String,
     },
+    /// A numerical failure in one of many systems (`simulate` on a file of systems).
+    #[error("system {index} of {count}: {source}")]
+    InSystem {
+        /// The system, 1-based.
+        index: usize,
+        /// How many systems.
+        count: usize,
+        /// What failed.
+        source: Box<NumericalError>,
+    },
 }

@@ -45,6 +45,16 @@ impl<const N: usize> MarginFlowN<N> {
             bound: dynamics.curvature_bound(),
         })
     }
+
+    /// K = U S² Uᵀ, column-major: `gram()[j][i]` = K_ij.
+    pub fn gram(&self) -> &[[f64; N]; N] {
+        &self.gram
+    }
+
+    /// The model whose g and μ the flow evaluates.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
 }
 
 impl<const N: usize> OdeProblem for MarginFlowN<N> {

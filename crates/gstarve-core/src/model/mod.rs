@@ -33,6 +33,7 @@
 //! home, [`SoftmaxDynamics`] (docs/theory.md §9.2).
 
 mod dual;
+pub mod fast_exp;
 mod margin;
 mod margin_small;
 mod primal;

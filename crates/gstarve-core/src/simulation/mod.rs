@@ -7,9 +7,11 @@
 //!   GD against the flow, gallery).
 
 pub mod figures;
+mod many;
 mod multiclass;
 pub mod paths;
 
+pub use many::{simulate_many, trajectories_table_many};
 pub use multiclass::simulate_multiclass;
 
 use std::path::Path;

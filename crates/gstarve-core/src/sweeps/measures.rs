@@ -10,7 +10,7 @@ use nalgebra::Vector2;
 use serde::Serialize;
 
 use super::grid::RotationFamily;
-use super::learning_time::{learning_time, LearningTimeParams};
+use super::learning_time::{learning_time, LearningTime, LearningTimeParams};
 use super::rotation::{
     is_zero_response, rotation_sensitivity, rotation_steady_state, RotationSteadyState,
 };
@@ -239,24 +239,12 @@ pub(crate) fn evaluate(
     let z = steady.responses;
     let responses = [z[0], z[1]];
     if measure == Measure::LearningTime {
-        if is_zero_response(z[1], &z) {
-            return PointRecord::masked(MaskReason::ZeroResponse, responses);
-        }
-        let system = match FeatureSystem::rotation(
-            family.strong_strength(),
-            family.weak_strength,
-            family.coupling,
-        ) {
-            Ok(s) => s,
-            Err(_) => return PointRecord::masked(MaskReason::FlowFailed, responses),
-        };
-        return match learning_time(&system, family.lambda, 1, z[1], learning) {
-            Ok(Some(t)) => PointRecord {
-                resolution: t.resolution,
-                ..PointRecord::value(t.tau, responses, f64::NAN, f64::NAN)
-            },
-            Ok(None) => PointRecord::masked(MaskReason::NotReached, responses),
-            Err(_) => PointRecord::masked(MaskReason::FlowFailed, responses),
+        return match learning_time_system(family, &z) {
+            Ok(system) => learning_time_record(
+                learning_time(&system, family.lambda, 1, z[1], learning),
+                responses,
+            ),
+            Err(masked) => masked,
         };
     }
     let sensitivity = || {
@@ -330,6 +318,48 @@ pub(crate) fn steady_record(
         Measure::LearningTime | Measure::MaxMargin => {
             PointRecord::masked(MaskReason::NotConverged, responses)
         }
+    }
+}
+
+/// The main steady state of `family`, warm-started from and updating the row's (`None`: Newton
+/// did not converge).
+pub(crate) fn main_steady_state(
+    family: &RotationFamily,
+    row: &mut RowState,
+) -> Option<RotationSteadyState> {
+    solve(family, &mut row.main)
+}
+
+/// The system whose τ₉₀ is the measure at `family` with steady responses `z`, or the record of
+/// a point masked before any flow.
+pub(crate) fn learning_time_system(
+    family: &RotationFamily,
+    z: &Vector2<f64>,
+) -> std::result::Result<FeatureSystem, PointRecord> {
+    let responses = [z[0], z[1]];
+    if is_zero_response(z[1], z) {
+        return Err(PointRecord::masked(MaskReason::ZeroResponse, responses));
+    }
+    FeatureSystem::rotation(
+        family.strong_strength(),
+        family.weak_strength,
+        family.coupling,
+    )
+    .map_err(|_| PointRecord::masked(MaskReason::FlowFailed, responses))
+}
+
+/// The record of a τ₉₀ point from its learning time.
+pub(crate) fn learning_time_record(
+    time: crate::error::Result<Option<LearningTime>>,
+    responses: [f64; 2],
+) -> PointRecord {
+    match time {
+        Ok(Some(t)) => PointRecord {
+            resolution: t.resolution,
+            ..PointRecord::value(t.tau, responses, f64::NAN, f64::NAN)
+        },
+        Ok(None) => PointRecord::masked(MaskReason::NotReached, responses),
+        Err(_) => PointRecord::masked(MaskReason::FlowFailed, responses),
     }
 }
 

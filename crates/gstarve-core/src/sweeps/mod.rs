@@ -47,6 +47,7 @@ pub mod ensemble;
 pub mod gd_gap;
 pub mod grid;
 pub mod learning_time;
+pub mod learning_time_batch;
 pub mod measures;
 pub mod phase_diagram;
 pub(crate) mod phase_rows;
@@ -61,6 +62,7 @@ pub use ensemble::{ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec}
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
 pub use learning_time::{learning_time, LearningTime, LearningTimeParams};
+pub use learning_time_batch::{learning_times, LearningTimeInput};
 pub use measures::{MaskReason, Measure, PointRecord, SdMatching};
 pub use phase_diagram::{phase_diagram, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec};
 pub use progress::Progress;

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::grid::Grid;
 use super::learning_time::LearningTimeParams;
+use super::learning_time_batch::learning_time_row;
 use super::measures::{evaluate, MaskReason, Measure, PointRecord, RowState};
 use super::phase_rows;
 use super::progress::{Progress, Tracker};
@@ -127,6 +128,7 @@ pub fn phase_diagram(spec: &PhaseDiagramSpec, progress: Progress) -> Result<Phas
 /// The grid rows `rows` (indices iy) of a phase diagram, in the order given, each row computed
 /// left to right with every steady state warm-started from its left neighbour: a row's records
 /// do not depend on which other rows are computed (what makes sharded runs equal the whole).
+/// τ₉₀ rows integrate their flows together ([`super::learning_time_batch`]).
 pub fn phase_diagram_rows(
     spec: &PhaseDiagramSpec,
     rows: &[usize],
@@ -150,6 +152,11 @@ pub fn phase_diagram_rows(
     let computed = rows
         .par_iter()
         .map(|&iy| {
+            if spec.measure == Measure::LearningTime {
+                let row = learning_time_row(spec, iy, &tracker);
+                tracker.tick();
+                return row;
+            }
             let mut state = RowState::default();
             let row = (0..nx)
                 .map(|ix| {

@@ -8,6 +8,7 @@ mod csv_rows;
 mod features;
 mod io;
 mod kernel;
+mod many;
 pub mod multiclass;
 mod npy;
 mod npz;
@@ -21,6 +22,7 @@ pub use kernel::{
     validate_strength_floor, Decomposition, Truncation, DEFAULT_KERNEL_STRENGTH_FLOOR,
     NEGATIVE_EIGENVALUE_TOLERANCE, SYMMETRY_TOLERANCE,
 };
+pub use many::LoadedSystem;
 pub use multiclass::{class_labels, MulticlassSystem};
 pub use npy::{npy_bytes, parse_npy, read_npy, write_npy, NpyArray};
 pub use random::{haar_coupling, Spectrum, RANDOM_MAX_ENTRIES, RANDOM_MAX_EXAMPLES};

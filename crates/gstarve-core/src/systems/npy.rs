@@ -69,6 +69,13 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
 
 /// Parse the bytes of a `.npy` file; `origin` names it in errors.
 pub fn parse_npy(bytes: &[u8], origin: &str) -> Result<NpyArray> {
+    parse_npy_up_to(bytes, origin, 2)
+}
+
+/// [`parse_npy`] accepting arrays of up to `max_rank` (≤ 3) dimensions: the members of a system
+/// archive with a leading batch axis (issue #17). [`NpyArray::into_matrix`] takes rank 1 or 2
+/// only: the caller checks the shape.
+pub(crate) fn parse_npy_up_to(bytes: &[u8], origin: &str, max_rank: usize) -> Result<NpyArray> {
     let fail = |message: String| {
         Error::Input(InputError::Parse {
             path: origin.to_string(),
@@ -109,10 +116,15 @@ pub fn parse_npy(bytes: &[u8], origin: &str) -> Result<NpyArray> {
              (object arrays and strings cannot be read)"
         ))
     })?;
-    if shape.is_empty() || shape.len() > 2 {
+    if shape.is_empty() || shape.len() > max_rank.clamp(2, 3) {
         return Err(fail(format!(
-            "the array has {} dimensions; gstarve reads vectors and matrices (1 or 2)",
-            shape.len()
+            "the array has {} dimensions; gstarve reads vectors and matrices (1 or 2){}",
+            shape.len(),
+            if max_rank > 2 {
+                ", or a batch of them (3)"
+            } else {
+                ""
+            }
         )));
     }
     let count = shape
@@ -144,6 +156,17 @@ pub fn parse_npy(bytes: &[u8], origin: &str) -> Result<NpyArray> {
         let column_major = values;
         values = (0..n * p)
             .map(|k| column_major[(k % p) * n + k / p])
+            .collect();
+    }
+    if fortran && shape.len() == 3 {
+        // C index (a·n1 + b)·n2 + c holds Fortran index a + n0·(b + n1·c).
+        let (n0, n1, n2) = (shape[0], shape[1], shape[2]);
+        let fortran_order = values;
+        values = (0..n0 * n1 * n2)
+            .map(|k| {
+                let (a, b, c) = (k / (n1 * n2), (k / n2) % n1, k % n2);
+                fortran_order[a + n0 * (b + n1 * c)]
+            })
             .collect();
     }
     Ok(NpyArray {

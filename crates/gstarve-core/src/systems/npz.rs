@@ -18,7 +18,7 @@ use nalgebra::{DMatrix, DVector};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::npy::{npy_bytes, npy_vector_bytes, parse_npy, NpyArray};
+use super::npy::{npy_bytes, npy_vector_bytes, parse_npy_up_to, NpyArray};
 use super::FeatureSystem;
 use crate::error::{Error, InputError, OutputError, Result};
 
@@ -41,8 +41,102 @@ fn parse_error(path: &Path, message: String) -> Error {
     })
 }
 
+/// The arrays of a system archive, in the order of [`MEMBERS`] (`None`: absent), each of rank 1
+/// to 3 (a leading batch axis is allowed here; the readers check the shapes).
+type Members = [Option<NpyArray>; 5];
+
 /// Read a system and its initial responses from an `.npz` archive.
 pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
+    let [strengths, u, v, z0, labels] = read_members(path)?;
+    let strengths =
+        strengths.ok_or_else(|| parse_error(path, "no strengths.npy in the archive".into()))?;
+    if strengths.shape.len() == 2 {
+        return Err(parse_error(
+            path,
+            format!(
+                "strengths has shape {:?}: the archive holds a batch of {} systems (a leading \
+                 batch axis), and this reads one system (`gstarve simulate` reads a batch)",
+                strengths.shape, strengths.shape[0]
+            ),
+        ));
+    }
+    system_of_members(path, strengths, u, v, z0, labels)
+}
+
+/// The systems of an `.npz` archive whose arrays have a leading batch axis (issue #17):
+/// strengths (B, r), u (B, n, r), and optionally v (B, p, r), z0 (B, r), labels (B, n);
+/// `None` when the archive holds one system (strengths 1-D).
+pub(super) fn read_npz_batch(path: &Path) -> Result<Option<Vec<super::LoadedSystem>>> {
+    let [strengths, u, v, z0, labels] = read_members(path)?;
+    let strengths =
+        strengths.ok_or_else(|| parse_error(path, "no strengths.npy in the archive".into()))?;
+    if strengths.shape.len() != 2 {
+        return Ok(None);
+    }
+    let batch = strengths.shape[0];
+    let batch_shape = strengths.shape.clone();
+    if batch == 0 {
+        return Err(parse_error(
+            path,
+            "strengths has shape [0, ..]: no systems".into(),
+        ));
+    }
+    // Member `what` of the batch, split along its first axis (each part of rank `rank` − 1).
+    let split = |what: &str, a: Option<NpyArray>, rank: usize| -> Result<Vec<Option<NpyArray>>> {
+        let Some(a) = a else {
+            return Ok(vec![None; batch]);
+        };
+        if a.shape.len() != rank || a.shape[0] != batch {
+            return Err(parse_error(
+                path,
+                format!(
+                    "{what} has shape {:?}; with strengths of shape {:?} it must have {rank} \
+                     dimensions, the first {batch} (one entry per system)",
+                    a.shape, batch_shape
+                ),
+            ));
+        }
+        let shape = a.shape[1..].to_vec();
+        let size: usize = shape.iter().product();
+        Ok((0..batch)
+            .map(|b| {
+                Some(NpyArray {
+                    shape: shape.clone(),
+                    values: a.values[b * size..(b + 1) * size].to_vec(),
+                    integral: a.integral,
+                })
+            })
+            .collect())
+    };
+    let u = split("u", u, 3)?;
+    let v = split("v", v, 3)?;
+    let z0 = split("z0", z0, 2)?;
+    let labels = split("labels", labels, 2)?;
+    let strengths = split("strengths", Some(strengths), 2)?;
+    let mut systems = Vec::with_capacity(batch);
+    for (b, ((((s, u), v), z0), labels)) in strengths
+        .into_iter()
+        .zip(u)
+        .zip(v)
+        .zip(z0)
+        .zip(labels)
+        .enumerate()
+    {
+        let s = s.expect("split strengths");
+        let one = system_of_members(path, s, u, v, z0, labels).map_err(|e| {
+            let e = match e {
+                Error::Input(InputError::Parse { message, .. }) => message,
+                other => other.to_string(),
+            };
+            parse_error(path, format!("system {} of {batch}: {e}", b + 1))
+        })?;
+        systems.push(one);
+    }
+    Ok(Some(systems))
+}
+
+/// Read the members of a system archive.
+fn read_members(path: &Path) -> Result<Members> {
     let bytes = std::fs::read(path).map_err(|source| {
         Error::Input(InputError::Read {
             path: path.display().to_string(),
@@ -87,14 +181,27 @@ pub(super) fn read_npz(path: &Path) -> Result<(FeatureSystem, Option<DVector<f64
             .read_to_end(&mut data)
             .map_err(|e| parse_error(path, format!("{name}: {e}")))?;
         let origin = format!("{}:{name}", path.display());
-        parse_npy(&data, &origin).map(Some)
+        parse_npy_up_to(&data, &origin, 3).map(Some)
     };
-    let strengths = member("strengths")?
-        .ok_or_else(|| parse_error(path, "no strengths.npy in the archive".into()))?;
-    let u = member("u")?.ok_or_else(|| parse_error(path, "no u.npy in the archive".into()))?;
-    let v = member("v")?;
-    let z0 = member("z0")?;
-    let labels = member("labels")?;
+    Ok([
+        member("strengths")?,
+        member("u")?,
+        member("v")?,
+        member("z0")?,
+        member("labels")?,
+    ])
+}
+
+/// One system from its arrays (`strengths` present), with the shapes checked.
+fn system_of_members(
+    path: &Path,
+    strengths: NpyArray,
+    u: Option<NpyArray>,
+    v: Option<NpyArray>,
+    z0: Option<NpyArray>,
+    labels: Option<NpyArray>,
+) -> Result<(FeatureSystem, Option<DVector<f64>>)> {
+    let u = u.ok_or_else(|| parse_error(path, "no u.npy in the archive".into()))?;
     let vector = |what: &str, a: NpyArray| -> Result<DVector<f64>> {
         if a.shape.len() != 1 {
             return Err(parse_error(
@@ -243,8 +350,9 @@ mod tests {
                 "unknown array 'strengths'",
             ),
             (
+                // 2-D strengths: a batch of systems (issue #17), which one-system readers refuse.
                 vec![("strengths.npy", npy_bytes(&u)), ("u.npy", npy_bytes(&u))],
-                "strengths must be 1-D",
+                "holds a batch of 3 systems",
             ),
             (
                 vec![("strengths.npy", s.clone()), ("u.npy", s.clone())],

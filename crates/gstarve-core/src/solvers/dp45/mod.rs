@@ -39,6 +39,7 @@
 use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 use stages::{initial_step, Stages};
 
+pub mod lanes;
 mod stages;
 #[cfg(test)]
 mod tests;
@@ -58,17 +59,17 @@ pub const NONSTIFF_RESET: u32 = 6;
 /// measurements (moved from the code)", DP45).
 pub const TOL_SCALE: f64 = 1.0 / 3.0;
 /// A step smaller than this times max(|τ|, 10⁻³·τ_end) is a failure.
-const HMIN_REL: f64 = 1e-14;
+pub(super) const HMIN_REL: f64 = 1e-14;
 
 /// Controller (dopri5.f defaults).
-const SAFE: f64 = 0.9;
-const BETA: f64 = 0.04;
-const EXPO1: f64 = 0.2 - BETA * 0.75;
+pub(super) const SAFE: f64 = 0.9;
+pub(super) const BETA: f64 = 0.04;
+pub(super) const EXPO1: f64 = 0.2 - BETA * 0.75;
 /// 1/FAC1 and 1/FAC2 of dopri5.f: the new step lies in [h/5, 10h].
-const FACC1: f64 = 1.0 / 0.2;
-const FACC2: f64 = 1.0 / 10.0;
+pub(super) const FACC1: f64 = 1.0 / 0.2;
+pub(super) const FACC2: f64 = 1.0 / 10.0;
 /// Smallest remembered error of the PI controller (dopri5.f).
-const FAC_OLD_MIN: f64 = 1e-4;
+pub(super) const FAC_OLD_MIN: f64 = 1e-4;
 
 /// Hand-written DP45 as an [`Integrator`]: Dormand–Prince 5(4) with its 4th-order dense output
 /// and the stiffness test of the module documentation, the local error per step held at
@@ -124,7 +125,15 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     let mut h = {
         let (k1, rest) = st.k.split_at_mut(n);
         let (f1, _) = rest.split_at_mut(n);
-        initial_step(problem, &y, k1, (&mut st.arg, f1), t_end, rtol, atol)
+        initial_step(
+            |a, b| problem.rhs(a, b),
+            &y,
+            k1,
+            (&mut st.arg, f1),
+            t_end,
+            rtol,
+            atol,
+        )
     };
     stats.rhs_evals += 2;
     let mut t = 0.0;

@@ -5,40 +5,40 @@
 use crate::ode::OdeProblem;
 
 // --- Dormand–Prince 5(4): dopri5.f (CDOPRI). ---
-const A21: f64 = 1.0 / 5.0;
-const A31: f64 = 3.0 / 40.0;
-const A32: f64 = 9.0 / 40.0;
-const A41: f64 = 44.0 / 45.0;
-const A42: f64 = -56.0 / 15.0;
-const A43: f64 = 32.0 / 9.0;
-const A51: f64 = 19372.0 / 6561.0;
-const A52: f64 = -25360.0 / 2187.0;
-const A53: f64 = 64448.0 / 6561.0;
-const A54: f64 = -212.0 / 729.0;
-const A61: f64 = 9017.0 / 3168.0;
-const A62: f64 = -355.0 / 33.0;
-const A63: f64 = 46732.0 / 5247.0;
-const A64: f64 = 49.0 / 176.0;
-const A65: f64 = -5103.0 / 18656.0;
-const A71: f64 = 35.0 / 384.0;
-const A73: f64 = 500.0 / 1113.0;
-const A74: f64 = 125.0 / 192.0;
-const A75: f64 = -2187.0 / 6784.0;
-const A76: f64 = 11.0 / 84.0;
+pub(super) const A21: f64 = 1.0 / 5.0;
+pub(super) const A31: f64 = 3.0 / 40.0;
+pub(super) const A32: f64 = 9.0 / 40.0;
+pub(super) const A41: f64 = 44.0 / 45.0;
+pub(super) const A42: f64 = -56.0 / 15.0;
+pub(super) const A43: f64 = 32.0 / 9.0;
+pub(super) const A51: f64 = 19372.0 / 6561.0;
+pub(super) const A52: f64 = -25360.0 / 2187.0;
+pub(super) const A53: f64 = 64448.0 / 6561.0;
+pub(super) const A54: f64 = -212.0 / 729.0;
+pub(super) const A61: f64 = 9017.0 / 3168.0;
+pub(super) const A62: f64 = -355.0 / 33.0;
+pub(super) const A63: f64 = 46732.0 / 5247.0;
+pub(super) const A64: f64 = 49.0 / 176.0;
+pub(super) const A65: f64 = -5103.0 / 18656.0;
+pub(super) const A71: f64 = 35.0 / 384.0;
+pub(super) const A73: f64 = 500.0 / 1113.0;
+pub(super) const A74: f64 = 125.0 / 192.0;
+pub(super) const A75: f64 = -2187.0 / 6784.0;
+pub(super) const A76: f64 = 11.0 / 84.0;
 /// Error coefficients (5th − 4th order weights).
-const E1: f64 = 71.0 / 57600.0;
-const E3: f64 = -71.0 / 16695.0;
-const E4: f64 = 71.0 / 1920.0;
-const E5: f64 = -17253.0 / 339200.0;
-const E6: f64 = 22.0 / 525.0;
-const E7: f64 = -1.0 / 40.0;
+pub(super) const E1: f64 = 71.0 / 57600.0;
+pub(super) const E3: f64 = -71.0 / 16695.0;
+pub(super) const E4: f64 = 71.0 / 1920.0;
+pub(super) const E5: f64 = -17253.0 / 339200.0;
+pub(super) const E6: f64 = 22.0 / 525.0;
+pub(super) const E7: f64 = -1.0 / 40.0;
 /// Dense output (CONTD5).
-const D1: f64 = -12715105075.0 / 11282082432.0;
-const D3: f64 = 87487479700.0 / 32700410799.0;
-const D4: f64 = -10690763975.0 / 1880347072.0;
-const D5: f64 = 701980252875.0 / 199316789632.0;
-const D6: f64 = -1453857185.0 / 822651844.0;
-const D7: f64 = 69997945.0 / 29380423.0;
+pub(super) const D1: f64 = -12715105075.0 / 11282082432.0;
+pub(super) const D3: f64 = 87487479700.0 / 32700410799.0;
+pub(super) const D4: f64 = -10690763975.0 / 1880347072.0;
+pub(super) const D5: f64 = 701980252875.0 / 199316789632.0;
+pub(super) const D6: f64 = -1453857185.0 / 822651844.0;
+pub(super) const D7: f64 = 69997945.0 / 29380423.0;
 
 /// Stage storage, preallocated once.
 pub(super) struct Stages<const N: usize> {
@@ -221,9 +221,9 @@ impl<const N: usize> Stages<N> {
     }
 }
 
-/// Hairer's initial step (`HINIT` of dopri5.f) for order 5; f0 = f(y0). One evaluation.
+/// Hairer's initial step (`HINIT` of dopri5.f) for order 5; f0 = f(y0). One evaluation of `rhs`.
 pub(super) fn initial_step(
-    problem: &(impl OdeProblem + ?Sized),
+    mut rhs: impl FnMut(&[f64], &mut [f64]),
     y0: &[f64],
     f0: &[f64],
     scratch: (&mut [f64], &mut [f64]),
@@ -249,7 +249,7 @@ pub(super) fn initial_step(
     for ((a, &yi), &fi) in arg.iter_mut().zip(y0).zip(f0) {
         *a = yi + h0 * fi;
     }
-    problem.rhs(arg, f1);
+    rhs(arg, f1);
     let mut d2 = 0.0;
     for ((&yi, &fi), &gi) in y0.iter().zip(f0).zip(f1.iter()) {
         let sc = atol + rtol * yi.abs();
