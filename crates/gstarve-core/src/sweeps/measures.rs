@@ -272,7 +272,7 @@ pub(crate) fn evaluate(
 /// A steady-state measure (E₂₁, ρ, SD recovery) at `family` from its L2 steady state z*, m*
 /// (docs/theory.md §7.2): `sensitivity` gives (E₂₁, ∂z₂*/∂s₁²) and `reference` the steady state
 /// of the balanced member (r = 1) or `None` if it failed; each is called only when needed.
-/// The one home of these measures' formulas, for the one-point path and the batched rows.
+/// The one home of these measures' formulas.
 pub(crate) fn steady_record(
     measure: Measure,
     family: &RotationFamily,

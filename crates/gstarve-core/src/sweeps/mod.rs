@@ -17,8 +17,8 @@
 //! - [`gd_gap`]: max ‖z_GD − z_flow‖∞ as a function of η.
 //! - [`batch`]: L2 steady states and sensitivities of many small systems at once (struct of
 //!   arrays, one system per SIMD lane, rayon over chunks), equal to the one-system path to
-//!   1e-12; used by the steady-state measures of phase diagrams (`phase_rows`, lanes = grid
-//!   rows), system diagrams and ensembles with n ≤ 8.
+//!   1e-12; used by system diagrams and ensembles with n ≤ 8 (the rotation family's phase
+//!   diagrams keep the faster 2×2 Newton of [`rotation`]).
 //! - The paper's two-moons experiment with real networks over seeds, and the real network
 //!   against its linearised flow and GD over widths, are in `gstarve_net::experiments`.
 //! - [`progress`]: silent, a terminal bar, or a callback.
@@ -50,7 +50,6 @@ pub mod learning_time;
 pub mod learning_time_batch;
 pub mod measures;
 pub mod phase_diagram;
-pub(crate) mod phase_rows;
 pub mod progress;
 pub mod rotation;
 pub mod shards;
