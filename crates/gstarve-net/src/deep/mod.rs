@@ -444,14 +444,7 @@ impl Mlp {
 
     /// The inputs as a tensor (n × d), checked against the network's input dimension.
     pub(crate) fn input_tensor(&self, inputs: &DMatrix<f64>) -> Result<Tensor> {
-        if inputs.ncols() != self.input_dim {
-            return Err(Error::Input(InputError::Length {
-                what: "input columns",
-                found: inputs.ncols(),
-                expected: self.input_dim,
-                rule: "one per input of the network",
-            }));
-        }
+        crate::network::check_input_columns(inputs, self.input_dim)?;
         let (n, d) = inputs.shape();
         let rows: Vec<f64> = (0..n)
             .flat_map(|i| (0..d).map(move |k| (i, k)))

@@ -161,15 +161,7 @@ impl TwoLayerMlp {
     }
 
     fn check_inputs(&self, inputs: &DMatrix<f64>) -> Result<()> {
-        if inputs.ncols() != self.input_dim {
-            return Err(Error::Input(InputError::Length {
-                what: "input columns",
-                found: inputs.ncols(),
-                expected: self.input_dim,
-                rule: "one per input of the network",
-            }));
-        }
-        Ok(())
+        crate::network::check_input_columns(inputs, self.input_dim)
     }
 
     /// The forward pass on `x` (n × d, column-major as nalgebra stores it). `train`: batch

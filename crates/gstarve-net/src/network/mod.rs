@@ -306,16 +306,22 @@ impl TwoLayerRelu {
     }
 
     pub(crate) fn check_inputs(&self, inputs: &DMatrix<f64>) -> Result<()> {
-        if inputs.ncols() != self.input_dim {
-            return Err(Error::Input(InputError::Length {
-                what: "input columns",
-                found: inputs.ncols(),
-                expected: self.input_dim,
-                rule: "one per input of the network",
-            }));
-        }
-        Ok(())
+        crate::network::check_input_columns(inputs, self.input_dim)
     }
+}
+
+/// Inputs (n × d) must have one column per input of the network: the one check every network
+/// (two-layer, multi-class, candle's and the hand-written MLP) makes before a pass.
+pub(crate) fn check_input_columns(inputs: &DMatrix<f64>, input_dim: usize) -> Result<()> {
+    if inputs.ncols() != input_dim {
+        return Err(Error::Input(InputError::Length {
+            what: "input columns",
+            found: inputs.ncols(),
+            expected: input_dim,
+            rule: "one per input of the network",
+        }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -260,15 +260,7 @@ impl MulticlassRelu {
     }
 
     pub(crate) fn check_inputs(&self, inputs: &DMatrix<f64>) -> Result<()> {
-        if inputs.ncols() != self.input_dim {
-            return Err(Error::Input(InputError::Length {
-                what: "input columns",
-                found: inputs.ncols(),
-                expected: self.input_dim,
-                rule: "one per input of the network",
-            }));
-        }
-        Ok(())
+        crate::network::check_input_columns(inputs, self.input_dim)
     }
 }
 
