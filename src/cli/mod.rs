@@ -16,6 +16,7 @@ mod phase_diagram;
 pub(crate) mod progress;
 mod remedies;
 mod shards;
+mod simulate;
 mod simulate_many;
 mod system_args;
 
@@ -49,7 +50,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run GD, the exact flow, the dual (and θ-space GD) on a system.
-    Simulate(commands::SimulateArgs),
+    Simulate(simulate::SimulateArgs),
     /// The steady state z* with margins, α, residual and iterations.
     FixedPoint(commands::FixedPointArgs),
     /// The max-margin limit λ → 0 (docs/theory.md §11): ẑ, direction, α̂, support vectors,
@@ -299,7 +300,7 @@ pub fn run() -> Result<()> {
 
 fn run_command(command: Option<Command>, prepared: &outputs::Prepared) -> Result<()> {
     match command {
-        Some(Command::Simulate(a)) => commands::simulate(&a),
+        Some(Command::Simulate(a)) => simulate::simulate(&a),
         Some(Command::FixedPoint(a)) => commands::fixed_point(&a),
         Some(Command::System(a)) => commands::system(&a),
         Some(Command::Network(a)) => network::network(&a),

@@ -18,7 +18,7 @@ use gstarve_core::simulation::{
 use gstarve_core::systems::{FeatureSystem, LoadedSystem};
 use serde::Serialize;
 
-use super::commands::{print_simulation, SimulateArgs};
+use super::simulate::{print_simulation, SimulateArgs};
 
 /// The systems of `--system FILE` when it holds more than one system (`None`: one system, or
 /// another source).
