@@ -206,14 +206,7 @@ impl SystemArgs {
             loaded.system = system;
             loaded.truncation = Some(match loaded.truncation {
                 // Both: the floor's share is of what the rank kept.
-                Some(t) => Truncation {
-                    dropped_features: t.dropped_features + truncation.dropped_features,
-                    dropped_strength_share: t.dropped_strength_share
-                        + (1.0 - t.dropped_strength_share) * truncation.dropped_strength_share,
-                    strength_floor: floor,
-                    rank: t.rank,
-                    decomposition: t.decomposition,
-                },
+                Some(t) => t.then(truncation),
                 None => truncation,
             });
         }
@@ -372,14 +365,7 @@ impl SystemArgs {
             check_rank(rank, mc.system().examples())?;
             let (kept, top) = mc.keep_top(rank)?;
             mc = kept;
-            truncation = Truncation {
-                dropped_features: truncation.dropped_features + top.dropped_features,
-                dropped_strength_share: truncation.dropped_strength_share
-                    + (1.0 - truncation.dropped_strength_share) * top.dropped_strength_share,
-                strength_floor: floor,
-                rank: Some(rank),
-                decomposition: truncation.decomposition,
-            };
+            truncation = truncation.then(top);
         }
         Ok(LoadedSystem {
             system: mc.system().clone(),

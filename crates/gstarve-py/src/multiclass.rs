@@ -69,14 +69,7 @@ pub fn from_kernel(
     };
     check_rank(rank, mc.system().examples())?;
     let (kept, top) = compute(py, || mc.keep_top(rank))?;
-    let combined = Truncation {
-        dropped_features: truncation.dropped_features + top.dropped_features,
-        dropped_strength_share: truncation.dropped_strength_share
-            + (1.0 - truncation.dropped_strength_share) * top.dropped_strength_share,
-        strength_floor: floor,
-        rank: Some(rank),
-        decomposition: truncation.decomposition,
-    };
+    let combined = truncation.then(top);
     Ok((kept, combined))
 }
 

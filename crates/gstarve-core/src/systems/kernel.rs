@@ -45,6 +45,23 @@ pub struct Truncation {
     pub decomposition: Option<Decomposition>,
 }
 
+impl Truncation {
+    /// This truncation followed by `later`, which acted on what this one kept: the dropped
+    /// features add up, and `later`'s share is of the remaining Σs², so the shares compose as
+    /// a + (1 − a)·b. The floor is the one applied (a rank-only truncation records 0), the rank
+    /// the latest asked for, the decomposition the first one's.
+    pub fn then(self, later: Truncation) -> Truncation {
+        let a = self.dropped_strength_share;
+        Truncation {
+            dropped_features: self.dropped_features + later.dropped_features,
+            dropped_strength_share: a + (1.0 - a) * later.dropped_strength_share,
+            strength_floor: self.strength_floor.max(later.strength_floor),
+            rank: later.rank.or(self.rank),
+            decomposition: self.decomposition.or(later.decomposition),
+        }
+    }
+}
+
 /// How a system's spectrum was computed (docs/theory.md §8.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -315,6 +332,34 @@ fn all_eigenpairs(k: faer::MatRef<'_, f64>) -> Result<(Vec<f64>, faer::Mat<f64>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A floor that drops 10 % of Σs², then a rank that drops half of what is left: 55 %.
+    #[test]
+    fn truncations_compose_on_what_the_first_kept() {
+        let floor = Truncation {
+            dropped_features: 2,
+            dropped_strength_share: 0.1,
+            strength_floor: 1e-12,
+            rank: None,
+            decomposition: Some(Decomposition::Full),
+        };
+        let top = Truncation {
+            dropped_features: 1,
+            dropped_strength_share: 0.5,
+            strength_floor: 0.0,
+            rank: Some(3),
+            decomposition: None,
+        };
+        let both = floor.then(top);
+        assert_eq!(both.dropped_features, 3);
+        assert!((both.dropped_strength_share - 0.55).abs() < 1e-15);
+        assert_eq!((both.strength_floor, both.rank), (1e-12, Some(3)));
+        assert_eq!(both.decomposition, Some(Decomposition::Full));
+        // The other order: the floor's share is of what the rank kept.
+        let other = top.then(floor);
+        assert!((other.dropped_strength_share - 0.55).abs() < 1e-15);
+        assert_eq!((other.strength_floor, other.rank), (1e-12, Some(3)));
+    }
     use crate::model::{Loss, PrimalDynamics, Regulariser};
     use crate::solvers::steady::steady_state;
 
