@@ -326,25 +326,11 @@ class System:
         ``.tau`` (points), ``.z`` (points × r) and ``.stats``. A multi-class system runs
         ``"flow"`` and ``"gd"`` (softmax cross-entropy; ``loss="squared"`` is refused).
         """
-        names = [str(m).replace("_", "-") for m in ([methods] if isinstance(methods, str) else methods)]
-        out = self._inner.simulate(
-            names,
-            loss,
-            reg,
-            float(lam),
-            float(eta),
-            int(steps),
-            None if t_end is None else float(t_end),
-            int(points),
-            float(rtol),
-            float(atol),
-            int(max_steps),
-            method,
-            None if z0 is None else as_float64(z0, "z0"),
-            bool(allow_unstable),
-            bool(fixed_point),
+        options = _simulate_options(
+            methods, reg, lam, eta, steps, t_end, points, loss, rtol, atol, max_steps, method, z0,
+            allow_unstable, fixed_point,
         )
-        return _simulation(out)
+        return _simulation(self._inner.simulate(options))
 
     def check(
         self,
@@ -365,6 +351,31 @@ class System:
         report.passed = bool(passed) and note is None
         report.note = note
         return report
+
+
+def _simulate_options(
+    methods, reg, lam, eta, steps, t_end, points, loss, rtol, atol, max_steps, method, z0,
+    allow_unstable, fixed_point,
+) -> "_core.SimulateOptions":
+    """The arguments of :meth:`System.simulate` and :func:`simulate_many`, converted once."""
+    names = [str(m).replace("_", "-") for m in ([methods] if isinstance(methods, str) else methods)]
+    return _core.SimulateOptions(
+        names,
+        loss,
+        reg,
+        float(lam),
+        float(eta),
+        int(steps),
+        None if t_end is None else float(t_end),
+        int(points),
+        float(rtol),
+        float(atol),
+        int(max_steps),
+        method,
+        None if z0 is None else as_float64(z0, "z0"),
+        bool(allow_unstable),
+        bool(fixed_point),
+    )
 
 
 def _simulation(out: Dict[str, Any]) -> Simulation:
@@ -399,23 +410,8 @@ def simulate_many(
     starts from ``z0`` if given, else from its own z(0), else from 0. A bad argument raises
     ``ValueError`` naming the system (``system i of N``); nothing is returned unless every
     system ran (as ``gstarve simulate`` on a file of many systems)."""
-    names = [str(m).replace("_", "-") for m in ([methods] if isinstance(methods, str) else methods)]
-    outs = _core.simulate_many(
-        [s._inner for s in systems],
-        names,
-        loss,
-        reg,
-        float(lam),
-        float(eta),
-        int(steps),
-        None if t_end is None else float(t_end),
-        int(points),
-        float(rtol),
-        float(atol),
-        int(max_steps),
-        method,
-        None if z0 is None else as_float64(z0, "z0"),
-        bool(allow_unstable),
-        bool(fixed_point),
+    options = _simulate_options(
+        methods, reg, lam, eta, steps, t_end, points, loss, rtol, atol, max_steps, method, z0,
+        allow_unstable, fixed_point,
     )
-    return [_simulation(out) for out in outs]
+    return [_simulation(out) for out in _core.simulate_many([s._inner for s in systems], options)]

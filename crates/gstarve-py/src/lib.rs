@@ -6,6 +6,7 @@
 //! - [`fixed_point`]: the steady state's result (binary and multi-class), arrays built lazily;
 //! - [`multiclass`]: multi-class (softmax) systems' construction and steady state;
 //! - [`max_margin`]: `max_margin`, the limit λ → 0 (docs/theory.md §11);
+//! - [`options`]: `SimulateOptions`, the arguments of `System.simulate` and `simulate_many`;
 //! - [`many`]: files of many systems (`load_systems`) and `simulate_many`;
 //! - [`sweeps`]: `phase_diagram` and its result, with its figure;
 //! - [`ensemble`](mod@ensemble): `ensemble` (random systems' starvation statistics) and its result;
@@ -23,6 +24,7 @@ mod interrupt;
 mod many;
 mod max_margin;
 mod multiclass;
+mod options;
 mod shards;
 mod sweeps;
 mod system;
@@ -33,6 +35,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<system::PySystem>()?;
+    m.add_class::<options::SimulateOptions>()?;
     m.add_class::<fixed_point::PyFixedPoint>()?;
     m.add_class::<max_margin::PyMaxMargin>()?;
     m.add_class::<sweeps::PyPhaseDiagram>()?;

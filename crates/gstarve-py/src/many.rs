@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use gstarve_core::simulation::{simulate_many as run_many, Method};
 use gstarve_core::systems::FeatureSystem;
-use numpy::PyReadonlyArrayDyn;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::vector;
 use crate::errors::invalid;
 use crate::interrupt::compute;
-use crate::system::{PySystem, SimulateParams};
+use crate::options::SimulateOptions;
+use crate::system::PySystem;
 
 /// The systems of a file that holds many (in order), or the one system of any other file.
 #[pyfunction]
@@ -30,47 +29,14 @@ pub fn load_systems(py: Python<'_>, path: PathBuf) -> PyResult<Vec<PySystem>> {
 /// `System.simulate` with the same arguments on every system (binary systems), in order; each
 /// starts from `z0` if given, else from its own z(0), else from 0.
 #[pyfunction]
-#[pyo3(signature = (systems, methods, loss, reg, lam, eta, steps, t_end, points, rtol, atol, max_steps, method, z0, allow_unstable, fixed_point))]
-#[allow(clippy::too_many_arguments)]
 pub fn simulate_many<'py>(
     py: Python<'py>,
     systems: Vec<PyRef<'py, PySystem>>,
-    methods: Vec<String>,
-    loss: &str,
-    reg: &str,
-    lam: f64,
-    eta: f64,
-    steps: usize,
-    t_end: Option<f64>,
-    points: usize,
-    rtol: f64,
-    atol: f64,
-    max_steps: u64,
-    method: &str,
-    z0: Option<PyReadonlyArrayDyn<'_, f64>>,
-    allow_unstable: bool,
-    fixed_point: bool,
+    options: PyRef<'py, SimulateOptions>,
 ) -> PyResult<Bound<'py, PyList>> {
     if systems.is_empty() {
         return Err(invalid("systems is empty: give at least one System"));
     }
-    let params = SimulateParams {
-        methods,
-        loss,
-        reg,
-        lam,
-        eta,
-        steps,
-        t_end,
-        points,
-        rtol,
-        atol,
-        max_steps,
-        method,
-        z0: z0.map(|z| vector("z0", &z)).transpose()?,
-        allow_unstable,
-        fixed_point,
-    };
     let count = systems.len();
     let mut loaded = Vec::with_capacity(count);
     let mut shared = None;
@@ -88,7 +54,7 @@ pub fn simulate_many<'py>(
                 "simulate_many takes binary systems; run System.simulate on a multi-class one",
             )));
         }
-        let mut config = s.simulation_config(&params).map_err(named)?;
+        let mut config = s.simulation_config(&options).map_err(named)?;
         if config.methods.contains(&Method::GdTheta) {
             return Err(named(invalid(
                 "method gd-theta needs one system built from features: use System.simulate",
@@ -101,7 +67,7 @@ pub fn simulate_many<'py>(
     let reports = compute(py, || run_many(&loaded, &config))?;
     let out = PyList::empty(py);
     for (s, report) in systems.iter().zip(&reports) {
-        out.append(s.simulation_dict(py, report, fixed_point)?)?;
+        out.append(s.simulation_dict(py, report, options.fixed_point)?)?;
     }
     Ok(out)
 }

@@ -29,6 +29,7 @@ use crate::errors::{invalid, IntoPy};
 use crate::fixed_point::PyFixedPoint;
 use crate::interrupt::compute;
 use crate::multiclass;
+use crate::options::SimulateOptions;
 
 /// A feature system: strengths s (r) and coupling U (n × r, orthonormal columns).
 #[pyclass(frozen, module = "gstarve._core", name = "System")]
@@ -148,29 +149,10 @@ impl PySystem {
     }
 }
 
-/// The arguments of `System.simulate` (and `simulate_many`), as Python passes them.
-pub(crate) struct SimulateParams<'a> {
-    pub methods: Vec<String>,
-    pub loss: &'a str,
-    pub reg: &'a str,
-    pub lam: f64,
-    pub eta: f64,
-    pub steps: usize,
-    pub t_end: Option<f64>,
-    pub points: usize,
-    pub rtol: f64,
-    pub atol: f64,
-    pub max_steps: u64,
-    pub method: &'a str,
-    pub z0: Option<Vec<f64>>,
-    pub allow_unstable: bool,
-    pub fixed_point: bool,
-}
-
 impl PySystem {
     /// The validated settings of a simulation of this system.
-    pub(crate) fn simulation_config(&self, p: &SimulateParams<'_>) -> PyResult<SimulationConfig> {
-        let (loss, mut regulariser) = model(p.loss, p.reg, p.lam)?;
+    pub(crate) fn simulation_config(&self, p: &SimulateOptions) -> PyResult<SimulationConfig> {
+        let (loss, mut regulariser) = model(&p.loss, &p.reg, p.lam)?;
         if self.multiclass.is_some() {
             regulariser = multiclass::regulariser(loss, regulariser)?;
         }
@@ -498,50 +480,17 @@ impl PySystem {
     }
 
     /// Runs of GD, θ-space GD, the flow and the dual (as `gstarve simulate --json`).
-    #[pyo3(signature = (methods, loss, reg, lam, eta, steps, t_end, points, rtol, atol, max_steps, method, z0, allow_unstable, fixed_point))]
-    #[allow(clippy::too_many_arguments)]
     fn simulate<'py>(
         &self,
         py: Python<'py>,
-        methods: Vec<String>,
-        loss: &str,
-        reg: &str,
-        lam: f64,
-        eta: f64,
-        steps: usize,
-        t_end: Option<f64>,
-        points: usize,
-        rtol: f64,
-        atol: f64,
-        max_steps: u64,
-        method: &str,
-        z0: Option<PyReadonlyArrayDyn<'_, f64>>,
-        allow_unstable: bool,
-        fixed_point: bool,
+        options: PyRef<'_, SimulateOptions>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let params = SimulateParams {
-            methods,
-            loss,
-            reg,
-            lam,
-            eta,
-            steps,
-            t_end,
-            points,
-            rtol,
-            atol,
-            max_steps,
-            method,
-            z0: z0.map(|z| vector("z0", &z)).transpose()?,
-            allow_unstable,
-            fixed_point,
-        };
-        let config = self.simulation_config(&params)?;
+        let config = self.simulation_config(&options)?;
         let report = compute(py, || match &self.multiclass {
             Some(mc) => simulate_multiclass(mc, &config),
             None => simulate(&self.system, self.raw.as_ref(), &config),
         })?;
-        self.simulation_dict(py, &report, fixed_point)
+        self.simulation_dict(py, &report, options.fixed_point)
     }
 
     /// Every prediction of the theory that applies, checked against the exact numerics (as
