@@ -26,7 +26,7 @@
 //! [`Adam`] is PyTorch's Adam (and candle-nn's `AdamW` with weight decay 0).
 
 use std::fmt::Debug;
-use std::ops::{Add, AddAssign, Div, Mul, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -47,6 +47,7 @@ pub trait Real:
     + Mul<Output = Self>
     + Div<Output = Self>
     + AddAssign
+    + SubAssign
     + faer::traits::ComplexField
 {
     /// 0.
@@ -139,7 +140,7 @@ impl<T: Real> DenseMlp<T> {
                 rule,
             }))
         };
-        if sizes.len() < 2 || sizes.iter().any(|&s| s == 0) {
+        if sizes.len() < 2 || sizes.contains(&0) {
             return invalid(
                 "layer sizes",
                 sizes.len(),
@@ -216,7 +217,7 @@ impl<T: Real> DenseMlp<T> {
             );
             if l + 1 < layers {
                 for v in out.iter_mut() {
-                    if !(*v > T::ZERO) {
+                    if *v <= T::ZERO {
                         *v = T::ZERO;
                     }
                 }
@@ -262,7 +263,7 @@ impl<T: Real> DenseMlp<T> {
                     rows(&self.theta[w..b], outputs, inputs),
                 );
                 for (v, &a) in down.iter_mut().zip(&work.activations[l - 1]) {
-                    if !(a > T::ZERO) {
+                    if a <= T::ZERO {
                         *v = T::ZERO;
                     }
                 }
@@ -325,7 +326,7 @@ impl<T: Real> Adam<T> {
             *m = *m * b1 + g * r1;
             *v = *v * b2 + g * g * r2;
             let adjusted = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
-            *th = *th - adjusted * lr;
+            *th -= adjusted * lr;
         }
     }
 }
