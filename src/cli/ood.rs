@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 use gstarve_core::output::{check_output_dir, to_json_sorted, Layout};
+use gstarve_net::deep::Precision;
 use gstarve_net::experiments::ood::{
     ood_experiment, Method, MethodSettings, OodExperiment, OodSpec,
 };
@@ -56,6 +57,9 @@ pub struct OodArgs {
     /// Digit features whose starvation entries against the colour feature are reported.
     #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     digit_features: i64,
+    /// Precision of training: f32 (as PyTorch) or f64.
+    #[arg(long, default_value = "f32", value_name = "f32|f64")]
+    precision: String,
     /// Output folder.
     #[arg(long, default_value = "plots/ood", value_name = "DIR")]
     out: PathBuf,
@@ -119,7 +123,13 @@ impl OodArgs {
             }
             methods.push(s);
         }
+        let precision = match self.precision.trim() {
+            "f32" => Precision::F32,
+            "f64" => Precision::F64,
+            other => bail!("--precision = {other} is invalid: it must be f32 or f64"),
+        };
         let spec = OodSpec {
+            precision,
             width: count("--width", self.width)?,
             restarts: count("--restarts", self.restarts)?,
             seed: self.seed as u64,

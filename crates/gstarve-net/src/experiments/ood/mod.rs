@@ -1,16 +1,24 @@
 //! Out of distribution: the Colored-MNIST protocol on the shipped optical digits
 //! ([`crate::data::coloured_digits`]), an MLP 128 → h → h → 1 trained by ERM, SD, SD with class
-//! targets (docs/theory.md §10) and IRM v1 over restarts ([`mlp`]), and the network's feature
+//! targets (docs/theory.md §10) and IRM v1 over restarts (hand-written passes, [`train`]; candle's
+//! autodiff, [`mlp`], is the oracle in the tests), and the network's feature
 //! system at initialisation with the colour feature's strength and starvation entries against
 //! the digit features ([`features`](mod@features)).
 //!
 //! Restart k uses the environments of seed `seed + k` and a network drawn from
 //! ChaCha12(`seed + k + 2³²`) (Xavier-uniform weights, zero biases, as the reference): every
-//! method starts restart k from the same network on the same data.
+//! method starts restart k from the same network on the same data. The runs (restarts ×
+//! methods) are independent and spread over rayon's pool, each single-threaded.
 
 mod features;
 mod mlp;
+#[cfg(test)]
+mod oracle;
+mod train;
+#[cfg(test)]
+mod train_tests;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use nalgebra::DMatrix;
@@ -20,6 +28,7 @@ use rayon::prelude::*;
 pub use features::{colour_starvation, ColourStarvation, FeatureShare};
 
 use crate::data::{coloured_digits, optical_digits, ColouredDigits, ColouredSpec, Digits};
+use crate::deep::Precision;
 use gstarve_core::error::{Error, InputError, Result};
 
 /// A training objective.
@@ -163,6 +172,8 @@ pub struct OodSpec {
     pub starvation_lambda: f64,
     /// Digit features whose starvation entries are reported.
     pub digit_features: usize,
+    /// The precision of training (f32 by default, as PyTorch's).
+    pub precision: Precision,
 }
 
 impl Default for OodSpec {
@@ -179,6 +190,7 @@ impl Default for OodSpec {
             feature_examples: 300,
             starvation_lambda: 0.01,
             digit_features: 5,
+            precision: Precision::F32,
         }
     }
 }
@@ -371,7 +383,7 @@ pub struct OodExperiment {
     pub wall_s: (f64, f64),
 }
 
-fn pooled(envs: &ColouredDigits) -> mlp::TrainingData {
+fn pooled(envs: &ColouredDigits) -> train::TrainingData {
     let rows: usize = envs.train.iter().map(|e| e.len()).sum();
     let cols = envs.test.inputs.ncols();
     let mut inputs = DMatrix::zeros(rows, cols);
@@ -382,7 +394,7 @@ fn pooled(envs: &ColouredDigits) -> mlp::TrainingData {
         labels.extend_from_slice(&env.labels);
         start += env.len();
     }
-    mlp::TrainingData {
+    train::TrainingData {
         inputs,
         labels,
         environment_sizes: envs.train.iter().map(|e| e.len()).collect(),
@@ -396,11 +408,16 @@ pub fn network_seed(seed: u64, k: usize) -> u64 {
     seed.wrapping_add(k as u64).wrapping_add(1 << 32)
 }
 
-/// Everything restart `k` produces: its runs, its colour agreements (pooled training, test),
-/// and its environments and initial network.
-type RestartOutcome = (Vec<OodRun>, (f64, f64), ColouredDigits, MlpWeights);
+/// Restart `k`'s environments, pooled training data, initial network and colour agreements
+/// (pooled training, test).
+struct Restart {
+    envs: ColouredDigits,
+    data: train::TrainingData,
+    weights: MlpWeights,
+    agreement: (f64, f64),
+}
 
-fn restart(spec: &OodSpec, digits: &Digits, k: usize) -> Result<RestartOutcome> {
+fn restart(spec: &OodSpec, digits: &Digits, k: usize) -> Result<Restart> {
     let envs = coloured_digits(digits, &spec.data, spec.seed.wrapping_add(k as u64))?;
     let data = pooled(&envs);
     let weights = MlpWeights::xavier(data.inputs.ncols(), spec.width, network_seed(spec.seed, k));
@@ -411,24 +428,33 @@ fn restart(spec: &OodSpec, digits: &Digits, k: usize) -> Result<RestartOutcome> 
         .map(|e| e.colour_agreement() * e.len() as f64)
         .sum::<f64>()
         / n_train;
-    let mut runs = Vec::new();
-    for settings in &spec.methods {
-        let end = mlp::train(&weights, settings, &data)?;
-        runs.push(OodRun {
-            method: settings.method,
-            restart: k,
-            train_accuracy: end.train_accuracy,
-            test_accuracy: end.test_accuracy,
-            train_nll: end.train_nll,
-        });
-    }
-    let agree = (train_agree, envs.test.colour_agreement());
-    Ok((runs, agree, envs, weights))
+    let agreement = (train_agree, envs.test.colour_agreement());
+    Ok(Restart {
+        envs,
+        data,
+        weights,
+        agreement,
+    })
 }
 
-/// Run the experiment: every method on every restart (restarts in parallel, on rayon's pool),
-/// then the feature analysis of restart 0; `on_restart(k, restarts)` is called when restart k
-/// is done.
+/// One method's run on one restart, in the spec's precision.
+fn run(spec: &OodSpec, r: &Restart, settings: &MethodSettings, k: usize) -> Result<OodRun> {
+    let end = match spec.precision {
+        Precision::F32 => train::train::<f32>(&r.weights, settings, &r.data)?,
+        Precision::F64 => train::train::<f64>(&r.weights, settings, &r.data)?,
+    };
+    Ok(OodRun {
+        method: settings.method,
+        restart: k,
+        train_accuracy: end.train_accuracy,
+        test_accuracy: end.test_accuracy,
+        train_nll: end.train_nll,
+    })
+}
+
+/// Run the experiment: every method on every restart (the runs in parallel on rayon's pool, the
+/// longest first), then the feature analysis of restart 0; `on_restart(k, restarts)` is called
+/// when every method of restart k is done.
 pub fn ood_experiment(
     spec: &OodSpec,
     on_restart: &(dyn Fn(usize, usize) + Sync),
@@ -436,21 +462,37 @@ pub fn ood_experiment(
     spec.validate()?;
     let digits = optical_digits()?;
     let start = Instant::now();
-    let outcomes: Vec<RestartOutcome> = (0..spec.restarts)
+    let restarts: Vec<Restart> = (0..spec.restarts)
         .into_par_iter()
-        .map(|k| {
-            let outcome = restart(spec, &digits, k);
-            on_restart(k, spec.restarts);
-            outcome
+        .map(|k| restart(spec, &digits, k))
+        .collect::<Result<_>>()?;
+    // (restart, method) pairs, the longest runs first so that the last ones to start are short.
+    let mut jobs: Vec<(usize, usize)> = (0..spec.restarts)
+        .flat_map(|k| (0..spec.methods.len()).map(move |m| (k, m)))
+        .collect();
+    jobs.sort_by_key(|&(k, m)| (std::cmp::Reverse(spec.methods[m].steps), k, m));
+    let remaining: Vec<AtomicUsize> = (0..spec.restarts)
+        .map(|_| AtomicUsize::new(spec.methods.len()))
+        .collect();
+    let mut done: Vec<((usize, usize), OodRun)> = jobs
+        .par_iter()
+        .with_max_len(1)
+        .map(|&(k, m)| {
+            let outcome = run(spec, &restarts[k], &spec.methods[m], k);
+            if remaining[k].fetch_sub(1, Ordering::AcqRel) == 1 {
+                on_restart(k, spec.restarts);
+            }
+            outcome.map(|r| ((k, m), r))
         })
         .collect::<Result<_>>()?;
+    done.sort_by_key(|&(key, _)| key);
+    let runs: Vec<OodRun> = done.into_iter().map(|(_, r)| r).collect();
     let training_s = start.elapsed().as_secs_f64();
     let r = spec.restarts as f64;
     let colour_agreement = (
-        outcomes.iter().map(|o| o.1 .0).sum::<f64>() / r,
-        outcomes.iter().map(|o| o.1 .1).sum::<f64>() / r,
+        restarts.iter().map(|o| o.agreement.0).sum::<f64>() / r,
+        restarts.iter().map(|o| o.agreement.1).sum::<f64>() / r,
     );
-    let runs: Vec<OodRun> = outcomes.iter().flat_map(|o| o.0.iter().cloned()).collect();
     let summaries = spec
         .methods
         .iter()
@@ -473,8 +515,8 @@ pub fn ood_experiment(
         })
         .collect();
     let analysis = Instant::now();
-    let (_, _, envs, weights) = &outcomes[0];
-    let features = colour_starvation(weights, envs, spec)?;
+    let first = &restarts[0];
+    let features = colour_starvation(&first.weights, &first.envs, spec)?;
     Ok(OodExperiment {
         spec: spec.clone(),
         runs,
