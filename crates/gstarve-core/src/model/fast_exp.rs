@@ -58,8 +58,6 @@ pub fn exp(x: f64) -> f64 {
 /// (pulp has no 64-bit shifts on its vectors).
 #[inline(always)]
 pub fn exp_lanes<S: pulp::Simd>(simd: S, x: S::f64s) -> S::f64s {
-    const MAX_LANES: usize = 8;
-    let lanes = S::F64_LANES.min(MAX_LANES);
     let splat = |v: f64| simd.splat_f64s(v);
     // f64::clamp: NaN compares false both times and stays NaN.
     let x = simd.select_f64s(simd.less_than_f64s(x, splat(-746.0)), splat(-746.0), x);
@@ -80,19 +78,20 @@ pub fn exp_lanes<S: pulp::Simd>(simd: S, x: S::f64s) -> S::f64s {
     let c = simd.sub_f64s(r, simd.mul_f64s(t, p));
     let quotient = simd.div_f64s(simd.mul_f64s(r, c), simd.sub_f64s(splat(2.0), c));
     let y = simd.sub_f64s(splat(1.0), simd.sub_f64s(simd.sub_f64s(lo, quotient), hi));
-    let mut bits = [0.0; MAX_LANES];
-    simd.partial_store_f64s(&mut bits[..lanes], shifted);
-    let (mut first, mut second) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
+    let bits = pulp::bytemuck::cast_slice::<S::f64s, f64>(std::slice::from_ref(&shifted));
+    let (mut first, mut second) = (splat(0.0), splat(0.0));
+    let first_lanes =
+        pulp::bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut first));
+    let second_lanes =
+        pulp::bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut second));
     // k and ⌊k/2⌋ in two's complement on u64, ⌊k/2⌋ by a logical shift of k + 2048 ≥ 0: only the
     // 64-bit additions and logical shifts AVX2 has, so that the compiler vectorises this loop too.
-    for l in 0..lanes {
+    for l in 0..bits.len() {
         let k = bits[l].to_bits().wrapping_sub(SHIFT.to_bits());
         let k1 = (k.wrapping_add(2048) >> 1).wrapping_sub(1024);
-        first[l] = f64::from_bits(k1.wrapping_add(1023) << 52);
-        second[l] = f64::from_bits(k.wrapping_sub(k1).wrapping_add(1023) << 52);
+        first_lanes[l] = f64::from_bits(k1.wrapping_add(1023) << 52);
+        second_lanes[l] = f64::from_bits(k.wrapping_sub(k1).wrapping_add(1023) << 52);
     }
-    let first = simd.partial_load_f64s(&first[..lanes]);
-    let second = simd.partial_load_f64s(&second[..lanes]);
     simd.mul_f64s(simd.mul_f64s(y, first), second)
 }
 

@@ -41,10 +41,6 @@ pub(super) struct Local<V, const C: usize> {
 }
 
 impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
-    pub(super) fn lanes(&self) -> usize {
-        S::F64_LANES.min(MAX_LANES)
-    }
-
     /// Examples per system: C itself on the exact-size path (constant loop bounds).
     #[inline(always)]
     pub(super) fn n(&self) -> usize {
@@ -68,17 +64,20 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
     /// A vector whose lane l is `f(l)` (l < count; later lanes repeat the last).
     #[inline(always)]
     pub(super) fn gather(&self, f: impl Fn(usize) -> f64) -> S::f64s {
-        let mut b = [0.0; MAX_LANES];
-        for (l, v) in b[..self.lanes()].iter_mut().enumerate() {
-            *v = f(l.min(self.count - 1));
+        let mut v = self.splat(0.0);
+        let lanes = pulp::bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut v));
+        for (l, x) in lanes.iter_mut().enumerate() {
+            *x = f(l.min(self.count - 1));
         }
-        self.simd.partial_load_f64s(&b[..self.lanes()])
+        v
     }
 
+    /// The lanes of `v` (the first `S::F64_LANES` entries).
     #[inline(always)]
     pub(super) fn scatter(&self, v: S::f64s) -> Lanes<f64> {
         let mut b = [0.0; MAX_LANES];
-        self.simd.partial_store_f64s(&mut b[..self.lanes()], v);
+        let lanes = pulp::bytemuck::cast_slice::<S::f64s, f64>(std::slice::from_ref(&v));
+        b[..lanes.len()].copy_from_slice(lanes);
         b
     }
 
@@ -173,8 +172,10 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
             e,
             self.splat(1.0),
         );
-        let psi = s.div_f64s(numerator, one_plus);
-        let curvature = s.div_f64s(e, s.mul_f64s(one_plus, one_plus));
+        // One division: ψ and σ' within an ulp or two of the one-system path's quotients.
+        let inverse = s.div_f64s(self.splat(1.0), one_plus);
+        let psi = s.mul_f64s(numerator, inverse);
+        let curvature = s.mul_f64s(s.mul_f64s(e, inverse), inverse);
         let loss = s.add_f64s(s.max_f64s(s.neg_f64s(m), self.splat(0.0)), log1p);
         (psi, curvature, loss)
     }

@@ -133,16 +133,17 @@ fn solve_group<S: Simd, const C: usize, const E: bool>(
             });
         }
     }
-    let status = newton(&g, &mut z);
-    finish(&g, &z, &status, |l, result| sink(group[l], result));
+    let (status, at) = newton(&g, &mut z);
+    finish(&g, &z, &at, &status, |l, result| sink(group[l], result));
 }
 
-/// The lockstep damped Newton iteration from z (docs/theory.md §12.4); z ends at each lane's z*.
+/// The lockstep damped Newton iteration from z (docs/theory.md §12.4); z ends at each lane's z*,
+/// and the loss terms returned are those at it (kept in step with z, lane by lane).
 #[inline(always)]
 fn newton<S: Simd, const C: usize, const E: bool>(
     g: &Group<S, C, E>,
     z: &mut [S::f64s; C],
-) -> Lanes<Status> {
+) -> (Lanes<Status>, Local<S::f64s, C>) {
     let s = g.simd;
     let mut status = [Status::Running; MAX_LANES];
     let mut active = [false; MAX_LANES];
@@ -206,12 +207,20 @@ fn newton<S: Simd, const C: usize, const E: bool>(
         }
         let mut accepted = [false; MAX_LANES];
         let mut t = g.splat(1.0);
-        for _ in 0..60 {
+        // The full step, the first trial of the line search and the fallback's trial below
+        // alike (a lane that falls back never moved z): evaluated once.
+        let full = g.axpy(z, t, &step);
+        let at_full = g.local(&full);
+        for k in 0..60 {
             if !pending.contains(&true) {
                 break;
             }
-            let trial = g.axpy(z, t, &step);
-            let there = g.local(&trial);
+            let (trial, there) = if k == 0 {
+                (full, at_full)
+            } else {
+                let trial = g.axpy(z, t, &step);
+                (trial, g.local(&trial))
+            };
             let bound = s.add_f64s(here.value, s.mul_f64s(s.mul_f64s(g.splat(1e-4), t), slope));
             let ok = s.and_m64s(
                 g.mask(&pending),
@@ -232,8 +241,7 @@ fn newton<S: Simd, const C: usize, const E: bool>(
             stuck[l] = active[l] && !accepted[l];
         }
         if stuck.contains(&true) {
-            let trial = g.axpy(z, g.splat(1.0), &step);
-            let there = g.local(&trial);
+            let (trial, there) = (full, at_full);
             let trial_res = g.scatter(g.residual(&g.gradient(&trial, &there.psi)));
             let scale = g.scatter(scale);
             let mut take = [false; MAX_LANES];
@@ -259,21 +267,21 @@ fn newton<S: Simd, const C: usize, const E: bool>(
             here = g.select_local(take_mask, &there, &here);
         }
     }
-    status
+    (status, here)
 }
 
-/// m*, ∂z*/∂(s²) and E at each converged lane's z* (docs/theory.md §5.3, Cholesky form above),
-/// each lane's result handed to `sink` with its lane (lanes past the group's systems skipped).
+/// m*, ∂z*/∂(s²) and E at each converged lane's z* (docs/theory.md §5.3, Cholesky form above;
+/// `at` the loss terms at z), each lane's result handed to `sink` with its lane (lanes past the group's systems skipped).
 #[inline(always)]
 fn finish<S: Simd, const C: usize, const E: bool>(
     g: &Group<S, C, E>,
     z: &[S::f64s; C],
+    at: &Local<S::f64s, C>,
     status: &Lanes<Status>,
     mut sink: impl FnMut(usize, Result<&Solved, NumericalError>),
 ) {
     let s = g.simd;
     let (n, r) = (g.n(), g.r());
-    let at: Local<S::f64s, C> = g.local(z);
     let m = g.margins(z);
     let drive = g.transpose_apply(&at.psi);
     let (chol, _) = g.cholesky(&g.hessian(&at.curvature));
