@@ -53,9 +53,100 @@ pub fn exp(x: f64) -> f64 {
     y * scale(k1) * scale(k2)
 }
 
+/// [`exp`] on every lane of a pulp vector, bit for bit the same values: the reduction, the
+/// polynomial and the division on the vector, the two powers of two built lane by lane from k
+/// (pulp has no 64-bit shifts on its vectors).
+#[inline(always)]
+pub fn exp_lanes<S: pulp::Simd>(simd: S, x: S::f64s) -> S::f64s {
+    let splat = |v: f64| simd.splat_f64s(v);
+    // f64::clamp: NaN compares false both times and stays NaN.
+    let x = simd.select_f64s(simd.less_than_f64s(x, splat(-746.0)), splat(-746.0), x);
+    let x = simd.select_f64s(simd.greater_than_f64s(x, splat(710.0)), splat(710.0), x);
+    let shifted = simd.add_f64s(
+        simd.mul_f64s(x, splat(std::f64::consts::LOG2_E)),
+        splat(SHIFT),
+    );
+    let kf = simd.sub_f64s(shifted, splat(SHIFT));
+    let hi = simd.sub_f64s(x, simd.mul_f64s(kf, splat(LN2_HI)));
+    let lo = simd.mul_f64s(kf, splat(LN2_LO));
+    let r = simd.sub_f64s(hi, lo);
+    let t = simd.mul_f64s(r, r);
+    let mut p = splat(P5);
+    for coefficient in [P4, P3, P2, P1] {
+        p = simd.add_f64s(splat(coefficient), simd.mul_f64s(t, p));
+    }
+    let c = simd.sub_f64s(r, simd.mul_f64s(t, p));
+    let quotient = simd.div_f64s(simd.mul_f64s(r, c), simd.sub_f64s(splat(2.0), c));
+    let y = simd.sub_f64s(splat(1.0), simd.sub_f64s(simd.sub_f64s(lo, quotient), hi));
+    let bits = pulp::bytemuck::cast_slice::<S::f64s, f64>(std::slice::from_ref(&shifted));
+    let (mut first, mut second) = (splat(0.0), splat(0.0));
+    let first_lanes =
+        pulp::bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut first));
+    let second_lanes =
+        pulp::bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut second));
+    // k and ⌊k/2⌋ in two's complement on u64, ⌊k/2⌋ by a logical shift of k + 2048 ≥ 0: only the
+    // 64-bit additions and logical shifts AVX2 has, so that the compiler vectorises this loop too.
+    for l in 0..bits.len() {
+        let k = bits[l].to_bits().wrapping_sub(SHIFT.to_bits());
+        let k1 = (k.wrapping_add(2048) >> 1).wrapping_sub(1024);
+        first_lanes[l] = f64::from_bits(k1.wrapping_add(1023) << 52);
+        second_lanes[l] = f64::from_bits(k.wrapping_sub(k1).wrapping_add(1023) << 52);
+    }
+    simd.mul_f64s(simd.mul_f64s(y, first), second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`exp_lanes`] on `xs`, vector by vector.
+    fn exp_all<S: pulp::Simd>(simd: S, xs: &[f64]) -> Vec<f64> {
+        let lanes = S::F64_LANES;
+        xs.chunks(lanes)
+            .flat_map(|c| {
+                let mut out = vec![0.0; lanes];
+                simd.partial_store_f64s(&mut out, exp_lanes(simd, simd.partial_load_f64s(c)));
+                out.truncate(c.len());
+                out
+            })
+            .collect()
+    }
+
+    struct ExpAll<'a>(&'a [f64]);
+    impl pulp::WithSimd for ExpAll<'_> {
+        type Output = Vec<f64>;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<f64> {
+            exp_all(simd, self.0)
+        }
+    }
+
+    #[test]
+    fn lanes_equal_the_scalar_exp_bit_for_bit() {
+        let mut xs: Vec<f64> = (0..=200_000)
+            .map(|i| -750.0 + 1465.0 * i as f64 / 200_000.0)
+            .collect();
+        xs.extend([
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-17,
+            -745.0,
+            -740.0,
+            -708.5,
+            709.78,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NAN,
+        ]);
+        let same = |a: &[f64]| {
+            a.iter()
+                .zip(&xs)
+                .all(|(v, &x)| v.to_bits() == exp(x).to_bits() || (v.is_nan() && x.is_nan()))
+        };
+        assert!(same(&pulp::Arch::new().dispatch(ExpAll(&xs))));
+        assert!(same(&exp_all(pulp::Scalar::new(), &xs)));
+    }
 
     /// Distance in units in the last place of `b`.
     fn ulps(a: f64, b: f64) -> f64 {

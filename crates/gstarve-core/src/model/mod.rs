@@ -34,6 +34,7 @@
 
 mod dual;
 pub mod fast_exp;
+pub mod fast_log1p;
 mod margin;
 mod margin_small;
 mod primal;

@@ -6,8 +6,10 @@
 //! same objective, gradient, Hessian H = UᵀDU + W, Cholesky step, Armijo backtracking, stopping
 //! rules and failures. The lanes advance in lockstep; a lane that has converged or failed is
 //! frozen (its values are selected, never overwritten) while the others go on, and within a line
-//! search each lane keeps its own step length t. The logistic terms are evaluated lane by lane
-//! with the scalar `exp`/`log1p` of the one-system path (one exponential per margin):
+//! search each lane keeps its own step length t. The logistic terms are evaluated on every lane
+//! by the branch-free [`crate::model::fast_exp`] and [`crate::model::fast_log1p`] (each within
+//! 1 ulp of the platform's `exp`/`log1p`, which the one-system path calls; vectorised by the
+//! compiler), one exponential per margin:
 //!
 //! ```text
 //! e = exp(−|m|),  ψ = σ(−m) = (m ≥ 0 ? e : 1)/(1 + e),  σ'(m) = e/(1 + e)²,
@@ -34,6 +36,7 @@
 
 use pulp::Simd;
 
+use super::group::{Group, Lanes, Local};
 use super::{Solved, BATCH_MAX_DIM, MAX_ITERATIONS, TOLERANCE};
 use crate::error::NumericalError;
 use crate::theory::sensitivity::ZERO_RESPONSE_TOLERANCE;
@@ -56,308 +59,29 @@ pub(super) struct Block<'a> {
 }
 
 /// Solve the systems `which` (indices into the block) in groups of the instruction set's lane
-/// count, writing each result at its index in `out`.
-pub(super) struct Lockstep<'a> {
+/// count, handing each result to `sink` with its index.
+pub(super) struct Lockstep<'a, F> {
     pub block: &'a Block<'a>,
     pub which: &'a [usize],
-    pub out: &'a mut [Option<Result<Solved, NumericalError>>],
+    pub sink: F,
 }
 
-impl pulp::WithSimd for Lockstep<'_> {
+impl<F: FnMut(usize, Result<&Solved, NumericalError>)> pulp::WithSimd for Lockstep<'_, F> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
+    fn with_simd<S: Simd>(mut self, simd: S) {
         let lanes = S::F64_LANES.min(MAX_LANES);
-        let capacity = self.block.n.max(self.block.r);
+        let (n, r) = (self.block.n, self.block.r);
         for group in self.which.chunks(lanes) {
-            let solved = match capacity {
-                0..=2 => solve_group::<S, 2>(simd, self.block, group),
-                3..=4 => solve_group::<S, 4>(simd, self.block, group),
-                _ => solve_group::<S, BATCH_MAX_DIM>(simd, self.block, group),
-            };
-            for (l, result) in solved.into_iter().take(group.len()).enumerate() {
-                self.out[group[l]] = Some(result);
+            let sink = &mut self.sink;
+            match (n, r) {
+                (2, 2) => solve_group::<S, 2, true>(simd, self.block, group, sink),
+                (4, 4) => solve_group::<S, 4, true>(simd, self.block, group, sink),
+                _ if n.max(r) <= 2 => solve_group::<S, 2, false>(simd, self.block, group, sink),
+                _ if n.max(r) <= 4 => solve_group::<S, 4, false>(simd, self.block, group, sink),
+                _ => solve_group::<S, BATCH_MAX_DIM, false>(simd, self.block, group, sink),
             }
-        }
-    }
-}
-
-/// Per-lane scalars (only the first `S::F64_LANES` are used).
-type Lanes<T> = [T; MAX_LANES];
-
-/// The lanes of one group and the vector operations on them, for systems with n, r ≤ C.
-struct Group<S: Simd, const C: usize> {
-    simd: S,
-    n: usize,
-    r: usize,
-    /// Lanes in use (≤ S::F64_LANES; the rest repeat the last system and are never active).
-    count: usize,
-    /// u[j][i] = U_ij of each lane.
-    u: [[S::f64s; C]; C],
-    /// W_jj = λ/s_j².
-    weights: [S::f64s; C],
-    strengths_squared: [S::f64s; C],
-}
-
-/// The loss terms at one point: L, ψ = σ(−m), D = σ'(m).
-#[derive(Clone, Copy)]
-struct Local<V, const C: usize> {
-    value: V,
-    psi: [V; C],
-    curvature: [V; C],
-}
-
-impl<S: Simd, const C: usize> Group<S, C> {
-    fn lanes(&self) -> usize {
-        S::F64_LANES.min(MAX_LANES)
-    }
-
-    /// A vector whose lane l is `f(l)` (l < count; later lanes repeat the last).
-    #[inline(always)]
-    fn gather(&self, f: impl Fn(usize) -> f64) -> S::f64s {
-        let mut b = [0.0; MAX_LANES];
-        for (l, v) in b[..self.lanes()].iter_mut().enumerate() {
-            *v = f(l.min(self.count - 1));
-        }
-        self.simd.partial_load_f64s(&b[..self.lanes()])
-    }
-
-    #[inline(always)]
-    fn scatter(&self, v: S::f64s) -> Lanes<f64> {
-        let mut b = [0.0; MAX_LANES];
-        self.simd.partial_store_f64s(&mut b[..self.lanes()], v);
-        b
-    }
-
-    #[inline(always)]
-    fn splat(&self, v: f64) -> S::f64s {
-        self.simd.splat_f64s(v)
-    }
-
-    /// A mask from per-lane flags.
-    #[inline(always)]
-    fn mask(&self, flags: &Lanes<bool>) -> S::m64s {
-        let v = self.gather(|l| if flags[l] { 1.0 } else { 0.0 });
-        self.simd.greater_than_f64s(v, self.splat(0.0))
-    }
-
-    #[inline(always)]
-    fn flags(&self, mask: S::m64s) -> Lanes<bool> {
-        let v = self.scatter(
-            self.simd
-                .select_f64s(mask, self.splat(1.0), self.splat(0.0)),
-        );
-        let mut out = [false; MAX_LANES];
-        for l in 0..self.count {
-            out[l] = v[l] > 0.0;
-        }
-        out
-    }
-
-    /// m = U z, summed over features in order.
-    #[inline(always)]
-    fn margins(&self, z: &[S::f64s; C]) -> [S::f64s; C] {
-        let s = self.simd;
-        let mut m = [self.splat(0.0); C];
-        for j in 0..self.r {
-            for i in 0..self.n {
-                m[i] = s.add_f64s(m[i], s.mul_f64s(self.u[j][i], z[j]));
-            }
-        }
-        m
-    }
-
-    /// Uᵀv.
-    #[inline(always)]
-    fn transpose_apply(&self, v: &[S::f64s; C]) -> [S::f64s; C] {
-        let s = self.simd;
-        let mut out = [self.splat(0.0); C];
-        for (j, o) in out[..self.r].iter_mut().enumerate() {
-            for i in 0..self.n {
-                *o = s.add_f64s(*o, s.mul_f64s(self.u[j][i], v[i]));
-            }
-        }
-        out
-    }
-
-    /// L, ψ and σ' at z, lane by lane for the lanes in `which` (the others hold zeros).
-    #[inline(always)]
-    fn local(&self, z: &[S::f64s; C], which: &Lanes<bool>) -> Local<S::f64s, C> {
-        let s = self.simd;
-        let m = self.margins(z);
-        let mut loss = [0.0; MAX_LANES];
-        let mut psi = [self.splat(0.0); C];
-        let mut curvature = [self.splat(0.0); C];
-        for i in 0..self.n {
-            let mi = self.scatter(m[i]);
-            let (mut p, mut d) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
-            for l in (0..self.count).filter(|&l| which[l]) {
-                let x = mi[l];
-                let e = (-x.abs()).exp();
-                p[l] = if x >= 0.0 {
-                    e / (1.0 + e)
-                } else {
-                    1.0 / (1.0 + e)
-                };
-                d[l] = e / ((1.0 + e) * (1.0 + e));
-                loss[l] += (-x).max(0.0) + e.ln_1p();
-            }
-            psi[i] = s.partial_load_f64s(&p[..self.lanes()]);
-            curvature[i] = s.partial_load_f64s(&d[..self.lanes()]);
-        }
-        let mut penalty = self.splat(0.0);
-        for j in 0..self.r {
-            penalty = s.add_f64s(penalty, s.mul_f64s(s.mul_f64s(self.weights[j], z[j]), z[j]));
-        }
-        let value = s.add_f64s(
-            s.partial_load_f64s(&loss[..self.lanes()]),
-            s.mul_f64s(self.splat(0.5), penalty),
-        );
-        Local {
-            value,
-            psi,
-            curvature,
-        }
-    }
-
-    /// ∇L = W z − Uᵀψ.
-    #[inline(always)]
-    fn gradient(&self, z: &[S::f64s; C], psi: &[S::f64s; C]) -> [S::f64s; C] {
-        let s = self.simd;
-        let ut_psi = self.transpose_apply(psi);
-        let mut g = [self.splat(0.0); C];
-        for j in 0..self.r {
-            g[j] = s.sub_f64s(s.mul_f64s(self.weights[j], z[j]), ut_psi[j]);
-        }
-        g
-    }
-
-    /// max_j |g_j / W_jj|, NaN counted as ∞.
-    #[inline(always)]
-    fn residual(&self, g: &[S::f64s; C]) -> S::f64s {
-        let s = self.simd;
-        let mut acc = self.splat(0.0);
-        for j in 0..self.r {
-            let e = s.abs_f64s(s.div_f64s(g[j], self.weights[j]));
-            let e = s.select_f64s(s.equal_f64s(e, e), e, self.splat(f64::INFINITY));
-            acc = s.max_f64s(acc, e);
-        }
-        acc
-    }
-
-    /// max(1, ‖z‖∞).
-    #[inline(always)]
-    fn scale(&self, z: &[S::f64s; C]) -> S::f64s {
-        let s = self.simd;
-        let mut acc = self.splat(0.0);
-        for v in &z[..self.r] {
-            acc = s.max_f64s(acc, s.abs_f64s(*v));
-        }
-        s.max_f64s(acc, self.splat(1.0))
-    }
-
-    /// H = UᵀDU + W.
-    #[inline(always)]
-    fn hessian(&self, d: &[S::f64s; C]) -> [[S::f64s; C]; C] {
-        let s = self.simd;
-        let mut h = [[self.splat(0.0); C]; C];
-        for a in 0..self.r {
-            for c in 0..=a {
-                let mut v = self.splat(0.0);
-                for i in 0..self.n {
-                    v = s.add_f64s(v, s.mul_f64s(s.mul_f64s(self.u[a][i], d[i]), self.u[c][i]));
-                }
-                h[a][c] = v;
-                h[c][a] = v;
-            }
-        }
-        for j in 0..self.r {
-            h[j][j] = s.add_f64s(h[j][j], self.weights[j]);
-        }
-        h
-    }
-
-    /// The Cholesky factor L of H (lower, row-major) and the lanes where H is not positive
-    /// definite (a pivot ≤ 0 or NaN).
-    #[inline(always)]
-    fn cholesky(&self, h: &[[S::f64s; C]; C]) -> ([[S::f64s; C]; C], S::m64s) {
-        let s = self.simd;
-        let zero = self.splat(0.0);
-        let mut l = [[zero; C]; C];
-        let mut bad = s.less_than_f64s(zero, zero);
-        for j in 0..self.r {
-            let mut sq = zero;
-            for p in 0..j {
-                sq = s.add_f64s(sq, s.mul_f64s(l[j][p], l[j][p]));
-            }
-            let d = s.sub_f64s(h[j][j], sq);
-            bad = s.or_m64s(bad, s.not_m64s(s.greater_than_f64s(d, zero)));
-            let d = s.sqrt_f64s(d);
-            l[j][j] = d;
-            for i in j + 1..self.r {
-                let mut v = h[i][j];
-                for p in 0..j {
-                    v = s.sub_f64s(v, s.mul_f64s(l[i][p], l[j][p]));
-                }
-                l[i][j] = s.div_f64s(v, d);
-            }
-        }
-        (l, bad)
-    }
-
-    /// x = H⁻¹b from the Cholesky factor.
-    #[inline(always)]
-    fn cholesky_solve(&self, l: &[[S::f64s; C]; C], b: &[S::f64s; C]) -> [S::f64s; C] {
-        let s = self.simd;
-        let mut y = [self.splat(0.0); C];
-        for i in 0..self.r {
-            let mut v = b[i];
-            for p in 0..i {
-                v = s.sub_f64s(v, s.mul_f64s(l[i][p], y[p]));
-            }
-            y[i] = s.div_f64s(v, l[i][i]);
-        }
-        let mut x = [self.splat(0.0); C];
-        for i in (0..self.r).rev() {
-            let mut v = y[i];
-            for p in i + 1..self.r {
-                v = s.sub_f64s(v, s.mul_f64s(l[p][i], x[p]));
-            }
-            x[i] = s.div_f64s(v, l[i][i]);
-        }
-        x
-    }
-
-    /// z + t·p.
-    #[inline(always)]
-    fn axpy(&self, z: &[S::f64s; C], t: S::f64s, p: &[S::f64s; C]) -> [S::f64s; C] {
-        let s = self.simd;
-        let mut out = *z;
-        for j in 0..self.r {
-            out[j] = s.add_f64s(z[j], s.mul_f64s(p[j], t));
-        }
-        out
-    }
-
-    fn select(&self, mask: S::m64s, a: &[S::f64s; C], b: &[S::f64s; C]) -> [S::f64s; C] {
-        let mut out = *b;
-        for j in 0..C {
-            out[j] = self.simd.select_f64s(mask, a[j], b[j]);
-        }
-        out
-    }
-
-    fn select_local(
-        &self,
-        mask: S::m64s,
-        a: &Local<S::f64s, C>,
-        b: &Local<S::f64s, C>,
-    ) -> Local<S::f64s, C> {
-        Local {
-            value: self.simd.select_f64s(mask, a.value, b.value),
-            psi: self.select(mask, &a.psi, &b.psi),
-            curvature: self.select(mask, &a.curvature, &b.curvature),
         }
     }
 }
@@ -372,13 +96,14 @@ enum Status {
 
 /// The steady states and sensitivities of the systems `group` (at most the lane count).
 #[inline(always)]
-fn solve_group<S: Simd, const C: usize>(
+fn solve_group<S: Simd, const C: usize, const E: bool>(
     simd: S,
     block: &Block<'_>,
     group: &[usize],
-) -> Lanes<Result<Solved, NumericalError>> {
+    sink: &mut impl FnMut(usize, Result<&Solved, NumericalError>),
+) {
     let (n, r) = (block.n, block.r);
-    let mut g = Group::<S, C> {
+    let mut g = Group::<S, C, E> {
         simd,
         n,
         r,
@@ -408,18 +133,22 @@ fn solve_group<S: Simd, const C: usize>(
             });
         }
     }
-    let status = newton(&g, &mut z);
-    finish(&g, &z, &status)
+    let (status, at) = newton(&g, &mut z);
+    finish(&g, &z, &at, &status, |l, result| sink(group[l], result));
 }
 
-/// The lockstep damped Newton iteration from z (docs/theory.md §12.4); z ends at each lane's z*.
+/// The lockstep damped Newton iteration from z (docs/theory.md §12.4); z ends at each lane's z*,
+/// and the loss terms returned are those at it (kept in step with z, lane by lane).
 #[inline(always)]
-fn newton<S: Simd, const C: usize>(g: &Group<S, C>, z: &mut [S::f64s; C]) -> Lanes<Status> {
+fn newton<S: Simd, const C: usize, const E: bool>(
+    g: &Group<S, C, E>,
+    z: &mut [S::f64s; C],
+) -> (Lanes<Status>, Local<S::f64s, C>) {
     let s = g.simd;
     let mut status = [Status::Running; MAX_LANES];
     let mut active = [false; MAX_LANES];
     active[..g.count].fill(true);
-    let mut here = g.local(z, &active);
+    let mut here = g.local(z);
     for it in 0..=MAX_ITERATIONS {
         let grad = g.gradient(z, &here.psi);
         let residual = g.residual(&grad);
@@ -462,7 +191,7 @@ fn newton<S: Simd, const C: usize>(g: &Group<S, C>, z: &mut [S::f64s; C]) -> Lan
         let x = g.cholesky_solve(&chol, &grad);
         let mut step = [g.splat(0.0); C];
         let mut slope = g.splat(0.0);
-        for j in 0..g.r {
+        for j in 0..g.r() {
             step[j] = s.neg_f64s(x[j]);
             slope = s.add_f64s(slope, s.mul_f64s(grad[j], step[j]));
         }
@@ -478,12 +207,20 @@ fn newton<S: Simd, const C: usize>(g: &Group<S, C>, z: &mut [S::f64s; C]) -> Lan
         }
         let mut accepted = [false; MAX_LANES];
         let mut t = g.splat(1.0);
-        for _ in 0..60 {
+        // The full step, the first trial of the line search and the fallback's trial below
+        // alike (a lane that falls back never moved z): evaluated once.
+        let full = g.axpy(z, t, &step);
+        let at_full = g.local(&full);
+        for k in 0..60 {
             if !pending.contains(&true) {
                 break;
             }
-            let trial = g.axpy(z, t, &step);
-            let there = g.local(&trial, &pending);
+            let (trial, there) = if k == 0 {
+                (full, at_full)
+            } else {
+                let trial = g.axpy(z, t, &step);
+                (trial, g.local(&trial))
+            };
             let bound = s.add_f64s(here.value, s.mul_f64s(s.mul_f64s(g.splat(1e-4), t), slope));
             let ok = s.and_m64s(
                 g.mask(&pending),
@@ -504,8 +241,7 @@ fn newton<S: Simd, const C: usize>(g: &Group<S, C>, z: &mut [S::f64s; C]) -> Lan
             stuck[l] = active[l] && !accepted[l];
         }
         if stuck.contains(&true) {
-            let trial = g.axpy(z, g.splat(1.0), &step);
-            let there = g.local(&trial, &stuck);
+            let (trial, there) = (full, at_full);
             let trial_res = g.scatter(g.residual(&g.gradient(&trial, &there.psi)));
             let scale = g.scatter(scale);
             let mut take = [false; MAX_LANES];
@@ -531,21 +267,21 @@ fn newton<S: Simd, const C: usize>(g: &Group<S, C>, z: &mut [S::f64s; C]) -> Lan
             here = g.select_local(take_mask, &there, &here);
         }
     }
-    status
+    (status, here)
 }
 
-/// m*, ∂z*/∂(s²) and E at each converged lane's z* (docs/theory.md §5.3, Cholesky form above).
+/// m*, ∂z*/∂(s²) and E at each converged lane's z* (docs/theory.md §5.3, Cholesky form above;
+/// `at` the loss terms at z), each lane's result handed to `sink` with its lane (lanes past the group's systems skipped).
 #[inline(always)]
-fn finish<S: Simd, const C: usize>(
-    g: &Group<S, C>,
+fn finish<S: Simd, const C: usize, const E: bool>(
+    g: &Group<S, C, E>,
     z: &[S::f64s; C],
+    at: &Local<S::f64s, C>,
     status: &Lanes<Status>,
-) -> Lanes<Result<Solved, NumericalError>> {
+    mut sink: impl FnMut(usize, Result<&Solved, NumericalError>),
+) {
     let s = g.simd;
-    let (n, r) = (g.n, g.r);
-    let mut all = [false; MAX_LANES];
-    all[..g.count].fill(true);
-    let at = g.local(z, &all);
+    let (n, r) = (g.n(), g.r());
     let m = g.margins(z);
     let drive = g.transpose_apply(&at.psi);
     let (chol, _) = g.cholesky(&g.hessian(&at.curvature));
@@ -565,7 +301,15 @@ fn finish<S: Simd, const C: usize>(
     let ds: [[Lanes<f64>; C]; C] =
         std::array::from_fn(|j| std::array::from_fn(|i| g.scatter(derivatives[j][i])));
     let s2: [Lanes<f64>; C] = std::array::from_fn(|j| g.scatter(g.strengths_squared[j]));
-    std::array::from_fn(|l| {
+    let mut out = Solved {
+        z: [0.0; BATCH_MAX_DIM],
+        m: [0.0; BATCH_MAX_DIM],
+        residual: f64::NAN,
+        iterations: 0,
+        derivatives: [[0.0; BATCH_MAX_DIM]; BATCH_MAX_DIM],
+        elasticities: [[f64::NAN; BATCH_MAX_DIM]; BATCH_MAX_DIM],
+    };
+    for l in 0..g.count {
         let (iterations, residual) = match status[l] {
             Status::Converged {
                 iterations,
@@ -575,27 +319,29 @@ fn finish<S: Simd, const C: usize>(
                 iterations,
                 residual,
             } => {
-                return Err(NumericalError::NewtonFailed {
-                    iterations,
-                    residual,
-                })
+                sink(
+                    l,
+                    Err(NumericalError::NewtonFailed {
+                        iterations,
+                        residual,
+                    }),
+                );
+                continue;
             }
-            // Lanes past the group's systems.
+            // Not reached: the iteration ends every lane of the group converged or failed.
             Status::Running => {
-                return Err(NumericalError::NewtonFailed {
-                    iterations: 0,
-                    residual: f64::NAN,
-                })
+                sink(
+                    l,
+                    Err(NumericalError::NewtonFailed {
+                        iterations: 0,
+                        residual: f64::NAN,
+                    }),
+                );
+                continue;
             }
         };
-        let mut out = Solved {
-            z: [0.0; BATCH_MAX_DIM],
-            m: [0.0; BATCH_MAX_DIM],
-            residual,
-            iterations,
-            derivatives: [[0.0; BATCH_MAX_DIM]; BATCH_MAX_DIM],
-            elasticities: [[f64::NAN; BATCH_MAX_DIM]; BATCH_MAX_DIM],
-        };
+        out.iterations = iterations;
+        out.residual = residual;
         for j in 0..r {
             out.z[j] = zs[j][l];
         }
@@ -607,11 +353,13 @@ fn finish<S: Simd, const C: usize>(
         for j in 0..r {
             for i in 0..r {
                 out.derivatives[j][i] = ds[j][i][l];
-                if out.z[j].abs() > zero {
-                    out.elasticities[j][i] = s2[i][l] * ds[j][i][l] / out.z[j];
-                }
+                out.elasticities[j][i] = if out.z[j].abs() > zero {
+                    s2[i][l] * ds[j][i][l] / out.z[j]
+                } else {
+                    f64::NAN
+                };
             }
         }
-        Ok(out)
-    })
+        sink(l, Ok(&out));
+    }
 }

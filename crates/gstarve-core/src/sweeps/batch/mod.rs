@@ -30,6 +30,7 @@
 //! the reason a system failed. Sweeps inside the crate call [`solve_block`] for a block of
 //! systems with optional warm starts.
 
+mod group;
 mod lanes;
 mod steady;
 
@@ -206,6 +207,24 @@ pub(crate) fn solve_block(
     range: std::ops::Range<usize>,
     start: Option<&[f64]>,
 ) -> Vec<std::result::Result<Solved, NumericalError>> {
+    let mut out: Vec<Option<std::result::Result<Solved, NumericalError>>> =
+        (0..range.len()).map(|_| None).collect();
+    solve_block_with(batch, range, start, |k, result| {
+        out[k] = Some(result.copied())
+    });
+    out.into_iter()
+        .map(|o| o.expect("every system of the block is solved"))
+        .collect()
+}
+
+/// [`solve_block`], each system's result handed to `sink` with its index in the range (in no
+/// particular order), nothing collected.
+pub(crate) fn solve_block_with(
+    batch: &SmallSystems,
+    range: std::ops::Range<usize>,
+    start: Option<&[f64]>,
+    mut sink: impl FnMut(usize, std::result::Result<&Solved, NumericalError>),
+) {
     let (n, r) = (batch.examples, batch.rank);
     let block = lanes::Block {
         n,
@@ -216,8 +235,6 @@ pub(crate) fn solve_block(
         start,
     };
     let count = range.len();
-    let mut out: Vec<Option<std::result::Result<Solved, NumericalError>>> =
-        (0..count).map(|_| None).collect();
     let positive = |k: &usize| {
         block.strengths_squared[k * r..(k + 1) * r]
             .iter()
@@ -227,17 +244,17 @@ pub(crate) fn solve_block(
     pulp::Arch::new().dispatch(lanes::Lockstep {
         block: &block,
         which: &which,
-        out: &mut out,
+        sink: &mut sink,
     });
     for k in (0..count).filter(|k| !positive(k)) {
         let s2 = &block.strengths_squared[k * r..(k + 1) * r];
         let u = &block.coupling[k * n * r..(k + 1) * n * r];
         let z0 = start.map(|s| &s[k * r..(k + 1) * r]);
-        out[k] = Some(steady::solve_one(n, r, s2, u, block.lambda[k], z0));
+        match steady::solve_one(n, r, s2, u, block.lambda[k], z0) {
+            Ok(solved) => sink(k, Ok(&solved)),
+            Err(e) => sink(k, Err(e)),
+        }
     }
-    out.into_iter()
-        .map(|o| o.expect("every system of the block is solved"))
-        .collect()
 }
 
 /// The L2 steady state and sensitivity of every system of `batch` (logistic loss), in parallel
@@ -266,25 +283,22 @@ pub fn l2_steady_states(batch: &SmallSystems) -> Result<BatchSteadyStates> {
         .zip(out.failures.par_chunks_mut(CHUNK))
         .enumerate()
         .for_each(|(c, ((((((z, m), res), its), der), ela), fail))| {
-            let first = c * CHUNK;
-            let solved = solve_block(batch, first..first + res.len(), None);
-            for (k, result) in solved.into_iter().enumerate() {
-                match result {
-                    Ok(s) => {
-                        z[k * r..(k + 1) * r].copy_from_slice(&s.z[..r]);
-                        m[k * n..(k + 1) * n].copy_from_slice(&s.m[..n]);
-                        res[k] = s.residual;
-                        its[k] = s.iterations as u32;
-                        for i in 0..r {
-                            for j in 0..r {
-                                der[k * r * r + j + i * r] = s.derivatives[j][i];
-                                ela[k * r * r + j + i * r] = s.elasticities[j][i];
-                            }
+            let range = c * CHUNK..c * CHUNK + res.len();
+            solve_block_with(batch, range, None, |k, result| match result {
+                Ok(s) => {
+                    z[k * r..(k + 1) * r].copy_from_slice(&s.z[..r]);
+                    m[k * n..(k + 1) * n].copy_from_slice(&s.m[..n]);
+                    res[k] = s.residual;
+                    its[k] = s.iterations as u32;
+                    for i in 0..r {
+                        for j in 0..r {
+                            der[k * r * r + j + i * r] = s.derivatives[j][i];
+                            ela[k * r * r + j + i * r] = s.elasticities[j][i];
                         }
                     }
-                    Err(e) => fail[k] = Some(e),
                 }
-            }
+                Err(e) => fail[k] = Some(e),
+            });
         });
     Ok(out)
 }
