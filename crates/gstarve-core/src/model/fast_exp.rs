@@ -122,6 +122,7 @@ mod tests {
 /// special cases left out: x must be a positive, normal, finite number (the controller's errors
 /// are clamped to ≥ 10⁻¹⁶ and finite); any other x gives an unspecified number, never a panic.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's constants, digit for digit
 pub fn ln(x: f64) -> f64 {
     const LG1: f64 = 6.666_666_666_666_735_130e-1;
     const LG2: f64 = 3.999_999_999_940_941_908e-1;

@@ -11,7 +11,7 @@ use super::super::{
     BETA, EXPO1, FACC1, FACC2, FAC_OLD_MIN, HMIN_REL, NONSTIFF_RESET, SAFE, STIFF_STEPS,
     STIFF_TEST_START, TOL_SCALE,
 };
-use super::soa::{rhs_one, Soa, V};
+use super::soa::{self, rhs_one, Soa, V};
 use super::{LaneEnd, LaneExp, LaneFlow, LaneJobs, LANES};
 
 type Mask = [bool; LANES];
@@ -403,7 +403,7 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             let mut poison = 0.0;
             for i in 0..N {
                 acc += st.weights[i][l] * m[i][l];
-                poison += m[i][l] - m[i][l];
+                poison += soa::poison(m[i][l]);
             }
             let finite = poison == 0.0;
             let crossed = (st.next[l] >= 1.0) & (acc / st.target[l] >= st.fraction[l]);
@@ -424,7 +424,7 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             st.prev_tau[l] = if take { tau[l] } else { st.prev_tau[l] };
             st.prev_k[l] = if take { st.next[l] } else { st.prev_k[l] };
             st.next[l] += if take { 1.0 } else { 0.0 };
-            pending[l] = pending[l] & st.active[l];
+            pending[l] &= st.active[l];
         }
     }
     // Without a watch, the last step ends the flow once its points are delivered.

@@ -38,6 +38,14 @@ pub(super) struct Soa<const N: usize> {
     pub atol: V,
 }
 
+/// 0 for a finite x, NaN otherwise (x − x): a finiteness test that sums, without a branch.
+#[inline(always)]
+pub(super) fn poison(x: f64) -> f64 {
+    #[allow(clippy::eq_op)]
+    let z = x - x;
+    z
+}
+
 /// σ(−x) as [`crate::model::sigmoid_neg`] computes it (e = e^{−|x|}; e/(1 + e) for x ≥ 0,
 /// 1/(1 + e) otherwise), without a branch on x's sign.
 #[inline(always)]
@@ -172,10 +180,10 @@ impl<const N: usize> Soa<N> {
         rhs_lanes::<E, N>(&self.p, &self.ynew, &mut self.k[6]);
         let mut sum = [0.0; LANES];
         // 0 where every component of y₁ is finite, NaN otherwise (x − x), without a branch.
-        let mut poison = [0.0; LANES];
+        let mut nan = [0.0; LANES];
         for i in 0..N {
             for l in 0..LANES {
-                poison[l] += self.ynew[i][l] - self.ynew[i][l];
+                nan[l] += poison(self.ynew[i][l]);
                 let e = h[l]
                     * (E1 * self.k[0][i][l]
                         + E3 * self.k[2][i][l]
@@ -191,7 +199,7 @@ impl<const N: usize> Soa<N> {
         let mut err = [0.0; LANES];
         for l in 0..LANES {
             // e + 0 = e (e ≥ 0): the norm itself where it and y₁ are finite.
-            let e = (sum[l] / N as f64).sqrt() + poison[l];
+            let e = (sum[l] / N as f64).sqrt() + nan[l];
             err[l] = if e.is_finite() { e } else { f64::INFINITY };
         }
         err
