@@ -10,7 +10,10 @@
 //! ([`LibmExp`], tests) the learning times are bit-for-bit [`learning_time`]'s; with the
 //! vectorised one ([`FastExp`], what sweeps use) they agree within the flow's tolerance (tested;
 //! the difference measured in docs/benchmarks.md, issue #17). A coarse window stops at its
-//! first crossing, as the one-system path's result only reads the states up to it.
+//! first crossing, as the one-system path's result only reads the states up to it, and every
+//! flow carries a [`Watch`] on z_j/z_j*: the lanes test the crossing at every grid point it can
+//! be at and deliver only the samples either side of it (or the last two), which is all
+//! [`learning_time`] reads.
 
 use std::collections::VecDeque;
 
@@ -27,7 +30,9 @@ use super::progress::Tracker;
 use crate::error::Result;
 use crate::model::{Loss, MarginFlowN, PrimalDynamics, Regulariser};
 use crate::ode::{FlowMethod, FlowOptions};
-use crate::solvers::dp45::lanes::{run_lanes, FastExp, LaneEnd, LaneExp, LaneFlow, LaneJobs};
+use crate::solvers::dp45::lanes::{
+    run_lanes, FastExp, LaneEnd, LaneExp, LaneFlow, LaneJobs, Watch,
+};
 use crate::systems::FeatureSystem;
 use crate::theory::linearisation::linearisation;
 
@@ -254,6 +259,13 @@ impl<'a, 'p, const N: usize> Batch<'a, 'p, N> {
             atol: tolerances.atol(),
             max_steps: tolerances.max_steps(),
             tag,
+            // z_j = Σᵢ U_ij m_i reaching the fraction of z_j*: only the samples around the
+            // crossing (or the last two) are delivered to `output`.
+            watch: Some(Watch {
+                weights: point.ut[point.response],
+                target: point.target,
+                fraction: p.fraction,
+            }),
         });
     }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::error::NumericalError;
 use crate::model::MarginFlowN;
 use crate::ode::{solve, OutputGrid, Tolerances};
-use crate::solvers::dp45::lanes::{LibmExp, LANES};
+use crate::solvers::dp45::lanes::{LibmExp, Watch, LANES};
 use crate::solvers::dp45::Dp45;
 use crate::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use crate::sweeps::measures::{evaluate, Measure};
@@ -62,6 +62,7 @@ fn lane_flows() -> (Vec<LaneFlow<2>>, Vec<MarginFlowN<2>>) {
             atol: 1e-11,
             max_steps: 1_000_000,
             tag,
+            watch: None,
         });
         problems.push(flow);
     }
@@ -105,6 +106,64 @@ fn lanes_reproduce_dp45_bit_for_bit_and_agree_with_the_fast_exp() {
     }
     // The vectorised exponential moves the states by a fraction of the tolerance.
     assert!(worst < 1.0, "fast exp departs by {worst} tolerances");
+}
+
+#[test]
+fn a_watch_delivers_the_first_crossing_of_the_full_output_bit_for_bit() {
+    let (flows, _) = lane_flows();
+    let all = run_collect::<LibmExp>(&flows);
+    let weights = [0.6, -0.8];
+    let sum = |m: &[f64; 2]| {
+        let mut acc = 0.0;
+        for (w, v) in weights.iter().zip(m) {
+            acc += w * v;
+        }
+        acc
+    };
+    // Targets met near 2/3 of the grid, at its last point, and never (every third flow).
+    let watched: Vec<LaneFlow<2>> = flows
+        .iter()
+        .map(|f| {
+            let out = &all.outputs[f.tag];
+            let k = [2 * f.points / 3, f.points - 1, 0][f.tag % 3];
+            let target = if k == 0 { 1e3 } else { sum(&out[k].2) / 0.9 };
+            LaneFlow {
+                watch: Some(Watch {
+                    weights,
+                    target,
+                    fraction: 0.9,
+                }),
+                ..*f
+            }
+        })
+        .collect();
+    let mut crossings = 0;
+    for exp in 0..2 {
+        let (full, got) = if exp == 0 {
+            (all.outputs.clone(), run_collect::<LibmExp>(&watched))
+        } else {
+            let full = run_collect::<FastExp>(&flows).outputs;
+            (full, run_collect::<FastExp>(&watched))
+        };
+        for f in &watched {
+            let w = f.watch.unwrap();
+            let out = &full[f.tag];
+            let first = (1..out.len()).find(|&k| sum(&out[k].2) / w.target >= w.fraction);
+            let (k, end) = match first {
+                Some(k) => (k, LaneEnd::Stopped),
+                None => (out.len() - 1, LaneEnd::Done),
+            };
+            crossings += usize::from(first.is_some());
+            assert_eq!(
+                got.outputs[f.tag],
+                vec![out[k - 1], out[k]],
+                "flow {}",
+                f.tag
+            );
+            assert_eq!(got.ends[f.tag], Some(end), "flow {}", f.tag);
+        }
+    }
+    assert!(crossings >= flows.len(), "{crossings} crossings");
 }
 
 #[test]

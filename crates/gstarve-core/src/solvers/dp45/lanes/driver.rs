@@ -1,0 +1,469 @@
+//! The lanes' loop: `super::super::run`'s control flow — budget, smallest step, last step, error
+//! test, PI controller, stiffness test, output times, acceptance — for every lane at once, as
+//! selects between per-lane arrays, so that the bookkeeping after a step is vector arithmetic as
+//! the step is. Only what happens once per flow (start, end) or per delivered output runs lane by
+//! lane.
+
+// Lane loops mirror `super::super::run` expression for expression (see soa.rs).
+#![allow(clippy::needless_range_loop)]
+use super::super::stages::initial_step;
+use super::super::{
+    BETA, EXPO1, FACC1, FACC2, FAC_OLD_MIN, HMIN_REL, NONSTIFF_RESET, SAFE, STIFF_STEPS,
+    STIFF_TEST_START, TOL_SCALE,
+};
+use super::soa::{self, rhs_one, Soa, V};
+use super::{LaneEnd, LaneExp, LaneFlow, LaneJobs, LANES};
+
+type Mask = [bool; LANES];
+
+fn any(mask: &Mask) -> bool {
+    mask.iter().any(|&b| b)
+}
+
+/// The per-lane state that is not the integrator's arithmetic. Counts are held as f64 (exact
+/// below 2⁵³), so that every array is one vector type.
+struct Lanes<const N: usize> {
+    active: Mask,
+    tag: [usize; LANES],
+    t: V,
+    h: V,
+    t_end: V,
+    /// Output points, and points − 1 (the grid's divisor).
+    points: V,
+    span: V,
+    /// The next output point to deliver.
+    next: V,
+    max_steps: V,
+    attempts: V,
+    accepted: V,
+    ln_fac_old: V,
+    reject: Mask,
+    last: Mask,
+    stiff: V,
+    nonstiff: V,
+    /// Lanes whose flow has a [`super::Watch`]: its weights, target, fraction, the weights over
+    /// the target (for [`Soa::below`]) and the last output point evaluated (m, τ, k).
+    watch: Mask,
+    weights: [V; N],
+    target: V,
+    fraction: V,
+    scaled: [V; N],
+    prev: [V; N],
+    prev_tau: V,
+    prev_k: V,
+}
+
+impl<const N: usize> Lanes<N> {
+    fn new() -> Self {
+        let zero = [0.0; LANES];
+        Self {
+            active: [false; LANES],
+            tag: [0; LANES],
+            t: zero,
+            h: zero,
+            t_end: [1.0; LANES],
+            points: [2.0; LANES],
+            span: [1.0; LANES],
+            next: zero,
+            max_steps: zero,
+            attempts: zero,
+            accepted: zero,
+            ln_fac_old: zero,
+            reject: [false; LANES],
+            last: [false; LANES],
+            stiff: zero,
+            nonstiff: zero,
+            watch: [false; LANES],
+            weights: [zero; N],
+            target: [1.0; LANES],
+            fraction: zero,
+            scaled: [zero; N],
+            prev: [zero; N],
+            prev_tau: zero,
+            prev_k: zero,
+        }
+    }
+
+    /// Output time k of every lane ([`crate::ode::uniform_times`]'s formula).
+    #[inline(always)]
+    fn times(&self, k: &V) -> V {
+        // The quotients first, in a loop of their own: in one loop with the select, the compiler
+        // moves the division into a branch per lane.
+        let mut out = [0.0; LANES];
+        for l in 0..LANES {
+            out[l] = self.t_end[l] * k[l] / self.span[l];
+        }
+        for l in 0..LANES {
+            out[l] = if k[l] + 1.0 == self.points[l] {
+                self.t_end[l]
+            } else {
+                out[l]
+            };
+        }
+        out
+    }
+
+    /// In the lanes of `lanes`, the last output point at or before `t_new` (before the last one,
+    /// which is due only in the last step): the estimate k = ⌊t_new·(points − 1)/t_end⌋, corrected against
+    /// [`Self::times`] until exact.
+    #[inline(always)]
+    fn last_due(&self, t_new: &V, lanes: &Mask) -> V {
+        let mut k = [0.0; LANES];
+        for l in 0..LANES {
+            let est = (t_new[l] * self.span[l] / self.t_end[l]).floor();
+            k[l] = est.clamp(0.0, self.points[l] - 2.0);
+        }
+        loop {
+            let (up, down) = (self.times(&k.map(|v| v + 1.0)), self.times(&k));
+            let mut moved = false;
+            for l in 0..LANES {
+                let step_up = lanes[l] & (k[l] + 1.0 <= self.points[l] - 2.0) & (up[l] <= t_new[l]);
+                let step_down = lanes[l] & (k[l] > 0.0) & (down[l] > t_new[l]);
+                moved |= step_up | step_down;
+                k[l] += if step_up {
+                    1.0
+                } else if step_down {
+                    -1.0
+                } else {
+                    0.0
+                };
+            }
+            if !moved {
+                return k;
+            }
+        }
+    }
+}
+
+/// Start `f` in lane l: its parameters, m₀ (output 0), f(m₀) and the initial step. `false` if
+/// it ended at once (then [`LaneJobs::end`] has been called).
+#[inline(always)]
+fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    let valid = f.t_end.is_finite()
+        && f.t_end > 0.0
+        && f.points >= 2
+        && f.max_steps > 0
+        && f.m0.iter().all(|v| v.is_finite());
+    if !valid {
+        jobs.end(f.tag, LaneEnd::Failed { tau: 0.0 });
+        return false;
+    }
+    if f.watch.is_none() && !jobs.output(f.tag, 0, 0.0, &f.m0) {
+        jobs.end(f.tag, LaneEnd::Stopped);
+        return false;
+    }
+    let (rtol, atol) = (TOL_SCALE * f.rtol, TOL_SCALE * f.atol);
+    let mut k1 = [0.0; N];
+    rhs_one::<E, N>(f, &f.m0, &mut k1);
+    let (mut arg, mut f1) = ([0.0; N], [0.0; N]);
+    let h = initial_step(
+        |a, b| rhs_one::<E, N>(f, a, b),
+        &f.m0,
+        &k1,
+        (&mut arg, &mut f1),
+        f.t_end,
+        rtol,
+        atol,
+    );
+    for i in 0..N {
+        soa.y[i][l] = f.m0[i];
+        soa.k[0][i][l] = k1[i];
+        for j in 0..N {
+            soa.p.gram[j][i][l] = f.gram[j][i];
+        }
+        st.prev[i][l] = f.m0[i];
+    }
+    soa.p.decay[l] = f.decay;
+    soa.p.sd[l] = f.lambda_sd;
+    soa.rtol[l] = rtol;
+    soa.atol[l] = atol;
+    st.active[l] = true;
+    st.tag[l] = f.tag;
+    st.t[l] = 0.0;
+    st.h[l] = h;
+    st.t_end[l] = f.t_end;
+    st.points[l] = f.points as f64;
+    st.span[l] = (f.points - 1) as f64;
+    st.next[l] = 1.0;
+    st.max_steps[l] = f.max_steps as f64;
+    st.attempts[l] = 0.0;
+    st.accepted[l] = 0.0;
+    st.ln_fac_old[l] = FAC_OLD_MIN.ln();
+    st.reject[l] = false;
+    st.stiff[l] = 0.0;
+    st.nonstiff[l] = 0.0;
+    st.watch[l] = f.watch.is_some();
+    st.prev_tau[l] = 0.0;
+    st.prev_k[l] = 0.0;
+    if let Some(w) = f.watch {
+        for i in 0..N {
+            st.weights[i][l] = w.weights[i];
+            st.scaled[i][l] = w.weights[i] / w.target;
+        }
+        st.target[l] = w.target;
+        st.fraction[l] = w.fraction;
+    }
+    true
+}
+
+/// End lane l's flow.
+fn finish<const N: usize, J: LaneJobs<N>>(st: &mut Lanes<N>, l: usize, end: LaneEnd, jobs: &mut J) {
+    st.active[l] = false;
+    jobs.end(st.tag[l], end);
+}
+
+#[inline(always)]
+pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
+    let mut soa = Box::new(Soa::<N>::new());
+    let mut st = Box::new(Lanes::<N>::new());
+    let ln_fac_min = FAC_OLD_MIN.ln();
+    loop {
+        // Free lanes take the next flows (`end` may have queued more).
+        for l in 0..LANES {
+            while !st.active[l] {
+                let Some(f) = jobs.next() else { break };
+                start::<E, N, J>(&mut soa, &mut st, l, &f, jobs);
+            }
+        }
+        if !any(&st.active) {
+            return;
+        }
+        // Before the step: the budget, the smallest step, the last step (`super::super::run`).
+        let mut fail = [false; LANES];
+        for l in 0..LANES {
+            let hmin = HMIN_REL * st.t[l].abs().max(1e-3 * st.t_end[l]);
+            fail[l] = st.active[l] & ((st.attempts[l] >= st.max_steps[l]) | (st.h[l] < hmin));
+        }
+        if any(&fail) {
+            for l in (0..LANES).filter(|&l| fail[l]) {
+                let tau = st.t[l];
+                finish(&mut st, l, LaneEnd::Failed { tau }, jobs);
+            }
+        }
+        for l in 0..LANES {
+            let last = st.t[l] + 1.01 * st.h[l] >= st.t_end[l];
+            st.last[l] = last;
+            st.h[l] = if last { st.t_end[l] - st.t[l] } else { st.h[l] };
+            soa.h[l] = if st.active[l] { st.h[l] } else { 0.0 };
+        }
+        let err = soa.step::<E>();
+        // The error test and the controller.
+        let (mut accept, mut refuse, mut broken) = ([false; LANES], [false; LANES], [false; LANES]);
+        let (mut ln_err, mut e, mut t_new) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        for l in 0..LANES {
+            let a = st.active[l];
+            st.attempts[l] += if a { 1.0 } else { 0.0 };
+            broken[l] = a & !err[l].is_finite();
+            accept[l] = a & (err[l] <= 1.0);
+            refuse[l] = a & (err[l] > 1.0) & err[l].is_finite();
+        }
+        for l in 0..LANES {
+            ln_err[l] = E::ln(err[l].max(1e-16));
+        }
+        for l in 0..LANES {
+            // fac = err^EXPO1 / facold^BETA / SAFE after an accepted step, err^EXPO1 / SAFE after
+            // a rejected one.
+            let arg = if accept[l] {
+                EXPO1 * ln_err[l] - BETA * st.ln_fac_old[l]
+            } else {
+                EXPO1 * ln_err[l]
+            };
+            e[l] = E::exp(arg) / SAFE;
+            st.accepted[l] += if accept[l] { 1.0 } else { 0.0 };
+            st.ln_fac_old[l] = if accept[l] {
+                ln_err[l].max(ln_fac_min)
+            } else {
+                st.ln_fac_old[l]
+            };
+            t_new[l] = if st.last[l] {
+                st.t_end[l]
+            } else {
+                st.t[l] + st.h[l]
+            };
+        }
+        // The stiffness test.
+        let mut test = [false; LANES];
+        for l in 0..LANES {
+            test[l] = accept[l] & (st.accepted[l] >= STIFF_TEST_START as f64);
+        }
+        if any(&test) {
+            let hl = soa.stiffness();
+            let mut stiff_end = [false; LANES];
+            for l in 0..LANES {
+                let hit = test[l] & (hl[l] > 3.25);
+                let calm = test[l] & !hit & (st.stiff[l] > 0.0);
+                let nonstiff = st.nonstiff[l] + 1.0;
+                st.nonstiff[l] = if hit {
+                    0.0
+                } else if calm {
+                    nonstiff
+                } else {
+                    st.nonstiff[l]
+                };
+                st.stiff[l] = if hit {
+                    st.stiff[l] + 1.0
+                } else if calm & (nonstiff == NONSTIFF_RESET as f64) {
+                    0.0
+                } else {
+                    st.stiff[l]
+                };
+                stiff_end[l] = hit & (st.stiff[l] == STIFF_STEPS as f64);
+            }
+            for l in (0..LANES).filter(|&l| stiff_end[l]) {
+                accept[l] = false;
+                finish(&mut st, l, LaneEnd::Stiff { tau: t_new[l] }, jobs);
+            }
+        }
+        if any(&accept) {
+            outputs(&mut soa, &mut st, &accept, &t_new, jobs);
+        }
+        // Accept (y ← y₁, k₁ ← k₇, FSAL; no growth right after a rejection) or shrink.
+        for l in 0..LANES {
+            let keep = accept[l] & st.active[l];
+            for i in 0..N {
+                soa.y[i][l] = if keep { soa.ynew[i][l] } else { soa.y[i][l] };
+                soa.k[0][i][l] = if keep { soa.k[6][i][l] } else { soa.k[0][i][l] };
+            }
+            let h = st.h[l];
+            let grown = h / e[l].clamp(FACC2, FACC1);
+            let grown = if st.reject[l] { grown.min(h) } else { grown };
+            st.t[l] = if keep { t_new[l] } else { st.t[l] };
+            st.h[l] = if keep {
+                grown
+            } else if refuse[l] {
+                h / e[l].min(FACC1)
+            } else if broken[l] {
+                h * 0.25
+            } else {
+                h
+            };
+            st.reject[l] = (st.reject[l] & !keep) | refuse[l] | broken[l];
+        }
+    }
+}
+
+/// The output points due in the step just taken, in the lanes where it was accepted: every one
+/// delivered to [`LaneJobs::output`], or with a watch only the ones its contract names (the
+/// others evaluated only as far as the crossing test needs: not at all in a step that
+/// [`Soa::below`] clears, except the last point in it, which a crossing in a later step needs).
+#[inline(always)]
+fn outputs<const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    accept: &Mask,
+    t_new: &V,
+    jobs: &mut J,
+) {
+    soa.prepare_dense();
+    if any(&st.watch) {
+        let below = soa.below(&st.scaled, &st.fraction);
+        let mut skip = [false; LANES];
+        for l in 0..LANES {
+            skip[l] = accept[l] & st.watch[l] & !st.last[l] & below[l];
+        }
+        if any(&skip) {
+            let last = st.last_due(t_new, &skip);
+            for l in 0..LANES {
+                st.next[l] = if skip[l] {
+                    st.next[l].max(last[l])
+                } else {
+                    st.next[l]
+                };
+            }
+        }
+    }
+    let mut pending = *accept;
+    loop {
+        let tau = st.times(&st.next);
+        let mut due = [false; LANES];
+        let mut theta = [0.0; LANES];
+        let mut at_end = [false; LANES];
+        for l in 0..LANES {
+            theta[l] = (tau[l] - st.t[l]) / st.h[l];
+        }
+        for l in 0..LANES {
+            due[l] = pending[l] & (st.next[l] < st.points[l]) & (st.last[l] | (tau[l] <= t_new[l]));
+            at_end[l] = tau[l] >= t_new[l];
+        }
+        if !any(&due) {
+            break;
+        }
+        let m = soa.dense(&theta, &at_end);
+        // Lanes that need a call: a non-finite state, every point without a watch, the crossing
+        // and the last point with one.
+        let (mut call, mut crossing) = ([false; LANES], [false; LANES]);
+        for l in 0..LANES {
+            let mut acc = 0.0;
+            let mut poison = 0.0;
+            for i in 0..N {
+                acc += st.weights[i][l] * m[i][l];
+                poison += soa::poison(m[i][l]);
+            }
+            let finite = poison == 0.0;
+            let crossed = (st.next[l] >= 1.0) & (acc / st.target[l] >= st.fraction[l]);
+            let end = st.next[l] + 1.0 == st.points[l];
+            call[l] = due[l] & (!finite | !st.watch[l] | crossed | end);
+            crossing[l] = crossed;
+        }
+        if any(&call) {
+            for l in (0..LANES).filter(|&l| call[l]) {
+                deliver(st, l, (tau[l], crossing[l]), &m, jobs);
+            }
+        }
+        for l in 0..LANES {
+            let take = due[l] & st.active[l];
+            for i in 0..N {
+                st.prev[i][l] = if take { m[i][l] } else { st.prev[i][l] };
+            }
+            st.prev_tau[l] = if take { tau[l] } else { st.prev_tau[l] };
+            st.prev_k[l] = if take { st.next[l] } else { st.prev_k[l] };
+            st.next[l] += if take { 1.0 } else { 0.0 };
+            pending[l] &= st.active[l];
+        }
+    }
+    // Without a watch, the last step ends the flow once its points are delivered.
+    for l in 0..LANES {
+        if accept[l] && st.active[l] && st.last[l] {
+            finish(st, l, LaneEnd::Done, jobs);
+        }
+    }
+}
+
+/// Output point `st.next[l]` of lane l, at τ with the states `m` (`crossed`: its watch's
+/// test holds there): the calls of [`super::Watch`]'s contract, and the end they imply.
+#[cold]
+fn deliver<const N: usize, J: LaneJobs<N>>(
+    st: &mut Lanes<N>,
+    l: usize,
+    (tau, crossed): (f64, bool),
+    m: &[V; N],
+    jobs: &mut J,
+) {
+    let k = st.next[l] as usize;
+    let state: [f64; N] = std::array::from_fn(|i| m[i][l]);
+    if !state.iter().all(|v| v.is_finite()) {
+        return finish(st, l, LaneEnd::Failed { tau }, jobs);
+    }
+    if !st.watch[l] {
+        if !jobs.output(st.tag[l], k, tau, &state) {
+            finish(st, l, LaneEnd::Stopped, jobs);
+        }
+        return;
+    }
+    // A watch: the crossing (or the last point) and the point before it, then the end.
+    let prev: [f64; N] = std::array::from_fn(|i| st.prev[i][l]);
+    jobs.output(st.tag[l], st.prev_k[l] as usize, st.prev_tau[l], &prev);
+    jobs.output(st.tag[l], k, tau, &state);
+    let end = if crossed {
+        LaneEnd::Stopped
+    } else {
+        LaneEnd::Done
+    };
+    finish(st, l, end, jobs);
+}

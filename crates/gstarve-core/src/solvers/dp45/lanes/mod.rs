@@ -1,0 +1,210 @@
+//! DP45 across many small systems at once (issue #17): the method of [`super`] step for step —
+//! the same stages, error norm, controller, stiffness test, dense output and output grid — on
+//! [`LANES`] logistic margin flows side by side, stored as a struct of arrays (one array of
+//! lanes per component and stage), so that the stages and σ(−m) of all lanes are computed by
+//! the same vector instructions. Each lane keeps its own step size, acceptance, output cursor
+//! and stiffness count, and takes the next flow of the queue ([`LaneJobs`]) as soon as its flow
+//! ends; a lane's arithmetic never reads another lane, so a flow's result does not depend on
+//! which flows share its steps (what makes batched and sharded sweeps equal to the one-system
+//! path point by point).
+//!
+//! The flow of a lane is docs/theory.md §3.3's margin flow of the logistic loss,
+//!
+//! ```text
+//! dm/dτ = K (σ(−m) − λ_SD m) − μ m,    K = U S² Uᵀ (n × n, n = r = N ≤ 4),
+//! ```
+//!
+//! evaluated with the operations of [`crate::model::MarginFlowN`] in the same order. With
+//! [`LibmExp`] every lane reproduces [`super::Dp45`] on that flow bit for bit (tested); with
+//! [`FastExp`] (the branch-free exponential of [`crate::model::fast_exp`], which vectorises) the
+//! exponentials (and the controller's logarithms) differ from the platform's in the last bit now and then, and the results agree
+//! to the integration tolerance (tested, and measured in docs/benchmarks.md). The code is
+//! compiled for the processor's vector width and chosen at run time ([`run_lanes`]; no fused
+//! multiply-adds, so the result does not depend on the instruction set).
+//!
+//! The step's arithmetic is in `soa`; the control after it (error test, controller, stiffness
+//! test, output times, acceptance) in `driver`, as selects between per-lane arrays, so that it
+//! is vector arithmetic too. With [`FastExp`] the controller's logarithm is
+//! [`fast_exp::ln`]. A flow with a [`Watch`] (a learning time's crossing) skips the output
+//! points no crossing can be at, bounded from the step's dense output.
+
+use crate::model::{fast_exp, Loss, MarginFlowN};
+
+mod driver;
+mod soa;
+
+use driver::run;
+
+/// Flows integrated side by side.
+pub const LANES: usize = 8;
+
+/// The exponential a lane evaluates σ(−m) and its step-size controller with, and the
+/// controller's logarithm.
+pub trait LaneExp {
+    /// e^x.
+    fn exp(x: f64) -> f64;
+    /// ln x, for x positive, normal and finite.
+    fn ln(x: f64) -> f64;
+}
+
+/// The platform's `f64::exp`: the lanes reproduce [`super::Dp45`] bit for bit (not vectorised).
+#[derive(Clone, Copy, Debug)]
+pub struct LibmExp;
+
+impl LaneExp for LibmExp {
+    #[inline(always)]
+    fn exp(x: f64) -> f64 {
+        x.exp()
+    }
+    #[inline(always)]
+    fn ln(x: f64) -> f64 {
+        x.ln()
+    }
+}
+
+/// [`fast_exp::exp`] and [`fast_exp::ln`]: vectorised across the lanes, each within 1 ulp.
+#[derive(Clone, Copy, Debug)]
+pub struct FastExp;
+
+impl LaneExp for FastExp {
+    #[inline(always)]
+    fn exp(x: f64) -> f64 {
+        fast_exp::exp(x)
+    }
+    #[inline(always)]
+    fn ln(x: f64) -> f64 {
+        fast_exp::ln(x)
+    }
+}
+
+/// One flow for the lanes: the margin flow above from `m0` over [0, `t_end`], output at
+/// `points` evenly spaced times (the driver's [`crate::ode::uniform_times`]), at the
+/// tolerances the caller asks of [`super::Dp45`] (it applies [`TOL_SCALE`] itself).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LaneFlow<const N: usize> {
+    /// K, column-major: `gram[j][i]` = K_ij.
+    pub gram: [[f64; N]; N],
+    /// μ = λ_L2.
+    pub decay: f64,
+    /// λ_SD.
+    pub lambda_sd: f64,
+    /// The initial margins.
+    pub m0: [f64; N],
+    /// The final time (> 0).
+    pub t_end: f64,
+    /// Output points, τ = 0 and `t_end` included (≥ 2).
+    pub points: usize,
+    /// Relative tolerance, as given to [`super::Dp45`].
+    pub rtol: f64,
+    /// Absolute tolerance, as given to [`super::Dp45`].
+    pub atol: f64,
+    /// Step attempts allowed.
+    pub max_steps: u64,
+    /// The caller's name for this flow, passed back with its outputs and its end.
+    pub tag: usize,
+    /// `None`: every output point is delivered. `Some`: only the points [`Watch`] names.
+    pub watch: Option<Watch<N>>,
+}
+
+/// A flow that only needs the first output point where a weighted sum of the margins reaches a
+/// fraction of a target (a learning time's crossing, docs/theory.md §7.2): the first k ≥ 1 with
+///
+/// ```text
+/// (Σᵢ weightsᵢ·mᵢ(τ_k)) / target ≥ fraction    (the sum accumulated from i = 0, from 0.0)
+/// ```
+///
+/// [`LaneJobs::output`] is called for points k − 1 and k, and the flow ends
+/// [`LaneEnd::Stopped`]; if no point crosses, for the last two points, and it ends
+/// [`LaneEnd::Done`] (`output`'s return value is not read). Those points are computed exactly
+/// as without a watch (bit for bit), and the test above is evaluated at every output point a
+/// crossing could be at: in a step where a bound on the dense output shows that the sum stays
+/// below the fraction, only the step's last output point is computed (the point k − 1 of a
+/// later crossing), and none is delivered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Watch<const N: usize> {
+    /// The weights of the sum (e.g. a column of U: a response z_j = Σᵢ U_ij m_i).
+    pub weights: [f64; N],
+    /// The target (finite, ≠ 0).
+    pub target: f64,
+    /// The fraction.
+    pub fraction: f64,
+}
+
+impl<const N: usize> LaneFlow<N> {
+    /// The parameters of `flow` (K, μ, λ_SD), if its model is the logistic loss without class
+    /// targets (the only right-hand side the lanes evaluate); the rest is the caller's.
+    pub fn parameters(flow: &MarginFlowN<N>) -> Option<([[f64; N]; N], f64, f64)> {
+        let model = flow.model();
+        (model.loss() == Loss::Logistic && model.examples().is_none())
+            .then(|| (*flow.gram(), model.decay(), model.lambda_sd()))
+    }
+}
+
+/// How a lane's flow ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LaneEnd {
+    /// Every output point was delivered.
+    Done,
+    /// [`LaneJobs::output`] asked to stop.
+    Stopped,
+    /// The stiffness test fired at τ (as [`crate::ode::StepFailure::Stiff`]).
+    Stiff {
+        /// Time reached.
+        tau: f64,
+    },
+    /// The flow could not continue (invalid flow, step size underflow, budget, a non-finite
+    /// output): the caller runs the one-system path, which reports the reason.
+    Failed {
+        /// Time reached.
+        tau: f64,
+    },
+}
+
+/// The queue of flows and the receiver of their outputs.
+pub trait LaneJobs<const N: usize> {
+    /// The next flow, if any (called whenever a lane is free, also after [`Self::end`]).
+    fn next(&mut self) -> Option<LaneFlow<N>>;
+    /// Output point `k` (at τ) of flow `tag`: the margins there. `false` stops the flow (a
+    /// flow with a [`Watch`] ends as its contract says instead).
+    fn output(&mut self, tag: usize, k: usize, tau: f64, m: &[f64; N]) -> bool;
+    /// Flow `tag` ended.
+    fn end(&mut self, tag: usize, end: LaneEnd);
+}
+
+/// Integrate every flow of `jobs` ([`LaneJobs::next`] until it returns `None` with no lane
+/// running), [`LANES`] at a time, with the exponential `E`.
+///
+/// The lane loops are plain array loops that the compiler vectorises; they are compiled for
+/// AVX-512 (8 lanes in one register) and AVX2 besides the baseline, and the widest the processor
+/// has runs (detected at run time). pulp's dispatch would serve for AVX2, but its AVX-512 level
+/// needs a pulp feature the workspace does not enable. No level enables FMA, so every level
+/// computes the same bits.
+pub fn run_lanes<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the processor has the features `run_avx512` is compiled for.
+            return unsafe { run_avx512::<E, N, J>(jobs) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has the features `run_avx2` is compiled for.
+            return unsafe { run_avx2::<E, N, J>(jobs) };
+        }
+    }
+    run::<E, N, J>(jobs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,avx512f,avx512dq,avx512vl")]
+unsafe fn run_avx512<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
+    run::<E, N, J>(jobs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn run_avx2<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
+    run::<E, N, J>(jobs)
+}
