@@ -11,7 +11,8 @@ Haar system with geometric strengths 10 .. 0.1 (s = (10, 0.1) at n = 2), lambda 
 tau <= 1000, 1001 points, rtol 1e-8, atol 1e-10, and writes the system and its responses; the
 peer times JAX on the same system and measures both errors against a DOP853 reference at
 rtol 1e-13. Prints a Markdown table: per-flow times (median of 7 batches), the ratio in each run,
-the errors.
+the errors, and the CPU time per flow of each side with its ratio (on a loaded machine the wall
+clock of both sides is inflated by other processes, unevenly; CPU time much less).
 
 With --tau90 GRID (sizes then default to none): `gstarve phase-diagram --measure tau90 --grid
 GRID` (the whole command, wall-clock) against benches/peers/jax_tau90.py, jax.vmap(odeint) over
@@ -21,6 +22,7 @@ scaled to the whole grid, in each run.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import tempfile
 
@@ -50,22 +52,32 @@ def main():
         tau90(a)
         return
     print("| n | run | gstarve µs/flow | evaluations | JAX µs/flow | JAX / gstarve "
-          "| gstarve error | JAX error |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| gstarve error | JAX error | gstarve CPU µs/flow | JAX CPU µs/flow | CPU ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(x) for x in a.sizes.split(",")]:
             for run in range(a.runs):
                 path = os.path.join(tmp, f"flow_{n}.json")
+                # CPU time of the example (user + system): what a loaded machine does not
+                # inflate the way it inflates the wall clock. It includes the set-up and the
+                # JSON, a few flows' worth; divided by every flow the example integrates.
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 subprocess.run([a.example, str(a.repeat), str(n), "1", path], check=True,
                                capture_output=True)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                flows = 7 * max(1, -(-a.repeat // 7)) + 1
+                g_cpu = (after.ru_utime + after.ru_stime - before.ru_utime
+                         - before.ru_stime) / flows
                 with open(path) as f:
                     ours = json.load(f)
                 peer = json.loads(subprocess.run(
                     [a.python, PEER, path, "--repeat", str(a.jax_repeat)], check=True,
                     capture_output=True, text=True).stdout)
                 g, j = ours["per_flow_s"], peer["jax_per_flow_s"]
+                j_cpu = peer["jax_cpu_per_flow_s"]
                 print(f"| {n} | {run + 1} | {g * 1e6:.1f} | {ours['rhs_evals']} | {j * 1e6:.1f} "
-                      f"| {j / g:.1f}× | {peer['gstarve_error']:.1e} | {peer['jax_error']:.1e} |",
+                      f"| {j / g:.1f}× | {peer['gstarve_error']:.1e} | {peer['jax_error']:.1e} "
+                      f"| {g_cpu * 1e6:.1f} | {j_cpu * 1e6:.1f} | {j_cpu / g_cpu:.1f}× |",
                       flush=True)
 
 

@@ -216,8 +216,14 @@ pub fn solve<I: Integrator + ?Sized, P: OdeProblem + ?Sized>(
             problem.project(state);
         }
     }
-    // One flat scan (it vectorises); the first non-finite state is looked for only on failure.
-    if !states.as_slice().iter().all(|v| v.is_finite()) {
+    // One flat scan, without an early exit so that it vectorises (`all` stops at the first
+    // non-finite value, one compare and branch per value); the first non-finite state is
+    // looked for only on failure.
+    if !states
+        .as_slice()
+        .iter()
+        .fold(true, |finite, v| finite & v.is_finite())
+    {
         let k = states
             .iter()
             .position(|s| s.iter().any(|v| !v.is_finite()))

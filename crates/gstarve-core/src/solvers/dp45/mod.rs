@@ -7,9 +7,9 @@
 //! integrates them in fewer steps than any implicit method here needs, and accurately (measured:
 //! docs/benchmarks.md, "Solver tuning measurements (moved from the code)", DP45). What remains is
 //! overhead: ode_solvers' `Dopri5` works on heap vectors and stores every state twice. This
-//! module is the same method with the stage vectors preallocated once, loops of a length known
-//! at compile time for n ≤ 4 (as in [`super::rosenbrock`]), and the output written straight from
-//! the dense output.
+//! module is the same method with the stage vectors preallocated once, for n ≤ 4 the state and
+//! stages in fixed-size arrays the compiler keeps in registers (`fixed`), and the output written
+//! straight from the dense output, evaluated only at the output times.
 //!
 //! # Method
 //!
@@ -37,8 +37,10 @@
 //! than the budget's step attempts ([`Tolerances::max_steps`]) is a [`StepFailure::Failed`]. Never a plausible wrong number.
 
 use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
-use stages::{initial_step, Stages};
+use fixed::Fixed;
+use stages::{StageStore, Stages};
 
+mod fixed;
 pub mod lanes;
 mod stages;
 #[cfg(test)]
@@ -97,18 +99,19 @@ impl Integrator for Dp45 {
             tolerances.max_steps(),
         );
         match problem.dim() {
-            1 => run::<_, 1>(problem, y0, tol, output, stats),
-            2 => run::<_, 2>(problem, y0, tol, output, stats),
-            3 => run::<_, 3>(problem, y0, tol, output, stats),
-            4 => run::<_, 4>(problem, y0, tol, output, stats),
-            _ => run::<_, 0>(problem, y0, tol, output, stats),
+            1 => run::<_, Fixed<1>>(problem, y0, tol, output, stats),
+            2 => run::<_, Fixed<2>>(problem, y0, tol, output, stats),
+            3 => run::<_, Fixed<3>>(problem, y0, tol, output, stats),
+            4 => run::<_, Fixed<4>>(problem, y0, tol, output, stats),
+            _ => run::<_, Stages>(problem, y0, tol, output, stats),
         }
     }
 }
 
-/// [`Dp45`] for dimension N (0: any), at the scaled tolerances (rtol, atol) and at most
-/// `max_steps` step attempts over the solve (`stats` counts them from its first window).
-fn run<P: OdeProblem + ?Sized, const N: usize>(
+/// [`Dp45`] with the stage storage S ([`Fixed`] for a dimension known at compile time,
+/// [`Stages`] for any), at the scaled tolerances (rtol, atol) and at most `max_steps` step
+/// attempts over the solve (`stats` counts them from its first window).
+fn run<P: OdeProblem + ?Sized, S: StageStore>(
     problem: &P,
     y0: &[f64],
     (rtol, atol, max_steps): (f64, f64, u64),
@@ -116,25 +119,9 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
     stats: &mut SolverStats,
 ) -> Result<(), StepFailure> {
     let t_end = output.t_end();
-    // A constant when N > 0, so that every loop and copy below has a known length.
-    let n = if N > 0 { N } else { problem.dim() };
     let fail = StepFailure::failed;
-    let mut st = Stages::<N>::new(n);
-    let mut y = y0.to_vec();
-    problem.rhs(&y, &mut st.k[..n]);
-    let mut h = {
-        let (k1, rest) = st.k.split_at_mut(n);
-        let (f1, _) = rest.split_at_mut(n);
-        initial_step(
-            |a, b| problem.rhs(a, b),
-            &y,
-            k1,
-            (&mut st.arg, f1),
-            t_end,
-            rtol,
-            atol,
-        )
-    };
+    let (mut st, mut h) = S::start(problem, y0, t_end, rtol, atol);
+    let n = st.dim();
     stats.rhs_evals += 2;
     let mut t = 0.0;
     // ln of dopri5.f's FACOLD (the controller works with logarithms: one ln and one exp per
@@ -166,7 +153,7 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
         if last {
             h = t_end - t;
         }
-        let err = st.step(problem, &y, h, rtol, atol);
+        let err = st.step(problem, h, rtol, atol);
         stats.rhs_evals += 6;
         if !err.is_finite() {
             // A stage or the new state is not finite: shrink hard and retry.
@@ -202,16 +189,16 @@ fn run<P: OdeProblem + ?Sized, const N: usize>(
             // written straight into the trajectory.
             let (times, slots) = output.take_due(t_new, last);
             if !times.is_empty() {
-                st.prepare_dense(&y, h);
+                st.prepare_dense(h);
                 for (&tau, slot) in times.iter().zip(slots.chunks_exact_mut(n.max(1))) {
                     if tau >= t_new {
-                        slot[..n].copy_from_slice(&st.ynew[..n]);
+                        slot[..n].copy_from_slice(st.ynew());
                     } else {
                         st.dense((tau - t) / h, slot);
                     }
                 }
             }
-            st.accept(&mut y);
+            st.accept();
             t = t_new;
             if last {
                 break;

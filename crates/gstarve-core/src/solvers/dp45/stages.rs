@@ -40,57 +40,94 @@ pub(super) const D5: f64 = 701980252875.0 / 199316789632.0;
 pub(super) const D6: f64 = -1453857185.0 / 822651844.0;
 pub(super) const D7: f64 = 69997945.0 / 29380423.0;
 
-/// Stage storage, preallocated once.
-pub(super) struct Stages<const N: usize> {
+/// What the step loop of [`super::run`] needs of its storage: the state y, the stages, the new
+/// state and the dense output. [`Stages`] serves any dimension (on the heap);
+/// [`super::fixed::Fixed`] a dimension known at compile time (arrays the compiler keeps in
+/// registers). Both compute the same bits.
+pub(super) trait StageStore: Sized {
+    /// The storage for a run from y₀ with k₁ = f(y₀), and Hairer's initial step (two
+    /// evaluations of f).
+    fn start(
+        problem: &(impl OdeProblem + ?Sized),
+        y0: &[f64],
+        t_end: f64,
+        rtol: f64,
+        atol: f64,
+    ) -> (Self, f64);
+    /// The dimension.
+    fn dim(&self) -> usize;
+    /// One step of size h from y with k₁ = f(y): fills k₂ … k₇, y₁ and ŷ₆, and returns the
+    /// error norm (∞ if the new state or the error estimate is not finite; then the dense
+    /// output, a combination of finite stages, is finite too).
+    fn step(&mut self, problem: &(impl OdeProblem + ?Sized), h: f64, rtol: f64, atol: f64) -> f64;
+    /// The new state y₁ of the step just taken.
+    fn ynew(&self) -> &[f64];
+    /// Accept the step just taken: y ← y₁, and (FSAL) k₁ ← k₇ = f(y₁).
+    fn accept(&mut self);
+    /// Dense-output coefficients of the step y → y₁ just taken (CONTD5 of dopri5.f).
+    fn prepare_dense(&mut self, h: f64);
+    /// The dense output at θ ∈ [0, 1] of the step just taken, into `out`.
+    fn dense(&self, theta: f64, out: &mut [f64]);
+    /// h·λ̂, the stiffness estimate of dopri5.f, after a step (k₇ = f(y₁), k₆ = f(ŷ₆)).
+    fn stiffness(&self, h: f64) -> f64;
+}
+
+/// Stage storage of any dimension, preallocated once.
+pub(super) struct Stages {
     n: usize,
+    /// The state y.
+    y: Vec<f64>,
     /// k₁ … k₇ (k₇ = f(y₁), FSAL), each n long.
-    pub(super) k: Vec<f64>,
+    k: Vec<f64>,
     /// Stage argument.
-    pub(super) arg: Vec<f64>,
+    arg: Vec<f64>,
     /// The argument of stage 6 (for the stiffness test).
     y6: Vec<f64>,
     /// The new state y₁.
-    pub(super) ynew: Vec<f64>,
+    ynew: Vec<f64>,
     /// Dense-output coefficients r₁ … r₅ of the last accepted step.
     cont: Vec<f64>,
 }
 
-impl<const N: usize> Stages<N> {
-    #[inline(always)]
-    fn dim(&self) -> usize {
-        if N > 0 {
-            N
-        } else {
-            self.n
-        }
-    }
-
-    pub(super) fn new(n: usize) -> Self {
-        debug_assert!(N == 0 || N == n);
-        Self {
+impl StageStore for Stages {
+    fn start(
+        problem: &(impl OdeProblem + ?Sized),
+        y0: &[f64],
+        t_end: f64,
+        rtol: f64,
+        atol: f64,
+    ) -> (Self, f64) {
+        let n = y0.len();
+        let mut st = Self {
             n,
+            y: y0.to_vec(),
             k: vec![0.0; 7 * n],
             arg: vec![0.0; n],
             y6: vec![0.0; n],
             ynew: vec![0.0; n],
             cont: vec![0.0; 5 * n],
-        }
+        };
+        problem.rhs(&st.y, &mut st.k[..n]);
+        let (k1, rest) = st.k.split_at_mut(n);
+        let h = initial_step(
+            |a, b| problem.rhs(a, b),
+            &st.y,
+            k1,
+            (&mut st.arg, &mut rest[..n]),
+            t_end,
+            rtol,
+            atol,
+        );
+        (st, h)
     }
 
-    /// One step of size h from y with k₁ = f(y): fills k₂ … k₇, `ynew`, `y6`, and returns the
-    /// error norm (∞ if the new state or the error estimate is not finite; then the dense
-    /// output, a combination of finite stages, is finite too).
-    #[inline(always)]
-    pub(super) fn step(
-        &mut self,
-        problem: &(impl OdeProblem + ?Sized),
-        y: &[f64],
-        h: f64,
-        rtol: f64,
-        atol: f64,
-    ) -> f64 {
-        let n = self.dim();
-        let y = &y[..n];
+    fn dim(&self) -> usize {
+        self.n
+    }
+
+    fn step(&mut self, problem: &(impl OdeProblem + ?Sized), h: f64, rtol: f64, atol: f64) -> f64 {
+        let n = self.n;
+        let y = &self.y[..n];
         let (k1, rest) = self.k.split_at_mut(n);
         let (k2, rest) = rest.split_at_mut(n);
         let (k3, rest) = rest.split_at_mut(n);
@@ -152,25 +189,20 @@ impl<const N: usize> Stages<N> {
         }
     }
 
-    /// Accept the step just taken: y ← y₁, and (FSAL) k₁ ← k₇ = f(y₁). Element by element, so
-    /// that for N > 0 the copies are a few moves, not calls to memcpy.
-    #[inline(always)]
-    pub(super) fn accept(&mut self, y: &mut [f64]) {
-        let n = self.dim();
-        for (yi, &vi) in y[..n].iter_mut().zip(&self.ynew[..n]) {
-            *yi = vi;
-        }
-        let (k1, rest) = self.k.split_at_mut(n);
-        for (a, &b) in k1[..n].iter_mut().zip(&rest[5 * n..6 * n]) {
-            *a = b;
-        }
+    fn ynew(&self) -> &[f64] {
+        &self.ynew
     }
 
-    /// Dense-output coefficients of the step y → ynew just taken (CONTD5 of dopri5.f).
-    #[inline(always)]
-    pub(super) fn prepare_dense(&mut self, y: &[f64], h: f64) {
-        let n = self.dim();
-        let k = &self.k;
+    fn accept(&mut self) {
+        let n = self.n;
+        self.y.copy_from_slice(&self.ynew);
+        let (k1, rest) = self.k.split_at_mut(n);
+        k1.copy_from_slice(&rest[5 * n..6 * n]);
+    }
+
+    fn prepare_dense(&mut self, h: f64) {
+        let n = self.n;
+        let (y, k) = (&self.y, &self.k);
         let (r1, rest) = self.cont.split_at_mut(n);
         let (r2, rest) = rest.split_at_mut(n);
         let (r3, rest) = rest.split_at_mut(n);
@@ -192,10 +224,8 @@ impl<const N: usize> Stages<N> {
         }
     }
 
-    /// The dense output at θ ∈ [0, 1] of the last accepted step, into `out`.
-    #[inline(always)]
-    pub(super) fn dense(&self, theta: f64, out: &mut [f64]) {
-        let n = self.dim();
+    fn dense(&self, theta: f64, out: &mut [f64]) {
+        let n = self.n;
         let c = &self.cont;
         let t1 = 1.0 - theta;
         for (i, o) in out[..n].iter_mut().enumerate() {
@@ -205,9 +235,8 @@ impl<const N: usize> Stages<N> {
         }
     }
 
-    /// h·λ̂, the stiffness estimate of dopri5.f, after a step (k₇ = f(y₁), k₆ = f(ŷ₆)).
-    pub(super) fn stiffness(&self, h: f64) -> f64 {
-        let n = self.dim();
+    fn stiffness(&self, h: f64) -> f64 {
+        let n = self.n;
         let (mut num, mut den) = (0.0, 0.0);
         for i in 0..n {
             num += (self.k[6 * n + i] - self.k[5 * n + i]).powi(2);

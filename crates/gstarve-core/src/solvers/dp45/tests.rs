@@ -6,7 +6,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::*;
 use crate::error::{Error, NumericalError};
-use crate::model::{Loss, PrimalDynamics, Regulariser};
+use crate::model::{Loss, MarginFlowN, PrimalDynamics, Regulariser};
 use crate::solvers::conformance::problems::{
     integrate_with, max_deviation, BlowUp, Linear, NanBeyondTwo,
 };
@@ -126,4 +126,59 @@ fn failures_say_why() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// The fixed-size stages compute the same bits as the general ones, step for step: the error
+/// norm, the new state, the dense output and the stiffness estimate, on the benchmark flow in
+/// margins (n = 2) and in responses (the z-space form, n = 3), accepted and rejected steps.
+#[test]
+fn fixed_size_stages_equal_the_general_ones() {
+    fn compare<const N: usize>(problem: &(impl OdeProblem + ?Sized), y0: &[f64]) {
+        let (rtol, atol) = (1e-8 * TOL_SCALE, 1e-10 * TOL_SCALE);
+        let (mut a, h_a) = Stages::start(problem, y0, 1000.0, rtol, atol);
+        let (mut b, h_b) = Fixed::<N>::start(problem, y0, 1000.0, rtol, atol);
+        assert_eq!(h_a.to_bits(), h_b.to_bits());
+        let mut h = h_a;
+        let (mut accepted, mut rejected) = (0, 0);
+        for _ in 0..60 {
+            let (ea, eb) = (
+                a.step(problem, h, rtol, atol),
+                b.step(problem, h, rtol, atol),
+            );
+            assert_eq!(ea.to_bits(), eb.to_bits());
+            assert_eq!(a.ynew(), b.ynew());
+            if ea <= 1.0 {
+                accepted += 1;
+                a.prepare_dense(h);
+                b.prepare_dense(h);
+                for theta in [0.0, 0.37, 0.9] {
+                    let (mut da, mut db) = ([0.0; N], [0.0; N]);
+                    a.dense(theta, &mut da);
+                    b.dense(theta, &mut db);
+                    assert_eq!(da, db);
+                }
+                assert_eq!(a.stiffness(h).to_bits(), b.stiffness(h).to_bits());
+                a.accept();
+                b.accept();
+                h *= 1.6;
+            } else {
+                rejected += 1;
+                h *= 0.3;
+            }
+        }
+        assert!(
+            accepted > 10 && rejected > 3,
+            "{accepted} accepted, {rejected} rejected"
+        );
+    }
+    let spectrum = crate::systems::Spectrum::Geometric {
+        from: 10.0,
+        to: 0.1,
+    };
+    let sys = FeatureSystem::random(2, spectrum, 1).unwrap();
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    compare::<2>(&MarginFlowN::<2>::new(&d).unwrap(), &[0.0, 0.0]);
+    let sys = FeatureSystem::random(3, spectrum, 2).unwrap();
+    let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    compare::<3>(&d, &[0.1, -0.2, 0.3]);
 }
