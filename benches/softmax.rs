@@ -14,13 +14,19 @@
 //!   fastest gstarve run at most as far from the reference as SciPy's fastest method);
 //! - fixed point with the r × r sensitivities ∂z*/∂s² (docs/theory.md §9.3): gstarve's
 //!   `softmax_sensitivity` against NumPy Newton + np.linalg.solve.
+//!
+//! `--bdf-variants` instead compares BDF's refactorisation policies (`BdfParams`) on this flow
+//! at rtol 1e-8 and 3e-10, and on the binary margin flow of docs/benchmarks.md's BDF table
+//! (n = 100 and 1000): steps, evaluations, Jacobians, factorisations, time and error, the
+//! variants alternating within each repetition.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use gstarve_core::model::{Regulariser, SoftmaxDynamics};
-use gstarve_core::ode::{FlowMethod, FlowOptions};
+use gstarve_core::model::{Loss, MarginFlow, PrimalDynamics, Regulariser, SoftmaxDynamics};
+use gstarve_core::ode::{solve, FlowMethod, FlowOptions, OdeProblem, OdeSolution};
+use gstarve_core::solvers::bdf::{Bdf, BdfParams};
 use gstarve_core::solvers::softmax_flow::softmax_flow;
 use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum};
 use gstarve_core::theory::softmax::softmax_sensitivity;
@@ -74,6 +80,128 @@ fn peer(python: &str, args: &[String]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The BDF variants `--bdf-variants` compares: the defaults before monitored modified Newton,
+/// and the defaults.
+fn variants() -> Vec<(&'static str, BdfParams)> {
+    let before = BdfParams {
+        stale_max_rate: 0.0,
+        min_step_change: 1.0,
+        lu_max_age: 20,
+        ..BdfParams::DEFAULT
+    };
+    let monitored = |rate, age, change| BdfParams {
+        stale_max_rate: rate,
+        lu_max_age: age,
+        min_step_change: change,
+        ..BdfParams::DEFAULT
+    };
+    vec![
+        ("30 % rule, M age 20 (before)", before),
+        ("default", BdfParams::DEFAULT),
+        ("monitored 1/3, M age 20", monitored(1.0 / 3.0, 20, 1.0)),
+        (
+            "monitored 1/3, M age ∞",
+            monitored(1.0 / 3.0, u64::MAX, 1.0),
+        ),
+        ("monitored 1/2, M age ∞", monitored(0.5, u64::MAX, 1.0)),
+        (
+            "monitored 1/3, M age ∞, h change ≥ 1.2",
+            monitored(1.0 / 3.0, u64::MAX, 1.2),
+        ),
+        (
+            "30 % rule, M age 20, h change ≥ 1.2",
+            BdfParams {
+                min_step_change: 1.2,
+                ..before
+            },
+        ),
+        ("monitored 1/5, M age ∞", monitored(0.2, u64::MAX, 1.0)),
+        (
+            "monitored 1/5, M age 20, h change ≥ 1.2",
+            monitored(0.2, 20, 1.2),
+        ),
+    ]
+}
+
+fn run_variants<P: OdeProblem>(what: &str, problem: &P, y0: &[f64], rtols: &[f64], repeat: usize) {
+    let options = |rtol: f64| FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Bdf);
+    let reference = {
+        let o = options(1e-11).unwrap();
+        solve(&Bdf::default(), problem, y0, o.grid(), o.tolerances()).expect("reference")
+    };
+    for &rtol in rtols {
+        let o = options(rtol).unwrap();
+        let mut results: Vec<(f64, Option<OdeSolution>)> =
+            vec![(f64::INFINITY, None); variants().len()];
+        for _ in 0..repeat {
+            for (i, (_, params)) in variants().iter().enumerate() {
+                let sol = solve(
+                    &Bdf { params: *params },
+                    problem,
+                    y0,
+                    o.grid(),
+                    o.tolerances(),
+                )
+                .expect("flow");
+                results[i].0 = results[i].0.min(sol.stats.wall_s);
+                results[i].1 = Some(sol);
+            }
+        }
+        for ((name, _), (wall, sol)) in variants().iter().zip(&results) {
+            let sol = sol.as_ref().expect("one run");
+            let s = &sol.stats;
+            println!(
+                "{what} rtol {rtol:.0e} {name}: {wall:.3} s, steps {} + {} rejected, rhs {}, \
+                 jacobians {}, factorisations {}, max |Δ| = {:.1e}",
+                s.steps_accepted,
+                s.steps_rejected,
+                s.rhs_evals,
+                s.jacobian_evals,
+                s.lu_factorisations,
+                max_abs_gap(sol.states.as_slice(), reference.states.as_slice())
+            );
+        }
+    }
+}
+
+/// `--auto-choice`: RKC against BDF on softmax flows with r > 200 at the loose tolerances where
+/// Auto chose RKC before (rtol ≥ 1e-7), errors against BDF at rtol 1e-11.
+fn auto_choice(repeat: usize) {
+    for (n, c) in [(30, 10), (100, 10)] {
+        let spectrum = Spectrum::Geometric {
+            from: 10.0,
+            to: 0.1,
+        };
+        let system = FeatureSystem::random(n * c, spectrum, 1).expect("random system");
+        let labels = (0..n).map(|i| i % c).collect();
+        let mc = MulticlassSystem::new(system, c, labels).expect("multi-class");
+        let dynamics =
+            SoftmaxDynamics::new(&mc, Regulariser::L2 { lambda: LAMBDA }).expect("dynamics");
+        let z0 = DVector::zeros(mc.rank());
+        let reference = {
+            let o = FlowOptions::new(T_END, POINTS, 1e-11, 1e-13, FlowMethod::Bdf).unwrap();
+            softmax_flow(&dynamics, &z0, &o).expect("reference")
+        };
+        for rtol in [1e-5, 1e-6, 1e-7] {
+            let mut line = format!(
+                "auto choice n = {n}, c = {c}, r = {}, rtol {rtol:.0e}:",
+                mc.rank()
+            );
+            for method in [FlowMethod::Rkc, FlowMethod::Bdf, FlowMethod::Auto] {
+                let o = FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, method).unwrap();
+                let (best, _, sol) =
+                    best_of(repeat, || softmax_flow(&dynamics, &z0, &o).expect("flow"));
+                let err = max_abs_gap(sol.states.as_slice(), reference.states.as_slice());
+                line += &format!(
+                    " {method:?} → {} {best:.3} s (rhs {}, error {err:.1e});",
+                    sol.stats.solver, sol.stats.rhs_evals
+                );
+            }
+            println!("{line}");
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| {
@@ -104,6 +232,62 @@ fn main() {
     let reg = Regulariser::L2 { lambda: LAMBDA };
     let dynamics = SoftmaxDynamics::new(&system, reg).expect("dynamics");
     let z0 = DVector::zeros(r);
+    if args.iter().any(|a| a == "--fixed-only") {
+        // The fixed point alone, then with the sensitivities (for profiling).
+        for _ in 0..repeat {
+            let start = Instant::now();
+            let steady = gstarve_core::solvers::steady_softmax::softmax_steady_state(
+                &dynamics,
+                &gstarve_core::solvers::steady::NewtonParams::default(),
+            )
+            .expect("steady state");
+            let newton = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            let sens = softmax_sensitivity(&system, reg).expect("sensitivities");
+            println!(
+                "fixed point {newton:.3} s ({} iterations); with sensitivities {:.3} s",
+                steady.iterations,
+                start.elapsed().as_secs_f64()
+            );
+            assert_eq!(sens.steady_state.iterations, steady.iterations);
+        }
+        return;
+    }
+    if args.iter().any(|a| a == "--auto-choice") {
+        println!(
+            "load: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+        );
+        auto_choice(repeat);
+        println!(
+            "load: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "--bdf-variants") {
+        println!(
+            "load: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+        );
+        run_variants("softmax", &dynamics, z0.as_slice(), &[1e-8, 3e-10], repeat);
+        for m in [100, 1000] {
+            let spectrum = Spectrum::Geometric {
+                from: 10.0,
+                to: 0.1,
+            };
+            let sys = FeatureSystem::random(m, spectrum, 1).expect("random system");
+            let primal = PrimalDynamics::new(&sys, Loss::Logistic, reg).expect("dynamics");
+            let flow = MarginFlow::new(&primal);
+            let label = format!("binary margin flow n = {m}");
+            run_variants(&label, &flow, &vec![0.0; m], &[1e-9], repeat);
+        }
+        println!(
+            "load: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+        );
+        return;
+    }
     let path = |name: &str| dir.path().join(name).display().to_string();
 
     // Flow.

@@ -166,9 +166,19 @@ impl<'a> SoftmaxDynamics<'a> {
         &self.strengths_squared
     }
 
-    /// The logits Uz (length n·c, example-major).
+    /// The logits Uz (length n·c, example-major), by faer's matrix–vector product.
     pub fn logits(&self, z: &DVector<f64>) -> DVector<f64> {
-        self.system.system().coupling() * z
+        let u = self.system.system().coupling();
+        let mut f = DVector::zeros(u.nrows());
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_column_major_slice_mut(f.as_mut_slice(), u.nrows(), 1),
+            faer::Accum::Replace,
+            faer::MatRef::from_column_major_slice(u.as_slice(), u.nrows(), u.ncols()),
+            faer::MatRef::from_column_major_slice(z.as_slice(), z.len(), 1),
+            1.0,
+            faer::Par::Seq,
+        );
+        f
     }
 
     /// The logits and the probabilities P, each n × c (row i: example i).
@@ -200,8 +210,23 @@ impl<'a> SoftmaxDynamics<'a> {
     }
 
     /// Uᵀ vec(Y − P(Uz)): what the data pull on each response (the drive, −∇ of the loss).
+    /// U is read once (`model::streamed`), the residuals formed block by block in between.
     pub fn drive(&self, z: &DVector<f64>) -> DVector<f64> {
-        self.system.system().coupling().tr_mul(&self.residuals(z))
+        let c = self.system.classes();
+        let labels = self.system.labels();
+        let mut out = DVector::zeros(self.dim());
+        super::streamed::transpose_group_map_into(
+            self.system.system().coupling(),
+            z.as_slice(),
+            c,
+            |start, values| {
+                for (k, f) in values.chunks_exact_mut(c).enumerate() {
+                    Block::new(f).residual(labels[start / c + k], f);
+                }
+            },
+            out.as_mut_slice(),
+        );
+        out
     }
 
     /// F(z) = S²(Uᵀ vec(Y − P) − λ_SD z) − λ_L2 z.
@@ -348,6 +373,10 @@ impl OdeProblem for SoftmaxDynamics<'_> {
             }
         }
         Some((self.strengths_squared.as_slice(), l2))
+    }
+
+    fn has_scaled_gram_jacobian(&self) -> bool {
+        true
     }
 }
 

@@ -69,6 +69,52 @@ pub(crate) fn transpose_map_into(
     }
 }
 
+/// out = Uᵀ g(Uz) for a map g that acts on consecutive groups of `group` rows together (the c
+/// logits of one example of a softmax system, docs/theory.md §9.1), U read once as in
+/// [`transpose_map_into`], with row blocks that hold whole groups: `g(first_row, values)`
+/// replaces the block's values Uz by g's. Allocates one block of scratch.
+pub(crate) fn transpose_group_map_into(
+    u: &DMatrix<f64>,
+    z: &[f64],
+    group: usize,
+    mut g: impl FnMut(usize, &mut [f64]),
+    out: &mut [f64],
+) {
+    let (n, r) = u.shape();
+    let group = group.max(1);
+    let block = ((block_rows(r) / group).max(1) * group).min(n);
+    let data = u.as_slice();
+    let zf = faer::MatRef::from_column_major_slice(z, r, 1);
+    let mut values = vec![0.0; block];
+    let mut acc = faer::MatMut::from_column_major_slice_mut(out, r, 1);
+    acc.fill(0.0);
+    let mut start = 0;
+    while start < n {
+        let rows = block.min(n - start);
+        let ub = row_block(data, n, r, start, rows);
+        let mut vb = faer::MatMut::from_column_major_slice_mut(&mut values[..rows], rows, 1);
+        faer::linalg::matmul::matmul(
+            vb.as_mut(),
+            faer::Accum::Replace,
+            ub,
+            zf,
+            1.0,
+            faer::Par::Seq,
+        );
+        g(start, &mut values[..rows]);
+        let vb = faer::MatRef::from_column_major_slice(&values[..rows], rows, 1);
+        faer::linalg::matmul::matmul(
+            acc.as_mut(),
+            faer::Accum::Add,
+            ub.transpose(),
+            vb,
+            1.0,
+            faer::Par::Seq,
+        );
+        start += rows;
+    }
+}
+
 /// UᵀDU with D = diag(f((Uz)_i)) (r × r), accumulated over row blocks: per block the margins,
 /// the scaled block D_B U_B (B × r scratch, B ≥ r) and U_Bᵀ(D_B U_B) by faer's matrix product
 /// (in parallel for large blocks). U is read once; no n × r copy is made. Cost O(nr²), memory

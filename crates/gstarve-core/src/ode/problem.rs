@@ -33,4 +33,9 @@ pub trait OdeProblem: Sync {
     fn scaled_gram_jacobian(&self, _y: &[f64], _gram: &mut DMatrix<f64>) -> Option<(&[f64], f64)> {
         None
     }
+    /// Whether [`Self::scaled_gram_jacobian`] returns `Some`, known without evaluating it (for
+    /// the automatic choice of method). Default: false.
+    fn has_scaled_gram_jacobian(&self) -> bool {
+        false
+    }
 }

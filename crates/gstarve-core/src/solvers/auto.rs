@@ -2,7 +2,8 @@
 //!
 //! [`FlowMethod::Auto`] takes the first row whose condition holds (n = dimension, ρ = the
 //! problem's [`OdeProblem::spectral_bound`], "Gram" = the problem exposes the margin flow's
-//! structure J = −K·diag(d) − μI through [`OdeProblem::gram_jacobian`]):
+//! structure J = −K·diag(d) − μI through [`OdeProblem::gram_jacobian`], or the softmax flow's
+//! J = −diag(d)·G − μI through [`OdeProblem::scaled_gram_jacobian`]):
 //!
 //! | condition                                   | method                       | if it finds the flow stiff or fails |
 //! |---------------------------------------------|------------------------------|-------------------------------------|
@@ -122,7 +123,9 @@ fn automatic(
         };
     }
     if n > AUTO_IMPLICIT_MAX_DIM {
-        let gram = n <= AUTO_BDF_MAX_DIM && problem.gram_jacobian(y0, &mut vec![0.0; n]).is_some();
+        let gram = n <= AUTO_BDF_MAX_DIM
+            && (problem.has_scaled_gram_jacobian()
+                || problem.gram_jacobian(y0, &mut vec![0.0; n]).is_some());
         return Plan::single(
             if gram {
                 Method::Bdf

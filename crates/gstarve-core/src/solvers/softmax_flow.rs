@@ -121,4 +121,88 @@ mod tests {
         );
         assert!(between < 1e-12 * scale, "Cholesky vs LU: {between:.2e}");
     }
+
+    /// BDF's opt-in policies (monitored modified Newton keeping M across step-size changes, and
+    /// the step-size hysteresis) keep the default's accuracy against the tight reference and,
+    /// with M's age limit lifted, factorise less.
+    #[test]
+    fn monitored_modified_newton_keeps_the_accuracy() {
+        use crate::solvers::bdf::BdfParams;
+        let sys = random_multiclass(16, 4, 64, 3);
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let z0 = DVector::zeros(64);
+        let options = |rtol: f64, method| FlowOptions::new(200.0, 41, rtol, rtol * 1e-2, method);
+        let reference =
+            softmax_flow(&d, &z0, &options(1e-12, FlowMethod::Dop853).unwrap()).unwrap();
+        let scale = reference
+            .states
+            .as_slice()
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        let bdf_options = options(1e-9, FlowMethod::Bdf).unwrap();
+        let run = |params| {
+            solve(
+                &Bdf { params },
+                &d,
+                z0.as_slice(),
+                bdf_options.grid(),
+                bdf_options.tolerances(),
+            )
+            .unwrap()
+        };
+        let default = run(BdfParams::DEFAULT);
+        let monitored = run(BdfParams {
+            stale_max_rate: 0.2,
+            lu_max_age: u64::MAX,
+            min_step_change: 1.2,
+            ..BdfParams::DEFAULT
+        });
+        for sol in [&default, &monitored] {
+            let err = sol
+                .states
+                .as_slice()
+                .iter()
+                .zip(reference.states.as_slice())
+                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+            assert!(
+                err < 3e-8 * scale,
+                "{err:.2e} of {scale:.2e}: {:?}",
+                sol.stats
+            );
+        }
+        assert!(
+            monitored.stats.lu_factorisations < default.stats.lu_factorisations,
+            "{:?} vs {:?}",
+            monitored.stats,
+            default.stats
+        );
+    }
+
+    /// Auto sends softmax flows with r > 200 to BDF (the scaled Gram row of `solvers::auto`)
+    /// at loose tolerances too, where flows without a Gram form go to RKC (measured faster
+    /// there: docs/benchmarks.md, "Multi-class softmax and max-margin speed"); and the flow it
+    /// runs is BDF's.
+    #[test]
+    fn auto_sends_large_softmax_flows_to_bdf_at_loose_tolerances() {
+        use crate::solvers::auto::{plan, Method, AUTO_RKC_MIN_RTOL};
+        let sys = random_multiclass(30, 8, 240, 5);
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let z0 = DVector::zeros(240);
+        for rtol in [AUTO_RKC_MIN_RTOL, 1e-6, 1e-4] {
+            let options = FlowOptions::new(1.0, 3, rtol, rtol * 1e-2, FlowMethod::Auto).unwrap();
+            assert_eq!(
+                plan(&d, z0.as_slice(), &options).first.0,
+                Method::Bdf,
+                "rtol {rtol}"
+            );
+        }
+        // Without the structure the same flow would go to RKC.
+        let options = FlowOptions::new(1.0, 3, 1e-6, 1e-8, FlowMethod::Auto).unwrap();
+        assert_eq!(
+            plan(&ByLu(&d), z0.as_slice(), &options).first.0,
+            Method::Rkc
+        );
+        let sol = softmax_flow(&d, &z0, &options).unwrap();
+        assert_eq!(sol.stats.solver, crate::solvers::bdf::NAME);
+    }
 }

@@ -116,16 +116,25 @@ impl<'d, 'a> Curvature<'d, 'a> {
         }
     }
 
-    /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr)).
+    /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once:
+    /// `model::streamed`).
     pub fn action(&self, v: &DVector<f64>) -> DVector<f64> {
         let c = self.dynamics.system.classes();
         let u = self.dynamics.system.system().coupling();
-        let w = u * v;
-        let mut hw = DVector::zeros(w.len());
-        for (i, block) in self.blocks.iter().enumerate() {
-            let range = i * c..(i + 1) * c;
-            block.curvature_action(&w.as_slice()[range.clone()], &mut hw.as_mut_slice()[range]);
-        }
-        u.tr_mul(&hw)
+        let mut out = DVector::zeros(v.len());
+        let mut hw = vec![0.0; c];
+        crate::model::streamed::transpose_group_map_into(
+            u,
+            v.as_slice(),
+            c,
+            |start, values| {
+                for (k, w) in values.chunks_exact_mut(c).enumerate() {
+                    self.blocks[start / c + k].curvature_action(w, &mut hw);
+                    w.copy_from_slice(&hw);
+                }
+            },
+            out.as_mut_slice(),
+        );
+        out
     }
 }

@@ -141,6 +141,19 @@ pub struct BdfParams {
     /// for n ≥ [`FUNCTIONAL_MIN_DIM`]. An attempt that does not converge is retried with
     /// Newton. 0 disables it (SciPy).
     pub functional_max_rate: f64,
+    /// Monitored modified Newton (LSODA keeps its factorisation across step-size changes):
+    /// beyond [`Self::refactor_ratio`], M is still kept while both the contraction a stale
+    /// M predicts on the stiff modes, |c/c_M − 1|/(c/c_M + 1) (with the 2/(1 + c/c_M)
+    /// correction), and the largest ratio of successive Newton corrections observed in the
+    /// last step solved with this M are at most this; a Newton failure with an M factorised at
+    /// another c first refactorises at this c with the same J (CVODE's `cvLsSetup` re-evaluates
+    /// J only when γ is within 20 % of its factorisation's). 0 disables it.
+    pub stale_max_rate: f64,
+    /// Step-size hysteresis (LSODE's `STODE`: no change unless the new step is ≥ 1.1× the
+    /// old): after a successful step, when the best admissible factor is below this, h and the
+    /// order are kept and the choice is made again after the next step. 1 (or less) changes
+    /// h at every choice, as SciPy does.
+    pub min_step_change: f64,
 }
 
 /// The convergence test of the simplified Newton iterations (‖·‖: the RMS norm weighted by
@@ -176,12 +189,18 @@ impl BdfParams {
         jacobian_max_age: u64::MAX,
         lu_max_age: u64::MAX,
         functional_max_rate: 0.0,
+        stale_max_rate: 0.0,
+        min_step_change: 1.0,
     };
 }
 
 impl BdfParams {
     /// gstarve's defaults: CVODE's Newton test and refresh ages, a stale factorisation kept
-    /// within 30 % of c, functional iteration while c·ρ ≤ 0.2.
+    /// within 30 % of c, functional iteration while c·ρ ≤ 0.2. The monitored modified Newton
+    /// ([`BdfParams::stale_max_rate`]) and the step-size hysteresis
+    /// ([`BdfParams::min_step_change`]) are off: measured, they save factorisations on the
+    /// softmax flow but not time at equal error, and cost steps and rejections on the binary
+    /// margin flows (docs/benchmarks.md, "Multi-class softmax and max-margin speed").
     pub const DEFAULT: BdfParams = BdfParams {
         newton: NewtonTest::Cvode { coef: 0.1 },
         refactor_ratio: 0.3,

@@ -59,6 +59,10 @@ pub(super) struct State<'p, P: OdeProblem + ?Sized> {
     lu_c: f64,
     /// Newton convergence rate estimate carried between steps ([`NewtonTest::Cvode`]).
     conv_rate: f64,
+    /// The largest ratio of successive Newton corrections in the last step solved with the
+    /// current factorisation (0 when it took one iteration), for
+    /// [`BdfParams::stale_max_rate`].
+    stale_rate: f64,
     /// The functional iteration's observed contraction rate per unit c (the rate of the fixed
     /// point map is ≈ c‖J‖ in the weighted norm): ∞ until a second iteration has been observed,
     /// then max(0.3·previous, observed ratio / c) at every observation, CVODE's carried
@@ -135,6 +139,7 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             lu: LuSolver::new(n),
             lu_c: f64::NAN,
             conv_rate: 1.0,
+            stale_rate: 0.0,
             functional_rate_per_c: f64::INFINITY,
             jac_age: 0,
             lu_age: 0,
@@ -223,6 +228,7 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
         let correction = if rc == 1.0 { 1.0 } else { 2.0 / (1.0 + rc) };
         let inv_lu_c = 1.0 / self.lu_c;
         let mut dy_norm_old: Option<f64> = None;
+        self.stale_rate = 0.0;
         for k in 0..NEWTON_MAXITER {
             self.eval_rhs();
             if !self.f.iter().all(|v| v.is_finite()) {
@@ -241,6 +247,9 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
                 return (false, k + 1);
             }
             let rate = dy_norm_old.map(|old| dy_norm / old);
+            if let Some(rate) = rate {
+                self.stale_rate = self.stale_rate.max(rate);
+            }
             if let NewtonTest::Cvode { .. } = self.params.newton {
                 if let Some(rate) = rate {
                     if rate > 2.0 {
@@ -331,11 +340,15 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             if converged {
                 return (true, iterations);
             }
-            if !*current_jac {
+            let stale_m = c != self.lu_c && self.lu_c.is_finite();
+            if stale_m && self.params.stale_max_rate > 0.0 {
+                // Monitored modified Newton: the stale c first, the same J (CVODE's order).
+                self.lu_c = f64::NAN;
+            } else if !*current_jac {
                 // Newton failed with an old Jacobian: a new one at the predictor.
                 self.jacobian_at_predictor();
                 *current_jac = true;
-            } else if c != self.lu_c && self.lu_c.is_finite() {
+            } else if stale_m {
                 // Current Jacobian but a stale M: factorise at this c before giving up.
                 self.lu_c = f64::NAN;
             } else {
@@ -355,7 +368,12 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
     /// Factorise M for c if there is no factorisation or its c is too far from this one.
     fn ensure_lu(&mut self, c: f64) -> bool {
         // NaN (no factorisation) compares false: refactorise.
-        let keep = ((c / self.lu_c) - 1.0).abs() <= self.params.refactor_ratio;
+        let rc = c / self.lu_c;
+        let max_rate = self.params.stale_max_rate;
+        let keep = (rc - 1.0).abs() <= self.params.refactor_ratio
+            || (max_rate > 0.0
+                && (rc - 1.0).abs() / (rc + 1.0) <= max_rate
+                && self.stale_rate <= max_rate);
         if !keep {
             self.stats.lu_factorisations += 1;
             // M/c = (1/c + μ)I + K·diag(d) (or + diag(d)·G) by Cholesky where the structure
@@ -375,6 +393,7 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             self.lu_c = c;
             self.lu_age = 0;
             self.conv_rate = 1.0;
+            self.stale_rate = 0.0;
         }
         true
     }
@@ -534,8 +553,12 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
                     best = i;
                 }
             }
-            self.order = k + best - 1;
             let factor = (safety * factors[best]).min(self.params.max_factor);
+            if self.params.min_step_change > 1.0 && factor < self.params.min_step_change {
+                // Hysteresis: keep h and the order; choose again after the next step.
+                return Ok(t_new);
+            }
+            self.order = k + best - 1;
             self.h_abs *= factor;
             self.change_d(factor);
             self.n_equal_steps = 0;
