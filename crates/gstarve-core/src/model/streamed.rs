@@ -34,39 +34,12 @@ pub(crate) fn transpose_map_into(
     f: impl Fn(usize, f64) -> f64,
     out: &mut [f64],
 ) {
-    let (n, r) = u.shape();
-    let data = u.as_slice();
-    let block = block_rows(r).min(n);
-    let zf = faer::MatRef::from_column_major_slice(z, r, 1);
-    let mut margins = vec![0.0; block];
-    let mut acc = faer::MatMut::from_column_major_slice_mut(out, r, 1);
-    acc.fill(0.0);
-    let mut start = 0;
-    while start < n {
-        let rows = block.min(n - start);
-        let ub = row_block(data, n, r, start, rows);
-        let mut mb = faer::MatMut::from_column_major_slice_mut(&mut margins[..rows], rows, 1);
-        faer::linalg::matmul::matmul(
-            mb.as_mut(),
-            faer::Accum::Replace,
-            ub,
-            zf,
-            1.0,
-            faer::Par::Seq,
-        );
-        for i in 0..rows {
-            mb[(i, 0)] = f(start + i, mb[(i, 0)]);
+    let each = |start: usize, margins: &mut [f64]| {
+        for (i, m) in margins.iter_mut().enumerate() {
+            *m = f(start + i, *m);
         }
-        faer::linalg::matmul::matmul(
-            acc.as_mut(),
-            faer::Accum::Add,
-            ub.transpose(),
-            mb.as_ref(),
-            1.0,
-            faer::Par::Seq,
-        );
-        start += rows;
-    }
+    };
+    transpose_group_map_into(u, z, 1, each, out);
 }
 
 /// out = Uᵀ g(Uz) for a map g that acts on consecutive groups of `group` rows together (the c
