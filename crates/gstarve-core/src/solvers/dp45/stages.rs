@@ -127,66 +127,20 @@ impl StageStore for Stages {
 
     fn step(&mut self, problem: &(impl OdeProblem + ?Sized), h: f64, rtol: f64, atol: f64) -> f64 {
         let n = self.n;
-        let y = &self.y[..n];
         let (k1, rest) = self.k.split_at_mut(n);
         let (k2, rest) = rest.split_at_mut(n);
         let (k3, rest) = rest.split_at_mut(n);
         let (k4, rest) = rest.split_at_mut(n);
         let (k5, rest) = rest.split_at_mut(n);
         let (k6, k7) = rest.split_at_mut(n);
-        let (k1, k2, k3, k4, k5, k6, k7) = (
-            &mut k1[..n],
-            &mut k2[..n],
-            &mut k3[..n],
-            &mut k4[..n],
-            &mut k5[..n],
-            &mut k6[..n],
-            &mut k7[..n],
-        );
-        let arg = &mut self.arg[..n];
-        for i in 0..n {
-            arg[i] = y[i] + h * A21 * k1[i];
-        }
-        problem.rhs(arg, k2);
-        for i in 0..n {
-            arg[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
-        }
-        problem.rhs(arg, k3);
-        for i in 0..n {
-            arg[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
-        }
-        problem.rhs(arg, k4);
-        for i in 0..n {
-            arg[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
-        }
-        problem.rhs(arg, k5);
-        let y6 = &mut self.y6[..n];
-        for i in 0..n {
-            y6[i] =
-                y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
-        }
-        problem.rhs(y6, k6);
-        let ynew = &mut self.ynew[..n];
-        for i in 0..n {
-            ynew[i] =
-                y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
-        }
-        problem.rhs(ynew, k7);
-        let mut sum = 0.0;
-        let mut finite = true;
-        for i in 0..n {
-            finite &= ynew[i].is_finite();
-            let e =
-                h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-            let sc = atol + rtol * y[i].abs().max(ynew[i].abs());
-            sum += (e / sc) * (e / sc);
-        }
-        let err = (sum / n as f64).sqrt();
-        if finite && err.is_finite() {
-            err
-        } else {
-            f64::INFINITY
-        }
+        let slices = StepSlices {
+            y: &self.y[..n],
+            k: [k1, k2, k3, k4, k5, k6, &mut k7[..n]],
+            arg: &mut self.arg[..n],
+            y6: &mut self.y6[..n],
+            ynew: &mut self.ynew[..n],
+        };
+        step_into(problem, slices, h, rtol, atol)
     }
 
     fn ynew(&self) -> &[f64] {
@@ -202,51 +156,147 @@ impl StageStore for Stages {
 
     fn prepare_dense(&mut self, h: f64) {
         let n = self.n;
-        let (y, k) = (&self.y, &self.k);
+        let k = |j: usize| &self.k[j * n..(j + 1) * n];
         let (r1, rest) = self.cont.split_at_mut(n);
         let (r2, rest) = rest.split_at_mut(n);
         let (r3, rest) = rest.split_at_mut(n);
         let (r4, r5) = rest.split_at_mut(n);
-        for i in 0..n {
-            let ydiff = self.ynew[i] - y[i];
-            let bspl = h * k[i] - ydiff;
-            r1[i] = y[i];
-            r2[i] = ydiff;
-            r3[i] = bspl;
-            r4[i] = ydiff - h * k[6 * n + i] - bspl;
-            r5[i] = h
-                * (D1 * k[i]
-                    + D3 * k[2 * n + i]
-                    + D4 * k[3 * n + i]
-                    + D5 * k[4 * n + i]
-                    + D6 * k[5 * n + i]
-                    + D7 * k[6 * n + i]);
-        }
+        let stages = [k(0), k(1), k(2), k(3), k(4), k(5), k(6)];
+        dense_coefficients(h, &self.y, &self.ynew, stages, [r1, r2, r3, r4, r5]);
     }
 
     fn dense(&self, theta: f64, out: &mut [f64]) {
         let n = self.n;
-        let c = &self.cont;
-        let t1 = 1.0 - theta;
-        for (i, o) in out[..n].iter_mut().enumerate() {
-            *o = c[i]
-                + theta
-                    * (c[n + i] + t1 * (c[2 * n + i] + theta * (c[3 * n + i] + t1 * c[4 * n + i])));
-        }
+        let c = |j: usize| &self.cont[j * n..(j + 1) * n];
+        dense_at([c(0), c(1), c(2), c(3), c(4)], theta, out);
     }
 
     fn stiffness(&self, h: f64) -> f64 {
         let n = self.n;
-        let (mut num, mut den) = (0.0, 0.0);
-        for i in 0..n {
-            num += (self.k[6 * n + i] - self.k[5 * n + i]).powi(2);
-            den += (self.ynew[i] - self.y6[i]).powi(2);
-        }
-        if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        }
+        let (k6, k7) = (&self.k[5 * n..6 * n], &self.k[6 * n..]);
+        stiffness_estimate(h, k6, k7, &self.y6, &self.ynew)
+    }
+}
+
+/// One step's storage as slices of one length n: y, k₁ … k₇ (k₁ = f(y) given; k₂ … k₇ filled),
+/// the stage argument, ŷ₆ and y₁.
+pub(super) struct StepSlices<'a> {
+    pub y: &'a [f64],
+    pub k: [&'a mut [f64]; 7],
+    pub arg: &'a mut [f64],
+    pub y6: &'a mut [f64],
+    pub ynew: &'a mut [f64],
+}
+
+/// The Dormand–Prince step of size h from y with k₁ = f(y) (dopri5.f): k₂ … k₇, ŷ₆ and y₁, and
+/// the error norm √(Σᵢ (eᵢ/scᵢ)²/n), e = h Σ Eⱼkⱼ, scᵢ = atol + rtol·max(|yᵢ|, |y₁ᵢ|); ∞ if y₁
+/// or the norm is not finite. The one home of the step's arithmetic for both storages
+/// ([`Stages`] and [`super::fixed::Fixed`], where the slices come from arrays of known length).
+#[inline(always)]
+pub(super) fn step_into(
+    problem: &(impl OdeProblem + ?Sized),
+    slices: StepSlices<'_>,
+    h: f64,
+    rtol: f64,
+    atol: f64,
+) -> f64 {
+    let StepSlices {
+        y,
+        k: [k1, k2, k3, k4, k5, k6, k7],
+        arg,
+        y6,
+        ynew,
+    } = slices;
+    let n = y.len();
+    for i in 0..n {
+        arg[i] = y[i] + h * A21 * k1[i];
+    }
+    problem.rhs(arg, k2);
+    for i in 0..n {
+        arg[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
+    }
+    problem.rhs(arg, k3);
+    for i in 0..n {
+        arg[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+    }
+    problem.rhs(arg, k4);
+    for i in 0..n {
+        arg[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+    }
+    problem.rhs(arg, k5);
+    for i in 0..n {
+        y6[i] = y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+    }
+    problem.rhs(y6, k6);
+    for i in 0..n {
+        ynew[i] = y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
+    }
+    problem.rhs(ynew, k7);
+    let mut sum = 0.0;
+    let mut finite = true;
+    for i in 0..n {
+        finite &= ynew[i].is_finite();
+        let e = h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
+        let sc = atol + rtol * y[i].abs().max(ynew[i].abs());
+        sum += (e / sc) * (e / sc);
+    }
+    let err = (sum / n as f64).sqrt();
+    if finite && err.is_finite() {
+        err
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Dense-output coefficients r₁ … r₅ of the step y → y₁ (CONTD5 of dopri5.f).
+#[inline(always)]
+pub(super) fn dense_coefficients(
+    h: f64,
+    y: &[f64],
+    ynew: &[f64],
+    k: [&[f64]; 7],
+    cont: [&mut [f64]; 5],
+) {
+    let [r1, r2, r3, r4, r5] = cont;
+    for i in 0..y.len() {
+        let ydiff = ynew[i] - y[i];
+        let bspl = h * k[0][i] - ydiff;
+        r1[i] = y[i];
+        r2[i] = ydiff;
+        r3[i] = bspl;
+        r4[i] = ydiff - h * k[6][i] - bspl;
+        r5[i] = h
+            * (D1 * k[0][i]
+                + D3 * k[2][i]
+                + D4 * k[3][i]
+                + D5 * k[4][i]
+                + D6 * k[5][i]
+                + D7 * k[6][i]);
+    }
+}
+
+/// The dense output at θ ∈ [0, 1]: r₁ + θ(r₂ + (1 − θ)(r₃ + θ(r₄ + (1 − θ)r₅))), into `out`.
+#[inline(always)]
+pub(super) fn dense_at(cont: [&[f64]; 5], theta: f64, out: &mut [f64]) {
+    let [c1, c2, c3, c4, c5] = cont;
+    let t1 = 1.0 - theta;
+    for (i, o) in out[..c1.len()].iter_mut().enumerate() {
+        *o = c1[i] + theta * (c2[i] + t1 * (c3[i] + theta * (c4[i] + t1 * c5[i])));
+    }
+}
+
+/// h·λ̂ = h‖k₇ − k₆‖/‖y₁ − ŷ₆‖, the stiffness estimate of dopri5.f (0 if y₁ = ŷ₆).
+#[inline(always)]
+pub(super) fn stiffness_estimate(h: f64, k6: &[f64], k7: &[f64], y6: &[f64], ynew: &[f64]) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..y6.len() {
+        num += (k7[i] - k6[i]).powi(2);
+        den += (ynew[i] - y6[i]).powi(2);
+    }
+    if den > 0.0 {
+        h * (num / den).sqrt()
+    } else {
+        0.0
     }
 }
 
