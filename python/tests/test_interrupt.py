@@ -73,6 +73,8 @@ def test_the_gil_is_released_during_a_computation():
         time.sleep(0.001)
     worker.join()
     elapsed = time.perf_counter() - started
-    # The main thread ran throughout: about one tick a millisecond (a held GIL would give ~0).
-    assert elapsed > 0.05, "the computation was too short to tell"
-    assert ticks > 0.3 * elapsed / 0.001, (ticks, elapsed)
+    # The main thread kept running during the computation. With the GIL held it would get at
+    # most the few ticks before the worker enters Rust; released, it ticks throughout. The count
+    # is absolute, not a rate, so a loaded machine (a sleep of 1 ms taking 5) cannot fail it.
+    assert elapsed > 0.1, "the computation was too short to tell"
+    assert ticks >= 20, (ticks, elapsed)

@@ -82,7 +82,7 @@ pub fn run_shard<K: ShardKind>(
             "shard {i}/{n}: resuming, {} of {} {unit} already in {}",
             run.resumed(),
             run.resumed() + run.todo().len(),
-            path.display()
+            run.resumed_from().display()
         );
     }
     let report = run.run(message, super::progress::terminal(), compute)?;

@@ -124,6 +124,11 @@ fn a_killed_shard_resumes_where_it_stopped() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("resuming, 3 of 10 rows"), "{stderr}");
+    // Named by the file the rows were read from: the journal, not the missing complete file.
+    assert!(
+        stderr.contains("already in") && stderr.contains("shard-1-of-2.bin.part"),
+        "{stderr}"
+    );
     assert!(stderr.contains("7 rows of 20"), "{stderr}");
     // The torn record is recomputed, and the file is the uninterrupted run's.
     assert!(read(&file) == complete);
@@ -215,6 +220,7 @@ fn json_shards_of_earlier_versions_still_merge_and_resume() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("resuming, 4 of 10 rows"), "{stderr}");
+    assert!(stderr.contains(".json"), "{stderr}");
     assert!(bin(1).exists() && !json(1).exists());
     run_ok(&["merge", parts.to_str().unwrap()]);
     assert!(read(&whole.join(csv)) == read(&parts.join(csv)));

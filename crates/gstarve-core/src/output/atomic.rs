@@ -9,6 +9,11 @@
 //! or is dropped, not at all, and its temporary files (and the folders it created for them) are
 //! removed.
 //!
+//! Durability: a checkpoint ([`write_now`]) is synced to the disk before its rename, so it
+//! survives a crash of the machine, not only of the process. Other outputs are renamed without a
+//! sync (≈ 6 ms a file on this project's test machine): they are whole or absent whatever
+//! becomes of the process, but a power loss right after a command may lose its newest outputs.
+//!
 //! Every staged temporary file is registered here, so that [`abandon`] (called by a signal
 //! handler) can remove them all. A commit holds the register while it renames, so `abandon`
 //! waits for a commit in progress to finish: a command interrupted then leaves its new set
@@ -87,14 +92,23 @@ fn folder_of(path: &Path) -> &Path {
     }
 }
 
+/// How a staged file is committed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Staging {
+    /// A command's output: joins the open batch, if any.
+    Output,
+    /// A checkpoint: committed on its own, now, and synced to the disk before its rename.
+    Checkpoint,
+}
+
 /// Write `bytes` to a new temporary file in the folder of `path` and register it (in the open
 /// batch, if any); returns the temporary file's path, the key of its entry.
 fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    stage_in(path, bytes, true)
+    stage_in(path, bytes, Staging::Output)
 }
 
 /// [`stage`], outside any batch when `join_batch` is false.
-fn stage_in(path: &Path, bytes: &[u8], join_batch: bool) -> Result<PathBuf> {
+fn stage_in(path: &Path, bytes: &[u8], staging: Staging) -> Result<PathBuf> {
     let io_err = |source| write_error(path, source);
     // Created and registered under the lock: `abandon` either sees the file or has already
     // taken the register for good (and this call never returns).
@@ -107,7 +121,7 @@ fn stage_in(path: &Path, bytes: &[u8], join_batch: bool) -> Result<PathBuf> {
             .map_err(io_err)?;
         let (file, temp) = tmp.into_parts();
         let key = temp.to_path_buf();
-        let batched = join_batch && reg.batch_open;
+        let batched = staging == Staging::Output && reg.batch_open;
         reg.staged.push(Staged {
             temp,
             target: path.to_path_buf(),
@@ -118,6 +132,9 @@ fn stage_in(path: &Path, bytes: &[u8], join_batch: bool) -> Result<PathBuf> {
     let written = (|| {
         file.write_all(bytes)?;
         file.flush()?;
+        if staging == Staging::Checkpoint {
+            file.sync_data()?;
+        }
         // The temporary file is created private (0600); outputs are ordinary files (0644).
         #[cfg(unix)]
         {
@@ -214,7 +231,7 @@ pub fn write_now(path: &Path, bytes: &[u8]) -> Result<()> {
     let all = stamped(&[OutputFile::new(path, bytes)])?;
     let mut keys = Vec::with_capacity(all.len());
     for (path, bytes) in &all {
-        match stage_in(path, bytes, false) {
+        match stage_in(path, bytes, Staging::Checkpoint) {
             Ok(key) => keys.push(key),
             Err(err) => {
                 drop_staged(&keys);

@@ -74,8 +74,12 @@ impl Journal {
             .map_err(|e| write_error(&self.part, e))
     }
 
-    /// The journal is complete: rename it onto its target (atomic; replaces the target).
+    /// The journal is complete: sync it to the disk and rename it onto its target (atomic;
+    /// replaces the target), so the finished file survives a crash of the machine too.
     pub fn finish(self) -> Result<PathBuf> {
+        self.file
+            .sync_data()
+            .map_err(|e| write_error(&self.part, e))?;
         drop(self.file);
         std::fs::rename(&self.part, &self.target).map_err(|e| write_error(&self.target, e))?;
         Ok(self.target)

@@ -28,6 +28,9 @@ pub struct ShardRun<K> {
     journal: Option<Journal>,
     todo: Vec<usize>,
     resumed: usize,
+    /// The file the resumed items were read from: the complete file, its journal (`.part`), or
+    /// a JSON shard file.
+    resumed_from: PathBuf,
     /// A JSON shard file whose items were carried over (removed once `path` is complete).
     legacy: Option<PathBuf>,
     kind: PhantomData<K>,
@@ -68,6 +71,13 @@ impl<K: ShardKind> ShardRun<K> {
             } else {
                 Err(mismatch(p, found, &header))
             }
+        };
+        let resumed_from = if path.exists() {
+            path.to_path_buf()
+        } else if part.exists() {
+            part.clone()
+        } else {
+            legacy_path.clone()
         };
         let (journal, finished, legacy) = if path.exists() {
             let done = ShardFile::read(path)?;
@@ -117,6 +127,7 @@ impl<K: ShardKind> ShardRun<K> {
             journal,
             todo,
             resumed: finished.len(),
+            resumed_from,
             legacy,
             kind: PhantomData,
         })
@@ -125,6 +136,11 @@ impl<K: ShardKind> ShardRun<K> {
     /// Items of this shard finished by an earlier run.
     pub fn resumed(&self) -> usize {
         self.resumed
+    }
+
+    /// The file the [`resumed`](Self::resumed) items were read from.
+    pub fn resumed_from(&self) -> &Path {
+        &self.resumed_from
     }
 
     /// Items of this shard still to compute.
