@@ -34,7 +34,7 @@ impl<T: Real> ChannelInputs<T> {
     /// `None` if C does not divide d, `x` is not n × d, or a row is non-zero in two channels.
     /// A row of zeros joins channel 0 (its products are zero in any channel).
     pub fn split(x: &[T], d: usize, channels: usize) -> Option<Self> {
-        if channels == 0 || d == 0 || d % channels != 0 || x.len() % d != 0 {
+        if channels == 0 || d == 0 || !d.is_multiple_of(channels) || !x.len().is_multiple_of(d) {
             return None;
         }
         let (n, width) = (x.len() / d, d / channels);
