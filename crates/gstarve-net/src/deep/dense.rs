@@ -31,6 +31,7 @@ use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+use super::channels::ChannelInputs;
 use gstarve_core::error::{Error, InputError, Result};
 
 /// The precisions the network runs in (f32, f64).
@@ -83,7 +84,7 @@ real!(f32);
 real!(f64);
 
 /// A row-major rows × cols matrix.
-fn rows<T: Real>(data: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+pub(super) fn rows<T: Real>(data: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
     MatRef::from_row_major_slice(data, rows, cols)
 }
 
@@ -98,7 +99,12 @@ fn transposed<T: Real>(data: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
 /// its packing buffers on every call, which on this workload cost as much system time (page
 /// faults of the allocator returning memory) as the arithmetic (docs/benchmarks.md, "Out of
 /// distribution").
-fn product<T: Real>(dst: &mut [T], accumulate: bool, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>) {
+pub(super) fn product<T: Real>(
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+) {
     let (m, n) = (lhs.nrows(), rhs.ncols());
     let dst = MatMut::from_row_major_slice_mut(&mut dst[..m * n], m, n);
     let accum = if accumulate {
@@ -107,6 +113,13 @@ fn product<T: Real>(dst: &mut [T], accumulate: bool, lhs: MatRef<'_, T>, rhs: Ma
         Accum::Replace
     };
     matmul(dst, accum, lhs, rhs, T::ONE, Par::Seq);
+}
+
+/// The inputs of a pass: n × d row by row, or grouped by the channel they are non-zero in.
+#[derive(Clone, Copy)]
+enum Inputs<'a, T> {
+    Dense(&'a [T]),
+    Channels(&'a ChannelInputs<T>),
 }
 
 /// A fully connected ReLU network (see the module documentation).
@@ -125,6 +138,8 @@ pub struct DenseWork<T> {
     slopes: Vec<Vec<T>>,
     /// ∂J/∂θ.
     gradient: Vec<T>,
+    /// One channel's rows of Z₁ or G₁ ([`ChannelInputs`]).
+    scratch: Vec<T>,
     /// Rows of the last forward pass.
     n: usize,
 }
@@ -194,32 +209,64 @@ impl<T: Real> DenseMlp<T> {
     /// f for the n rows of `x` (n × d, row by row), leaving A₁ … A_{L−1} in `work` for
     /// [`backward`](Self::backward). Panics if `x.len()` is not a multiple of d.
     pub fn forward<'w>(&self, x: &[T], work: &'w mut DenseWork<T>) -> &'w [T] {
+        self.forward_inputs(Inputs::Dense(x), work)
+    }
+
+    /// [`forward`](Self::forward) on inputs grouped by channel: the first layer's product on the
+    /// active columns only ([`ChannelInputs`]), the same outputs up to the order of its sums.
+    /// Panics if the inputs are not n × d.
+    pub fn forward_channels<'w>(
+        &self,
+        x: &ChannelInputs<T>,
+        work: &'w mut DenseWork<T>,
+    ) -> &'w [T] {
+        self.forward_inputs(Inputs::Channels(x), work)
+    }
+
+    fn forward_inputs<'w>(&self, x: Inputs<'_, T>, work: &'w mut DenseWork<T>) -> &'w [T] {
         let d = self.sizes[0];
-        assert_eq!(x.len() % d, 0, "inputs must be n × d");
-        let n = x.len() / d;
+        let n = match x {
+            Inputs::Dense(x) => {
+                assert_eq!(x.len() % d, 0, "inputs must be n × d");
+                x.len() / d
+            }
+            Inputs::Channels(x) => {
+                assert_eq!(x.inputs(), d, "inputs must be n × d");
+                x.len()
+            }
+        };
         let layers = self.sizes.len() - 1;
         work.activations.resize_with(layers, Vec::new);
         work.n = n;
         for (l, (w, b, inputs, outputs)) in self.offsets().enumerate() {
             let (done, rest) = work.activations.split_at_mut(l);
-            let input = if l == 0 { x } else { &done[l - 1] };
             let out = &mut rest[0];
             out.resize(n * outputs, T::ZERO);
             let bias = &self.theta[b..b + outputs];
-            for row in out.chunks_exact_mut(outputs) {
-                row.copy_from_slice(bias);
+            let input = match (l, x) {
+                (0, Inputs::Channels(x)) => {
+                    x.first_layer(&self.theta[w..b], bias, out, &mut work.scratch);
+                    None
+                }
+                (0, Inputs::Dense(x)) => Some(x),
+                _ => Some(&done[l - 1][..]),
+            };
+            if let Some(input) = input {
+                for row in out.chunks_exact_mut(outputs) {
+                    row.copy_from_slice(bias);
+                }
+                product(
+                    out,
+                    true,
+                    rows(input, n, inputs),
+                    transposed(&self.theta[w..b], inputs, outputs),
+                );
             }
-            product(
-                out,
-                true,
-                rows(input, n, inputs),
-                transposed(&self.theta[w..b], inputs, outputs),
-            );
             if l + 1 < layers {
+                // A select, not a conditional store, so that the loop vectorises (a branch
+                // here mispredicted on half the entries and took a fifth of the time).
                 for v in out.iter_mut() {
-                    if *v <= T::ZERO {
-                        *v = T::ZERO;
-                    }
+                    *v = if *v <= T::ZERO { T::ZERO } else { *v };
                 }
             }
         }
@@ -229,6 +276,26 @@ impl<T: Real> DenseMlp<T> {
     /// ∂J/∂θ = Σᵢ gᵢ ∂fᵢ/∂θ after [`forward`](Self::forward) on the same `x` (module
     /// documentation). Panics if `g` has not one entry per row of that pass.
     pub fn backward<'w>(&self, x: &[T], g: &[T], work: &'w mut DenseWork<T>) -> &'w [T] {
+        self.backward_inputs(Inputs::Dense(x), g, work)
+    }
+
+    /// [`backward`](Self::backward) after [`forward_channels`](Self::forward_channels) on the
+    /// same inputs: ∂J/∂W₁ on the active columns only ([`ChannelInputs`]).
+    pub fn backward_channels<'w>(
+        &self,
+        x: &ChannelInputs<T>,
+        g: &[T],
+        work: &'w mut DenseWork<T>,
+    ) -> &'w [T] {
+        self.backward_inputs(Inputs::Channels(x), g, work)
+    }
+
+    fn backward_inputs<'w>(
+        &self,
+        x: Inputs<'_, T>,
+        g: &[T],
+        work: &'w mut DenseWork<T>,
+    ) -> &'w [T] {
         let n = work.n;
         assert_eq!(g.len(), n, "one slope per example");
         let layers = self.sizes.len() - 1;
@@ -239,14 +306,23 @@ impl<T: Real> DenseMlp<T> {
             let (w, b, inputs, outputs) = offsets[l];
             let (below, at) = work.slopes.split_at_mut(l);
             let slope: &[T] = if l + 1 == layers { g } else { &at[0] };
-            let input: &[T] = if l == 0 { x } else { &work.activations[l - 1] };
             let (grad_w, grad_b) = work.gradient[w..b + outputs].split_at_mut(b - w);
-            product(
-                grad_w,
-                false,
-                transposed(slope, outputs, n),
-                rows(input, n, inputs),
-            );
+            let input = match (l, x) {
+                (0, Inputs::Channels(x)) => {
+                    x.weight_gradient(slope, grad_w, &mut work.scratch);
+                    None
+                }
+                (0, Inputs::Dense(x)) => Some(x),
+                _ => Some(&work.activations[l - 1][..]),
+            };
+            if let Some(input) = input {
+                product(
+                    grad_w,
+                    false,
+                    transposed(slope, outputs, n),
+                    rows(input, n, inputs),
+                );
+            }
             grad_b.fill(T::ZERO);
             for row in slope.chunks_exact(outputs) {
                 for (s, &v) in grad_b.iter_mut().zip(row) {
@@ -263,9 +339,7 @@ impl<T: Real> DenseMlp<T> {
                     rows(&self.theta[w..b], outputs, inputs),
                 );
                 for (v, &a) in down.iter_mut().zip(&work.activations[l - 1]) {
-                    if a <= T::ZERO {
-                        *v = T::ZERO;
-                    }
+                    *v = if a <= T::ZERO { T::ZERO } else { *v };
                 }
             }
         }

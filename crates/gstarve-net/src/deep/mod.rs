@@ -34,6 +34,7 @@
 //! Training is [`train_mlp`] (full batch; SGD with PyTorch's momentum and weight decay, or Adam;
 //! the mean logistic loss plus Spectral Decoupling).
 
+mod channels;
 mod dense;
 mod train;
 mod two_layer;
@@ -43,6 +44,7 @@ mod tests;
 #[cfg(test)]
 mod two_layer_tests;
 
+pub use channels::ChannelInputs;
 pub use dense::{Adam, DenseMlp, DenseWork, Real};
 pub use train::{train_mlp, MlpRecord, MlpTrainOptions, Optimiser};
 pub use two_layer::TwoLayerMlp;

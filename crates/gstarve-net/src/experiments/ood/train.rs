@@ -40,8 +40,13 @@
 use nalgebra::DMatrix;
 
 use super::{Method, MethodSettings, MlpWeights};
-use crate::deep::{Adam, DenseMlp, DenseWork, Real};
+use crate::data::COLOURED_INPUTS;
+use crate::deep::{Adam, ChannelInputs, DenseMlp, DenseWork, Real};
 use gstarve_core::error::{Error, NumericalError, Result};
+
+/// Colour channels of the inputs ([`crate::data::coloured_digits`]: the image in its colour's
+/// channel, zeros in the other).
+const COLOUR_CHANNELS: usize = COLOURED_INPUTS / crate::data::DIGIT_PIXELS;
 
 /// The labels and the pooled training data of one restart.
 pub(super) struct TrainingData {
@@ -195,13 +200,19 @@ pub(super) fn run<T: Real>(
 ) -> Result<(RunEnd, DenseMlp<T>)> {
     let mut net = network::<T>(weights)?;
     let x: Vec<T> = row_major(&data.inputs);
+    // Each example is zero outside its colour's channel: the first layer's products skip the
+    // other channel (the same sums up to their order; dense passes if the data is otherwise).
+    let channels = ChannelInputs::split(&x, data.inputs.ncols(), COLOUR_CHANNELS);
     let n = data.labels.len();
     let mut adam = Adam::<T>::new(net.parameters().len(), s.learning_rate, 0.9, 0.999, 1e-8);
     let mut work = DenseWork::default();
     let (mut f, mut g64, mut g) = (vec![0.0; n], vec![0.0; n], vec![T::ZERO; n]);
     let mut gradient = Vec::new();
     for step in 0..s.steps {
-        let out = net.forward(&x, &mut work);
+        let out = match &channels {
+            Some(c) => net.forward_channels(c, &mut work),
+            None => net.forward(&x, &mut work),
+        };
         f.iter_mut().zip(out).for_each(|(a, &b)| *a = b.to_f64());
         let (_, l2_factor, mut loss) =
             slopes(s, step, &f, &data.labels, &data.environment_sizes, &mut g64);
@@ -220,7 +231,10 @@ pub(super) fn run<T: Real>(
             .zip(&g64)
             .for_each(|(a, &b)| *a = T::from_f64(b));
         gradient.clear();
-        gradient.extend_from_slice(net.backward(&x, &g, &mut work));
+        gradient.extend_from_slice(match &channels {
+            Some(c) => net.backward_channels(c, &g, &mut work),
+            None => net.backward(&x, &g, &mut work),
+        });
         if l2_factor != 0.0 {
             let factor = T::from_f64(l2_factor);
             for (d, &t) in gradient.iter_mut().zip(net.parameters()) {
