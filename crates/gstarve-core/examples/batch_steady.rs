@@ -34,10 +34,12 @@ fn main() {
     let mut best_one = f64::INFINITY;
     let mut out = None;
     let mut one = Vec::new();
+    let mut best_cpu = f64::INFINITY;
     for _ in 0..3 {
-        let start = std::time::Instant::now();
+        let (start, cpu) = (std::time::Instant::now(), cpu_seconds());
         out = Some(l2_steady_states(&batch).expect("the batch"));
         best_batch = best_batch.min(start.elapsed().as_secs_f64());
+        best_cpu = best_cpu.min(cpu_seconds() - cpu);
         let start = std::time::Instant::now();
         one = systems
             .par_iter()
@@ -59,13 +61,56 @@ fn main() {
         }
     }
     let failed = out.failures.iter().filter(|f| f.is_some()).count();
+    let iterations: u64 = out.iterations.iter().map(|&i| u64::from(i)).sum();
+    let most = out.iterations.iter().max().copied().unwrap_or(0);
+    // FNV-1a over the bits of every result: equal digests, equal results bit for bit.
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    let words = out
+        .responses
+        .iter()
+        .chain(&out.margins)
+        .chain(&out.residuals)
+        .chain(&out.derivatives)
+        .chain(&out.elasticities)
+        .map(|v| v.to_bits())
+        .chain(out.iterations.iter().map(|&i| u64::from(i)));
+    for w in words {
+        digest = (digest ^ w).wrapping_mul(0x100_0000_01b3);
+    }
+    // The CPU time the batch took on all threads: a proxy that a loaded machine distorts less
+    // than the wall clock (NaN where /proc/self/task/*/schedstat is not readable).
+    println!("batch CPU {best_cpu:.3} s");
     println!(
         "{count} systems, n = {n}: batch {:.3} s ({:.2} µs/system), one-system path {:.3} s \
-         ({:.2} µs/system), {:.1}×; max relative difference {diff:.1e}; {failed} failed",
+         ({:.2} µs/system), {:.1}×; max relative difference {diff:.1e}; {failed} failed; \
+         Newton iterations {:.2} per system (at most {most}); digest {digest:016x}",
         best_batch,
         best_batch / count as f64 * 1e6,
         best_one,
         best_one / count as f64 * 1e6,
-        best_one / best_batch
+        best_one / best_batch,
+        iterations as f64 / count.max(1) as f64
     );
+}
+
+/// The run time of every thread of this process so far, in seconds (Linux's schedstat), or NaN.
+fn cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return f64::NAN;
+    };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            return f64::NAN;
+        };
+        match stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(ns) => total += ns,
+            None => return f64::NAN,
+        }
+    }
+    total as f64 * 1e-9
 }

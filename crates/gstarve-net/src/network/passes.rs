@@ -11,10 +11,10 @@
 //! ```
 //!
 //! for residuals r_i = ∂J/∂f(x_i). Each pass is one pulp operation ([`Forward`], [`Backward`]),
-//! compiled once per instruction set and dispatched at run time: AVX2+FMA on x86_64 (the
-//! workspace does not enable pulp's AVX-512 level), NEON on aarch64, the scalar fallback
-//! elsewhere. For d = 2 (the paper's moons) the loops are written on pulp's vectors; for other d
-//! they are portable loops that the compiler vectorises for the dispatched set.
+//! compiled once per instruction set and dispatched at run time: AVX-512 or AVX2+FMA on x86_64,
+//! NEON on aarch64, the scalar fallback elsewhere. For d = 2 (the paper's moons) the loops are
+//! written on pulp's vectors; for other d they are portable loops that the compiler vectorises
+//! for the dispatched set.
 
 /// Partial sums per reduction (and the padding of the example count, so that every sweep is
 /// whole vectors).
@@ -93,9 +93,9 @@ pub(super) fn backward_units(
 }
 
 /// The forward pass of a block of units as a pulp operation: `with_simd` is compiled once per
-/// instruction set (AVX2+FMA on x86_64, as the workspace does not enable pulp's AVX-512 level;
-/// NEON on aarch64; scalar), so that d = 2 runs [`forward_d2`] on that set's vectors and any
-/// other d the portable loops of [`forward_general`], vectorised by the compiler for it.
+/// instruction set (AVX-512 or AVX2+FMA on x86_64; NEON on aarch64; scalar), so that d = 2
+/// runs [`forward_d2`] on that set's vectors and any other d the portable loops of
+/// [`forward_general`], vectorised by the compiler for it.
 struct Forward<'a> {
     p: Units<'a>,
     s: f64,
@@ -224,8 +224,8 @@ fn forward_d2<S: pulp::Simd>(
 /// registers, two under AVX2 — and they are added as ((p₀+p₄)+(p₁+p₅)) + ((p₂+p₆)+(p₃+p₇)).
 /// The order of every addition is thus fixed by LANES and not by the vector width, so with
 /// fused multiply-adds (see [`forward_d2`]) the gradients do not depend on the instruction set
-/// (AVX2 and NEON; only AVX2 is tested here); the scalar fallback differs from them only by the
-/// rounding of its unfused products (tested).
+/// (AVX-512, AVX2 and NEON; the widest the CPU has is tested here); the scalar fallback differs
+/// from them only by the rounding of its unfused products (tested).
 #[inline(always)]
 fn backward_d2<S: pulp::Simd>(
     simd: S,

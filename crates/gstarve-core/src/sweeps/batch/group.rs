@@ -32,12 +32,20 @@ pub(super) struct Group<S: Simd, const C: usize, const E: bool> {
     pub(super) strengths_squared: [S::f64s; C],
 }
 
-/// The loss terms at one point: L, ψ = σ(−m), D = σ'(m).
+/// The loss terms at one point: L, ψ = σ(−m), D = σ'(m), ∇L and the residual max_j |∇L_j/W_jj|.
 #[derive(Clone, Copy)]
 pub(super) struct Local<V, const C: usize> {
     pub(super) value: V,
     pub(super) psi: [V; C],
     pub(super) curvature: [V; C],
+    pub(super) gradient: [V; C],
+    pub(super) residual: V,
+}
+
+/// Lane l of v set to x.
+#[inline(always)]
+pub(super) fn set_lane<S: Simd>(v: &mut S::f64s, l: usize, x: f64) {
+    pulp::bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(v))[l] = x;
 }
 
 impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
@@ -86,24 +94,38 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
         self.simd.splat_f64s(v)
     }
 
-    /// A mask from per-lane flags.
+    /// The lanes of `mask` as bits (bit l for lane l), lanes past `count` cleared: read from
+    /// the mask's memory (one byte of bits under AVX-512 and for the scalar `bool`, one word of
+    /// all ones or zeros per lane otherwise), no round trip through floating point.
     #[inline(always)]
-    pub(super) fn mask(&self, flags: &Lanes<bool>) -> S::m64s {
-        let v = self.gather(|l| if flags[l] { 1.0 } else { 0.0 });
-        self.simd.greater_than_f64s(v, self.splat(0.0))
+    pub(super) fn bits(&self, mask: S::m64s) -> u8 {
+        let used = ((1u16 << self.count) - 1) as u8;
+        let b = if std::mem::size_of::<S::m64s>() == 1 {
+            pulp::bytemuck::cast_slice::<S::m64s, u8>(std::slice::from_ref(&mask))[0]
+        } else {
+            let lanes = pulp::bytemuck::cast_slice::<S::m64s, u64>(std::slice::from_ref(&mask));
+            lanes
+                .iter()
+                .enumerate()
+                .fold(0u8, |b, (l, &x)| b | (((x >> 63) as u8) << l))
+        };
+        b & used
     }
 
+    /// The mask whose lane l is bit l of `bits`.
     #[inline(always)]
-    pub(super) fn flags(&self, mask: S::m64s) -> Lanes<bool> {
-        let v = self.scatter(
-            self.simd
-                .select_f64s(mask, self.splat(1.0), self.splat(0.0)),
-        );
-        let mut out = [false; MAX_LANES];
-        for l in 0..self.count {
-            out[l] = v[l] > 0.0;
+    pub(super) fn mask_of(&self, bits: u8) -> S::m64s {
+        let s = self.simd;
+        let mut lane_bits = s.splat_u64s(0);
+        let lanes =
+            pulp::bytemuck::cast_slice_mut::<S::u64s, u64>(std::slice::from_mut(&mut lane_bits));
+        for (l, x) in lanes.iter_mut().enumerate() {
+            *x = 1 << l;
         }
-        out
+        s.greater_than_or_equal_u64s(
+            s.and_u64s(s.splat_u64s(u64::from(bits)), lane_bits),
+            s.splat_u64s(1),
+        )
     }
 
     /// m = U z, summed over features in order.
@@ -132,7 +154,7 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
         out
     }
 
-    /// L, ψ and σ' at z, every lane.
+    /// L, ψ, σ', ∇L and the residual at z, every lane.
     #[inline(always)]
     pub(super) fn local(&self, z: &[S::f64s; C]) -> Local<S::f64s, C> {
         let s = self.simd;
@@ -151,10 +173,14 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
             penalty = s.add_f64s(penalty, s.mul_f64s(s.mul_f64s(self.weights[j], z[j]), z[j]));
         }
         let value = s.add_f64s(loss, s.mul_f64s(self.splat(0.5), penalty));
+        let gradient = self.gradient(z, &psi);
+        let residual = self.residual(&gradient);
         Local {
             value,
             psi,
             curvature,
+            gradient,
+            residual,
         }
     }
 
@@ -216,16 +242,22 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
         s.max_f64s(acc, self.splat(1.0))
     }
 
-    /// H = UᵀDU + W.
+    /// H = UᵀDU + W, as H_ac = Σᵢ U_ia (D_ii U_ic) (the products D U formed once).
     #[inline(always)]
     pub(super) fn hessian(&self, d: &[S::f64s; C]) -> [[S::f64s; C]; C] {
         let s = self.simd;
+        let mut du = [[self.splat(0.0); C]; C];
+        for c in 0..self.r() {
+            for i in 0..self.n() {
+                du[c][i] = s.mul_f64s(d[i], self.u[c][i]);
+            }
+        }
         let mut h = [[self.splat(0.0); C]; C];
         for a in 0..self.r() {
             for c in 0..=a {
                 let mut v = self.splat(0.0);
                 for i in 0..self.n() {
-                    v = s.add_f64s(v, s.mul_f64s(s.mul_f64s(self.u[a][i], d[i]), self.u[c][i]));
+                    v = s.add_f64s(v, s.mul_f64s(self.u[a][i], du[c][i]));
                 }
                 h[a][c] = v;
                 h[c][a] = v;
@@ -237,8 +269,9 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
         h
     }
 
-    /// The Cholesky factor L of H (lower, row-major) and the lanes where H is not positive
-    /// definite (a pivot ≤ 0 or NaN).
+    /// The Cholesky factor L of H (lower, row-major, its diagonal stored as the reciprocals
+    /// 1/L_jj, so that the solves multiply) and the lanes where H is not positive definite (a
+    /// pivot ≤ 0 or NaN).
     #[inline(always)]
     pub(super) fn cholesky(&self, h: &[[S::f64s; C]; C]) -> ([[S::f64s; C]; C], S::m64s) {
         let s = self.simd;
@@ -252,20 +285,20 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
             }
             let d = s.sub_f64s(h[j][j], sq);
             bad = s.or_m64s(bad, s.not_m64s(s.greater_than_f64s(d, zero)));
-            let d = s.sqrt_f64s(d);
-            l[j][j] = d;
+            let inverse = s.div_f64s(self.splat(1.0), s.sqrt_f64s(d));
+            l[j][j] = inverse;
             for i in j + 1..self.r() {
                 let mut v = h[i][j];
                 for p in 0..j {
                     v = s.sub_f64s(v, s.mul_f64s(l[i][p], l[j][p]));
                 }
-                l[i][j] = s.div_f64s(v, d);
+                l[i][j] = s.mul_f64s(v, inverse);
             }
         }
         (l, bad)
     }
 
-    /// x = H⁻¹b from the Cholesky factor.
+    /// x = H⁻¹b from the Cholesky factor (its diagonal as reciprocals).
     #[inline(always)]
     pub(super) fn cholesky_solve(&self, l: &[[S::f64s; C]; C], b: &[S::f64s; C]) -> [S::f64s; C] {
         let s = self.simd;
@@ -275,7 +308,7 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
             for p in 0..i {
                 v = s.sub_f64s(v, s.mul_f64s(l[i][p], y[p]));
             }
-            y[i] = s.div_f64s(v, l[i][i]);
+            y[i] = s.mul_f64s(v, l[i][i]);
         }
         let mut x = [self.splat(0.0); C];
         for i in (0..self.r()).rev() {
@@ -283,7 +316,7 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
             for p in i + 1..self.r() {
                 v = s.sub_f64s(v, s.mul_f64s(l[p][i], x[p]));
             }
-            x[i] = s.div_f64s(v, l[i][i]);
+            x[i] = s.mul_f64s(v, l[i][i]);
         }
         x
     }
@@ -319,6 +352,8 @@ impl<S: Simd, const C: usize, const E: bool> Group<S, C, E> {
             value: self.simd.select_f64s(mask, a.value, b.value),
             psi: self.select(mask, &a.psi, &b.psi),
             curvature: self.select(mask, &a.curvature, &b.curvature),
+            gradient: self.select(mask, &a.gradient, &b.gradient),
+            residual: self.simd.select_f64s(mask, a.residual, b.residual),
         }
     }
 }

@@ -42,7 +42,7 @@ use crate::systems::FeatureSystem;
 /// Largest number of examples n and of features r of a system in a batch.
 pub const BATCH_MAX_DIM: usize = 8;
 /// Systems per rayon task.
-const CHUNK: usize = 64;
+const CHUNK: usize = 256;
 /// The general solver's defaults ([`crate::solvers::steady::NewtonParams`]).
 const TOLERANCE: f64 = 1e-12;
 const MAX_ITERATIONS: usize = 200;
@@ -262,15 +262,17 @@ pub(crate) fn solve_block_with(
 pub fn l2_steady_states(batch: &SmallSystems) -> Result<BatchSteadyStates> {
     batch.validate()?;
     let (n, r, b) = (batch.examples, batch.rank, batch.len());
+    // Zeroed (the allocator's fresh pages, touched first by the threads that fill them), every
+    // entry then written: a system's results, or NaN where it failed.
     let mut out = BatchSteadyStates {
         examples: n,
         rank: r,
-        responses: vec![f64::NAN; b * r],
-        margins: vec![f64::NAN; b * n],
-        residuals: vec![f64::NAN; b],
+        responses: vec![0.0; b * r],
+        margins: vec![0.0; b * n],
+        residuals: vec![0.0; b],
         iterations: vec![0; b],
-        derivatives: vec![f64::NAN; b * r * r],
-        elasticities: vec![f64::NAN; b * r * r],
+        derivatives: vec![0.0; b * r * r],
+        elasticities: vec![0.0; b * r * r],
         failures: (0..b).map(|_| None).collect(),
     };
     out.responses
@@ -297,7 +299,14 @@ pub fn l2_steady_states(batch: &SmallSystems) -> Result<BatchSteadyStates> {
                         }
                     }
                 }
-                Err(e) => fail[k] = Some(e),
+                Err(e) => {
+                    z[k * r..(k + 1) * r].fill(f64::NAN);
+                    m[k * n..(k + 1) * n].fill(f64::NAN);
+                    res[k] = f64::NAN;
+                    der[k * r * r..(k + 1) * r * r].fill(f64::NAN);
+                    ela[k * r * r..(k + 1) * r * r].fill(f64::NAN);
+                    fail[k] = Some(e);
+                }
             });
         });
     Ok(out)

@@ -131,8 +131,9 @@ fn same_bits(a: &Solved, b: &Solved) -> bool {
 }
 
 /// A system's result is the same bit for bit whichever systems share its lanes (blocks of
-/// other sizes and offsets) and whichever instruction set runs (pulp's scalar fallback against
-/// the dispatched one): what keeps sharded sweeps equal to unsharded ones.
+/// other sizes and offsets) and whichever instruction set runs (pulp's scalar fallback, AVX2
+/// and AVX-512 where the CPU has them, against the dispatched one): what keeps sharded sweeps
+/// equal to unsharded ones.
 #[test]
 fn results_do_not_depend_on_grouping_or_instruction_set() {
     for n in [2usize, 4, 7] {
@@ -148,35 +149,55 @@ fn results_do_not_depend_on_grouping_or_instruction_set() {
                 assert!(same_bits(a, b), "n = {n}, system {}", range.start + k);
             }
         }
-        let r = batch.rank;
-        let block = lanes::Block {
-            n,
-            r,
-            strengths_squared: &batch.strengths_squared,
-            coupling: &batch.coupling,
-            lambda: &batch.lambda,
-            start: None,
-        };
-        let which: Vec<usize> = (0..23).collect();
-        let mut scalar = (0..23).map(|_| None).collect::<Vec<_>>();
-        pulp::WithSimd::with_simd(
-            lanes::Lockstep {
-                block: &block,
-                which: &which,
-                sink: |k: usize, result: std::result::Result<&Solved, NumericalError>| {
-                    scalar[k] = Some(result.copied())
-                },
-            },
-            pulp::Scalar::new(),
-        );
-        for (k, s) in scalar.iter().enumerate() {
-            let s = s.as_ref().unwrap().as_ref().unwrap();
-            assert!(
-                same_bits(s, whole[k].as_ref().unwrap()),
-                "n = {n}, system {k}"
-            );
+        let scalar = on_instruction_set(&batch, pulp::Scalar::new());
+        let mut sets = vec![("scalar", scalar)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            // AVX2 (four lanes) and AVX-512 (eight), each where the CPU has it: the dispatched
+            // path above is the widest.
+            if let Some(v3) = pulp::x86::V3::try_new() {
+                sets.push(("AVX2", on_instruction_set(&batch, v3)));
+            }
+            if let Some(v4) = pulp::x86::V4::try_new() {
+                sets.push(("AVX-512", on_instruction_set(&batch, v4)));
+            }
+        }
+        for (set, results) in &sets {
+            for (k, s) in results.iter().enumerate() {
+                let s = s.as_ref().unwrap().as_ref().unwrap();
+                assert!(
+                    same_bits(s, whole[k].as_ref().unwrap()),
+                    "{set}: n = {n}, system {k}"
+                );
+            }
         }
     }
+}
+
+/// Every system of `batch` through the lanes of one instruction set.
+fn on_instruction_set<S: pulp::Simd>(
+    batch: &SmallSystems,
+    simd: S,
+) -> Vec<Option<std::result::Result<Solved, NumericalError>>> {
+    let (n, r) = (batch.examples, batch.rank);
+    let block = lanes::Block {
+        n,
+        r,
+        strengths_squared: &batch.strengths_squared,
+        coupling: &batch.coupling,
+        lambda: &batch.lambda,
+        start: None,
+    };
+    let which: Vec<usize> = (0..batch.len()).collect();
+    let mut out = (0..batch.len()).map(|_| None).collect::<Vec<_>>();
+    simd.vectorize(lanes::Lockstep {
+        block: &block,
+        which: &which,
+        sink: |k: usize, result: std::result::Result<&Solved, NumericalError>| {
+            out[k] = Some(result.copied())
+        },
+    });
+    out
 }
 
 /// Warm starts (a perturbed z* and a far-off point) reach the cold start's z* to 1e-12, in the
@@ -214,5 +235,48 @@ fn warm_starts_reach_the_same_steady_state() {
             }
         }
         assert_eq!(w.z[2] == 0.0, k == 8);
+    }
+}
+
+/// Systems whose iteration fails (a NaN in the coupling: H's Cholesky factor breaks down at the
+/// first step) are reported as failures with NaN results, and free their lanes for the next
+/// systems: the others' results are those of the batch without them, bit for bit.
+#[test]
+fn failed_systems_are_reported_and_do_not_disturb_the_others() {
+    let (n, count) = (4, 19);
+    let good = random_batch(n, count);
+    let mut bad = good.clone();
+    for k in [2usize, 7, 8] {
+        bad.coupling[k * n * n + 5] = f64::NAN;
+    }
+    let (a, b) = (
+        l2_steady_states(&good).unwrap(),
+        l2_steady_states(&bad).unwrap(),
+    );
+    for k in 0..count {
+        let zs = |o: &BatchSteadyStates| o.responses[k * n..(k + 1) * n].to_vec();
+        if [2, 7, 8].contains(&k) {
+            assert!(
+                matches!(
+                    b.failures[k],
+                    Some(NumericalError::NewtonFailed { iterations: 0, .. })
+                ),
+                "system {k}: {:?}",
+                b.failures[k]
+            );
+            assert!(zs(&b).iter().all(|v| v.is_nan()));
+            assert!(b.residuals[k].is_nan() && b.margins[k * n].is_nan());
+            assert!(b.derivatives[k * n * n..(k + 1) * n * n]
+                .iter()
+                .chain(&b.elasticities[k * n * n..(k + 1) * n * n])
+                .all(|v| v.is_nan()));
+        } else {
+            assert!(b.failures[k].is_none() && a.failures[k].is_none());
+            let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(zs(&a)), bits(zs(&b)), "system {k}");
+            let der = |o: &BatchSteadyStates| o.derivatives[k * n * n..(k + 1) * n * n].to_vec();
+            assert_eq!(bits(der(&a)), bits(der(&b)), "system {k}");
+            assert_eq!(a.iterations[k], b.iterations[k]);
+        }
     }
 }
