@@ -184,9 +184,13 @@ impl Table {
             self.field.clear();
             // Writing into a String cannot fail.
             let _ = write!(self.field, "{cell}");
-            self.writer
-                .write_field(plain_field(&self.field)?)
-                .map_err(encode_error)?;
+            // Only text can be empty or hold a character readers take apart; numbers, counts
+            // and booleans are never empty and are made of digits, signs, '.', 'e', letters.
+            let field = match cell {
+                Cell::Text(_) => plain_field(&self.field)?,
+                _ => self.field.as_str(),
+            };
+            self.writer.write_field(field).map_err(encode_error)?;
         }
         if width != self.columns {
             return Err(encode_error(format!(
