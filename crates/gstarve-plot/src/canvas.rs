@@ -221,6 +221,33 @@ pub(crate) fn write_figure(
     formats: Formats,
     data: Table,
 ) -> Result<Written> {
+    let files = render_images(figure, dir, name, size, formats)?;
+    write_with_data(files, dir, name, data)
+}
+
+/// [`write_figure`] with the data table made by `data` while the figure renders (on another
+/// thread, rayon): for large tables, whose formatting takes as long as the drawing. Nothing is
+/// written unless both succeed.
+pub(crate) fn write_figure_with(
+    figure: &(impl Figure + Sync),
+    dir: &Path,
+    name: &str,
+    size: FigureSize,
+    formats: Formats,
+    data: impl FnOnce() -> Result<Table> + Send,
+) -> Result<Written> {
+    let (files, data) = rayon::join(|| render_images(figure, dir, name, size, formats), data);
+    write_with_data(files?, dir, name, data?)
+}
+
+/// The figure's images in the chosen formats, in memory.
+fn render_images(
+    figure: &impl Figure,
+    dir: &Path,
+    name: &str,
+    size: FigureSize,
+    formats: Formats,
+) -> Result<Vec<OutputFile>> {
     if !formats.png && !formats.svg && !formats.pdf {
         return Err(Error::Output(OutputError::NoOutputFormat {
             figure: name.to_string(),
@@ -245,6 +272,16 @@ pub(crate) fn write_figure(
             files.push(OutputFile::new(dir.join(format!("{name}.svg")), svg));
         }
     }
+    Ok(files)
+}
+
+/// Write the rendered `files` and the figure's data `<dir>/<name>.csv` as one output.
+fn write_with_data(
+    mut files: Vec<OutputFile>,
+    dir: &Path,
+    name: &str,
+    data: Table,
+) -> Result<Written> {
     let csv = dir.join(format!("{name}.csv"));
     files.push(data.into_output(&csv)?);
     ensure_dir(dir)?;

@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::axes::{AxisSpec, CurveStyle, DrawError, Frame, Scale};
-use super::canvas::{write_figure, Figure, Formats, Written};
+use super::canvas::{write_figure_with, Figure, Formats, Written};
 use super::contour::{GridField, LabelledContour};
 use super::legend::{draw_colour_bar, draw_legend, ColourScale, LegendEntry, Swatch};
 use super::style::{self, ColourMap, Dash, FigureSize};
@@ -153,12 +153,6 @@ struct DiagramView<'a> {
     fixed: String,
 }
 
-impl DiagramView<'_> {
-    fn value(&self, ix: usize, iy: usize) -> f64 {
-        self.points[iy * self.x.len() + ix].value
-    }
-}
-
 fn colour_scale(diagram: &DiagramView, options: &PhaseDiagramOptions) -> Result<ColourScale> {
     let values: Vec<f64> = diagram
         .points
@@ -229,16 +223,24 @@ impl PhaseDiagramPlot<'_> {
         let cell = |v: f64, lo: f64, hi: f64, n: usize| {
             (((v - lo) / (hi - lo) * n as f64).floor().max(0.0) as usize).min(n - 1)
         };
+        // The cell of every pixel column, and each cell's colour, computed once.
+        let columns: Vec<usize> = (0..w as usize)
+            .map(|px| cell(x0 + (px as f64 + 0.5) / w as f64 * (x1 - x0), x0, x1, nx))
+            .collect();
+        let colours: Vec<[u8; 3]> = d
+            .points
+            .iter()
+            .map(|p| {
+                let c = self.colours.colour(p.value);
+                [c.0, c.1, c.2]
+            })
+            .collect();
         let mut buf = vec![255u8; w as usize * h as usize * 3];
-        for py in 0..h as usize {
+        for (py, row) in buf.chunks_exact_mut(3 * w as usize).enumerate() {
             let y = y1 - (py as f64 + 0.5) / h as f64 * (y1 - y0);
-            let iy = cell(y, y0, y1, ny);
-            for px in 0..w as usize {
-                let x = x0 + (px as f64 + 0.5) / w as f64 * (x1 - x0);
-                let ix = cell(x, x0, x1, nx);
-                let c = self.colours.colour(d.value(ix, iy));
-                let k = 3 * (py * w as usize + px);
-                buf[k..k + 3].copy_from_slice(&[c.0, c.1, c.2]);
+            let cells = &colours[cell(y, y0, y1, ny) * nx..][..nx];
+            for (pixel, &ix) in row.chunks_exact_mut(3).zip(&columns) {
+                pixel.copy_from_slice(&cells[ix]);
             }
         }
         buf
@@ -402,7 +404,7 @@ pub fn phase_diagram_figure(
     };
     let frame = Frame::new(cell_axis(&grid.x), cell_axis(&grid.y));
     let title = diagram.spec.measure.label().to_string();
-    draw_diagram(view, frame, title, dir, options, diagram.to_table()?)
+    draw_diagram(view, frame, title, dir, options, || diagram.to_table())
 }
 
 /// Draw the phase diagram of a system (two of its strengths, or a strength and λ) as
@@ -458,7 +460,7 @@ pub fn system_diagram_figure(
         Measure::MaxMargin => format!("limit elasticity {} (λ → 0)", symbol(spec.measure, pair)),
     };
     let title = format!("{what}, {} features", diagram.strengths.len());
-    draw_diagram(view, frame, title, dir, options, diagram.to_table()?)
+    draw_diagram(view, frame, title, dir, options, || diagram.to_table())
 }
 
 fn draw_diagram(
@@ -467,7 +469,7 @@ fn draw_diagram(
     default_title: String,
     dir: &Path,
     options: &PhaseDiagramOptions,
-    table: Table,
+    table: impl FnOnce() -> Result<Table> + Send,
 ) -> Result<Written> {
     let colours = colour_scale(&view, options)?;
     let measure = view.measure;
@@ -522,7 +524,7 @@ fn draw_diagram(
         title: options.title.clone().unwrap_or(default_title),
         contours,
     };
-    write_figure(
+    write_figure_with(
         &plot,
         dir,
         &options.name,

@@ -103,18 +103,22 @@ pub(crate) fn downsample(physical: &[u8], (w, h): (u32, u32)) -> Vec<u8> {
     let (w, h) = (w as usize, h as usize);
     let stride = w * k * 3;
     let mut out = vec![0u8; w * h * 3];
-    for y in 0..h {
-        for x in 0..w {
-            for c in 0..3 {
-                let mut sum = 0u32;
-                for dy in 0..k {
-                    let row = (y * k + dy) * stride;
-                    for dx in 0..k {
-                        sum += physical[row + (x * k + dx) * 3 + c] as u32;
+    // Each output row: the sums of its k × k blocks accumulated row by row of the input.
+    let mut sums = vec![0u32; w * 3];
+    for (y, out_row) in out.chunks_exact_mut(w * 3).enumerate() {
+        sums.fill(0);
+        for dy in 0..k {
+            let row = &physical[(y * k + dy) * stride..][..stride];
+            for (sum, block) in sums.chunks_exact_mut(3).zip(row.chunks_exact(3 * k)) {
+                for pixel in block.chunks_exact(3) {
+                    for c in 0..3 {
+                        sum[c] += pixel[c] as u32;
                     }
                 }
-                out[(y * w + x) * 3 + c] = ((sum + (k * k / 2) as u32) / (k * k) as u32) as u8;
             }
+        }
+        for (o, &sum) in out_row.iter_mut().zip(&sums) {
+            *o = ((sum + (k * k / 2) as u32) / (k * k) as u32) as u8;
         }
     }
     out

@@ -105,6 +105,10 @@ pub struct Table {
     notes: Vec<String>,
     /// One field's text, reused across fields.
     field: String,
+    /// The header line's bytes (for [`Table::append`]).
+    header: Vec<u8>,
+    /// The number of columns.
+    columns: usize,
 }
 
 impl Table {
@@ -135,11 +139,33 @@ impl Table {
             writer.write_field(name).map_err(encode_error)?;
         }
         writer.write_record(None::<&[u8]>).map_err(encode_error)?;
+        writer.flush().map_err(encode_error)?;
+        let header = writer.get_ref().clone();
         Ok(Self {
             writer,
             notes: comments.iter().map(|c| c.to_string()).collect(),
             field: String::new(),
+            header,
+            columns: names.len(),
         })
+    }
+
+    /// Append the rows of `part`, a table with the same columns (its header is not repeated,
+    /// its notes are dropped): a large table assembled from parts formatted in parallel.
+    pub fn append(&mut self, part: Table) -> Result<()> {
+        if part.header != self.header {
+            return Err(encode_error(
+                "an appended table has other columns than the table it is appended to",
+            ));
+        }
+        let header = part.header.len();
+        let rows = part.into_bytes()?;
+        let writer = std::mem::replace(&mut self.writer, csv::Writer::from_writer(Vec::new()));
+        let mut bytes = writer.into_inner().map_err(encode_error)?;
+        bytes.extend_from_slice(&rows[header..]);
+        // The new writer counts the fields of its first record afresh; `row` checks the width.
+        self.writer = csv::Writer::from_writer(bytes);
+        Ok(())
     }
 
     /// The table's comments.
@@ -152,13 +178,25 @@ impl Table {
     where
         I: IntoIterator<Item = Cell<'c>>,
     {
+        let mut width = 0;
         for cell in cells {
+            width += 1;
             self.field.clear();
             // Writing into a String cannot fail.
             let _ = write!(self.field, "{cell}");
-            self.writer
-                .write_field(plain_field(&self.field)?)
-                .map_err(encode_error)?;
+            // Only text can be empty or hold a character readers take apart; numbers, counts
+            // and booleans are never empty and are made of digits, signs, '.', 'e', letters.
+            let field = match cell {
+                Cell::Text(_) => plain_field(&self.field)?,
+                _ => self.field.as_str(),
+            };
+            self.writer.write_field(field).map_err(encode_error)?;
+        }
+        if width != self.columns {
+            return Err(encode_error(format!(
+                "a row of {width} fields in a table of {} columns",
+                self.columns
+            )));
         }
         self.writer
             .write_record(None::<&[u8]>)
@@ -238,6 +276,38 @@ mod tests {
             err,
             Error::Output(OutputError::Encode { format: "CSV", .. })
         ));
+    }
+
+    #[test]
+    fn appended_parts_give_the_table_written_in_one_go() {
+        let row = |t: &mut Table, i: usize| t.row([Cell::from(i), Cell::Sci(0.5 * i as f64)]);
+        let mut whole = Table::with_comments(&["note"], ["i", "x"]).unwrap();
+        (0..7).try_for_each(|i| row(&mut whole, i)).unwrap();
+        let mut table = Table::with_comments(&["note"], ["i", "x"]).unwrap();
+        row(&mut table, 0).unwrap();
+        for range in [1..3, 3..3, 3..7] {
+            let mut part = Table::new(["i", "x"]).unwrap();
+            range
+                .into_iter()
+                .try_for_each(|i| row(&mut part, i))
+                .unwrap();
+            table.append(part).unwrap();
+        }
+        assert_eq!(table.notes(), ["note"]);
+        // The width is still checked after an append.
+        assert!(table.row([Cell::Int(1)]).is_err());
+        let mut table = Table::with_comments(&["note"], ["i", "x"]).unwrap();
+        for range in [0..4, 4..7] {
+            let mut part = Table::new(["i", "x"]).unwrap();
+            range
+                .into_iter()
+                .try_for_each(|i| row(&mut part, i))
+                .unwrap();
+            table.append(part).unwrap();
+        }
+        assert_eq!(table.into_string().unwrap(), whole.into_string().unwrap());
+        let mut table = Table::new(["i", "x"]).unwrap();
+        assert!(table.append(Table::new(["i", "y"]).unwrap()).is_err());
     }
 
     #[test]

@@ -18,6 +18,9 @@ use super::progress::{Progress, Tracker};
 use crate::error::Result;
 use crate::output::{Cell, Table};
 
+/// Grid rows per block of [`PhaseDiagram::to_table`] formatted on one thread.
+const TABLE_ROWS: usize = 16;
+
 /// What to compute.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PhaseDiagramSpec {
@@ -88,22 +91,35 @@ impl PhaseDiagram {
             "reference",
             "resolution",
         ];
+        // Blocks of grid rows formatted in parallel, then appended in order.
+        let rows: Vec<usize> = (0..self.y.len()).collect();
+        let parts = rows
+            .par_chunks(TABLE_ROWS)
+            .map(|rows| {
+                let mut part = Table::new(header)?;
+                for &iy in rows {
+                    let y = self.y[iy];
+                    for (ix, &x) in self.x.iter().enumerate() {
+                        let p = self.at(ix, iy);
+                        part.row([
+                            Cell::Sci(x),
+                            Cell::Sci(y),
+                            Cell::FiniteSci(p.value),
+                            Cell::Text(p.mask.map_or("none", MaskReason::name)),
+                            Cell::FiniteSci(p.responses[0]),
+                            Cell::FiniteSci(p.responses[1]),
+                            Cell::FiniteSci(p.boundary),
+                            Cell::FiniteSci(p.reference),
+                            Cell::FiniteSci(p.resolution),
+                        ])?;
+                    }
+                }
+                Ok(part)
+            })
+            .collect::<Result<Vec<Table>>>()?;
         let mut table = Table::with_comments(&[&comment], header)?;
-        for (iy, &y) in self.y.iter().enumerate() {
-            for (ix, &x) in self.x.iter().enumerate() {
-                let p = self.at(ix, iy);
-                table.row([
-                    Cell::Sci(x),
-                    Cell::Sci(y),
-                    Cell::FiniteSci(p.value),
-                    Cell::Text(p.mask.map_or("none", MaskReason::name)),
-                    Cell::FiniteSci(p.responses[0]),
-                    Cell::FiniteSci(p.responses[1]),
-                    Cell::FiniteSci(p.boundary),
-                    Cell::FiniteSci(p.reference),
-                    Cell::FiniteSci(p.resolution),
-                ])?;
-            }
+        for part in parts {
+            table.append(part)?;
         }
         Ok(table)
     }
