@@ -15,6 +15,11 @@
 //! - fixed point with the r × r sensitivities ∂z*/∂s² (docs/theory.md §9.3): gstarve's
 //!   `softmax_sensitivity` against NumPy Newton + np.linalg.solve.
 //!
+//! `--fixed-pairs N` instead times the fixed point with sensitivities against the NumPy peer in
+//! N alternating pairs (one solve each; set the thread counts in the environment, e.g.
+//! RAYON_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 for single-threaded pairs); `--keep-system PATH`
+//! keeps a copy of the system file.
+//!
 //! `--bdf-variants` instead compares BDF's refactorisation policies (`BdfParams`) on this flow
 //! at rtol 1e-8 and 3e-10, and on the binary margin flow of docs/benchmarks.md's BDF table
 //! (n = 100 and 1000): steps, evaluations, Jacobians, factorisations, time and error, the
@@ -202,6 +207,69 @@ fn auto_choice(repeat: usize) {
     }
 }
 
+/// `--fixed-pairs N`: the fixed point with its r × r sensitivities, gstarve then the NumPy peer
+/// (one solve each, the peer's own timing without its start-up), N pairs in a row, with the load
+/// average before each pair: ratios from the same minutes. Thread counts are the caller's
+/// (RAYON_NUM_THREADS for gstarve; OPENBLAS_NUM_THREADS and the like for the peer).
+fn fixed_pairs(
+    python: &str,
+    file: &Path,
+    dir: &Path,
+    system: &MulticlassSystem,
+    reg: Regulariser,
+    pairs: usize,
+) {
+    let z_path = dir.join("z.npy");
+    for pair in 1..=pairs {
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let start = Instant::now();
+        let sens = softmax_sensitivity(system, reg).expect("fixed point and sensitivities");
+        let ours = start.elapsed().as_secs_f64();
+        let z = &sens.steady_state.responses;
+        write_npy(
+            &z_path,
+            &DMatrix::from_column_slice(z.len(), 1, z.as_slice()),
+        )
+        .unwrap();
+        write_npy(&dir.join("z_sens.npy"), &sens.derivatives).unwrap();
+        let run = peer(
+            python,
+            &[
+                "fixed".into(),
+                file.display().to_string(),
+                "--lam".into(),
+                LAMBDA.to_string(),
+                "--repeat".into(),
+                "1".into(),
+                "--compare".into(),
+                z_path.display().to_string(),
+            ],
+        )
+        .remove(0);
+        let theirs = run["wall_s"].as_f64().unwrap_or(f64::NAN);
+        let w = sens.steady_state.work;
+        println!(
+            "pair {pair} (load {}): gstarve {ours:.4} s ({} Newton iterations, {} CG iterations, \
+             {} + 1 factorisations, residual {:.1e}), NumPy {theirs:.4} s ({} iterations): \
+             {:.2}×; max |Δz*| = {:.1e} (max |z*| {:.3e}), max |Δ∂z*/∂s²| = {:.1e} (max {:.3e})",
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+            sens.steady_state.iterations,
+            w.cg_iterations,
+            w.factorisations,
+            sens.steady_state.residual,
+            run["iterations"],
+            theirs / ours,
+            run["max_abs_dz"].as_f64().unwrap_or(f64::NAN),
+            z.amax(),
+            run["max_abs_dsens"].as_f64().unwrap_or(f64::NAN),
+            run["max_abs_sens"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| {
@@ -232,6 +300,14 @@ fn main() {
     let reg = Regulariser::L2 { lambda: LAMBDA };
     let dynamics = SoftmaxDynamics::new(&system, reg).expect("dynamics");
     let z0 = DVector::zeros(r);
+    if let Some(keep) = value_of("--keep-system") {
+        std::fs::copy(&file, &keep).expect("copy the system file");
+    }
+    if let Some(pairs) = value_of("--fixed-pairs") {
+        let pairs: usize = pairs.parse().expect("--fixed-pairs N");
+        fixed_pairs(&python, &file, dir.path(), &system, reg, pairs);
+        return;
+    }
     if args.iter().any(|a| a == "--fixed-only") {
         // The fixed point alone, then with the sensitivities (for profiling).
         for _ in 0..repeat {
@@ -245,8 +321,12 @@ fn main() {
             let start = Instant::now();
             let sens = softmax_sensitivity(&system, reg).expect("sensitivities");
             println!(
-                "fixed point {newton:.3} s ({} iterations); with sensitivities {:.3} s",
+                "fixed point {newton:.3} s ({} iterations, {} conjugate-gradient iterations, {} \
+                 Hessian factorisations, residual {:.1e}); with sensitivities {:.3} s",
                 steady.iterations,
+                steady.work.cg_iterations,
+                steady.work.factorisations,
+                steady.residual,
                 start.elapsed().as_secs_f64()
             );
             assert_eq!(sens.steady_state.iterations, steady.iterations);
@@ -413,9 +493,12 @@ fn main() {
         softmax_sensitivity(&system, reg).expect("fixed point and sensitivities")
     });
     println!(
-        "gstarve fixed point + sensitivities: {} ({} Newton iterations, residual {:.1e})",
+        "gstarve fixed point + sensitivities: {} ({} Newton iterations, {} conjugate-gradient \
+         iterations, {} + 1 Hessian factorisations, residual {:.1e})",
         fmt_walls(&walls),
         sens.steady_state.iterations,
+        sens.steady_state.work.cg_iterations,
+        sens.steady_state.work.factorisations,
         sens.steady_state.residual
     );
     let z = &sens.steady_state.responses;

@@ -1,15 +1,21 @@
-//! Steady states of the softmax dynamics (docs/theory.md §9.3) by damped Newton (§12.4), with
-//! residual and iterations.
+//! Steady states of the softmax dynamics (docs/theory.md §9.3) by damped inexact Newton (§12.4),
+//! with residual and iterations.
 //!
 //! The regularised flow is F(z) = −S²∇L(z) with the strictly convex
 //! L(z) = Σᵢ CEᵢ(Uz) + ½ zᵀWz, W = λS⁻² (L2) or λI (SD) ([`SoftmaxDynamics::objective`]): Newton
-//! on ∇L = 0 with the Hessian UᵀHU + W (Cholesky), an Armijo line search on L, from z = 0.
-//! The Hessian is formed and factorised (O(ncr²)) only when needed: each Newton step is first
-//! tried by conjugate gradients on the Hessian's action (O(ncr) each) preconditioned with the
-//! last factor, which near the solution converge in a few iterations.
+//! on ∇L = 0 with the Hessian A = UᵀHU + W, an Armijo line search on L, from z = 0. Forming A costs
+//! O(ncr²) and its Cholesky factor O(r³); each step is instead solved by conjugate gradients on
+//! A's action (O(ncr) each, [`cg`]), preconditioned by A's diagonal W + diag(UᵀHU) (O(ncr),
+//! [`crate::model::Curvature::diagonal`]), to a residual η·res with η = min(½, √(res/res₀))
+//! (superlinear convergence), never below a tenth of the tolerance (so that the last step ends
+//! below it; docs/theory.md §12.4). Only where they
+//! would take longer than forming A ([`jacobi_budget`]) is A formed and factorised; that factor
+//! then preconditions the later steps, and is formed afresh when it has gone stale.
 //! Components with s_j = 0 never move under the flow and are pinned at 0. Unlike the binary SD
 //! steady state there is no scalar shortcut: with c > 2 the per-example equations
 //! Y − P = λF do not reduce to one margin (§9.3).
+
+mod cg;
 
 use nalgebra::{DMatrix, DVector};
 
@@ -17,6 +23,7 @@ use super::steady::NewtonParams;
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{Regulariser, SoftmaxDynamics};
 use crate::sweeps::progress::Stage;
+use cg::{conjugate_gradients, scaled_max};
 
 /// A softmax steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +39,17 @@ pub struct SoftmaxSteadyState {
     pub residual: f64,
     /// Newton iterations taken.
     pub iterations: usize,
+    /// The linear algebra the iterations took.
+    pub work: NewtonWork,
+}
+
+/// What a softmax Newton solve spent on its linear systems.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewtonWork {
+    /// Conjugate-gradient iterations (each one action of the Hessian, O(ncr)), over all steps.
+    pub cg_iterations: usize,
+    /// Hessians UᵀHU + W formed and factorised by Cholesky (O(ncr²/2 + r³/6) each).
+    pub factorisations: usize,
 }
 
 impl SoftmaxSteadyState {
@@ -54,11 +72,56 @@ pub fn margins(logits: &DMatrix<f64>, labels: &[usize]) -> DVector<f64> {
     })
 }
 
+/// The largest forcing term η of the inexact Newton steps.
+const FORCING_MAX: f64 = 0.5;
+/// The last step's conjugate gradients stop at this fraction of the Newton tolerance, so that
+/// the gradient after it (their residual plus O(‖s‖²)) is below the tolerance.
+const LAST_STEP_FRACTION: f64 = 0.1;
+/// Conjugate-gradient iterations allowed with the last factorised Hessian as preconditioner
+/// before the Hessian is factorised afresh (each costs two triangular solves besides the action).
+const FACTOR_CG_BUDGET: usize = 20;
+
+/// How much slower a Hessian action runs per multiply–add than the blocked products that form
+/// and factorise the Hessian (its matrix–vector products read U from memory for one or two
+/// multiply–adds per number). At n = 100, c = 10, r = 1000, single-threaded, the Newton solve
+/// (151 actions, 0.30 G multiply–adds, and its other passes over U) took 1.2–1.6 times as long as
+/// forming, factorising and inverting one Hessian (0.95 G): 3–5× slower per multiply–add
+/// (docs/benchmarks.md, "Multi-class softmax and max-margin speed").
+const ACTION_SLOWDOWN: f64 = 4.0;
+/// The fewest diagonally preconditioned conjugate-gradient iterations a step may take before the
+/// Hessian is factorised instead.
+const MIN_JACOBI_BUDGET: usize = 16;
+
+/// Diagonally preconditioned conjugate-gradient iterations that cost about as much as forming
+/// and factorising the Hessian: (n(c−1)r²/2 + r³/6) multiply–adds against 2ncr per action,
+/// [`ACTION_SLOWDOWN`] times slower per multiply–add.
+fn jacobi_budget(dynamics: &SoftmaxDynamics) -> usize {
+    let sys = dynamics.system();
+    let (n, c, r) = (
+        sys.examples() as f64,
+        sys.classes() as f64,
+        sys.rank() as f64,
+    );
+    let factorisation = n * (c - 1.0) * r * r / 2.0 + r * r * r / 6.0;
+    let action = 2.0 * n * c * r * ACTION_SLOWDOWN;
+    ((factorisation / action) as usize).max(MIN_JACOBI_BUDGET)
+}
+
 /// The steady state of `dynamics` (docs/theory.md §9.3). No regulariser (or λ = 0): no steady
 /// state (exit 2, as in the binary case).
 pub fn softmax_steady_state(
     dynamics: &SoftmaxDynamics,
     params: &NewtonParams,
+) -> Result<SoftmaxSteadyState> {
+    newton(dynamics, params, jacobi_budget(dynamics))
+}
+
+/// [`softmax_steady_state`] with `budget` diagonally preconditioned conjugate-gradient
+/// iterations per step (0: every step factorises the Hessian or uses its last factor).
+fn newton(
+    dynamics: &SoftmaxDynamics,
+    params: &NewtonParams,
+    budget: usize,
 ) -> Result<SoftmaxSteadyState> {
     if dynamics.regulariser().lambda() <= 0.0 {
         return Err(Error::Input(InputError::NoSteadyState));
@@ -80,16 +143,8 @@ pub fn softmax_steady_state(
     // ∇L on the free components: W ⊙ x − (Uᵀ vec(Y − P))_free.
     let gradient =
         |x: &DVector<f64>| weights.component_mul(x) - restrict(&dynamics.drive(&embed(x)));
-    let scaled = |g: &DVector<f64>| {
-        g.iter()
-            .zip(weights.iter())
-            .map(|(g, &w)| (g / w).abs())
-            .fold(
-                0.0,
-                |m: f64, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
-            )
-    };
-    let finish = |x: &DVector<f64>, residual: f64, iterations: usize| {
+    let mut work = NewtonWork::default();
+    let finish = |x: &DVector<f64>, residual: f64, iterations: usize, work: NewtonWork| {
         let z = embed(x);
         let (logits, probabilities) = dynamics.logits_and_probabilities(&z);
         SoftmaxSteadyState {
@@ -98,41 +153,72 @@ pub fn softmax_steady_state(
             probabilities,
             residual,
             iterations,
+            work,
         }
     };
     let mut x = DVector::zeros(free.len());
     let mut value = dynamics.objective(&embed(&x));
     let mut residual = f64::INFINITY;
+    let mut initial = f64::NAN;
     let mut factor: Option<faer::linalg::solvers::Llt<f64>> = None;
     let stage = Stage::begin("Newton: softmax steady state", "iterations", 0);
     for it in 0..=params.max_iterations {
         let g = gradient(&x);
-        residual = scaled(&g);
+        residual = scaled_max(&g, &weights);
         stage.advance(it);
-        if residual <= params.tolerance * x.amax().max(1.0) {
-            return Ok(finish(&x, residual, it));
+        let goal = params.tolerance * x.amax().max(1.0);
+        if residual <= goal {
+            return Ok(finish(&x, residual, it, work));
         }
         if it == params.max_iterations {
             break;
         }
-        // The Newton step: by conjugate gradients preconditioned with the last factorised
-        // Hessian while they converge fast, else (and at the first iteration) by a fresh
-        // factorisation at x.
+        if it == 0 {
+            initial = residual;
+        }
+        // The inexact Newton step: conjugate gradients to η·res (docs/theory.md §12.4),
+        // preconditioned by A's diagonal, or by the last factorised Hessian once there is one;
+        // where they would take too long, a fresh factorisation of A at x.
+        let eta = (residual / initial).sqrt().min(FORCING_MAX);
+        let threshold = (eta * residual).max(LAST_STEP_FRACTION * goal);
         let curvature = dynamics.curvature(&embed(&x));
         let hessian_action =
             |v: &DVector<f64>| restrict(&curvature.action(&embed(v))) + weights.component_mul(v);
-        let step = match factor
-            .as_ref()
-            .and_then(|llt| preconditioned_step(&hessian_action, llt, &g))
-        {
-            Some(step) => step,
+        let solved = match factor.as_ref() {
+            Some(llt) => conjugate_gradients(
+                hessian_action,
+                |v| factor_solve(llt, v),
+                &g,
+                &weights,
+                threshold,
+                FACTOR_CG_BUDGET,
+            ),
             None => {
+                let diagonal = restrict(&curvature.diagonal()) + &weights;
+                conjugate_gradients(
+                    hessian_action,
+                    |v| v.component_div(&diagonal),
+                    &g,
+                    &weights,
+                    threshold,
+                    budget,
+                )
+            }
+        };
+        let step = match solved {
+            Ok((step, iterations)) => {
+                work.cg_iterations += iterations;
+                step
+            }
+            Err(abandoned) => {
+                work.cg_iterations += abandoned.iterations;
                 let llt = hessian_factor(&curvature.gram(), &free, &weights).ok_or(
                     Error::Numerical(NumericalError::NewtonFailed {
                         iterations: it,
                         residual,
                     }),
                 )?;
+                work.factorisations += 1;
                 let step = factor_solve(&llt, &g.map(|x| -x));
                 factor = Some(llt);
                 step
@@ -159,12 +245,12 @@ pub fn softmax_steady_state(
             // Quadratic phase below the objective's rounding: the full step while it lowers the
             // residual; stagnation at rounding level reports the residual reached.
             let trial = &x + &step;
-            let trial_res = scaled(&gradient(&trial));
+            let trial_res = scaled_max(&gradient(&trial), &weights);
             if trial_res < residual {
                 x = trial;
                 value = dynamics.objective(&embed(&x));
-            } else if residual <= 1e3 * params.tolerance * x.amax().max(1.0) {
-                return Ok(finish(&x, residual, it));
+            } else if residual <= 1e3 * goal {
+                return Ok(finish(&x, residual, it, work));
             } else {
                 return Err(Error::Numerical(NumericalError::NewtonFailed {
                     iterations: it,
@@ -217,62 +303,6 @@ fn factor_solve(llt: &faer::linalg::solvers::Llt<f64>, b: &DVector<f64>) -> DVec
         1,
     ));
     DVector::from_fn(b.len(), |i, _| x[(i, 0)])
-}
-
-/// Conjugate-gradient iterations allowed before the Hessian is factorised afresh.
-const CG_MAX_ITERATIONS: usize = 20;
-/// The Newton step's relative residual ‖A s + g‖/‖g‖ that conjugate gradients must reach: an
-/// inexact Newton step this close converges as the exact one does (forcing term far below the
-/// contraction of the quadratic phase).
-const CG_TOLERANCE: f64 = 1e-9;
-/// Conjugate gradients that have not cut the residual below [`CG_CHECK_RATIO`]·‖g‖ by this
-/// iteration are abandoned (the Hessian is then factorised afresh). Measured at n = 100, c = 10,
-/// r = 1000 (docs/benchmarks.md, "Multi-class softmax and max-margin speed"): at iteration 8
-/// the runs that went on to converge stood at 3e-7 – 2e-6, the three that ran out of
-/// iterations at 4e-3 – 4e-2; abandoning those saves 36 of the 109 iterations.
-const CG_CHECK_ITERATION: usize = 8;
-/// See [`CG_CHECK_ITERATION`].
-const CG_CHECK_RATIO: f64 = 1e-4;
-
-/// The Newton step s = −A⁻¹g (A the Hessian, given by its action) by conjugate gradients
-/// preconditioned with the factor of a Hessian at an earlier iterate; O(ncr) per iteration
-/// instead of the O(ncr²) of forming A. `None` if they do not reach [`CG_TOLERANCE`] within
-/// [`CG_MAX_ITERATIONS`], or [`CG_CHECK_RATIO`] by [`CG_CHECK_ITERATION`] (the preconditioner
-/// is stale), or meet a direction of non-positive curvature.
-fn preconditioned_step(
-    action: &impl Fn(&DVector<f64>) -> DVector<f64>,
-    preconditioner: &faer::linalg::solvers::Llt<f64>,
-    g: &DVector<f64>,
-) -> Option<DVector<f64>> {
-    let target = CG_TOLERANCE * g.norm();
-    let mut x = DVector::zeros(g.len());
-    let mut r = -g;
-    let mut z = factor_solve(preconditioner, &r);
-    let mut p = z.clone();
-    let mut rz = r.dot(&z);
-    for iteration in 1..=CG_MAX_ITERATIONS {
-        let ap = action(&p);
-        let curvature = p.dot(&ap);
-        if curvature.is_nan() || curvature <= 0.0 || !rz.is_finite() {
-            return None;
-        }
-        let alpha = rz / curvature;
-        x.axpy(alpha, &p, 1.0);
-        r.axpy(-alpha, &ap, 1.0);
-        let r_norm = r.norm();
-        if r_norm <= target {
-            return Some(x);
-        }
-        // A stale preconditioner shows early: give up before spending the rest.
-        if iteration == CG_CHECK_ITERATION && r_norm > CG_CHECK_RATIO * g.norm() {
-            return None;
-        }
-        z = factor_solve(preconditioner, &r);
-        let rz_next = r.dot(&z);
-        p = &z + &p * (rz_next / rz);
-        rz = rz_next;
-    }
-    None
 }
 
 /// Whether the SD sensitivities vanish identically for this system: SD with every s_j > 0,

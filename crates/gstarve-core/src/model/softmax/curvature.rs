@@ -116,6 +116,42 @@ impl<'d, 'a> Curvature<'d, 'a> {
         }
     }
 
+    /// The diagonal of UᵀHU, (UᵀHU)_jj = Σᵢ Σ_{k≠aᵢ} E_(i,k),j² (the squared column norms of the
+    /// module documentation's E), without forming E or UᵀHU: O(ncr) time, one pass over U.
+    /// Per example, with d_k = x_k − x_a (d_a = 0), Q = Σ_k q_k d_k and t = βQ, the sum is
+    /// Σ_k p_k (d_k − t)² − p_a t²: a difference of an O(q) and an O(q²) term, as accurate
+    /// relative to H as UᵀHU itself.
+    pub fn diagonal(&self) -> DVector<f64> {
+        let sys = self.dynamics.system;
+        let c = sys.classes();
+        let u = sys.system().coupling();
+        let betas: Vec<f64> = self
+            .blocks
+            .iter()
+            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
+            .collect();
+        DVector::from_iterator(
+            sys.rank(),
+            u.column_iter().map(|col| {
+                let col = col.as_slice();
+                let mut sum = 0.0;
+                for ((block, x), &beta) in self.blocks.iter().zip(col.chunks_exact(c)).zip(&betas) {
+                    let xa = x[block.anchor];
+                    let q: f64 = block.p.iter().zip(x).map(|(&p, &x)| p * (x - xa)).sum();
+                    let t = beta * q;
+                    let all: f64 = block
+                        .p
+                        .iter()
+                        .zip(x)
+                        .map(|(&p, &x)| p * ((x - xa) - t) * ((x - xa) - t))
+                        .sum();
+                    sum += all - block.p[block.anchor] * t * t;
+                }
+                sum
+            }),
+        )
+    }
+
     /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once:
     /// `model::streamed`).
     pub fn action(&self, v: &DVector<f64>) -> DVector<f64> {

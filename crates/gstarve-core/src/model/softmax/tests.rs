@@ -224,3 +224,34 @@ fn scaled_gram_jacobian_is_the_jacobian() {
         assert_eq!(g, g.transpose(), "{reg:?}");
     }
 }
+
+/// The diagonal of UᵀHU without forming it equals the Gram matrix's diagonal, at a moderate
+/// point and at a confident one (every H block ~e^{−40}), where it keeps relative accuracy.
+#[test]
+fn curvature_diagonal_equals_the_grams() {
+    let sys = random_multiclass(6, 4, 24, 5);
+    let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.1 }).unwrap();
+    let u = sys.system().coupling();
+    let c = sys.classes();
+    let mut confident = DVector::zeros(u.nrows());
+    for (i, &y) in sys.labels().iter().enumerate() {
+        for k in 0..c {
+            confident[i * c + k] = if k == y { 40.0 } else { (k as f64) * 0.3 };
+        }
+    }
+    for z in [
+        DVector::from_fn(24, |j, _| ((j * 5) % 7) as f64 - 3.0),
+        u.tr_mul(&confident),
+    ] {
+        let curvature = d.curvature(&z);
+        let expected = curvature.gram().diagonal();
+        let diagonal = curvature.diagonal();
+        let gap = (&diagonal - &expected).amax();
+        assert!(
+            gap < 1e-13 * expected.amax(),
+            "{gap:e} of {:e}",
+            expected.amax()
+        );
+        assert!(diagonal.min() > 0.0);
+    }
+}

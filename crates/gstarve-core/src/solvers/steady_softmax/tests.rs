@@ -119,3 +119,62 @@ fn flow_ends_at_the_steady_state_and_gd_converges_to_the_flow() {
         Err(Error::Input(InputError::UnstableStep { .. }))
     ));
 }
+
+/// The inexact Newton steps (diagonally preconditioned conjugate gradients, no Hessian formed)
+/// end where Newton with factorised Hessians ends, to rounding: the same stopping test on the
+/// true residual, at n = 30, c = 5, r = 150 with strengths 10 … 0.1 (the benchmark's system in
+/// small).
+#[test]
+fn inexact_newton_agrees_with_factorised_newton() {
+    let spectrum = Spectrum::Geometric {
+        from: 10.0,
+        to: 0.1,
+    };
+    let (system, _) = FeatureSystem::random_top(150, 150, spectrum, 7).unwrap();
+    let sys = MulticlassSystem::new(system, 5, (0..30).map(|i| i % 5).collect()).unwrap();
+    for reg in [
+        Regulariser::L2 { lambda: 0.01 },
+        Regulariser::SpectralDecoupling { lambda: 0.01 },
+    ] {
+        let d = SoftmaxDynamics::new(&sys, reg).unwrap();
+        let params = NewtonParams::default();
+        // At this size the default budget (16) lets some steps factorise; 10⁴ lets none.
+        let default = softmax_steady_state(&d, &params).unwrap();
+        let inexact = newton(&d, &params, 10_000).unwrap();
+        let factorised = newton(&d, &params, 0).unwrap();
+        assert_eq!(inexact.work.factorisations, 0, "{reg:?}");
+        assert!(inexact.work.cg_iterations > 0);
+        assert!(factorised.work.factorisations >= 1);
+        for fp in [&default, &inexact, &factorised] {
+            let scale = fp.responses.amax().max(1.0);
+            assert!(fp.residual <= 1e-12 * scale, "{reg:?} {:e}", fp.residual);
+            let check = softmax_fixed_point_residual(&d, &fp.responses);
+            assert!((check - fp.residual).abs() < 1e-12 * scale);
+        }
+        for fp in [&default, &inexact] {
+            let gap = (&fp.responses - &factorised.responses).amax();
+            assert!(
+                gap < 1e-12 * factorised.responses.amax(),
+                "{reg:?}: {gap:e}"
+            );
+        }
+    }
+}
+
+/// Too few iterations is reported as a failure with the residual reached, not as a result.
+#[test]
+fn non_convergence_is_reported() {
+    let sys = random_multiclass(30, 5, 150, 7);
+    let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let params = NewtonParams {
+        max_iterations: 2,
+        ..NewtonParams::default()
+    };
+    match softmax_steady_state(&d, &params) {
+        Err(Error::Numerical(NumericalError::NewtonFailed {
+            iterations,
+            residual,
+        })) => assert!(iterations == 2 && residual > 1e-6, "{residual:e}"),
+        other => panic!("{other:?}"),
+    }
+}
