@@ -24,6 +24,12 @@
 //! at rtol 1e-8 and 3e-10, and on the binary margin flow of docs/benchmarks.md's BDF table
 //! (n = 100 and 1000): steps, evaluations, Jacobians, factorisations, time and error, the
 //! variants alternating within each repetition.
+//!
+//! `--local [--rates 0.2,0.4]` compares BDF deciding functional iteration on the softmax flow's
+//! local stiffness estimate with the global bound (counts, wall and CPU time, error);
+//! `--units` times one evaluation, Jacobian, Cholesky, solve pair and stiffness estimate (CPU
+//! time; run with RAYON_NUM_THREADS=1 for one thread); `--save-system PATH` keeps the system
+//! file for running the peer by hand.
 
 use std::path::Path;
 use std::process::Command;
@@ -31,7 +37,7 @@ use std::time::Instant;
 
 use gstarve_core::model::{Loss, MarginFlow, PrimalDynamics, Regulariser, SoftmaxDynamics};
 use gstarve_core::ode::{solve, FlowMethod, FlowOptions, OdeProblem, OdeSolution};
-use gstarve_core::solvers::bdf::{Bdf, BdfParams};
+use gstarve_core::solvers::bdf::{Bdf, BdfParams, NewtonTest};
 use gstarve_core::solvers::softmax_flow::softmax_flow;
 use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum};
 use gstarve_core::theory::softmax::softmax_sensitivity;
@@ -270,6 +276,252 @@ fn fixed_pairs(
     }
 }
 
+/// The softmax dynamics without their local stiffness estimate: BDF decides functional
+/// iteration on the global bound λ + s₁²/2 alone, as before the estimate existed.
+struct GlobalBound<'a>(&'a SoftmaxDynamics<'a>);
+
+impl OdeProblem for GlobalBound<'_> {
+    fn dim(&self) -> usize {
+        OdeProblem::dim(self.0)
+    }
+    fn rhs(&self, y: &[f64], dy: &mut [f64]) {
+        OdeProblem::rhs(self.0, y, dy)
+    }
+    fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
+        OdeProblem::jacobian(self.0, y, jac)
+    }
+    fn spectral_bound(&self) -> f64 {
+        self.0.spectral_bound()
+    }
+    fn scaled_gram_jacobian(&self, y: &[f64], gram: &mut DMatrix<f64>) -> Option<(&[f64], f64)> {
+        self.0.scaled_gram_jacobian(y, gram)
+    }
+    fn has_scaled_gram_jacobian(&self) -> bool {
+        true
+    }
+}
+
+/// CPU seconds of this process (all its threads): a proxy less distorted by other processes'
+/// load than the wall clock.
+fn cpu_seconds() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// `--local`: BDF with the local stiffness estimate against the global bound (and the
+/// functional-iteration rate limits in `rates`), alternating within each repetition; errors
+/// against the global-bound BDF at rtol 1e-11 (the reference of the main comparison).
+fn local_vs_global(dynamics: &SoftmaxDynamics, rtols: &[f64], rates: &[f64], repeat: usize) {
+    let z0 = vec![0.0; OdeProblem::dim(dynamics)];
+    let options = |rtol: f64| FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Bdf);
+    let global = GlobalBound(dynamics);
+    let reference = {
+        let o = options(1e-11).unwrap();
+        solve(&Bdf::default(), &global, &z0, o.grid(), o.tolerances()).expect("reference")
+    };
+    for &rtol in rtols {
+        let o = options(rtol).unwrap();
+        let mut runs: Vec<(String, f64, f64, Option<OdeSolution>)> = Vec::new();
+        for rep in 0..repeat {
+            let mut i = 0;
+            let mut cpu = cpu_seconds();
+            let mut record = |name: String, sol: OdeSolution| {
+                if rep == 0 {
+                    runs.push((name, f64::INFINITY, f64::INFINITY, None));
+                }
+                let now = cpu_seconds();
+                runs[i].1 = runs[i].1.min(sol.stats.wall_s);
+                runs[i].2 = runs[i].2.min(now - cpu);
+                cpu = now;
+                runs[i].3 = Some(sol);
+                i += 1;
+            };
+            let sol = solve(&Bdf::default(), &global, &z0, o.grid(), o.tolerances()).unwrap();
+            record("global bound (before)".into(), sol);
+            for &rate in rates {
+                let params = BdfParams {
+                    functional_max_rate: rate,
+                    ..BdfParams::DEFAULT
+                };
+                let sol = solve(&Bdf { params }, dynamics, &z0, o.grid(), o.tolerances()).unwrap();
+                record(format!("local estimate, c·ρ ≤ {rate}"), sol);
+            }
+            for (name, params) in [
+                (
+                    "local estimate, M age ∞",
+                    BdfParams {
+                        lu_max_age: u64::MAX,
+                        ..BdfParams::DEFAULT
+                    },
+                ),
+                (
+                    "local estimate, c·ρ ≤ 0.4, Newton coef 0.05",
+                    BdfParams {
+                        functional_max_rate: 0.4,
+                        newton: NewtonTest::Cvode { coef: 0.05 },
+                        ..BdfParams::DEFAULT
+                    },
+                ),
+                (
+                    "local estimate, c·ρ ≤ 0.4, M age ∞",
+                    BdfParams {
+                        functional_max_rate: 0.4,
+                        lu_max_age: u64::MAX,
+                        ..BdfParams::DEFAULT
+                    },
+                ),
+            ] {
+                let sol = solve(&Bdf { params }, dynamics, &z0, o.grid(), o.tolerances()).unwrap();
+                record(name.into(), sol);
+            }
+        }
+        for (name, wall, cpu, sol) in &runs {
+            let sol = sol.as_ref().expect("one run");
+            let s = &sol.stats;
+            println!(
+                "rtol {rtol:.0e} {name}: {wall:.3} s (CPU {cpu:.3} s), steps {} + {} rejected, rhs {}, \
+                 jacobians {}, factorisations {}, max |Δ| = {:.1e}",
+                s.steps_accepted,
+                s.steps_rejected,
+                s.rhs_evals,
+                s.jacobian_evals,
+                s.lu_factorisations,
+                max_abs_gap(sol.states.as_slice(), reference.states.as_slice())
+            );
+        }
+    }
+}
+
+/// `--units`: the unit costs of the flow's work on this machine (the threads as RAYON_NUM_THREADS
+/// says): one evaluation of F, one Jacobian (UᵀHU into BDF's matrix), one local stiffness
+/// estimate, one Cholesky of G + a·S⁻² (faer, as BDF calls it) and one pair of triangular
+/// solves with it (faer's; BDF's own substitutions are of the same size).
+fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    let r = OdeProblem::dim(dynamics);
+    let z: Vec<f64> = (0..r).map(|j| ((j * 7919) % 101) as f64 / 500.0).collect();
+    // CPU time of the process (one thread with RAYON_NUM_THREADS=1).
+    let time = |count: usize, f: &mut dyn FnMut()| {
+        f();
+        let start = cpu_seconds();
+        for _ in 0..count {
+            f();
+        }
+        (cpu_seconds() - start) / count as f64
+    };
+    let mut dz = vec![0.0; r];
+    let mut gram = DMatrix::zeros(r, r);
+    for _ in 0..repeat {
+        let rhs = time(200, &mut || OdeProblem::rhs(dynamics, &z, &mut dz));
+        let jac = time(5, &mut || {
+            dynamics.scaled_gram_jacobian(&z, &mut gram);
+        });
+        let zv = DVector::from_column_slice(&z);
+        let estimate = time(5, &mut || {
+            dynamics.local_stiffness(&zv);
+        });
+        let d = dynamics.strengths_squared().clone();
+        let a = 1.0 / 0.5 + LAMBDA;
+        let mut s = gram.clone();
+        let par = faer::Par::rayon(0);
+        let mut mem = MemBuffer::new(
+            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+                r,
+                par,
+                Default::default(),
+            ),
+        );
+        let chol = time(5, &mut || {
+            s.copy_from(&gram);
+            for j in 0..r {
+                s[(j, j)] += a / d[j];
+            }
+            let mat = faer::MatMut::from_column_major_slice_mut(s.as_mut_slice(), r, r);
+            faer::linalg::cholesky::llt::factor::cholesky_in_place(
+                mat,
+                Default::default(),
+                par,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .expect("positive definite");
+        });
+        let mut b = vec![1.0; r];
+        let solves = time(200, &mut || {
+            let l = faer::MatRef::from_column_major_slice(s.as_slice(), r, r);
+            let mut x = faer::MatMut::from_column_major_slice_mut(&mut b, r, 1);
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                l,
+                x.as_mut(),
+                faer::Par::Seq,
+            );
+            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+                l.transpose(),
+                x.as_mut(),
+                faer::Par::Seq,
+            );
+        });
+        let evd = time(2, &mut || {
+            let g = faer::MatRef::from_column_major_slice(gram.as_slice(), r, r);
+            g.self_adjoint_eigen(faer::Side::Lower)
+                .expect("eigendecomposition");
+        });
+        println!(
+            "units: symmetric eigendecomposition (faer) {:.1} ms",
+            evd * 1e3
+        );
+        // EᵀE for an n(c − 1) × r matrix E as the Jacobian forms it: faer's lower-triangular
+        // product against its full product.
+        let rows = 900.min(r);
+        let e = faer::Mat::<f64>::from_fn(rows, r, |i, j| ((i * 31 + j * 17) % 23) as f64 / 23.0);
+        let mut out = faer::Mat::<f64>::zeros(r, r);
+        let tri = time(3, &mut || {
+            use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+            matmul(
+                out.as_mut(),
+                BlockStructure::TriangularLower,
+                faer::Accum::Replace,
+                e.transpose(),
+                BlockStructure::Rectangular,
+                e.as_ref(),
+                BlockStructure::Rectangular,
+                1.0,
+                faer::Par::rayon(0),
+            );
+        });
+        let full = time(3, &mut || {
+            faer::linalg::matmul::matmul(
+                out.as_mut(),
+                faer::Accum::Replace,
+                e.transpose(),
+                e.as_ref(),
+                1.0,
+                faer::Par::rayon(0),
+            );
+        });
+        println!(
+            "units: EᵀE ({rows} × {r}) lower-triangular product {:.2} ms, full product {:.2} ms",
+            tri * 1e3,
+            full * 1e3
+        );
+        println!(
+            "units (RAYON_NUM_THREADS={}): rhs {:.3} ms, jacobian {:.2} ms, local stiffness \
+             estimate {:.2} ms, cholesky {:.2} ms, triangular solve pair {:.3} ms",
+            std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
+            rhs * 1e3,
+            jac * 1e3,
+            estimate * 1e3,
+            chol * 1e3,
+            solves * 1e3
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| {
@@ -331,6 +583,31 @@ fn main() {
             );
             assert_eq!(sens.steady_state.iterations, steady.iterations);
         }
+        return;
+    }
+    if let Some(copy) = value_of("--save-system") {
+        // The system file both sides read, for running the peer by hand.
+        std::fs::copy(&file, &copy).expect("copy the system file");
+    }
+    if args.iter().any(|a| a == "--units") {
+        units(&dynamics, repeat);
+        return;
+    }
+    if args.iter().any(|a| a == "--local") {
+        println!(
+            "load: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+        );
+        let rates: Vec<f64> = value_of("--rates")
+            .unwrap_or_else(|| "0.2".into())
+            .split(',')
+            .map(|v| v.parse().expect("--rates R1,R2"))
+            .collect();
+        local_vs_global(&dynamics, &[1e-8, 3e-10, 1e-10], &rates, repeat);
+        println!(
+            "load: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+        );
         return;
     }
     if args.iter().any(|a| a == "--auto-choice") {

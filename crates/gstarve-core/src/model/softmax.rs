@@ -21,6 +21,7 @@
 //! relative to H itself.
 
 mod curvature;
+mod stiffness;
 
 pub use curvature::Curvature;
 
@@ -377,6 +378,11 @@ impl OdeProblem for SoftmaxDynamics<'_> {
 
     fn has_scaled_gram_jacobian(&self) -> bool {
         true
+    }
+
+    /// λ_max of the symmetric form of ∂F/∂z by a few Lanczos steps (`local_stiffness`).
+    fn local_spectral_estimate(&self, z: &[f64]) -> Option<(f64, u64)> {
+        Some(self.local_stiffness(&DVector::from_column_slice(z)))
     }
 }
 

@@ -38,4 +38,11 @@ pub trait OdeProblem: Sync {
     fn has_scaled_gram_jacobian(&self) -> bool {
         false
     }
+    /// An estimate (not a bound) of the spectral radius of ∂f/∂y at y, cheaper than a
+    /// Jacobian, with its cost in evaluations of f (passes of comparable cost): BDF then
+    /// chooses functional iteration or Newton on the stiffness the flow has where it is, not on
+    /// [`Self::spectral_bound`] over the whole region. Default: none (`None`).
+    fn local_spectral_estimate(&self, _y: &[f64]) -> Option<(f64, u64)> {
+        None
+    }
 }

@@ -69,6 +69,9 @@ mod tests {
         fn spectral_bound(&self) -> f64 {
             self.0.spectral_bound()
         }
+        fn local_spectral_estimate(&self, y: &[f64]) -> Option<(f64, u64)> {
+            self.0.local_spectral_estimate(y)
+        }
     }
 
     /// BDF with the Cholesky iteration matrix diag(s²)(UᵀHU + a·S⁻²) (r = 64 ≥ the faer path's
@@ -175,6 +178,78 @@ mod tests {
             "{:?} vs {:?}",
             monitored.stats,
             default.stats
+        );
+    }
+
+    /// BDF deciding functional iteration on the local stiffness estimate
+    /// (`OdeProblem::local_spectral_estimate`) rather than the global bound λ + s₁²/2: it starts
+    /// without a Jacobian, evaluates fewer Jacobians and factorises less, and keeps the error at
+    /// the tolerance's against the tight reference.
+    #[test]
+    fn local_stiffness_estimate_saves_factorisations_at_the_same_accuracy() {
+        /// The dynamics without the local estimate (the global bound decides).
+        struct Global<'a>(&'a SoftmaxDynamics<'a>);
+        impl OdeProblem for Global<'_> {
+            fn dim(&self) -> usize {
+                OdeProblem::dim(self.0)
+            }
+            fn rhs(&self, y: &[f64], dy: &mut [f64]) {
+                OdeProblem::rhs(self.0, y, dy)
+            }
+            fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
+                OdeProblem::jacobian(self.0, y, jac)
+            }
+            fn spectral_bound(&self) -> f64 {
+                self.0.spectral_bound()
+            }
+            fn scaled_gram_jacobian(
+                &self,
+                y: &[f64],
+                gram: &mut DMatrix<f64>,
+            ) -> Option<(&[f64], f64)> {
+                self.0.scaled_gram_jacobian(y, gram)
+            }
+        }
+        let sys = random_multiclass(16, 4, 64, 3);
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        let z0 = DVector::zeros(64);
+        let options = |rtol: f64, method| FlowOptions::new(200.0, 41, rtol, rtol * 1e-2, method);
+        let reference =
+            softmax_flow(&d, &z0, &options(1e-12, FlowMethod::Dop853).unwrap()).unwrap();
+        let scale = reference
+            .states
+            .as_slice()
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        let o = options(1e-9, FlowMethod::Bdf).unwrap();
+        let local = solve(&Bdf::default(), &d, z0.as_slice(), o.grid(), o.tolerances()).unwrap();
+        let global = solve(
+            &Bdf::default(),
+            &Global(&d),
+            z0.as_slice(),
+            o.grid(),
+            o.tolerances(),
+        )
+        .unwrap();
+        for sol in [&local, &global] {
+            let err = sol
+                .states
+                .as_slice()
+                .iter()
+                .zip(reference.states.as_slice())
+                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+            assert!(
+                err < 3e-8 * scale,
+                "{err:.2e} of {scale:.2e}: {:?}",
+                sol.stats
+            );
+        }
+        assert!(
+            local.stats.lu_factorisations < global.stats.lu_factorisations
+                && local.stats.jacobian_evals < global.stats.jacobian_evals,
+            "{:?} vs {:?}",
+            local.stats,
+            global.stats
         );
     }
 

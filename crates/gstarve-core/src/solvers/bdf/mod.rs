@@ -40,7 +40,13 @@
 //! fixed-point iteration d ← c f(y₁⁽⁰⁾ + d) − ψ instead, with no Jacobian and no factorisation
 //! (CVODE's and LSODE's functional iteration, chosen here step by step as LSODA chooses
 //! between its Adams and BDF modes); an attempt that does not converge is retried by Newton.
-//! The fixed-point map contracts by at most c‖J‖₂ ≤ c·ρ (docs/theory.md §12.2).
+//! The fixed-point map contracts by at most c‖J‖₂ ≤ c·ρ (docs/theory.md §12.2). Where the
+//! problem estimates the spectral radius where the flow is
+//! ([`OdeProblem::local_spectral_estimate`]: the softmax flow, whose radius falls from 10 to 1.3
+//! while the global bound is 50), that estimate replaces ρ (retaken every
+//! [`LOCAL_ESTIMATE_MAX_AGE`] steps while functional iteration is in reach, never below the
+//! iteration's observed rate), and the first Jacobian waits until Newton is first needed
+//! (measured: docs/benchmarks.md, "Multi-class softmax and max-margin speed", runs 10–12).
 //!
 //! # Deviations from SciPy
 //!
@@ -105,6 +111,12 @@ const ROWS: usize = MAX_ORDER + 3;
 /// plain loop of `solvers::lu`), and the changed step sequence can raise the error (measured:
 /// docs/benchmarks.md, "Solver tuning measurements (moved from the code)", BDF).
 pub const FUNCTIONAL_MIN_DIM: usize = super::lu::FAER_LU_MIN_DIM;
+/// Accepted steps after which a problem's local stiffness estimate
+/// ([`OdeProblem::local_spectral_estimate`]) is retaken, while functional iteration is in reach.
+pub const LOCAL_ESTIMATE_MAX_AGE: u64 = 20;
+/// The local estimate is retaken only while c times the old one is at most this many times
+/// [`BdfParams::functional_max_rate`] (deep in the stiff regime it would not change the choice).
+pub const LOCAL_ESTIMATE_RECHECK: f64 = 4.0;
 /// The NDF coefficients κ_k (Shampine & Reichelt 1997, Table 1; κ₅ = 0: order 5 is plain BDF).
 const KAPPA: [f64; MAX_ORDER + 1] = [0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0];
 
@@ -272,7 +284,7 @@ fn run<P: OdeProblem + ?Sized>(
     for i in 0..n {
         bdf.diffs[n + i] = bdf.h_abs * bdf.f[i];
     }
-    bdf.eval_jacobian(y0);
+    bdf.start(y0);
     let newton_tol = (10.0 * f64::EPSILON / rtol).max(0.03f64.min(rtol.sqrt()));
     let mut t = 0.0;
     while t < t_end {

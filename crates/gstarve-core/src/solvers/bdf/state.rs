@@ -9,7 +9,8 @@
 use nalgebra::DMatrix;
 
 use super::{
-    BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, MAX_ORDER, NAME, NEWTON_MAXITER, ROWS,
+    BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, LOCAL_ESTIMATE_MAX_AGE,
+    LOCAL_ESTIMATE_RECHECK, MAX_ORDER, NAME, NEWTON_MAXITER, ROWS,
 };
 use crate::ode::{OdeProblem, SolverStats, StepFailure};
 use crate::solvers::lu::LuSolver;
@@ -34,6 +35,14 @@ pub(super) struct State<'p, P: OdeProblem + ?Sized> {
     /// ρ ≥ ‖∂f/∂y‖ ([`OdeProblem::spectral_bound`]), for [`BdfParams::functional_max_rate`];
     /// ∞ (never functional) below [`FUNCTIONAL_MIN_DIM`].
     jac_bound: f64,
+    /// The problem's local estimate of the spectral radius of ∂f/∂y
+    /// ([`OdeProblem::local_spectral_estimate`]) at the last state it was taken, and accepted
+    /// steps since; `None` when the problem has none (then `jac_bound` alone decides).
+    local_bound: Option<f64>,
+    local_age: u64,
+    /// No Jacobian evaluated yet: with a local estimate the flow starts by functional iteration
+    /// and J is first evaluated where Newton is first needed.
+    jac_pending: bool,
     /// α_k = (1 − κ_k)γ_k, γ_k, and the error constants κ_kγ_k + 1/(k+1).
     alpha: [f64; MAX_ORDER + 1],
     gamma: [f64; MAX_ORDER + 1],
@@ -124,6 +133,9 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             } else {
                 f64::INFINITY
             },
+            local_bound: None,
+            local_age: 0,
+            jac_pending: false,
             alpha,
             gamma,
             error_const,
@@ -178,6 +190,53 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             self.gram = self.problem.gram_jacobian(y, &mut self.gram_d);
         }
         self.lu_c = f64::NAN;
+    }
+
+    /// At the start: the local stiffness estimate at y₀ if the problem has one and functional
+    /// iteration is on (J waits until Newton needs it), else J(y₀).
+    pub(super) fn start(&mut self, y0: &[f64]) {
+        if self.params.functional_max_rate > 0.0 && self.jac_bound.is_finite() {
+            if let Some((estimate, passes)) = self.problem.local_spectral_estimate(y0) {
+                self.stats.rhs_evals += passes;
+                self.local_bound = Some(estimate);
+                self.jac_pending = true;
+                return;
+            }
+        }
+        self.eval_jacobian(y0);
+    }
+
+    /// The bound on ‖∂f/∂y‖ that decides functional iteration for a step with this c: the
+    /// global [`OdeProblem::spectral_bound`], or, where the problem has a local estimate, the
+    /// larger of that estimate (retaken at the predictor every [`LOCAL_ESTIMATE_MAX_AGE`]
+    /// accepted steps while c times it is within [`LOCAL_ESTIMATE_RECHECK`] of the rate limit)
+    /// and the functional iteration's own observed rate per unit c, capped by the global bound.
+    fn functional_bound(&mut self, c: f64) -> f64 {
+        let Some(mut estimate) = self.local_bound else {
+            return self.jac_bound;
+        };
+        let limit = self.params.functional_max_rate;
+        if self.local_age >= LOCAL_ESTIMATE_MAX_AGE
+            && c * estimate <= LOCAL_ESTIMATE_RECHECK * limit
+        {
+            if let Some((e, passes)) = self.problem.local_spectral_estimate(&self.y_predict) {
+                self.stats.rhs_evals += passes;
+                estimate = e;
+            }
+            self.local_bound = Some(estimate);
+            self.local_age = 0;
+        }
+        let observed = if self.functional_rate_per_c.is_finite() {
+            self.functional_rate_per_c
+        } else {
+            0.0
+        };
+        let bound = estimate.max(observed);
+        if bound.is_nan() {
+            self.jac_bound
+        } else {
+            bound.min(self.jac_bound)
+        }
     }
 
     /// J ← J(y₁⁽⁰⁾); the factorisation is out of date.
@@ -286,11 +345,11 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
     /// CVODE starts), so that neither a weighted norm the bound does not cover nor a wrong
     /// bound lets a first correction pass unchecked. Leaves y₁ in `y_new` and d in `d`;
     /// returns (converged, iterations).
-    fn functional(&mut self, c: f64, tol: f64) -> (bool, usize) {
+    fn functional(&mut self, c: f64, tol: f64, bound: f64) -> (bool, usize) {
         self.y_new.copy_from_slice(&self.y_predict);
         self.d.fill(0.0);
         let carried = (c * self.functional_rate_per_c).min(1.0);
-        let mut rate = (c * self.jac_bound).max(carried);
+        let mut rate = (c * bound).max(carried);
         let mut dy_norm_old: Option<f64> = None;
         for k in 0..NEWTON_MAXITER {
             self.eval_rhs();
@@ -465,13 +524,19 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
                 NewtonTest::Cvode { coef } => coef / self.error_const[k],
             };
             // Non-stiff at this step size: fixed-point iterations, no Jacobian or LU.
+            let bound = self.functional_bound(c);
             let (converged, iterations) = if self.params.functional_max_rate > 0.0
-                && c * self.jac_bound <= self.params.functional_max_rate
+                && c * bound <= self.params.functional_max_rate
             {
-                self.functional(c, newton_tol)
+                self.functional(c, newton_tol, bound)
             } else {
                 (false, 0)
             };
+            if !converged && self.jac_pending {
+                self.jac_pending = false;
+                self.jacobian_at_predictor();
+                current_jac = true;
+            }
             if !converged && self.jac_age >= self.params.jacobian_max_age && !current_jac {
                 self.jacobian_at_predictor();
                 current_jac = true;
@@ -511,6 +576,7 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             self.stats.steps_accepted += 1;
             self.jac_age += 1;
             self.lu_age += 1;
+            self.local_age += 1;
             self.n_equal_steps += 1;
             self.h_abs = h_abs;
             // D^{k+2} = d − D^{k+1}, D^{k+1} = d, D^j += D^{j+1} for j = k … 0 (row by row).
