@@ -176,9 +176,9 @@ pub trait LaneJobs<const N: usize> {
 ///
 /// The lane loops are plain array loops that the compiler vectorises; they are compiled for
 /// AVX-512 (8 lanes in one register) and AVX2 besides the baseline, and the widest the processor
-/// has runs (detected at run time). pulp's dispatch would serve for AVX2, but its AVX-512 level
-/// needs a pulp feature the workspace does not enable. No level enables FMA, so every level
-/// computes the same bits.
+/// has runs (detected at run time). This predates the workspace enabling pulp's AVX-512 level
+/// (x86-v4), which pulp's dispatch could now serve. Rust never fuses a product and a sum on its
+/// own, so every level computes the same bits as the one-system path (tested).
 pub fn run_lanes<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
     #[cfg(target_arch = "x86_64")]
     {
