@@ -15,6 +15,7 @@ use super::rotation::{
     is_zero_response, rotation_sensitivity, rotation_steady_state, RotationSteadyState,
 };
 use crate::model::Loss;
+use crate::output::Cell;
 use crate::solvers::steady::sd_margin;
 use crate::systems::FeatureSystem;
 
@@ -178,6 +179,22 @@ pub struct PointRecord {
 }
 
 impl PointRecord {
+    /// The point's CSV row at grid coordinates (x, y): `x, y, value, mask, z, z, boundary,
+    /// reference, resolution` (the columns of both phase diagrams' tables).
+    pub(crate) fn cells(&self, x: f64, y: f64) -> [Cell<'static>; 9] {
+        [
+            Cell::Sci(x),
+            Cell::Sci(y),
+            Cell::FiniteSci(self.value),
+            Cell::Text(self.mask.map_or("none", MaskReason::name)),
+            Cell::FiniteSci(self.responses[0]),
+            Cell::FiniteSci(self.responses[1]),
+            Cell::FiniteSci(self.boundary),
+            Cell::FiniteSci(self.reference),
+            Cell::FiniteSci(self.resolution),
+        ]
+    }
+
     pub(crate) fn masked(reason: MaskReason, responses: [f64; 2]) -> Self {
         Self {
             value: f64::NAN,

@@ -16,7 +16,7 @@ use super::learning_time_batch::learning_time_row;
 use super::measures::{evaluate, MaskReason, Measure, PointRecord, RowState};
 use super::progress::{Progress, Tracker};
 use crate::error::Result;
-use crate::output::{Cell, Table};
+use crate::output::Table;
 
 /// Grid rows per block of [`PhaseDiagram::to_table`] formatted on one thread.
 const TABLE_ROWS: usize = 16;
@@ -101,17 +101,7 @@ impl PhaseDiagram {
                     let y = self.y[iy];
                     for (ix, &x) in self.x.iter().enumerate() {
                         let p = self.at(ix, iy);
-                        part.row([
-                            Cell::Sci(x),
-                            Cell::Sci(y),
-                            Cell::FiniteSci(p.value),
-                            Cell::Text(p.mask.map_or("none", MaskReason::name)),
-                            Cell::FiniteSci(p.responses[0]),
-                            Cell::FiniteSci(p.responses[1]),
-                            Cell::FiniteSci(p.boundary),
-                            Cell::FiniteSci(p.reference),
-                            Cell::FiniteSci(p.resolution),
-                        ])?;
+                        part.row(p.cells(x, y))?;
                     }
                 }
                 Ok(part)

@@ -106,6 +106,23 @@ enum Status {
     Failed { iterations: usize, residual: f64 },
 }
 
+impl Status {
+    /// How lane `l` ended: converged if its bit is set in `converged`, else failed.
+    fn of_lane(converged: u8, l: usize, iterations: usize, residual: f64) -> Self {
+        if converged & (1 << l) != 0 {
+            Status::Converged {
+                iterations,
+                residual,
+            }
+        } else {
+            Status::Failed {
+                iterations,
+                residual,
+            }
+        }
+    }
+}
+
 /// A system's last z and how its iteration ended.
 #[derive(Clone, Copy)]
 struct Ended {
@@ -276,20 +293,7 @@ fn newton<S: Simd, const C: usize, const E: bool>(
                 &mut active,
                 &mut ended,
                 &slot,
-                |l| {
-                    let (iterations, residual) = (it - first[l], res[l]);
-                    if converged & (1 << l) != 0 {
-                        Status::Converged {
-                            iterations,
-                            residual,
-                        }
-                    } else {
-                        Status::Failed {
-                            iterations,
-                            residual,
-                        }
-                    }
-                },
+                |l| Status::of_lane(converged, l, it - first[l], res[l]),
             );
         }
         // Free lanes take the next systems; their z₀ rides along as this iteration's trial.
@@ -401,20 +405,7 @@ fn newton<S: Simd, const C: usize, const E: bool>(
                     &mut active,
                     &mut ended,
                     &slot,
-                    |l| {
-                        let (iterations, residual) = (it - first[l], res[l]);
-                        if converged & (1 << l) != 0 {
-                            Status::Converged {
-                                iterations,
-                                residual,
-                            }
-                        } else {
-                            Status::Failed {
-                                iterations,
-                                residual,
-                            }
-                        }
-                    },
+                    |l| Status::of_lane(converged, l, it - first[l], res[l]),
                 );
             }
         }

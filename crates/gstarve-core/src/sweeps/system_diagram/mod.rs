@@ -32,7 +32,7 @@ use super::measures::{MaskReason, Measure, PointRecord, SdMatching};
 use super::progress::{Progress, Tracker};
 use crate::error::{Error, InputError, Result};
 use crate::model::{Loss, Regulariser};
-use crate::output::{Cell, Table};
+use crate::output::Table;
 use crate::solvers::steady::{sd_margin, steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 use crate::theory::sensitivity::{l2_sensitivity, ZERO_RESPONSE_TOLERANCE};
@@ -254,17 +254,7 @@ impl SystemDiagram {
         for (iy, &y) in self.y.iter().enumerate() {
             for (ix, &x) in self.x.iter().enumerate() {
                 let p = self.at(ix, iy);
-                table.row([
-                    Cell::Sci(x),
-                    Cell::Sci(y),
-                    Cell::FiniteSci(p.value),
-                    Cell::Text(p.mask.map_or("none", MaskReason::name)),
-                    Cell::FiniteSci(p.responses[0]),
-                    Cell::FiniteSci(p.responses[1]),
-                    Cell::FiniteSci(p.boundary),
-                    Cell::FiniteSci(p.reference),
-                    Cell::FiniteSci(p.resolution),
-                ])?;
+                table.row(p.cells(x, y))?;
             }
         }
         Ok(table)
