@@ -36,7 +36,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use gstarve_core::model::{Loss, MarginFlow, PrimalDynamics, Regulariser, SoftmaxDynamics};
-use gstarve_core::ode::{solve, FlowMethod, FlowOptions, OdeProblem, OdeSolution};
+use gstarve_core::ode::{solve, FlowMethod, FlowOptions, OdeProblem, OdeSolution, Withheld};
 use gstarve_core::solvers::bdf::{Bdf, BdfParams, NewtonTest};
 use gstarve_core::solvers::softmax_flow::softmax_flow;
 use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum};
@@ -276,31 +276,6 @@ fn fixed_pairs(
     }
 }
 
-/// The softmax dynamics without their local stiffness estimate: BDF decides functional
-/// iteration on the global bound λ + s₁²/2 alone, as before the estimate existed.
-struct GlobalBound<'a>(&'a SoftmaxDynamics<'a>);
-
-impl OdeProblem for GlobalBound<'_> {
-    fn dim(&self) -> usize {
-        OdeProblem::dim(self.0)
-    }
-    fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-        OdeProblem::rhs(self.0, y, dy)
-    }
-    fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-        OdeProblem::jacobian(self.0, y, jac)
-    }
-    fn spectral_bound(&self) -> f64 {
-        self.0.spectral_bound()
-    }
-    fn scaled_gram_jacobian(&self, y: &[f64], gram: &mut DMatrix<f64>) -> Option<(&[f64], f64)> {
-        self.0.scaled_gram_jacobian(y, gram)
-    }
-    fn has_scaled_gram_jacobian(&self) -> bool {
-        true
-    }
-}
-
 /// CPU seconds of this process (all its threads): a proxy less distorted by other processes'
 /// load than the wall clock.
 fn cpu_seconds() -> f64 {
@@ -319,7 +294,7 @@ fn cpu_seconds() -> f64 {
 fn local_vs_global(dynamics: &SoftmaxDynamics, rtols: &[f64], rates: &[f64], repeat: usize) {
     let z0 = vec![0.0; OdeProblem::dim(dynamics)];
     let options = |rtol: f64| FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Bdf);
-    let global = GlobalBound(dynamics);
+    let global = Withheld::local_estimate(dynamics);
     let reference = {
         let o = options(1e-11).unwrap();
         solve(&Bdf::default(), &global, &z0, o.grid(), o.tolerances()).expect("reference")

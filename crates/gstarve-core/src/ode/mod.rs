@@ -21,5 +21,5 @@ pub use options::{
     uniform_times, FlowMethod, FlowOptions, OutputGrid, Tolerances, Window, DEFAULT_MAX_STEPS,
     MAX_OUTPUT_POINTS, RTOL_FLOOR,
 };
-pub use problem::OdeProblem;
+pub use problem::{OdeProblem, Withheld};
 pub use solution::{OdeSolution, SolverStats, Trajectory};

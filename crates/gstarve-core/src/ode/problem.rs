@@ -46,3 +46,66 @@ pub trait OdeProblem: Sync {
         None
     }
 }
+
+/// A problem with some of its optional structure withheld from the integrator: the same
+/// right-hand side and Jacobian, for comparing a method with and without a shortcut (BDF's
+/// Cholesky iteration matrix, its local stiffness estimate).
+pub struct Withheld<'a, P: ?Sized> {
+    problem: &'a P,
+    scaled_gram: bool,
+    local_estimate: bool,
+}
+
+impl<'a, P: OdeProblem + ?Sized> Withheld<'a, P> {
+    /// Without [`OdeProblem::scaled_gram_jacobian`]: BDF factorises its iteration matrix by LU.
+    pub fn scaled_gram(problem: &'a P) -> Self {
+        Self {
+            problem,
+            scaled_gram: false,
+            local_estimate: true,
+        }
+    }
+
+    /// Without [`OdeProblem::local_spectral_estimate`]: the global bound decides.
+    pub fn local_estimate(problem: &'a P) -> Self {
+        Self {
+            problem,
+            scaled_gram: true,
+            local_estimate: false,
+        }
+    }
+}
+
+impl<P: OdeProblem + ?Sized> OdeProblem for Withheld<'_, P> {
+    fn dim(&self) -> usize {
+        self.problem.dim()
+    }
+    fn rhs(&self, y: &[f64], dy: &mut [f64]) {
+        self.problem.rhs(y, dy)
+    }
+    fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
+        self.problem.jacobian(y, jac)
+    }
+    fn spectral_bound(&self) -> f64 {
+        self.problem.spectral_bound()
+    }
+    fn project(&self, state: &mut [f64]) {
+        self.problem.project(state)
+    }
+    fn gram_jacobian(&self, y: &[f64], d: &mut [f64]) -> Option<(&DMatrix<f64>, f64)> {
+        self.problem.gram_jacobian(y, d)
+    }
+    fn scaled_gram_jacobian(&self, y: &[f64], gram: &mut DMatrix<f64>) -> Option<(&[f64], f64)> {
+        self.scaled_gram
+            .then(|| self.problem.scaled_gram_jacobian(y, gram))
+            .flatten()
+    }
+    fn has_scaled_gram_jacobian(&self) -> bool {
+        self.scaled_gram && self.problem.has_scaled_gram_jacobian()
+    }
+    fn local_spectral_estimate(&self, y: &[f64]) -> Option<(f64, u64)> {
+        self.local_estimate
+            .then(|| self.problem.local_spectral_estimate(y))
+            .flatten()
+    }
+}

@@ -45,11 +45,11 @@ pub fn softmax_gradient_descent(
 
 #[cfg(test)]
 mod tests {
-    use nalgebra::{DMatrix, DVector};
+    use nalgebra::DVector;
 
     use super::softmax_flow;
     use crate::model::{Regulariser, SoftmaxDynamics};
-    use crate::ode::{solve, FlowMethod, FlowOptions, OdeProblem};
+    use crate::ode::{solve, FlowMethod, FlowOptions, Withheld};
     use crate::solvers::bdf::Bdf;
     use crate::systems::multiclass::random_multiclass;
 
@@ -58,27 +58,6 @@ mod tests {
         a.iter()
             .zip(b)
             .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-    }
-
-    /// The softmax dynamics without its scaled Gram form: BDF factorises I/c − J by LU.
-    struct ByLu<'a>(&'a SoftmaxDynamics<'a>);
-
-    impl OdeProblem for ByLu<'_> {
-        fn dim(&self) -> usize {
-            OdeProblem::dim(self.0)
-        }
-        fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-            OdeProblem::rhs(self.0, y, dy)
-        }
-        fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-            OdeProblem::jacobian(self.0, y, jac)
-        }
-        fn spectral_bound(&self) -> f64 {
-            self.0.spectral_bound()
-        }
-        fn local_spectral_estimate(&self, y: &[f64]) -> Option<(f64, u64)> {
-            self.0.local_spectral_estimate(y)
-        }
     }
 
     /// BDF with the Cholesky iteration matrix diag(s²)(UᵀHU + a·S⁻²) (r = 64 ≥ the faer path's
@@ -105,7 +84,7 @@ mod tests {
         let by_cholesky = softmax_flow(&d, &z0, &bdf_options).unwrap();
         let by_lu = solve(
             &Bdf::default(),
-            &ByLu(&d),
+            &Withheld::scaled_gram(&d),
             z0.as_slice(),
             bdf_options.grid(),
             bdf_options.tolerances(),
@@ -184,29 +163,6 @@ mod tests {
     /// the tolerance's against the tight reference.
     #[test]
     fn local_stiffness_estimate_saves_factorisations_at_the_same_accuracy() {
-        /// The dynamics without the local estimate (the global bound decides).
-        struct Global<'a>(&'a SoftmaxDynamics<'a>);
-        impl OdeProblem for Global<'_> {
-            fn dim(&self) -> usize {
-                OdeProblem::dim(self.0)
-            }
-            fn rhs(&self, y: &[f64], dy: &mut [f64]) {
-                OdeProblem::rhs(self.0, y, dy)
-            }
-            fn jacobian(&self, y: &[f64], jac: &mut DMatrix<f64>) {
-                OdeProblem::jacobian(self.0, y, jac)
-            }
-            fn spectral_bound(&self) -> f64 {
-                self.0.spectral_bound()
-            }
-            fn scaled_gram_jacobian(
-                &self,
-                y: &[f64],
-                gram: &mut DMatrix<f64>,
-            ) -> Option<(&[f64], f64)> {
-                self.0.scaled_gram_jacobian(y, gram)
-            }
-        }
         let sys = random_multiclass(16, 4, 64, 3);
         let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(64);
@@ -222,7 +178,7 @@ mod tests {
         let local = solve(&Bdf::default(), &d, z0.as_slice(), o.grid(), o.tolerances()).unwrap();
         let global = solve(
             &Bdf::default(),
-            &Global(&d),
+            &Withheld::local_estimate(&d),
             z0.as_slice(),
             o.grid(),
             o.tolerances(),
@@ -266,7 +222,9 @@ mod tests {
         // Without the structure the same flow would go to RKC.
         let options = FlowOptions::new(1.0, 3, 1e-6, 1e-8, FlowMethod::Auto).unwrap();
         assert_eq!(
-            plan(&ByLu(&d), z0.as_slice(), &options).first.0,
+            plan(&Withheld::scaled_gram(&d), z0.as_slice(), &options)
+                .first
+                .0,
             Method::Rkc
         );
         let sol = softmax_flow(&d, &z0, &options).unwrap();
