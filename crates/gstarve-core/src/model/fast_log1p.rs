@@ -84,6 +84,7 @@ pub fn log1p_unit_lanes<S: pulp::Simd>(simd: S, x: S::f64s) -> S::f64s {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ulps;
 
     /// [`log1p_unit_lanes`] on `xs`, vector by vector.
     fn log1p_all<S: pulp::Simd>(simd: S, xs: &[f64]) -> Vec<f64> {
@@ -120,15 +121,6 @@ mod tests {
         };
         assert!(same(&pulp::Arch::new().dispatch(Log1pAll(&xs))));
         assert!(same(&log1p_all(pulp::Scalar::new(), &xs)));
-    }
-
-    /// Distance in units in the last place of `b`.
-    fn ulps(a: f64, b: f64) -> f64 {
-        if a == b {
-            return 0.0;
-        }
-        let ulp = f64::from_bits(b.abs().to_bits() + 1) - b.abs();
-        (a - b).abs() / ulp
     }
 
     #[test]

@@ -393,3 +393,14 @@ impl Model {
         }
     }
 }
+
+/// Test support: the distance of `a` from `b` in units in the last place of `b` (0 where they
+/// are equal), for the tests of the fast elementary functions.
+#[cfg(test)]
+pub(crate) fn ulps(a: f64, b: f64) -> f64 {
+    if a == b {
+        return 0.0;
+    }
+    let ulp = f64::from_bits(b.abs().to_bits() + 1) - b.abs();
+    (a - b).abs() / ulp
+}
