@@ -352,6 +352,12 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
 /// delivered to [`LaneJobs::output`], or with a watch only the ones its contract names (the
 /// others evaluated only as far as the crossing test needs: not at all in a step that
 /// [`Soa::below`] clears, except the last point in it, which a crossing in a later step needs).
+///
+/// In a step where the watched sum rises between output points by more than rounding can undo
+/// ([`Soa::rising`]), the test holds from the first crossing on, so the points before the one
+/// just ahead of the crossing estimated on the dense output need no test: the lane starts there
+/// (if that point already crosses, it goes back to the step's first point and tests every point
+/// in order, as without the estimate). The points delivered are the same, bit for bit.
 #[inline(always)]
 fn outputs<const N: usize, J: LaneJobs<N>>(
     soa: &mut Soa<N>,
@@ -361,20 +367,50 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
     jobs: &mut J,
 ) {
     soa.prepare_dense();
+    // Where a watched lane jumped ahead (see below), the point it would have evaluated first.
+    let from = st.next;
+    let mut jumped = [false; LANES];
     if any(&st.watch) {
         let below = soa.below(&st.scaled, &st.fraction);
-        let mut skip = [false; LANES];
+        let (mut skip, mut jump, mut first) = ([false; LANES], [false; LANES], [0.0; LANES]);
         for l in 0..LANES {
-            skip[l] = accept[l] & st.watch[l] & !st.last[l] & below[l];
+            // In a flow's last step `last_due` stops before the last point, which is delivered.
+            let watched = accept[l] & st.watch[l];
+            skip[l] = watched & below[l];
+            jump[l] = watched & !below[l];
         }
-        if any(&skip) {
-            let last = st.last_due(t_new, &skip);
+        if any(&jump) {
+            let mut spacing = [0.0; LANES];
             for l in 0..LANES {
-                st.next[l] = if skip[l] {
-                    st.next[l].max(last[l])
+                // Output points are t_end/(points − 1) apart; half that in θ, for rounding.
+                spacing[l] = 0.5 * (st.t_end[l] / st.span[l]) / st.h[l];
+            }
+            let (rising, root) = soa.rising(&st.scaled, &st.fraction, &spacing);
+            for l in 0..LANES {
+                jump[l] &= rising[l];
+                // The first output point at or after the estimated crossing.
+                let tau = st.t[l] + root[l] * st.h[l];
+                first[l] = (tau * st.span[l] / st.t_end[l]).ceil();
+            }
+        }
+        let mut moved = [false; LANES];
+        for l in 0..LANES {
+            moved[l] = skip[l] | jump[l];
+        }
+        if any(&moved) {
+            let last = st.last_due(t_new, &moved);
+            for l in 0..LANES {
+                let target = if skip[l] {
+                    last[l]
+                } else {
+                    (first[l] - 1.0).min(last[l])
+                };
+                st.next[l] = if moved[l] {
+                    st.next[l].max(target)
                 } else {
                     st.next[l]
                 };
+                jumped[l] = jump[l] & (st.next[l] > from[l]);
             }
         }
     }
@@ -397,7 +433,7 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
         let m = soa.dense(&theta, &at_end);
         // Lanes that need a call: a non-finite state, every point without a watch, the crossing
         // and the last point with one.
-        let (mut call, mut crossing) = ([false; LANES], [false; LANES]);
+        let (mut call, mut crossing, mut back) = ([false; LANES], [false; LANES], [false; LANES]);
         for l in 0..LANES {
             let mut acc = 0.0;
             let mut poison = 0.0;
@@ -408,7 +444,10 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             let finite = poison == 0.0;
             let crossed = (st.next[l] >= 1.0) & (acc / st.target[l] >= st.fraction[l]);
             let end = st.next[l] + 1.0 == st.points[l];
-            call[l] = due[l] & (!finite | !st.watch[l] | crossed | end);
+            // A lane that jumped past points and crosses at the first one it evaluates may have
+            // crossed at one of those: it goes back and tests them in order.
+            back[l] = due[l] & finite & jumped[l] & crossed;
+            call[l] = due[l] & !back[l] & (!finite | !st.watch[l] | crossed | end);
             crossing[l] = crossed;
         }
         if any(&call) {
@@ -417,7 +456,9 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             }
         }
         for l in 0..LANES {
-            let take = due[l] & st.active[l];
+            jumped[l] = false;
+            let take = due[l] & st.active[l] & !back[l];
+            st.next[l] = if back[l] { from[l] } else { st.next[l] };
             for i in 0..N {
                 st.prev[i][l] = if take { m[i][l] } else { st.prev[i][l] };
             }
