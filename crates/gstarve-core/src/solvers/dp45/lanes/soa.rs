@@ -362,3 +362,35 @@ impl<const N: usize> Soa<N> {
         (out, root)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// S(θ) of [`Soa::below`] from the weighted coefficients (W₀, Δ, b, r₄, r₅).
+    fn sum_at(c: [f64; 5], th: f64) -> f64 {
+        let t1 = 1.0 - th;
+        c[0] + th * (c[1] + t1 * (c[2] + th * (c[3] + t1 * c[4])))
+    }
+
+    #[test]
+    fn rising_bounds_the_slope_and_estimates_the_crossing() {
+        let rises = [0.5, 0.6, 0.05, -0.02, 0.01];
+        // A hump: S(θ) = 0.5 + θ(1 − θ), up then down.
+        let hump = [0.5, 0.0, 1.0, 0.0, 0.0];
+        let mut soa = Soa::<1>::new();
+        for (l, c) in [rises, hump, rises].iter().enumerate() {
+            for (k, &v) in c.iter().enumerate() {
+                soa.cont[k][0][l] = v;
+            }
+        }
+        let mut spacing = [0.01; LANES];
+        // Points 10⁻¹² apart in θ rise by less than the rounding margin.
+        spacing[2] = 1e-12;
+        let (rising, root) = soa.rising(&[[1.0; LANES]], &[0.9; LANES], &spacing);
+        assert_eq!(&rising[..3], &[true, false, false]);
+        // Three Newton steps from the linear estimate: the crossing to rounding.
+        assert!((sum_at(rises, root[0]) - 0.9).abs() < 1e-14, "{}", root[0]);
+        assert!(root[0] > 0.0 && root[0] < 1.0);
+    }
+}
