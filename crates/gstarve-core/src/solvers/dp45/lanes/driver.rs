@@ -51,6 +51,15 @@ struct Lanes<const N: usize> {
     prev: [V; N],
     prev_tau: V,
     prev_k: V,
+    /// Lanes whose last point `prev_k` was not evaluated (in a step [`Soa::below`] cleared):
+    /// that step's dense-output coefficients, y₁, t, h and t_new, to evaluate it if a crossing
+    /// in a later step needs it.
+    lazy: Mask,
+    lazy_cont: [[V; N]; 5],
+    lazy_end: [V; N],
+    lazy_t: V,
+    lazy_h: V,
+    lazy_t_new: V,
 }
 
 impl<const N: usize> Lanes<N> {
@@ -81,6 +90,12 @@ impl<const N: usize> Lanes<N> {
             prev: [zero; N],
             prev_tau: zero,
             prev_k: zero,
+            lazy: [false; LANES],
+            lazy_cont: [[zero; N]; 5],
+            lazy_end: [zero; N],
+            lazy_t: zero,
+            lazy_h: [1.0; LANES],
+            lazy_t_new: zero,
         }
     }
 
@@ -201,6 +216,7 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     st.watch[l] = f.watch.is_some();
     st.prev_tau[l] = 0.0;
     st.prev_k[l] = 0.0;
+    st.lazy[l] = false;
     if let Some(w) = f.watch {
         for i in 0..N {
             st.weights[i][l] = w.weights[i];
@@ -351,7 +367,8 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
 /// The output points due in the step just taken, in the lanes where it was accepted: every one
 /// delivered to [`LaneJobs::output`], or with a watch only the ones its contract names (the
 /// others evaluated only as far as the crossing test needs: not at all in a step that
-/// [`Soa::below`] clears, except the last point in it, which a crossing in a later step needs).
+/// [`Soa::below`] clears; the last point in it, which a crossing in a later step needs, is
+/// evaluated from the step's coefficients, kept, only if that crossing comes).
 ///
 /// In a step where the watched sum rises between output points by more than rounding can undo
 /// ([`Soa::rising`]), the test holds from the first crossing on, so the points before the one
@@ -399,13 +416,39 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
         }
         if any(&moved) {
             let last = st.last_due(t_new, &moved);
+            // Outside a flow's last step a cleared step's last point is kept unevaluated (its
+            // step's coefficients kept instead), as the point before a later crossing.
+            let mut keep = [false; LANES];
+            for l in 0..LANES {
+                keep[l] = skip[l] & !st.last[l] & (last[l] >= st.next[l]);
+            }
+            if any(&keep) {
+                for l in 0..LANES {
+                    let k = keep[l];
+                    for (saved, c) in st.lazy_cont.iter_mut().zip(&soa.cont) {
+                        for i in 0..N {
+                            saved[i][l] = if k { c[i][l] } else { saved[i][l] };
+                        }
+                    }
+                    for i in 0..N {
+                        st.lazy_end[i][l] = if k { soa.ynew[i][l] } else { st.lazy_end[i][l] };
+                    }
+                    st.lazy_t[l] = if k { st.t[l] } else { st.lazy_t[l] };
+                    st.lazy_h[l] = if k { st.h[l] } else { st.lazy_h[l] };
+                    st.lazy_t_new[l] = if k { t_new[l] } else { st.lazy_t_new[l] };
+                    st.lazy[l] |= k;
+                    st.prev_k[l] = if k { last[l] } else { st.prev_k[l] };
+                }
+            }
             for l in 0..LANES {
                 let target = if skip[l] {
                     last[l]
                 } else {
                     (first[l] - 1.0).min(last[l])
                 };
-                st.next[l] = if moved[l] {
+                st.next[l] = if keep[l] {
+                    last[l] + 1.0
+                } else if moved[l] {
                     st.next[l].max(target)
                 } else {
                     st.next[l]
@@ -462,6 +505,7 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             for i in 0..N {
                 st.prev[i][l] = if take { m[i][l] } else { st.prev[i][l] };
             }
+            st.lazy[l] &= !take;
             st.prev_tau[l] = if take { tau[l] } else { st.prev_tau[l] };
             st.prev_k[l] = if take { st.next[l] } else { st.prev_k[l] };
             st.next[l] += if take { 1.0 } else { 0.0 };
@@ -498,8 +542,31 @@ fn deliver<const N: usize, J: LaneJobs<N>>(
         return;
     }
     // A watch: the crossing (or the last point) and the point before it, then the end.
-    let prev: [f64; N] = std::array::from_fn(|i| st.prev[i][l]);
-    jobs.output(st.tag[l], st.prev_k[l] as usize, st.prev_tau[l], &prev);
+    let (prev, prev_tau) = if st.lazy[l] {
+        // Evaluated as `outputs` would have in its step (`Lanes::times`, `Soa::dense`).
+        let k = [st.prev_k[l]; LANES];
+        let tau = st.times(&k)[l];
+        let (th, t1) = {
+            let th = (tau - st.lazy_t[l]) / st.lazy_h[l];
+            (th, 1.0 - th)
+        };
+        let c = &st.lazy_cont;
+        let state: [f64; N] = std::array::from_fn(|i| {
+            if tau >= st.lazy_t_new[l] {
+                st.lazy_end[i][l]
+            } else {
+                c[0][i][l]
+                    + th * (c[1][i][l] + t1 * (c[2][i][l] + th * (c[3][i][l] + t1 * c[4][i][l])))
+            }
+        });
+        (state, tau)
+    } else {
+        (std::array::from_fn(|i| st.prev[i][l]), st.prev_tau[l])
+    };
+    if !prev.iter().all(|v| v.is_finite()) {
+        return finish(st, l, LaneEnd::Failed { tau: prev_tau }, jobs);
+    }
+    jobs.output(st.tag[l], st.prev_k[l] as usize, prev_tau, &prev);
     jobs.output(st.tag[l], k, tau, &state);
     let end = if crossed {
         LaneEnd::Stopped
