@@ -15,7 +15,7 @@ use crate::model::{Loss, PrimalDynamics, Regulariser};
 use crate::ode::{FlowMethod, FlowOptions, OdeSolution};
 use crate::solvers::flow::primal_flow;
 use crate::systems::FeatureSystem;
-use crate::theory::linearisation::linearisation;
+use crate::theory::linearisation::{linearisation, relaxation_rates};
 
 /// Tuning of [`learning_time`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,6 +76,32 @@ fn first_crossing(sol: &OdeSolution, response: usize, target: f64, fraction: f64
     (1..sol.states.len()).find(|&k| sol.states[k][response] / target >= fraction)
 }
 
+/// The first window's length: [`LearningTimeParams::relaxation_times`]/κ_min, κ_min the slowest
+/// rate of the flow linearised at its steady state (docs/theory.md §5.6), the one whose margins
+/// m* = U z* are `margins` (one per example), or solved for here when `None`.
+pub(crate) fn first_window(
+    dynamics: &PrimalDynamics,
+    margins: Option<&[f64]>,
+    params: &LearningTimeParams,
+) -> Result<f64> {
+    let rate = match margins {
+        Some(m) => {
+            let examples = dynamics.system().examples();
+            if m.len() != examples {
+                return Err(Error::Input(InputError::Length {
+                    what: "steady margins m*",
+                    found: m.len(),
+                    expected: examples,
+                    rule: "one per example",
+                }));
+            }
+            relaxation_rates(dynamics, &DVector::from_column_slice(m))[0]
+        }
+        None => linearisation(dynamics.system(), dynamics.regulariser())?.slowest_rate,
+    };
+    Ok(params.relaxation_times / rate)
+}
+
 /// τ_f of response `response` (0-based) of the L2 flow of `system` from z = 0, given its steady
 /// value `target` = z_j* (≠ 0). `Ok(None)` when it is not reached within the windows allowed.
 pub fn learning_time(
@@ -83,6 +109,20 @@ pub fn learning_time(
     lambda: f64,
     response: usize,
     target: f64,
+    params: &LearningTimeParams,
+) -> Result<Option<LearningTime>> {
+    learning_time_from(system, lambda, response, target, None, params)
+}
+
+/// [`learning_time`] when the caller has the steady state: `margins` = m* = U z* (one per
+/// example), where the flow is linearised for the first window's length (`None`: the steady
+/// state is solved for here, as [`learning_time`] does).
+pub fn learning_time_from(
+    system: &FeatureSystem,
+    lambda: f64,
+    response: usize,
+    target: f64,
+    margins: Option<&[f64]>,
     params: &LearningTimeParams,
 ) -> Result<Option<LearningTime>> {
     if response >= system.rank() {
@@ -107,8 +147,7 @@ pub fn learning_time(
     }
     let regulariser = Regulariser::L2 { lambda };
     let dynamics = PrimalDynamics::new(system, Loss::Logistic, regulariser)?;
-    let rate = linearisation(system, regulariser)?.slowest_rate;
-    let mut window = params.relaxation_times / rate;
+    let mut window = first_window(&dynamics, margins, params)?;
     let mut start = 0.0;
     let mut z = DVector::zeros(system.rank());
     for _ in 0..params.max_windows {
@@ -175,5 +214,28 @@ mod tests {
             t.resolution
         );
         assert!(t.resolution < 1e-3 * t.tau);
+    }
+
+    #[test]
+    fn given_margins_set_the_first_window() {
+        let system = FeatureSystem::rotation(6.0, 2.0, 0.4).unwrap();
+        let lambda = 0.01;
+        let dynamics =
+            PrimalDynamics::new(&system, Loss::Logistic, Regulariser::L2 { lambda }).unwrap();
+        let steady = crate::solvers::steady::steady_state(&dynamics).unwrap();
+        let params = LearningTimeParams::default();
+        // The steady state solved here gives the bits of the path that solves for it.
+        let margins = Some(steady.margins.as_slice());
+        let target = steady.responses[1];
+        assert_eq!(
+            learning_time_from(&system, lambda, 1, target, margins, &params).unwrap(),
+            learning_time(&system, lambda, 1, target, &params).unwrap()
+        );
+        let solved = first_window(&dynamics, None, &params).unwrap();
+        assert_eq!(first_window(&dynamics, margins, &params).unwrap(), solved);
+        // Other margins, another window: 8/κ_min at m = 0 (σ' = 1/4, the largest curvature).
+        let at_zero = first_window(&dynamics, Some(&[0.0, 0.0]), &params).unwrap();
+        assert!(at_zero < 0.9 * solved, "{at_zero} vs {solved}");
+        assert!(first_window(&dynamics, Some(&[0.0]), &params).is_err());
     }
 }

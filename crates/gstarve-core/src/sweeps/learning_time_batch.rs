@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use nalgebra::DVector;
 use rayon::prelude::*;
 
-use super::learning_time::{learning_time, LearningTime, LearningTimeParams};
+use super::learning_time::{first_window, learning_time_from, LearningTime, LearningTimeParams};
 use super::measures::{
     learning_time_record, learning_time_system, main_steady_state, MaskReason, PointRecord,
     RowState,
@@ -34,7 +34,6 @@ use crate::solvers::dp45::lanes::{
     run_lanes, FastExp, LaneEnd, LaneExp, LaneFlow, LaneJobs, Watch,
 };
 use crate::systems::FeatureSystem;
-use crate::theory::linearisation::linearisation;
 
 /// Systems per parallel chunk (a multiple of the lane count).
 const CHUNK: usize = 64;
@@ -50,6 +49,8 @@ pub struct LearningTimeInput<'a> {
     pub response: usize,
     /// Its steady value z_j* (≠ 0).
     pub target: f64,
+    /// The steady margins m* = U z*, if the caller has them ([`learning_time_from`]).
+    pub margins: Option<&'a [f64]>,
 }
 
 /// [`learning_time`] of every input, in order, the small systems' flows in lanes.
@@ -102,11 +103,12 @@ pub(crate) fn learning_times_sequential<E: LaneExp>(
         .zip(done)
         .map(|(input, d)| match d {
             Some(t) => Ok(t),
-            None => learning_time(
+            None => learning_time_from(
                 input.system,
                 input.lambda,
                 input.response,
                 input.target,
+                input.margins,
                 params,
             ),
         })
@@ -231,9 +233,9 @@ impl<'a, 'p, const N: usize> Batch<'a, 'p, N> {
             lambda: input.lambda,
         };
         let dynamics = PrimalDynamics::new(input.system, Loss::Logistic, regulariser).ok()?;
-        let rate = linearisation(input.system, regulariser).ok()?.slowest_rate;
+        let window = first_window(&dynamics, input.margins, params).ok()?;
         let parameters = LaneFlow::parameters(&MarginFlowN::<N>::new(&dynamics)?)?;
-        Some((parameters, params.relaxation_times / rate))
+        Some((parameters, window))
     }
 
     /// Queue a flow of point `tag` from z over `length` with `points` outputs, or hand the
@@ -362,7 +364,8 @@ impl<const N: usize> LaneJobs<N> for Batch<'_, '_, N> {
 
 /// Row `iy` of a τ₉₀ phase diagram: the steady states left to right (each warm-started from its
 /// left neighbour, as [`super::measures::evaluate`] does), then the row's learning times
-/// together ([`learning_times_sequential`]: a row is one chunk; rows run in parallel).
+/// together ([`learning_times_sequential`]: a row is one chunk; rows run in parallel), each
+/// flow's first window from the linearisation at that steady state.
 pub(crate) fn learning_time_row(
     spec: &PhaseDiagramSpec,
     iy: usize,
@@ -379,10 +382,10 @@ pub(crate) fn learning_time_row(
             records.push(PointRecord::masked(MaskReason::NotConverged, [f64::NAN; 2]));
             continue;
         };
-        let z = steady.responses;
+        let (z, m) = (steady.responses, steady.margins);
         match learning_time_system(&family, &z) {
             Ok(system) => {
-                flows.push((ix, system, family.lambda, z));
+                flows.push((ix, system, family.lambda, z, [m[0], m[1]]));
                 records.push(PointRecord::masked(MaskReason::FlowFailed, [z[0], z[1]]));
             }
             Err(masked) => records.push(masked),
@@ -390,15 +393,16 @@ pub(crate) fn learning_time_row(
     }
     let inputs: Vec<LearningTimeInput<'_>> = flows
         .iter()
-        .map(|(_, system, lambda, z)| LearningTimeInput {
+        .map(|(_, system, lambda, z, m)| LearningTimeInput {
             system,
             lambda: *lambda,
             response: 1,
             target: z[1],
+            margins: Some(m),
         })
         .collect();
     let times = learning_times_sequential::<FastExp>(&inputs, &spec.learning);
-    for ((ix, _, _, z), time) in flows.iter().zip(times) {
+    for ((ix, _, _, z, _), time) in flows.iter().zip(times) {
         records[*ix] = learning_time_record(time, [z[0], z[1]]);
     }
     records

@@ -10,7 +10,7 @@ use nalgebra::Vector2;
 use serde::Serialize;
 
 use super::grid::RotationFamily;
-use super::learning_time::{learning_time, LearningTime, LearningTimeParams};
+use super::learning_time::{learning_time_from, LearningTime, LearningTimeParams};
 use super::rotation::{
     is_zero_response, rotation_sensitivity, rotation_steady_state, RotationSteadyState,
 };
@@ -258,7 +258,14 @@ pub(crate) fn evaluate(
     if measure == Measure::LearningTime {
         return match learning_time_system(family, &z) {
             Ok(system) => learning_time_record(
-                learning_time(&system, family.lambda, 1, z[1], learning),
+                learning_time_from(
+                    &system,
+                    family.lambda,
+                    1,
+                    z[1],
+                    Some(steady.margins.as_slice()),
+                    learning,
+                ),
                 responses,
             ),
             Err(masked) => masked,

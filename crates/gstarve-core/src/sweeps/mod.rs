@@ -60,7 +60,7 @@ pub use batch::{l2_steady_states, BatchSteadyStates, SmallSystems, BATCH_MAX_DIM
 pub use ensemble::{ensemble, ensemble_systems, Coupling, Ensemble, EnsembleSpec};
 pub use gd_gap::{gd_flow_gaps, GdGap, GdGapOptions};
 pub use grid::{Axis, Grid, Parameter, RotationFamily, Spacing, MAX_GRID_POINTS};
-pub use learning_time::{learning_time, LearningTime, LearningTimeParams};
+pub use learning_time::{learning_time, learning_time_from, LearningTime, LearningTimeParams};
 pub use learning_time_batch::{learning_times, LearningTimeInput};
 pub use measures::{MaskReason, Measure, PointRecord, SdMatching};
 pub use phase_diagram::{phase_diagram, phase_diagram_rows, PhaseDiagram, PhaseDiagramSpec};

@@ -179,7 +179,8 @@ impl FeatureSystem {
         }
         let c = (1.0 - delta * delta).sqrt();
         let u = DMatrix::from_row_slice(2, 2, &[c, -delta, delta, c]);
-        Self::new(DVector::from_vec(vec![s1, s2]), u)
+        // UᵀU = (c² + δ²) I = I to rounding: orthonormal by construction.
+        Self::from_orthonormal_coupling(DVector::from_vec(vec![s1, s2]), u)
     }
 
     /// The decoupled system U = I with the given strengths.

@@ -44,15 +44,32 @@ pub struct Linearisation {
 pub fn linearisation(system: &FeatureSystem, regulariser: Regulariser) -> Result<Linearisation> {
     let dynamics = PrimalDynamics::new(system, Loss::Logistic, regulariser)?;
     let steady_state = steady_state(&dynamics)?;
+    let rates = relaxation_rates(&dynamics, &steady_state.margins);
+    let r = system.rank();
+    let eigenvalues = DVector::from_iterator(r, rates.iter().map(|&k| -k));
+    let relaxation_times = DVector::from_iterator(r, rates.iter().map(|&k| 1.0 / k));
+    let spectral_radius = rates.iter().fold(0.0, |a: f64, &k| a.max(k.abs()));
+    Ok(Linearisation {
+        steady_state,
+        eigenvalues,
+        relaxation_times,
+        slowest_rate: rates[0],
+        local_step_limit: 2.0 / spectral_radius,
+    })
+}
+
+/// The relaxation rates κ = −eigenvalues of [`linearisation`]'s Jacobian, ascending (slowest
+/// first), at the steady state whose margins m* = U z* are `margins` (one per example): the
+/// eigenvalues of S M S (+ λ_SD S² for SD) plus λ_L2, M = Uᵀ diag(σ'(m*)) U.
+pub fn relaxation_rates(dynamics: &PrimalDynamics, margins: &DVector<f64>) -> Vec<f64> {
+    let system = dynamics.system();
     let u = system.coupling();
     let s = system.strengths();
-    let (lambda_l2, lambda_sd) = regulariser.split();
+    let (lambda_l2, lambda_sd) = dynamics.regulariser().split();
     // SMS (+ λ_SD S² for SD), symmetric.
     let mut du = u.clone();
     for (i, mut row) in du.row_iter_mut().enumerate() {
-        row *= dynamics
-            .model()
-            .example_curvature(i, steady_state.margins[i]);
+        row *= dynamics.model().example_curvature(i, margins[i]);
     }
     let mut symmetric: DMatrix<f64> = u.tr_mul(&du);
     let r = system.rank();
@@ -70,16 +87,7 @@ pub fn linearisation(system: &FeatureSystem, regulariser: Regulariser) -> Result
         .map(|&e| e + lambda_l2)
         .collect();
     rates.sort_by(f64::total_cmp);
-    let eigenvalues = DVector::from_iterator(r, rates.iter().map(|&k| -k));
-    let relaxation_times = DVector::from_iterator(r, rates.iter().map(|&k| 1.0 / k));
-    let spectral_radius = rates.iter().fold(0.0, |a: f64, &k| a.max(k.abs()));
-    Ok(Linearisation {
-        steady_state,
-        eigenvalues,
-        relaxation_times,
-        slowest_rate: rates[0],
-        local_step_limit: 2.0 / spectral_radius,
-    })
+    rates
 }
 
 /// The global stability bound of gradient descent on η (docs/theory.md §3.6, "Stability of GD"):

@@ -7,6 +7,7 @@ use crate::ode::{solve, OutputGrid, Tolerances};
 use crate::solvers::dp45::lanes::{LibmExp, Watch, LANES};
 use crate::solvers::dp45::Dp45;
 use crate::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
+use crate::sweeps::learning_time::learning_time;
 use crate::sweeps::measures::{evaluate, Measure};
 use crate::sweeps::phase_diagram::{phase_diagram, phase_diagram_rows};
 use crate::sweeps::progress::Progress;
@@ -199,6 +200,7 @@ fn inputs_of(systems: &[(FeatureSystem, f64, f64)]) -> Vec<LearningTimeInput<'_>
             lambda: *lambda,
             response: 1,
             target: *target,
+            margins: None,
         })
         .collect()
 }

@@ -51,6 +51,15 @@ struct Lanes<const N: usize> {
     prev: [V; N],
     prev_tau: V,
     prev_k: V,
+    /// Lanes whose last point `prev_k` was not evaluated (in a step [`Soa::below`] cleared):
+    /// that step's dense-output coefficients, y₁, t, h and t_new, to evaluate it if a crossing
+    /// in a later step needs it.
+    lazy: Mask,
+    lazy_cont: [[V; N]; 5],
+    lazy_end: [V; N],
+    lazy_t: V,
+    lazy_h: V,
+    lazy_t_new: V,
 }
 
 impl<const N: usize> Lanes<N> {
@@ -81,6 +90,12 @@ impl<const N: usize> Lanes<N> {
             prev: [zero; N],
             prev_tau: zero,
             prev_k: zero,
+            lazy: [false; LANES],
+            lazy_cont: [[zero; N]; 5],
+            lazy_end: [zero; N],
+            lazy_t: zero,
+            lazy_h: [1.0; LANES],
+            lazy_t_new: zero,
         }
     }
 
@@ -201,6 +216,7 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     st.watch[l] = f.watch.is_some();
     st.prev_tau[l] = 0.0;
     st.prev_k[l] = 0.0;
+    st.lazy[l] = false;
     if let Some(w) = f.watch {
         for i in 0..N {
             st.weights[i][l] = w.weights[i];
@@ -351,7 +367,14 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
 /// The output points due in the step just taken, in the lanes where it was accepted: every one
 /// delivered to [`LaneJobs::output`], or with a watch only the ones its contract names (the
 /// others evaluated only as far as the crossing test needs: not at all in a step that
-/// [`Soa::below`] clears, except the last point in it, which a crossing in a later step needs).
+/// [`Soa::below`] clears; the last point in it, which a crossing in a later step needs, is
+/// evaluated from the step's coefficients, kept, only if that crossing comes).
+///
+/// In a step where the watched sum rises between output points by more than rounding can undo
+/// ([`Soa::rising`]), the test holds from the first crossing on, so the points before the one
+/// just ahead of the crossing estimated on the dense output need no test: the lane starts there
+/// (if that point already crosses, it goes back to the step's first point and tests every point
+/// in order, as without the estimate). The points delivered are the same, bit for bit.
 #[inline(always)]
 fn outputs<const N: usize, J: LaneJobs<N>>(
     soa: &mut Soa<N>,
@@ -361,20 +384,76 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
     jobs: &mut J,
 ) {
     soa.prepare_dense();
+    // Where a watched lane jumped ahead (see below), the point it would have evaluated first.
+    let from = st.next;
+    let mut jumped = [false; LANES];
     if any(&st.watch) {
         let below = soa.below(&st.scaled, &st.fraction);
-        let mut skip = [false; LANES];
+        let (mut skip, mut jump, mut first) = ([false; LANES], [false; LANES], [0.0; LANES]);
         for l in 0..LANES {
-            skip[l] = accept[l] & st.watch[l] & !st.last[l] & below[l];
+            // In a flow's last step `last_due` stops before the last point, which is delivered.
+            let watched = accept[l] & st.watch[l];
+            skip[l] = watched & below[l];
+            jump[l] = watched & !below[l];
         }
-        if any(&skip) {
-            let last = st.last_due(t_new, &skip);
+        if any(&jump) {
+            let mut spacing = [0.0; LANES];
             for l in 0..LANES {
-                st.next[l] = if skip[l] {
-                    st.next[l].max(last[l])
+                // Output points are t_end/(points − 1) apart; half that in θ, for rounding.
+                spacing[l] = 0.5 * (st.t_end[l] / st.span[l]) / st.h[l];
+            }
+            let (rising, root) = soa.rising(&st.scaled, &st.fraction, &spacing);
+            for l in 0..LANES {
+                jump[l] &= rising[l];
+                // The first output point at or after the estimated crossing.
+                let tau = st.t[l] + root[l] * st.h[l];
+                first[l] = (tau * st.span[l] / st.t_end[l]).ceil();
+            }
+        }
+        let mut moved = [false; LANES];
+        for l in 0..LANES {
+            moved[l] = skip[l] | jump[l];
+        }
+        if any(&moved) {
+            let last = st.last_due(t_new, &moved);
+            // Outside a flow's last step a cleared step's last point is kept unevaluated (its
+            // step's coefficients kept instead), as the point before a later crossing.
+            let mut keep = [false; LANES];
+            for l in 0..LANES {
+                keep[l] = skip[l] & !st.last[l] & (last[l] >= st.next[l]);
+            }
+            if any(&keep) {
+                for l in 0..LANES {
+                    let k = keep[l];
+                    for (saved, c) in st.lazy_cont.iter_mut().zip(&soa.cont) {
+                        for i in 0..N {
+                            saved[i][l] = if k { c[i][l] } else { saved[i][l] };
+                        }
+                    }
+                    for i in 0..N {
+                        st.lazy_end[i][l] = if k { soa.ynew[i][l] } else { st.lazy_end[i][l] };
+                    }
+                    st.lazy_t[l] = if k { st.t[l] } else { st.lazy_t[l] };
+                    st.lazy_h[l] = if k { st.h[l] } else { st.lazy_h[l] };
+                    st.lazy_t_new[l] = if k { t_new[l] } else { st.lazy_t_new[l] };
+                    st.lazy[l] |= k;
+                    st.prev_k[l] = if k { last[l] } else { st.prev_k[l] };
+                }
+            }
+            for l in 0..LANES {
+                let target = if skip[l] {
+                    last[l]
+                } else {
+                    (first[l] - 1.0).min(last[l])
+                };
+                st.next[l] = if keep[l] {
+                    last[l] + 1.0
+                } else if moved[l] {
+                    st.next[l].max(target)
                 } else {
                     st.next[l]
                 };
+                jumped[l] = jump[l] & (st.next[l] > from[l]);
             }
         }
     }
@@ -397,7 +476,7 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
         let m = soa.dense(&theta, &at_end);
         // Lanes that need a call: a non-finite state, every point without a watch, the crossing
         // and the last point with one.
-        let (mut call, mut crossing) = ([false; LANES], [false; LANES]);
+        let (mut call, mut crossing, mut back) = ([false; LANES], [false; LANES], [false; LANES]);
         for l in 0..LANES {
             let mut acc = 0.0;
             let mut poison = 0.0;
@@ -408,7 +487,10 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             let finite = poison == 0.0;
             let crossed = (st.next[l] >= 1.0) & (acc / st.target[l] >= st.fraction[l]);
             let end = st.next[l] + 1.0 == st.points[l];
-            call[l] = due[l] & (!finite | !st.watch[l] | crossed | end);
+            // A lane that jumped past points and crosses at the first one it evaluates may have
+            // crossed at one of those: it goes back and tests them in order.
+            back[l] = due[l] & finite & jumped[l] & crossed;
+            call[l] = due[l] & !back[l] & (!finite | !st.watch[l] | crossed | end);
             crossing[l] = crossed;
         }
         if any(&call) {
@@ -417,10 +499,13 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             }
         }
         for l in 0..LANES {
-            let take = due[l] & st.active[l];
+            jumped[l] = false;
+            let take = due[l] & st.active[l] & !back[l];
+            st.next[l] = if back[l] { from[l] } else { st.next[l] };
             for i in 0..N {
                 st.prev[i][l] = if take { m[i][l] } else { st.prev[i][l] };
             }
+            st.lazy[l] &= !take;
             st.prev_tau[l] = if take { tau[l] } else { st.prev_tau[l] };
             st.prev_k[l] = if take { st.next[l] } else { st.prev_k[l] };
             st.next[l] += if take { 1.0 } else { 0.0 };
@@ -457,8 +542,31 @@ fn deliver<const N: usize, J: LaneJobs<N>>(
         return;
     }
     // A watch: the crossing (or the last point) and the point before it, then the end.
-    let prev: [f64; N] = std::array::from_fn(|i| st.prev[i][l]);
-    jobs.output(st.tag[l], st.prev_k[l] as usize, st.prev_tau[l], &prev);
+    let (prev, prev_tau) = if st.lazy[l] {
+        // Evaluated as `outputs` would have in its step (`Lanes::times`, `Soa::dense`).
+        let k = [st.prev_k[l]; LANES];
+        let tau = st.times(&k)[l];
+        let (th, t1) = {
+            let th = (tau - st.lazy_t[l]) / st.lazy_h[l];
+            (th, 1.0 - th)
+        };
+        let c = &st.lazy_cont;
+        let state: [f64; N] = std::array::from_fn(|i| {
+            if tau >= st.lazy_t_new[l] {
+                st.lazy_end[i][l]
+            } else {
+                c[0][i][l]
+                    + th * (c[1][i][l] + t1 * (c[2][i][l] + th * (c[3][i][l] + t1 * c[4][i][l])))
+            }
+        });
+        (state, tau)
+    } else {
+        (std::array::from_fn(|i| st.prev[i][l]), st.prev_tau[l])
+    };
+    if !prev.iter().all(|v| v.is_finite()) {
+        return finish(st, l, LaneEnd::Failed { tau: prev_tau }, jobs);
+    }
+    jobs.output(st.tag[l], st.prev_k[l] as usize, prev_tau, &prev);
     jobs.output(st.tag[l], k, tau, &state);
     let end = if crossed {
         LaneEnd::Stopped

@@ -118,8 +118,11 @@ pub struct LaneFlow<const N: usize> {
 /// [`LaneEnd::Done`] (`output`'s return value is not read). Those points are computed exactly
 /// as without a watch (bit for bit), and the test above is evaluated at every output point a
 /// crossing could be at: in a step where a bound on the dense output shows that the sum stays
-/// below the fraction, only the step's last output point is computed (the point k − 1 of a
-/// later crossing), and none is delivered.
+/// below the fraction, none is computed (the step's last output point, the point k − 1 of a
+/// later crossing, is computed from the step's dense output, kept, when that crossing comes),
+/// and none is delivered; in a step where a bound on its derivative shows that
+/// the sum rises from point to point, the test starts at the point before the crossing that the
+/// dense output predicts (the points before it cannot cross when that one does not).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Watch<const N: usize> {
     /// The weights of the sum (e.g. a column of U: a response z_j = Σᵢ U_ij m_i).

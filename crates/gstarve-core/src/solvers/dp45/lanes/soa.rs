@@ -307,4 +307,90 @@ impl<const N: usize> Soa<N> {
         }
         out
     }
+
+    /// Per lane, whether S(θ) = Σᵢ wᵢ·mᵢ(θ) rises on the step just taken (`prepare_dense`
+    /// called) so steeply that output points `spacing` apart in θ are in increasing order even
+    /// after rounding, and an estimate of the θ ∈ [0, 1] where S reaches `threshold`.
+    ///
+    /// With the dense output of [`Self::below`], dS/dθ = Δ_w + (1−2θ)·b_w + (2θ−3θ²)·r₄w +
+    /// 2θ(1−θ)(1−2θ)·r₅w, whose three last factors lie in [−1, 1], [−1, ⅓] and [−√3/9, √3/9] on
+    /// [0, 1], so
+    ///
+    /// ```text
+    /// dS/dθ ≥ L = Δ_w − |b_w| − |r₄w| − 0.2·|r₅w|.
+    /// ```
+    ///
+    /// The points rise in order when L·spacing exceeds twice [`Self::below`]'s margin
+    /// 10⁻⁹·Σᵢ |wᵢ|(|y| + |Δ| + |b| + |r₄| + |r₅|)ᵢ, which bounds the rounding of any evaluation
+    /// of the sum (10⁶ times over). The estimate is three Newton steps on S(θ) = threshold from
+    /// the linear one, kept in [0, 1]; it is a guess only (the caller tests the points it picks).
+    #[inline(always)]
+    pub(super) fn rising(
+        &self,
+        weights: &[V; N],
+        threshold: &V,
+        spacing: &V,
+    ) -> ([bool; LANES], V) {
+        let c = &self.cont;
+        let (mut out, mut root) = ([false; LANES], [0.0; LANES]);
+        for l in 0..LANES {
+            let (mut sums, mut scale) = ([0.0; 5], 0.0);
+            for i in 0..N {
+                let w = weights[i][l];
+                for (s, ci) in sums.iter_mut().zip(c) {
+                    *s += w * ci[i][l];
+                    scale += (w * ci[i][l]).abs();
+                }
+            }
+            let [w0, d, b, r4, r5] = sums;
+            let slope = d - b.abs() - r4.abs() - 0.2 * r5.abs();
+            out[l] = slope * spacing[l] > 2e-9 * scale;
+            // Where a lane is not rising the estimate is not read; keep its arithmetic finite.
+            let slope = if out[l] { slope } else { 1.0 };
+            let mut th = ((threshold[l] - w0) / d.max(slope)).clamp(0.0, 1.0);
+            for _ in 0..3 {
+                let t1 = 1.0 - th;
+                let s = w0 + th * (d + t1 * (b + th * (r4 + t1 * r5)));
+                let ds = d
+                    + (1.0 - 2.0 * th) * b
+                    + (2.0 * th - 3.0 * th * th) * r4
+                    + 2.0 * th * t1 * (1.0 - 2.0 * th) * r5;
+                th = (th - (s - threshold[l]) / ds.max(slope)).clamp(0.0, 1.0);
+            }
+            root[l] = th;
+        }
+        (out, root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// S(θ) of [`Soa::below`] from the weighted coefficients (W₀, Δ, b, r₄, r₅).
+    fn sum_at(c: [f64; 5], th: f64) -> f64 {
+        let t1 = 1.0 - th;
+        c[0] + th * (c[1] + t1 * (c[2] + th * (c[3] + t1 * c[4])))
+    }
+
+    #[test]
+    fn rising_bounds_the_slope_and_estimates_the_crossing() {
+        let rises = [0.5, 0.6, 0.05, -0.02, 0.01];
+        // A hump: S(θ) = 0.5 + θ(1 − θ), up then down.
+        let hump = [0.5, 0.0, 1.0, 0.0, 0.0];
+        let mut soa = Soa::<1>::new();
+        for (l, c) in [rises, hump, rises].iter().enumerate() {
+            for (k, &v) in c.iter().enumerate() {
+                soa.cont[k][0][l] = v;
+            }
+        }
+        let mut spacing = [0.01; LANES];
+        // Points 10⁻¹² apart in θ rise by less than the rounding margin.
+        spacing[2] = 1e-12;
+        let (rising, root) = soa.rising(&[[1.0; LANES]], &[0.9; LANES], &spacing);
+        assert_eq!(&rising[..3], &[true, false, false]);
+        // Three Newton steps from the linear estimate: the crossing to rounding.
+        assert!((sum_at(rises, root[0]) - 0.9).abs() < 1e-14, "{}", root[0]);
+        assert!(root[0] > 0.0 && root[0] < 1.0);
+    }
 }
