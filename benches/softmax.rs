@@ -31,6 +31,9 @@
 //! time; run with RAYON_NUM_THREADS=1 for one thread) and the fixed point's dense pieces at z*
 //! (wall, CPU, GFLOP/s); `--save-system PATH` keeps the system file for running the peer by hand.
 //!
+//! `--dump DIR` writes gstarve's z*, ∂z*/∂s² and flow at rtol 3e-10 as .npy files (to compare
+//! two builds).
+//!
 //! `--seeds S1,S2,…` instead runs the flow comparison on the system drawn with each seed (the
 //! default run is seed 1) and prints the ratios at equal or better accuracy side by side: the
 //! peer's LSODA switches between Adams and BDF at points that move with the instance, and its
@@ -594,6 +597,34 @@ fn main() {
     if let Some(pairs) = value_of("--fixed-pairs") {
         let pairs: usize = pairs.parse().expect("--fixed-pairs N");
         fixed_pairs(&python, &file, dir.path(), &system, reg, pairs);
+        return;
+    }
+    if let Some(out) = value_of("--dump") {
+        // gstarve's results, for comparing two builds: z*, ∂z*/∂s² and the flow at rtol 3e-10.
+        let out = Path::new(&out);
+        std::fs::create_dir_all(out).expect("--dump DIR");
+        let sens = softmax_sensitivity(&system, reg).expect("fixed point and sensitivities");
+        let z = &sens.steady_state.responses;
+        write_npy(
+            &out.join("z.npy"),
+            &DMatrix::from_column_slice(z.len(), 1, z.as_slice()),
+        )
+        .unwrap();
+        write_npy(&out.join("sens.npy"), &sens.derivatives).unwrap();
+        let options = FlowOptions::new(T_END, POINTS, 3e-10, 3e-12, FlowMethod::Auto).unwrap();
+        let sol = softmax_flow(&dynamics, &z0, &options).expect("flow");
+        write_npy(
+            &out.join("flow.npy"),
+            &DMatrix::from_row_slice(POINTS, r, sol.states.as_slice()),
+        )
+        .unwrap();
+        println!(
+            "dumped: {} Newton iterations, {} CG iterations; flow {} steps, {} RHS",
+            sens.steady_state.iterations,
+            sens.steady_state.work.cg_iterations,
+            sol.stats.steps_accepted,
+            sol.stats.rhs_evals
+        );
         return;
     }
     if args.iter().any(|a| a == "--fixed-only") {

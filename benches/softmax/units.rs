@@ -194,6 +194,28 @@ pub fn fixed_point_units(system: &MulticlassSystem, reg: Regulariser, repeat: us
                 std::hint::black_box(dynamics.drive(z));
             },
         );
+        // The two full products a pass could be made of instead (NumPy's way): Uz and Uᵀw,
+        // each reading all of U, sequential and on all cores.
+        let u = system.system().coupling();
+        let uf = faer::MatRef::from_column_major_slice(u.as_slice(), u.nrows(), r);
+        let mut logits = faer::Mat::<f64>::zeros(u.nrows(), 1);
+        let mut back = faer::Mat::<f64>::zeros(r, 1);
+        let vf = faer::MatRef::from_column_major_slice(v.as_slice(), r, 1);
+        for (name, p) in [("sequential", faer::Par::Seq), ("all cores", par)] {
+            report(&format!("Uz, faer, {name}"), 0.0, 200, &mut || {
+                faer::linalg::matmul::matmul(logits.as_mut(), faer::Accum::Replace, uf, vf, 1.0, p);
+            });
+            report(&format!("Uᵀw, faer, {name}"), 0.0, 200, &mut || {
+                faer::linalg::matmul::matmul(
+                    back.as_mut(),
+                    faer::Accum::Replace,
+                    uf.transpose(),
+                    logits.as_ref(),
+                    1.0,
+                    p,
+                );
+            });
+        }
         report(
             "curvature blocks at z (logits, softmax)",
             0.0,
@@ -214,24 +236,6 @@ pub fn fixed_point_units(system: &MulticlassSystem, reg: Regulariser, repeat: us
         );
         let e = faer::Mat::<f64>::from_fn(rows, r, |i, j| ((i * 31 + j * 17) % 23) as f64 / 23.0);
         let mut out = faer::Mat::<f64>::zeros(r, r);
-        report(
-            "EᵀE lower-triangular product alone",
-            madds_gram,
-            5,
-            &mut || {
-                tri_matmul(
-                    out.as_mut(),
-                    BlockStructure::TriangularLower,
-                    faer::Accum::Replace,
-                    e.transpose(),
-                    BlockStructure::Rectangular,
-                    e.as_ref(),
-                    BlockStructure::Rectangular,
-                    1.0,
-                    par,
-                );
-            },
-        );
         report("EᵀE full product", 2.0 * madds_gram, 5, &mut || {
             faer::linalg::matmul::matmul(
                 out.as_mut(),
@@ -257,46 +261,93 @@ pub fn fixed_point_units(system: &MulticlassSystem, reg: Regulariser, repeat: us
         });
         let l = llt.L();
         let mut l_inv = faer::Mat::<f64>::zeros(r, r);
-        report(
-            "triangular inverse L⁻¹",
-            rf * rf * rf / 6.0,
-            5,
-            &mut || {
-                faer::linalg::triangular_inverse::invert_lower_triangular(l_inv.as_mut(), l, par);
-            },
-        );
-        report(
-            "L⁻ᵀL⁻¹ lower-triangular product",
-            rf * rf * rf / 6.0,
-            5,
-            &mut || {
-                tri_matmul(
-                    out.as_mut(),
-                    BlockStructure::TriangularLower,
-                    faer::Accum::Replace,
-                    l_inv.transpose(),
-                    BlockStructure::TriangularUpper,
-                    l_inv.as_ref(),
-                    BlockStructure::TriangularLower,
-                    1.0,
-                    par,
-                );
-            },
-        );
-        report(
-            "L⁻ᵀL⁻¹ as a full product",
-            rf * rf * rf,
-            5,
-            &mut || {
-                faer::linalg::matmul::matmul(
-                    out.as_mut(),
-                    faer::Accum::Replace,
-                    l_inv.transpose(),
-                    l_inv.as_ref(),
-                    1.0,
-                    par,
-                );
-            },
-        );
+        let mut factor = hessian.clone();
+        report("copy of the Hessian (r × r)", 0.0, 5, &mut || {
+            factor.copy_from(&hessian);
+        });
+        for (name, p) in [("all cores", par), ("sequential", faer::Par::Seq)] {
+            use faer::dyn_stack::{MemBuffer, MemStack};
+            use faer::linalg::cholesky::llt::factor;
+            let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
+                r,
+                p,
+                Default::default(),
+            ));
+            report(
+                &format!("copy + Cholesky in place, {name}"),
+                rf * rf * rf / 6.0,
+                5,
+                &mut || {
+                    factor.copy_from(&hessian);
+                    factor::cholesky_in_place(
+                        factor.as_mut(),
+                        Default::default(),
+                        p,
+                        MemStack::new(&mut mem),
+                        Default::default(),
+                    )
+                    .expect("positive definite");
+                },
+            );
+            report(
+                &format!("EᵀE lower-triangular product, {name}"),
+                madds_gram,
+                5,
+                &mut || {
+                    tri_matmul(
+                        out.as_mut(),
+                        BlockStructure::TriangularLower,
+                        faer::Accum::Replace,
+                        e.transpose(),
+                        BlockStructure::Rectangular,
+                        e.as_ref(),
+                        BlockStructure::Rectangular,
+                        1.0,
+                        p,
+                    );
+                },
+            );
+            report(
+                &format!("triangular inverse L⁻¹, {name}"),
+                rf * rf * rf / 6.0,
+                5,
+                &mut || {
+                    faer::linalg::triangular_inverse::invert_lower_triangular(l_inv.as_mut(), l, p);
+                },
+            );
+            report(
+                &format!("L⁻ᵀL⁻¹ lower-triangular product, {name}"),
+                rf * rf * rf / 6.0,
+                5,
+                &mut || {
+                    tri_matmul(
+                        out.as_mut(),
+                        BlockStructure::TriangularLower,
+                        faer::Accum::Replace,
+                        l_inv.transpose(),
+                        BlockStructure::TriangularUpper,
+                        l_inv.as_ref(),
+                        BlockStructure::TriangularLower,
+                        1.0,
+                        p,
+                    );
+                },
+            );
+            report(
+                &format!("L⁻ᵀL⁻¹ as a full product, {name}"),
+                rf * rf * rf,
+                5,
+                &mut || {
+                    faer::linalg::matmul::matmul(
+                        out.as_mut(),
+                        faer::Accum::Replace,
+                        l_inv.transpose(),
+                        l_inv.as_ref(),
+                        1.0,
+                        p,
+                    );
+                },
+            );
+        }
     }
 }
