@@ -419,7 +419,7 @@ fn flow_comparison(
     let path = |name: &str| dir.join(name).display().to_string();
     let reference = {
         let options = FlowOptions::new(T_END, POINTS, 1e-11, 1e-13, FlowMethod::Bdf).unwrap();
-        let sol = softmax_flow(&dynamics, &z0, &options).expect("reference flow");
+        let sol = softmax_flow(dynamics, &z0, &options).expect("reference flow");
         println!(
             "reference: gstarve {} at rtol 1e-11: {:.3} s, max |z| = {:.3e}",
             sol.stats.solver,
@@ -441,7 +441,7 @@ fn flow_comparison(
     for rtol in [1e-8, 1e-9, 3e-10, 1e-10] {
         let options = FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Auto).unwrap();
         let (best, walls, sol) = best_of(repeat, || {
-            softmax_flow(&dynamics, &z0, &options).expect("flow")
+            softmax_flow(dynamics, &z0, &options).expect("flow")
         });
         let err = max_abs_gap(sol.states.as_slice(), &reference);
         println!(
@@ -457,7 +457,7 @@ fn flow_comparison(
         ours.push((rtol, best, err));
     }
     let runs = peer(
-        &python,
+        python,
         &[
             "flow".into(),
             file.display().to_string(),
