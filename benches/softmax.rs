@@ -28,8 +28,16 @@
 //! `--local [--rates 0.2,0.4]` compares BDF deciding functional iteration on the softmax flow's
 //! local stiffness estimate with the global bound (counts, wall and CPU time, error);
 //! `--units` times one evaluation, Jacobian, Cholesky, solve pair and stiffness estimate (CPU
-//! time; run with RAYON_NUM_THREADS=1 for one thread); `--save-system PATH` keeps the system
-//! file for running the peer by hand.
+//! time; run with RAYON_NUM_THREADS=1 for one thread) and the fixed point's dense pieces at z*
+//! (wall, CPU, GFLOP/s); `--save-system PATH` keeps the system file for running the peer by hand.
+//!
+//! `--dump DIR` writes gstarve's z*, ∂z*/∂s² and flow at rtol 3e-10 as .npy files (to compare
+//! two builds).
+//!
+//! `--seeds S1,S2,…` instead runs the flow comparison on the system drawn with each seed (the
+//! default run is seed 1) and prints the ratios at equal or better accuracy side by side: the
+//! peer's LSODA switches between Adams and BDF at points that move with the instance, and its
+//! cost with them.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,6 +50,9 @@ use gstarve_core::solvers::softmax_flow::softmax_flow;
 use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum};
 use gstarve_core::theory::softmax::softmax_sensitivity;
 use nalgebra::{DMatrix, DVector};
+
+#[path = "softmax/units.rs"]
+mod units;
 
 const LAMBDA: f64 = 0.01;
 const T_END: f64 = 1000.0;
@@ -372,129 +383,195 @@ fn local_vs_global(dynamics: &SoftmaxDynamics, rtols: &[f64], rates: &[f64], rep
     }
 }
 
-/// `--units`: the unit costs of the flow's work on this machine (the threads as RAYON_NUM_THREADS
-/// says): one evaluation of F, one Jacobian (UᵀHU into BDF's matrix), one local stiffness
-/// estimate, one Cholesky of G + a·S⁻² (faer, as BDF calls it) and one pair of triangular
-/// solves with it (faer's; BDF's own substitutions are of the same size).
-fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    let r = OdeProblem::dim(dynamics);
-    let z: Vec<f64> = (0..r).map(|j| ((j * 7919) % 101) as f64 / 500.0).collect();
-    // CPU time of the process (one thread with RAYON_NUM_THREADS=1).
-    let time = |count: usize, f: &mut dyn FnMut()| {
-        f();
-        let start = cpu_seconds();
-        for _ in 0..count {
-            f();
-        }
-        (cpu_seconds() - start) / count as f64
+/// The benchmark's system for `seed`, `FeatureSystem::random(n·c, 10:0.1, seed)` read as n = 100
+/// examples × c = 10 classes with labels i mod c, written to `file` (which both sides read) and
+/// read back.
+fn write_system(file: &Path, seed: u64) -> MulticlassSystem {
+    let (n, c) = (100, 10);
+    let spectrum = Spectrum::Geometric {
+        from: 10.0,
+        to: 0.1,
     };
-    let mut dz = vec![0.0; r];
-    let mut gram = DMatrix::zeros(r, r);
-    for _ in 0..repeat {
-        let rhs = time(200, &mut || OdeProblem::rhs(dynamics, &z, &mut dz));
-        let jac = time(5, &mut || {
-            dynamics.scaled_gram_jacobian(&z, &mut gram);
-        });
-        let zv = DVector::from_column_slice(&z);
-        let estimate = time(5, &mut || {
-            dynamics.local_stiffness(&zv);
-        });
-        let d = dynamics.strengths_squared().clone();
-        let a = 1.0 / 0.5 + LAMBDA;
-        let mut s = gram.clone();
-        let par = faer::Par::rayon(0);
-        let mut mem = MemBuffer::new(
-            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
-                r,
-                par,
-                Default::default(),
-            ),
-        );
-        let chol = time(5, &mut || {
-            s.copy_from(&gram);
-            for j in 0..r {
-                s[(j, j)] += a / d[j];
-            }
-            let mat = faer::MatMut::from_column_major_slice_mut(s.as_mut_slice(), r, r);
-            faer::linalg::cholesky::llt::factor::cholesky_in_place(
-                mat,
-                Default::default(),
-                par,
-                MemStack::new(&mut mem),
-                Default::default(),
-            )
-            .expect("positive definite");
-        });
-        let mut b = vec![1.0; r];
-        let solves = time(200, &mut || {
-            let l = faer::MatRef::from_column_major_slice(s.as_slice(), r, r);
-            let mut x = faer::MatMut::from_column_major_slice_mut(&mut b, r, 1);
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                l,
-                x.as_mut(),
-                faer::Par::Seq,
-            );
-            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-                l.transpose(),
-                x.as_mut(),
-                faer::Par::Seq,
-            );
-        });
-        let evd = time(2, &mut || {
-            let g = faer::MatRef::from_column_major_slice(gram.as_slice(), r, r);
-            g.self_adjoint_eigen(faer::Side::Lower)
-                .expect("eigendecomposition");
-        });
+    let system = FeatureSystem::random(n * c, spectrum, seed).expect("random system");
+    let labels = (0..n).map(|i| i % c).collect();
+    let mc = MulticlassSystem::new(system, c, labels).expect("multi-class");
+    mc.save(file, None).expect("system file");
+    let (system, _) = MulticlassSystem::load_if_multiclass(file)
+        .expect("read the system file")
+        .expect("a multi-class file");
+    system
+}
+
+/// The flow comparison: the reference (gstarve BDF at rtol 1e-11), gstarve at rtol 1e-8, 1e-9,
+/// 3e-10 and 1e-10, the peer's methods at rtol 1e-8, and the ratios; returns the ratio at equal
+/// or better accuracy (SciPy's fastest method's time over the fastest gstarve run at most as far
+/// from the reference), `None` where no gstarve run reached the peer's error.
+fn flow_comparison(
+    python: &str,
+    dir: &Path,
+    file: &Path,
+    dynamics: &SoftmaxDynamics,
+    repeat: usize,
+    peer_methods: &str,
+) -> Option<f64> {
+    let r = OdeProblem::dim(dynamics);
+    let z0 = DVector::zeros(r);
+    let path = |name: &str| dir.join(name).display().to_string();
+    let reference = {
+        let options = FlowOptions::new(T_END, POINTS, 1e-11, 1e-13, FlowMethod::Bdf).unwrap();
+        let sol = softmax_flow(dynamics, &z0, &options).expect("reference flow");
         println!(
-            "units: symmetric eigendecomposition (faer) {:.1} ms",
-            evd * 1e3
+            "reference: gstarve {} at rtol 1e-11: {:.3} s, max |z| = {:.3e}",
+            sol.stats.solver,
+            sol.stats.wall_s,
+            sol.states
+                .as_slice()
+                .iter()
+                .fold(0.0, |m: f64, v| m.max(v.abs()))
         );
-        // EᵀE for an n(c − 1) × r matrix E as the Jacobian forms it: faer's lower-triangular
-        // product against its full product.
-        let rows = 900.min(r);
-        let e = faer::Mat::<f64>::from_fn(rows, r, |i, j| ((i * 31 + j * 17) % 23) as f64 / 23.0);
-        let mut out = faer::Mat::<f64>::zeros(r, r);
-        let tri = time(3, &mut || {
-            use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-            matmul(
-                out.as_mut(),
-                BlockStructure::TriangularLower,
-                faer::Accum::Replace,
-                e.transpose(),
-                BlockStructure::Rectangular,
-                e.as_ref(),
-                BlockStructure::Rectangular,
-                1.0,
-                faer::Par::rayon(0),
-            );
+        sol.states.as_slice().to_vec()
+    };
+    write_npy(
+        &dir.join("ref.npy"),
+        &DMatrix::from_row_slice(POINTS, r, &reference),
+    )
+    .unwrap();
+    // The requested tolerances, and tighter ones that reach the peer's accuracy.
+    let mut ours = Vec::new();
+    for rtol in [1e-8, 1e-9, 3e-10, 1e-10] {
+        let options = FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Auto).unwrap();
+        let (best, walls, sol) = best_of(repeat, || {
+            softmax_flow(dynamics, &z0, &options).expect("flow")
         });
-        let full = time(3, &mut || {
-            faer::linalg::matmul::matmul(
-                out.as_mut(),
-                faer::Accum::Replace,
-                e.transpose(),
-                e.as_ref(),
-                1.0,
-                faer::Par::rayon(0),
-            );
-        });
+        let err = max_abs_gap(sol.states.as_slice(), &reference);
         println!(
-            "units: EᵀE ({rows} × {r}) lower-triangular product {:.2} ms, full product {:.2} ms",
-            tri * 1e3,
-            full * 1e3
+            "gstarve flow at rtol {rtol:.0e} ({}): {} (rhs {}, jacobians {}, factorisations {}, \
+             steps {}), max |z − ref| = {err:.1e}",
+            sol.stats.solver,
+            fmt_walls(&walls),
+            sol.stats.rhs_evals,
+            sol.stats.jacobian_evals,
+            sol.stats.lu_factorisations,
+            sol.stats.steps_accepted
         );
+        ours.push((rtol, best, err));
+    }
+    let runs = peer(
+        python,
+        &[
+            "flow".into(),
+            file.display().to_string(),
+            "--lam".into(),
+            LAMBDA.to_string(),
+            "--t-end".into(),
+            T_END.to_string(),
+            "--points".into(),
+            POINTS.to_string(),
+            "--rtol".into(),
+            "1e-8".into(),
+            "--atol".into(),
+            "1e-10".into(),
+            "--methods".into(),
+            peer_methods.to_string(),
+            "--repeat".into(),
+            repeat.to_string(),
+            "--compare".into(),
+            path("ref.npy"),
+        ],
+    );
+    let mut best = (String::new(), f64::INFINITY, f64::NAN);
+    for run in &runs {
+        let wall = run["wall_s"].as_f64().unwrap_or(f64::NAN);
+        let walls: Vec<f64> = run["walls"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|w| w.as_f64()).collect())
+            .unwrap_or_default();
         println!(
-            "units (RAYON_NUM_THREADS={}): rhs {:.3} ms, jacobian {:.2} ms, local stiffness \
-             estimate {:.2} ms, cholesky {:.2} ms, triangular solve pair {:.3} ms",
-            std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
-            rhs * 1e3,
-            jac * 1e3,
-            estimate * 1e3,
-            chol * 1e3,
-            solves * 1e3
+            "scipy solve_ivp {}: {} (ok {}, nfev {}, njev {}, nlu {}), max |z − ref| = {:.1e}",
+            run["method"].as_str().unwrap_or("?"),
+            fmt_walls(&walls),
+            run["success"],
+            run["nfev"],
+            run["njev"],
+            run["nlu"],
+            run["max_abs_dz"].as_f64().unwrap_or(f64::NAN)
+        );
+        if run["success"].as_bool() == Some(true) && wall < best.1 {
+            best = (
+                run["method"].as_str().unwrap_or("?").to_string(),
+                wall,
+                run["max_abs_dz"].as_f64().unwrap_or(f64::NAN),
+            );
+        }
+    }
+    for (rtol, wall, err) in &ours {
+        println!(
+            "flow ratio: SciPy's fastest ({}) {:.3} s / gstarve at rtol {rtol:.0e} {wall:.3} s \
+             (max |z − ref| {err:.1e}) = {:.1}×",
+            best.0,
+            best.1,
+            best.1 / wall
         );
     }
+    // At equal or better accuracy: the fastest gstarve run at most as far from the reference as
+    // SciPy's fastest method.
+    match ours
+        .iter()
+        .filter(|(_, _, err)| *err <= best.2)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        Some((rtol, wall, err)) => {
+            println!(
+                "flow ratio at equal or better accuracy: {} {:.3} s (error {:.1e}) / gstarve at \
+                 rtol {rtol:.0e} {wall:.3} s (error {err:.1e}) = {:.1}×",
+                best.0,
+                best.1,
+                best.2,
+                best.1 / wall
+            );
+            Some(best.1 / wall)
+        }
+        None => {
+            println!(
+                "flow ratio at equal or better accuracy: no gstarve run reached {}'s error {:.1e}",
+                best.0, best.2
+            );
+            None
+        }
+    }
+}
+
+/// `--seeds S1,S2,…`: the flow comparison on the benchmark's system drawn with each seed (seed 1
+/// is the default run's), then the ratios at equal or better accuracy side by side: LSODA's
+/// Adams/BDF switching makes its cost sensitive to the instance (docs/benchmarks.md).
+fn flow_over_seeds(python: &str, dir: &Path, seeds: &[u64], repeat: usize, peer_methods: &str) {
+    let mut ratios = Vec::new();
+    for &seed in seeds {
+        println!("seed {seed}:");
+        let file = dir.join(format!("softmax-{seed}.json"));
+        let system = write_system(&file, seed);
+        let dynamics =
+            SoftmaxDynamics::new(&system, Regulariser::L2 { lambda: LAMBDA }).expect("dynamics");
+        let ratio = flow_comparison(python, dir, &file, &dynamics, repeat, peer_methods);
+        ratios.push((seed, ratio));
+    }
+    let list: Vec<String> = ratios
+        .iter()
+        .map(|(seed, ratio)| match ratio {
+            Some(x) => format!("seed {seed} {x:.2}×"),
+            None => format!("seed {seed} –"),
+        })
+        .collect();
+    let reached: Vec<f64> = ratios.iter().filter_map(|(_, x)| *x).collect();
+    let lo = reached.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = reached.iter().copied().fold(0.0, f64::max);
+    println!(
+        "flow ratio at equal or better accuracy over seeds: {} (range {lo:.2}–{hi:.2}× over {} \
+         of {} seeds)",
+        list.join(", "),
+        reached.len(),
+        ratios.len()
+    );
 }
 
 fn main() {
@@ -507,22 +584,9 @@ fn main() {
     let python = value_of("--python").unwrap_or_else(|| "python3".to_string());
     let repeat: usize = value_of("--repeat").map_or(3, |v| v.parse().expect("--repeat N"));
     let peer_methods = value_of("--peer-methods").unwrap_or_else(|| "LSODA,BDF".to_string());
-    let (n, c) = (100, 10);
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = dir.path().join("softmax.json");
-    {
-        let spectrum = Spectrum::Geometric {
-            from: 10.0,
-            to: 0.1,
-        };
-        let system = FeatureSystem::random(n * c, spectrum, 1).expect("random system");
-        let labels = (0..n).map(|i| i % c).collect();
-        let mc = MulticlassSystem::new(system, c, labels).expect("multi-class");
-        mc.save(&file, None).expect("system file");
-    }
-    let (system, _) = MulticlassSystem::load_if_multiclass(&file)
-        .expect("read the system file")
-        .expect("a multi-class file");
+    let system = write_system(&file, 1);
     let r = system.rank();
     let reg = Regulariser::L2 { lambda: LAMBDA };
     let dynamics = SoftmaxDynamics::new(&system, reg).expect("dynamics");
@@ -533,6 +597,34 @@ fn main() {
     if let Some(pairs) = value_of("--fixed-pairs") {
         let pairs: usize = pairs.parse().expect("--fixed-pairs N");
         fixed_pairs(&python, &file, dir.path(), &system, reg, pairs);
+        return;
+    }
+    if let Some(out) = value_of("--dump") {
+        // gstarve's results, for comparing two builds: z*, ∂z*/∂s² and the flow at rtol 3e-10.
+        let out = Path::new(&out);
+        std::fs::create_dir_all(out).expect("--dump DIR");
+        let sens = softmax_sensitivity(&system, reg).expect("fixed point and sensitivities");
+        let z = &sens.steady_state.responses;
+        write_npy(
+            &out.join("z.npy"),
+            &DMatrix::from_column_slice(z.len(), 1, z.as_slice()),
+        )
+        .unwrap();
+        write_npy(&out.join("sens.npy"), &sens.derivatives).unwrap();
+        let options = FlowOptions::new(T_END, POINTS, 3e-10, 3e-12, FlowMethod::Auto).unwrap();
+        let sol = softmax_flow(&dynamics, &z0, &options).expect("flow");
+        write_npy(
+            &out.join("flow.npy"),
+            &DMatrix::from_row_slice(POINTS, r, sol.states.as_slice()),
+        )
+        .unwrap();
+        println!(
+            "dumped: {} Newton iterations, {} CG iterations; flow {} steps, {} RHS",
+            sens.steady_state.iterations,
+            sens.steady_state.work.cg_iterations,
+            sol.stats.steps_accepted,
+            sol.stats.rhs_evals
+        );
         return;
     }
     if args.iter().any(|a| a == "--fixed-only") {
@@ -560,12 +652,21 @@ fn main() {
         }
         return;
     }
+    if let Some(seeds) = value_of("--seeds") {
+        let seeds: Vec<u64> = seeds
+            .split(',')
+            .map(|v| v.parse().expect("--seeds S1,S2"))
+            .collect();
+        flow_over_seeds(&python, dir.path(), &seeds, repeat, &peer_methods);
+        return;
+    }
     if let Some(copy) = value_of("--save-system") {
         // The system file both sides read, for running the peer by hand.
         std::fs::copy(&file, &copy).expect("copy the system file");
     }
     if args.iter().any(|a| a == "--units") {
-        units(&dynamics, repeat);
+        units::units(&dynamics, repeat);
+        units::fixed_point_units(&system, reg, repeat);
         return;
     }
     if args.iter().any(|a| a == "--local") {
@@ -621,124 +722,7 @@ fn main() {
         return;
     }
     let path = |name: &str| dir.path().join(name).display().to_string();
-
-    // Flow.
-    let reference = {
-        let options = FlowOptions::new(T_END, POINTS, 1e-11, 1e-13, FlowMethod::Bdf).unwrap();
-        let sol = softmax_flow(&dynamics, &z0, &options).expect("reference flow");
-        println!(
-            "reference: gstarve {} at rtol 1e-11: {:.3} s, max |z| = {:.3e}",
-            sol.stats.solver,
-            sol.stats.wall_s,
-            sol.states
-                .as_slice()
-                .iter()
-                .fold(0.0, |m: f64, v| m.max(v.abs()))
-        );
-        sol.states.as_slice().to_vec()
-    };
-    write_npy(
-        &dir.path().join("ref.npy"),
-        &DMatrix::from_row_slice(POINTS, r, &reference),
-    )
-    .unwrap();
-    // The requested tolerances, and tighter ones that reach the peer's accuracy.
-    let mut ours = Vec::new();
-    for rtol in [1e-8, 1e-9, 3e-10, 1e-10] {
-        let options = FlowOptions::new(T_END, POINTS, rtol, rtol * 1e-2, FlowMethod::Auto).unwrap();
-        let (best, walls, sol) = best_of(repeat, || {
-            softmax_flow(&dynamics, &z0, &options).expect("flow")
-        });
-        let err = max_abs_gap(sol.states.as_slice(), &reference);
-        println!(
-            "gstarve flow at rtol {rtol:.0e} ({}): {} (rhs {}, jacobians {}, factorisations {}, \
-             steps {}), max |z − ref| = {err:.1e}",
-            sol.stats.solver,
-            fmt_walls(&walls),
-            sol.stats.rhs_evals,
-            sol.stats.jacobian_evals,
-            sol.stats.lu_factorisations,
-            sol.stats.steps_accepted
-        );
-        ours.push((rtol, best, err));
-    }
-    let runs = peer(
-        &python,
-        &[
-            "flow".into(),
-            file.display().to_string(),
-            "--lam".into(),
-            LAMBDA.to_string(),
-            "--t-end".into(),
-            T_END.to_string(),
-            "--points".into(),
-            POINTS.to_string(),
-            "--rtol".into(),
-            "1e-8".into(),
-            "--atol".into(),
-            "1e-10".into(),
-            "--methods".into(),
-            peer_methods,
-            "--repeat".into(),
-            repeat.to_string(),
-            "--compare".into(),
-            path("ref.npy"),
-        ],
-    );
-    let mut best = (String::new(), f64::INFINITY, f64::NAN);
-    for run in &runs {
-        let wall = run["wall_s"].as_f64().unwrap_or(f64::NAN);
-        let walls: Vec<f64> = run["walls"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|w| w.as_f64()).collect())
-            .unwrap_or_default();
-        println!(
-            "scipy solve_ivp {}: {} (ok {}, nfev {}, njev {}, nlu {}), max |z − ref| = {:.1e}",
-            run["method"].as_str().unwrap_or("?"),
-            fmt_walls(&walls),
-            run["success"],
-            run["nfev"],
-            run["njev"],
-            run["nlu"],
-            run["max_abs_dz"].as_f64().unwrap_or(f64::NAN)
-        );
-        if run["success"].as_bool() == Some(true) && wall < best.1 {
-            best = (
-                run["method"].as_str().unwrap_or("?").to_string(),
-                wall,
-                run["max_abs_dz"].as_f64().unwrap_or(f64::NAN),
-            );
-        }
-    }
-    for (rtol, wall, err) in &ours {
-        println!(
-            "flow ratio: SciPy's fastest ({}) {:.3} s / gstarve at rtol {rtol:.0e} {wall:.3} s \
-             (max |z − ref| {err:.1e}) = {:.1}×",
-            best.0,
-            best.1,
-            best.1 / wall
-        );
-    }
-    // At equal or better accuracy: the fastest gstarve run at most as far from the reference as
-    // SciPy's fastest method.
-    match ours
-        .iter()
-        .filter(|(_, _, err)| *err <= best.2)
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-    {
-        Some((rtol, wall, err)) => println!(
-            "flow ratio at equal or better accuracy: {} {:.3} s (error {:.1e}) / gstarve at rtol \
-             {rtol:.0e} {wall:.3} s (error {err:.1e}) = {:.1}×",
-            best.0,
-            best.1,
-            best.2,
-            best.1 / wall
-        ),
-        None => println!(
-            "flow ratio at equal or better accuracy: no gstarve run reached {}'s error {:.1e}",
-            best.0, best.2
-        ),
-    }
+    flow_comparison(&python, dir.path(), &file, &dynamics, repeat, &peer_methods);
 
     // Fixed point with sensitivities.
     let (ours, walls, sens) = best_of(repeat, || {

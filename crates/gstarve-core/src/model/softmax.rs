@@ -211,12 +211,13 @@ impl<'a> SoftmaxDynamics<'a> {
     }
 
     /// Uᵀ vec(Y − P(Uz)): what the data pull on each response (the drive, −∇ of the loss).
-    /// U is read once (`model::streamed`), the residuals formed block by block in between.
+    /// U is read once (`model::streamed`), the residuals formed block by block in between, the
+    /// blocks on all cores for a large U.
     pub fn drive(&self, z: &DVector<f64>) -> DVector<f64> {
         let c = self.system.classes();
         let labels = self.system.labels();
         let mut out = DVector::zeros(self.dim());
-        super::streamed::transpose_group_map_into(
+        super::streamed::par_transpose_group_map_into(
             self.system.system().coupling(),
             z.as_slice(),
             c,

@@ -54,18 +54,38 @@ pub(crate) fn transpose_group_map_into(
     out: &mut [f64],
 ) {
     let (n, r) = u.shape();
+    let block = group_block_rows(n, r, group);
+    let mut values = vec![0.0; block];
+    out.fill(0.0);
+    accumulate_rows(u, z, 0..n, block, &mut g, &mut values, out);
+}
+
+/// Rows per block for r columns that hold whole groups of `group` rows (at most n).
+fn group_block_rows(n: usize, r: usize, group: usize) -> usize {
     let group = group.max(1);
-    let block = ((block_rows(r) / group).max(1) * group).min(n);
+    ((block_rows(r) / group).max(1) * group).min(n)
+}
+
+/// acc += Σ over the row blocks B of `rows` (each `block` rows, the last shorter) of
+/// U_Bᵀ g(U_B z), by faer's matrix–vector products; `values` is one block of scratch.
+fn accumulate_rows(
+    u: &DMatrix<f64>,
+    z: &[f64],
+    rows: std::ops::Range<usize>,
+    block: usize,
+    g: &mut impl FnMut(usize, &mut [f64]),
+    values: &mut [f64],
+    acc: &mut [f64],
+) {
+    let (n, r) = u.shape();
     let data = u.as_slice();
     let zf = faer::MatRef::from_column_major_slice(z, r, 1);
-    let mut values = vec![0.0; block];
-    let mut acc = faer::MatMut::from_column_major_slice_mut(out, r, 1);
-    acc.fill(0.0);
-    let mut start = 0;
-    while start < n {
-        let rows = block.min(n - start);
-        let ub = row_block(data, n, r, start, rows);
-        let mut vb = faer::MatMut::from_column_major_slice_mut(&mut values[..rows], rows, 1);
+    let mut acc = faer::MatMut::from_column_major_slice_mut(acc, r, 1);
+    let mut start = rows.start;
+    while start < rows.end {
+        let len = block.min(rows.end - start);
+        let ub = row_block(data, n, r, start, len);
+        let mut vb = faer::MatMut::from_column_major_slice_mut(&mut values[..len], len, 1);
         faer::linalg::matmul::matmul(
             vb.as_mut(),
             faer::Accum::Replace,
@@ -74,8 +94,8 @@ pub(crate) fn transpose_group_map_into(
             1.0,
             faer::Par::Seq,
         );
-        g(start, &mut values[..rows]);
-        let vb = faer::MatRef::from_column_major_slice(&values[..rows], rows, 1);
+        g(start, &mut values[..len]);
+        let vb = faer::MatRef::from_column_major_slice(&values[..len], len, 1);
         faer::linalg::matmul::matmul(
             acc.as_mut(),
             faer::Accum::Add,
@@ -84,7 +104,53 @@ pub(crate) fn transpose_group_map_into(
             1.0,
             faer::Par::Seq,
         );
-        start += rows;
+        start += len;
+    }
+}
+
+/// Bytes of U per task of [`par_transpose_group_map_into`]: whole row blocks, at least one. A
+/// constant, so that the split (and with it every rounding) is the same on any number of
+/// threads.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// [`transpose_group_map_into`] on all cores: the rows are split into chunks of whole blocks of
+/// about [`CHUNK_BYTES`], independently of the thread count; each chunk accumulates its own
+/// partial Σ_B U_Bᵀ g(U_B z) as the sequential loop does, and the partials are summed in chunk
+/// order, so the result is bit-identical on any number of threads (it differs from the one-pass
+/// sum of [`transpose_group_map_into`] by rounding only). Below two chunks of U it is that
+/// function.
+pub(crate) fn par_transpose_group_map_into(
+    u: &DMatrix<f64>,
+    z: &[f64],
+    group: usize,
+    g: impl Fn(usize, &mut [f64]) + Sync,
+    out: &mut [f64],
+) {
+    use rayon::prelude::*;
+    let (n, r) = u.shape();
+    let block = group_block_rows(n, r, group);
+    let chunk = (CHUNK_BYTES / (8 * r.max(1) * block)).max(1) * block;
+    if n < 2 * chunk {
+        return transpose_group_map_into(u, z, group, g, out);
+    }
+    let partials: Vec<Vec<f64>> = (0..n)
+        .step_by(chunk)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let mut acc = vec![0.0; r];
+            let mut values = vec![0.0; block];
+            let mut g = |first: usize, v: &mut [f64]| g(first, v);
+            let rows = start..(start + chunk).min(n);
+            accumulate_rows(u, z, rows, block, &mut g, &mut values, &mut acc);
+            acc
+        })
+        .collect();
+    out.copy_from_slice(&partials[0]);
+    for partial in &partials[1..] {
+        for (o, &p) in out.iter_mut().zip(partial) {
+            *o += p;
+        }
     }
 }
 
@@ -234,5 +300,48 @@ mod tests {
             let gap = (diagonal_weighted_gram(&u, &d) - &expected).amax();
             assert!(gap < 1e-13 * expected.amax().max(1.0), "{n}×{r}: {gap:e}");
         }
+    }
+
+    /// The parallel pass against the sequential one (a grouped map, a U of four chunks and a
+    /// partial fifth): equal to rounding, and bit-identical on one thread and on three.
+    #[test]
+    fn parallel_pass_is_the_sequential_one_on_any_thread_count() {
+        let (n, r, group) = (14_010, 40, 10);
+        let u = DMatrix::from_fn(n, r, |i, j| (((i * 31 + j * 17) % 23) as f64 - 11.0) / 13.0);
+        let z: Vec<f64> = (0..r).map(|j| 0.3 - 0.004 * j as f64).collect();
+        // A softmax-like map on each group: v ← e^{v − max} / Σ.
+        let g = |_: usize, values: &mut [f64]| {
+            for v in values.chunks_exact_mut(group) {
+                let top = v.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                v.iter_mut().for_each(|x| *x = (*x - top).exp());
+                let total: f64 = v.iter().sum();
+                v.iter_mut().for_each(|x| *x /= total);
+            }
+        };
+        let block = group_block_rows(n, r, group);
+        let chunk = (CHUNK_BYTES / (8 * r * block)).max(1) * block;
+        assert_eq!((n / chunk, n % chunk > 0), (4, true));
+        let mut sequential = vec![0.0; r];
+        transpose_group_map_into(&u, &z, group, g, &mut sequential);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut out = vec![0.0; r];
+            pool.install(|| par_transpose_group_map_into(&u, &z, group, g, &mut out));
+            out
+        };
+        let one = on(1);
+        assert_eq!(one, on(3));
+        let scale = sequential.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
+        let gap = max_gap(&one, &sequential);
+        assert!(gap < 1e-13 * scale, "{gap:e} of {scale:e}");
+    }
+
+    fn max_gap(a: &[f64], b: &[f64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .fold(0.0, |m: f64, (x, y)| m.max((x - y).abs()))
     }
 }

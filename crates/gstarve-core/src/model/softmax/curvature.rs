@@ -27,6 +27,8 @@ pub struct Curvature<'d, 'a> {
 
 /// From this many multiply–adds on, the symmetric product runs on all cores.
 const PARALLEL_MIN_WORK: usize = 1 << 22;
+/// From this many entries of E (or of U, for the diagonal) on, they are computed on all cores.
+const PARALLEL_MIN_FILL: usize = 1 << 16;
 
 impl<'d, 'a> Curvature<'d, 'a> {
     pub(super) fn new(dynamics: &'d SoftmaxDynamics<'a>, z: &DVector<f64>) -> Self {
@@ -58,16 +60,11 @@ impl<'d, 'a> Curvature<'d, 'a> {
             .iter()
             .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
             .collect();
-        let mut e = faer::Mat::<f64>::zeros(rows, r);
-        // Column by column: U and E are column-major, so every access is contiguous.
-        for j in 0..r {
+        // Column by column: U and E are column-major, so every access is contiguous; the
+        // columns are independent, so filling them on all cores changes no bit.
+        let fill = |j: usize, out: &mut [f64]| {
             let col = u.column(j);
             let col = col.as_slice();
-            let out = e
-                .col_mut(j)
-                .try_as_col_major_mut()
-                .expect("contiguous column");
-            let out = out.as_slice_mut();
             for (i, block) in self.blocks.iter().enumerate() {
                 let a = block.anchor;
                 let x = &col[i * c..(i + 1) * c];
@@ -80,6 +77,25 @@ impl<'d, 'a> Curvature<'d, 'a> {
                 for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
                     out[row] = block.p[k].sqrt() * ((x[k] - xa) - shift);
                 }
+            }
+        };
+        let mut e = faer::Mat::<f64>::zeros(rows, r);
+        if rows * r >= PARALLEL_MIN_FILL {
+            use rayon::prelude::*;
+            e.par_col_chunks_mut(1).enumerate().for_each(|(j, m)| {
+                let out = m
+                    .col_mut(0)
+                    .try_as_col_major_mut()
+                    .expect("contiguous column");
+                fill(j, out.as_slice_mut());
+            });
+        } else {
+            for j in 0..r {
+                let out = e
+                    .col_mut(j)
+                    .try_as_col_major_mut()
+                    .expect("contiguous column");
+                fill(j, out.as_slice_mut());
             }
         }
         let par = if rows * r * r / 2 >= PARALLEL_MIN_WORK {
@@ -130,40 +146,48 @@ impl<'d, 'a> Curvature<'d, 'a> {
             .iter()
             .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
             .collect();
-        DVector::from_iterator(
-            sys.rank(),
-            u.column_iter().map(|col| {
-                let col = col.as_slice();
-                let mut sum = 0.0;
-                for ((block, x), &beta) in self.blocks.iter().zip(col.chunks_exact(c)).zip(&betas) {
-                    let xa = x[block.anchor];
-                    let q: f64 = block.p.iter().zip(x).map(|(&p, &x)| p * (x - xa)).sum();
-                    let t = beta * q;
-                    let all: f64 = block
-                        .p
-                        .iter()
-                        .zip(x)
-                        .map(|(&p, &x)| p * ((x - xa) - t) * ((x - xa) - t))
-                        .sum();
-                    sum += all - block.p[block.anchor] * t * t;
-                }
-                sum
-            }),
-        )
+        // Each column's sum is independent of the others: on all cores for a large U, no bit
+        // changes.
+        let column = |j: usize| {
+            let col = u.column(j);
+            let col = col.as_slice();
+            let mut sum = 0.0;
+            for ((block, x), &beta) in self.blocks.iter().zip(col.chunks_exact(c)).zip(&betas) {
+                let xa = x[block.anchor];
+                let q: f64 = block.p.iter().zip(x).map(|(&p, &x)| p * (x - xa)).sum();
+                let t = beta * q;
+                let all: f64 = block
+                    .p
+                    .iter()
+                    .zip(x)
+                    .map(|(&p, &x)| p * ((x - xa) - t) * ((x - xa) - t))
+                    .sum();
+                sum += all - block.p[block.anchor] * t * t;
+            }
+            sum
+        };
+        let r = sys.rank();
+        if u.len() >= PARALLEL_MIN_FILL {
+            use rayon::prelude::*;
+            let sums: Vec<f64> = (0..r).into_par_iter().map(column).collect();
+            DVector::from_vec(sums)
+        } else {
+            DVector::from_fn(r, |j, _| column(j))
+        }
     }
 
-    /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once:
-    /// `model::streamed`).
+    /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once, on all cores for
+    /// a large U: `model::streamed`).
     pub fn action(&self, v: &DVector<f64>) -> DVector<f64> {
         let c = self.dynamics.system.classes();
         let u = self.dynamics.system.system().coupling();
         let mut out = DVector::zeros(v.len());
-        let mut hw = vec![0.0; c];
-        crate::model::streamed::transpose_group_map_into(
+        crate::model::streamed::par_transpose_group_map_into(
             u,
             v.as_slice(),
             c,
             |start, values| {
+                let mut hw = vec![0.0; c];
                 for (k, w) in values.chunks_exact_mut(c).enumerate() {
                     self.blocks[start / c + k].curvature_action(w, &mut hw);
                     w.copy_from_slice(&hw);
