@@ -286,18 +286,9 @@ impl<const N: usize> Soa<N> {
     /// of any evaluation of the sum. Not finite coefficients give `false`.
     #[inline(always)]
     pub(super) fn below(&self, weights: &[V; N], threshold: &V) -> [bool; LANES] {
-        let c = &self.cont;
         let mut out = [false; LANES];
         for l in 0..LANES {
-            let (mut sums, mut scale) = ([0.0; 5], 0.0);
-            for i in 0..N {
-                let w = weights[i][l];
-                for (s, ci) in sums.iter_mut().zip(c) {
-                    *s += w * ci[i][l];
-                    scale += (w * ci[i][l]).abs();
-                }
-            }
-            let [w0, d, b, r4, r5] = sums;
+            let ([w0, d, b, r4, r5], scale) = self.weighted(weights, l);
             let upper = w0
                 + d.max(0.0)
                 + 0.25 * b.max(0.0)
@@ -306,6 +297,22 @@ impl<const N: usize> Soa<N> {
             out[l] = upper + 1e-9 * scale < threshold[l];
         }
         out
+    }
+
+    /// Lane `l`'s weighted dense-output coefficients (Σᵢ wᵢ·yᵢ, Σᵢ wᵢ·Δᵢ, Σᵢ wᵢ·bᵢ, Σᵢ wᵢ·r₄ᵢ,
+    /// Σᵢ wᵢ·r₅ᵢ) of [`Self::below`] and [`Self::rising`], and the scale of their rounding,
+    /// Σᵢ |wᵢ|(|y| + |Δ| + |b| + |r₄| + |r₅|)ᵢ.
+    #[inline(always)]
+    fn weighted(&self, weights: &[V; N], l: usize) -> ([f64; 5], f64) {
+        let (mut sums, mut scale) = ([0.0; 5], 0.0);
+        for i in 0..N {
+            let w = weights[i][l];
+            for (s, ci) in sums.iter_mut().zip(&self.cont) {
+                *s += w * ci[i][l];
+                scale += (w * ci[i][l]).abs();
+            }
+        }
+        (sums, scale)
     }
 
     /// Per lane, whether S(θ) = Σᵢ wᵢ·mᵢ(θ) rises on the step just taken (`prepare_dense`
@@ -331,18 +338,9 @@ impl<const N: usize> Soa<N> {
         threshold: &V,
         spacing: &V,
     ) -> ([bool; LANES], V) {
-        let c = &self.cont;
         let (mut out, mut root) = ([false; LANES], [0.0; LANES]);
         for l in 0..LANES {
-            let (mut sums, mut scale) = ([0.0; 5], 0.0);
-            for i in 0..N {
-                let w = weights[i][l];
-                for (s, ci) in sums.iter_mut().zip(c) {
-                    *s += w * ci[i][l];
-                    scale += (w * ci[i][l]).abs();
-                }
-            }
-            let [w0, d, b, r4, r5] = sums;
+            let ([w0, d, b, r4, r5], scale) = self.weighted(weights, l);
             let slope = d - b.abs() - r4.abs() - 0.2 * r5.abs();
             out[l] = slope * spacing[l] > 2e-9 * scale;
             // Where a lane is not rising the estimate is not read; keep its arithmetic finite.
