@@ -101,40 +101,6 @@ pub fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
             "units: symmetric eigendecomposition (faer) {:.1} ms",
             evd * 1e3
         );
-        // EᵀE for an n(c − 1) × r matrix E as the Jacobian forms it: faer's lower-triangular
-        // product against its full product.
-        let rows = 900.min(r);
-        let e = faer::Mat::<f64>::from_fn(rows, r, |i, j| ((i * 31 + j * 17) % 23) as f64 / 23.0);
-        let mut out = faer::Mat::<f64>::zeros(r, r);
-        let tri = time(3, &mut || {
-            use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-            matmul(
-                out.as_mut(),
-                BlockStructure::TriangularLower,
-                faer::Accum::Replace,
-                e.transpose(),
-                BlockStructure::Rectangular,
-                e.as_ref(),
-                BlockStructure::Rectangular,
-                1.0,
-                faer::Par::rayon(0),
-            );
-        });
-        let full = time(3, &mut || {
-            faer::linalg::matmul::matmul(
-                out.as_mut(),
-                faer::Accum::Replace,
-                e.transpose(),
-                e.as_ref(),
-                1.0,
-                faer::Par::rayon(0),
-            );
-        });
-        println!(
-            "units: EᵀE ({rows} × {r}) lower-triangular product {:.2} ms, full product {:.2} ms",
-            tri * 1e3,
-            full * 1e3
-        );
         println!(
             "units (RAYON_NUM_THREADS={}): rhs {:.3} ms, jacobian {:.2} ms, local stiffness \
              estimate {:.2} ms, cholesky {:.2} ms, triangular solve pair {:.3} ms",
