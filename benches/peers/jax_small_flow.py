@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """JAX peer of gstarve's small flows (issue #17; docs/benchmarks.md, "Small flows against JAX").
 
-Usage: jax_small_flow.py SYSTEM.json [--repeat 200]
+Usage: jax_small_flow.py SYSTEM.json [--repeat 200] [--rtol 1e-8] [--atol 1e-10]
 
 SYSTEM.json is what `target/release/examples/small_flow REPEATS N SEED OUT.json` writes: the
 strengths s, the coupling U (row-major), lambda, the output grid tau and gstarve's responses z
@@ -10,7 +10,7 @@ on it. This script integrates the same flow
     dz/dtau = S^2 U^T sigma(-U z) - lambda z,   z(0) = 0   (docs/theory.md section 3.2)
 
 with `jax.experimental.ode.odeint` (Dormand-Prince 5(4), jit-compiled, float64, rtol 1e-8,
-atol 1e-10; compile time excluded: one warm-up call), and a tight reference with SciPy's DOP853
+atol 1e-10 unless --rtol/--atol; compile time excluded: one warm-up call), and a tight reference with SciPy's DOP853
 (rtol 1e-13, atol 1e-15) on the same grid. Prints one JSON object: the median time per JAX flow
 over 7 batches (wall clock, and the process's CPU time, all threads), and the largest error max_k,j |z_j(tau_k) - z_ref| of JAX and of gstarve.
 """
@@ -38,7 +38,7 @@ def reference(u, s2, lam, tau):
     return sol.y.T
 
 
-def jax_flow(u, s2, lam, tau, repeat):
+def jax_flow(u, s2, lam, tau, repeat, rtol, atol):
     uj, s2j = jnp.asarray(u), jnp.asarray(s2)
 
     def rhs(z, _t):
@@ -46,7 +46,7 @@ def jax_flow(u, s2, lam, tau, repeat):
 
     @jax.jit
     def solve(z0, t):
-        return odeint(rhs, z0, t, rtol=1e-8, atol=1e-10, mxstep=100_000)
+        return odeint(rhs, z0, t, rtol=rtol, atol=atol, mxstep=100_000)
 
     z0, t = jnp.zeros(u.shape[1]), jnp.asarray(tau)
     z = solve(z0, t).block_until_ready()  # compile
@@ -67,6 +67,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("system")
     p.add_argument("--repeat", type=int, default=200)
+    p.add_argument("--rtol", type=float, default=1e-8)
+    p.add_argument("--atol", type=float, default=1e-10)
     a = p.parse_args()
     with open(a.system) as f:
         sys_ = json.load(f)
@@ -74,11 +76,13 @@ def main():
     s2 = np.asarray(sys_["s"], dtype=float) ** 2
     lam, tau = float(sys_["lambda"]), np.asarray(sys_["tau"], dtype=float)
     ref = reference(u, s2, lam, tau)
-    z_jax, per, times, cpu = jax_flow(u, s2, lam, tau, a.repeat)
+    z_jax, per, times, cpu = jax_flow(u, s2, lam, tau, a.repeat, a.rtol, a.atol)
     z_gs = np.asarray(sys_["z"], dtype=float)
     print(json.dumps({
         "n": int(sys_["n"]),
         "jax_version": jax.__version__,
+        "rtol": a.rtol,
+        "atol": a.atol,
         "jax_per_flow_s": per,
         "jax_batch_times_s": times,
         "jax_cpu_per_flow_s": cpu,

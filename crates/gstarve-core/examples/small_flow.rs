@@ -3,8 +3,10 @@
 //! profilers (`valgrind --tool=callgrind target/release/examples/small_flow 200`) and for the
 //! JAX comparison (`benches/compare_jax.py`).
 //!
-//! Usage: `small_flow [REPEATS] [N] [SEED] [OUT.json|-] [METHOD]` (METHOD as `--method`,
-//! default auto). With OUT, writes the system (s, U
+//! Usage: `small_flow [REPEATS] [N] [SEED] [OUT.json|-] [METHOD] [RTOL]` (METHOD as `--method`,
+//! default auto; RTOL default 1e-8, with atol = RTOL / 100, as the 1e-8 and 1e-10; other
+//! RTOLs serve the work-precision comparison of `compare_jax.py --work-precision`). With OUT,
+//! writes the system (s, U
 //! row-major), the grid, the responses z on it, the solver's counts and the time per flow
 //! (median of 7 batches of REPEATS/7 flows) as JSON.
 
@@ -27,6 +29,7 @@ fn main() {
     let seed: u64 = arg(3, 1);
     let out: Option<String> = std::env::args().nth(4).filter(|p| p != "-");
     let method: FlowMethod = arg(5, FlowMethod::Auto);
+    let rtol: f64 = arg(6, 1e-8);
     let system = FeatureSystem::random(
         n,
         Spectrum::Geometric {
@@ -38,7 +41,7 @@ fn main() {
     .expect("a valid system");
     let dynamics = PrimalDynamics::new(&system, Loss::Logistic, Regulariser::L2 { lambda: 0.01 })
         .expect("valid dynamics");
-    let options = FlowOptions::new(1000.0, 1001, 1e-8, 1e-10, method).expect("options");
+    let options = FlowOptions::new(1000.0, 1001, rtol, rtol * 1e-2, method).expect("options");
     let z0 = DVector::zeros(n);
     let batches = 7;
     let per_batch = repeats.div_ceil(batches).max(1);
@@ -69,6 +72,8 @@ fn main() {
             "s": system.strengths().as_slice(),
             "u": (0..n).map(|i| (0..n).map(|j| u[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "lambda": 0.01,
+            "rtol": rtol,
+            "atol": rtol * 1e-2,
             "tau": sol.tau,
             "z": sol.states.iter().map(<[f64]>::to_vec).collect::<Vec<_>>(),
             "solver": sol.stats.solver,
