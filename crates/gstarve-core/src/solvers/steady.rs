@@ -14,7 +14,10 @@ use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{sigmoid_neg, Loss, PrimalDynamics, Regulariser};
 use crate::sweeps::progress::Stage;
 
+mod damped;
 mod small;
+
+pub(crate) use damped::damped_update;
 
 /// A steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,44 +228,29 @@ fn newton_general(dynamics: &PrimalDynamics, params: &NewtonParams) -> Result<St
                 }))
             }
         };
-        // Armijo backtracking on the convex objective, while its decrease is resolvable in
-        // floating point; below that, Newton is in its quadratic phase and the full step is
-        // taken as long as it lowers the residual.
-        let slope = gradient.dot(&step);
-        let resolvable = -slope > 1e3 * f64::EPSILON * value.abs().max(f64::MIN_POSITIVE);
-        let mut accepted = false;
-        if resolvable {
-            let mut t = 1.0;
-            for _ in 0..60 {
-                let trial = &x + &step * t;
-                let trial_value = objective(&trial);
-                if trial_value <= value + 1e-4 * t * slope {
-                    x = trial;
-                    value = trial_value;
-                    accepted = true;
-                    break;
-                }
-                t *= 0.5;
-            }
-        }
-        if !accepted {
-            let trial = &x + &step;
-            // The same residual measure as `residual` (not `fixed_point_residual`, which rounds
-            // differently): otherwise a step below the rounding of x, which leaves x unchanged,
-            // can look like progress and repeat until the iteration limit.
-            let trial_res = scaled_residual(&dynamics.objective_gradient(&uf, &weights, &trial));
-            if trial_res < residual {
-                x = trial;
-                value = objective(&x);
-            } else if residual <= 1e3 * params.tolerance * x.amax().max(1.0) {
+        // The same residual measure as `residual` (not `fixed_point_residual`, which rounds
+        // differently), as `damped_update` requires.
+        let residual_at = |trial: &DVector<f64>| {
+            scaled_residual(&dynamics.objective_gradient(&uf, &weights, trial))
+        };
+        let moved = damped_update(
+            &mut x,
+            &mut value,
+            &step,
+            &gradient,
+            residual,
+            objective,
+            residual_at,
+        );
+        if !moved {
+            if residual <= 1e3 * params.tolerance * x.amax().max(1.0) {
                 // Stagnation at rounding level: report the residual reached.
                 return Ok(finish(dynamics, embed(&x), it, "newton"));
-            } else {
-                return Err(Error::Numerical(NumericalError::NewtonFailed {
-                    iterations: it,
-                    residual,
-                }));
             }
+            return Err(Error::Numerical(NumericalError::NewtonFailed {
+                iterations: it,
+                residual,
+            }));
         }
     }
     Err(Error::Numerical(NumericalError::NewtonFailed {

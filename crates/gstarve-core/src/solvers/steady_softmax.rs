@@ -19,7 +19,7 @@ mod cg;
 
 use nalgebra::{DMatrix, DVector};
 
-use super::steady::NewtonParams;
+use super::steady::{damped_update, NewtonParams};
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{Regulariser, SoftmaxDynamics};
 use crate::sweeps::progress::Stage;
@@ -224,39 +224,24 @@ fn newton(
                 step
             }
         };
-        let slope = g.dot(&step);
-        let resolvable = -slope > 1e3 * f64::EPSILON * value.abs().max(f64::MIN_POSITIVE);
-        let mut accepted = false;
-        if resolvable {
-            let mut t = 1.0;
-            for _ in 0..60 {
-                let trial = &x + &step * t;
-                let trial_value = dynamics.objective(&embed(&trial));
-                if trial_value <= value + 1e-4 * t * slope {
-                    x = trial;
-                    value = trial_value;
-                    accepted = true;
-                    break;
-                }
-                t *= 0.5;
-            }
-        }
-        if !accepted {
-            // Quadratic phase below the objective's rounding: the full step while it lowers the
-            // residual; stagnation at rounding level reports the residual reached.
-            let trial = &x + &step;
-            let trial_res = scaled_max(&gradient(&trial), &weights);
-            if trial_res < residual {
-                x = trial;
-                value = dynamics.objective(&embed(&x));
-            } else if residual <= 1e3 * goal {
+        let moved = damped_update(
+            &mut x,
+            &mut value,
+            &step,
+            &g,
+            residual,
+            |x| dynamics.objective(&embed(x)),
+            |x| scaled_max(&gradient(x), &weights),
+        );
+        if !moved {
+            // Stagnation at rounding level reports the residual reached.
+            if residual <= 1e3 * goal {
                 return Ok(finish(&x, residual, it, work));
-            } else {
-                return Err(Error::Numerical(NumericalError::NewtonFailed {
-                    iterations: it,
-                    residual,
-                }));
             }
+            return Err(Error::Numerical(NumericalError::NewtonFailed {
+                iterations: it,
+                residual,
+            }));
         }
     }
     Err(Error::Numerical(NumericalError::NewtonFailed {
