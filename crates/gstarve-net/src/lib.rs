@@ -10,3 +10,5 @@ pub mod data;
 pub mod deep;
 pub mod experiments;
 pub mod network;
+#[cfg(test)]
+mod test_support;

@@ -9,6 +9,7 @@ use super::train::{dropout_mask, objective};
 use super::*;
 use crate::data::{two_moons, MoonsOptions};
 use crate::network::{objective_gradient, train, NetworkOptions, TrainOptions};
+use crate::test_support::max_abs_diff;
 
 fn moons(n: usize, seed: u64) -> crate::data::Dataset {
     two_moons(&MoonsOptions {
@@ -57,14 +58,6 @@ fn training_objective(net: &Mlp, data: &crate::data::Dataset, sd: f64) -> f64 {
     let y = Tensor::from_vec(data.labels().as_slice().to_vec(), data.len(), x.device()).unwrap();
     let (f, _) = net.forward(&x, Mode::Train { mask: None }).unwrap();
     objective(&f, &y, sd).unwrap().to_scalar::<f64>().unwrap()
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 #[test]

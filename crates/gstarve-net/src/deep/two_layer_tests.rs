@@ -4,14 +4,7 @@
 
 use super::*;
 use crate::data::{two_moons, MoonsOptions};
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
+use crate::test_support::max_abs_diff;
 
 /// Train both on the same data and options; return (outputs gap / max |ŷ|, parameters gap).
 fn compare(options: MlpOptions, train: MlpTrainOptions) -> (f64, f64) {

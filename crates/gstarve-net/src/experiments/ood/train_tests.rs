@@ -7,14 +7,7 @@ use rand::{Rng, SeedableRng};
 
 use super::train::{network, run, slopes};
 use super::*;
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
+use crate::test_support::max_abs_diff;
 
 /// A small restart: 2 × 60 training examples of the coloured digits, width 16.
 fn small_restart() -> (Restart, OodSpec) {
