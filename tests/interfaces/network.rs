@@ -204,13 +204,13 @@ fn linearisation_gap(width: usize) -> f64 {
         .states
         .iter()
         .map(|z| DVector::from_column_slice(z).norm())
-        .fold(0.0, f64::max);
+        .fold(0.0, crate::support::nan_max);
     let gap = record
         .responses
         .iter()
         .zip(&flow.states)
         .map(|(real, lin)| (real - DVector::from_column_slice(lin)).norm())
-        .fold(0.0, f64::max);
+        .fold(0.0, crate::support::nan_max);
     gap / scale
 }
 

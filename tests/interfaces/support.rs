@@ -34,3 +34,13 @@ pub fn write(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&p, text).unwrap();
     p.to_string_lossy().into_owned()
 }
+
+/// max(m, e) that propagates NaN, for the folds of gaps: a fold with `f64::max` would skip a
+/// NaN difference, so a NaN result would pass `gap < tol`.
+pub fn nan_max(m: f64, e: f64) -> f64 {
+    if m.is_nan() || e.is_nan() {
+        f64::NAN
+    } else {
+        m.max(e)
+    }
+}

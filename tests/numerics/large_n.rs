@@ -33,9 +33,9 @@ fn max_gap(a: &Trajectory, b: &Trajectory) -> f64 {
         .map(|(x, y)| {
             x.iter()
                 .zip(y)
-                .fold(0.0, |m: f64, (p, q)| m.max((p - q).abs()))
+                .fold(0.0, |m, (p, q)| crate::nan_max(m, (p - q).abs()))
         })
-        .fold(0.0, f64::max)
+        .fold(0.0, crate::nan_max)
 }
 
 /// GD in margin space with the lower-triangle kernel (n = 300 sequential, n = 420 split over two

@@ -11,3 +11,13 @@ mod properties;
 mod reference_values;
 mod solvers;
 mod truncated;
+
+/// max(m, e) that propagates NaN, for the folds of gaps: a fold with `f64::max` would skip a
+/// NaN difference, so a NaN result would pass `gap < tol`.
+fn nan_max(m: f64, e: f64) -> f64 {
+    if m.is_nan() || e.is_nan() {
+        f64::NAN
+    } else {
+        m.max(e)
+    }
+}

@@ -12,15 +12,7 @@ use gstarve_core::systems::{FeatureSystem, Spectrum};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 
-/// max(m, e) that propagates NaN, so that a run returning NaN fails a `err < tol` assertion
-/// instead of being skipped by `f64::max`.
-fn nan_max(m: f64, e: f64) -> f64 {
-    if m.is_nan() || e.is_nan() {
-        f64::NAN
-    } else {
-        m.max(e)
-    }
-}
+use crate::nan_max;
 
 /// max over the grid of max_i |a_i − b_i| between two solutions' states, NaN if any is NaN.
 fn trajectory_error(a: &gstarve_core::ode::OdeSolution, b: &gstarve_core::ode::OdeSolution) -> f64 {

@@ -191,9 +191,9 @@ fn relative_gap(a: &Trajectory, b: &Trajectory) -> f64 {
         .map(|(x, y)| {
             x.iter()
                 .zip(y)
-                .fold(0.0, |m: f64, (p, q)| m.max((p - q).abs()))
+                .fold(0.0, |m, (p, q)| crate::nan_max(m, (p - q).abs()))
         })
-        .fold(0.0, f64::max)
+        .fold(0.0, crate::nan_max)
         / scale
 }
 
@@ -314,7 +314,7 @@ proptest! {
             for (a, b) in run.tau.iter().zip(&flow.tau) {
                 prop_assert!((a - b).abs() <= 1e-12 * GAP_T_END, "grids differ: {} vs {}", a, b);
             }
-            Ok(run.states.iter().zip(&flow.states).map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()).fold(0.0, f64::max))
+            Ok(run.states.iter().zip(&flow.states).map(|(a, b)| (DVector::from_column_slice(a) - DVector::from_column_slice(b)).amax()).fold(0.0, crate::nan_max))
         };
         let coarse = gap(k)?;
         let fine = gap(2 * k)?;

@@ -394,6 +394,17 @@ impl Model {
     }
 }
 
+/// max(m, e) that propagates NaN, for folds of residuals and gaps: `f64::max` returns the other
+/// argument where one is NaN, so a fold with it would report the finite part of a failed
+/// computation; with this one a NaN anywhere fails every `<= tolerance` test it meets.
+pub(crate) fn nan_max(m: f64, e: f64) -> f64 {
+    if m.is_nan() || e.is_nan() {
+        f64::NAN
+    } else {
+        m.max(e)
+    }
+}
+
 /// Test support: the distance of `a` from `b` in units in the last place of `b` (0 where they
 /// are equal), for the tests of the fast elementary functions.
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub struct KktResiduals {
 }
 
 impl KktResiduals {
-    /// The largest of the residuals.
+    /// The largest of the residuals (NaN if any is).
     pub fn max(&self) -> f64 {
         [
             self.primal_infeasibility,
@@ -64,7 +64,7 @@ impl KktResiduals {
             self.stationarity,
         ]
         .into_iter()
-        .fold(0.0, f64::max)
+        .fold(0.0, crate::model::nan_max)
     }
 }
 
@@ -387,6 +387,21 @@ fn residuals(
 mod tests {
     use super::*;
     use crate::systems::Spectrum;
+
+    /// A NaN residual is the largest: the KKT check of a failed solve cannot read as passed.
+    #[test]
+    fn a_nan_residual_is_the_largest() {
+        let mut kkt = KktResiduals {
+            primal_infeasibility: 1e-15,
+            dual_infeasibility: 0.0,
+            complementarity: 2e-14,
+            support_margin_error: 1e-15,
+            stationarity: 3e-16,
+        };
+        assert_eq!(kkt.max(), 2e-14);
+        kkt.stationarity = f64::NAN;
+        assert!(kkt.max().is_nan());
+    }
 
     /// docs/theory.md §11.1 (toy of §6, δ = 0.5): for l < l* = 5.08493 every example is a
     /// support vector and the direction is Uᵀ1/‖Uᵀ1‖ = (0.965926, 0.258819); at l = 6 example 1

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, InputError, Result};
-use crate::model::PrimalDynamics;
+use crate::model::{nan_max, PrimalDynamics};
 use crate::ode::{FlowMethod, FlowOptions};
 use crate::solvers::flow::primal_flow;
 use crate::solvers::gd::{gradient_descent, GdOptions};
@@ -101,9 +101,9 @@ pub fn gd_flow_gaps(
                 .map(|(a, b)| {
                     a.iter()
                         .zip(b)
-                        .fold(0.0, |m, (x, y)| f64::max(m, (x - y).abs()))
+                        .fold(0.0, |m, (x, y)| nan_max(m, (x - y).abs()))
                 })
-                .fold(0.0, f64::max);
+                .fold(0.0, nan_max);
             Ok(GdGap {
                 eta,
                 steps,

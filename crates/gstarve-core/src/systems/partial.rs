@@ -49,11 +49,11 @@ pub(crate) fn residual_tolerance(rows: usize) -> f64 {
     1e-10_f64.max(100.0 * rows as f64 * f64::EPSILON)
 }
 
-/// The largest residual norm among the columns of `residuals`.
+/// The largest residual norm among the columns of `residuals` (NaN if any is: not converged).
 fn largest_residual(residuals: &Mat<f64>) -> f64 {
     (0..residuals.ncols())
         .map(|j| residuals.col(j).norm_l2())
-        .fold(0.0, f64::max)
+        .fold(0.0, crate::model::nan_max)
 }
 
 /// The `count` largest eigenpairs of the symmetric positive semi-definite K (n × n), values
@@ -127,6 +127,18 @@ pub(crate) fn top_singular_triplets(a: MatRef<'_, f64>, count: usize) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A column whose residual is NaN makes the largest residual NaN, which fails the
+    /// convergence test (`NaN <= tol` is false) instead of being skipped.
+    #[test]
+    fn a_nan_residual_column_is_not_converged() {
+        let mut residuals = Mat::<f64>::zeros(3, 2);
+        residuals[(0, 0)] = 3.0;
+        residuals[(1, 0)] = 4.0;
+        assert_eq!(largest_residual(&residuals), 5.0);
+        residuals[(2, 1)] = f64::NAN;
+        assert!(largest_residual(&residuals).is_nan());
+    }
 
     /// Both iterations settle (no fallback) on full-rank inputs with a slowly decaying spectrum,
     /// and their values equal the full decompositions' to 1e-10 relative.

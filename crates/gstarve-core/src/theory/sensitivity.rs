@@ -413,7 +413,7 @@ mod tests {
                 .elasticities
                 .iter()
                 .map(|e| e.unwrap().abs())
-                .fold(0.0, f64::max);
+                .fold(0.0, crate::model::nan_max);
             assert!(worst < 1e-10, "{loss:?}: max |E| = {worst:e}");
             let sd = model_sensitivity(&sys, loss, sd_reg).unwrap();
             assert!(sd.elasticities.iter().all(|e| *e == Some(0.0)));

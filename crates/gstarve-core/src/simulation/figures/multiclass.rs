@@ -268,13 +268,13 @@ mod tests {
         let last = flow.states.last().unwrap();
         let gap = (0..5)
             .map(|j| (last[j] - z_star[j]).abs())
-            .fold(0.0, f64::max);
+            .fold(0.0, crate::model::nan_max);
         assert!(gap < 1e-8, "flow end − z*: {gap:e}");
         let gd = data.gd.as_ref().unwrap();
         let gd_last = gd.states.last().unwrap();
         let gd_gap = (0..5)
             .map(|j| (gd_last[j] - last[j]).abs())
-            .fold(0.0, f64::max);
+            .fold(0.0, crate::model::nan_max);
         assert!(gd_gap < 1e-6, "GD end − flow end: {gd_gap:e}");
         assert_eq!(data.chosen, vec![0, 1, 2, 3, 4]);
         let bad = ResponsesSpec {

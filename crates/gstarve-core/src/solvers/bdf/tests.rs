@@ -39,7 +39,7 @@ fn relative_error(sol: &OdeSolution, exact: &impl Fn(f64) -> DVector<f64>, floor
             let e = exact(t);
             max_abs_diff(y, &e) / (e.amax() + floor)
         })
-        .fold(0.0, crate::solvers::conformance::problems::nan_max)
+        .fold(0.0, crate::model::nan_max)
 }
 
 /// On the stiff linear system: f(y₀) and the initial-step probe, then at least one evaluation

@@ -27,6 +27,7 @@ pub(crate) mod cases;
 pub(crate) mod problems;
 
 use crate::error::{Error, InputError, NumericalError, Result};
+use crate::model::nan_max;
 use crate::ode::{solve, uniform_times, OdeProblem, OdeSolution, OutputGrid, Tolerances};
 use crate::solvers::bdf::{Bdf, BdfParams};
 use crate::solvers::dp45::Dp45;
@@ -34,7 +35,7 @@ use crate::solvers::explicit::{ExplicitMethod, ExplicitRk};
 use crate::solvers::rkc::{Rkc, RkcParams};
 use crate::solvers::rosenbrock::Rodas4;
 use cases::{Case, Expect, Reference};
-use problems::{nan_max, BlowUp};
+use problems::BlowUp;
 
 /// A method under test: an integrator with the settings it runs with.
 #[derive(Clone, Copy, Debug)]

@@ -2,6 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::model::nan_max;
 use crate::ode::{OdeProblem, OdeSolution, OutputGrid, Tolerances};
 
 /// dy/dt = y²: from y(0) = 1 the solution 1/(1 − t) blows up at t = 1. `bound` is what
@@ -144,15 +145,6 @@ impl Entries for Vec<f64> {
 impl Entries for DVector<f64> {
     fn entries(&self) -> &[f64] {
         self.as_slice()
-    }
-}
-
-/// max(m, e) that propagates NaN (f64::max would skip it), so that a NaN fails `err < tol`.
-pub(crate) fn nan_max(m: f64, e: f64) -> f64 {
-    if m.is_nan() || e.is_nan() {
-        f64::NAN
-    } else {
-        m.max(e)
     }
 }
 
