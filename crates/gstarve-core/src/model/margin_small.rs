@@ -5,10 +5,19 @@
 //! ∂(dm/dτ)/∂m = −K diag(d(m)) − μ I,    d = [`Model::curvature`]
 //! ```
 //!
-//! The same arithmetic as [`super::MarginFlow`] (bit for bit: the same formulas of [`Model`], the
-//! same sums in the same order, tested), on fixed-size arrays, so that the product K·g unrolls
-//! and nothing touches the heap: at n = 2 the general form spends more on loop and slice
-//! bookkeeping than on its two exponentials (docs/benchmarks.md).
+//! The same formulas as [`super::MarginFlow`] (those of [`Model`]), on fixed-size arrays, so that
+//! the product K·g unrolls and nothing touches the heap: at n = 2 the general form spends more on
+//! loop and slice bookkeeping than on its two exponentials (docs/benchmarks.md). The sums run in
+//! the order that serves the critical path of an explicit step, where each evaluation waits for
+//! the one before: μmᵢ, known early, is subtracted from the first product, and a zero λ_SD is
+//! skipped, so that after g(m) come one product and n sums,
+//!
+//! ```text
+//! dmᵢ = (Kᵢ₁g₁ − μmᵢ) + Kᵢ₂g₂ + … + Kᵢₙgₙ,
+//! ```
+//!
+//! which agrees with the general form to a few units in the last place (tested), not bit for
+//! bit (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)").
 
 use nalgebra::DMatrix;
 
@@ -62,29 +71,29 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
         N
     }
 
-    #[inline]
+    #[inline(always)]
     fn rhs(&self, m: &[f64], dm: &mut [f64]) {
         let m: &[f64; N] = m.try_into().expect("state of dimension N");
         let dm: &mut [f64; N] = dm.try_into().expect("derivative of dimension N");
         let mut w = [0.0; N];
         if self.model.examples().is_none() {
-            // [`Model::drives_into`] without class targets, inline (the same formula).
+            // [`Model::drives_into`] without class targets, inline (the same formula; a zero
+            // λ_SD skipped, the same value for finite m).
             let (loss, sd) = (self.model.loss(), self.model.lambda_sd());
             for (wi, &mi) in w.iter_mut().zip(m) {
-                *wi = loss.neg_derivative(mi) - sd * mi;
+                let g = loss.neg_derivative(mi);
+                *wi = if sd == 0.0 { g } else { g - sd * mi };
             }
         } else {
             self.model.drives_into(0, m, &mut w);
         }
-        let mut out = [0.0; N];
-        for (col, &wj) in self.gram.iter().zip(&w) {
-            for (o, &kij) in out.iter_mut().zip(col) {
-                *o += kij * wj;
-            }
-        }
         let mu = self.model.decay();
-        for ((d, o), &mi) in dm.iter_mut().zip(out).zip(m) {
-            *d = o - mu * mi;
+        for (i, (d, &mi)) in dm.iter_mut().zip(m).enumerate() {
+            let mut acc = self.gram[0][i] * w[0] - mu * mi;
+            for (col, &wj) in self.gram.iter().zip(&w).skip(1) {
+                acc += col[i] * wj;
+            }
+            *d = acc;
         }
     }
 
@@ -125,7 +134,16 @@ mod tests {
                 let (mut a, mut b) = ([0.0; 3], [0.0; 3]);
                 general.rhs(&m, &mut a);
                 small.rhs(&m, &mut b);
-                assert_eq!(a, b, "{loss:?} {reg:?}");
+                // The general form's sums in another order: equal to rounding, 4 ulp of the
+                // sum of the magnitudes of the terms.
+                let mut g = [0.0; 3];
+                d.model().drives_into(0, &m, &mut g);
+                for i in 0..3 {
+                    let terms: f64 = (0..3).map(|j| (small.gram()[j][i] * g[j]).abs()).sum();
+                    let scale = terms + d.model().decay() * m[i].abs();
+                    let tol = 4.0 * f64::EPSILON * scale;
+                    assert!((a[i] - b[i]).abs() <= tol, "{loss:?} {reg:?}: {a:?} {b:?}");
+                }
                 let (mut ja, mut jb) = (DMatrix::zeros(3, 3), DMatrix::zeros(3, 3));
                 general.jacobian(&m, &mut ja);
                 small.jacobian(&m, &mut jb);

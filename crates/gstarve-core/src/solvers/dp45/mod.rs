@@ -18,8 +18,17 @@
 //! §II.6). Error norm: RMS over i of the embedded difference / (atol + rtol·max(|y₀ᵢ|, |y₁ᵢ|)),
 //! with the user's tolerances scaled by [`TOL_SCALE`] (a global-error margin, measured).
 //! Step control: `dopri5.f`'s PI controller (β = 0.04, safety 0.9, new step between h/5 and
-//! 10h, no growth right after a rejection); initial step by `HINIT`. The last step lands exactly
-//! on τ_end.
+//! 10h, no growth right after a rejection), h_new = h·ρ with
+//!
+//! ```text
+//! ρ = clamp(SAFE · exp(β·ln err_old − (1/5 − 0.75β)·ln err), 1/5, 10)   (after an accepted step)
+//! ρ = max(SAFE · exp(−(1/5 − 0.75β)·ln err), 1/5)                       (after a rejected one)
+//! ```
+//!
+//! (err_old = max(err of the last accepted step, 10⁻⁴)), with ln err = ½ ln err² from the squared
+//! norm: one ln, one exp and a product on the path from one step's last stage to the next
+//! step's first, where `dopri5.f` has two powers, a square root and a division. Initial step
+//! by `HINIT`. The last step lands exactly on τ_end.
 //!
 //! # Stiffness
 //!
@@ -67,9 +76,9 @@ pub(super) const HMIN_REL: f64 = 1e-14;
 pub(super) const SAFE: f64 = 0.9;
 pub(super) const BETA: f64 = 0.04;
 pub(super) const EXPO1: f64 = 0.2 - BETA * 0.75;
-/// 1/FAC1 and 1/FAC2 of dopri5.f: the new step lies in [h/5, 10h].
-pub(super) const FACC1: f64 = 1.0 / 0.2;
-pub(super) const FACC2: f64 = 1.0 / 10.0;
+/// FAC1 and FAC2 of dopri5.f: the new step lies in [h/5, 10h].
+pub(super) const FAC1: f64 = 0.2;
+pub(super) const FAC2: f64 = 10.0;
 /// Smallest remembered error of the PI controller (dopri5.f).
 pub(super) const FAC_OLD_MIN: f64 = 1e-4;
 
@@ -153,9 +162,9 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
         if last {
             h = t_end - t;
         }
-        let err = st.step(problem, h, rtol, atol);
+        let err_sq = st.step(problem, h, rtol, atol);
         stats.rhs_evals += 6;
-        if !err.is_finite() {
+        if !err_sq.is_finite() {
             // A stage or the new state is not finite: shrink hard and retry.
             stats.steps_rejected += 1;
             reject = true;
@@ -164,11 +173,12 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
             continue;
         }
         breakdown = false;
-        let ln_err = err.max(1e-16).ln();
-        if err <= 1.0 {
+        // ln err, err ≥ 10⁻¹⁶.
+        let ln_err = 0.5 * err_sq.max(1e-32).ln();
+        if err_sq <= 1.0 {
             stats.steps_accepted += 1;
-            // fac = err^EXPO1 / facold^BETA / SAFE, within [FACC2, FACC1].
-            let fac = ((EXPO1 * ln_err - BETA * ln_fac_old).exp() / SAFE).clamp(FACC2, FACC1);
+            // ρ = SAFE · facold^BETA / err^EXPO1, within [FAC1, FAC2].
+            let rho = (SAFE * (BETA * ln_fac_old - EXPO1 * ln_err).exp()).clamp(FAC1, FAC2);
             ln_fac_old = ln_err.max(FAC_OLD_MIN.ln());
             let t_new = if last { t_end } else { t + h };
             if stats.steps_accepted >= STIFF_TEST_START {
@@ -203,7 +213,7 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
             if last {
                 break;
             }
-            let mut h_new = h / fac;
+            let mut h_new = h * rho;
             if reject {
                 h_new = h_new.min(h);
             }
@@ -212,7 +222,7 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
         } else {
             stats.steps_rejected += 1;
             reject = true;
-            h /= ((EXPO1 * ln_err).exp() / SAFE).min(FACC1);
+            h *= (SAFE * (-EXPO1 * ln_err).exp()).max(FAC1);
         }
     }
     Ok(())
