@@ -9,19 +9,21 @@
 //! the product K·g unrolls and nothing touches the heap: at n = 2 the general form spends more on
 //! loop and slice bookkeeping than on its two exponentials (docs/benchmarks.md). The sums run in
 //! the order that serves the critical path of an explicit step, where each evaluation waits for
-//! the one before: μmᵢ, known early, is subtracted from the first product, and a zero λ_SD is
-//! skipped, so that after g(m) come one product and n sums,
+//! the one before: −μmᵢ, known early, starts the sum, and a zero λ_SD is skipped, so that after
+//! g(m) come n fused multiply-adds,
 //!
 //! ```text
-//! dmᵢ = (Kᵢ₁g₁ − μmᵢ) + Kᵢ₂g₂ + … + Kᵢₙgₙ,
+//! dmᵢ = fma(Kᵢₙ, gₙ, … fma(Kᵢ₂, g₂, fma(Kᵢ₁, g₁, −μmᵢ))),
 //! ```
 //!
-//! which agrees with the general form to a few units in the last place (tested), not bit for
-//! bit (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)").
+//! and the logistic loss's σ(−m) takes its exponential from [`table_exp`] (inline, fused
+//! multiply-adds: no call on that path). This agrees with the general form to a few units in the
+//! last place (tested), not bit for bit (docs/benchmarks.md, "Per flow, third pass (item 1,
+//! n = 2)").
 
 use nalgebra::DMatrix;
 
-use super::{Model, PrimalDynamics};
+use super::{sigmoid_neg_with, table_exp, Loss, Model, PrimalDynamics};
 use crate::ode::OdeProblem;
 
 /// [`super::MarginFlow`] for a system of N examples (1 ≤ N ≤ 4 is where it pays).
@@ -64,6 +66,26 @@ impl<const N: usize> MarginFlowN<N> {
     pub fn model(&self) -> &Model {
         &self.model
     }
+
+    /// dm/dτ in [`super::MarginFlow`]'s order and with the platform's exponential, bit for bit
+    /// its value: for gradient descent's fixed-size loop, which takes the general loop's steps
+    /// exactly (tested there), where [`OdeProblem::rhs`] orders the sums for DP45's critical path
+    /// (module documentation).
+    #[inline]
+    pub fn rhs_general_order(&self, m: &[f64; N], dm: &mut [f64; N]) {
+        let mut w = [0.0; N];
+        self.model.drives_into(0, m, &mut w);
+        let mut out = [0.0; N];
+        for (col, &wj) in self.gram.iter().zip(&w) {
+            for (o, &kij) in out.iter_mut().zip(col) {
+                *o += kij * wj;
+            }
+        }
+        let mu = self.model.decay();
+        for ((d, o), &mi) in dm.iter_mut().zip(out).zip(m) {
+            *d = o - mu * mi;
+        }
+    }
 }
 
 impl<const N: usize> OdeProblem for MarginFlowN<N> {
@@ -77,11 +99,14 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
         let dm: &mut [f64; N] = dm.try_into().expect("derivative of dimension N");
         let mut w = [0.0; N];
         if self.model.examples().is_none() {
-            // [`Model::drives_into`] without class targets, inline (the same formula; a zero
-            // λ_SD skipped, the same value for finite m).
+            // [`Model::drives_into`] without class targets, inline (the same formula, σ(−m) with
+            // [`table_exp::exp`]; a zero λ_SD skipped, the same value for finite m).
             let (loss, sd) = (self.model.loss(), self.model.lambda_sd());
             for (wi, &mi) in w.iter_mut().zip(m) {
-                let g = loss.neg_derivative(mi);
+                let g = match loss {
+                    Loss::Logistic => sigmoid_neg_with(mi, table_exp::exp),
+                    Loss::Squared => loss.neg_derivative(mi),
+                };
                 *wi = if sd == 0.0 { g } else { g - sd * mi };
             }
         } else {
@@ -89,9 +114,9 @@ impl<const N: usize> OdeProblem for MarginFlowN<N> {
         }
         let mu = self.model.decay();
         for (i, (d, &mi)) in dm.iter_mut().zip(m).enumerate() {
-            let mut acc = self.gram[0][i] * w[0] - mu * mi;
-            for (col, &wj) in self.gram.iter().zip(&w).skip(1) {
-                acc += col[i] * wj;
+            let mut acc = -mu * mi;
+            for (col, &wj) in self.gram.iter().zip(&w) {
+                acc = col[i].mul_add(wj, acc);
             }
             *d = acc;
         }
@@ -144,6 +169,9 @@ mod tests {
                     let tol = 4.0 * f64::EPSILON * scale;
                     assert!((a[i] - b[i]).abs() <= tol, "{loss:?} {reg:?}: {a:?} {b:?}");
                 }
+                let mut c = [0.0; 3];
+                small.rhs_general_order(&m, &mut c);
+                assert_eq!(a, c, "{loss:?} {reg:?}");
                 let (mut ja, mut jb) = (DMatrix::zeros(3, 3), DMatrix::zeros(3, 3));
                 general.jacobian(&m, &mut ja);
                 small.jacobian(&m, &mut jb);

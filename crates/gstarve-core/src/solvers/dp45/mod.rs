@@ -26,9 +26,14 @@
 //! ```
 //!
 //! (err_old = max(err of the last accepted step, 10⁻⁴)), with ln err = ½ ln err² from the squared
-//! norm: one ln, one exp and a product on the path from one step's last stage to the next
-//! step's first, where `dopri5.f` has two powers, a square root and a division. Initial step
-//! by `HINIT`. The last step lands exactly on τ_end.
+//! norm: one ln and one exp ([`crate::model::table_ln`], [`crate::model::table_exp`], inline) and a product on the path from one
+//! step's last stage to the next step's first, where `dopri5.f` has two powers, a square root and
+//! a division. Initial step by `HINIT`. The last step lands exactly on τ_end.
+//!
+//! On x86-64 processors with fused multiply-adds the loop is compiled with them enabled (chosen
+//! at run time), for the `mul_add`s of that exponential and of [`crate::model::MarginFlowN`]'s;
+//! nothing else fuses (Rust never contracts on its own), so every processor computes the same
+//! bits.
 //!
 //! # Stiffness
 //!
@@ -45,6 +50,7 @@
 //! A non-finite stage or state rejects the step and shrinks h by 4; a step below 10⁻¹⁴·τ or more
 //! than the budget's step attempts ([`Tolerances::max_steps`]) is a [`StepFailure::Failed`]. Never a plausible wrong number.
 
+use crate::model::{table_exp, table_ln};
 use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 use fixed::Fixed;
 use stages::{StageStore, Stages};
@@ -107,19 +113,50 @@ impl Integrator for Dp45 {
             TOL_SCALE * tolerances.atol(),
             tolerances.max_steps(),
         );
-        match problem.dim() {
-            1 => run::<_, Fixed<1>>(problem, y0, tol, output, stats),
-            2 => run::<_, Fixed<2>>(problem, y0, tol, output, stats),
-            3 => run::<_, Fixed<3>>(problem, y0, tol, output, stats),
-            4 => run::<_, Fixed<4>>(problem, y0, tol, output, stats),
-            _ => run::<_, Stages>(problem, y0, tol, output, stats),
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the processor has the feature `run_fma` is compiled for.
+            return unsafe { run_fma(problem, y0, tol, output, stats) };
         }
+        run_any(problem, y0, tol, output, stats)
     }
+}
+
+/// [`run`] with the storage for the problem's dimension.
+#[inline(always)]
+fn run_any<P: OdeProblem + ?Sized>(
+    problem: &P,
+    y0: &[f64],
+    tol: (f64, f64, u64),
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    match problem.dim() {
+        1 => run::<_, Fixed<1>>(problem, y0, tol, output, stats),
+        2 => run::<_, Fixed<2>>(problem, y0, tol, output, stats),
+        3 => run::<_, Fixed<3>>(problem, y0, tol, output, stats),
+        4 => run::<_, Fixed<4>>(problem, y0, tol, output, stats),
+        _ => run::<_, Stages>(problem, y0, tol, output, stats),
+    }
+}
+
+/// [`run_any`] compiled with fused multiply-adds (module documentation).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn run_fma<P: OdeProblem + ?Sized>(
+    problem: &P,
+    y0: &[f64],
+    tol: (f64, f64, u64),
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    run_any(problem, y0, tol, output, stats)
 }
 
 /// [`Dp45`] with the stage storage S ([`Fixed`] for a dimension known at compile time,
 /// [`Stages`] for any), at the scaled tolerances (rtol, atol) and at most `max_steps` step
 /// attempts over the solve (`stats` counts them from its first window).
+#[inline(always)]
 fn run<P: OdeProblem + ?Sized, S: StageStore>(
     problem: &P,
     y0: &[f64],
@@ -174,11 +211,11 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
         }
         breakdown = false;
         // ln err, err ≥ 10⁻¹⁶.
-        let ln_err = 0.5 * err_sq.max(1e-32).ln();
+        let ln_err = 0.5 * table_ln::ln(err_sq.max(1e-32));
         if err_sq <= 1.0 {
             stats.steps_accepted += 1;
             // ρ = SAFE · facold^BETA / err^EXPO1, within [FAC1, FAC2].
-            let rho = (SAFE * (BETA * ln_fac_old - EXPO1 * ln_err).exp()).clamp(FAC1, FAC2);
+            let rho = (SAFE * table_exp::exp(BETA * ln_fac_old - EXPO1 * ln_err)).clamp(FAC1, FAC2);
             ln_fac_old = ln_err.max(FAC_OLD_MIN.ln());
             let t_new = if last { t_end } else { t + h };
             if stats.steps_accepted >= STIFF_TEST_START {
@@ -222,7 +259,7 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
         } else {
             stats.steps_rejected += 1;
             reject = true;
-            h *= (SAFE * (-EXPO1 * ln_err).exp()).max(FAC1);
+            h *= (SAFE * table_exp::exp(-EXPO1 * ln_err)).max(FAC1);
         }
     }
     Ok(())

@@ -195,11 +195,13 @@ pub(super) struct StepSlices<'a> {
 ///
 /// The order of the operations serves the critical path: each stage's evaluation waits for the
 /// one before it, so a stage argument sums what is already known first and adds the newest stage
-/// last, y + h(Σ_{j<s−1} a_{sj}k_j) + (h·a_{s,s−1})k_{s−1} (one product and one sum after
-/// k_{s−1}, not four operations); e likewise adds (h·E₇)k₇ last; the weights 1/scᵢ are taken
-/// while f(y₁) is evaluated; and the norm is returned squared (the controller wants its
-/// logarithm, so no square root). Each reordering changes a result in its last bits only
-/// (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)").
+/// last in one fused multiply-add, fma(h·a_{s,s−1}, k_{s−1}, y + h Σ_{j<s−1} a_{sj}k_j) (one
+/// operation after k_{s−1}, not four); e likewise adds (h·E₇)k₇ last; the weights 1/scᵢ are
+/// taken while f(y₁) is evaluated; and the norm is returned squared (the controller wants its
+/// logarithm, so no square root). Each change moves a result in its last bits only
+/// (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)"). `mul_add` is exactly rounded
+/// on every processor (a library call where the caller is not compiled with FMA, see
+/// [`super`]).
 #[inline(always)]
 pub(super) fn step_into(
     problem: &(impl OdeProblem + ?Sized),
@@ -217,31 +219,33 @@ pub(super) fn step_into(
     } = slices;
     let n = y.len();
     for i in 0..n {
-        arg[i] = y[i] + h * A21 * k1[i];
+        arg[i] = (h * A21).mul_add(k1[i], y[i]);
     }
     problem.rhs(arg, k2);
     for i in 0..n {
-        arg[i] = y[i] + h * (A31 * k1[i]) + (h * A32) * k2[i];
+        arg[i] = (h * A32).mul_add(k2[i], y[i] + h * (A31 * k1[i]));
     }
     problem.rhs(arg, k3);
     for i in 0..n {
-        arg[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i]) + (h * A43) * k3[i];
+        arg[i] = (h * A43).mul_add(k3[i], y[i] + h * (A41 * k1[i] + A42 * k2[i]));
     }
     problem.rhs(arg, k4);
     for i in 0..n {
-        arg[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i]) + (h * A54) * k4[i];
+        arg[i] = (h * A54).mul_add(k4[i], y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i]));
     }
     problem.rhs(arg, k5);
     for i in 0..n {
-        y6[i] = y[i]
-            + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i])
-            + (h * A65) * k5[i];
+        y6[i] = (h * A65).mul_add(
+            k5[i],
+            y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i]),
+        );
     }
     problem.rhs(y6, k6);
     for i in 0..n {
-        ynew[i] = y[i]
-            + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i])
-            + (h * A76) * k6[i];
+        ynew[i] = (h * A76).mul_add(
+            k6[i],
+            y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i]),
+        );
     }
     // 1/scᵢ, here so that the divisions overlap the evaluation of f(y₁); `arg` holds them.
     for i in 0..n {
@@ -252,8 +256,10 @@ pub(super) fn step_into(
     let mut finite = true;
     for i in 0..n {
         finite &= ynew[i].is_finite();
-        let e = h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i])
-            + (h * E7) * k7[i];
+        let e = (h * E7).mul_add(
+            k7[i],
+            h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i]),
+        );
         let q = e * arg[i];
         sum += q * q;
     }

@@ -68,9 +68,9 @@ pub(super) fn rhs_one<E: LaneExp, const N: usize>(f: &LaneFlow<N>, m: &[f64], dm
         };
     }
     for (i, (d, &mi)) in dm.iter_mut().zip(m).enumerate() {
-        let mut acc = f.gram[0][i] * w[0] - f.decay * mi;
-        for (col, &wj) in f.gram.iter().zip(&w).skip(1) {
-            acc += col[i] * wj;
+        let mut acc = -f.decay * mi;
+        for (col, &wj) in f.gram.iter().zip(&w) {
+            acc = col[i].mul_add(wj, acc);
         }
         *d = acc;
     }
@@ -92,9 +92,9 @@ fn rhs_lanes<E: LaneExp, const N: usize>(p: &Params<N>, m: &[V; N], dm: &mut [V;
     }
     for (i, (d, mi)) in dm.iter_mut().zip(m).enumerate() {
         for l in 0..LANES {
-            let mut acc = p.gram[0][i][l] * w[0][l] - p.decay[l] * mi[l];
-            for (col, wj) in p.gram.iter().zip(&w).skip(1) {
-                acc += col[i][l] * wj[l];
+            let mut acc = -p.decay[l] * mi[l];
+            for (col, wj) in p.gram.iter().zip(&w) {
+                acc = col[i][l].mul_add(wj[l], acc);
             }
             d[l] = acc;
         }
@@ -128,58 +128,66 @@ impl<const N: usize> Soa<N> {
         let h = self.h;
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l] + h[l] * A21 * self.k[0][i][l];
+                self.arg[i][l] = (h[l] * A21).mul_add(self.k[0][i][l], self.y[i][l]);
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[1]);
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l]
-                    + h[l] * (A31 * self.k[0][i][l])
-                    + (h[l] * A32) * self.k[1][i][l];
+                self.arg[i][l] = (h[l] * A32).mul_add(
+                    self.k[1][i][l],
+                    self.y[i][l] + h[l] * (A31 * self.k[0][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[2]);
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l]
-                    + h[l] * (A41 * self.k[0][i][l] + A42 * self.k[1][i][l])
-                    + (h[l] * A43) * self.k[2][i][l];
+                self.arg[i][l] = (h[l] * A43).mul_add(
+                    self.k[2][i][l],
+                    self.y[i][l] + h[l] * (A41 * self.k[0][i][l] + A42 * self.k[1][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[3]);
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A51 * self.k[0][i][l]
-                            + A52 * self.k[1][i][l]
-                            + A53 * self.k[2][i][l])
-                    + (h[l] * A54) * self.k[3][i][l];
+                self.arg[i][l] = (h[l] * A54).mul_add(
+                    self.k[3][i][l],
+                    self.y[i][l]
+                        + h[l]
+                            * (A51 * self.k[0][i][l]
+                                + A52 * self.k[1][i][l]
+                                + A53 * self.k[2][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[4]);
         for i in 0..N {
             for l in 0..LANES {
-                self.y6[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A61 * self.k[0][i][l]
-                            + A62 * self.k[1][i][l]
-                            + A63 * self.k[2][i][l]
-                            + A64 * self.k[3][i][l])
-                    + (h[l] * A65) * self.k[4][i][l];
+                self.y6[i][l] = (h[l] * A65).mul_add(
+                    self.k[4][i][l],
+                    self.y[i][l]
+                        + h[l]
+                            * (A61 * self.k[0][i][l]
+                                + A62 * self.k[1][i][l]
+                                + A63 * self.k[2][i][l]
+                                + A64 * self.k[3][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.y6, &mut self.k[5]);
         for i in 0..N {
             for l in 0..LANES {
-                self.ynew[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A71 * self.k[0][i][l]
-                            + A73 * self.k[2][i][l]
-                            + A74 * self.k[3][i][l]
-                            + A75 * self.k[4][i][l])
-                    + (h[l] * A76) * self.k[5][i][l];
+                self.ynew[i][l] = (h[l] * A76).mul_add(
+                    self.k[5][i][l],
+                    self.y[i][l]
+                        + h[l]
+                            * (A71 * self.k[0][i][l]
+                                + A73 * self.k[2][i][l]
+                                + A74 * self.k[3][i][l]
+                                + A75 * self.k[4][i][l]),
+                );
             }
         }
         // 1/scᵢ into `arg`, as `Stages::step` does.
@@ -196,13 +204,14 @@ impl<const N: usize> Soa<N> {
         for i in 0..N {
             for l in 0..LANES {
                 nan[l] += poison(self.ynew[i][l]);
-                let e = h[l]
-                    * (E1 * self.k[0][i][l]
+                let e = (h[l] * E7).mul_add(
+                    self.k[6][i][l],
+                    h[l] * (E1 * self.k[0][i][l]
                         + E3 * self.k[2][i][l]
                         + E4 * self.k[3][i][l]
                         + E5 * self.k[4][i][l]
-                        + E6 * self.k[5][i][l])
-                    + (h[l] * E7) * self.k[6][i][l];
+                        + E6 * self.k[5][i][l]),
+                );
                 let q = e * self.arg[i][l];
                 sum[l] += q * q;
             }
