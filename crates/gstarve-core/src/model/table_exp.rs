@@ -177,7 +177,7 @@ const TABLE: [[u64; 2]; 128] = [
 /// e^x within 1 ulp (module documentation).
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
-    if !(x.abs() <= 700.0) {
+    if !(-700.0..=700.0).contains(&x) {
         return x.exp();
     }
     let shifted = x.mul_add(N_OVER_LN2, SHIFT);

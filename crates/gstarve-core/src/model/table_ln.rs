@@ -160,7 +160,7 @@ const TABLE: [[f64; 2]; 128] = [
 /// ln x within a few ulp (module documentation).
 #[inline(always)]
 pub fn ln(x: f64) -> f64 {
-    if !(x >= f64::MIN_POSITIVE && x < f64::INFINITY) {
+    if !(f64::MIN_POSITIVE..f64::INFINITY).contains(&x) {
         return x.ln();
     }
     let bits = x.to_bits();
