@@ -26,14 +26,16 @@
 //! ```
 //!
 //! (err_old = max(err of the last accepted step, 10⁻⁴)), with ln err = ½ ln err² from the squared
-//! norm: one ln and one exp ([`crate::model::table_ln`], [`crate::model::table_exp`], inline) and a product on the path from one
-//! step's last stage to the next step's first, where `dopri5.f` has two powers, a square root and
-//! a division. Initial step by `HINIT`. The last step lands exactly on τ_end.
+//! norm: one ln and one exp ([`crate::model::table_ln`], [`crate::model::table_exp`], inline)
+//! and a product on the path from one step's last stage to the next step's first, where
+//! `dopri5.f` has two powers, a square root and a division. Initial step by `HINIT`. The last
+//! step lands exactly on τ_end.
 //!
 //! On x86-64 processors with fused multiply-adds the loop is compiled with them enabled (chosen
-//! at run time), for the `mul_add`s of that exponential and of [`crate::model::MarginFlowN`]'s;
-//! nothing else fuses (Rust never contracts on its own), so every processor computes the same
-//! bits.
+//! at run time), for the `mul_add`s of the stage sums (`stages`), of those two functions and of
+//! [`crate::model::MarginFlowN`]; nothing else fuses (Rust never contracts on its own), and
+//! `mul_add` is exactly rounded everywhere (a library call without FMA), so every processor
+//! computes the same bits (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)").
 //!
 //! # Stiffness
 //!
