@@ -42,12 +42,14 @@ mod scalar;
 mod softmax;
 pub(crate) mod streamed;
 pub(crate) mod symmetric;
+pub mod table_exp;
+pub mod table_ln;
 
 pub use dual::DualDynamics;
 pub use margin::{MarginFlow, FAER_MIN_DIM, SYMMETRIC_MIN_DIM};
 pub use margin_small::MarginFlowN;
 pub use primal::PrimalDynamics;
-pub use scalar::{sigmoid, sigmoid_neg, sigmoid_prime};
+pub use scalar::{sigmoid, sigmoid_neg, sigmoid_neg_with, sigmoid_prime};
 pub use softmax::{Curvature, SoftmaxDynamics};
 pub use symmetric::symmetric_product;
 

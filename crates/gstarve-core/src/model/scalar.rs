@@ -9,11 +9,18 @@ pub fn sigmoid(x: f64) -> f64 {
 /// σ(−x) = 1/(1 + e^{x}); exact limits 0 and 1 for large |x| (an infinite e^x gives 0, not NaN).
 #[inline]
 pub fn sigmoid_neg(x: f64) -> f64 {
+    sigmoid_neg_with(x, f64::exp)
+}
+
+/// [`sigmoid_neg`] with the exponential `exp` (e.g. [`super::table_exp::exp`]): e/(1 + e) with
+/// e = exp(−x) for x ≥ 0, 1/(1 + exp(x)) otherwise.
+#[inline(always)]
+pub fn sigmoid_neg_with(x: f64, exp: impl Fn(f64) -> f64) -> f64 {
     if x >= 0.0 {
-        let e = (-x).exp();
+        let e = exp(-x);
         e / (1.0 + e)
     } else {
-        1.0 / (1.0 + x.exp())
+        1.0 / (1.0 + exp(x))
     }
 }
 

@@ -7,7 +7,7 @@
 //! (margin flows of the logistic loss). A point whose flow the lanes find stiff, or that fails
 //! or does not apply, is computed by [`learning_time`] itself from the start, so every result
 //! is the one-system path's up to the exponential the lanes use: with the platform's `exp`
-//! ([`LibmExp`], tests) the learning times are bit-for-bit [`learning_time`]'s; with the
+//! ([`ScalarExp`], tests) the learning times are bit-for-bit [`learning_time`]'s; with the
 //! vectorised one ([`FastExp`], what sweeps use) they agree within the flow's tolerance (tested;
 //! the difference measured in docs/benchmarks.md, issue #17). A coarse window stops at its
 //! first crossing, as the one-system path's result only reads the states up to it, and every

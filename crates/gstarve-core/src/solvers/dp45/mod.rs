@@ -18,8 +18,24 @@
 //! §II.6). Error norm: RMS over i of the embedded difference / (atol + rtol·max(|y₀ᵢ|, |y₁ᵢ|)),
 //! with the user's tolerances scaled by [`TOL_SCALE`] (a global-error margin, measured).
 //! Step control: `dopri5.f`'s PI controller (β = 0.04, safety 0.9, new step between h/5 and
-//! 10h, no growth right after a rejection); initial step by `HINIT`. The last step lands exactly
-//! on τ_end.
+//! 10h, no growth right after a rejection), h_new = h·ρ with
+//!
+//! ```text
+//! ρ = clamp(SAFE · exp(β·ln err_old − (1/5 − 0.75β)·ln err), 1/5, 10)   (after an accepted step)
+//! ρ = max(SAFE · exp(−(1/5 − 0.75β)·ln err), 1/5)                       (after a rejected one)
+//! ```
+//!
+//! (err_old = max(err of the last accepted step, 10⁻⁴)), with ln err = ½ ln err² from the squared
+//! norm: one ln and one exp ([`crate::model::table_ln`], [`crate::model::table_exp`], inline)
+//! and a product on the path from one step's last stage to the next step's first, where
+//! `dopri5.f` has two powers, a square root and a division. Initial step by `HINIT`. The last
+//! step lands exactly on τ_end.
+//!
+//! On x86-64 processors with fused multiply-adds the loop is compiled with them enabled (chosen
+//! at run time), for the `mul_add`s of the stage sums (`stages`), of those two functions and of
+//! [`crate::model::MarginFlowN`]; nothing else fuses (Rust never contracts on its own), and
+//! `mul_add` is exactly rounded everywhere (a library call without FMA), so every processor
+//! computes the same bits (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)").
 //!
 //! # Stiffness
 //!
@@ -36,6 +52,7 @@
 //! A non-finite stage or state rejects the step and shrinks h by 4; a step below 10⁻¹⁴·τ or more
 //! than the budget's step attempts ([`Tolerances::max_steps`]) is a [`StepFailure::Failed`]. Never a plausible wrong number.
 
+use crate::model::{table_exp, table_ln};
 use crate::ode::{Integrator, OdeProblem, Output, SolverStats, StepFailure, Tolerances};
 use fixed::Fixed;
 use stages::{StageStore, Stages};
@@ -67,9 +84,9 @@ pub(super) const HMIN_REL: f64 = 1e-14;
 pub(super) const SAFE: f64 = 0.9;
 pub(super) const BETA: f64 = 0.04;
 pub(super) const EXPO1: f64 = 0.2 - BETA * 0.75;
-/// 1/FAC1 and 1/FAC2 of dopri5.f: the new step lies in [h/5, 10h].
-pub(super) const FACC1: f64 = 1.0 / 0.2;
-pub(super) const FACC2: f64 = 1.0 / 10.0;
+/// FAC1 and FAC2 of dopri5.f: the new step lies in [h/5, 10h].
+pub(super) const FAC1: f64 = 0.2;
+pub(super) const FAC2: f64 = 10.0;
 /// Smallest remembered error of the PI controller (dopri5.f).
 pub(super) const FAC_OLD_MIN: f64 = 1e-4;
 
@@ -98,19 +115,50 @@ impl Integrator for Dp45 {
             TOL_SCALE * tolerances.atol(),
             tolerances.max_steps(),
         );
-        match problem.dim() {
-            1 => run::<_, Fixed<1>>(problem, y0, tol, output, stats),
-            2 => run::<_, Fixed<2>>(problem, y0, tol, output, stats),
-            3 => run::<_, Fixed<3>>(problem, y0, tol, output, stats),
-            4 => run::<_, Fixed<4>>(problem, y0, tol, output, stats),
-            _ => run::<_, Stages>(problem, y0, tol, output, stats),
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the processor has the feature `run_fma` is compiled for.
+            return unsafe { run_fma(problem, y0, tol, output, stats) };
         }
+        run_any(problem, y0, tol, output, stats)
     }
+}
+
+/// [`run`] with the storage for the problem's dimension.
+#[inline(always)]
+fn run_any<P: OdeProblem + ?Sized>(
+    problem: &P,
+    y0: &[f64],
+    tol: (f64, f64, u64),
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    match problem.dim() {
+        1 => run::<_, Fixed<1>>(problem, y0, tol, output, stats),
+        2 => run::<_, Fixed<2>>(problem, y0, tol, output, stats),
+        3 => run::<_, Fixed<3>>(problem, y0, tol, output, stats),
+        4 => run::<_, Fixed<4>>(problem, y0, tol, output, stats),
+        _ => run::<_, Stages>(problem, y0, tol, output, stats),
+    }
+}
+
+/// [`run_any`] compiled with fused multiply-adds (module documentation).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn run_fma<P: OdeProblem + ?Sized>(
+    problem: &P,
+    y0: &[f64],
+    tol: (f64, f64, u64),
+    output: &mut Output<'_>,
+    stats: &mut SolverStats,
+) -> Result<(), StepFailure> {
+    run_any(problem, y0, tol, output, stats)
 }
 
 /// [`Dp45`] with the stage storage S ([`Fixed`] for a dimension known at compile time,
 /// [`Stages`] for any), at the scaled tolerances (rtol, atol) and at most `max_steps` step
 /// attempts over the solve (`stats` counts them from its first window).
+#[inline(always)]
 fn run<P: OdeProblem + ?Sized, S: StageStore>(
     problem: &P,
     y0: &[f64],
@@ -153,9 +201,9 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
         if last {
             h = t_end - t;
         }
-        let err = st.step(problem, h, rtol, atol);
+        let err_sq = st.step(problem, h, rtol, atol);
         stats.rhs_evals += 6;
-        if !err.is_finite() {
+        if !err_sq.is_finite() {
             // A stage or the new state is not finite: shrink hard and retry.
             stats.steps_rejected += 1;
             reject = true;
@@ -164,11 +212,12 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
             continue;
         }
         breakdown = false;
-        let ln_err = err.max(1e-16).ln();
-        if err <= 1.0 {
+        // ln err, err ≥ 10⁻¹⁶.
+        let ln_err = 0.5 * table_ln::ln(err_sq.max(1e-32));
+        if err_sq <= 1.0 {
             stats.steps_accepted += 1;
-            // fac = err^EXPO1 / facold^BETA / SAFE, within [FACC2, FACC1].
-            let fac = ((EXPO1 * ln_err - BETA * ln_fac_old).exp() / SAFE).clamp(FACC2, FACC1);
+            // ρ = SAFE · facold^BETA / err^EXPO1, within [FAC1, FAC2].
+            let rho = (SAFE * table_exp::exp(BETA * ln_fac_old - EXPO1 * ln_err)).clamp(FAC1, FAC2);
             ln_fac_old = ln_err.max(FAC_OLD_MIN.ln());
             let t_new = if last { t_end } else { t + h };
             if stats.steps_accepted >= STIFF_TEST_START {
@@ -203,7 +252,7 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
             if last {
                 break;
             }
-            let mut h_new = h / fac;
+            let mut h_new = h * rho;
             if reject {
                 h_new = h_new.min(h);
             }
@@ -212,7 +261,7 @@ fn run<P: OdeProblem + ?Sized, S: StageStore>(
         } else {
             stats.steps_rejected += 1;
             reject = true;
-            h /= ((EXPO1 * ln_err).exp() / SAFE).min(FACC1);
+            h *= (SAFE * table_exp::exp(-EXPO1 * ln_err)).max(FAC1);
         }
     }
     Ok(())

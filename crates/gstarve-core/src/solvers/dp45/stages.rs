@@ -57,8 +57,8 @@ pub(super) trait StageStore: Sized {
     /// The dimension.
     fn dim(&self) -> usize;
     /// One step of size h from y with k₁ = f(y): fills k₂ … k₇, y₁ and ŷ₆, and returns the
-    /// error norm (∞ if the new state or the error estimate is not finite; then the dense
-    /// output, a combination of finite stages, is finite too).
+    /// squared error norm (∞ if the new state or the error estimate is not finite; then the
+    /// dense output, a combination of finite stages, is finite too).
     fn step(&mut self, problem: &(impl OdeProblem + ?Sized), h: f64, rtol: f64, atol: f64) -> f64;
     /// The new state y₁ of the step just taken.
     fn ynew(&self) -> &[f64];
@@ -189,9 +189,19 @@ pub(super) struct StepSlices<'a> {
 }
 
 /// The Dormand–Prince step of size h from y with k₁ = f(y) (dopri5.f): k₂ … k₇, ŷ₆ and y₁, and
-/// the error norm √(Σᵢ (eᵢ/scᵢ)²/n), e = h Σ Eⱼkⱼ, scᵢ = atol + rtol·max(|yᵢ|, |y₁ᵢ|); ∞ if y₁
-/// or the norm is not finite. The one home of the step's arithmetic for both storages
+/// the squared error norm Σᵢ (eᵢ/scᵢ)²/n, e = h Σ Eⱼkⱼ, scᵢ = atol + rtol·max(|yᵢ|, |y₁ᵢ|); ∞ if
+/// y₁ or the norm is not finite. The one home of the step's arithmetic for both storages
 /// ([`Stages`] and [`super::fixed::Fixed`], where the slices come from arrays of known length).
+///
+/// The order of the operations serves the critical path: each stage's evaluation waits for the
+/// one before it, so a stage argument sums what is already known first and adds the newest stage
+/// last in one fused multiply-add, fma(h·a_{s,s−1}, k_{s−1}, y + h Σ_{j<s−1} a_{sj}k_j) (one
+/// operation after k_{s−1}, not four); e likewise adds (h·E₇)k₇ last; the weights 1/scᵢ are
+/// taken while f(y₁) is evaluated; and the norm is returned squared (the controller wants its
+/// logarithm, so no square root). Each change moves a result in its last bits only
+/// (docs/benchmarks.md, "Per flow, third pass (item 1, n = 2)"). `mul_add` is exactly rounded
+/// on every processor (a library call where the caller is not compiled with FMA, see
+/// [`super`]).
 #[inline(always)]
 pub(super) fn step_into(
     problem: &(impl OdeProblem + ?Sized),
@@ -209,40 +219,53 @@ pub(super) fn step_into(
     } = slices;
     let n = y.len();
     for i in 0..n {
-        arg[i] = y[i] + h * A21 * k1[i];
+        arg[i] = (h * A21).mul_add(k1[i], y[i]);
     }
     problem.rhs(arg, k2);
     for i in 0..n {
-        arg[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i]);
+        arg[i] = (h * A32).mul_add(k2[i], y[i] + h * (A31 * k1[i]));
     }
     problem.rhs(arg, k3);
     for i in 0..n {
-        arg[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+        arg[i] = (h * A43).mul_add(k3[i], y[i] + h * (A41 * k1[i] + A42 * k2[i]));
     }
     problem.rhs(arg, k4);
     for i in 0..n {
-        arg[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+        arg[i] = (h * A54).mul_add(k4[i], y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i]));
     }
     problem.rhs(arg, k5);
     for i in 0..n {
-        y6[i] = y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+        y6[i] = (h * A65).mul_add(
+            k5[i],
+            y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i]),
+        );
     }
     problem.rhs(y6, k6);
     for i in 0..n {
-        ynew[i] = y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i]);
+        ynew[i] = (h * A76).mul_add(
+            k6[i],
+            y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i]),
+        );
+    }
+    // 1/scᵢ, here so that the divisions overlap the evaluation of f(y₁); `arg` holds them.
+    for i in 0..n {
+        arg[i] = 1.0 / (atol + rtol * y[i].abs().max(ynew[i].abs()));
     }
     problem.rhs(ynew, k7);
     let mut sum = 0.0;
     let mut finite = true;
     for i in 0..n {
         finite &= ynew[i].is_finite();
-        let e = h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-        let sc = atol + rtol * y[i].abs().max(ynew[i].abs());
-        sum += (e / sc) * (e / sc);
+        let e = (h * E7).mul_add(
+            k7[i],
+            h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i]),
+        );
+        let q = e * arg[i];
+        sum += q * q;
     }
-    let err = (sum / n as f64).sqrt();
-    if finite && err.is_finite() {
-        err
+    let err_sq = sum / n as f64;
+    if finite && err_sq.is_finite() {
+        err_sq
     } else {
         f64::INFINITY
     }

@@ -165,7 +165,7 @@ fn iterate_small<const N: usize>(
     m.copy_from_slice(m0.as_slice());
     let mut dm = [0.0; N];
     iterate_with(m, options, "gd", |_, m| {
-        flow.rhs(m, &mut dm);
+        flow.rhs_general_order(m, &mut dm);
         for (mi, di) in m.iter_mut().zip(&dm) {
             *mi += options.eta * di;
         }

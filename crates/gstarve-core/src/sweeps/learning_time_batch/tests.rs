@@ -4,7 +4,7 @@ use super::*;
 use crate::error::NumericalError;
 use crate::model::MarginFlowN;
 use crate::ode::{solve, OutputGrid, Tolerances};
-use crate::solvers::dp45::lanes::{LibmExp, Watch, LANES};
+use crate::solvers::dp45::lanes::{ScalarExp, Watch, LANES};
 use crate::solvers::dp45::Dp45;
 use crate::sweeps::grid::{Axis, Grid, Parameter, RotationFamily};
 use crate::sweeps::learning_time::learning_time;
@@ -84,7 +84,7 @@ fn run_collect<E: LaneExp>(flows: &[LaneFlow<2>]) -> Collect<2> {
 fn lanes_reproduce_dp45_bit_for_bit_and_agree_with_the_fast_exp() {
     let (flows, problems) = lane_flows();
     assert!(flows.len() >= 2 * LANES);
-    let exact = run_collect::<LibmExp>(&flows);
+    let exact = run_collect::<ScalarExp>(&flows);
     let fast = run_collect::<FastExp>(&flows);
     let mut worst: f64 = 0.0;
     for (f, problem) in flows.iter().zip(&problems) {
@@ -112,7 +112,7 @@ fn lanes_reproduce_dp45_bit_for_bit_and_agree_with_the_fast_exp() {
 #[test]
 fn a_watch_delivers_the_first_crossing_of_the_full_output_bit_for_bit() {
     let (flows, _) = lane_flows();
-    let all = run_collect::<LibmExp>(&flows);
+    let all = run_collect::<ScalarExp>(&flows);
     let weights = [0.6, -0.8];
     let sum = |m: &[f64; 2]| {
         let mut acc = 0.0;
@@ -141,7 +141,7 @@ fn a_watch_delivers_the_first_crossing_of_the_full_output_bit_for_bit() {
     let mut crossings = 0;
     for exp in 0..2 {
         let (full, got) = if exp == 0 {
-            (all.outputs.clone(), run_collect::<LibmExp>(&watched))
+            (all.outputs.clone(), run_collect::<ScalarExp>(&watched))
         } else {
             let full = run_collect::<FastExp>(&flows).outputs;
             (full, run_collect::<FastExp>(&watched))
@@ -176,7 +176,7 @@ fn stiff_and_invalid_flows_end_as_the_one_system_path_says() {
     flows[long].t_end = 1e6;
     flows[long].points = 3;
     flows[0].t_end = f64::NAN;
-    let ends = run_collect::<LibmExp>(&flows).ends;
+    let ends = run_collect::<ScalarExp>(&flows).ends;
     let grid = OutputGrid::uniform(1e6, 3).unwrap();
     let tol = Tolerances::new(1e-9, 1e-11).unwrap();
     let one = solve(&Dp45, &problems[long], &flows[long].m0, &grid, &tol);
@@ -229,7 +229,7 @@ fn learning_times_equal_the_one_system_path() {
         ..LearningTimeParams::default()
     };
     let inputs = inputs_of(&systems);
-    let exact = learning_times_with::<LibmExp>(&inputs, &params);
+    let exact = learning_times_with::<ScalarExp>(&inputs, &params);
     let fast = learning_times(&inputs, &params);
     let mut worst: f64 = 0.0;
     for (i, input) in inputs.iter().enumerate() {

@@ -8,7 +8,7 @@
 #![allow(clippy::needless_range_loop)]
 use super::super::stages::initial_step;
 use super::super::{
-    BETA, EXPO1, FACC1, FACC2, FAC_OLD_MIN, HMIN_REL, NONSTIFF_RESET, SAFE, STIFF_STEPS,
+    BETA, EXPO1, FAC1, FAC2, FAC_OLD_MIN, HMIN_REL, NONSTIFF_RESET, SAFE, STIFF_STEPS,
     STIFF_TEST_START, TOL_SCALE,
 };
 use super::soa::{self, rhs_one, Soa, V};
@@ -268,6 +268,7 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             st.h[l] = if last { st.t_end[l] - st.t[l] } else { st.h[l] };
             soa.h[l] = if st.active[l] { st.h[l] } else { 0.0 };
         }
+        // The squared error norms.
         let err = soa.step::<E>();
         // The error test and the controller.
         let (mut accept, mut refuse, mut broken) = ([false; LANES], [false; LANES], [false; LANES]);
@@ -280,17 +281,18 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             refuse[l] = a & (err[l] > 1.0) & err[l].is_finite();
         }
         for l in 0..LANES {
-            ln_err[l] = E::ln(err[l].max(1e-16));
+            // ln of the norm, from its square.
+            ln_err[l] = 0.5 * E::ln(err[l].max(1e-32));
         }
         for l in 0..LANES {
-            // fac = err^EXPO1 / facold^BETA / SAFE after an accepted step, err^EXPO1 / SAFE after
-            // a rejected one.
+            // ρ = SAFE · facold^BETA / err^EXPO1 after an accepted step, SAFE / err^EXPO1 after a
+            // rejected one (clamped below).
             let arg = if accept[l] {
-                EXPO1 * ln_err[l] - BETA * st.ln_fac_old[l]
+                BETA * st.ln_fac_old[l] - EXPO1 * ln_err[l]
             } else {
-                EXPO1 * ln_err[l]
+                -EXPO1 * ln_err[l]
             };
-            e[l] = E::exp(arg) / SAFE;
+            e[l] = SAFE * E::exp(arg);
             st.accepted[l] += if accept[l] { 1.0 } else { 0.0 };
             st.ln_fac_old[l] = if accept[l] {
                 ln_err[l].max(ln_fac_min)
@@ -347,13 +349,13 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
                 soa.k[0][i][l] = if keep { soa.k[6][i][l] } else { soa.k[0][i][l] };
             }
             let h = st.h[l];
-            let grown = h / e[l].clamp(FACC2, FACC1);
+            let grown = h * e[l].clamp(FAC1, FAC2);
             let grown = if st.reject[l] { grown.min(h) } else { grown };
             st.t[l] = if keep { t_new[l] } else { st.t[l] };
             st.h[l] = if keep {
                 grown
             } else if refuse[l] {
-                h / e[l].min(FACC1)
+                h * e[l].max(FAC1)
             } else if broken[l] {
                 h * 0.25
             } else {

@@ -15,12 +15,13 @@
 //! ```
 //!
 //! evaluated with the operations of [`crate::model::MarginFlowN`] in the same order. With
-//! [`LibmExp`] every lane reproduces [`super::Dp45`] on that flow bit for bit (tested); with
+//! [`ScalarExp`] every lane reproduces [`super::Dp45`] on that flow bit for bit (tested); with
 //! [`FastExp`] (the branch-free exponential of [`crate::model::fast_exp`], which vectorises) the
-//! exponentials (and the controller's logarithms) differ from the platform's in the last bit now and then, and the results agree
+//! exponentials (and the controller's logarithms) differ from [`ScalarExp`]'s in the last bit now and then, and the results agree
 //! to the integration tolerance (tested, and measured in docs/benchmarks.md). The code is
-//! compiled for the processor's vector width and chosen at run time ([`run_lanes`]; no fused
-//! multiply-adds, so the result does not depend on the instruction set).
+//! compiled for the processor's vector width and chosen at run time ([`run_lanes`]; fused
+//! multiply-adds only where `mul_add` asks for one, so the result does not depend on the
+//! instruction set).
 //!
 //! The step's arithmetic is in `soa`; the control after it (error test, controller, stiffness
 //! test, output times, acceptance) in `driver`, as selects between per-lane arrays, so that it
@@ -28,7 +29,7 @@
 //! [`fast_exp::ln`]. A flow with a [`Watch`] (a learning time's crossing) skips the output
 //! points no crossing can be at, bounded from the step's dense output.
 
-use crate::model::{fast_exp, Loss, MarginFlowN};
+use crate::model::{fast_exp, table_exp, table_ln, Loss, MarginFlowN};
 
 mod driver;
 mod soa;
@@ -47,18 +48,19 @@ pub trait LaneExp {
     fn ln(x: f64) -> f64;
 }
 
-/// The platform's `f64::exp`: the lanes reproduce [`super::Dp45`] bit for bit (not vectorised).
+/// The one-system path's functions, [`table_exp::exp`] and [`table_ln::ln`]: the lanes
+/// reproduce [`super::Dp45`] bit for bit (not vectorised).
 #[derive(Clone, Copy, Debug)]
-pub struct LibmExp;
+pub struct ScalarExp;
 
-impl LaneExp for LibmExp {
+impl LaneExp for ScalarExp {
     #[inline(always)]
     fn exp(x: f64) -> f64 {
-        x.exp()
+        table_exp::exp(x)
     }
     #[inline(always)]
     fn ln(x: f64) -> f64 {
-        x.ln()
+        table_ln::ln(x)
     }
 }
 
@@ -185,14 +187,16 @@ pub trait LaneJobs<const N: usize> {
 pub fn run_lanes<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f")
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if fma
+            && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
             && std::arch::is_x86_feature_detected!("avx512vl")
         {
             // SAFETY: the processor has the features `run_avx512` is compiled for.
             return unsafe { run_avx512::<E, N, J>(jobs) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if fma && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has the features `run_avx2` is compiled for.
             return unsafe { run_avx2::<E, N, J>(jobs) };
         }
@@ -201,13 +205,13 @@ pub fn run_lanes<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,avx2,avx512f,avx512dq,avx512vl")]
+#[target_feature(enable = "avx,avx2,fma,avx512f,avx512dq,avx512vl")]
 unsafe fn run_avx512<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
     run::<E, N, J>(jobs)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,avx2")]
+#[target_feature(enable = "avx,avx2,fma")]
 unsafe fn run_avx2<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
     run::<E, N, J>(jobs)
 }

@@ -55,21 +55,24 @@ fn sigmoid_neg<E: LaneExp>(x: f64) -> f64 {
     num / (1.0 + e)
 }
 
-/// The right-hand side for one lane (MarginFlowN's operations).
+/// The right-hand side for one lane (MarginFlowN's operations, in its order).
 #[inline(always)]
 pub(super) fn rhs_one<E: LaneExp, const N: usize>(f: &LaneFlow<N>, m: &[f64], dm: &mut [f64]) {
     let mut w = [0.0; N];
     for (wi, &mi) in w.iter_mut().zip(m) {
-        *wi = sigmoid_neg::<E>(mi) - f.lambda_sd * mi;
+        let g = sigmoid_neg::<E>(mi);
+        *wi = if f.lambda_sd == 0.0 {
+            g
+        } else {
+            g - f.lambda_sd * mi
+        };
     }
-    let mut out = [0.0; N];
-    for (col, &wj) in f.gram.iter().zip(&w) {
-        for (o, &kij) in out.iter_mut().zip(col) {
-            *o += kij * wj;
+    for (i, (d, &mi)) in dm.iter_mut().zip(m).enumerate() {
+        let mut acc = -f.decay * mi;
+        for (col, &wj) in f.gram.iter().zip(&w) {
+            acc = col[i].mul_add(wj, acc);
         }
-    }
-    for ((d, o), &mi) in dm.iter_mut().zip(out).zip(m) {
-        *d = o - f.decay * mi;
+        *d = acc;
     }
 }
 
@@ -79,20 +82,21 @@ fn rhs_lanes<E: LaneExp, const N: usize>(p: &Params<N>, m: &[V; N], dm: &mut [V;
     let mut w = [[0.0; LANES]; N];
     for (wi, mi) in w.iter_mut().zip(m) {
         for l in 0..LANES {
-            wi[l] = sigmoid_neg::<E>(mi[l]) - p.sd[l] * mi[l];
+            let g = sigmoid_neg::<E>(mi[l]);
+            wi[l] = if p.sd[l] == 0.0 {
+                g
+            } else {
+                g - p.sd[l] * mi[l]
+            };
         }
     }
-    let mut out = [[0.0; LANES]; N];
-    for (col, wj) in p.gram.iter().zip(&w) {
-        for (o, kij) in out.iter_mut().zip(col) {
-            for l in 0..LANES {
-                o[l] += kij[l] * wj[l];
-            }
-        }
-    }
-    for ((d, o), mi) in dm.iter_mut().zip(&out).zip(m) {
+    for (i, (d, mi)) in dm.iter_mut().zip(m).enumerate() {
         for l in 0..LANES {
-            d[l] = o[l] - p.decay[l] * mi[l];
+            let mut acc = -p.decay[l] * mi[l];
+            for (col, wj) in p.gram.iter().zip(&w) {
+                acc = col[i][l].mul_add(wj[l], acc);
+            }
+            d[l] = acc;
         }
     }
 }
@@ -117,64 +121,80 @@ impl<const N: usize> Soa<N> {
         }
     }
 
-    /// One step of every lane with its `h` (the expressions of `Stages::step`, lane by lane);
-    /// the error norms (∞ where not finite).
+    /// One step of every lane with its `h` (the expressions of `Stages::step`, lane by lane, in
+    /// its order: the newest stage added last); the squared error norms (∞ where not finite).
     #[inline(always)]
     pub(super) fn step<E: LaneExp>(&mut self) -> V {
         let h = self.h;
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l] + h[l] * A21 * self.k[0][i][l];
+                self.arg[i][l] = (h[l] * A21).mul_add(self.k[0][i][l], self.y[i][l]);
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[1]);
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] =
-                    self.y[i][l] + h[l] * (A31 * self.k[0][i][l] + A32 * self.k[1][i][l]);
+                self.arg[i][l] = (h[l] * A32).mul_add(
+                    self.k[1][i][l],
+                    self.y[i][l] + h[l] * (A31 * self.k[0][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[2]);
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A41 * self.k[0][i][l] + A42 * self.k[1][i][l] + A43 * self.k[2][i][l]);
+                self.arg[i][l] = (h[l] * A43).mul_add(
+                    self.k[2][i][l],
+                    self.y[i][l] + h[l] * (A41 * self.k[0][i][l] + A42 * self.k[1][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[3]);
         for i in 0..N {
             for l in 0..LANES {
-                self.arg[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A51 * self.k[0][i][l]
-                            + A52 * self.k[1][i][l]
-                            + A53 * self.k[2][i][l]
-                            + A54 * self.k[3][i][l]);
+                self.arg[i][l] = (h[l] * A54).mul_add(
+                    self.k[3][i][l],
+                    self.y[i][l]
+                        + h[l]
+                            * (A51 * self.k[0][i][l]
+                                + A52 * self.k[1][i][l]
+                                + A53 * self.k[2][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.arg, &mut self.k[4]);
         for i in 0..N {
             for l in 0..LANES {
-                self.y6[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A61 * self.k[0][i][l]
-                            + A62 * self.k[1][i][l]
-                            + A63 * self.k[2][i][l]
-                            + A64 * self.k[3][i][l]
-                            + A65 * self.k[4][i][l]);
+                self.y6[i][l] = (h[l] * A65).mul_add(
+                    self.k[4][i][l],
+                    self.y[i][l]
+                        + h[l]
+                            * (A61 * self.k[0][i][l]
+                                + A62 * self.k[1][i][l]
+                                + A63 * self.k[2][i][l]
+                                + A64 * self.k[3][i][l]),
+                );
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.y6, &mut self.k[5]);
         for i in 0..N {
             for l in 0..LANES {
-                self.ynew[i][l] = self.y[i][l]
-                    + h[l]
-                        * (A71 * self.k[0][i][l]
-                            + A73 * self.k[2][i][l]
-                            + A74 * self.k[3][i][l]
-                            + A75 * self.k[4][i][l]
-                            + A76 * self.k[5][i][l]);
+                self.ynew[i][l] = (h[l] * A76).mul_add(
+                    self.k[5][i][l],
+                    self.y[i][l]
+                        + h[l]
+                            * (A71 * self.k[0][i][l]
+                                + A73 * self.k[2][i][l]
+                                + A74 * self.k[3][i][l]
+                                + A75 * self.k[4][i][l]),
+                );
+            }
+        }
+        // 1/scᵢ into `arg`, as `Stages::step` does.
+        for i in 0..N {
+            for l in 0..LANES {
+                self.arg[i][l] = 1.0
+                    / (self.atol[l] + self.rtol[l] * self.y[i][l].abs().max(self.ynew[i][l].abs()));
             }
         }
         rhs_lanes::<E, N>(&self.p, &self.ynew, &mut self.k[6]);
@@ -184,22 +204,22 @@ impl<const N: usize> Soa<N> {
         for i in 0..N {
             for l in 0..LANES {
                 nan[l] += poison(self.ynew[i][l]);
-                let e = h[l]
-                    * (E1 * self.k[0][i][l]
+                let e = (h[l] * E7).mul_add(
+                    self.k[6][i][l],
+                    h[l] * (E1 * self.k[0][i][l]
                         + E3 * self.k[2][i][l]
                         + E4 * self.k[3][i][l]
                         + E5 * self.k[4][i][l]
-                        + E6 * self.k[5][i][l]
-                        + E7 * self.k[6][i][l]);
-                let sc =
-                    self.atol[l] + self.rtol[l] * self.y[i][l].abs().max(self.ynew[i][l].abs());
-                sum[l] += (e / sc) * (e / sc);
+                        + E6 * self.k[5][i][l]),
+                );
+                let q = e * self.arg[i][l];
+                sum[l] += q * q;
             }
         }
         let mut err = [0.0; LANES];
         for l in 0..LANES {
-            // e + 0 = e (e ≥ 0): the norm itself where it and y₁ are finite.
-            let e = (sum[l] / N as f64).sqrt() + nan[l];
+            // e + 0 = e (e ≥ 0): the squared norm itself where it and y₁ are finite.
+            let e = sum[l] / N as f64 + nan[l];
             err[l] = if e.is_finite() { e } else { f64::INFINITY };
         }
         err
