@@ -13,7 +13,8 @@ use crate::sweeps::phase_diagram::{phase_diagram, phase_diagram_rows};
 use crate::sweeps::progress::Progress;
 use crate::sweeps::rotation::rotation_steady_state;
 
-/// Flows of rotation systems (r, δ, λ) with lengths and grids that differ, more than the lanes.
+/// Rotation systems (r, δ, λ) whose flows' lengths and grids differ ([`lane_flows`] takes four
+/// flows of each).
 fn families() -> Vec<(f64, f64, f64)> {
     let mut out = Vec::new();
     for (i, r) in [1.0, 1.7, 3.0, 5.0].into_iter().enumerate() {
@@ -44,21 +45,27 @@ impl<const N: usize> LaneJobs<N> for Collect<N> {
     }
 }
 
+/// Four flows of each of [`families`] (other starts and grids), twice as many as the lanes, so
+/// that every lane takes a second flow.
 fn lane_flows() -> (Vec<LaneFlow<2>>, Vec<MarginFlowN<2>>) {
     let mut flows = Vec::new();
     let mut problems = Vec::new();
-    for (tag, (r, delta, lambda)) in families().into_iter().enumerate() {
+    let systems = families();
+    for tag in 0..4 * systems.len() {
+        let (family, variant) = (tag % systems.len(), (tag / systems.len()) as f64);
+        let (r, delta, lambda) = systems[family];
         let sys = FeatureSystem::rotation(2.0 * r, 2.0, delta).unwrap();
         let d = PrimalDynamics::new(&sys, Loss::Logistic, Regulariser::L2 { lambda }).unwrap();
         let flow = MarginFlowN::<2>::new(&d).unwrap();
         let (gram, decay, lambda_sd) = LaneFlow::parameters(&flow).unwrap();
+        let f = family as f64;
         flows.push(LaneFlow {
             gram,
             decay,
             lambda_sd,
-            m0: [0.1 * tag as f64, -0.05 * tag as f64],
-            t_end: 5.0 + 20.0 * tag as f64,
-            points: 7 + 13 * tag,
+            m0: [0.1 * f + 0.03 * variant, -0.05 * f - 0.02 * variant],
+            t_end: 5.0 + 20.0 * f - variant,
+            points: 7 + 13 * family + 5 * tag / systems.len(),
             rtol: 1e-9,
             atol: 1e-11,
             max_steps: 1_000_000,

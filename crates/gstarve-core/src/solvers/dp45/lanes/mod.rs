@@ -36,8 +36,14 @@ mod soa;
 
 use driver::run;
 
-/// Flows integrated side by side.
-pub const LANES: usize = 8;
+/// Flows integrated side by side: 32, four AVX-512 registers (eight AVX2 ones) per array. A
+/// stage's σ(−m) is one long chain of dependent instructions (the exponential's reduction,
+/// polynomial and division, then σ's division), and the six stages of a step follow each other,
+/// so the step is bound by that chain's latency rather than by its instruction count: with 32
+/// lanes four chains are in flight where 8 lanes had one, for the same arithmetic per lane (the
+/// τ₉₀ 256² diagram: 0.84 → 0.60 CPU s on one thread, docs/benchmarks.md, "τ₉₀ 256², sixth
+/// pass"). Each lane's arithmetic does not depend on the count.
+pub const LANES: usize = 32;
 
 /// The exponential a lane evaluates σ(−m) and its step-size controller with, and the
 /// controller's logarithm.
@@ -180,7 +186,7 @@ pub trait LaneJobs<const N: usize> {
 /// running), [`LANES`] at a time, with the exponential `E`.
 ///
 /// The lane loops are plain array loops that the compiler vectorises; they are compiled for
-/// AVX-512 (8 lanes in one register) and AVX2 besides the baseline, and the widest the processor
+/// AVX-512 (8 lanes to a register) and AVX2 besides the baseline, and the widest the processor
 /// has runs (detected at run time). This predates the workspace enabling pulp's AVX-512 level
 /// (x86-v4), which pulp's dispatch could now serve. Rust never fuses a product and a sum on its
 /// own, so every level computes the same bits as the one-system path (tested).
