@@ -123,8 +123,8 @@ pub const LOCAL_ESTIMATE_MAX_AGE: u64 = 20;
 pub const LOCAL_ESTIMATE_RECHECK: f64 = 2.0;
 /// While c times the local estimate is below this share of [`BdfParams::functional_max_rate`],
 /// the estimate is retaken only every [`LOCAL_ESTIMATE_FAR_AGE`] accepted steps: it would have
-/// to grow by 1/this before it changed the choice (on the softmax flow it moves by ≤ 15 % in
-/// 20 steps), and the functional iteration's observed rate bounds it from below in between.
+/// to grow by 1/this before it changed the choice (on the softmax flow it grew by ≤ 4 % and
+/// fell by ≤ 20 % per 20 steps), and the functional iteration's observed rate bounds it from below in between.
 pub const LOCAL_ESTIMATE_FAR: f64 = 0.25;
 /// Accepted steps between local estimates far below the rate limit ([`LOCAL_ESTIMATE_FAR`]).
 pub const LOCAL_ESTIMATE_FAR_AGE: u64 = 100;
