@@ -44,9 +44,11 @@
 //! problem estimates the spectral radius where the flow is
 //! ([`OdeProblem::local_spectral_estimate`]: the softmax flow, whose radius falls from 10 to 1.3
 //! while the global bound is 50), that estimate replaces ρ (retaken every
-//! [`LOCAL_ESTIMATE_MAX_AGE`] steps while functional iteration is in reach, never below the
-//! iteration's observed rate), and the first Jacobian waits until Newton is first needed
-//! (measured: docs/benchmarks.md, "Multi-class softmax and max-margin speed", runs 10–12).
+//! [`LOCAL_ESTIMATE_MAX_AGE`] steps while c·ρ is within a factor of the rate limit, every
+//! [`LOCAL_ESTIMATE_FAR_AGE`] steps while it is far below it, never below the iteration's
+//! observed rate), and the first Jacobian waits until Newton is first needed (measured:
+//! docs/benchmarks.md, "Multi-class softmax and max-margin speed", runs 10–12 and "Fourth
+//! pass").
 //!
 //! # Deviations from SciPy
 //!
@@ -112,11 +114,20 @@ const ROWS: usize = MAX_ORDER + 3;
 /// docs/benchmarks.md, "Solver tuning measurements (moved from the code)", BDF).
 pub const FUNCTIONAL_MIN_DIM: usize = super::lu::FAER_LU_MIN_DIM;
 /// Accepted steps after which a problem's local stiffness estimate
-/// ([`OdeProblem::local_spectral_estimate`]) is retaken, while functional iteration is in reach.
+/// ([`OdeProblem::local_spectral_estimate`]) is retaken, while functional iteration is in reach
+/// and c times the old estimate is at least [`LOCAL_ESTIMATE_FAR`] of the rate limit.
 pub const LOCAL_ESTIMATE_MAX_AGE: u64 = 20;
 /// The local estimate is retaken only while c times the old one is at most this many times
-/// [`BdfParams::functional_max_rate`] (deep in the stiff regime it would not change the choice).
-pub const LOCAL_ESTIMATE_RECHECK: f64 = 4.0;
+/// [`BdfParams::functional_max_rate`]: beyond it the estimate would have to fall by this
+/// factor, while c grows, before functional iteration came back in reach.
+pub const LOCAL_ESTIMATE_RECHECK: f64 = 2.0;
+/// While c times the local estimate is below this share of [`BdfParams::functional_max_rate`],
+/// the estimate is retaken only every [`LOCAL_ESTIMATE_FAR_AGE`] accepted steps: it would have
+/// to grow by 1/this before it changed the choice (on the softmax flow it grew by ≤ 4 % and
+/// fell by ≤ 20 % per 20 steps), and the functional iteration's observed rate bounds it from below in between.
+pub const LOCAL_ESTIMATE_FAR: f64 = 0.25;
+/// Accepted steps between local estimates far below the rate limit ([`LOCAL_ESTIMATE_FAR`]).
+pub const LOCAL_ESTIMATE_FAR_AGE: u64 = 100;
 /// The NDF coefficients κ_k (Shampine & Reichelt 1997, Table 1; κ₅ = 0: order 5 is plain BDF).
 const KAPPA: [f64; MAX_ORDER + 1] = [0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0];
 

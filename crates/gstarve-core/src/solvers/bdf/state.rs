@@ -9,8 +9,8 @@
 use nalgebra::DMatrix;
 
 use super::{
-    BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, LOCAL_ESTIMATE_MAX_AGE,
-    LOCAL_ESTIMATE_RECHECK, MAX_ORDER, NAME, NEWTON_MAXITER, ROWS,
+    BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, LOCAL_ESTIMATE_FAR, LOCAL_ESTIMATE_FAR_AGE,
+    LOCAL_ESTIMATE_MAX_AGE, LOCAL_ESTIMATE_RECHECK, MAX_ORDER, NAME, NEWTON_MAXITER, ROWS,
 };
 use crate::ode::{OdeProblem, SolverStats, StepFailure};
 use crate::solvers::lu::LuSolver;
@@ -209,16 +209,20 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
     /// The bound on ‖∂f/∂y‖ that decides functional iteration for a step with this c: the
     /// global [`OdeProblem::spectral_bound`], or, where the problem has a local estimate, the
     /// larger of that estimate (retaken at the predictor every [`LOCAL_ESTIMATE_MAX_AGE`]
-    /// accepted steps while c times it is within [`LOCAL_ESTIMATE_RECHECK`] of the rate limit)
-    /// and the functional iteration's own observed rate per unit c, capped by the global bound.
+    /// accepted steps while c times it is within [`LOCAL_ESTIMATE_RECHECK`] of the rate limit,
+    /// every [`LOCAL_ESTIMATE_FAR_AGE`] while it is below [`LOCAL_ESTIMATE_FAR`] of it) and the
+    /// functional iteration's own observed rate per unit c, capped by the global bound.
     fn functional_bound(&mut self, c: f64) -> f64 {
         let Some(mut estimate) = self.local_bound else {
             return self.jac_bound;
         };
         let limit = self.params.functional_max_rate;
-        if self.local_age >= LOCAL_ESTIMATE_MAX_AGE
-            && c * estimate <= LOCAL_ESTIMATE_RECHECK * limit
-        {
+        let max_age = if c * estimate < LOCAL_ESTIMATE_FAR * limit {
+            LOCAL_ESTIMATE_FAR_AGE
+        } else {
+            LOCAL_ESTIMATE_MAX_AGE
+        };
+        if self.local_age >= max_age && c * estimate <= LOCAL_ESTIMATE_RECHECK * limit {
             if let Some((e, passes)) = self.problem.local_spectral_estimate(&self.y_predict) {
                 self.stats.rhs_evals += passes;
                 estimate = e;
