@@ -49,15 +49,33 @@ mod tests {
 
     use super::softmax_flow;
     use crate::model::{Regulariser, SoftmaxDynamics};
-    use crate::ode::{solve, FlowMethod, FlowOptions, OdeProblem, Withheld};
+    use crate::ode::{solve, FlowMethod, FlowOptions, OdeProblem, OdeSolution, Withheld};
     use crate::solvers::bdf::Bdf;
     use crate::systems::multiclass::random_multiclass;
 
-    /// max |a − b| over paired entries.
+    /// max |a − b| over paired entries (NaN if any difference is).
     fn max_gap(a: &[f64], b: &[f64]) -> f64 {
         a.iter()
             .zip(b)
-            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+            .fold(0.0, |m, (x, y)| crate::model::nan_max(m, (x - y).abs()))
+    }
+
+    /// The tests' flow options: τ ∈ [0, 200] on 41 points, atol = rtol/100.
+    fn options(rtol: f64, method: FlowMethod) -> FlowOptions {
+        FlowOptions::new(200.0, 41, rtol, rtol * 1e-2, method).unwrap()
+    }
+
+    /// A tight reference from z = 0 (DOP853 at rtol 1e-12, independent of BDF) and its largest
+    /// |z|, the scale of the tests' errors.
+    fn reference(d: &SoftmaxDynamics) -> (OdeSolution, f64) {
+        let z0 = DVector::zeros(d.strengths_squared().len());
+        let reference = softmax_flow(d, &z0, &options(1e-12, FlowMethod::Dop853)).unwrap();
+        let scale = reference
+            .states
+            .as_slice()
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        (reference, scale)
     }
 
     /// BDF with the Cholesky iteration matrix diag(s²)(UᵀHU + a·S⁻²) (r = 64 ≥ the faer path's
@@ -70,17 +88,8 @@ mod tests {
         let reg = Regulariser::L2 { lambda: 0.01 };
         let d = SoftmaxDynamics::new(&sys, reg).unwrap();
         let z0 = DVector::zeros(64);
-        let (t_end, points) = (200.0, 41);
-        let options =
-            |rtol: f64, method| FlowOptions::new(t_end, points, rtol, rtol * 1e-2, method);
-        let reference =
-            softmax_flow(&d, &z0, &options(1e-12, FlowMethod::Dop853).unwrap()).unwrap();
-        let scale = reference
-            .states
-            .as_slice()
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()));
-        let bdf_options = options(1e-9, FlowMethod::Bdf).unwrap();
+        let (reference, scale) = reference(&d);
+        let bdf_options = options(1e-9, FlowMethod::Bdf);
         let by_cholesky = softmax_flow(&d, &z0, &bdf_options).unwrap();
         let by_lu = solve(
             &Bdf::default(),
@@ -115,15 +124,8 @@ mod tests {
         let sys = random_multiclass(16, 4, 64, 3);
         let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(64);
-        let options = |rtol: f64, method| FlowOptions::new(200.0, 41, rtol, rtol * 1e-2, method);
-        let reference =
-            softmax_flow(&d, &z0, &options(1e-12, FlowMethod::Dop853).unwrap()).unwrap();
-        let scale = reference
-            .states
-            .as_slice()
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()));
-        let bdf_options = options(1e-9, FlowMethod::Bdf).unwrap();
+        let (reference, scale) = reference(&d);
+        let bdf_options = options(1e-9, FlowMethod::Bdf);
         let run = |params| {
             solve(
                 &Bdf { params },
@@ -166,15 +168,8 @@ mod tests {
         let sys = random_multiclass(16, 4, 64, 3);
         let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(64);
-        let options = |rtol: f64, method| FlowOptions::new(200.0, 41, rtol, rtol * 1e-2, method);
-        let reference =
-            softmax_flow(&d, &z0, &options(1e-12, FlowMethod::Dop853).unwrap()).unwrap();
-        let scale = reference
-            .states
-            .as_slice()
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()));
-        let o = options(1e-9, FlowMethod::Bdf).unwrap();
+        let (reference, scale) = reference(&d);
+        let o = options(1e-9, FlowMethod::Bdf);
         let local = solve(&Bdf::default(), &d, z0.as_slice(), o.grid(), o.tolerances()).unwrap();
         let global = solve(
             &Bdf::default(),
@@ -247,19 +242,12 @@ mod tests {
         let sys = random_multiclass(16, 4, 64, 3);
         let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
         let z0 = DVector::zeros(64);
-        let options = |rtol: f64, method| FlowOptions::new(200.0, 41, rtol, rtol * 1e-2, method);
-        let reference =
-            softmax_flow(&d, &z0, &options(1e-12, FlowMethod::Dop853).unwrap()).unwrap();
-        let scale = reference
-            .states
-            .as_slice()
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()));
+        let (reference, scale) = reference(&d);
         let counting = CountingEstimates {
             dynamics: &d,
             estimates: Default::default(),
         };
-        let o = options(1e-9, FlowMethod::Bdf).unwrap();
+        let o = options(1e-9, FlowMethod::Bdf);
         let sol = solve(
             &Bdf::default(),
             &counting,
