@@ -18,8 +18,10 @@ LONG_CALLS = {
     # A single computation on the calling thread: 3·10⁸ GD steps (~10 s), 1001 recorded.
     "gd": "gstarve.System.rotation((4, 2), 0.5).simulate(methods=['gd'], eta=0.05, "
     "steps=300_000_000, points=1001, fixed_point=False)",
-    # A sweep on rayon's threads: τ₉₀ needs a flow per grid point (a row takes many seconds).
-    "phase_diagram": "gstarve.phase_diagram('tau90', grid=400)",
+    # A sweep on rayon's threads: a τ₉₀ flow per grid point, 1200² of them (≈ 7 s on two idle
+    # cores; 400² took under a second once the flows ran 32 lanes wide, and finished before
+    # the signal).
+    "phase_diagram": "gstarve.phase_diagram('tau90', grid=1200)",
 }
 
 
