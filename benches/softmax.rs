@@ -99,10 +99,26 @@ fn cpu_seconds() -> f64 {
     t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
+/// max |a − b| over paired entries, NaN if any difference is (a failed run must not print as
+/// accurate).
 fn max_abs_gap(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .fold(0.0, |m: f64, (x, y)| m.max((x - y).abs()))
+    a.iter().zip(b).fold(0.0, |m: f64, (x, y)| {
+        let d = (x - y).abs();
+        if m.is_nan() || d.is_nan() {
+            f64::NAN
+        } else {
+            m.max(d)
+        }
+    })
+}
+
+/// A solve's work as the tuning experiments print it: "steps A + R rejected, rhs E, jacobians J,
+/// factorisations F".
+fn work(s: &gstarve_core::ode::SolverStats) -> String {
+    format!(
+        "steps {} + {} rejected, rhs {}, jacobians {}, factorisations {}",
+        s.steps_accepted, s.steps_rejected, s.rhs_evals, s.jacobian_evals, s.lu_factorisations
+    )
 }
 
 /// Run the peer; one JSON object per output line.

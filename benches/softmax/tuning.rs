@@ -80,15 +80,9 @@ pub(super) fn run_variants<P: OdeProblem>(
         }
         for ((name, _), (wall, sol)) in variants().iter().zip(&results) {
             let sol = sol.as_ref().expect("one run");
-            let s = &sol.stats;
             println!(
-                "{what} rtol {rtol:.0e} {name}: {wall:.3} s, steps {} + {} rejected, rhs {}, \
-                 jacobians {}, factorisations {}, max |Δ| = {:.1e}",
-                s.steps_accepted,
-                s.steps_rejected,
-                s.rhs_evals,
-                s.jacobian_evals,
-                s.lu_factorisations,
+                "{what} rtol {rtol:.0e} {name}: {wall:.3} s, {}, max |Δ| = {:.1e}",
+                work(&sol.stats),
                 max_abs_gap(sol.states.as_slice(), reference.states.as_slice())
             );
         }
@@ -214,16 +208,11 @@ pub(super) fn sweep(dynamics: &SoftmaxDynamics, rtols: &[f64], repeat: usize) {
             cpu_best = cpu_best.min(cpu_seconds() - cpu);
             sol
         });
-        let s = &sol.stats;
         println!(
-            "sweep rtol {rtol:.1e} ({}): {best:.3} s wall, {cpu_best:.3} s CPU, steps {} + {} \
-             rejected, rhs {}, jacobians {}, factorisations {}, max |z − ref| = {:.2e}",
-            s.solver,
-            s.steps_accepted,
-            s.steps_rejected,
-            s.rhs_evals,
-            s.jacobian_evals,
-            s.lu_factorisations,
+            "sweep rtol {rtol:.1e} ({}): {best:.3} s wall, {cpu_best:.3} s CPU, {}, \
+             max |z − ref| = {:.2e}",
+            sol.stats.solver,
+            work(&sol.stats),
             max_abs_gap(sol.states.as_slice(), reference.states.as_slice())
         );
         {
@@ -328,15 +317,9 @@ pub(super) fn local_vs_global(
         }
         for (name, wall, cpu, sol) in &runs {
             let sol = sol.as_ref().expect("one run");
-            let s = &sol.stats;
             println!(
-                "rtol {rtol:.0e} {name}: {wall:.3} s (CPU {cpu:.3} s), steps {} + {} rejected, rhs {}, \
-                 jacobians {}, factorisations {}, max |Δ| = {:.1e}",
-                s.steps_accepted,
-                s.steps_rejected,
-                s.rhs_evals,
-                s.jacobian_evals,
-                s.lu_factorisations,
+                "rtol {rtol:.0e} {name}: {wall:.3} s (CPU {cpu:.3} s), {}, max |Δ| = {:.1e}",
+                work(&sol.stats),
                 max_abs_gap(sol.states.as_slice(), reference.states.as_slice())
             );
         }
