@@ -1,17 +1,14 @@
 //! Helpers of the crate's tests.
 
+use gstarve_core::model::nan_max;
+
 /// max_i |a_i − b_i| over two slices of the same length; NaN if any difference is NaN, so that
 /// a NaN fails every `gap < tol` it meets (a fold with `f64::max` would skip it and pass).
 pub(crate) fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(0.0, |m, (x, y)| {
-        let d = (x - y).abs();
-        if m.is_nan() || d.is_nan() {
-            f64::NAN
-        } else {
-            m.max(d)
-        }
-    })
+    a.iter()
+        .zip(b)
+        .fold(0.0, |m, (x, y)| nan_max(m, (x - y).abs()))
 }
 
 #[test]

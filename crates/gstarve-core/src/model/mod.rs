@@ -399,11 +399,20 @@ impl Model {
 /// max(m, e) that propagates NaN, for folds of residuals and gaps: `f64::max` returns the other
 /// argument where one is NaN, so a fold with it would report the finite part of a failed
 /// computation; with this one a NaN anywhere fails every `<= tolerance` test it meets.
-pub(crate) fn nan_max(m: f64, e: f64) -> f64 {
+pub fn nan_max(m: f64, e: f64) -> f64 {
     if m.is_nan() || e.is_nan() {
         f64::NAN
     } else {
         m.max(e)
+    }
+}
+
+/// min(m, e) that propagates NaN, the counterpart of [`nan_max`] for folds of minima.
+pub fn nan_min(m: f64, e: f64) -> f64 {
+    if m.is_nan() || e.is_nan() {
+        f64::NAN
+    } else {
+        m.min(e)
     }
 }
 
@@ -416,4 +425,23 @@ pub(crate) fn ulps(a: f64, b: f64) -> f64 {
     }
     let ulp = f64::from_bits(b.abs().to_bits() + 1) - b.abs();
     (a - b).abs() / ulp
+}
+
+#[cfg(test)]
+mod nan_fold_tests {
+    use super::{nan_max, nan_min};
+
+    #[test]
+    fn a_nan_anywhere_in_a_fold_is_kept() {
+        let v = [1.0, f64::NAN, 3.0];
+        assert_eq!([1.0, 3.0, 2.0].into_iter().fold(0.0, nan_max), 3.0);
+        assert_eq!(
+            [1.0, 3.0, 2.0].into_iter().fold(f64::INFINITY, nan_min),
+            1.0
+        );
+        assert!(v.into_iter().fold(0.0, nan_max).is_nan());
+        assert!(v.into_iter().fold(f64::INFINITY, nan_min).is_nan());
+        // f64::max would have skipped it.
+        assert_eq!(v.into_iter().fold(0.0, f64::max), 3.0);
+    }
 }

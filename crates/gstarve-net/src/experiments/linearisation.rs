@@ -33,7 +33,7 @@ use crate::network::{
     network_features, train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu,
 };
 use gstarve_core::error::{Error, InputError, Result};
-use gstarve_core::model::{Loss, PrimalDynamics, Regulariser};
+use gstarve_core::model::{nan_max, Loss, PrimalDynamics, Regulariser};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::solvers::flow::primal_flow;
 use gstarve_core::solvers::gd::{gradient_descent, GdOptions};
@@ -187,8 +187,9 @@ pub struct LinearisationSweep {
     pub wall_s: f64,
 }
 
+/// max |x| over `v`; NaN if any x is NaN (a diverged run must not pass as a small gap).
 fn max_abs(v: impl Iterator<Item = f64>) -> f64 {
-    v.fold(0.0, |a, x| a.max(x.abs()))
+    v.fold(0.0, |a, x| nan_max(a, x.abs()))
 }
 
 fn compare(spec: &LinearisationSpec, data: &Dataset, width: usize) -> Result<WidthComparison> {
@@ -236,11 +237,11 @@ fn compare(spec: &LinearisationSpec, data: &Dataset, width: usize) -> Result<Wid
         let mut out: f64 = 0.0;
         let mut scale: f64 = 0.0;
         for ((real, y), z) in record.responses.iter().zip(&record.outputs).zip(lin) {
-            num = num.max(max_abs((0..k_top).map(|j| real[j] - z[j])));
-            den = den.max(max_abs(z.iter().take(k_top).copied()));
+            num = nan_max(num, max_abs((0..k_top).map(|j| real[j] - z[j])));
+            den = nan_max(den, max_abs(z.iter().take(k_top).copied()));
             let y_lin = linear_outputs(z);
-            out = out.max(max_abs(y.iter().zip(y_lin.iter()).map(|(a, b)| a - b)));
-            scale = scale.max(max_abs(y_lin.iter().copied()));
+            out = nan_max(out, max_abs(y.iter().zip(y_lin.iter()).map(|(a, b)| a - b)));
+            scale = nan_max(scale, max_abs(y_lin.iter().copied()));
         }
         (if den > 0.0 { num / den } else { num }, out, scale)
     };

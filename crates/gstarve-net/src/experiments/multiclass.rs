@@ -28,7 +28,7 @@ use crate::network::{
     TrainOptions,
 };
 use gstarve_core::error::{Error, InputError, Result};
-use gstarve_core::model::{Regulariser, SoftmaxDynamics};
+use gstarve_core::model::{nan_max, Regulariser, SoftmaxDynamics};
 use gstarve_core::ode::{FlowMethod, FlowOptions};
 use gstarve_core::solvers::softmax_flow::softmax_flow;
 use gstarve_core::sweeps::starvation_matrix::{starvation_matrix_multiclass, StarvationMatrix};
@@ -244,7 +244,7 @@ pub fn multiclass_experiment(spec: &MulticlassSpec) -> Result<MulticlassExperime
     let scale = flow_z
         .iter()
         .flatten()
-        .fold(0.0f64, |m, &v| m.max(v.abs()))
+        .fold(0.0f64, |m, &v| nan_max(m, v.abs()))
         .max(f64::MIN_POSITIVE);
     let gaps: Vec<f64> = real
         .iter()
@@ -252,7 +252,7 @@ pub fn multiclass_experiment(spec: &MulticlassSpec) -> Result<MulticlassExperime
         .map(|(a, b)| {
             a.iter()
                 .zip(b)
-                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+                .fold(0.0f64, |m, (x, y)| nan_max(m, (x - y).abs()))
                 / scale
         })
         .collect();
@@ -262,8 +262,8 @@ pub fn multiclass_experiment(spec: &MulticlassSpec) -> Result<MulticlassExperime
         .iter()
         .zip(&gaps)
         .filter(|(&k, _)| k <= early_end)
-        .fold(0.0f64, |m, (_, &g)| m.max(g));
-    let response_gap = gaps.iter().fold(0.0f64, |m, &g| m.max(g));
+        .fold(0.0f64, |m, (_, &g)| nan_max(m, g));
+    let response_gap = gaps.iter().fold(0.0f64, |m, &g| nan_max(m, g));
     let flow_end = DVector::from_column_slice(flow.states.last().expect("a final state"));
     let (logits, _) = dynamics.logits_and_probabilities(&flow_end);
     let flow_accuracy = data

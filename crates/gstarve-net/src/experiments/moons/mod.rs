@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use crate::data::{Dataset, MoonsOptions};
 use crate::network::{ClassTargets, NetworkOptions, Parameterisation, TrainOptions};
 use gstarve_core::error::{Error, InputError, Result};
+use gstarve_core::model::{nan_max, nan_min};
 use gstarve_core::sweeps::progress::{Progress, Tracker};
 
 pub mod reversal;
@@ -338,8 +339,8 @@ impl Band {
         Self {
             mean,
             std: var.sqrt(),
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            min: values.iter().copied().fold(f64::INFINITY, nan_min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, nan_max),
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::data::{two_moons, Dataset, MoonsOptions};
 use crate::deep::{train_mlp, Mlp, MlpOptions, MlpTrainOptions, Optimiser, Precision, TwoLayerMlp};
 use crate::network::{train, NetworkOptions, Parameterisation, TrainOptions, TwoLayerRelu};
 use gstarve_core::error::{Error, InputError, Result};
+use gstarve_core::model::{nan_max, nan_min};
 use gstarve_core::sweeps::progress::{Progress, Tracker};
 
 /// The experiment's specification. Defaults: the authors' `moon_fig_3.py` (module docs).
@@ -210,8 +211,8 @@ pub fn summary(values: &[f64]) -> (f64, f64, f64, f64) {
     let n = values.len().max(1) as f64;
     let mean = values.iter().sum::<f64>() / n;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = values.iter().copied().fold(f64::INFINITY, nan_min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, nan_max);
     (mean, std, min, max)
 }
 
