@@ -19,6 +19,7 @@
 //! waits for a commit in progress to finish: a command interrupted then leaves its new set
 //! whole.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -187,12 +188,13 @@ fn commit(selected: impl Fn(&Staged) -> bool) -> Result<Vec<PathBuf>> {
     }
 }
 
-/// The files to stage for `files`: each with its provenance, when one is installed.
-fn stamped(files: &[OutputFile]) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+/// The files to stage for `files`: each with its provenance, when one is installed (files
+/// whose provenance goes to a sidecar are borrowed, not copied).
+fn stamped(files: &[OutputFile]) -> Result<Vec<(PathBuf, Cow<'_, [u8]>)>> {
     let Some(p) = provenance::installed() else {
         return Ok(files
             .iter()
-            .map(|f| (f.path.clone(), f.bytes.clone()))
+            .map(|f| (f.path.clone(), Cow::Borrowed(&f.bytes[..])))
             .collect());
     };
     let mut out = Vec::with_capacity(files.len() * 2);
@@ -228,7 +230,8 @@ pub fn write_files(files: &[OutputFile]) -> Result<()> {
 /// (a sharded sweep's file), which must reach the disk while the command still runs, whatever
 /// becomes of the command's other outputs. Stamped with the provenance like any output.
 pub fn write_now(path: &Path, bytes: &[u8]) -> Result<()> {
-    let all = stamped(&[OutputFile::new(path, bytes)])?;
+    let file = [OutputFile::new(path, bytes)];
+    let all = stamped(&file)?;
     let mut keys = Vec::with_capacity(all.len());
     for (path, bytes) in &all {
         match stage_in(path, bytes, Staging::Checkpoint) {

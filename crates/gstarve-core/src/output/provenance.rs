@@ -20,6 +20,7 @@
 //! folder, file names or formats), so that a file can be recognised as made by the same
 //! configuration ([`recorded`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
@@ -148,12 +149,12 @@ fn encode(format: &'static str, detail: impl ToString) -> Error {
 
 /// The files to write for `bytes` at `path` under `provenance`: the file with its provenance
 /// embedded, or the file unchanged and its sidecar (with `notes`, e.g. a table's comments).
-pub(crate) fn stamp(
+pub(crate) fn stamp<'a>(
     provenance: &Provenance,
     path: &Path,
-    bytes: &[u8],
+    bytes: &'a [u8],
     notes: &[String],
-) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+) -> Result<Vec<(PathBuf, Cow<'a, [u8]>)>> {
     let json = provenance.to_json()?;
     let stamped = match carrier(path) {
         Carrier::Json => json_with(bytes, &json)?,
@@ -188,13 +189,17 @@ pub(crate) fn stamp(
                 notes,
             })
             .map_err(|e| encode("JSON", e))?;
+            // The file itself unchanged, not copied (a large table's bytes).
             return Ok(vec![
-                (path.to_path_buf(), bytes.to_vec()),
-                (sidecar_path(path), (sidecar + "\n").into_bytes()),
+                (path.to_path_buf(), Cow::Borrowed(bytes)),
+                (
+                    sidecar_path(path),
+                    Cow::Owned((sidecar + "\n").into_bytes()),
+                ),
             ]);
         }
     };
-    Ok(vec![(path.to_path_buf(), stamped)])
+    Ok(vec![(path.to_path_buf(), Cow::Owned(stamped))])
 }
 
 /// `text`, a JSON object, with the provenance as its first key `"gstarve"`.

@@ -153,16 +153,28 @@ impl Table {
     /// Append the rows of `part`, a table with the same columns (its header is not repeated,
     /// its notes are dropped): a large table assembled from parts formatted in parallel.
     pub fn append(&mut self, part: Table) -> Result<()> {
-        if part.header != self.header {
-            return Err(encode_error(
-                "an appended table has other columns than the table it is appended to",
-            ));
+        self.append_all(vec![part])
+    }
+
+    /// [`Self::append`] every part in order, the room for all of them reserved once (a large
+    /// table's bytes are not copied again as they grow).
+    pub fn append_all(&mut self, parts: Vec<Table>) -> Result<()> {
+        let mut rows = Vec::with_capacity(parts.len());
+        for part in parts {
+            if part.header != self.header {
+                return Err(encode_error(
+                    "an appended table has other columns than the table it is appended to",
+                ));
+            }
+            let header = part.header.len();
+            rows.push((header, part.into_bytes()?));
         }
-        let header = part.header.len();
-        let rows = part.into_bytes()?;
         let writer = std::mem::replace(&mut self.writer, csv::Writer::from_writer(Vec::new()));
         let mut bytes = writer.into_inner().map_err(encode_error)?;
-        bytes.extend_from_slice(&rows[header..]);
+        bytes.reserve(rows.iter().map(|(h, r)| r.len() - h).sum());
+        for (header, r) in &rows {
+            bytes.extend_from_slice(&r[*header..]);
+        }
         // The new writer counts the fields of its first record afresh; `row` checks the width.
         self.writer = csv::Writer::from_writer(bytes);
         Ok(())
@@ -296,18 +308,30 @@ mod tests {
         assert_eq!(table.notes(), ["note"]);
         // The width is still checked after an append.
         assert!(table.row([Cell::Int(1)]).is_err());
+        let parts = || {
+            [0..4, 4..4, 4..7].map(|range| {
+                let mut part = Table::new(["i", "x"]).unwrap();
+                range
+                    .into_iter()
+                    .try_for_each(|i| row(&mut part, i))
+                    .unwrap();
+                part
+            })
+        };
         let mut table = Table::with_comments(&["note"], ["i", "x"]).unwrap();
-        for range in [0..4, 4..7] {
-            let mut part = Table::new(["i", "x"]).unwrap();
-            range
-                .into_iter()
-                .try_for_each(|i| row(&mut part, i))
-                .unwrap();
+        for part in parts() {
             table.append(part).unwrap();
         }
-        assert_eq!(table.into_string().unwrap(), whole.into_string().unwrap());
+        let mut at_once = Table::with_comments(&["note"], ["i", "x"]).unwrap();
+        at_once.append_all(parts().into()).unwrap();
+        let whole = whole.into_string().unwrap();
+        assert_eq!(table.into_string().unwrap(), whole);
+        assert_eq!(at_once.into_string().unwrap(), whole);
         let mut table = Table::new(["i", "x"]).unwrap();
         assert!(table.append(Table::new(["i", "y"]).unwrap()).is_err());
+        let [first, ..] = parts();
+        let other = Table::new(["i", "y"]).unwrap();
+        assert!(table.append_all(vec![first, other]).is_err());
     }
 
     #[test]

@@ -6,10 +6,9 @@
 //! It applies where [`learning_time`]'s flows are DP45's: systems with n = r ≤ 4 examples
 //! (margin flows of the logistic loss). A point whose flow the lanes find stiff, or that fails
 //! or does not apply, is computed by [`learning_time`] itself from the start, so every result
-//! is the one-system path's up to the exponential the lanes use: with the platform's `exp`
-//! ([`ScalarExp`], tests) the learning times are bit-for-bit [`learning_time`]'s; with the
-//! vectorised one ([`FastExp`], what sweeps use) they agree within the flow's tolerance (tested;
-//! the difference measured in docs/benchmarks.md, issue #17). A coarse window stops at its
+//! is the one-system path's, bit for bit: the lanes evaluate σ(−m) and the controller with the
+//! one-system DP45's exponential and logarithm, vectorised ([`TableExp`]; tested, and measured
+//! in docs/benchmarks.md, issue #17, "τ₉₀ against JAX, fifth pass"). A coarse window stops at its
 //! first crossing, as the one-system path's result only reads the states up to it, and every
 //! flow carries a [`Watch`] on z_j/z_j*: the lanes test the crossing at every grid point it can
 //! be at and deliver only the samples either side of it (or the last two), which is all
@@ -31,7 +30,7 @@ use crate::error::Result;
 use crate::model::{Loss, MarginFlowN, PrimalDynamics, Regulariser};
 use crate::ode::{FlowMethod, FlowOptions};
 use crate::solvers::dp45::lanes::{
-    run_lanes, FastExp, LaneEnd, LaneExp, LaneFlow, LaneJobs, Watch,
+    run_lanes, LaneEnd, LaneExp, LaneFlow, LaneJobs, TableExp, Watch,
 };
 use crate::systems::FeatureSystem;
 
@@ -58,7 +57,7 @@ pub fn learning_times(
     inputs: &[LearningTimeInput<'_>],
     params: &LearningTimeParams,
 ) -> Vec<Result<Option<LearningTime>>> {
-    learning_times_with::<FastExp>(inputs, params)
+    learning_times_with::<TableExp>(inputs, params)
 }
 
 /// [`learning_times`] with the lanes' exponential `E`.
@@ -401,7 +400,7 @@ pub(crate) fn learning_time_row(
             margins: Some(m),
         })
         .collect();
-    let times = learning_times_sequential::<FastExp>(&inputs, &spec.learning);
+    let times = learning_times_sequential::<TableExp>(&inputs, &spec.learning);
     for ((ix, _, _, z, _), time) in flows.iter().zip(times) {
         records[*ix] = learning_time_record(time, [z[0], z[1]]);
     }

@@ -108,9 +108,7 @@ impl PhaseDiagram {
             })
             .collect::<Result<Vec<Table>>>()?;
         let mut table = Table::with_comments(&[&comment], header)?;
-        for part in parts {
-            table.append(part)?;
-        }
+        table.append_all(parts)?;
         Ok(table)
     }
 }

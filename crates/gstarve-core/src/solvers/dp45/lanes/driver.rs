@@ -280,19 +280,27 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             accept[l] = a & (err[l] <= 1.0);
             refuse[l] = a & (err[l] > 1.0) & err[l].is_finite();
         }
+        // ln of the norm, from its square, and the controller's exponential, for all lanes at
+        // once (`LaneExp`'s array forms).
+        let mut clamped = [0.0; LANES];
         for l in 0..LANES {
-            // ln of the norm, from its square.
-            ln_err[l] = 0.5 * E::ln(err[l].max(1e-32));
+            clamped[l] = err[l].max(1e-32);
         }
+        let ln_sq = E::ln_lanes(&clamped);
+        let mut arg = [0.0; LANES];
         for l in 0..LANES {
+            ln_err[l] = 0.5 * ln_sq[l];
             // ρ = SAFE · facold^BETA / err^EXPO1 after an accepted step, SAFE / err^EXPO1 after a
             // rejected one (clamped below).
-            let arg = if accept[l] {
+            arg[l] = if accept[l] {
                 BETA * st.ln_fac_old[l] - EXPO1 * ln_err[l]
             } else {
                 -EXPO1 * ln_err[l]
             };
-            e[l] = SAFE * E::exp(arg);
+        }
+        let exp_arg = E::exp_lanes(&arg);
+        for l in 0..LANES {
+            e[l] = SAFE * exp_arg[l];
             st.accepted[l] += if accept[l] { 1.0 } else { 0.0 };
             st.ln_fac_old[l] = if accept[l] {
                 ln_err[l].max(ln_fac_min)

@@ -14,22 +14,20 @@
 //! dm/dτ = K (σ(−m) − λ_SD m) − μ m,    K = U S² Uᵀ (n × n, n = r = N ≤ 4),
 //! ```
 //!
-//! evaluated with the operations of [`crate::model::MarginFlowN`] in the same order. With
-//! [`ScalarExp`] every lane reproduces [`super::Dp45`] on that flow bit for bit (tested); with
-//! [`FastExp`] (the branch-free exponential of [`crate::model::fast_exp`], which vectorises) the
-//! exponentials (and the controller's logarithms) differ from [`ScalarExp`]'s in the last bit now and then, and the results agree
-//! to the integration tolerance (tested, and measured in docs/benchmarks.md). The code is
-//! compiled for the processor's vector width and chosen at run time ([`run_lanes`]; fused
-//! multiply-adds only where `mul_add` asks for one, so the result does not depend on the
-//! instruction set).
+//! evaluated with the operations of [`crate::model::MarginFlowN`] in the same order, σ(−m) and
+//! the step-size controller with the one-system DP45's exponential and logarithm
+//! ([`crate::model::table_exp`], [`crate::model::table_ln`]) vectorised across the lanes
+//! ([`TableExp`]: a gather reads their tables), so that every lane reproduces [`super::Dp45`]
+//! on its flow bit for bit (tested). The code is compiled for the processor's vector width and
+//! chosen at run time ([`run_lanes`]; fused multiply-adds only where `mul_add` asks for one, so
+//! the result does not depend on the instruction set).
 //!
 //! The step's arithmetic is in `soa`; the control after it (error test, controller, stiffness
 //! test, output times, acceptance) in `driver`, as selects between per-lane arrays, so that it
-//! is vector arithmetic too. With [`FastExp`] the controller's logarithm is
-//! [`fast_exp::ln`]. A flow with a [`Watch`] (a learning time's crossing) skips the output
+//! is vector arithmetic too. A flow with a [`Watch`] (a learning time's crossing) skips the output
 //! points no crossing can be at, bounded from the step's dense output.
 
-use crate::model::{fast_exp, table_exp, table_ln, Loss, MarginFlowN};
+use crate::model::{table_exp, table_ln, Loss, MarginFlowN};
 
 mod driver;
 mod soa;
@@ -38,7 +36,7 @@ use driver::run;
 
 /// Flows integrated side by side: 32, four AVX-512 registers (eight AVX2 ones) per array. A
 /// stage's σ(−m) is one long chain of dependent instructions (the exponential's reduction,
-/// polynomial and division, then σ's division), and the six stages of a step follow each other,
+/// table read and polynomial, then σ's division), and the six stages of a step follow each other,
 /// so the step is bound by that chain's latency rather than by its instruction count: with 32
 /// lanes four chains are in flight where 8 lanes had one, for the same arithmetic per lane (the
 /// τ₉₀ 256² diagram: 0.84 → 0.60 CPU s on one thread, docs/benchmarks.md, "τ₉₀ 256², sixth
@@ -46,20 +44,32 @@ use driver::run;
 pub const LANES: usize = 32;
 
 /// The exponential a lane evaluates σ(−m) and its step-size controller with, and the
-/// controller's logarithm.
+/// controller's logarithm: [`TableExp`]; the per-lane defaults of the array forms serve the
+/// tests (the same values without vectorisation).
 pub trait LaneExp {
     /// e^x.
     fn exp(x: f64) -> f64;
     /// ln x, for x positive, normal and finite.
     fn ln(x: f64) -> f64;
+    /// [`Self::exp`] of every lane, bit for bit.
+    #[inline(always)]
+    fn exp_lanes(x: &[f64; LANES]) -> [f64; LANES] {
+        x.map(Self::exp)
+    }
+    /// [`Self::ln`] of every lane, bit for bit.
+    #[inline(always)]
+    fn ln_lanes(x: &[f64; LANES]) -> [f64; LANES] {
+        x.map(Self::ln)
+    }
 }
 
-/// The one-system path's functions, [`table_exp::exp`] and [`table_ln::ln`]: the lanes
-/// reproduce [`super::Dp45`] bit for bit (not vectorised).
+/// The one-system path's functions, [`table_exp::exp`] and [`table_ln::ln`], vectorised across
+/// the lanes ([`table_exp::exp_array`], [`table_ln::ln_array`]: the same values bit for bit):
+/// the lanes reproduce [`super::Dp45`] bit for bit.
 #[derive(Clone, Copy, Debug)]
-pub struct ScalarExp;
+pub struct TableExp;
 
-impl LaneExp for ScalarExp {
+impl LaneExp for TableExp {
     #[inline(always)]
     fn exp(x: f64) -> f64 {
         table_exp::exp(x)
@@ -68,20 +78,13 @@ impl LaneExp for ScalarExp {
     fn ln(x: f64) -> f64 {
         table_ln::ln(x)
     }
-}
-
-/// [`fast_exp::exp`] and [`fast_exp::ln`]: vectorised across the lanes, each within 1 ulp.
-#[derive(Clone, Copy, Debug)]
-pub struct FastExp;
-
-impl LaneExp for FastExp {
     #[inline(always)]
-    fn exp(x: f64) -> f64 {
-        fast_exp::exp(x)
+    fn exp_lanes(x: &[f64; LANES]) -> [f64; LANES] {
+        table_exp::exp_array(x)
     }
     #[inline(always)]
-    fn ln(x: f64) -> f64 {
-        fast_exp::ln(x)
+    fn ln_lanes(x: &[f64; LANES]) -> [f64; LANES] {
+        table_ln::ln_array(x)
     }
 }
 

@@ -81,8 +81,15 @@ pub(super) fn rhs_one<E: LaneExp, const N: usize>(f: &LaneFlow<N>, m: &[f64], dm
 fn rhs_lanes<E: LaneExp, const N: usize>(p: &Params<N>, m: &[V; N], dm: &mut [V; N]) {
     let mut w = [[0.0; LANES]; N];
     for (wi, mi) in w.iter_mut().zip(m) {
+        // σ(−m) as `sigmoid_neg` computes it, its exponentials first, for all lanes at once.
+        let mut x = [0.0; LANES];
         for l in 0..LANES {
-            let g = sigmoid_neg::<E>(mi[l]);
+            x[l] = -mi[l].abs();
+        }
+        let e = E::exp_lanes(&x);
+        for l in 0..LANES {
+            let num = if mi[l] >= 0.0 { e[l] } else { 1.0 };
+            let g = num / (1.0 + e[l]);
             wi[l] = if p.sd[l] == 0.0 {
                 g
             } else {
