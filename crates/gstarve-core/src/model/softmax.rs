@@ -23,6 +23,7 @@
 mod curvature;
 mod stiffness;
 
+pub(crate) use curvature::mirror_lower;
 pub use curvature::Curvature;
 
 use nalgebra::{DMatrix, DVector};
@@ -254,6 +255,12 @@ impl<'a> SoftmaxDynamics<'a> {
         Curvature::new(self, z)
     }
 
+    /// [`Self::curvature`] at z given its logits f = Uz (length n·c, example-major, as
+    /// [`Self::logits`] returns them), without recomputing them.
+    pub fn curvature_at_logits(&self, f: &DVector<f64>) -> Curvature<'_, 'a> {
+        Curvature::at_logits(self, f)
+    }
+
     /// UᵀHU (r × r) at z, from the anchored form H = Σᵢ Rᵢᵀ H̃ᵢ Rᵢ of the module documentation,
     /// as one symmetric product EᵀE ([`Curvature::gram`]). O(ncr²/2) time, one n(c−1) × r copy.
     pub fn curvature_gram(&self, z: &DVector<f64>) -> DMatrix<f64> {
@@ -331,13 +338,18 @@ impl<'a> SoftmaxDynamics<'a> {
     /// The objective L(z) = Σᵢ CEᵢ(Uz) + ½ zᵀWz (components with s_j = 0 under L2 are pinned at
     /// 0 and excluded), so that F = −S²∇L.
     pub fn objective(&self, z: &DVector<f64>) -> f64 {
+        self.objective_at_logits(z, &self.logits(z))
+    }
+
+    /// [`Self::objective`] at z given its logits f = Uz ([`Self::logits`]).
+    pub fn objective_at_logits(&self, z: &DVector<f64>, f: &DVector<f64>) -> f64 {
         let penalty: f64 = z
             .iter()
             .enumerate()
             .filter(|&(_, &zj)| zj != 0.0)
             .map(|(j, &zj)| self.penalty_weight(j) * zj * zj)
             .sum();
-        self.cross_entropy(&self.logits(z)) + 0.5 * penalty
+        self.cross_entropy(f) + 0.5 * penalty
     }
 }
 

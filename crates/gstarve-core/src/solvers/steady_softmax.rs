@@ -8,9 +8,11 @@
 //! A's action (O(ncr) each, [`cg`]), preconditioned by A's diagonal W + diag(UᵀHU) (O(ncr),
 //! [`crate::model::Curvature::diagonal`]), to a residual η·res with η = min(½, √(res/res₀))
 //! (superlinear convergence), never below a tenth of the tolerance (so that the last step ends
-//! below it; docs/theory.md §12.4). Only where they
-//! would take longer than forming A ([`jacobi_budget`]) is A formed and factorised; that factor
-//! then preconditions the later steps, and is formed afresh when it has gone stale.
+//! below it; docs/theory.md §12.4). Where they would take longer than forming A
+//! ([`jacobi_budget`]), and once the iterates have settled ([`FACTOR_NEAR_STEP`]: before the
+//! last, tight steps, which take the most iterations), A is formed and factorised; that factor
+//! then preconditions the later steps (a few iterations each), and is formed afresh when it has
+//! gone stale. The sensitivities at z* factorise A there once more (`theory::softmax`).
 //! Components with s_j = 0 never move under the flow and are pinned at 0. Unlike the binary SD
 //! steady state there is no scalar shortcut: with c > 2 the per-example equations
 //! Y − P = λF do not reduce to one margin (§9.3).
@@ -21,9 +23,9 @@ use nalgebra::{DMatrix, DVector};
 
 use super::steady::{damped_update, NewtonParams};
 use crate::error::{Error, InputError, NumericalError, Result};
-use crate::model::{Regulariser, SoftmaxDynamics};
+use crate::model::{mirror_lower, Curvature, Regulariser, SoftmaxDynamics};
 use crate::sweeps::progress::Stage;
-use cg::{conjugate_gradients, scaled_max};
+use cg::{conjugate_gradients, scaled_max, Abandoned};
 
 /// A softmax steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,6 +82,16 @@ const LAST_STEP_FRACTION: f64 = 0.1;
 /// Conjugate-gradient iterations allowed with the last factorised Hessian as preconditioner
 /// before the Hessian is factorised afresh (each costs two triangular solves besides the action).
 const FACTOR_CG_BUDGET: usize = 20;
+/// The iterates have settled when the last step was no longer than this fraction of
+/// max(‖z‖∞, 1) and the residual fell by at least [`FACTOR_NEAR_DROP`] over it (Newton's local,
+/// superlinear phase; a short step alone also happens in the damped phase). Then, if no Hessian
+/// is factorised yet, it is factorised to precondition the remaining steps: from there on it
+/// changes little, and the last steps' tight forcing terms cost the diagonally preconditioned
+/// conjugate gradients the most iterations (at n = 100, c = 10, r = 1000: 103 of 151 in the last
+/// four steps; docs/benchmarks.md, "Softmax fixed point, fifth pass").
+const FACTOR_NEAR_STEP: f64 = 3e-2;
+/// See [`FACTOR_NEAR_STEP`]: the residual at most this fraction of the one before the step.
+const FACTOR_NEAR_DROP: f64 = 0.1;
 
 /// How much slower a Hessian action runs per multiply–add than the blocked products that form
 /// and factorise the Hessian (its matrix–vector products read U from memory for one or two
@@ -113,15 +125,29 @@ pub fn softmax_steady_state(
     dynamics: &SoftmaxDynamics,
     params: &NewtonParams,
 ) -> Result<SoftmaxSteadyState> {
-    newton(dynamics, params, jacobi_budget(dynamics))
+    let policy = LinearPolicy {
+        budget: jacobi_budget(dynamics),
+        factor_near: true,
+    };
+    newton(dynamics, params, policy)
 }
 
-/// [`softmax_steady_state`] with `budget` diagonally preconditioned conjugate-gradient
-/// iterations per step (0: every step factorises the Hessian or uses its last factor).
+/// How the Newton steps are solved.
+#[derive(Clone, Copy, Debug)]
+struct LinearPolicy {
+    /// Diagonally preconditioned conjugate-gradient iterations per step before the Hessian is
+    /// factorised instead (0: every step factorises the Hessian or uses its last factor).
+    budget: usize,
+    /// Whether settled iterates ([`FACTOR_NEAR_STEP`]) make the next iteration factorise the
+    /// Hessian.
+    factor_near: bool,
+}
+
+/// [`softmax_steady_state`] with the linear solves of `policy`.
 fn newton(
     dynamics: &SoftmaxDynamics,
     params: &NewtonParams,
-    budget: usize,
+    policy: LinearPolicy,
 ) -> Result<SoftmaxSteadyState> {
     if dynamics.regulariser().lambda() <= 0.0 {
         return Err(Error::Input(InputError::NoSteadyState));
@@ -156,11 +182,24 @@ fn newton(
             work,
         }
     };
+    // The logits Uz of the last point the objective was evaluated at: after an accepted step,
+    // those of the new iterate (the line search's last evaluation), where the curvature needs
+    // them.
+    let last_logits = std::cell::RefCell::new(DVector::zeros(0));
+    let objective = |x: &DVector<f64>| {
+        let z = embed(x);
+        let f = dynamics.logits(&z);
+        let value = dynamics.objective_at_logits(&z, &f);
+        *last_logits.borrow_mut() = f;
+        value
+    };
     let mut x = DVector::zeros(free.len());
-    let mut value = dynamics.objective(&embed(&x));
+    let mut value = objective(&x);
     let mut residual = f64::INFINITY;
     let mut initial = f64::NAN;
-    let mut factor: Option<faer::linalg::solvers::Llt<f64>> = None;
+    let mut factor: Option<HessianFactor> = None;
+    let mut last_step = f64::INFINITY;
+    let mut last_residual = f64::INFINITY;
     let stage = Stage::begin("Newton: softmax steady state", "iterations", 0);
     for it in 0..=params.max_iterations {
         let g = gradient(&x);
@@ -181,13 +220,18 @@ fn newton(
         // where they would take too long, a fresh factorisation of A at x.
         let eta = (residual / initial).sqrt().min(FORCING_MAX);
         let threshold = (eta * residual).max(LAST_STEP_FRACTION * goal);
-        let curvature = dynamics.curvature(&embed(&x));
+        let curvature = dynamics.curvature_at_logits(&last_logits.borrow());
         let hessian_action =
             |v: &DVector<f64>| restrict(&curvature.action(&embed(v))) + weights.component_mul(v);
+        let settled = policy.factor_near
+            && last_step <= FACTOR_NEAR_STEP * x.amax().max(1.0)
+            && residual <= FACTOR_NEAR_DROP * last_residual;
         let solved = match factor.as_ref() {
+            // Settled and no factor yet: factorise now.
+            None if settled => Err(Abandoned { iterations: 0 }),
             Some(llt) => conjugate_gradients(
                 hessian_action,
-                |v| factor_solve(llt, v),
+                |v| llt.solve(v),
                 &g,
                 &weights,
                 threshold,
@@ -201,7 +245,7 @@ fn newton(
                     &g,
                     &weights,
                     threshold,
-                    budget,
+                    policy.budget,
                 )
             }
         };
@@ -212,27 +256,24 @@ fn newton(
             }
             Err(abandoned) => {
                 work.cg_iterations += abandoned.iterations;
-                let llt = hessian_factor(&curvature.gram(), &free, &weights).ok_or(
+                let llt = HessianFactor::new(&curvature, &free, &weights).ok_or(
                     Error::Numerical(NumericalError::NewtonFailed {
                         iterations: it,
                         residual,
                     }),
                 )?;
                 work.factorisations += 1;
-                let step = factor_solve(&llt, &g.map(|x| -x));
+                let step = llt.solve(&g.map(|x| -x));
                 factor = Some(llt);
                 step
             }
         };
-        let moved = damped_update(
-            &mut x,
-            &mut value,
-            &step,
-            &g,
-            residual,
-            |x| dynamics.objective(&embed(x)),
-            |x| scaled_max(&gradient(x), &weights),
-        );
+        let before = x.clone();
+        let moved = damped_update(&mut x, &mut value, &step, &g, residual, objective, |x| {
+            scaled_max(&gradient(x), &weights)
+        });
+        last_step = (&x - &before).amax();
+        last_residual = residual;
         if !moved {
             // Stagnation at rounding level reports the residual reached.
             if residual <= 1e3 * goal {
@@ -264,30 +305,111 @@ pub fn softmax_fixed_point_residual(dynamics: &SoftmaxDynamics, z: &DVector<f64>
         )
 }
 
-/// The Cholesky factor (faer) of the Hessian UᵀHU + W on the free components, from `gram` =
-/// UᵀHU over all components; `None` if it is not numerically positive definite.
-pub(crate) fn hessian_factor(
-    gram: &DMatrix<f64>,
-    free: &[usize],
-    weights: &DVector<f64>,
-) -> Option<faer::linalg::solvers::Llt<f64>> {
-    let k = free.len();
-    let mut hessian = faer::Mat::<f64>::from_fn(k, k, |a, b| gram[(free[a], free[b])]);
-    for j in 0..k {
-        hessian[(j, j)] += weights[j];
-    }
-    hessian.llt(faer::Side::Lower).ok()
+/// The Cholesky factor L (faer, lower triangle) of the Hessian A = UᵀHU + W on the free
+/// components, factorised in place where A was formed.
+pub(crate) struct HessianFactor {
+    /// L in the lower triangle, zeros above.
+    l: faer::Mat<f64>,
 }
 
-/// A⁻¹b for the factor of A.
-fn factor_solve(llt: &faer::linalg::solvers::Llt<f64>, b: &DVector<f64>) -> DVector<f64> {
-    use faer::linalg::solvers::Solve;
-    let x = llt.solve(faer::MatRef::from_column_major_slice(
-        b.as_slice(),
-        b.len(),
-        1,
-    ));
-    DVector::from_fn(b.len(), |i, _| x[(i, 0)])
+impl HessianFactor {
+    /// The factor of A at the point of `curvature`; `None` if A is not numerically positive
+    /// definite. With every component free, UᵀHU's lower triangle is written straight into the
+    /// factor's storage; otherwise A is taken from UᵀHU over all components.
+    pub(crate) fn new(
+        curvature: &Curvature,
+        free: &[usize],
+        weights: &DVector<f64>,
+    ) -> Option<Self> {
+        let r = curvature.dim();
+        if free.len() < r {
+            return Self::from_gram(&curvature.gram(), free, weights);
+        }
+        let mut a = faer::Mat::<f64>::zeros(r, r);
+        curvature.gram_lower_into(a.as_mut());
+        Self::factorise(a, weights)
+    }
+
+    /// The factor of A from `gram` = UᵀHU over all components.
+    pub(crate) fn from_gram(
+        gram: &DMatrix<f64>,
+        free: &[usize],
+        weights: &DVector<f64>,
+    ) -> Option<Self> {
+        let k = free.len();
+        let a = faer::Mat::<f64>::from_fn(k, k, |a, b| {
+            if a >= b {
+                gram[(free[a], free[b])]
+            } else {
+                0.0
+            }
+        });
+        Self::factorise(a, weights)
+    }
+
+    /// L of A = `a` + diag(`weights`), `a` holding its lower triangle and zeros above (what
+    /// faer's `Mat::llt` copies and factorises; the same factorisation, without the copy).
+    fn factorise(mut a: faer::Mat<f64>, weights: &DVector<f64>) -> Option<Self> {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::cholesky::llt::factor;
+        for (j, &w) in weights.iter().enumerate() {
+            a[(j, j)] += w;
+        }
+        let k = weights.len();
+        let par = faer::get_global_parallelism();
+        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
+            k,
+            par,
+            Default::default(),
+        ));
+        factor::cholesky_in_place(
+            a.as_mut(),
+            Default::default(),
+            par,
+            MemStack::new(&mut mem),
+            Default::default(),
+        )
+        .ok()?;
+        // Zeros above the diagonal, as `Mat::llt` leaves them.
+        for j in 1..k {
+            a.col_mut(j).subrows_mut(0, j).fill(0.0);
+        }
+        Some(Self { l: a })
+    }
+
+    /// A⁻¹b.
+    pub(crate) fn solve(&self, b: &DVector<f64>) -> DVector<f64> {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::cholesky::llt::solve;
+        let mut x = b.clone();
+        let n = x.len();
+        let par = faer::get_global_parallelism();
+        let mut mem = MemBuffer::new(solve::solve_in_place_scratch::<f64>(n, 1, par));
+        solve::solve_in_place(
+            self.l.as_ref(),
+            faer::MatMut::from_column_major_slice_mut(x.as_mut_slice(), n, 1),
+            par,
+            MemStack::new(&mut mem),
+        );
+        x
+    }
+
+    /// A⁻¹ = L⁻ᵀL⁻¹ into `out` (k × k, column-major; both triangles written), by faer's
+    /// triangular inverse and lower-triangular product (r³/3 multiply–adds), then mirrored.
+    pub(crate) fn inverse_into(&self, out: &mut [f64]) {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::cholesky::llt::inverse;
+        let k = self.l.nrows();
+        let par = faer::get_global_parallelism();
+        let mut mem = MemBuffer::new(inverse::inverse_scratch::<f64>(k, par));
+        inverse::inverse(
+            faer::MatMut::from_column_major_slice_mut(out, k, k),
+            self.l.as_ref(),
+            par,
+            MemStack::new(&mut mem),
+        );
+        mirror_lower(out, k);
+    }
 }
 
 /// Whether the SD sensitivities vanish identically for this system: SD with every s_j > 0,

@@ -16,7 +16,7 @@ use super::sensitivity::ZERO_RESPONSE_TOLERANCE;
 use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{Regulariser, SoftmaxDynamics};
 use crate::solvers::steady::NewtonParams;
-use crate::solvers::steady_softmax::{hessian_factor, softmax_steady_state, SoftmaxSteadyState};
+use crate::solvers::steady_softmax::{softmax_steady_state, HessianFactor, SoftmaxSteadyState};
 use crate::systems::MulticlassSystem;
 
 /// The sensitivity of a softmax steady state to the strengths.
@@ -84,12 +84,11 @@ fn l2_derivatives(
     steady: &SoftmaxSteadyState,
     lambda: f64,
 ) -> Result<DMatrix<f64>> {
-    use faer::linalg::solvers::DenseSolveCore;
     let r = dynamics.dim();
     let s2 = dynamics.strengths_squared();
     let z = &steady.responses;
     let _stage = crate::sweeps::progress::Stage::begin("sensitivities: J⁻¹ at z*", "", 0);
-    let gram = dynamics.curvature_gram(z);
+    let curvature = dynamics.curvature(z);
     let drive = dynamics.drive(z);
     let (free, pinned): (Vec<usize>, Vec<usize>) = (0..r).partition(|&j| s2[j] > 0.0);
     let weights = DVector::from_iterator(free.len(), free.iter().map(|&j| lambda / s2[j]));
@@ -99,6 +98,20 @@ fn l2_derivatives(
             dimension: r,
         })
     };
+    if pinned.is_empty() {
+        // X = A⁻¹ diag(d/s²): A⁻¹ written straight into X, its columns then scaled.
+        let factor = HessianFactor::new(&curvature, &free, &weights).ok_or_else(singular)?;
+        let mut x = DMatrix::zeros(r, r);
+        factor.inverse_into(x.as_mut_slice());
+        if !x.iter().all(|v| v.is_finite()) {
+            return Err(singular());
+        }
+        for (i, mut column) in x.column_iter_mut().enumerate() {
+            column *= drive[i] / s2[i];
+        }
+        return Ok(x);
+    }
+    let gram = curvature.gram();
     let mut x = DMatrix::zeros(r, r);
     for &i in &pinned {
         x[(i, i)] = drive[i] / lambda;
@@ -106,10 +119,12 @@ fn l2_derivatives(
     if free.is_empty() {
         return Ok(x);
     }
-    let inverse = hessian_factor(&gram, &free, &weights)
+    let k = free.len();
+    let mut inverse = DMatrix::zeros(k, k);
+    HessianFactor::from_gram(&gram, &free, &weights)
         .ok_or_else(singular)?
-        .inverse();
-    if !inverse.as_ref().is_all_finite() {
+        .inverse_into(inverse.as_mut_slice());
+    if !inverse.iter().all(|v| v.is_finite()) {
         return Err(singular());
     }
     for (b, &i) in free.iter().enumerate() {
@@ -176,38 +191,43 @@ mod tests {
         assert_eq!(sd.derivatives.amax(), 0.0);
     }
 
-    /// The block form of J⁻¹diag(d/λ) (Cholesky of the Hessian on the free components) against
-    /// the direct LU solve of J = I + λ⁻¹S²UᵀHU, with one strength zero (a pinned response whose
-    /// column couples into the free ones).
+    /// J⁻¹diag(d/λ) (Cholesky inverse of the Hessian on the free components) against the direct
+    /// LU solve of J = I + λ⁻¹S²UᵀHU: with every component free (A⁻¹ written straight into the
+    /// result), and with one strength zero (the block form: a pinned response whose column
+    /// couples into the free ones).
     #[test]
     fn block_solve_equals_the_direct_one_with_a_pinned_response() {
-        let sys = random_multiclass(5, 3, 8, 4);
-        let mut s = sys.system().strengths().clone();
-        s[5] = 0.0;
-        let sys = sys
-            .with_system(sys.system().with_strengths(s).unwrap())
-            .unwrap();
-        let lambda = 0.03;
-        let sens = softmax_sensitivity(&sys, Regulariser::L2 { lambda }).unwrap();
-        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda }).unwrap();
-        let z = &sens.steady_state.responses;
-        let s2 = d.strengths_squared();
-        let mut j = d.curvature_gram(z);
-        for (k, mut row) in j.row_iter_mut().enumerate() {
-            row *= s2[k] / lambda;
+        for pinned in [None, Some(5)] {
+            let sys = random_multiclass(5, 3, 8, 4);
+            let mut s = sys.system().strengths().clone();
+            if let Some(k) = pinned {
+                s[k] = 0.0;
+            }
+            let sys = sys
+                .with_system(sys.system().with_strengths(s).unwrap())
+                .unwrap();
+            let lambda = 0.03;
+            let sens = softmax_sensitivity(&sys, Regulariser::L2 { lambda }).unwrap();
+            let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda }).unwrap();
+            let z = &sens.steady_state.responses;
+            let s2 = d.strengths_squared();
+            let mut j = d.curvature_gram(z);
+            for (k, mut row) in j.row_iter_mut().enumerate() {
+                row *= s2[k] / lambda;
+            }
+            j += DMatrix::identity(8, 8);
+            let direct = j
+                .lu()
+                .solve(&DMatrix::from_diagonal(&(d.drive(z) / lambda)))
+                .unwrap();
+            let gap = (&sens.derivatives - &direct).amax();
+            assert!(
+                gap < 1e-12 * direct.amax(),
+                "{pinned:?}: {gap:e} of {:e}",
+                direct.amax()
+            );
+            assert!(sens.derivatives.column(5).amax() > 0.0);
         }
-        j += DMatrix::identity(8, 8);
-        let direct = j
-            .lu()
-            .solve(&DMatrix::from_diagonal(&(d.drive(z) / lambda)))
-            .unwrap();
-        let gap = (&sens.derivatives - &direct).amax();
-        assert!(
-            gap < 1e-12 * direct.amax(),
-            "{gap:e} of {:e}",
-            direct.amax()
-        );
-        assert!(sens.derivatives.column(5).amax() > 0.0);
     }
 
     /// docs/theory.md §9.4: elasticities are scale-free, so the image's starvation matrix is the

@@ -29,15 +29,26 @@ pub struct Curvature<'d, 'a> {
 const PARALLEL_MIN_WORK: usize = 1 << 22;
 /// From this many entries of E (or of U, for the diagonal) on, they are computed on all cores.
 const PARALLEL_MIN_FILL: usize = 1 << 16;
+/// Columns of U whose diagonal entries of UᵀHU are summed side by side.
+const DIAGONAL_LANES: usize = 8;
 
 impl<'d, 'a> Curvature<'d, 'a> {
     pub(super) fn new(dynamics: &'d SoftmaxDynamics<'a>, z: &DVector<f64>) -> Self {
+        Self::at_logits(dynamics, &dynamics.logits(z))
+    }
+
+    /// The blocks at the logits f = Uz (length n·c, example-major).
+    pub(super) fn at_logits(dynamics: &'d SoftmaxDynamics<'a>, f: &DVector<f64>) -> Self {
         let c = dynamics.system.classes();
-        let f = dynamics.logits(z);
         let blocks = (0..dynamics.system.examples())
             .map(|i| Block::new(&f.as_slice()[i * c..(i + 1) * c]))
             .collect();
         Self { dynamics, blocks }
+    }
+
+    /// The number of responses r.
+    pub fn dim(&self) -> usize {
+        self.dynamics.system.rank()
     }
 
     /// UᵀHU (r × r) = EᵀE of the module documentation. O(ncr²/2) time, one n(c−1) × r copy.
@@ -49,8 +60,22 @@ impl<'d, 'a> Curvature<'d, 'a> {
     }
 
     /// [`Self::gram`] into `out` (r × r; both triangles written), without allocating the result:
-    /// the lower triangle by faer's triangular product, the upper mirrored tile by tile.
+    /// the lower triangle by faer's triangular product ([`Self::gram_lower_into`]), the upper
+    /// mirrored tile by tile.
     pub fn gram_into(&self, out: &mut DMatrix<f64>) {
+        let r = self.dynamics.system.rank();
+        assert_eq!(out.shape(), (r, r), "UᵀHU is r × r");
+        self.gram_lower_into(faer::MatMut::from_column_major_slice_mut(
+            out.as_mut_slice(),
+            r,
+            r,
+        ));
+        mirror_lower(out.as_mut_slice(), r);
+    }
+
+    /// The lower triangle (diagonal included) of UᵀHU = EᵀE into `out` (r × r), the strict upper
+    /// triangle left as it was: what a Cholesky factorisation reads.
+    pub fn gram_lower_into(&self, out: faer::MatMut<'_, f64>) {
         let sys = self.dynamics.system;
         let (c, r) = (sys.classes(), sys.rank());
         let u = sys.system().coupling();
@@ -103,11 +128,10 @@ impl<'d, 'a> Curvature<'d, 'a> {
         } else {
             faer::Par::Seq
         };
-        assert_eq!(out.shape(), (r, r), "UᵀHU is r × r");
-        let gram = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, r);
+        assert_eq!((out.nrows(), out.ncols()), (r, r), "UᵀHU is r × r");
         use faer::linalg::matmul::triangular::{matmul, BlockStructure};
         matmul(
-            gram,
+            out,
             BlockStructure::TriangularLower,
             faer::Accum::Replace,
             e.transpose(),
@@ -117,19 +141,6 @@ impl<'d, 'a> Curvature<'d, 'a> {
             1.0,
             par,
         );
-        // Upper ← lowerᵀ in 32 × 32 tiles, so that both sides stay in cache.
-        const TILE: usize = 32;
-        let data = out.as_mut_slice();
-        for jb in (0..r).step_by(TILE) {
-            for ib in (jb..r).step_by(TILE) {
-                for j in jb..(jb + TILE).min(r) {
-                    for i in ib.max(j + 1)..(ib + TILE).min(r) {
-                        // (row j, column i) ← (row i, column j).
-                        data[i * r + j] = data[j * r + i];
-                    }
-                }
-            }
-        }
     }
 
     /// The diagonal of UᵀHU, (UᵀHU)_jj = Σᵢ Σ_{k≠aᵢ} E_(i,k),j² (the squared column norms of the
@@ -139,41 +150,68 @@ impl<'d, 'a> Curvature<'d, 'a> {
     /// relative to H as UᵀHU itself.
     pub fn diagonal(&self) -> DVector<f64> {
         let sys = self.dynamics.system;
-        let c = sys.classes();
         let u = sys.system().coupling();
+        let r = sys.rank();
         let betas: Vec<f64> = self
             .blocks
             .iter()
             .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
             .collect();
-        // Each column's sum is independent of the others: on all cores for a large U, no bit
-        // changes.
-        let column = |j: usize| {
-            let col = u.column(j);
-            let col = col.as_slice();
-            let mut sum = 0.0;
-            for ((block, x), &beta) in self.blocks.iter().zip(col.chunks_exact(c)).zip(&betas) {
-                let xa = x[block.anchor];
-                let q: f64 = block.p.iter().zip(x).map(|(&p, &x)| p * (x - xa)).sum();
-                let t = beta * q;
-                let all: f64 = block
-                    .p
-                    .iter()
-                    .zip(x)
-                    .map(|(&p, &x)| p * ((x - xa) - t) * ((x - xa) - t))
-                    .sum();
-                sum += all - block.p[block.anchor] * t * t;
-            }
-            sum
-        };
-        let r = sys.rank();
+        let mut out = DVector::zeros(r);
+        // Groups of DIAGONAL_LANES columns are independent of each other: on all cores for a
+        // large U, no bit changes.
         if u.len() >= PARALLEL_MIN_FILL {
             use rayon::prelude::*;
-            let sums: Vec<f64> = (0..r).into_par_iter().map(column).collect();
-            DVector::from_vec(sums)
+            out.as_mut_slice()
+                .par_chunks_mut(DIAGONAL_LANES)
+                .enumerate()
+                .for_each(|(g, sums)| self.diagonal_lanes(&betas, g * DIAGONAL_LANES, sums));
         } else {
-            DVector::from_fn(r, |j, _| column(j))
+            for (g, sums) in out.as_mut_slice().chunks_mut(DIAGONAL_LANES).enumerate() {
+                self.diagonal_lanes(&betas, g * DIAGONAL_LANES, sums);
+            }
         }
+        out
+    }
+
+    /// [`Self::diagonal`] for the columns `first..first + sums.len()` (at most
+    /// [`DIAGONAL_LANES`]), side by side: each column's sums in the order of the scalar formula
+    /// (every sum starts at −0.0 as `Iterator::sum` does), so the result is bit for bit that of
+    /// one column at a time, but the columns' dependency chains of additions overlap.
+    fn diagonal_lanes(&self, betas: &[f64], first: usize, sums: &mut [f64]) {
+        let sys = self.dynamics.system;
+        let c = sys.classes();
+        let u = sys.system().coupling();
+        let m = sums.len();
+        // Missing lanes repeat the last column; their sums are discarded.
+        let rows = u.nrows();
+        let cols: [&[f64]; DIAGONAL_LANES] = std::array::from_fn(|l| {
+            let j = first + l.min(m - 1);
+            &u.as_slice()[j * rows..(j + 1) * rows]
+        });
+        let mut total = [0.0; DIAGONAL_LANES];
+        for (i, (block, &beta)) in self.blocks.iter().zip(betas).enumerate() {
+            let a = block.anchor;
+            let xa: [f64; DIAGONAL_LANES] = std::array::from_fn(|l| cols[l][i * c + a]);
+            let mut q = [-0.0; DIAGONAL_LANES];
+            for (k, &p) in block.p.iter().enumerate() {
+                for l in 0..DIAGONAL_LANES {
+                    q[l] += p * (cols[l][i * c + k] - xa[l]);
+                }
+            }
+            let t: [f64; DIAGONAL_LANES] = std::array::from_fn(|l| beta * q[l]);
+            let mut all = [-0.0; DIAGONAL_LANES];
+            for (k, &p) in block.p.iter().enumerate() {
+                for l in 0..DIAGONAL_LANES {
+                    let d = cols[l][i * c + k] - xa[l] - t[l];
+                    all[l] += p * d * d;
+                }
+            }
+            for l in 0..DIAGONAL_LANES {
+                total[l] += all[l] - block.p[a] * t[l] * t[l];
+            }
+        }
+        sums.copy_from_slice(&total[..m]);
     }
 
     /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once, on all cores for
@@ -196,5 +234,22 @@ impl<'d, 'a> Curvature<'d, 'a> {
             out.as_mut_slice(),
         );
         out
+    }
+}
+
+/// Upper ← lowerᵀ for a column-major r × r matrix `data`, in 32 × 32 tiles so that both sides
+/// stay in cache.
+pub(crate) fn mirror_lower(data: &mut [f64], r: usize) {
+    const TILE: usize = 32;
+    assert_eq!(data.len(), r * r, "an r × r matrix");
+    for jb in (0..r).step_by(TILE) {
+        for ib in (jb..r).step_by(TILE) {
+            for j in jb..(jb + TILE).min(r) {
+                for i in ib.max(j + 1)..(ib + TILE).min(r) {
+                    // (row j, column i) ← (row i, column j).
+                    data[i * r + j] = data[j * r + i];
+                }
+            }
+        }
     }
 }

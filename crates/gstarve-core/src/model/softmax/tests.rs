@@ -255,3 +255,46 @@ fn curvature_diagonal_equals_the_grams() {
         assert!(diagonal.min() > 0.0);
     }
 }
+
+/// The diagonal summed eight columns side by side is bit for bit the one-column formula
+/// Σᵢ [Σ_k p_k (d_k − t)² − p_a t²] (each sum in the same order), at a rank that is not a
+/// multiple of eight (a partly filled last group) and on all cores (r·nc ≥ 2¹⁶).
+#[test]
+fn curvature_diagonal_lanes_equal_one_column_at_a_time() {
+    for (n, c, r) in [(6, 4, 21), (70, 10, 700)] {
+        let sys = random_multiclass(n, c, r, 3);
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.1 }).unwrap();
+        let z = DVector::from_fn(r, |j, _| ((j * 5) % 7) as f64 - 3.0);
+        let f = d.logits(&z);
+        let blocks: Vec<Block> = (0..n)
+            .map(|i| Block::new(&f.as_slice()[i * c..(i + 1) * c]))
+            .collect();
+        let u = sys.system().coupling();
+        let one_column = |j: usize| {
+            let col = u.column(j);
+            let mut sum = 0.0;
+            for (block, x) in blocks.iter().zip(col.as_slice().chunks_exact(c)) {
+                let beta = 1.0 / (1.0 + block.p[block.anchor].sqrt());
+                let xa = x[block.anchor];
+                let q: f64 = block.p.iter().zip(x).map(|(&p, &x)| p * (x - xa)).sum();
+                let t = beta * q;
+                let all: f64 = block
+                    .p
+                    .iter()
+                    .zip(x)
+                    .map(|(&p, &x)| p * ((x - xa) - t) * ((x - xa) - t))
+                    .sum();
+                sum += all - block.p[block.anchor] * t * t;
+            }
+            sum
+        };
+        let diagonal = d.curvature(&z).diagonal();
+        for j in 0..r {
+            assert_eq!(
+                diagonal[j].to_bits(),
+                one_column(j).to_bits(),
+                "r = {r}, column {j}"
+            );
+        }
+    }
+}

@@ -140,8 +140,12 @@ fn inexact_newton_agrees_with_factorised_newton() {
         let params = NewtonParams::default();
         // At this size the default budget (16) lets some steps factorise; 10⁴ lets none.
         let default = softmax_steady_state(&d, &params).unwrap();
-        let inexact = newton(&d, &params, 10_000).unwrap();
-        let factorised = newton(&d, &params, 0).unwrap();
+        let policy = |budget| LinearPolicy {
+            budget,
+            factor_near: false,
+        };
+        let inexact = newton(&d, &params, policy(10_000)).unwrap();
+        let factorised = newton(&d, &params, policy(0)).unwrap();
         assert_eq!(inexact.work.factorisations, 0, "{reg:?}");
         assert!(inexact.work.cg_iterations > 0);
         assert!(factorised.work.factorisations >= 1);
