@@ -188,16 +188,30 @@ pub fn exp(x: f64) -> f64 {
 /// instruction set has one), then `f64::exp` for the elements outside [−700, 700], if any.
 #[inline(always)]
 pub fn exp_array<const L: usize>(x: &[f64; L]) -> [f64; L] {
+    map_served(x, reduced, in_range, f64::exp)
+}
+
+/// `f` of every element of `x` where `f` = `reduced` on the arguments `served` and `fallback`
+/// elsewhere: `reduced` on every element in one loop without a branch (which the compiler
+/// vectorises), then `fallback` for the elements not served, if any. The array forms of
+/// [`exp`] and [`super::table_ln::ln`].
+#[inline(always)]
+pub(super) fn map_served<const L: usize>(
+    x: &[f64; L],
+    reduced: impl Fn(f64) -> f64,
+    served: impl Fn(f64) -> bool,
+    fallback: impl Fn(f64) -> f64,
+) -> [f64; L] {
     let mut out = [0.0; L];
     let mut outside = false;
     for (o, &v) in out.iter_mut().zip(x) {
         *o = reduced(v);
-        outside |= !in_range(v);
+        outside |= !served(v);
     }
     if outside {
         for (o, &v) in out.iter_mut().zip(x) {
-            if !in_range(v) {
-                *o = v.exp();
+            if !served(v) {
+                *o = fallback(v);
             }
         }
     }

@@ -172,20 +172,7 @@ pub fn ln(x: f64) -> f64 {
 /// finite, if any.
 #[inline(always)]
 pub fn ln_array<const L: usize>(x: &[f64; L]) -> [f64; L] {
-    let mut out = [0.0; L];
-    let mut outside = false;
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = reduced(v);
-        outside |= !in_range(v);
-    }
-    if outside {
-        for (o, &v) in out.iter_mut().zip(x) {
-            if !in_range(v) {
-                *o = v.ln();
-            }
-        }
-    }
-    out
+    super::table_exp::map_served(x, reduced, in_range, f64::ln)
 }
 
 /// Whether [`reduced`] serves x: positive, normal and finite (false for NaN).
