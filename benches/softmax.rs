@@ -102,13 +102,8 @@ fn cpu_seconds() -> f64 {
 /// max |a − b| over paired entries, NaN if any difference is (a failed run must not print as
 /// accurate).
 fn max_abs_gap(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).fold(0.0, |m: f64, (x, y)| {
-        let d = (x - y).abs();
-        if m.is_nan() || d.is_nan() {
-            f64::NAN
-        } else {
-            m.max(d)
-        }
+    a.iter().zip(b).fold(0.0, |m, (x, y)| {
+        gstarve_core::model::nan_max(m, (x - y).abs())
     })
 }
 

@@ -342,13 +342,8 @@ mod tests {
     /// max_i |a_i − b_i|, NaN if any difference is (so that a NaN fails `gap < tol`).
     fn max_gap(a: &[f64], b: &[f64]) -> f64 {
         assert_eq!(a.len(), b.len());
-        a.iter().zip(b).fold(0.0, |m: f64, (x, y)| {
-            let d = (x - y).abs();
-            if m.is_nan() || d.is_nan() {
-                f64::NAN
-            } else {
-                m.max(d)
-            }
-        })
+        a.iter()
+            .zip(b)
+            .fold(0.0, |m, (x, y)| crate::model::nan_max(m, (x - y).abs()))
     }
 }
