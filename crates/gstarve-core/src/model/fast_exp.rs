@@ -1,5 +1,6 @@
 //! e^x without branches, so that a loop over the lanes of many systems vectorises (issue #17:
-//! the lanes of [`crate::solvers::dp45::lanes`] spend most of their arithmetic on σ(−m)).
+//! the batched steady states of [`crate::sweeps::batch`] evaluate σ(−m) of all lanes with
+//! [`exp_lanes`]).
 //!
 //! The algorithm is fdlibm's `e_exp.c` (FreeBSD msun; Sun Microsystems 1993), error < 1 ulp:
 //!
@@ -13,9 +14,8 @@
 //! e^x rounds to 0 or overflows to ∞ all the same), k is rounded by the 1.5·2⁵² shift, and
 //! 2^k is applied as 2^⌊k/2⌋·2^{k−⌊k/2⌋}, two normal powers of two, so that the subnormal
 //! results are rounded once, as fdlibm's are. NaN stays NaN. Not bit-identical to the
-//! platform's `f64::exp` (glibc rounds differently in the last bit now and then), which is why
-//! the one-system flows keep `f64::exp` and the lanes are tested against them to the flow's
-//! tolerance (and to the bit with `f64::exp` in the lanes).
+//! platform's `f64::exp` (glibc rounds differently in the last bit now and then); the DP45 flows,
+//! one system or many in lanes, use [`crate::model::table_exp`] instead.
 
 // fdlibm's constants, digit for digit (each rounds to the f64 fdlibm uses).
 #[allow(clippy::excessive_precision)]
@@ -189,91 +189,5 @@ mod tests {
         assert_eq!(exp(-745.0), (-745.0f64).exp());
         assert_eq!(exp(-740.0), (-740.0f64).exp());
         assert_eq!(exp(709.78), 709.78f64.exp());
-    }
-}
-
-/// ln x without branches, for the lanes' step-size controller (issue #17): fdlibm's `e_log.c`
-/// (FreeBSD msun; Sun Microsystems 1993), error < 1 ulp,
-///
-/// ```text
-/// x = 2^k (1 + f),  √2/2 ≤ 1 + f < √2,   s = f/(2 + f),   R = Remez in s² (|error| < 2^−58.45)
-/// ln x = k·ln2_hi − ((½f² − (s(½f² + R) + k·ln2_lo)) − f)     (|f| not small)
-///      = k·ln2_hi − ((s(f − R) − k·ln2_lo) − f)                 (otherwise)
-/// ```
-///
-/// with fdlibm's choice between the two forms made by a select instead of a branch, and its
-/// special cases left out: x must be a positive, normal, finite number (the controller's errors
-/// are clamped to ≥ 10⁻¹⁶ and finite); any other x gives an unspecified number, never a panic.
-#[inline(always)]
-#[allow(clippy::excessive_precision)] // fdlibm's constants, digit for digit
-pub fn ln(x: f64) -> f64 {
-    const LG1: f64 = 6.666_666_666_666_735_130e-1;
-    const LG2: f64 = 3.999_999_999_940_941_908e-1;
-    const LG3: f64 = 2.857_142_874_366_239_149e-1;
-    const LG4: f64 = 2.222_219_843_214_978_396e-1;
-    const LG5: f64 = 1.818_357_216_161_805_012e-1;
-    const LG6: f64 = 1.531_383_769_920_937_332e-1;
-    const LG7: f64 = 1.479_819_860_511_658_591e-1;
-    let bits = x.to_bits();
-    let hx = (bits >> 32) as i64;
-    let mantissa_hi = hx & 0x000f_ffff;
-    // 1 + f in [√2/2, √2): x's mantissa, halved when it is ≥ √2 (fdlibm's 0x95f64 test).
-    let i = (mantissa_hi + 0x95f64) & 0x10_0000;
-    let k = (hx >> 20) - 1023 + (i >> 20);
-    let high = (mantissa_hi | (i ^ 0x3ff0_0000)) as u64;
-    let f = f64::from_bits((high << 32) | (bits & 0xffff_ffff)) - 1.0;
-    let s = f / (2.0 + f);
-    let dk = k as f64;
-    let z = s * s;
-    let w = z * z;
-    let t1 = w * (LG2 + w * (LG4 + w * LG6));
-    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
-    let r = t2 + t1;
-    let hfsq = 0.5 * f * f;
-    let far = (mantissa_hi - 0x6147a) | (0x6b851 - mantissa_hi);
-    let large = dk * LN2_HI - ((hfsq - (s * (hfsq + r) + dk * LN2_LO)) - f);
-    let small = dk * LN2_HI - ((s * (f - r) - dk * LN2_LO) - f);
-    if far > 0 {
-        large
-    } else {
-        small
-    }
-}
-
-#[cfg(test)]
-mod ln_tests {
-    use super::ln;
-    use crate::model::ulps;
-
-    #[test]
-    fn ln_within_one_ulp_of_the_platform_ln() {
-        // Arguments spread over [1e-300, 1e300] and packed near 1 (where the small form serves),
-        // and the controller's range [1e-16, 1e4].
-        let mut worst = 0.0f64;
-        let mut check = |x: f64| {
-            worst = worst.max(ulps(ln(x), x.ln()));
-        };
-        let count = 200_000;
-        for i in 0..=count {
-            let u = i as f64 / count as f64;
-            check(10f64.powf(-300.0 + 600.0 * u));
-            check(10f64.powf(-16.0 + 20.0 * u));
-            check(1.0 + (u - 0.5) * 1e-3);
-            check(1.0 + (u - 0.5) * 1e-9);
-        }
-        for x in [
-            1.0,
-            2.0,
-            0.5,
-            std::f64::consts::E,
-            std::f64::consts::SQRT_2,
-            1e-16,
-            1e-4,
-        ] {
-            check(x);
-        }
-        assert!(worst <= 1.0, "worst {worst} ulp");
-        assert_eq!(ln(1.0), 0.0);
-        assert_eq!(ln(2.0), std::f64::consts::LN_2);
     }
 }
