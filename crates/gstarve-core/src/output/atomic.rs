@@ -350,15 +350,7 @@ pub fn abandon() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    }
+    use crate::output::tests::names;
 
     // No test here opens a Batch: the batch is process-wide, and the other tests of this crate
     // write files in parallel. The batch is tested through the command line

@@ -28,3 +28,18 @@ pub use json::{to_json, to_json_sorted, Layout};
 pub use preflight::{check_output_dir, check_output_file};
 pub use provenance::Provenance;
 pub use table::{Cell, Table};
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+
+    /// The names of the entries of `dir`, sorted: what a test sees written there.
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+}
