@@ -263,7 +263,7 @@ fn newton(
             // Settled and no factor yet: factorise now.
             None if settled => Err(Abandoned { iterations: 0 }),
             Some(llt) => conjugate_gradients(
-                &hessian_action,
+                hessian_action,
                 |v| llt.solve(v),
                 &g,
                 &weights,
@@ -273,7 +273,7 @@ fn newton(
             None => {
                 let diagonal = restrict(&curvature.diagonal()) + &weights;
                 conjugate_gradients(
-                    &hessian_action,
+                    hessian_action,
                     |v| v.component_div(&diagonal),
                     &g,
                     &weights,
@@ -300,7 +300,7 @@ fn newton(
                 let by_single = single.and_then(|llt| {
                     work.factorisations += 1;
                     match conjugate_gradients(
-                        &hessian_action,
+                        hessian_action,
                         |v| llt.solve(v),
                         &g,
                         &weights,

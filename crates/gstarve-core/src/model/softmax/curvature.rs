@@ -104,7 +104,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
     /// The module documentation's E (n(c−1) × r, column-major, UᵀHU = EᵀE) into `e`, each
     /// entry computed in f64 and stored as `store(value)` (the identity for f64; a rounding for
     /// a single-precision copy). O(ncr), on all cores for a large U.
-    pub fn gram_factor_into<T: Send>(
+    pub(crate) fn gram_factor_into<T: Send>(
         &self,
         mut e: faer::MatMut<'_, T>,
         store: impl Fn(f64) -> T + Sync,
@@ -256,7 +256,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
     /// [`Self::action`] applies between its two products with U, for callers that make those
     /// products themselves (the single-precision copy of U of the steady state's conjugate
     /// gradients).
-    pub fn example_action(&self, example: usize, w: &[f64], out: &mut [f64]) {
+    pub(crate) fn example_action(&self, example: usize, w: &[f64], out: &mut [f64]) {
         self.blocks[example].curvature_action(w, out);
     }
 }
