@@ -12,12 +12,16 @@
 //! ([`jacobi_budget`]), and once the iterates have settled ([`FACTOR_NEAR_STEP`]: before the
 //! last, tight steps, which take the most iterations), A is formed and factorised; that factor
 //! then preconditions the later steps (a few iterations each), and is formed afresh when it has
-//! gone stale. The sensitivities at z* factorise A there once more (`theory::softmax`).
+//! gone stale. The sensitivities at z* factorise A there once more (`theory::softmax`). For a
+//! large U ([`single`]) the preconditioning factor and the Hessian actions of loose steps (those
+//! asking for a residual reduction of at most 10⁻²) run in f32: they only guide the steps, so
+//! they change the number of conjugate-gradient iterations, not the f64 point Newton stops at.
 //! Components with s_j = 0 never move under the flow and are pinned at 0. Unlike the binary SD
 //! steady state there is no scalar shortcut: with c > 2 the per-example equations
 //! Y − P = λF do not reduce to one margin (§9.3).
 
 mod cg;
+mod single;
 
 use nalgebra::{DMatrix, DVector};
 
@@ -26,6 +30,7 @@ use crate::error::{Error, InputError, NumericalError, Result};
 use crate::model::{mirror_lower, Curvature, Regulariser, SoftmaxDynamics};
 use crate::sweeps::progress::Stage;
 use cg::{conjugate_gradients, scaled_max, Abandoned};
+use single::{SingleCoupling, SingleHessianFactor, SINGLE_MAX_REDUCTION, SINGLE_MIN_ENTRIES};
 
 /// A softmax steady state with the evidence that it is one.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,8 +55,12 @@ pub struct SoftmaxSteadyState {
 pub struct NewtonWork {
     /// Conjugate-gradient iterations (each one action of the Hessian, O(ncr)), over all steps.
     pub cg_iterations: usize,
-    /// Hessians UᵀHU + W formed and factorised by Cholesky (O(ncr²/2 + r³/6) each).
+    /// Hessians UᵀHU + W formed and factorised by Cholesky (O(ncr²/2 + r³/6) each), in f32
+    /// where every component is free ([`single`]), to precondition the conjugate gradients.
     pub factorisations: usize,
+    /// Of [`Self::cg_iterations`], those whose Hessian action used the f32 copy of U (loose
+    /// steps, [`single`]).
+    pub single_cg_iterations: usize,
 }
 
 impl SoftmaxSteadyState {
@@ -128,6 +137,7 @@ pub fn softmax_steady_state(
     let policy = LinearPolicy {
         budget: jacobi_budget(dynamics),
         factor_near: true,
+        single: dynamics.system().system().coupling().len() >= SINGLE_MIN_ENTRIES,
     };
     newton(dynamics, params, policy)
 }
@@ -141,6 +151,9 @@ struct LinearPolicy {
     /// Whether settled iterates ([`FACTOR_NEAR_STEP`]) make the next iteration factorise the
     /// Hessian.
     factor_near: bool,
+    /// Whether the preconditioning factorisations (with every component free) and the loose
+    /// steps' Hessian actions run in f32 ([`single`]).
+    single: bool,
 }
 
 /// [`softmax_steady_state`] with the linear solves of `policy`.
@@ -197,7 +210,15 @@ fn newton(
     let mut value = objective(&x);
     let mut residual = f64::INFINITY;
     let mut initial = f64::NAN;
-    let mut factor: Option<HessianFactor> = None;
+    let mut factor: Option<Preconditioner> = None;
+    // The f32 copy of U for the loose steps' Hessian actions.
+    let single_u = policy.single.then(|| {
+        SingleCoupling::new(
+            dynamics.system().system().coupling(),
+            dynamics.system().classes(),
+        )
+    });
+    let rows = dynamics.system().examples() * (dynamics.system().classes() - 1);
     let mut last_step = f64::INFINITY;
     let mut last_residual = f64::INFINITY;
     let stage = Stage::begin("Newton: softmax steady state", "iterations", 0);
@@ -221,8 +242,20 @@ fn newton(
         let eta = (residual / initial).sqrt().min(FORCING_MAX);
         let threshold = (eta * residual).max(LAST_STEP_FRACTION * goal);
         let curvature = dynamics.curvature_at_logits(&last_logits.borrow());
-        let hessian_action =
+        let double_action =
             |v: &DVector<f64>| restrict(&curvature.action(&embed(v))) + weights.component_mul(v);
+        // A loose step's actions on the f32 copy of U (`single`).
+        let single_action = single_u
+            .as_ref()
+            .filter(|_| threshold >= SINGLE_MAX_REDUCTION * residual);
+        let single_actions = std::cell::Cell::new(0);
+        let hessian_action = |v: &DVector<f64>| match single_action {
+            Some(single_u) => {
+                single_actions.set(single_actions.get() + 1);
+                restrict(&single_u.action(&curvature, &embed(v))) + weights.component_mul(v)
+            }
+            None => double_action(v),
+        };
         let settled = policy.factor_near
             && last_step <= FACTOR_NEAR_STEP * x.amax().max(1.0)
             && residual <= FACTOR_NEAR_DROP * last_residual;
@@ -256,18 +289,55 @@ fn newton(
             }
             Err(abandoned) => {
                 work.cg_iterations += abandoned.iterations;
-                let llt = HessianFactor::new(&curvature, &free, &weights).ok_or(
-                    Error::Numerical(NumericalError::NewtonFailed {
-                        iterations: it,
-                        residual,
-                    }),
-                )?;
-                work.factorisations += 1;
-                let step = llt.solve(&g.map(|x| -x));
-                factor = Some(llt);
-                step
+                // A fresh factor: in f32 with every component free, the step then by the
+                // conjugate gradients it preconditions; in f64 (the step solved exactly) where
+                // components are pinned or the f32 one fails.
+                let single = if policy.single && free.len() == r {
+                    SingleHessianFactor::new(&curvature, rows, &weights)
+                } else {
+                    None
+                };
+                let by_single = single.and_then(|llt| {
+                    work.factorisations += 1;
+                    match conjugate_gradients(
+                        hessian_action,
+                        |v| llt.solve(v),
+                        &g,
+                        &weights,
+                        threshold,
+                        FACTOR_CG_BUDGET,
+                    ) {
+                        Ok((step, iterations)) => {
+                            work.cg_iterations += iterations;
+                            Some((step, llt))
+                        }
+                        Err(abandoned) => {
+                            work.cg_iterations += abandoned.iterations;
+                            None
+                        }
+                    }
+                });
+                match by_single {
+                    Some((step, llt)) => {
+                        factor = Some(Preconditioner::Single(llt));
+                        step
+                    }
+                    None => {
+                        let llt = HessianFactor::new(&curvature, &free, &weights).ok_or(
+                            Error::Numerical(NumericalError::NewtonFailed {
+                                iterations: it,
+                                residual,
+                            }),
+                        )?;
+                        work.factorisations += 1;
+                        let step = llt.solve(&g.map(|x| -x));
+                        factor = Some(Preconditioner::Double(llt));
+                        step
+                    }
+                }
             }
         };
+        work.single_cg_iterations += single_actions.get();
         let before = x.clone();
         let moved = damped_update(&mut x, &mut value, &step, &g, residual, objective, |x| {
             scaled_max(&gradient(x), &weights)
@@ -289,6 +359,24 @@ fn newton(
         iterations: params.max_iterations,
         residual,
     }))
+}
+
+/// The factorised Hessian that preconditions the conjugate gradients.
+enum Preconditioner {
+    /// In f32 ([`single`]).
+    Single(SingleHessianFactor),
+    /// In f64.
+    Double(HessianFactor),
+}
+
+impl Preconditioner {
+    /// M⁻¹b.
+    fn solve(&self, b: &DVector<f64>) -> DVector<f64> {
+        match self {
+            Self::Single(llt) => llt.solve(b),
+            Self::Double(llt) => llt.solve(b),
+        }
+    }
 }
 
 /// The fixed-point residual max_j |F_j|/(s_j² W_jj) over the free components at z (the same

@@ -78,51 +78,9 @@ impl<'d, 'a> Curvature<'d, 'a> {
     pub fn gram_lower_into(&self, out: faer::MatMut<'_, f64>) {
         let sys = self.dynamics.system;
         let (c, r) = (sys.classes(), sys.rank());
-        let u = sys.system().coupling();
         let rows = self.blocks.len() * (c - 1);
-        let betas: Vec<f64> = self
-            .blocks
-            .iter()
-            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
-            .collect();
-        // Column by column: U and E are column-major, so every access is contiguous; the
-        // columns are independent, so filling them on all cores changes no bit.
-        let fill = |j: usize, out: &mut [f64]| {
-            let col = u.column(j);
-            let col = col.as_slice();
-            for (i, block) in self.blocks.iter().enumerate() {
-                let a = block.anchor;
-                let x = &col[i * c..(i + 1) * c];
-                let xa = x[a];
-                let q: f64 = (0..c)
-                    .filter(|&k| k != a)
-                    .map(|k| block.p[k] * (x[k] - xa))
-                    .sum();
-                let shift = betas[i] * q;
-                for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
-                    out[row] = block.p[k].sqrt() * ((x[k] - xa) - shift);
-                }
-            }
-        };
         let mut e = faer::Mat::<f64>::zeros(rows, r);
-        if rows * r >= PARALLEL_MIN_FILL {
-            use rayon::prelude::*;
-            e.par_col_chunks_mut(1).enumerate().for_each(|(j, m)| {
-                let out = m
-                    .col_mut(0)
-                    .try_as_col_major_mut()
-                    .expect("contiguous column");
-                fill(j, out.as_slice_mut());
-            });
-        } else {
-            for j in 0..r {
-                let out = e
-                    .col_mut(j)
-                    .try_as_col_major_mut()
-                    .expect("contiguous column");
-                fill(j, out.as_slice_mut());
-            }
-        }
+        self.gram_factor_into(e.as_mut(), |x| x);
         let par = if rows * r * r / 2 >= PARALLEL_MIN_WORK {
             faer::Par::rayon(0)
         } else {
@@ -141,6 +99,64 @@ impl<'d, 'a> Curvature<'d, 'a> {
             1.0,
             par,
         );
+    }
+
+    /// The module documentation's E (n(c−1) × r, column-major, UᵀHU = EᵀE) into `e`, each
+    /// entry computed in f64 and stored as `store(value)` (the identity for f64; a rounding for
+    /// a single-precision copy). O(ncr), on all cores for a large U.
+    pub(crate) fn gram_factor_into<T: Send>(
+        &self,
+        mut e: faer::MatMut<'_, T>,
+        store: impl Fn(f64) -> T + Sync,
+    ) {
+        let sys = self.dynamics.system;
+        let (c, r) = (sys.classes(), sys.rank());
+        let u = sys.system().coupling();
+        let rows = self.blocks.len() * (c - 1);
+        assert_eq!((e.nrows(), e.ncols()), (rows, r), "E is n(c − 1) × r");
+        let betas: Vec<f64> = self
+            .blocks
+            .iter()
+            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
+            .collect();
+        // Column by column: U and E are column-major, so every access is contiguous; the
+        // columns are independent, so filling them on all cores changes no bit.
+        let fill = |j: usize, out: &mut [T]| {
+            let col = u.column(j);
+            let col = col.as_slice();
+            for (i, block) in self.blocks.iter().enumerate() {
+                let a = block.anchor;
+                let x = &col[i * c..(i + 1) * c];
+                let xa = x[a];
+                let q: f64 = (0..c)
+                    .filter(|&k| k != a)
+                    .map(|k| block.p[k] * (x[k] - xa))
+                    .sum();
+                let shift = betas[i] * q;
+                for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
+                    out[row] = store(block.p[k].sqrt() * ((x[k] - xa) - shift));
+                }
+            }
+        };
+        if rows * r >= PARALLEL_MIN_FILL {
+            use rayon::prelude::*;
+            e.par_col_chunks_mut(1).enumerate().for_each(|(j, m)| {
+                let out = m
+                    .col_mut(0)
+                    .try_as_col_major_mut()
+                    .expect("contiguous column");
+                fill(j, out.as_slice_mut());
+            });
+        } else {
+            for j in 0..r {
+                let out = e
+                    .as_mut()
+                    .col_mut(j)
+                    .try_as_col_major_mut()
+                    .expect("contiguous column");
+                fill(j, out.as_slice_mut());
+            }
+        }
     }
 
     /// The diagonal of UᵀHU, (UᵀHU)_jj = Σᵢ Σ_{k≠aᵢ} E_(i,k),j² (the squared column norms of the
@@ -234,6 +250,14 @@ impl<'d, 'a> Curvature<'d, 'a> {
             out.as_mut_slice(),
         );
         out
+    }
+
+    /// H̃ᵢ's action on one example's c values, `out` = Hᵢ w (docs/theory.md §9.5): what
+    /// [`Self::action`] applies between its two products with U, for callers that make those
+    /// products themselves (the single-precision copy of U of the steady state's conjugate
+    /// gradients).
+    pub(crate) fn example_action(&self, example: usize, w: &[f64], out: &mut [f64]) {
+        self.blocks[example].curvature_action(w, out);
     }
 }
 

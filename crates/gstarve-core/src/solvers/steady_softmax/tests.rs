@@ -143,10 +143,13 @@ fn inexact_newton_agrees_with_factorised_newton() {
         let policy = |budget| LinearPolicy {
             budget,
             factor_near: false,
+            single: false,
         };
         let inexact = newton(&d, &params, policy(10_000)).unwrap();
         let factorised = newton(&d, &params, policy(0)).unwrap();
         assert_eq!(inexact.work.factorisations, 0, "{reg:?}");
+        // Below SINGLE_MIN_ENTRIES every step stays in f64.
+        assert_eq!(default.work.single_cg_iterations, 0, "{reg:?}");
         assert!(inexact.work.cg_iterations > 0);
         assert!(factorised.work.factorisations >= 1);
         for fp in [&default, &inexact, &factorised] {
@@ -163,6 +166,45 @@ fn inexact_newton_agrees_with_factorised_newton() {
             );
         }
     }
+}
+
+/// From `single::SINGLE_MIN_ENTRIES` entries of U on, the loose steps' Hessian actions and the
+/// preconditioning factor are f32 (`single`): the steady state is the all-f64 one to rounding
+/// (both stop on the same f64 residual), at n = 120, c = 5, r = 450 (270 000 entries) with
+/// strengths 10 … 0.1.
+#[test]
+fn single_precision_guidance_leaves_the_steady_state_unchanged() {
+    let spectrum = Spectrum::Geometric {
+        from: 10.0,
+        to: 0.1,
+    };
+    let (system, _) = FeatureSystem::random_top(600, 450, spectrum, 5).unwrap();
+    let sys = MulticlassSystem::new(system, 5, (0..120).map(|i| i % 5).collect()).unwrap();
+    let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let params = NewtonParams::default();
+    let default = softmax_steady_state(&d, &params).unwrap();
+    let double = newton(
+        &d,
+        &params,
+        LinearPolicy {
+            budget: jacobi_budget(&d),
+            factor_near: true,
+            single: false,
+        },
+    )
+    .unwrap();
+    assert!(default.work.single_cg_iterations > 0, "{:?}", default.work);
+    assert_eq!(double.work.single_cg_iterations, 0);
+    for fp in [&default, &double] {
+        let scale = fp.responses.amax().max(1.0);
+        assert!(fp.residual <= 1e-12 * scale, "{:e}", fp.residual);
+        assert!(
+            (softmax_fixed_point_residual(&d, &fp.responses) - fp.residual).abs() < 1e-12 * scale
+        );
+    }
+    let gap = (&default.responses - &double.responses).amax();
+    assert!(gap < 1e-12 * double.responses.amax(), "{gap:e}");
+    assert!(gap > 0.0, "f32 guidance should take another path to z*");
 }
 
 /// Too few iterations is reported as a failure with the residual reached, not as a result.
