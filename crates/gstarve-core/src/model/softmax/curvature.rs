@@ -76,18 +76,56 @@ impl<'d, 'a> Curvature<'d, 'a> {
     /// The lower triangle (diagonal included) of UᵀHU = EᵀE into `out` (r × r), the strict upper
     /// triangle left as it was: what a Cholesky factorisation reads.
     pub fn gram_lower_into(&self, out: faer::MatMut<'_, f64>) {
+        let r = self.dynamics.system.rank();
+        let e = self.e_matrix(|v| v);
+        assert_eq!((out.nrows(), out.ncols()), (r, r), "UᵀHU is r × r");
+        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+        matmul(
+            out,
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            e.transpose(),
+            BlockStructure::Rectangular,
+            e.as_ref(),
+            BlockStructure::Rectangular,
+            1.0,
+            Self::product_par(e.nrows(), r),
+        );
+    }
+
+    /// faer's parallelism for the product EᵀE of an `rows` × r matrix E: all cores from
+    /// [`PARALLEL_MIN_WORK`] multiply–adds on.
+    pub(super) fn product_par(rows: usize, r: usize) -> faer::Par {
+        if rows * r * r / 2 >= PARALLEL_MIN_WORK {
+            faer::Par::rayon(0)
+        } else {
+            faer::Par::Seq
+        }
+    }
+
+    /// β_i = 1/(1 + √p_a) of every example (module documentation).
+    fn betas(&self) -> Vec<f64> {
+        self.blocks
+            .iter()
+            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
+            .collect()
+    }
+
+    /// The module documentation's E (n(c−1) × r, column-major), each entry computed in f64 and
+    /// stored as `round` makes it (the identity for [`Self::gram_lower_into`], a rounding to
+    /// f32 for the single-precision Gram of `super::single`).
+    pub(super) fn e_matrix<T>(&self, round: impl Fn(f64) -> T + Sync) -> faer::Mat<T>
+    where
+        T: faer::traits::ComplexField + Copy + Send,
+    {
         let sys = self.dynamics.system;
         let (c, r) = (sys.classes(), sys.rank());
         let u = sys.system().coupling();
         let rows = self.blocks.len() * (c - 1);
-        let betas: Vec<f64> = self
-            .blocks
-            .iter()
-            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
-            .collect();
+        let betas = self.betas();
         // Column by column: U and E are column-major, so every access is contiguous; the
         // columns are independent, so filling them on all cores changes no bit.
-        let fill = |j: usize, out: &mut [f64]| {
+        let fill = |j: usize, out: &mut [T]| {
             let col = u.column(j);
             let col = col.as_slice();
             for (i, block) in self.blocks.iter().enumerate() {
@@ -100,11 +138,11 @@ impl<'d, 'a> Curvature<'d, 'a> {
                     .sum();
                 let shift = betas[i] * q;
                 for (row, k) in (i * (c - 1)..).zip((0..c).filter(|&k| k != a)) {
-                    out[row] = block.p[k].sqrt() * ((x[k] - xa) - shift);
+                    out[row] = round(block.p[k].sqrt() * ((x[k] - xa) - shift));
                 }
             }
         };
-        let mut e = faer::Mat::<f64>::zeros(rows, r);
+        let mut e = faer::Mat::<T>::zeros(rows, r);
         if rows * r >= PARALLEL_MIN_FILL {
             use rayon::prelude::*;
             e.par_col_chunks_mut(1).enumerate().for_each(|(j, m)| {
@@ -123,24 +161,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
                 fill(j, out.as_slice_mut());
             }
         }
-        let par = if rows * r * r / 2 >= PARALLEL_MIN_WORK {
-            faer::Par::rayon(0)
-        } else {
-            faer::Par::Seq
-        };
-        assert_eq!((out.nrows(), out.ncols()), (r, r), "UᵀHU is r × r");
-        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-        matmul(
-            out,
-            BlockStructure::TriangularLower,
-            faer::Accum::Replace,
-            e.transpose(),
-            BlockStructure::Rectangular,
-            e.as_ref(),
-            BlockStructure::Rectangular,
-            1.0,
-            par,
-        );
+        e
     }
 
     /// The diagonal of UᵀHU, (UᵀHU)_jj = Σᵢ Σ_{k≠aᵢ} E_(i,k),j² (the squared column norms of the
@@ -152,11 +173,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
         let sys = self.dynamics.system;
         let u = sys.system().coupling();
         let r = sys.rank();
-        let betas: Vec<f64> = self
-            .blocks
-            .iter()
-            .map(|b| 1.0 / (1.0 + b.p[b.anchor].sqrt()))
-            .collect();
+        let betas = self.betas();
         let mut out = DVector::zeros(r);
         // Groups of DIAGONAL_LANES columns are independent of each other: on all cores for a
         // large U, no bit changes.

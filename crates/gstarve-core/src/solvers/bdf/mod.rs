@@ -93,6 +93,7 @@
 //! ([`Tolerances::max_steps`], over the whole solve) is a [`StepFailure::Failed`] with
 //! the τ reached. Never a plausible wrong number.
 
+mod single;
 mod state;
 #[cfg(test)]
 mod tests;
