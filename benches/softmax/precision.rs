@@ -66,20 +66,10 @@ pub(super) fn precision(
             for _ in 0..repeat {
                 let (d, dw, dc) = run(&double, rtol);
                 let (s, sw, sc) = run(&dynamics, rtol);
-                line(
-                    "f64 M",
-                    &d,
-                    dw,
-                    dc,
-                    max_abs_gap(d.states.as_slice(), reference),
-                );
-                line(
-                    "f32 M",
-                    &s,
-                    sw,
-                    sc,
-                    max_abs_gap(s.states.as_slice(), reference),
-                );
+                let err = max_abs_gap(d.states.as_slice(), reference);
+                line("f64 M", &d, dw, dc, err);
+                let err = max_abs_gap(s.states.as_slice(), reference);
+                line("f32 M", &s, sw, sc, err);
                 last = Some((d, s));
             }
             let (d, s) = last.expect("one repetition");
