@@ -74,11 +74,11 @@ impl SingleCholesky {
         if d.len() != n || !(a > 0.0 && a.is_finite()) || !d.iter().all(|&dj| usable(dj)) {
             return false;
         }
-        for j in 0..n {
+        for (j, &dj) in d.iter().enumerate() {
             let col = j * n + j..(j + 1) * n;
             self.factor[col.clone()].copy_from_slice(&self.gram[col]);
             let s = &mut self.factor[j * n + j];
-            *s = (f64::from(*s) + a / d[j]) as f32;
+            *s = (f64::from(*s) + a / dj) as f32;
         }
         let mat = faer::MatMut::from_column_major_slice_mut(self.factor.as_mut_slice(), n, n);
         let factored = faer::linalg::cholesky::llt::factor::cholesky_in_place(
