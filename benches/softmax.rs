@@ -39,6 +39,10 @@
 //! `--dump DIR` writes gstarve's z*, ∂z*/∂s² and flow at rtol 3e-10 as .npy files (to compare
 //! two builds).
 //!
+//! `--precision [--seeds S1,…] [--rtols R1,…] [--dump DIR]` compares BDF's iteration matrix in
+//! f32 (the default here) with the same in f64: work counts, errors, the trajectories'
+//! difference, wall and CPU time (`softmax/precision.rs`).
+//!
 //! `--seeds S1,S2,…` instead runs the flow comparison on the system drawn with each seed (the
 //! default run is seed 1) and prints the ratios at equal or better accuracy side by side: the
 //! peer's LSODA switches between Adams and BDF at points that move with the instance, and its
@@ -56,6 +60,8 @@ use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum
 use gstarve_core::theory::softmax::softmax_sensitivity;
 use nalgebra::{DMatrix, DVector};
 
+#[path = "softmax/precision.rs"]
+mod precision;
 #[path = "softmax/tuning.rs"]
 mod tuning;
 #[path = "softmax/units.rs"]
@@ -357,7 +363,7 @@ fn main() {
         tuning::fixed_pairs(&python, &file, dir.path(), &system, reg, pairs);
         return;
     }
-    if let Some(out) = value_of("--dump") {
+    if let Some(out) = value_of("--dump").filter(|_| !args.iter().any(|a| a == "--precision")) {
         // gstarve's results, for comparing two builds: z*, ∂z*/∂s² and the flow at rtol 3e-10.
         let out = Path::new(&out);
         std::fs::create_dir_all(out).expect("--dump DIR");
@@ -408,6 +414,32 @@ fn main() {
             );
             assert_eq!(sens.steady_state.iterations, steady.iterations);
         }
+        return;
+    }
+    if args.iter().any(|a| a == "--precision") {
+        let list = |flag: &str, default: &str| -> Vec<String> {
+            value_of(flag)
+                .unwrap_or_else(|| default.to_string())
+                .split(',')
+                .map(str::to_string)
+                .collect()
+        };
+        let seeds: Vec<u64> = list("--seeds", "1")
+            .iter()
+            .map(|v| v.parse().expect("--seeds S1,S2"))
+            .collect();
+        let rtols: Vec<f64> = list("--rtols", "1e-9,5e-10,4e-10,3e-10")
+            .iter()
+            .map(|v| v.parse().expect("--rtols R1,R2"))
+            .collect();
+        let dump = value_of("--dump").map(std::path::PathBuf::from);
+        if let Some(out) = &dump {
+            std::fs::create_dir_all(out).expect("--dump DIR");
+        }
+        let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!("load: {}", load());
+        precision::precision(dir.path(), &seeds, &rtols, repeat, dump.as_deref());
+        println!("load: {}", load());
         return;
     }
     if let Some(seeds) = value_of("--seeds") {

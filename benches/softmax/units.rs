@@ -79,6 +79,7 @@ pub fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
         });
         let mut b = vec![1.0; r];
         let solves = time(200, &mut || {
+            b.fill(1.0);
             let l = faer::MatRef::from_column_major_slice(s.as_slice(), r, r);
             let mut x = faer::MatMut::from_column_major_slice_mut(&mut b, r, 1);
             faer::linalg::triangular_solve::solve_lower_triangular_in_place(
@@ -92,6 +93,60 @@ pub fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
                 faer::Par::Seq,
             );
         });
+        // The same Jacobian and Cholesky in f32 (BDF's iteration matrix from r = 256 on), and
+        // a pair of f32 triangular solves (faer's; BDF's own f32 substitutions are of the same
+        // size).
+        let mut g32 = vec![0.0f32; r * r];
+        let jac_single = time(5, &mut || {
+            dynamics.curvature_gram_lower_single(&z, &mut g32);
+        });
+        let mut s32 = g32.clone();
+        let mut mem32 = MemBuffer::new(
+            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f32>(
+                r,
+                par,
+                Default::default(),
+            ),
+        );
+        let chol_single = time(5, &mut || {
+            s32.copy_from_slice(&g32);
+            for j in 0..r {
+                s32[j * r + j] = (f64::from(g32[j * r + j]) + a / d[j]) as f32;
+            }
+            let mat = faer::MatMut::from_column_major_slice_mut(s32.as_mut_slice(), r, r);
+            faer::linalg::cholesky::llt::factor::cholesky_in_place(
+                mat,
+                Default::default(),
+                par,
+                MemStack::new(&mut mem32),
+                Default::default(),
+            )
+            .expect("positive definite in f32");
+        });
+        let mut b32 = vec![1.0f32; r];
+        let solves_single = time(200, &mut || {
+            b32.fill(1.0);
+            let l = faer::MatRef::from_column_major_slice(s32.as_slice(), r, r);
+            let mut x = faer::MatMut::from_column_major_slice_mut(&mut b32, r, 1);
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                l,
+                x.as_mut(),
+                faer::Par::Seq,
+            );
+            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+                l.transpose(),
+                x.as_mut(),
+                faer::Par::Seq,
+            );
+        });
+        println!(
+            "units in f32 (RAYON_NUM_THREADS={}): jacobian (G's lower triangle) {:.2} ms, \
+             cholesky {:.2} ms, triangular solve pair {:.3} ms",
+            std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
+            jac_single * 1e3,
+            chol_single * 1e3,
+            solves_single * 1e3
+        );
         let evd = time(2, &mut || {
             let g = faer::MatRef::from_column_major_slice(gram.as_slice(), r, r);
             g.self_adjoint_eigen(faer::Side::Lower)

@@ -21,6 +21,7 @@
 //! relative to H itself.
 
 mod curvature;
+mod single;
 mod stiffness;
 
 pub(crate) use curvature::mirror_lower;
@@ -391,6 +392,23 @@ impl OdeProblem for SoftmaxDynamics<'_> {
 
     fn has_scaled_gram_jacobian(&self) -> bool {
         true
+    }
+
+    /// G of [`Self::scaled_gram_jacobian`] in f32, lower triangle (`single`), from
+    /// [`single::SINGLE_PRECISION_MIN_RANK`] responses on.
+    fn scaled_gram_jacobian_single(&self, z: &[f64], gram: &mut [f32]) -> Option<(&[f64], f64)> {
+        if !self.has_scaled_gram_jacobian_single() {
+            return None;
+        }
+        self.curvature_gram_lower_single(z, gram);
+        Some((
+            self.strengths_squared.as_slice(),
+            self.regulariser.split().0,
+        ))
+    }
+
+    fn has_scaled_gram_jacobian_single(&self) -> bool {
+        self.system.rank() >= single::SINGLE_PRECISION_MIN_RANK
     }
 
     /// λ_max of the symmetric form of ∂F/∂z by a few Lanczos steps (`local_stiffness`).

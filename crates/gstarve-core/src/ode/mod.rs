@@ -22,4 +22,4 @@ pub use options::{
     MAX_OUTPUT_POINTS, RTOL_FLOOR,
 };
 pub use problem::{OdeProblem, Withheld};
-pub use solution::{OdeSolution, SolverStats, Trajectory};
+pub use solution::{NewtonStats, OdeSolution, SolverStats, Trajectory};

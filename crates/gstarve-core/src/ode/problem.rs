@@ -38,6 +38,19 @@ pub trait OdeProblem: Sync {
     fn has_scaled_gram_jacobian(&self) -> bool {
         false
     }
+    /// [`Self::scaled_gram_jacobian`] with G rounded to single precision, for an iteration
+    /// matrix that only steers a simplified Newton iteration (BDF's mixed-precision path,
+    /// docs/theory.md §12.2): the lower triangle of G (diagonal included) into `gram` (dim ×
+    /// dim, column-major; the strict upper triangle is left as it was) and (d, μ) as there.
+    /// Default: none (`None`, `gram` untouched); BDF then factorises in f64.
+    fn scaled_gram_jacobian_single(&self, _y: &[f64], _gram: &mut [f32]) -> Option<(&[f64], f64)> {
+        None
+    }
+    /// Whether [`Self::scaled_gram_jacobian_single`] returns `Some`, known without evaluating
+    /// it (BDF allocates the single-precision storage only then). Default: false.
+    fn has_scaled_gram_jacobian_single(&self) -> bool {
+        false
+    }
     /// An estimate (not a bound) of the spectral radius of ∂f/∂y at y, cheaper than a
     /// Jacobian, with its cost in evaluations of f (passes of comparable cost): BDF then
     /// chooses functional iteration or Newton on the stiffness the flow has where it is, not on
@@ -49,10 +62,11 @@ pub trait OdeProblem: Sync {
 
 /// A problem with some of its optional structure withheld from the integrator: the same
 /// right-hand side and Jacobian, for comparing a method with and without a shortcut (BDF's
-/// Cholesky iteration matrix, its local stiffness estimate).
+/// Cholesky iteration matrix, its single-precision form, its local stiffness estimate).
 pub struct Withheld<'a, P: ?Sized> {
     problem: &'a P,
     scaled_gram: bool,
+    single: bool,
     local_estimate: bool,
 }
 
@@ -62,6 +76,17 @@ impl<'a, P: OdeProblem + ?Sized> Withheld<'a, P> {
         Self {
             problem,
             scaled_gram: false,
+            single: false,
+            local_estimate: true,
+        }
+    }
+
+    /// Without [`OdeProblem::scaled_gram_jacobian_single`]: BDF's iteration matrix in f64.
+    pub fn single_precision(problem: &'a P) -> Self {
+        Self {
+            problem,
+            scaled_gram: true,
+            single: false,
             local_estimate: true,
         }
     }
@@ -71,6 +96,7 @@ impl<'a, P: OdeProblem + ?Sized> Withheld<'a, P> {
         Self {
             problem,
             scaled_gram: true,
+            single: true,
             local_estimate: false,
         }
     }
@@ -102,6 +128,14 @@ impl<P: OdeProblem + ?Sized> OdeProblem for Withheld<'_, P> {
     }
     fn has_scaled_gram_jacobian(&self) -> bool {
         self.scaled_gram && self.problem.has_scaled_gram_jacobian()
+    }
+    fn scaled_gram_jacobian_single(&self, y: &[f64], gram: &mut [f32]) -> Option<(&[f64], f64)> {
+        (self.scaled_gram && self.single)
+            .then(|| self.problem.scaled_gram_jacobian_single(y, gram))
+            .flatten()
+    }
+    fn has_scaled_gram_jacobian_single(&self) -> bool {
+        self.scaled_gram && self.single && self.problem.has_scaled_gram_jacobian_single()
     }
     fn local_spectral_estimate(&self, y: &[f64]) -> Option<(f64, u64)> {
         self.local_estimate

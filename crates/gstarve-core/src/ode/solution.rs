@@ -25,6 +25,41 @@ pub struct SolverStats {
     pub steps_rejected: u64,
     /// LU factorisations (implicit methods).
     pub lu_factorisations: u64,
+    /// The simplified Newton iterations' work (BDF), for benchmarks and tests; not part of
+    /// the reports.
+    #[serde(skip)]
+    pub newton: NewtonStats,
+}
+
+/// BDF's simplified Newton work: iterations, failures, and its single-precision iteration
+/// matrices (docs/theory.md §12.2).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewtonStats {
+    /// Newton iterations (each one evaluation of f and one solve with M).
+    pub iterations: u64,
+    /// Newton solves that did not converge (followed by a refresh of J or M, or a smaller step).
+    pub failures: u64,
+    /// Factorisations of M in f32 (included in `lu_factorisations`).
+    pub single_factorisations: u64,
+    /// Times the f32 path gave way to f64 for a Jacobian: its factorisation failed, or Newton
+    /// failed with a current J and M.
+    pub single_fallbacks: u64,
+    /// The range of 1 + c·ρ̂ over the f32 factorisations (ρ̂ the spectral radius estimate BDF
+    /// holds, c = h/α_k): the condition number of the diagonally scaled M they solve with.
+    pub single_condition: Option<(f64, f64)>,
+}
+
+impl NewtonStats {
+    fn absorb(&mut self, other: &NewtonStats) {
+        self.iterations += other.iterations;
+        self.failures += other.failures;
+        self.single_factorisations += other.single_factorisations;
+        self.single_fallbacks += other.single_fallbacks;
+        self.single_condition = match (self.single_condition, other.single_condition) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 impl SolverStats {
@@ -35,6 +70,7 @@ impl SolverStats {
         self.steps_accepted += other.steps_accepted;
         self.steps_rejected += other.steps_rejected;
         self.lu_factorisations += other.lu_factorisations;
+        self.newton.absorb(&other.newton);
     }
 }
 

@@ -115,6 +115,56 @@ mod tests {
         assert!(between < 1e-12 * scale, "Cholesky vs LU: {between:.2e}");
     }
 
+    /// From r = 256 on the softmax flow hands BDF its G in f32, and BDF factorises and solves
+    /// with M in f32 (`solvers::bdf::single`): every factorisation is in f32 with no fallback,
+    /// the error against the tight reference is the f64 path's, the two trajectories differ at
+    /// the tolerance's level only, and the work is the same within a few steps.
+    #[test]
+    fn single_precision_iteration_matrix_keeps_the_accuracy() {
+        let r = 256;
+        let sys = random_multiclass(32, 8, r, 3);
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+        assert!(OdeProblem::has_scaled_gram_jacobian_single(&d));
+        let z0 = DVector::zeros(r);
+        let (reference, scale) = reference(&d);
+        let o = options(1e-9, FlowMethod::Bdf);
+        let single = solve(&Bdf::default(), &d, z0.as_slice(), o.grid(), o.tolerances()).unwrap();
+        let double = solve(
+            &Bdf::default(),
+            &Withheld::single_precision(&d),
+            z0.as_slice(),
+            o.grid(),
+            o.tolerances(),
+        )
+        .unwrap();
+        let err = max_gap(single.states.as_slice(), reference.states.as_slice());
+        let err_double = max_gap(double.states.as_slice(), reference.states.as_slice());
+        let between = max_gap(single.states.as_slice(), double.states.as_slice());
+        eprintln!(
+            "f32 M: {:?}\nf64 M: {:?}\nerrors {err:.2e} / {err_double:.2e} of {scale:.2e}, \
+             apart {between:.2e}",
+            single.stats, double.stats
+        );
+        let (s, t) = (&single.stats, &double.stats);
+        assert!(s.lu_factorisations > 0);
+        assert_eq!(s.newton.single_factorisations, s.lu_factorisations);
+        assert_eq!(s.newton.single_fallbacks, 0);
+        assert_eq!(t.newton.single_factorisations, 0);
+        let (lo, hi) = s.newton.single_condition.expect("condition range");
+        assert!(
+            1.0 < lo && lo <= hi && hi < 1e4,
+            "condition {lo:.2e} … {hi:.2e}"
+        );
+        assert!(err < 3e-8 * scale, "f32 M: {err:.2e} of {scale:.2e}");
+        assert!(
+            err < 1.5 * err_double,
+            "f32 M {err:.2e}, f64 M {err_double:.2e}"
+        );
+        assert!(between < 3e-8 * scale, "f32 vs f64 M: {between:.2e}");
+        assert!(s.steps_accepted.abs_diff(t.steps_accepted) * 20 <= t.steps_accepted);
+        assert!(s.newton.iterations.abs_diff(t.newton.iterations) * 10 <= t.newton.iterations);
+    }
+
     /// BDF's opt-in policies (monitored modified Newton keeping M across step-size changes, and
     /// the step-size hysteresis) keep the default's accuracy against the tight reference and,
     /// with M's age limit lifted, factorise less.
@@ -224,6 +274,16 @@ mod tests {
         }
         fn has_scaled_gram_jacobian(&self) -> bool {
             OdeProblem::has_scaled_gram_jacobian(self.dynamics)
+        }
+        fn scaled_gram_jacobian_single(
+            &self,
+            y: &[f64],
+            gram: &mut [f32],
+        ) -> Option<(&[f64], f64)> {
+            OdeProblem::scaled_gram_jacobian_single(self.dynamics, y, gram)
+        }
+        fn has_scaled_gram_jacobian_single(&self) -> bool {
+            OdeProblem::has_scaled_gram_jacobian_single(self.dynamics)
         }
         fn local_spectral_estimate(&self, y: &[f64]) -> Option<(f64, u64)> {
             self.estimates

@@ -218,7 +218,6 @@ fn newton(
             dynamics.system().classes(),
         )
     });
-    let rows = dynamics.system().examples() * (dynamics.system().classes() - 1);
     let mut last_step = f64::INFINITY;
     let mut last_residual = f64::INFINITY;
     let stage = Stage::begin("Newton: softmax steady state", "iterations", 0);
@@ -293,7 +292,7 @@ fn newton(
                 // conjugate gradients it preconditions; in f64 (the step solved exactly) where
                 // components are pinned or the f32 one fails.
                 let single = if policy.single && free.len() == r {
-                    SingleHessianFactor::new(&curvature, rows, &weights)
+                    SingleHessianFactor::new(&curvature, &weights)
                 } else {
                     None
                 };

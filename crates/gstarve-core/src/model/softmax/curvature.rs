@@ -76,16 +76,28 @@ impl<'d, 'a> Curvature<'d, 'a> {
     /// The lower triangle (diagonal included) of UᵀHU = EᵀE into `out` (r × r), the strict upper
     /// triangle left as it was: what a Cholesky factorisation reads.
     pub fn gram_lower_into(&self, out: faer::MatMut<'_, f64>) {
+        self.gram_lower_stored_into(out, |x| x);
+    }
+
+    /// [`Self::gram_lower_into`] in single precision: E rounded to f32 entry by entry, then one
+    /// f32 triangular product EᵀE (faer's f32 kernels do twice the multiply–adds per
+    /// instruction of its f64 ones and move half the bytes), for what only guides an iteration:
+    /// BDF's iteration matrix of the softmax flow, the preconditioner of the steady state's
+    /// conjugate gradients (docs/theory.md §12.2, §12.4).
+    pub(crate) fn gram_lower_single_into(&self, out: faer::MatMut<'_, f32>) {
+        self.gram_lower_stored_into(out, |x| x as f32);
+    }
+
+    /// The lower triangle of EᵀE with E's entries stored as `store` makes them.
+    fn gram_lower_stored_into<T>(&self, out: faer::MatMut<'_, T>, store: impl Fn(f64) -> T + Sync)
+    where
+        T: faer::traits::ComplexField + Copy + Send + From<u8>,
+    {
         let sys = self.dynamics.system;
         let (c, r) = (sys.classes(), sys.rank());
         let rows = self.blocks.len() * (c - 1);
-        let mut e = faer::Mat::<f64>::zeros(rows, r);
-        self.gram_factor_into(e.as_mut(), |x| x);
-        let par = if rows * r * r / 2 >= PARALLEL_MIN_WORK {
-            faer::Par::rayon(0)
-        } else {
-            faer::Par::Seq
-        };
+        let mut e = faer::Mat::<T>::zeros(rows, r);
+        self.gram_factor_into(e.as_mut(), store);
         assert_eq!((out.nrows(), out.ncols()), (r, r), "UᵀHU is r × r");
         use faer::linalg::matmul::triangular::{matmul, BlockStructure};
         matmul(
@@ -96,9 +108,19 @@ impl<'d, 'a> Curvature<'d, 'a> {
             BlockStructure::Rectangular,
             e.as_ref(),
             BlockStructure::Rectangular,
-            1.0,
-            par,
+            T::from(1u8),
+            Self::product_par(rows, r),
         );
+    }
+
+    /// faer's parallelism for the product EᵀE of an `rows` × r matrix E: all cores from
+    /// [`PARALLEL_MIN_WORK`] multiply–adds on.
+    fn product_par(rows: usize, r: usize) -> faer::Par {
+        if rows * r * r / 2 >= PARALLEL_MIN_WORK {
+            faer::Par::rayon(0)
+        } else {
+            faer::Par::Seq
+        }
     }
 
     /// The module documentation's E (n(c−1) × r, column-major, UᵀHU = EᵀE) into `e`, each

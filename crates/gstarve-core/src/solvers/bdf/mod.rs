@@ -80,7 +80,12 @@
 //! J = −diag(d)·G − μI ([`OdeProblem::scaled_gram_jacobian`], G = UᵀHU symmetric positive
 //! semi-definite, d = s²; docs/theory.md §9.2) is never formed: the problem hands over G, and
 //! I/c − J = diag(d)·(G + a·diag(d)⁻¹) is factorised by the same Cholesky
-//! (`LuSolver::factor_scaled_gram`, LU of I/c − J where some d_j is zero). The integrator's own step loop does not
+//! (`LuSolver::factor_scaled_gram`, LU of I/c − J where some d_j is zero). Where the problem
+//! also hands over G in f32 ([`OdeProblem::scaled_gram_jacobian_single`]: the softmax flow from
+//! r = 256 on) the Cholesky and the substitutions run in f32 (`single`; the residuals stay f64,
+//! and the simplified Newton iteration converges to the same corrector: docs/theory.md §12.2),
+//! falling back to f64 for that Jacobian if the f32 factorisation fails or Newton fails with a
+//! current J and M. The integrator's own step loop does not
 //! allocate (what the problem's right-hand side does is its own affair) and works on whole rows
 //! of the difference array, so that its loops vectorise; the output states go into one flat
 //! buffer sized up front ([`crate::ode::Trajectory`]).
@@ -93,6 +98,7 @@
 //! ([`Tolerances::max_steps`], over the whole solve) is a [`StepFailure::Failed`] with
 //! the τ reached. Never a plausible wrong number.
 
+mod single;
 mod state;
 #[cfg(test)]
 mod tests;

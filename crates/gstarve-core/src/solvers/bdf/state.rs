@@ -11,6 +11,7 @@ use nalgebra::DMatrix;
 
 mod corrector;
 
+use super::single::SingleCholesky;
 use super::{
     BdfParams, NewtonTest, FUNCTIONAL_MIN_DIM, KAPPA, MAX_ORDER, NAME, NEWTON_MAXITER, ROWS,
 };
@@ -65,6 +66,15 @@ pub(super) struct State<'p, P: OdeProblem + ?Sized> {
     /// J = −diag(d)·G − μI when the problem says so ([`OdeProblem::scaled_gram_jacobian`]):
     /// (d, μ), with G (not J) in `jac`; M is then factorised by Cholesky.
     scaled: Option<(&'p [f64], f64)>,
+    /// The single-precision G and factor (problems with
+    /// [`OdeProblem::scaled_gram_jacobian_single`] only; `single.rs`).
+    single: Option<SingleCholesky>,
+    /// The current Jacobian's G is the f32 one in `single` (`jac` not formed), at the state
+    /// `jac_y` (kept for a fall back to f64).
+    single_gram: bool,
+    jac_y: Vec<f64>,
+    /// The current factorisation of M is `single`'s (else `lu`'s).
+    single_m: bool,
     lu: LuSolver<0>,
     /// The c of the current factorisation (NaN: none).
     lu_c: f64,
@@ -150,6 +160,12 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
             gram: None,
             gram_d: vec![0.0; n],
             scaled: None,
+            single: problem
+                .has_scaled_gram_jacobian_single()
+                .then(|| SingleCholesky::new(n)),
+            single_gram: false,
+            jac_y: Vec::new(),
+            single_m: false,
             lu: LuSolver::new(n),
             lu_c: f64::NAN,
             conv_rate: 1.0,
@@ -183,15 +199,43 @@ impl<'p, P: OdeProblem + ?Sized> State<'p, P> {
     }
 
     /// J ← J(y) (and its Gram form, if the problem has one; for the scaled Gram form
-    /// −diag(d)·G − μI, G alone); the factorisation is out of date.
+    /// −diag(d)·G − μI, G alone, in f32 where the problem offers it); the factorisation is out
+    /// of date.
     pub(super) fn eval_jacobian(&mut self, y: &[f64]) {
+        self.eval_jacobian_in(y, true);
+    }
+
+    /// [`Self::eval_jacobian`], with G in f32 only if `single` allows it.
+    fn eval_jacobian_in(&mut self, y: &[f64], single: bool) {
         self.stats.jacobian_evals += 1;
+        self.lu_c = f64::NAN;
+        self.single_gram = false;
+        if let Some(storage) = self.single.as_mut().filter(|_| single) {
+            self.scaled = self
+                .problem
+                .scaled_gram_jacobian_single(y, &mut storage.gram);
+            if self.scaled.is_some() {
+                self.single_gram = true;
+                self.jac_y.clear();
+                self.jac_y.extend_from_slice(y);
+                return;
+            }
+        }
         self.scaled = self.problem.scaled_gram_jacobian(y, &mut self.jac);
         if self.scaled.is_none() {
             self.problem.jacobian(y, &mut self.jac);
             self.gram = self.problem.gram_jacobian(y, &mut self.gram_d);
         }
-        self.lu_c = f64::NAN;
+    }
+
+    /// The f32 iteration matrix gives way to f64 for the current Jacobian (its factorisation
+    /// failed, or Newton failed with it where nothing else was stale): G again, in f64, at the
+    /// Jacobian's state, counted as a Jacobian evaluation and a fallback.
+    pub(super) fn fall_back_to_double(&mut self) {
+        self.stats.newton.single_fallbacks += 1;
+        let y = std::mem::take(&mut self.jac_y);
+        self.eval_jacobian_in(&y, false);
+        self.jac_y = y;
     }
 
     /// At the start: the local stiffness estimate at y₀ if the problem has one and functional

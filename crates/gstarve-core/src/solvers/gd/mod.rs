@@ -243,6 +243,7 @@ pub(super) fn gd_solution(
             steps_accepted: options.steps as u64,
             steps_rejected: 0,
             lu_factorisations: 0,
+            newton: Default::default(),
         },
     }
 }

@@ -41,28 +41,14 @@ impl SingleHessianFactor {
     /// L̃ at the point of `curvature` (E of `model::softmax::curvature` rounded to f32, its
     /// lower-triangular Gram and Cholesky factorisation in f32); `None` if the f32 A is not
     /// numerically positive definite.
-    pub(super) fn new(curvature: &Curvature, rows: usize, weights: &DVector<f64>) -> Option<Self> {
+    pub(super) fn new(curvature: &Curvature, weights: &DVector<f64>) -> Option<Self> {
         use faer::dyn_stack::{MemBuffer, MemStack};
         use faer::linalg::cholesky::llt::factor;
-        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
         let r = curvature.dim();
         assert_eq!(weights.len(), r, "every component free");
-        let mut e = faer::Mat::<f32>::zeros(rows, r);
-        curvature.gram_factor_into(e.as_mut(), |x| x as f32);
-        let par = faer::get_global_parallelism();
         let mut a = faer::Mat::<f32>::zeros(r, r);
-        matmul(
-            a.as_mut(),
-            BlockStructure::TriangularLower,
-            faer::Accum::Replace,
-            e.transpose(),
-            BlockStructure::Rectangular,
-            e.as_ref(),
-            BlockStructure::Rectangular,
-            1.0,
-            par,
-        );
-        drop(e);
+        curvature.gram_lower_single_into(a.as_mut());
+        let par = faer::get_global_parallelism();
         for (j, &w) in weights.iter().enumerate() {
             a[(j, j)] += w as f32;
         }

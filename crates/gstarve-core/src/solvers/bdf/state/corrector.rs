@@ -62,6 +62,7 @@ impl<P: OdeProblem + ?Sized> State<'_, P> {
         let mut dy_norm_old: Option<f64> = None;
         self.stale_rate = 0.0;
         for k in 0..NEWTON_MAXITER {
+            self.stats.newton.iterations += 1;
             self.eval_rhs();
             if !self.f.iter().all(|v| v.is_finite()) {
                 return (false, k + 1);
@@ -69,8 +70,11 @@ impl<P: OdeProblem + ?Sized> State<'_, P> {
             for i in 0..self.n {
                 self.dy[i] = (c * self.f[i] - self.psi[i] - self.d[i]) * inv_lu_c;
             }
-            // M_M = c_M (I/c_M − J): the LU holds I/c_M − J.
-            self.lu.solve(&mut self.dy);
+            // M_M = c_M (I/c_M − J): the factorisation holds I/c_M − J.
+            match &mut self.single {
+                Some(single) if self.single_m => single.solve(&mut self.dy),
+                _ => self.lu.solve(&mut self.dy),
+            }
             if correction != 1.0 {
                 self.dy.iter_mut().for_each(|v| *v *= correction);
             }
@@ -177,6 +181,7 @@ impl<P: OdeProblem + ?Sized> State<'_, P> {
             if converged {
                 return (true, iterations);
             }
+            self.stats.newton.failures += 1;
             let stale_m = c != self.lu_c && self.lu_c.is_finite();
             if stale_m && self.params.stale_max_rate > 0.0 {
                 // Monitored modified Newton: the stale c first, the same J (CVODE's order).
@@ -188,6 +193,9 @@ impl<P: OdeProblem + ?Sized> State<'_, P> {
             } else if stale_m {
                 // Current Jacobian but a stale M: factorise at this c before giving up.
                 self.lu_c = f64::NAN;
+            } else if self.single_m {
+                // Current J and M, but M in f32: in f64 before giving up.
+                self.fall_back_to_double();
             } else {
                 return (false, iterations);
             }
@@ -213,19 +221,40 @@ impl<P: OdeProblem + ?Sized> State<'_, P> {
                 && self.stale_rate <= max_rate);
         if !keep {
             self.stats.lu_factorisations += 1;
-            // M/c = (1/c + μ)I + K·diag(d) (or + diag(d)·G) by Cholesky where the structure
-            // allows, else LU.
-            let factored = match self.scaled {
-                Some((d, mu)) => self.lu.factor_scaled_gram(&self.jac, d, 1.0 / c + mu),
-                None => {
-                    self.gram
-                        .is_some_and(|(k, mu)| self.lu.factor_gram(k, &self.gram_d, 1.0 / c + mu))
-                        || self.lu.factor(&self.jac, 1.0 / c)
+            // M/c = (1/c + μ)I + diag(d)·G with G in f32 by an f32 Cholesky (`single`) where
+            // the problem gave G in f32; if that fails, G again in f64.
+            self.single_m = false;
+            if self.single_gram {
+                if let (Some(single), Some((d, mu))) = (&mut self.single, self.scaled) {
+                    self.single_m = single.factor(d, 1.0 / c + mu);
                 }
-            };
+                if !self.single_m {
+                    self.fall_back_to_double();
+                }
+            }
+            // Else M/c = (1/c + μ)I + K·diag(d) (or + diag(d)·G) by Cholesky where the
+            // structure allows, else LU.
+            let factored = self.single_m
+                || match self.scaled {
+                    Some((d, mu)) => self.lu.factor_scaled_gram(&self.jac, d, 1.0 / c + mu),
+                    None => {
+                        self.gram.is_some_and(|(k, mu)| {
+                            self.lu.factor_gram(k, &self.gram_d, 1.0 / c + mu)
+                        }) || self.lu.factor(&self.jac, 1.0 / c)
+                    }
+                };
             if !factored {
                 self.lu_c = f64::NAN;
                 return false;
+            }
+            if self.single_m {
+                let newton = &mut self.stats.newton;
+                newton.single_factorisations += 1;
+                let kappa = 1.0 + c * self.local_bound.unwrap_or(self.jac_bound);
+                newton.single_condition = Some(match newton.single_condition {
+                    Some((lo, hi)) => (lo.min(kappa), hi.max(kappa)),
+                    None => (kappa, kappa),
+                });
             }
             self.lu_c = c;
             self.lu_age = 0;
