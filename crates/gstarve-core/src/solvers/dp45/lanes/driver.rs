@@ -395,6 +395,7 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             let h = st.h[l];
             // `clamp(FAC1, FAC2)` by comparisons (e is finite: `clamp`'s check of its bounds
             // keeps the loop scalar).
+            #[allow(clippy::manual_clamp)]
             let grown = h * e[l].max(FAC1).min(FAC2);
             let grown = blend(st.reject[l], grown.min(h), grown);
             let shrunk = blend(refuse[l], h * e[l].max(FAC1), blend(broken[l], h * 0.25, h));
