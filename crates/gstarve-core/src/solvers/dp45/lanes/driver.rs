@@ -141,8 +141,9 @@ impl<const N: usize> Lanes<N> {
     }
 
     /// In the lanes of `lanes`, the last output point at or before `t_new` (before the last one,
-    /// which is due only in the last step): the estimate k = ⌊t_new·(points − 1)/t_end⌋ (by the product with `density`), corrected against
-    /// [`Self::times`] until exact.
+    /// which is due only in the last step): the estimate k = ⌊t_new·(points − 1)/t_end⌋ (by the
+    /// product with `density`), corrected against [`Self::times`] until exact (any estimate gives
+    /// the same point; a worse one only takes more rounds of the correction).
     #[inline(always)]
     fn last_due(&self, t_new: &V, lanes: &Mask) -> V {
         let mut k = [0.0; LANES];
