@@ -20,6 +20,23 @@ fn any(mask: &Mask) -> bool {
     mask.iter().any(|&b| b)
 }
 
+/// `if take { a } else { b }` as a blend of the bits (both values computed): in a loop over the
+/// lanes it compiles to vector code, where a select between two loaded values can become a
+/// branch, or a load from a selected address, per lane.
+#[inline(always)]
+fn blend(take: bool, a: f64, b: f64) -> f64 {
+    let m = 0u64.wrapping_sub(u64::from(take));
+    f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+}
+
+/// `dst[l] = src[l]` in the lanes of `mask` ([`blend`]).
+#[inline(always)]
+fn select_into(dst: &mut V, src: &V, mask: &Mask) {
+    for l in 0..LANES {
+        dst[l] = blend(mask[l], src[l], dst[l]);
+    }
+}
+
 /// The per-lane state that is not the integrator's arithmetic. Counts are held as f64 (exact
 /// below 2⁵³), so that every array is one vector type.
 struct Lanes<const N: usize> {
@@ -28,9 +45,12 @@ struct Lanes<const N: usize> {
     t: V,
     h: V,
     t_end: V,
-    /// Output points, and points − 1 (the grid's divisor).
+    /// Output points, points − 1 (the grid's divisor), t_end/(points − 1) (the grid's spacing)
+    /// and its inverse (for estimates of a grid index; the grid itself is [`Self::times`]).
     points: V,
     span: V,
+    spacing: V,
+    density: V,
     /// The next output point to deliver.
     next: V,
     max_steps: V,
@@ -73,6 +93,8 @@ impl<const N: usize> Lanes<N> {
             t_end: [1.0; LANES],
             points: [2.0; LANES],
             span: [1.0; LANES],
+            spacing: [1.0; LANES],
+            density: [1.0; LANES],
             next: zero,
             max_steps: zero,
             attempts: zero,
@@ -119,17 +141,25 @@ impl<const N: usize> Lanes<N> {
     }
 
     /// In the lanes of `lanes`, the last output point at or before `t_new` (before the last one,
-    /// which is due only in the last step): the estimate k = ⌊t_new·(points − 1)/t_end⌋, corrected against
-    /// [`Self::times`] until exact.
+    /// which is due only in the last step): the estimate k = ⌊t_new·(points − 1)/t_end⌋ (by the
+    /// product with `density`), corrected against [`Self::times`] until exact (any estimate gives
+    /// the same point; a worse one only takes more rounds of the correction).
     #[inline(always)]
     fn last_due(&self, t_new: &V, lanes: &Mask) -> V {
         let mut k = [0.0; LANES];
         for l in 0..LANES {
-            let est = (t_new[l] * self.span[l] / self.t_end[l]).floor();
-            k[l] = est.clamp(0.0, self.points[l] - 2.0);
+            let est = (t_new[l] * self.density[l]).floor();
+            // `clamp` by comparisons (`clamp`'s check of its bounds keeps the loop scalar); a lane
+            // whose estimate is NaN is not in `lanes` (their t_new are finite), and not read.
+            k[l] = est.max(0.0).min(self.points[l] - 2.0);
         }
+        let mut next = [0.0; LANES];
         loop {
-            let (up, down) = (self.times(&k.map(|v| v + 1.0)), self.times(&k));
+            // k + 1 in a loop of its own (`array::map` stays out of line).
+            for l in 0..LANES {
+                next[l] = k[l] + 1.0;
+            }
+            let (up, down) = (self.times(&next), self.times(&k));
             let mut moved = false;
             for l in 0..LANES {
                 let step_up = lanes[l] & (k[l] + 1.0 <= self.points[l] - 2.0) & (up[l] <= t_new[l]);
@@ -205,6 +235,8 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     st.t_end[l] = f.t_end;
     st.points[l] = f.points as f64;
     st.span[l] = (f.points - 1) as f64;
+    st.spacing[l] = f.t_end / st.span[l];
+    st.density[l] = st.span[l] / f.t_end;
     st.next[l] = 1.0;
     st.max_steps[l] = f.max_steps as f64;
     st.attempts[l] = 0.0;
@@ -350,26 +382,26 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             outputs(&mut soa, &mut st, &accept, &t_new, jobs);
         }
         // Accept (y ← y₁, k₁ ← k₇, FSAL; no growth right after a rejection) or shrink.
+        let mut keep = [false; LANES];
         for l in 0..LANES {
-            let keep = accept[l] & st.active[l];
-            for i in 0..N {
-                soa.y[i][l] = if keep { soa.ynew[i][l] } else { soa.y[i][l] };
-                soa.k[0][i][l] = if keep { soa.k[6][i][l] } else { soa.k[0][i][l] };
-            }
+            keep[l] = accept[l] & st.active[l];
+        }
+        for i in 0..N {
+            select_into(&mut soa.y[i], &soa.ynew[i], &keep);
+            let k7 = soa.k[6][i];
+            select_into(&mut soa.k[0][i], &k7, &keep);
+        }
+        select_into(&mut st.t, &t_new, &keep);
+        for l in 0..LANES {
             let h = st.h[l];
-            let grown = h * e[l].clamp(FAC1, FAC2);
-            let grown = if st.reject[l] { grown.min(h) } else { grown };
-            st.t[l] = if keep { t_new[l] } else { st.t[l] };
-            st.h[l] = if keep {
-                grown
-            } else if refuse[l] {
-                h * e[l].max(FAC1)
-            } else if broken[l] {
-                h * 0.25
-            } else {
-                h
-            };
-            st.reject[l] = (st.reject[l] & !keep) | refuse[l] | broken[l];
+            // `clamp(FAC1, FAC2)` by comparisons (e is finite: `clamp`'s check of its bounds
+            // keeps the loop scalar).
+            #[allow(clippy::manual_clamp)]
+            let grown = h * e[l].max(FAC1).min(FAC2);
+            let grown = blend(st.reject[l], grown.min(h), grown);
+            let shrunk = blend(refuse[l], h * e[l].max(FAC1), blend(broken[l], h * 0.25, h));
+            st.h[l] = blend(keep[l], grown, shrunk);
+            st.reject[l] = (st.reject[l] & !keep[l]) | refuse[l] | broken[l];
         }
     }
 }
@@ -410,7 +442,7 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
             let mut spacing = [0.0; LANES];
             for l in 0..LANES {
                 // Output points are t_end/(points − 1) apart; half that in θ, for rounding.
-                spacing[l] = 0.5 * (st.t_end[l] / st.span[l]) / st.h[l];
+                spacing[l] = 0.5 * st.spacing[l] / st.h[l];
             }
             let (rising, root) = soa.rising(&st.scaled, &st.fraction, &spacing);
             for l in 0..LANES {
@@ -433,21 +465,20 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
                 keep[l] = skip[l] & !st.last[l] & (last[l] >= st.next[l]);
             }
             if any(&keep) {
-                for l in 0..LANES {
-                    let k = keep[l];
-                    for (saved, c) in st.lazy_cont.iter_mut().zip(&soa.cont) {
-                        for i in 0..N {
-                            saved[i][l] = if k { c[i][l] } else { saved[i][l] };
-                        }
-                    }
+                for (saved, c) in st.lazy_cont.iter_mut().zip(&soa.cont) {
                     for i in 0..N {
-                        st.lazy_end[i][l] = if k { soa.ynew[i][l] } else { st.lazy_end[i][l] };
+                        select_into(&mut saved[i], &c[i], &keep);
                     }
-                    st.lazy_t[l] = if k { st.t[l] } else { st.lazy_t[l] };
-                    st.lazy_h[l] = if k { st.h[l] } else { st.lazy_h[l] };
-                    st.lazy_t_new[l] = if k { t_new[l] } else { st.lazy_t_new[l] };
-                    st.lazy[l] |= k;
-                    st.prev_k[l] = if k { last[l] } else { st.prev_k[l] };
+                }
+                for i in 0..N {
+                    select_into(&mut st.lazy_end[i], &soa.ynew[i], &keep);
+                }
+                select_into(&mut st.lazy_t, &st.t, &keep);
+                select_into(&mut st.lazy_h, &st.h, &keep);
+                select_into(&mut st.lazy_t_new, t_new, &keep);
+                select_into(&mut st.prev_k, &last, &keep);
+                for l in 0..LANES {
+                    st.lazy[l] |= keep[l];
                 }
             }
             for l in 0..LANES {
@@ -508,17 +539,20 @@ fn outputs<const N: usize, J: LaneJobs<N>>(
                 deliver(st, l, (tau[l], crossing[l]), &m, jobs);
             }
         }
+        let mut take = [false; LANES];
+        for l in 0..LANES {
+            take[l] = due[l] & st.active[l] & !back[l];
+        }
+        select_into(&mut st.next, &from, &back);
+        for i in 0..N {
+            select_into(&mut st.prev[i], &m[i], &take);
+        }
+        select_into(&mut st.prev_tau, &tau, &take);
+        select_into(&mut st.prev_k, &st.next, &take);
         for l in 0..LANES {
             jumped[l] = false;
-            let take = due[l] & st.active[l] & !back[l];
-            st.next[l] = if back[l] { from[l] } else { st.next[l] };
-            for i in 0..N {
-                st.prev[i][l] = if take { m[i][l] } else { st.prev[i][l] };
-            }
-            st.lazy[l] &= !take;
-            st.prev_tau[l] = if take { tau[l] } else { st.prev_tau[l] };
-            st.prev_k[l] = if take { st.next[l] } else { st.prev_k[l] };
-            st.next[l] += if take { 1.0 } else { 0.0 };
+            st.lazy[l] &= !take[l];
+            st.next[l] += if take[l] { 1.0 } else { 0.0 };
             pending[l] &= st.active[l];
         }
     }
