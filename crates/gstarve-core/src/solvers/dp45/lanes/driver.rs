@@ -2,7 +2,7 @@
 //! test, PI controller, stiffness test, output times, acceptance — for every lane at once, as
 //! selects between per-lane arrays, so that the bookkeeping after a step is vector arithmetic as
 //! the step is. Only what happens once per flow (start, end) or per delivered output runs lane by
-//! lane.
+//! lane; the output rounds after a step are in `outputs`.
 
 // Lane loops mirror `super::super::run` expression for expression (see soa.rs).
 #![allow(clippy::needless_range_loop)]
@@ -11,13 +11,20 @@ use super::super::{
     BETA, EXPO1, FAC1, FAC2, FAC_OLD_MIN, HMIN_REL, NONSTIFF_RESET, SAFE, STIFF_STEPS,
     STIFF_TEST_START, TOL_SCALE,
 };
-use super::soa::{self, rhs_one, Soa, V};
+use super::soa::{rhs_one, Soa, V};
 use super::{LaneEnd, LaneExp, LaneFlow, LaneJobs, LANES};
+
+mod outputs;
+use outputs::outputs;
 
 type Mask = [bool; LANES];
 
+/// Whether any lane of `mask` is set: an OR over all lanes rather than `Iterator::any`'s early
+/// exit, so that it is one vector reduction, and inlined into the lanes' loop (out of line it
+/// is compiled without the loop's vector features: 1.3 % of the τ₉₀ diagram's samples).
+#[inline(always)]
 fn any(mask: &Mask) -> bool {
-    mask.iter().any(|&b| b)
+    mask.iter().fold(false, |acc, &b| acc | b)
 }
 
 /// `if take { a } else { b }` as a blend of the bits (both values computed): in a loop over the
@@ -404,218 +411,4 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             st.reject[l] = (st.reject[l] & !keep[l]) | refuse[l] | broken[l];
         }
     }
-}
-
-/// The output points due in the step just taken, in the lanes where it was accepted: every one
-/// delivered to [`LaneJobs::output`], or with a watch only the ones its contract names (the
-/// others evaluated only as far as the crossing test needs: not at all in a step that
-/// [`Soa::below`] clears; the last point in it, which a crossing in a later step needs, is
-/// evaluated from the step's coefficients, kept, only if that crossing comes).
-///
-/// In a step where the watched sum rises between output points by more than rounding can undo
-/// ([`Soa::rising`]), the test holds from the first crossing on, so the points before the one
-/// just ahead of the crossing estimated on the dense output need no test: the lane starts there
-/// (if that point already crosses, it goes back to the step's first point and tests every point
-/// in order, as without the estimate). The points delivered are the same, bit for bit.
-#[inline(always)]
-fn outputs<const N: usize, J: LaneJobs<N>>(
-    soa: &mut Soa<N>,
-    st: &mut Lanes<N>,
-    accept: &Mask,
-    t_new: &V,
-    jobs: &mut J,
-) {
-    soa.prepare_dense();
-    // Where a watched lane jumped ahead (see below), the point it would have evaluated first.
-    let from = st.next;
-    let mut jumped = [false; LANES];
-    if any(&st.watch) {
-        let below = soa.below(&st.scaled, &st.fraction);
-        let (mut skip, mut jump, mut first) = ([false; LANES], [false; LANES], [0.0; LANES]);
-        for l in 0..LANES {
-            // In a flow's last step `last_due` stops before the last point, which is delivered.
-            let watched = accept[l] & st.watch[l];
-            skip[l] = watched & below[l];
-            jump[l] = watched & !below[l];
-        }
-        if any(&jump) {
-            let mut spacing = [0.0; LANES];
-            for l in 0..LANES {
-                // Output points are t_end/(points − 1) apart; half that in θ, for rounding.
-                spacing[l] = 0.5 * st.spacing[l] / st.h[l];
-            }
-            let (rising, root) = soa.rising(&st.scaled, &st.fraction, &spacing);
-            for l in 0..LANES {
-                jump[l] &= rising[l];
-                // The first output point at or after the estimated crossing.
-                let tau = st.t[l] + root[l] * st.h[l];
-                first[l] = (tau * st.span[l] / st.t_end[l]).ceil();
-            }
-        }
-        let mut moved = [false; LANES];
-        for l in 0..LANES {
-            moved[l] = skip[l] | jump[l];
-        }
-        if any(&moved) {
-            let last = st.last_due(t_new, &moved);
-            // Outside a flow's last step a cleared step's last point is kept unevaluated (its
-            // step's coefficients kept instead), as the point before a later crossing.
-            let mut keep = [false; LANES];
-            for l in 0..LANES {
-                keep[l] = skip[l] & !st.last[l] & (last[l] >= st.next[l]);
-            }
-            if any(&keep) {
-                for (saved, c) in st.lazy_cont.iter_mut().zip(&soa.cont) {
-                    for i in 0..N {
-                        select_into(&mut saved[i], &c[i], &keep);
-                    }
-                }
-                for i in 0..N {
-                    select_into(&mut st.lazy_end[i], &soa.ynew[i], &keep);
-                }
-                select_into(&mut st.lazy_t, &st.t, &keep);
-                select_into(&mut st.lazy_h, &st.h, &keep);
-                select_into(&mut st.lazy_t_new, t_new, &keep);
-                select_into(&mut st.prev_k, &last, &keep);
-                for l in 0..LANES {
-                    st.lazy[l] |= keep[l];
-                }
-            }
-            for l in 0..LANES {
-                let target = if skip[l] {
-                    last[l]
-                } else {
-                    (first[l] - 1.0).min(last[l])
-                };
-                st.next[l] = if keep[l] {
-                    last[l] + 1.0
-                } else if moved[l] {
-                    st.next[l].max(target)
-                } else {
-                    st.next[l]
-                };
-                jumped[l] = jump[l] & (st.next[l] > from[l]);
-            }
-        }
-    }
-    let mut pending = *accept;
-    loop {
-        let tau = st.times(&st.next);
-        let mut due = [false; LANES];
-        let mut theta = [0.0; LANES];
-        let mut at_end = [false; LANES];
-        for l in 0..LANES {
-            theta[l] = (tau[l] - st.t[l]) / st.h[l];
-        }
-        for l in 0..LANES {
-            due[l] = pending[l] & (st.next[l] < st.points[l]) & (st.last[l] | (tau[l] <= t_new[l]));
-            at_end[l] = tau[l] >= t_new[l];
-        }
-        if !any(&due) {
-            break;
-        }
-        let m = soa.dense(&theta, &at_end);
-        // Lanes that need a call: a non-finite state, every point without a watch, the crossing
-        // and the last point with one.
-        let (mut call, mut crossing, mut back) = ([false; LANES], [false; LANES], [false; LANES]);
-        for l in 0..LANES {
-            let mut acc = 0.0;
-            let mut poison = 0.0;
-            for i in 0..N {
-                acc += st.weights[i][l] * m[i][l];
-                poison += soa::poison(m[i][l]);
-            }
-            let finite = poison == 0.0;
-            let crossed = (st.next[l] >= 1.0) & (acc / st.target[l] >= st.fraction[l]);
-            let end = st.next[l] + 1.0 == st.points[l];
-            // A lane that jumped past points and crosses at the first one it evaluates may have
-            // crossed at one of those: it goes back and tests them in order.
-            back[l] = due[l] & finite & jumped[l] & crossed;
-            call[l] = due[l] & !back[l] & (!finite | !st.watch[l] | crossed | end);
-            crossing[l] = crossed;
-        }
-        if any(&call) {
-            for l in (0..LANES).filter(|&l| call[l]) {
-                deliver(st, l, (tau[l], crossing[l]), &m, jobs);
-            }
-        }
-        let mut take = [false; LANES];
-        for l in 0..LANES {
-            take[l] = due[l] & st.active[l] & !back[l];
-        }
-        select_into(&mut st.next, &from, &back);
-        for i in 0..N {
-            select_into(&mut st.prev[i], &m[i], &take);
-        }
-        select_into(&mut st.prev_tau, &tau, &take);
-        select_into(&mut st.prev_k, &st.next, &take);
-        for l in 0..LANES {
-            jumped[l] = false;
-            st.lazy[l] &= !take[l];
-            st.next[l] += if take[l] { 1.0 } else { 0.0 };
-            pending[l] &= st.active[l];
-        }
-    }
-    // Without a watch, the last step ends the flow once its points are delivered.
-    for l in 0..LANES {
-        if accept[l] && st.active[l] && st.last[l] {
-            finish(st, l, LaneEnd::Done, jobs);
-        }
-    }
-}
-
-/// Output point `st.next[l]` of lane l, at τ with the states `m` (`crossed`: its watch's
-/// test holds there): the calls of [`super::Watch`]'s contract, and the end they imply.
-#[cold]
-fn deliver<const N: usize, J: LaneJobs<N>>(
-    st: &mut Lanes<N>,
-    l: usize,
-    (tau, crossed): (f64, bool),
-    m: &[V; N],
-    jobs: &mut J,
-) {
-    let k = st.next[l] as usize;
-    let state: [f64; N] = std::array::from_fn(|i| m[i][l]);
-    if !state.iter().all(|v| v.is_finite()) {
-        return finish(st, l, LaneEnd::Failed { tau }, jobs);
-    }
-    if !st.watch[l] {
-        if !jobs.output(st.tag[l], k, tau, &state) {
-            finish(st, l, LaneEnd::Stopped, jobs);
-        }
-        return;
-    }
-    // A watch: the crossing (or the last point) and the point before it, then the end.
-    let (prev, prev_tau) = if st.lazy[l] {
-        // Evaluated as `outputs` would have in its step (`Lanes::times`, `Soa::dense`).
-        let k = [st.prev_k[l]; LANES];
-        let tau = st.times(&k)[l];
-        let (th, t1) = {
-            let th = (tau - st.lazy_t[l]) / st.lazy_h[l];
-            (th, 1.0 - th)
-        };
-        let c = &st.lazy_cont;
-        let state: [f64; N] = std::array::from_fn(|i| {
-            if tau >= st.lazy_t_new[l] {
-                st.lazy_end[i][l]
-            } else {
-                c[0][i][l]
-                    + th * (c[1][i][l] + t1 * (c[2][i][l] + th * (c[3][i][l] + t1 * c[4][i][l])))
-            }
-        });
-        (state, tau)
-    } else {
-        (std::array::from_fn(|i| st.prev[i][l]), st.prev_tau[l])
-    };
-    if !prev.iter().all(|v| v.is_finite()) {
-        return finish(st, l, LaneEnd::Failed { tau: prev_tau }, jobs);
-    }
-    jobs.output(st.tag[l], st.prev_k[l] as usize, prev_tau, &prev);
-    jobs.output(st.tag[l], k, tau, &state);
-    let end = if crossed {
-        LaneEnd::Stopped
-    } else {
-        LaneEnd::Done
-    };
-    finish(st, l, end, jobs);
 }
