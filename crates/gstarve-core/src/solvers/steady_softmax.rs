@@ -360,6 +360,29 @@ fn newton(
     }))
 }
 
+/// The Cholesky factor L of the symmetric matrix whose lower triangle `a` holds, in place (faer,
+/// on all cores; the strict upper triangle is not read), in the precision `a` is stored in;
+/// `None` if it is not numerically positive definite.
+fn cholesky_lower_in_place<T: faer::traits::ComplexField>(a: faer::MatMut<'_, T>) -> Option<()> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor;
+    let par = faer::get_global_parallelism();
+    let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<T>(
+        a.nrows(),
+        par,
+        Default::default(),
+    ));
+    factor::cholesky_in_place(
+        a,
+        Default::default(),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .ok()
+    .map(|_| ())
+}
+
 /// The factorised Hessian that preconditions the conjugate gradients.
 enum Preconditioner {
     /// In f32 ([`single`]).
@@ -437,26 +460,11 @@ impl HessianFactor {
     /// L of A = `a` + diag(`weights`), `a` holding its lower triangle and zeros above (what
     /// faer's `Mat::llt` copies and factorises; the same factorisation, without the copy).
     fn factorise(mut a: faer::Mat<f64>, weights: &DVector<f64>) -> Option<Self> {
-        use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::linalg::cholesky::llt::factor;
         for (j, &w) in weights.iter().enumerate() {
             a[(j, j)] += w;
         }
         let k = weights.len();
-        let par = faer::get_global_parallelism();
-        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
-            k,
-            par,
-            Default::default(),
-        ));
-        factor::cholesky_in_place(
-            a.as_mut(),
-            Default::default(),
-            par,
-            MemStack::new(&mut mem),
-            Default::default(),
-        )
-        .ok()?;
+        cholesky_lower_in_place(a.as_mut())?;
         // Zeros above the diagonal, as `Mat::llt` leaves them.
         for j in 1..k {
             a.col_mut(j).subrows_mut(0, j).fill(0.0);

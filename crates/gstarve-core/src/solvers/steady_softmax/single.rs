@@ -42,29 +42,14 @@ impl SingleHessianFactor {
     /// lower-triangular Gram and Cholesky factorisation in f32); `None` if the f32 A is not
     /// numerically positive definite.
     pub(super) fn new(curvature: &Curvature, weights: &DVector<f64>) -> Option<Self> {
-        use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::linalg::cholesky::llt::factor;
         let r = curvature.dim();
         assert_eq!(weights.len(), r, "every component free");
         let mut a = faer::Mat::<f32>::zeros(r, r);
         curvature.gram_lower_single_into(a.as_mut());
-        let par = faer::get_global_parallelism();
         for (j, &w) in weights.iter().enumerate() {
             a[(j, j)] += w as f32;
         }
-        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f32>(
-            r,
-            par,
-            Default::default(),
-        ));
-        factor::cholesky_in_place(
-            a.as_mut(),
-            Default::default(),
-            par,
-            MemStack::new(&mut mem),
-            Default::default(),
-        )
-        .ok()?;
+        super::cholesky_lower_in_place(a.as_mut())?;
         Some(Self { l: a })
     }
 
