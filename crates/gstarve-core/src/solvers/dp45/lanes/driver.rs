@@ -291,6 +291,75 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     true
 }
 
+/// The instruction sets `run` is compiled for (as the const parameter `ISA`: its caller's
+/// `target_feature`s, [`super::run_lanes`]).
+pub(super) const BASELINE: u8 = 0;
+pub(super) const AVX2: u8 = 1;
+pub(super) const AVX512: u8 = 2;
+
+/// [`start`] for `run::<_, _, _, ISA>`: out of line, compiled for the same instruction set, so that
+/// the lanes' loop stays as compact as without it (inlined into it, it made the loop slower) and
+/// its `mul_add`s (f(m₀) and the initial step's evaluation) are FMA instructions, not calls of
+/// the software `fma` of the baseline x86-64 (docs/benchmarks.md, "τ₉₀ against JAX, seventh
+/// pass").
+#[inline(always)]
+fn start_for<E: LaneExp, const N: usize, J: LaneJobs<N>, const ISA: u8>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if ISA == AVX512 {
+            // SAFETY: `run::<_, _, _, AVX512>` runs only in `run_avx512`, on a processor with its
+            // features, which are `start_avx512`'s.
+            return unsafe { start_avx512::<E, N, J>(soa, st, l, f, jobs) };
+        }
+        if ISA == AVX2 {
+            // SAFETY: as above, `run_avx2`'s features.
+            return unsafe { start_avx2::<E, N, J>(soa, st, l, f, jobs) };
+        }
+    }
+    start_baseline::<E, N, J>(soa, st, l, f, jobs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma,avx512f,avx512dq,avx512vl")]
+unsafe fn start_avx512<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    start::<E, N, J>(soa, st, l, f, jobs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+unsafe fn start_avx2<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    start::<E, N, J>(soa, st, l, f, jobs)
+}
+
+#[inline(never)]
+fn start_baseline<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    start::<E, N, J>(soa, st, l, f, jobs)
+}
+
 /// End lane l's flow.
 fn finish<const N: usize, J: LaneJobs<N>>(st: &mut Lanes<N>, l: usize, end: LaneEnd, jobs: &mut J) {
     st.active[l] = false;
@@ -298,7 +367,7 @@ fn finish<const N: usize, J: LaneJobs<N>>(st: &mut Lanes<N>, l: usize, end: Lane
 }
 
 #[inline(always)]
-pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
+pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>, const ISA: u8>(jobs: &mut J) {
     let mut soa = Box::new(Soa::<N>::new());
     let mut st = Box::new(Lanes::<N>::new());
     let ln_fac_min = FAC_OLD_MIN.ln();
@@ -310,7 +379,7 @@ pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             for l in 0..LANES {
                 while !st.active[l] {
                     let Some(f) = jobs.next() else { break };
-                    start::<E, N, J>(&mut soa, &mut st, l, &f, jobs);
+                    start_for::<E, N, J, ISA>(&mut soa, &mut st, l, &f, jobs);
                 }
             }
         }
