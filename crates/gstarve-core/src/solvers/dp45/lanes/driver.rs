@@ -298,10 +298,10 @@ pub(super) const AVX2: u8 = 1;
 pub(super) const AVX512: u8 = 2;
 
 /// [`start`] for `run::<_, _, _, ISA>`: out of line, compiled for the same instruction set, so that
-/// the lanes' loop stays as compact as without it (inlined into it, it made the loop slower) and
 /// its `mul_add`s (f(m₀) and the initial step's evaluation) are FMA instructions, not calls of
-/// the software `fma` of the baseline x86-64 (docs/benchmarks.md, "τ₉₀ against JAX, seventh
-/// pass").
+/// the software `fma` of the baseline x86-64, and the lanes' loop stays as compact as without it
+/// (inlined into the loop, the τ₉₀ diagram took ≈ 1.6 % more CPU time: docs/benchmarks.md, "τ₉₀
+/// against JAX, seventh pass").
 #[inline(always)]
 fn start_for<E: LaneExp, const N: usize, J: LaneJobs<N>, const ISA: u8>(
     soa: &mut Soa<N>,
