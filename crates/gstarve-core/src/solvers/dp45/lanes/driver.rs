@@ -238,7 +238,10 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     let mut k1 = [0.0; N];
     rhs_one::<E, N>(f, &f.m0, &mut k1);
     let (mut arg, mut f1) = ([0.0; N], [0.0; N]);
+    // The closure inlined too: out of line (LLVM's choice for n = 3, 4) it is baseline code,
+    // whose `mul_add`s are calls of the software `fma` (see `start_for`).
     let h = initial_step(
+        #[inline(always)]
         |a, b| rhs_one::<E, N>(f, a, b),
         &f.m0,
         &k1,
