@@ -324,6 +324,12 @@ pub(super) fn stiffness_estimate(h: f64, k6: &[f64], k7: &[f64], y6: &[f64], yne
 }
 
 /// Hairer's initial step (`HINIT` of dopri5.f) for order 5; f0 = f(y0). One evaluation of `rhs`.
+///
+/// Inlined into its callers, so that it is compiled with their instruction set: out of line, the
+/// lanes' start of a flow (compiled for AVX-512) called a copy compiled for the baseline x86-64,
+/// where every `mul_add` of `rhs`'s exponential is a call of the software `fma` (56 calls a
+/// flow). `mul_add` is the fused operation either way: the same numbers.
+#[inline(always)]
 pub(super) fn initial_step(
     mut rhs: impl FnMut(&[f64], &mut [f64]),
     y0: &[f64],

@@ -27,6 +27,30 @@ fn any(mask: &Mask) -> bool {
     mask.iter().fold(false, |acc, &b| acc | b)
 }
 
+/// The lanes set in `mask`, in order: a loop over the set bits of a word, so that a loop over
+/// few lanes runs only those (a loop over all lanes that skips the others has a branch per lane,
+/// or the compiler vectorises it and computes every lane).
+#[inline(always)]
+fn set_lanes(mask: &Mask) -> impl Iterator<Item = usize> {
+    let mut bits = 0u64;
+    for l in 0..LANES {
+        bits |= u64::from(mask[l]) << l;
+    }
+    std::iter::from_fn(move || {
+        (bits != 0).then(|| {
+            let l = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            l
+        })
+    })
+}
+
+/// Whether every lane of `mask` is set (one vector reduction, as [`any`]).
+#[inline(always)]
+fn all(mask: &Mask) -> bool {
+    mask.iter().fold(true, |acc, &b| acc & b)
+}
+
 /// `if take { a } else { b }` as a blend of the bits (both values computed): in a loop over the
 /// lanes it compiles to vector code, where a select between two loaded values can become a
 /// branch, or a load from a selected address, per lane.
@@ -214,7 +238,10 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     let mut k1 = [0.0; N];
     rhs_one::<E, N>(f, &f.m0, &mut k1);
     let (mut arg, mut f1) = ([0.0; N], [0.0; N]);
+    // The closure inlined too: out of line (LLVM's choice for n = 3, 4) it is baseline code,
+    // whose `mul_add`s are calls of the software `fma` (see `start_for`).
     let h = initial_step(
+        #[inline(always)]
         |a, b| rhs_one::<E, N>(f, a, b),
         &f.m0,
         &k1,
@@ -267,6 +294,75 @@ fn start<E: LaneExp, const N: usize, J: LaneJobs<N>>(
     true
 }
 
+/// The instruction sets `run` is compiled for (as the const parameter `ISA`: its caller's
+/// `target_feature`s, [`super::run_lanes`]).
+pub(super) const BASELINE: u8 = 0;
+pub(super) const AVX2: u8 = 1;
+pub(super) const AVX512: u8 = 2;
+
+/// [`start`] for `run::<_, _, _, ISA>`: out of line, compiled for the same instruction set, so that
+/// its `mul_add`s (f(m₀) and the initial step's evaluation) are FMA instructions, not calls of
+/// the software `fma` of the baseline x86-64, and the lanes' loop stays as compact as without it
+/// (inlined into the loop, the τ₉₀ diagram took ≈ 1.6 % more CPU time: docs/benchmarks.md, "τ₉₀
+/// against JAX, seventh pass").
+#[inline(always)]
+fn start_for<E: LaneExp, const N: usize, J: LaneJobs<N>, const ISA: u8>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if ISA == AVX512 {
+            // SAFETY: `run::<_, _, _, AVX512>` runs only in `run_avx512`, on a processor with its
+            // features, which are `start_avx512`'s.
+            return unsafe { start_avx512::<E, N, J>(soa, st, l, f, jobs) };
+        }
+        if ISA == AVX2 {
+            // SAFETY: as above, `run_avx2`'s features.
+            return unsafe { start_avx2::<E, N, J>(soa, st, l, f, jobs) };
+        }
+    }
+    start_baseline::<E, N, J>(soa, st, l, f, jobs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma,avx512f,avx512dq,avx512vl")]
+unsafe fn start_avx512<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    start::<E, N, J>(soa, st, l, f, jobs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+unsafe fn start_avx2<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    start::<E, N, J>(soa, st, l, f, jobs)
+}
+
+#[inline(never)]
+fn start_baseline<E: LaneExp, const N: usize, J: LaneJobs<N>>(
+    soa: &mut Soa<N>,
+    st: &mut Lanes<N>,
+    l: usize,
+    f: &LaneFlow<N>,
+    jobs: &mut J,
+) -> bool {
+    start::<E, N, J>(soa, st, l, f, jobs)
+}
+
 /// End lane l's flow.
 fn finish<const N: usize, J: LaneJobs<N>>(st: &mut Lanes<N>, l: usize, end: LaneEnd, jobs: &mut J) {
     st.active[l] = false;
@@ -274,16 +370,20 @@ fn finish<const N: usize, J: LaneJobs<N>>(st: &mut Lanes<N>, l: usize, end: Lane
 }
 
 #[inline(always)]
-pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
+pub(super) fn run<E: LaneExp, const N: usize, J: LaneJobs<N>, const ISA: u8>(jobs: &mut J) {
     let mut soa = Box::new(Soa::<N>::new());
     let mut st = Box::new(Lanes::<N>::new());
     let ln_fac_min = FAC_OLD_MIN.ln();
     loop {
-        // Free lanes take the next flows (`end` may have queued more).
-        for l in 0..LANES {
-            while !st.active[l] {
-                let Some(f) = jobs.next() else { break };
-                start::<E, N, J>(&mut soa, &mut st, l, &f, jobs);
+        // Free lanes take the next flows (`end` may have queued more); the lanes are scanned only
+        // when one is free (one vector test: the scan's branch per lane cost 1.4 % of the
+        // kernel's samples).
+        if !all(&st.active) {
+            for l in 0..LANES {
+                while !st.active[l] {
+                    let Some(f) = jobs.next() else { break };
+                    start_for::<E, N, J, ISA>(&mut soa, &mut st, l, &f, jobs);
+                }
             }
         }
         if !any(&st.active) {

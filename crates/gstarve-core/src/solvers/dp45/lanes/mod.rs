@@ -32,7 +32,7 @@ use crate::model::{table_exp, table_ln, Loss, MarginFlowN};
 mod driver;
 mod soa;
 
-use driver::run;
+use driver::{run, AVX2, AVX512, BASELINE};
 
 /// Flows integrated side by side: 32, four AVX-512 registers (eight AVX2 ones) per array. A
 /// stage's σ(−m) is one long chain of dependent instructions (the exponential's reduction,
@@ -210,17 +210,17 @@ pub fn run_lanes<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
             return unsafe { run_avx2::<E, N, J>(jobs) };
         }
     }
-    run::<E, N, J>(jobs)
+    run::<E, N, J, BASELINE>(jobs)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma,avx512f,avx512dq,avx512vl")]
 unsafe fn run_avx512<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
-    run::<E, N, J>(jobs)
+    run::<E, N, J, AVX512>(jobs)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma")]
 unsafe fn run_avx2<E: LaneExp, const N: usize, J: LaneJobs<N>>(jobs: &mut J) {
-    run::<E, N, J>(jobs)
+    run::<E, N, J, AVX2>(jobs)
 }

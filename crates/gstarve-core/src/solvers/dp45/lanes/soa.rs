@@ -367,24 +367,37 @@ impl<const N: usize> Soa<N> {
     ) -> ([bool; LANES], V) {
         let (mut out, mut root) = ([false; LANES], [0.0; LANES]);
         for l in 0..LANES {
-            let ([w0, d, b, r4, r5], scale) = self.weighted(weights, l);
-            let slope = d - b.abs() - r4.abs() - 0.2 * r5.abs();
-            out[l] = slope * spacing[l] > 2e-9 * scale;
-            // Where a lane is not rising the estimate is not read; keep its arithmetic finite.
-            let slope = if out[l] { slope } else { 1.0 };
-            let mut th = ((threshold[l] - w0) / d.max(slope)).clamp(0.0, 1.0);
-            for _ in 0..3 {
-                let t1 = 1.0 - th;
-                let s = w0 + th * (d + t1 * (b + th * (r4 + t1 * r5)));
-                let ds = d
-                    + (1.0 - 2.0 * th) * b
-                    + (2.0 * th - 3.0 * th * th) * r4
-                    + 2.0 * th * t1 * (1.0 - 2.0 * th) * r5;
-                th = (th - (s - threshold[l]) / ds.max(slope)).clamp(0.0, 1.0);
-            }
-            root[l] = th;
+            (out[l], root[l]) = self.rising_lane(weights, threshold[l], spacing[l], l);
         }
         (out, root)
+    }
+
+    /// [`Self::rising`] in lane `l` alone (the same expressions: the same bits), for steps where
+    /// few lanes need it (in the τ₉₀ diagram most of the steps that call it).
+    #[inline(always)]
+    pub(super) fn rising_lane(
+        &self,
+        weights: &[V; N],
+        threshold: f64,
+        spacing: f64,
+        l: usize,
+    ) -> (bool, f64) {
+        let ([w0, d, b, r4, r5], scale) = self.weighted(weights, l);
+        let slope = d - b.abs() - r4.abs() - 0.2 * r5.abs();
+        let rises = slope * spacing > 2e-9 * scale;
+        // Where a lane is not rising the estimate is not read; keep its arithmetic finite.
+        let slope = if rises { slope } else { 1.0 };
+        let mut th = ((threshold - w0) / d.max(slope)).clamp(0.0, 1.0);
+        for _ in 0..3 {
+            let t1 = 1.0 - th;
+            let s = w0 + th * (d + t1 * (b + th * (r4 + t1 * r5)));
+            let ds = d
+                + (1.0 - 2.0 * th) * b
+                + (2.0 * th - 3.0 * th * th) * r4
+                + 2.0 * th * t1 * (1.0 - 2.0 * th) * r5;
+            th = (th - (s - threshold) / ds.max(slope)).clamp(0.0, 1.0);
+        }
+        (rises, th)
     }
 }
 
@@ -414,6 +427,15 @@ mod tests {
         spacing[2] = 1e-12;
         let (rising, root) = soa.rising(&[[1.0; LANES]], &[0.9; LANES], &spacing);
         assert_eq!(&rising[..3], &[true, false, false]);
+        // Lane by lane, the same bits.
+        for l in 0..3 {
+            let (one, at) = soa.rising_lane(&[[1.0; LANES]], 0.9, spacing[l], l);
+            assert_eq!(
+                (one, at.to_bits()),
+                (rising[l], root[l].to_bits()),
+                "lane {l}"
+            );
+        }
         // Three Newton steps from the linear estimate: the crossing to rounding.
         assert!((sum_at(rises, root[0]) - 0.9).abs() < 1e-14, "{}", root[0]);
         assert!(root[0] > 0.0 && root[0] < 1.0);
