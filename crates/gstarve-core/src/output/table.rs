@@ -74,6 +74,13 @@ impl Display for Cell<'_> {
     }
 }
 
+/// The texts of `values` as [`Cell::Sci`] writes them: a grid's coordinates, formatted once and
+/// then given to every row as [`Cell::Text`] (the same bytes, without formatting each number
+/// again on every line).
+pub fn sci_texts(values: &[f64]) -> Vec<String> {
+    values.iter().map(|&v| Cell::Sci(v).to_string()).collect()
+}
+
 fn encode_error(detail: impl Display) -> Error {
     Error::Output(OutputError::Encode {
         format: "CSV",

@@ -180,11 +180,13 @@ pub struct PointRecord {
 
 impl PointRecord {
     /// The point's CSV row at grid coordinates (x, y): `x, y, value, mask, z, z, boundary,
-    /// reference, resolution` (the columns of both phase diagrams' tables).
-    pub(crate) fn cells(&self, x: f64, y: f64) -> [Cell<'static>; 9] {
+    /// reference, resolution` (the columns of both phase diagrams' tables). The coordinates come
+    /// as cells, so that a table formats each grid line's coordinate once (as
+    /// `Cell::Text` of `Cell::Sci`'s text) instead of once per point.
+    pub(crate) fn cells<'a>(&self, x: Cell<'a>, y: Cell<'a>) -> [Cell<'a>; 9] {
         [
-            Cell::Sci(x),
-            Cell::Sci(y),
+            x,
+            y,
             Cell::FiniteSci(self.value),
             Cell::Text(self.mask.map_or("none", MaskReason::name)),
             Cell::FiniteSci(self.responses[0]),

@@ -16,7 +16,8 @@ use super::learning_time_batch::learning_time_row;
 use super::measures::{evaluate, MaskReason, Measure, PointRecord, RowState};
 use super::progress::{Progress, Tracker};
 use crate::error::Result;
-use crate::output::Table;
+use crate::output::table::sci_texts;
+use crate::output::{Cell, Table};
 
 /// Grid rows per block of [`PhaseDiagram::to_table`] formatted on one thread.
 const TABLE_ROWS: usize = 16;
@@ -91,17 +92,19 @@ impl PhaseDiagram {
             "reference",
             "resolution",
         ];
-        // Blocks of grid rows formatted in parallel, then appended in order.
+        // Blocks of grid rows formatted in parallel, then appended in order; each coordinate
+        // is formatted once.
+        let xs = sci_texts(&self.x);
         let rows: Vec<usize> = (0..self.y.len()).collect();
         let parts = rows
             .par_chunks(TABLE_ROWS)
             .map(|rows| {
                 let mut part = Table::new(header)?;
                 for &iy in rows {
-                    let y = self.y[iy];
-                    for (ix, &x) in self.x.iter().enumerate() {
+                    let y = Cell::Sci(self.y[iy]).to_string();
+                    for (ix, x) in xs.iter().enumerate() {
                         let p = self.at(ix, iy);
-                        part.row(p.cells(x, y))?;
+                        part.row(p.cells(Cell::Text(x), Cell::Text(&y)))?;
                     }
                 }
                 Ok(part)

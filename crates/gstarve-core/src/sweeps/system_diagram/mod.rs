@@ -32,7 +32,8 @@ use super::measures::{MaskReason, Measure, PointRecord, SdMatching};
 use super::progress::{Progress, Tracker};
 use crate::error::{Error, InputError, Result};
 use crate::model::{Loss, Regulariser};
-use crate::output::Table;
+use crate::output::table::sci_texts;
+use crate::output::{Cell, Table};
 use crate::solvers::steady::{sd_margin, steady_state, SteadyState};
 use crate::systems::FeatureSystem;
 use crate::theory::sensitivity::{l2_sensitivity, ZERO_RESPONSE_TOLERANCE};
@@ -251,10 +252,11 @@ impl SystemDiagram {
             "resolution".into(),
         ];
         let mut table = Table::new(header)?;
-        for (iy, &y) in self.y.iter().enumerate() {
-            for (ix, &x) in self.x.iter().enumerate() {
+        let (xs, ys) = (sci_texts(&self.x), sci_texts(&self.y));
+        for (iy, y) in ys.iter().enumerate() {
+            for (ix, x) in xs.iter().enumerate() {
                 let p = self.at(ix, iy);
-                table.row(p.cells(x, y))?;
+                table.row(p.cells(Cell::Text(x), Cell::Text(y)))?;
             }
         }
         Ok(table)
