@@ -270,7 +270,12 @@ fn newton(
                 FACTOR_CG_BUDGET,
             ),
             None => {
-                let diagonal = restrict(&curvature.diagonal()) + &weights;
+                // From the f32 copy of U where there is one (it only preconditions).
+                let diagonal = match single_u.as_ref() {
+                    Some(single_u) => single_u.diagonal(&curvature),
+                    None => curvature.diagonal(),
+                };
+                let diagonal = restrict(&diagonal) + &weights;
                 conjugate_gradients(
                     hessian_action,
                     |v| v.component_div(&diagonal),
@@ -291,11 +296,10 @@ fn newton(
                 // A fresh factor: in f32 with every component free, the step then by the
                 // conjugate gradients it preconditions; in f64 (the step solved exactly) where
                 // components are pinned or the f32 one fails.
-                let single = if policy.single && free.len() == r {
-                    SingleHessianFactor::new(&curvature, &weights)
-                } else {
-                    None
-                };
+                let single = single_u
+                    .as_ref()
+                    .filter(|_| free.len() == r)
+                    .and_then(|single_u| SingleHessianFactor::new(single_u, &curvature, &weights));
                 let by_single = single.and_then(|llt| {
                     work.factorisations += 1;
                     match conjugate_gradients(

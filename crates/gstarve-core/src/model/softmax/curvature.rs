@@ -115,7 +115,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
 
     /// faer's parallelism for the product EᵀE of an `rows` × r matrix E: all cores from
     /// [`PARALLEL_MIN_WORK`] multiply–adds on.
-    fn product_par(rows: usize, r: usize) -> faer::Par {
+    pub(crate) fn product_par(rows: usize, r: usize) -> faer::Par {
         if rows * r * r / 2 >= PARALLEL_MIN_WORK {
             faer::Par::rayon(0)
         } else {
@@ -250,6 +250,90 @@ impl<'d, 'a> Curvature<'d, 'a> {
             }
         }
         sums.copy_from_slice(&total[..m]);
+    }
+
+    /// Adds example `example`'s part of diag(UᵀHU) to `out` (length r), from its c rows of U
+    /// stored one after another in `rows` (row k at k·r; f32, as the steady state's
+    /// single-precision copy holds them), vectorised over the responses j. With d_k = x_k − x_a,
+    /// S = Σ_{k≠a} p_k d_k² and Q = Σ_{k≠a} p_k d_k, the part is Σ_{k≠a} p_k (d_k − βQ)² =
+    /// S − (2β − β²(1 − p_a))Q² = S − Q² (2β − β²(1 − p_a) = 1 for β = 1/(1 + √p_a), module
+    /// documentation); by Cauchy–Schwarz Q² ≤ (1 − p_a)S, so S − Q² ≥ p_a·S ≥ S/c (the anchor is
+    /// the most probable class): the difference loses at most a factor c to cancellation. `q`
+    /// and `s` are scratch of length r. Sums in f64 from the f32 entries.
+    #[inline(always)]
+    pub(crate) fn add_example_diagonal(
+        &self,
+        example: usize,
+        rows: &[f32],
+        q: &mut [f64],
+        s: &mut [f64],
+        out: &mut [f64],
+    ) {
+        let block = &self.blocks[example];
+        let r = out.len();
+        let xa = &rows[block.anchor * r..(block.anchor + 1) * r];
+        q.fill(0.0);
+        s.fill(0.0);
+        for (k, &p) in block.p.iter().enumerate() {
+            if k == block.anchor {
+                continue;
+            }
+            let xk = &rows[k * r..(k + 1) * r];
+            for (((qj, sj), &x), &y) in q.iter_mut().zip(s.iter_mut()).zip(xk).zip(xa) {
+                let d = f64::from(x) - f64::from(y);
+                let pd = p * d;
+                *qj += pd;
+                *sj += pd * d;
+            }
+        }
+        for ((o, &qj), &sj) in out.iter_mut().zip(q.iter()).zip(s.iter()) {
+            *o += sj - qj * qj;
+        }
+    }
+
+    /// Example `example`'s c − 1 rows of E (module documentation) as columns of Eᵀ, into `out`
+    /// (c − 1 runs of r entries, the classes k ≠ aᵢ in order), from its c rows of U stored one
+    /// after another in `rows` (f32, as for [`Self::add_example_diagonal`]), vectorised over j:
+    /// E_(i,k),j = √p_k (d_k − βQ), computed in f64 and rounded to f32. `q` is scratch of
+    /// length r.
+    #[inline(always)]
+    pub(crate) fn example_factor_rows(
+        &self,
+        example: usize,
+        rows: &[f32],
+        q: &mut [f64],
+        out: &mut [f32],
+    ) {
+        let block = &self.blocks[example];
+        let r = q.len();
+        let a = block.anchor;
+        let xa = &rows[a * r..(a + 1) * r];
+        q.fill(0.0);
+        for (k, &p) in block.p.iter().enumerate() {
+            if k == a {
+                continue;
+            }
+            let xk = &rows[k * r..(k + 1) * r];
+            for ((qj, &x), &y) in q.iter_mut().zip(xk).zip(xa) {
+                *qj += p * (f64::from(x) - f64::from(y));
+            }
+        }
+        let beta = 1.0 / (1.0 + block.p[a].sqrt());
+        for (column, k) in out
+            .chunks_exact_mut(r)
+            .zip((0..block.p.len()).filter(|&k| k != a))
+        {
+            let root = block.p[k].sqrt();
+            let xk = &rows[k * r..(k + 1) * r];
+            for (((e, &qj), &x), &y) in column.iter_mut().zip(q.iter()).zip(xk).zip(xa) {
+                *e = (root * ((f64::from(x) - f64::from(y)) - beta * qj)) as f32;
+            }
+        }
+    }
+
+    /// The number of rows of E, n(c − 1).
+    pub(crate) fn factor_rows(&self) -> usize {
+        self.blocks.len() * (self.dynamics.system.classes() - 1)
     }
 
     /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once, on all cores for
