@@ -24,8 +24,8 @@ mod curvature;
 mod single;
 mod stiffness;
 
-pub(crate) use curvature::mirror_lower;
 pub use curvature::Curvature;
+pub(crate) use curvature::{mirror_lower, scaled_symmetric_into};
 
 use nalgebra::{DMatrix, DVector};
 

@@ -27,7 +27,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::steady::{damped_update, NewtonParams};
 use crate::error::{Error, InputError, NumericalError, Result};
-use crate::model::{mirror_lower, Curvature, Regulariser, SoftmaxDynamics};
+use crate::model::{mirror_lower, scaled_symmetric_into, Curvature, Regulariser, SoftmaxDynamics};
 use crate::sweeps::progress::Stage;
 use cg::{conjugate_gradients, scaled_max, Abandoned};
 use single::{SingleCoupling, SingleHessianFactor, SINGLE_MAX_REDUCTION, SINGLE_MIN_ENTRIES};
@@ -491,6 +491,48 @@ impl HessianFactor {
             MemStack::new(&mut mem),
         );
         x
+    }
+
+    /// X = A⁻¹ diag(`scales`) (r × r, both triangles) for A = UᵀHU + W at the point of
+    /// `curvature` with every component free: what [`Self::new`], [`Self::inverse_into`] and a
+    /// scaling of X's columns give, bit for bit (the same E, products, factor and inverse), in
+    /// two r × r buffers instead of four and with the copies on all cores: one holds E, then
+    /// L⁻¹, then X; the other A, then L, then A⁻¹'s lower triangle, from which X is written
+    /// scaled and mirrored in one pass ([`scaled_symmetric_into`]). `None` if A is not
+    /// numerically positive definite or A⁻¹ is not finite.
+    pub(crate) fn scaled_inverse(
+        curvature: &Curvature,
+        weights: &DVector<f64>,
+        scales: &[f64],
+    ) -> Option<DMatrix<f64>> {
+        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+        let r = curvature.dim();
+        assert_eq!(weights.len(), r, "every component free");
+        let mut buffer = vec![0.0; curvature.factor_rows().max(r) * r];
+        let mut a = faer::Mat::<f64>::zeros(r, r);
+        curvature.gram_lower_using(a.as_mut(), &mut buffer);
+        for (j, &w) in weights.iter().enumerate() {
+            a[(j, j)] += w;
+        }
+        cholesky_lower_in_place(a.as_mut())?;
+        // faer's `llt::inverse::inverse`, with L⁻¹ in E's storage and A⁻¹ in L's.
+        let par = faer::get_global_parallelism();
+        buffer.truncate(r * r);
+        let mut l_inv = faer::MatMut::from_column_major_slice_mut(&mut buffer, r, r);
+        faer::linalg::triangular_inverse::invert_lower_triangular(l_inv.as_mut(), a.as_ref(), par);
+        matmul(
+            a.as_mut(),
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            l_inv.as_ref().adjoint(),
+            BlockStructure::TriangularUpper,
+            l_inv.as_ref(),
+            BlockStructure::TriangularLower,
+            1.0,
+            par,
+        );
+        scaled_symmetric_into(a.as_ref(), scales, &mut buffer)
+            .then(|| DMatrix::from_vec(r, r, buffer))
     }
 
     /// A⁻¹ = L⁻ᵀL⁻¹ into `out` (k × k, column-major; both triangles written), by faer's

@@ -93,10 +93,29 @@ impl<'d, 'a> Curvature<'d, 'a> {
     where
         T: faer::traits::ComplexField + Copy + Send + From<u8>,
     {
-        let sys = self.dynamics.system;
-        let (c, r) = (sys.classes(), sys.rank());
-        let rows = self.blocks.len() * (c - 1);
-        let mut e = faer::Mat::<T>::zeros(rows, r);
+        let rows = self.factor_rows();
+        let mut e = faer::Mat::<T>::zeros(rows, self.dim());
+        self.gram_lower_through(out, e.as_mut(), store);
+    }
+
+    /// [`Self::gram_lower_into`] with E held in `scratch` (its first n(c − 1)·r entries, every
+    /// one overwritten) instead of a fresh zero-filled allocation: the same E and product.
+    pub(crate) fn gram_lower_using(&self, out: faer::MatMut<'_, f64>, scratch: &mut [f64]) {
+        let (rows, r) = (self.factor_rows(), self.dim());
+        let e = faer::MatMut::from_column_major_slice_mut(&mut scratch[..rows * r], rows, r);
+        self.gram_lower_through(out, e, |x| x);
+    }
+
+    /// The lower triangle of EᵀE, E filled into `e` (n(c − 1) × r) as `store` makes its entries.
+    fn gram_lower_through<T>(
+        &self,
+        out: faer::MatMut<'_, T>,
+        mut e: faer::MatMut<'_, T>,
+        store: impl Fn(f64) -> T + Sync,
+    ) where
+        T: faer::traits::ComplexField + Copy + Send + From<u8>,
+    {
+        let (rows, r) = (self.factor_rows(), self.dim());
         self.gram_factor_into(e.as_mut(), store);
         assert_eq!((out.nrows(), out.ncols()), (r, r), "UᵀHU is r × r");
         use faer::linalg::matmul::triangular::{matmul, BlockStructure};
@@ -104,7 +123,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
             out,
             BlockStructure::TriangularLower,
             faer::Accum::Replace,
-            e.transpose(),
+            e.as_ref().transpose(),
             BlockStructure::Rectangular,
             e.as_ref(),
             BlockStructure::Rectangular,
@@ -382,4 +401,57 @@ pub(crate) fn mirror_lower(data: &mut [f64], r: usize) {
             }
         }
     }
+}
+
+/// Columns of X written per task of [`scaled_symmetric_into`].
+const SCALED_TILE: usize = 32;
+
+/// X = S·diag(`scales`) into `out` (r × r, column-major, every entry written) for the symmetric
+/// S whose lower triangle (diagonal included) `lower` holds: X_ab = S_ab·scales_b, S_ab read
+/// from the lower triangle (S_ba for a < b). One pass, blocks of [`SCALED_TILE`] columns of X
+/// on all cores; each entry is the one product S_ab·scales_b, so X is bit for bit the mirrored
+/// S with its columns then scaled. Returns whether every entry of S's lower triangle is finite.
+pub(crate) fn scaled_symmetric_into(
+    lower: faer::MatRef<'_, f64>,
+    scales: &[f64],
+    out: &mut [f64],
+) -> bool {
+    use rayon::prelude::*;
+    let r = scales.len();
+    assert_eq!((lower.nrows(), lower.ncols()), (r, r), "S is r × r");
+    assert_eq!(out.len(), r * r, "X is r × r");
+    let column = |j: usize| {
+        lower
+            .col(j)
+            .try_as_col_major()
+            .expect("contiguous column")
+            .as_slice()
+    };
+    out.par_chunks_mut(r * SCALED_TILE)
+        .enumerate()
+        .map(|(block, x)| {
+            let first = block * SCALED_TILE;
+            let width = x.len() / r;
+            // Above the diagonal: X_ab = S_ba·scales_b (a < b), S_ba from column a of the lower
+            // triangle, rows first..first + width.
+            for a in 0..first + width {
+                let from = column(a);
+                for t in (a + 1).saturating_sub(first)..width {
+                    let b = first + t;
+                    x[t * r + a] = from[b] * scales[b];
+                }
+            }
+            // On and below it: X_ab = S_ab·scales_b (a ≥ b), column b of the lower triangle.
+            let mut finite = true;
+            for t in 0..width {
+                let b = first + t;
+                let (from, scale) = (column(b), scales[b]);
+                for (o, &v) in x[t * r + b..(t + 1) * r].iter_mut().zip(&from[b..]) {
+                    finite &= v.is_finite();
+                    *o = v * scale;
+                }
+            }
+            finite
+        })
+        .reduce(|| true, |x, y| x && y)
 }
