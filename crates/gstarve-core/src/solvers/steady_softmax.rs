@@ -387,6 +387,19 @@ fn cholesky_lower_in_place<T: faer::traits::ComplexField>(a: faer::MatMut<'_, T>
     .map(|_| ())
 }
 
+/// `n` zeros, written on all cores for a large `n` (the r × r and E buffers of the
+/// factorisations: 4–8 MB at r = 1000, where one core's memset is a visible serial step).
+fn zeroed<T: Copy + Default + Send + Sync>(n: usize) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut v = Vec::with_capacity(n);
+    if n >= single::SINGLE_MIN_ENTRIES {
+        v.par_extend(rayon::iter::repeat_n(T::default(), n));
+    } else {
+        v.resize(n, T::default());
+    }
+    v
+}
+
 /// The factorised Hessian that preconditions the conjugate gradients.
 enum Preconditioner {
     /// In f32 ([`single`]).
@@ -508,7 +521,7 @@ impl HessianFactor {
         use faer::linalg::matmul::triangular::{matmul, BlockStructure};
         let r = curvature.dim();
         assert_eq!(weights.len(), r, "every component free");
-        let mut buffer = vec![0.0; curvature.factor_rows().max(r) * r];
+        let mut buffer = zeroed(curvature.factor_rows().max(r) * r);
         let mut a = faer::Mat::<f64>::zeros(r, r);
         curvature.gram_lower_using(a.as_mut(), &mut buffer);
         for (j, &w) in weights.iter().enumerate() {

@@ -231,7 +231,7 @@ impl SingleCoupling {
     fn factor_transpose(&self, curvature: &Curvature) -> Vec<f32> {
         use rayon::prelude::*;
         let (c, r) = (self.classes, self.rank);
-        let mut et = vec![0.0f32; curvature.factor_rows() * r];
+        let mut et = super::zeroed(curvature.factor_rows() * r);
         let mut parts: Vec<&mut [f32]> = Vec::with_capacity(self.chunks.len());
         let mut rest = et.as_mut_slice();
         for (_, block) in &self.chunks {
