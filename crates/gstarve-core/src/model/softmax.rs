@@ -211,8 +211,12 @@ impl<'a> SoftmaxDynamics<'a> {
 
     /// The logits and the probabilities P, each n × c (row i: example i).
     pub fn logits_and_probabilities(&self, z: &DVector<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+        self.logits_and_probabilities_at(&self.logits(z))
+    }
+
+    /// [`Self::logits_and_probabilities`] from the logits f = Uz (length n·c, example-major).
+    pub fn logits_and_probabilities_at(&self, f: &DVector<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
         let c = self.system.classes();
-        let f = self.logits(z);
         let n = self.system.examples();
         let logits = DMatrix::from_fn(n, c, |i, k| f[i * c + k]);
         let mut probabilities = DMatrix::zeros(n, c);

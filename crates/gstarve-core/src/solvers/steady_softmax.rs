@@ -179,13 +179,44 @@ fn newton(
     };
     let restrict =
         |v: &DVector<f64>| DVector::from_iterator(free.len(), free.iter().map(|&j| v[j]));
-    // ∇L on the free components: W ⊙ x − (Uᵀ vec(Y − P))_free.
-    let gradient =
-        |x: &DVector<f64>| weights.component_mul(x) - restrict(&dynamics.drive(&embed(x)));
+    // ∇L on the free components: W ⊙ x − (Uᵀ vec(Y − P))_free. The last point and gradient are
+    // kept: the quadratic phase's line search evaluates the gradient at the iterate it then
+    // accepts, where the next iteration starts (one pass over U fewer, the same numbers).
+    let last_gradient =
+        std::cell::RefCell::new((DVector::<f64>::zeros(0), DVector::<f64>::zeros(0)));
+    let gradient = |x: &DVector<f64>| {
+        let mut last = last_gradient.borrow_mut();
+        let same = last.0.len() == x.len()
+            && last
+                .0
+                .iter()
+                .zip(x.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        if !same {
+            let g = weights.component_mul(x) - restrict(&dynamics.drive(&embed(x)));
+            *last = (x.clone(), g);
+        }
+        last.1.clone()
+    };
     let mut work = NewtonWork::default();
-    let finish = |x: &DVector<f64>, residual: f64, iterations: usize, work: NewtonWork| {
+    // The logits Uz of the last point the objective was evaluated at: after an accepted step,
+    // those of the new iterate (the line search's last evaluation), where the curvature needs
+    // them.
+    let last_logits = std::cell::RefCell::new(DVector::zeros(0));
+    // The steady state at x; `at_last_logits`: x is the point the objective was last evaluated
+    // at, so its logits are not formed again.
+    let finish = |x: &DVector<f64>,
+                  residual: f64,
+                  iterations: usize,
+                  work: NewtonWork,
+                  at_last_logits: bool| {
         let z = embed(x);
-        let (logits, probabilities) = dynamics.logits_and_probabilities(&z);
+        let f = if at_last_logits {
+            last_logits.borrow().clone()
+        } else {
+            dynamics.logits(&z)
+        };
+        let (logits, probabilities) = dynamics.logits_and_probabilities_at(&f);
         SoftmaxSteadyState {
             responses: z,
             logits,
@@ -195,10 +226,6 @@ fn newton(
             work,
         }
     };
-    // The logits Uz of the last point the objective was evaluated at: after an accepted step,
-    // those of the new iterate (the line search's last evaluation), where the curvature needs
-    // them.
-    let last_logits = std::cell::RefCell::new(DVector::zeros(0));
     let objective = |x: &DVector<f64>| {
         let z = embed(x);
         let f = dynamics.logits(&z);
@@ -227,7 +254,7 @@ fn newton(
         stage.advance(it);
         let goal = params.tolerance * x.amax().max(1.0);
         if residual <= goal {
-            return Ok(finish(&x, residual, it, work));
+            return Ok(finish(&x, residual, it, work, true));
         }
         if it == params.max_iterations {
             break;
@@ -350,7 +377,7 @@ fn newton(
         if !moved {
             // Stagnation at rounding level reports the residual reached.
             if residual <= 1e3 * goal {
-                return Ok(finish(&x, residual, it, work));
+                return Ok(finish(&x, residual, it, work, false));
             }
             return Err(Error::Numerical(NumericalError::NewtonFailed {
                 iterations: it,
