@@ -105,6 +105,26 @@ fn cpu_seconds() -> f64 {
     t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
+/// Minor page faults of this process so far (first touches of fresh pages).
+fn minor_faults() -> i64 {
+    // SAFETY: getrusage writes one rusage into the valid pointer it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_minflt
+}
+
+/// A call's CPU seconds (all threads) and minor page faults, as "CPU x s, y page faults".
+fn cpu_and_faults<T>(calls: &mut Vec<String>, f: impl FnOnce() -> T) -> T {
+    let (cpu, faults) = (cpu_seconds(), minor_faults());
+    let out = f();
+    calls.push(format!(
+        "CPU {:.3} s, {} page faults",
+        cpu_seconds() - cpu,
+        minor_faults() - faults
+    ));
+    out
+}
+
 /// max |a − b| over paired entries, NaN if any difference is (a failed run must not print as
 /// accurate).
 fn max_abs_gap(a: &[f64], b: &[f64]) -> f64 {
@@ -531,17 +551,21 @@ fn main() {
     flow_comparison(&python, dir.path(), &file, &dynamics, repeat, &peer_methods);
 
     // Fixed point with sensitivities.
+    let mut calls = Vec::new();
     let (ours, walls, sens) = best_of(repeat, || {
-        softmax_sensitivity(&system, reg).expect("fixed point and sensitivities")
+        cpu_and_faults(&mut calls, || {
+            softmax_sensitivity(&system, reg).expect("fixed point and sensitivities")
+        })
     });
     println!(
         "gstarve fixed point + sensitivities: {} ({} Newton iterations, {} conjugate-gradient \
-         iterations, {} + 1 Hessian factorisations, residual {:.1e})",
+         iterations, {} + 1 Hessian factorisations, residual {:.1e}; per call: {})",
         fmt_walls(&walls),
         sens.steady_state.iterations,
         sens.steady_state.work.cg_iterations,
         sens.steady_state.work.factorisations,
-        sens.steady_state.residual
+        sens.steady_state.residual,
+        calls.join("; ")
     );
     let z = &sens.steady_state.responses;
     write_npy(

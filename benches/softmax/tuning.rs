@@ -143,7 +143,10 @@ pub(super) fn fixed_pairs(
     for pair in 1..=pairs {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let start = Instant::now();
-        let sens = softmax_sensitivity(system, reg).expect("fixed point and sensitivities");
+        let mut call = Vec::new();
+        let sens = super::cpu_and_faults(&mut call, || {
+            softmax_sensitivity(system, reg).expect("fixed point and sensitivities")
+        });
         let ours = start.elapsed().as_secs_f64();
         let z = &sens.steady_state.responses;
         write_npy(
@@ -170,7 +173,7 @@ pub(super) fn fixed_pairs(
         let w = sens.steady_state.work;
         println!(
             "pair {pair} (load {}): gstarve {ours:.4} s ({} Newton iterations, {} CG iterations, \
-             {} + 1 factorisations, residual {:.1e}), NumPy {theirs:.4} s ({} iterations): \
+             {} + 1 factorisations, residual {:.1e}; {}), NumPy {theirs:.4} s ({} iterations): \
              {:.2}×; max |Δz*| = {:.1e} (max |z*| {:.3e}), max |Δ∂z*/∂s²| = {:.1e} (max {:.3e})",
             load.split_whitespace()
                 .take(3)
@@ -180,6 +183,7 @@ pub(super) fn fixed_pairs(
             w.cg_iterations,
             w.factorisations,
             sens.steady_state.residual,
+            call[0],
             run["iterations"],
             theirs / ours,
             run["max_abs_dz"].as_f64().unwrap_or(f64::NAN),

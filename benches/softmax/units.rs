@@ -286,6 +286,7 @@ pub fn fixed_point_units(system: &MulticlassSystem, reg: Regulariser, repeat: us
         report("copy of the Hessian (r × r)", 0.0, 5, &mut || {
             factor.copy_from(&hessian);
         });
+        cholesky_params(&hessian, &report);
         for (name, p) in [("all cores", par), ("sequential", faer::Par::Seq)] {
             use faer::dyn_stack::{MemBuffer, MemStack};
             use faer::linalg::cholesky::llt::factor;
@@ -371,4 +372,82 @@ pub fn fixed_point_units(system: &MulticlassSystem, reg: Regulariser, repeat: us
             );
         }
     }
+}
+
+/// How [`fixed_point_units`] reports one timed piece: name, multiply–adds, calls, the call.
+type Report<'a> = &'a dyn Fn(&str, f64, usize, &mut dyn FnMut());
+
+/// faer's in-place Cholesky of the Hessian at z* (f64, and rounded to f32) on all cores with
+/// its `LltParams` varied: block size × recursion threshold, the default (128, 64) first; wall,
+/// CPU and GFLOP/s per setting, and the largest difference of the factor from the default's.
+fn cholesky_params(hessian: &faer::Mat<f64>, report: Report) {
+    fn sweep<T: faer::traits::ComplexField + Copy>(
+        label: &str,
+        hessian: &faer::Mat<T>,
+        report: Report,
+        gap: impl Fn(&faer::Mat<T>, &faer::Mat<T>) -> f64,
+    ) {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::cholesky::llt::factor::{self, LltParams};
+        let r = hessian.nrows();
+        let par = faer::Par::rayon(0);
+        let mut reference: Option<faer::Mat<T>> = None;
+        for (block, threshold) in [
+            (128, 64),
+            (64, 32),
+            (64, 64),
+            (128, 32),
+            (128, 128),
+            (256, 64),
+            (256, 128),
+            (512, 64),
+            (512, 128),
+        ] {
+            let mut spec: faer::Spec<LltParams, T> = Default::default();
+            spec.block_size = block;
+            spec.recursion_threshold = threshold;
+            let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<T>(r, par, spec));
+            let mut l = hessian.clone();
+            report(
+                &format!(
+                    "{label} Cholesky in place, block {block}, recursion threshold {threshold}"
+                ),
+                (r as f64).powi(3) / 6.0,
+                5,
+                &mut || {
+                    l.copy_from(hessian);
+                    factor::cholesky_in_place(
+                        l.as_mut(),
+                        Default::default(),
+                        par,
+                        MemStack::new(&mut mem),
+                        spec,
+                    )
+                    .expect("positive definite");
+                },
+            );
+            match &reference {
+                None => reference = Some(l),
+                Some(base) => println!("  max |ΔL| against (128, 64): {:.1e}", gap(&l, base)),
+            }
+        }
+    }
+    let lower_gap = |a: &faer::Mat<f64>, b: &faer::Mat<f64>| {
+        let r = a.nrows();
+        (0..r)
+            .flat_map(|j| (j..r).map(move |i| (i, j)))
+            .fold(0.0f64, |m, (i, j)| m.max((a[(i, j)] - b[(i, j)]).abs()))
+    };
+    sweep("f64", hessian, report, lower_gap);
+    let single = faer::Mat::<f32>::from_fn(hessian.nrows(), hessian.ncols(), |i, j| {
+        hessian[(i, j)] as f32
+    });
+    sweep("f32", &single, report, |a, b| {
+        let r = a.nrows();
+        (0..r)
+            .flat_map(|j| (j..r).map(move |i| (i, j)))
+            .fold(0.0f64, |m, (i, j)| {
+                m.max(f64::from((a[(i, j)] - b[(i, j)]).abs()))
+            })
+    });
 }

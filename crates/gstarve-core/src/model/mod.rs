@@ -50,7 +50,7 @@ pub use margin::{MarginFlow, FAER_MIN_DIM, SYMMETRIC_MIN_DIM};
 pub use margin_small::MarginFlowN;
 pub use primal::PrimalDynamics;
 pub use scalar::{sigmoid, sigmoid_neg, sigmoid_neg_with, sigmoid_prime};
-pub(crate) use softmax::mirror_lower;
+pub(crate) use softmax::{mirror_lower, scaled_symmetric_into};
 pub use softmax::{Curvature, SoftmaxDynamics};
 pub use symmetric::symmetric_product;
 

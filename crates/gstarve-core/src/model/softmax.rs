@@ -24,8 +24,8 @@ mod curvature;
 mod single;
 mod stiffness;
 
-pub(crate) use curvature::mirror_lower;
 pub use curvature::Curvature;
+pub(crate) use curvature::{mirror_lower, scaled_symmetric_into};
 
 use nalgebra::{DMatrix, DVector};
 
@@ -41,6 +41,11 @@ pub struct SoftmaxDynamics<'a> {
     regulariser: Regulariser,
     strengths_squared: DVector<f64>,
 }
+
+/// From this many entries of U on, [`SoftmaxDynamics::logits`] splits its rows over all cores.
+const LOGITS_PARALLEL_MIN: usize = 1 << 18;
+/// Blocks of rows of [`SoftmaxDynamics::logits`] on all cores.
+const LOGIT_BLOCKS: usize = 8;
 
 /// One example's softmax, relative to its anchor (most probable class) a.
 struct Block {
@@ -169,25 +174,49 @@ impl<'a> SoftmaxDynamics<'a> {
         &self.strengths_squared
     }
 
-    /// The logits Uz (length n·c, example-major), by faer's matrix–vector product.
+    /// The logits Uz (length n·c, example-major), by faer's matrix–vector product; for a large U
+    /// in [`LOGIT_BLOCKS`] blocks of rows on all cores, each block faer's sequential product on
+    /// its rows. That product keeps one accumulator per row (the columns added in order, one
+    /// fused multiply–add each), so a row's value does not depend on the block it is in: the
+    /// logits are bit for bit those of one sequential product.
     pub fn logits(&self, z: &DVector<f64>) -> DVector<f64> {
         let u = self.system.system().coupling();
-        let mut f = DVector::zeros(u.nrows());
-        faer::linalg::matmul::matmul(
-            faer::MatMut::from_column_major_slice_mut(f.as_mut_slice(), u.nrows(), 1),
-            faer::Accum::Replace,
-            faer::MatRef::from_column_major_slice(u.as_slice(), u.nrows(), u.ncols()),
-            faer::MatRef::from_column_major_slice(z.as_slice(), z.len(), 1),
-            1.0,
-            faer::Par::Seq,
-        );
+        let rows = u.nrows();
+        let mut f = DVector::zeros(rows);
+        let matrix = faer::MatRef::from_column_major_slice(u.as_slice(), rows, u.ncols());
+        let z = faer::MatRef::from_column_major_slice(z.as_slice(), z.len(), 1);
+        let product = |first: usize, out: &mut [f64]| {
+            let len = out.len();
+            faer::linalg::matmul::matmul(
+                faer::MatMut::from_column_major_slice_mut(out, len, 1),
+                faer::Accum::Replace,
+                matrix.subrows(first, len),
+                z,
+                1.0,
+                faer::Par::Seq,
+            );
+        };
+        if u.len() >= LOGITS_PARALLEL_MIN {
+            use rayon::prelude::*;
+            let block = rows.div_ceil(LOGIT_BLOCKS).next_multiple_of(8);
+            f.as_mut_slice()
+                .par_chunks_mut(block)
+                .enumerate()
+                .for_each(|(b, out)| product(b * block, out));
+        } else {
+            product(0, f.as_mut_slice());
+        }
         f
     }
 
     /// The logits and the probabilities P, each n × c (row i: example i).
     pub fn logits_and_probabilities(&self, z: &DVector<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+        self.logits_and_probabilities_at(&self.logits(z))
+    }
+
+    /// [`Self::logits_and_probabilities`] from the logits f = Uz (length n·c, example-major).
+    pub fn logits_and_probabilities_at(&self, f: &DVector<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
         let c = self.system.classes();
-        let f = self.logits(z);
         let n = self.system.examples();
         let logits = DMatrix::from_fn(n, c, |i, k| f[i * c + k]);
         let mut probabilities = DMatrix::zeros(n, c);

@@ -27,7 +27,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::steady::{damped_update, NewtonParams};
 use crate::error::{Error, InputError, NumericalError, Result};
-use crate::model::{mirror_lower, Curvature, Regulariser, SoftmaxDynamics};
+use crate::model::{mirror_lower, scaled_symmetric_into, Curvature, Regulariser, SoftmaxDynamics};
 use crate::sweeps::progress::Stage;
 use cg::{conjugate_gradients, scaled_max, Abandoned};
 use single::{SingleCoupling, SingleHessianFactor, SINGLE_MAX_REDUCTION, SINGLE_MIN_ENTRIES};
@@ -179,13 +179,44 @@ fn newton(
     };
     let restrict =
         |v: &DVector<f64>| DVector::from_iterator(free.len(), free.iter().map(|&j| v[j]));
-    // ∇L on the free components: W ⊙ x − (Uᵀ vec(Y − P))_free.
-    let gradient =
-        |x: &DVector<f64>| weights.component_mul(x) - restrict(&dynamics.drive(&embed(x)));
+    // ∇L on the free components: W ⊙ x − (Uᵀ vec(Y − P))_free. The last point and gradient are
+    // kept: the quadratic phase's line search evaluates the gradient at the iterate it then
+    // accepts, where the next iteration starts (one pass over U fewer, the same numbers).
+    let last_gradient =
+        std::cell::RefCell::new((DVector::<f64>::zeros(0), DVector::<f64>::zeros(0)));
+    let gradient = |x: &DVector<f64>| {
+        let mut last = last_gradient.borrow_mut();
+        let same = last.0.len() == x.len()
+            && last
+                .0
+                .iter()
+                .zip(x.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        if !same {
+            let g = weights.component_mul(x) - restrict(&dynamics.drive(&embed(x)));
+            *last = (x.clone(), g);
+        }
+        last.1.clone()
+    };
     let mut work = NewtonWork::default();
-    let finish = |x: &DVector<f64>, residual: f64, iterations: usize, work: NewtonWork| {
+    // The logits Uz of the last point the objective was evaluated at: after an accepted step,
+    // those of the new iterate (the line search's last evaluation), where the curvature needs
+    // them.
+    let last_logits = std::cell::RefCell::new(DVector::zeros(0));
+    // The steady state at x; `at_last_logits`: x is the point the objective was last evaluated
+    // at, so its logits are not formed again.
+    let finish = |x: &DVector<f64>,
+                  residual: f64,
+                  iterations: usize,
+                  work: NewtonWork,
+                  at_last_logits: bool| {
         let z = embed(x);
-        let (logits, probabilities) = dynamics.logits_and_probabilities(&z);
+        let f = if at_last_logits {
+            last_logits.borrow().clone()
+        } else {
+            dynamics.logits(&z)
+        };
+        let (logits, probabilities) = dynamics.logits_and_probabilities_at(&f);
         SoftmaxSteadyState {
             responses: z,
             logits,
@@ -195,10 +226,6 @@ fn newton(
             work,
         }
     };
-    // The logits Uz of the last point the objective was evaluated at: after an accepted step,
-    // those of the new iterate (the line search's last evaluation), where the curvature needs
-    // them.
-    let last_logits = std::cell::RefCell::new(DVector::zeros(0));
     let objective = |x: &DVector<f64>| {
         let z = embed(x);
         let f = dynamics.logits(&z);
@@ -227,7 +254,7 @@ fn newton(
         stage.advance(it);
         let goal = params.tolerance * x.amax().max(1.0);
         if residual <= goal {
-            return Ok(finish(&x, residual, it, work));
+            return Ok(finish(&x, residual, it, work, true));
         }
         if it == params.max_iterations {
             break;
@@ -270,7 +297,12 @@ fn newton(
                 FACTOR_CG_BUDGET,
             ),
             None => {
-                let diagonal = restrict(&curvature.diagonal()) + &weights;
+                // From the f32 copy of U where there is one (it only preconditions).
+                let diagonal = match single_u.as_ref() {
+                    Some(single_u) => single_u.diagonal(&curvature),
+                    None => curvature.diagonal(),
+                };
+                let diagonal = restrict(&diagonal) + &weights;
                 conjugate_gradients(
                     hessian_action,
                     |v| v.component_div(&diagonal),
@@ -291,11 +323,10 @@ fn newton(
                 // A fresh factor: in f32 with every component free, the step then by the
                 // conjugate gradients it preconditions; in f64 (the step solved exactly) where
                 // components are pinned or the f32 one fails.
-                let single = if policy.single && free.len() == r {
-                    SingleHessianFactor::new(&curvature, &weights)
-                } else {
-                    None
-                };
+                let single = single_u
+                    .as_ref()
+                    .filter(|_| free.len() == r)
+                    .and_then(|single_u| SingleHessianFactor::new(single_u, &curvature, &weights));
                 let by_single = single.and_then(|llt| {
                     work.factorisations += 1;
                     match conjugate_gradients(
@@ -346,7 +377,7 @@ fn newton(
         if !moved {
             // Stagnation at rounding level reports the residual reached.
             if residual <= 1e3 * goal {
-                return Ok(finish(&x, residual, it, work));
+                return Ok(finish(&x, residual, it, work, false));
             }
             return Err(Error::Numerical(NumericalError::NewtonFailed {
                 iterations: it,
@@ -381,6 +412,19 @@ fn cholesky_lower_in_place<T: faer::traits::ComplexField>(a: faer::MatMut<'_, T>
     )
     .ok()
     .map(|_| ())
+}
+
+/// `n` zeros, written on all cores for a large `n` (the r × r and E buffers of the
+/// factorisations: 4–8 MB at r = 1000, where one core's memset is a visible serial step).
+fn zeroed<T: Copy + Default + Send + Sync>(n: usize) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut v = Vec::with_capacity(n);
+    if n >= single::SINGLE_MIN_ENTRIES {
+        v.par_extend(rayon::iter::repeat_n(T::default(), n));
+    } else {
+        v.resize(n, T::default());
+    }
+    v
 }
 
 /// The factorised Hessian that preconditions the conjugate gradients.
@@ -487,6 +531,48 @@ impl HessianFactor {
             MemStack::new(&mut mem),
         );
         x
+    }
+
+    /// X = A⁻¹ diag(`scales`) (r × r, both triangles) for A = UᵀHU + W at the point of
+    /// `curvature` with every component free: what [`Self::new`], [`Self::inverse_into`] and a
+    /// scaling of X's columns give, bit for bit (the same E, products, factor and inverse), in
+    /// two r × r buffers instead of four and with the copies on all cores: one holds E, then
+    /// L⁻¹, then X; the other A, then L, then A⁻¹'s lower triangle, from which X is written
+    /// scaled and mirrored in one pass ([`scaled_symmetric_into`]). `None` if A is not
+    /// numerically positive definite or A⁻¹ is not finite.
+    pub(crate) fn scaled_inverse(
+        curvature: &Curvature,
+        weights: &DVector<f64>,
+        scales: &[f64],
+    ) -> Option<DMatrix<f64>> {
+        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+        let r = curvature.dim();
+        assert_eq!(weights.len(), r, "every component free");
+        let mut buffer = zeroed(curvature.factor_rows().max(r) * r);
+        let mut a = faer::Mat::<f64>::zeros(r, r);
+        curvature.gram_lower_using(a.as_mut(), &mut buffer);
+        for (j, &w) in weights.iter().enumerate() {
+            a[(j, j)] += w;
+        }
+        cholesky_lower_in_place(a.as_mut())?;
+        // faer's `llt::inverse::inverse`, with L⁻¹ in E's storage and A⁻¹ in L's.
+        let par = faer::get_global_parallelism();
+        buffer.truncate(r * r);
+        let mut l_inv = faer::MatMut::from_column_major_slice_mut(&mut buffer, r, r);
+        faer::linalg::triangular_inverse::invert_lower_triangular(l_inv.as_mut(), a.as_ref(), par);
+        matmul(
+            a.as_mut(),
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            l_inv.as_ref().adjoint(),
+            BlockStructure::TriangularUpper,
+            l_inv.as_ref(),
+            BlockStructure::TriangularLower,
+            1.0,
+            par,
+        );
+        scaled_symmetric_into(a.as_ref(), scales, &mut buffer)
+            .then(|| DMatrix::from_vec(r, r, buffer))
     }
 
     /// A⁻¹ = L⁻ᵀL⁻¹ into `out` (k × k, column-major; both triangles written), by faer's

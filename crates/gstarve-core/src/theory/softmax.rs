@@ -55,11 +55,24 @@ pub fn softmax_sensitivity(
     let z = &steady_state.responses;
     let s2 = dynamics.strengths_squared();
     let zero = ZERO_RESPONSE_TOLERANCE * z.amax().max(1.0);
-    let elasticities = DMatrix::from_fn(r, r, |j, i| {
-        (z[j].abs() > zero)
-            .then(|| s2[i] * derivatives[(j, i)] / z[j])
-            .filter(|e| e.is_finite())
-    });
+    // E_ji = s_i²·∂z_j*/∂(s_i²)/z_j*, column by column (i) on all cores.
+    let elasticities = {
+        use rayon::prelude::*;
+        let mut entries: Vec<Option<f64>> = Vec::new();
+        entries.par_extend(rayon::iter::repeat_n(None, r * r));
+        entries
+            .par_chunks_mut(r.max(1))
+            .zip(derivatives.as_slice().par_chunks(r.max(1)))
+            .enumerate()
+            .for_each(|(i, (out, column))| {
+                for ((e, &d), &zj) in out.iter_mut().zip(column).zip(z.iter()) {
+                    *e = (zj.abs() > zero)
+                        .then(|| s2[i] * d / zj)
+                        .filter(|e| e.is_finite());
+                }
+            });
+        DMatrix::from_vec(r, r, entries)
+    };
     Ok(SoftmaxSensitivity {
         steady_state,
         derivatives,
@@ -88,7 +101,13 @@ fn l2_derivatives(
     let s2 = dynamics.strengths_squared();
     let z = &steady.responses;
     let _stage = crate::sweeps::progress::Stage::begin("sensitivities: J⁻¹ at z*", "", 0);
-    let curvature = dynamics.curvature(z);
+    // The curvature at z* from Newton's logits (the same Uz*, not formed again).
+    let logits = &steady.logits;
+    let flat = DVector::from_iterator(
+        logits.len(),
+        (0..logits.nrows()).flat_map(|i| (0..logits.ncols()).map(move |k| logits[(i, k)])),
+    );
+    let curvature = dynamics.curvature_at_logits(&flat);
     let drive = dynamics.drive(z);
     let (free, pinned): (Vec<usize>, Vec<usize>) = (0..r).partition(|&j| s2[j] > 0.0);
     let weights = DVector::from_iterator(free.len(), free.iter().map(|&j| lambda / s2[j]));
@@ -99,17 +118,9 @@ fn l2_derivatives(
         })
     };
     if pinned.is_empty() {
-        // X = A⁻¹ diag(d/s²): A⁻¹ written straight into X, its columns then scaled.
-        let factor = HessianFactor::new(&curvature, &free, &weights).ok_or_else(singular)?;
-        let mut x = DMatrix::zeros(r, r);
-        factor.inverse_into(x.as_mut_slice());
-        if !x.iter().all(|v| v.is_finite()) {
-            return Err(singular());
-        }
-        for (i, mut column) in x.column_iter_mut().enumerate() {
-            column *= drive[i] / s2[i];
-        }
-        return Ok(x);
+        // X = A⁻¹ diag(d/s²), its columns scaled as A⁻¹ is mirrored into them.
+        let scales: Vec<f64> = (0..r).map(|i| drive[i] / s2[i]).collect();
+        return HessianFactor::scaled_inverse(&curvature, &weights, &scales).ok_or_else(singular);
     }
     let gram = curvature.gram();
     let mut x = DMatrix::zeros(r, r);

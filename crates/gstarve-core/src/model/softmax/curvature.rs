@@ -93,10 +93,29 @@ impl<'d, 'a> Curvature<'d, 'a> {
     where
         T: faer::traits::ComplexField + Copy + Send + From<u8>,
     {
-        let sys = self.dynamics.system;
-        let (c, r) = (sys.classes(), sys.rank());
-        let rows = self.blocks.len() * (c - 1);
-        let mut e = faer::Mat::<T>::zeros(rows, r);
+        let rows = self.factor_rows();
+        let mut e = faer::Mat::<T>::zeros(rows, self.dim());
+        self.gram_lower_through(out, e.as_mut(), store);
+    }
+
+    /// [`Self::gram_lower_into`] with E held in `scratch` (its first n(c − 1)·r entries, every
+    /// one overwritten) instead of a fresh zero-filled allocation: the same E and product.
+    pub(crate) fn gram_lower_using(&self, out: faer::MatMut<'_, f64>, scratch: &mut [f64]) {
+        let (rows, r) = (self.factor_rows(), self.dim());
+        let e = faer::MatMut::from_column_major_slice_mut(&mut scratch[..rows * r], rows, r);
+        self.gram_lower_through(out, e, |x| x);
+    }
+
+    /// The lower triangle of EᵀE, E filled into `e` (n(c − 1) × r) as `store` makes its entries.
+    fn gram_lower_through<T>(
+        &self,
+        out: faer::MatMut<'_, T>,
+        mut e: faer::MatMut<'_, T>,
+        store: impl Fn(f64) -> T + Sync,
+    ) where
+        T: faer::traits::ComplexField + Copy + Send + From<u8>,
+    {
+        let (rows, r) = (self.factor_rows(), self.dim());
         self.gram_factor_into(e.as_mut(), store);
         assert_eq!((out.nrows(), out.ncols()), (r, r), "UᵀHU is r × r");
         use faer::linalg::matmul::triangular::{matmul, BlockStructure};
@@ -104,7 +123,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
             out,
             BlockStructure::TriangularLower,
             faer::Accum::Replace,
-            e.transpose(),
+            e.as_ref().transpose(),
             BlockStructure::Rectangular,
             e.as_ref(),
             BlockStructure::Rectangular,
@@ -115,7 +134,7 @@ impl<'d, 'a> Curvature<'d, 'a> {
 
     /// faer's parallelism for the product EᵀE of an `rows` × r matrix E: all cores from
     /// [`PARALLEL_MIN_WORK`] multiply–adds on.
-    fn product_par(rows: usize, r: usize) -> faer::Par {
+    pub(crate) fn product_par(rows: usize, r: usize) -> faer::Par {
         if rows * r * r / 2 >= PARALLEL_MIN_WORK {
             faer::Par::rayon(0)
         } else {
@@ -252,6 +271,90 @@ impl<'d, 'a> Curvature<'d, 'a> {
         sums.copy_from_slice(&total[..m]);
     }
 
+    /// Adds example `example`'s part of diag(UᵀHU) to `out` (length r), from its c rows of U
+    /// stored one after another in `rows` (row k at k·r; f32, as the steady state's
+    /// single-precision copy holds them), vectorised over the responses j. With d_k = x_k − x_a,
+    /// S = Σ_{k≠a} p_k d_k² and Q = Σ_{k≠a} p_k d_k, the part is Σ_{k≠a} p_k (d_k − βQ)² =
+    /// S − (2β − β²(1 − p_a))Q² = S − Q² (2β − β²(1 − p_a) = 1 for β = 1/(1 + √p_a), module
+    /// documentation); by Cauchy–Schwarz Q² ≤ (1 − p_a)S, so S − Q² ≥ p_a·S ≥ S/c (the anchor is
+    /// the most probable class): the difference loses at most a factor c to cancellation. `q`
+    /// and `s` are scratch of length r. Sums in f64 from the f32 entries.
+    #[inline(always)]
+    pub(crate) fn add_example_diagonal(
+        &self,
+        example: usize,
+        rows: &[f32],
+        q: &mut [f64],
+        s: &mut [f64],
+        out: &mut [f64],
+    ) {
+        let block = &self.blocks[example];
+        let r = out.len();
+        let xa = &rows[block.anchor * r..(block.anchor + 1) * r];
+        q.fill(0.0);
+        s.fill(0.0);
+        for (k, &p) in block.p.iter().enumerate() {
+            if k == block.anchor {
+                continue;
+            }
+            let xk = &rows[k * r..(k + 1) * r];
+            for (((qj, sj), &x), &y) in q.iter_mut().zip(s.iter_mut()).zip(xk).zip(xa) {
+                let d = f64::from(x) - f64::from(y);
+                let pd = p * d;
+                *qj += pd;
+                *sj += pd * d;
+            }
+        }
+        for ((o, &qj), &sj) in out.iter_mut().zip(q.iter()).zip(s.iter()) {
+            *o += sj - qj * qj;
+        }
+    }
+
+    /// Example `example`'s c − 1 rows of E (module documentation) as columns of Eᵀ, into `out`
+    /// (c − 1 runs of r entries, the classes k ≠ aᵢ in order), from its c rows of U stored one
+    /// after another in `rows` (f32, as for [`Self::add_example_diagonal`]), vectorised over j:
+    /// E_(i,k),j = √p_k (d_k − βQ), computed in f64 and rounded to f32. `q` is scratch of
+    /// length r.
+    #[inline(always)]
+    pub(crate) fn example_factor_rows(
+        &self,
+        example: usize,
+        rows: &[f32],
+        q: &mut [f64],
+        out: &mut [f32],
+    ) {
+        let block = &self.blocks[example];
+        let r = q.len();
+        let a = block.anchor;
+        let xa = &rows[a * r..(a + 1) * r];
+        q.fill(0.0);
+        for (k, &p) in block.p.iter().enumerate() {
+            if k == a {
+                continue;
+            }
+            let xk = &rows[k * r..(k + 1) * r];
+            for ((qj, &x), &y) in q.iter_mut().zip(xk).zip(xa) {
+                *qj += p * (f64::from(x) - f64::from(y));
+            }
+        }
+        let beta = 1.0 / (1.0 + block.p[a].sqrt());
+        for (column, k) in out
+            .chunks_exact_mut(r)
+            .zip((0..block.p.len()).filter(|&k| k != a))
+        {
+            let root = block.p[k].sqrt();
+            let xk = &rows[k * r..(k + 1) * r];
+            for (((e, &qj), &x), &y) in column.iter_mut().zip(q.iter()).zip(xk).zip(xa) {
+                *e = (root * ((f64::from(x) - f64::from(y)) - beta * qj)) as f32;
+            }
+        }
+    }
+
+    /// The number of rows of E, n(c − 1).
+    pub(crate) fn factor_rows(&self) -> usize {
+        self.blocks.len() * (self.dynamics.system.classes() - 1)
+    }
+
     /// UᵀHUv, without forming UᵀHU (two products with U, O(ncr), U read once, on all cores for
     /// a large U: `model::streamed`).
     pub fn action(&self, v: &DVector<f64>) -> DVector<f64> {
@@ -298,4 +401,57 @@ pub(crate) fn mirror_lower(data: &mut [f64], r: usize) {
             }
         }
     }
+}
+
+/// Columns of X written per task of [`scaled_symmetric_into`].
+const SCALED_TILE: usize = 32;
+
+/// X = S·diag(`scales`) into `out` (r × r, column-major, every entry written) for the symmetric
+/// S whose lower triangle (diagonal included) `lower` holds: X_ab = S_ab·scales_b, S_ab read
+/// from the lower triangle (S_ba for a < b). One pass, blocks of [`SCALED_TILE`] columns of X
+/// on all cores; each entry is the one product S_ab·scales_b, so X is bit for bit the mirrored
+/// S with its columns then scaled. Returns whether every entry of S's lower triangle is finite.
+pub(crate) fn scaled_symmetric_into(
+    lower: faer::MatRef<'_, f64>,
+    scales: &[f64],
+    out: &mut [f64],
+) -> bool {
+    use rayon::prelude::*;
+    let r = scales.len();
+    assert_eq!((lower.nrows(), lower.ncols()), (r, r), "S is r × r");
+    assert_eq!(out.len(), r * r, "X is r × r");
+    let column = |j: usize| {
+        lower
+            .col(j)
+            .try_as_col_major()
+            .expect("contiguous column")
+            .as_slice()
+    };
+    out.par_chunks_mut(r * SCALED_TILE)
+        .enumerate()
+        .map(|(block, x)| {
+            let first = block * SCALED_TILE;
+            let width = x.len() / r;
+            // Above the diagonal: X_ab = S_ba·scales_b (a < b), S_ba from column a of the lower
+            // triangle, rows first..first + width.
+            for a in 0..first + width {
+                let from = column(a);
+                for t in (a + 1).saturating_sub(first)..width {
+                    let b = first + t;
+                    x[t * r + a] = from[b] * scales[b];
+                }
+            }
+            // On and below it: X_ab = S_ab·scales_b (a ≥ b), column b of the lower triangle.
+            let mut finite = true;
+            for t in 0..width {
+                let b = first + t;
+                let (from, scale) = (column(b), scales[b]);
+                for (o, &v) in x[t * r + b..(t + 1) * r].iter_mut().zip(&from[b..]) {
+                    finite &= v.is_finite();
+                    *o = v * scale;
+                }
+            }
+            finite
+        })
+        .reduce(|| true, |x, y| x && y)
 }

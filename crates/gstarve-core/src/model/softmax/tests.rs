@@ -298,3 +298,31 @@ fn curvature_diagonal_lanes_equal_one_column_at_a_time() {
         }
     }
 }
+
+/// The logits of a large U, computed in blocks of rows on all cores, are bit for bit one
+/// sequential faer product Uz (n·c·r = 300 000 ≥ the parallel threshold; 1000 rows in blocks
+/// of 128, the last one shorter).
+#[test]
+fn parallel_logits_equal_one_sequential_product_bit_for_bit() {
+    let sys = random_multiclass(100, 10, 300, 5);
+    let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.01 }).unwrap();
+    let z = DVector::from_fn(300, |j, _| ((j * 37) % 11) as f64 / 3.0 - 1.5);
+    let u = sys.system().coupling();
+    let mut expected = DVector::zeros(u.nrows());
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_column_major_slice_mut(expected.as_mut_slice(), u.nrows(), 1),
+        faer::Accum::Replace,
+        faer::MatRef::from_column_major_slice(u.as_slice(), u.nrows(), u.ncols()),
+        faer::MatRef::from_column_major_slice(z.as_slice(), 300, 1),
+        1.0,
+        faer::Par::Seq,
+    );
+    let got = d.logits(&z);
+    let differing = got
+        .iter()
+        .zip(expected.iter())
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
+    assert_eq!(differing, 0);
+    assert!(got.amax() > 0.0);
+}

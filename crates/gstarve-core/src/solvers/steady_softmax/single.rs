@@ -1,13 +1,14 @@
 //! Single precision (f32) for what only guides the softmax Newton steps (docs/theory.md §12.4):
-//! the Hessian factor that preconditions the conjugate gradients, and a copy of U for the
-//! Hessian actions of the loose steps. Neither decides where Newton stops: the gradient, the
+//! a copy of U, and from it the Hessian actions of the loose steps, the Jacobi diagonal and the
+//! Hessian factor that precondition the conjugate gradients. None decides where Newton stops: the
 //! objective, the stopping test and the tight steps stay in f64, so the steady state is the
 //! f64 one to the Newton tolerance; f32 changes how many conjugate-gradient iterations a step
 //! takes, not the point it converges to.
 //!
 //! - A preconditioner M ≈ A only has to be symmetric positive definite and close to A: the
 //!   f32 factor L̃ of A = UᵀHU + W (E and EᵀE in f32, A's eigenvalues ≥ min W = λ/s₁² ≫ the f32
-//!   rounding of UᵀHU) costs about half the f64 one in faer's blocked kernels.
+//!   rounding of UᵀHU) costs about half the f64 one in faer's blocked kernels; so does a
+//!   diagonal preconditioner from the f32 entries of U.
 //! - A conjugate-gradient solve stopped at a relative residual ρ only needs the action to a
 //!   relative accuracy well below ρ: with U and the vector rounded to f32 the action carries a
 //!   relative error of order 10⁻⁷·cond, and U's copy is half the bytes to stream per action.
@@ -38,14 +39,33 @@ pub(super) struct SingleHessianFactor {
 }
 
 impl SingleHessianFactor {
-    /// L̃ at the point of `curvature` (E of `model::softmax::curvature` rounded to f32, its
-    /// lower-triangular Gram and Cholesky factorisation in f32); `None` if the f32 A is not
-    /// numerically positive definite.
-    pub(super) fn new(curvature: &Curvature, weights: &DVector<f64>) -> Option<Self> {
+    /// L̃ at the point of `curvature`: E of `model::softmax::curvature` from the f32 copy of U
+    /// (`coupling`; E computed in f64 from its f32 entries and rounded to f32,
+    /// [`Curvature::example_factor_rows`]), its lower-triangular Gram and Cholesky factorisation
+    /// in f32; `None` if the f32 A is not numerically positive definite.
+    pub(super) fn new(
+        coupling: &SingleCoupling,
+        curvature: &Curvature,
+        weights: &DVector<f64>,
+    ) -> Option<Self> {
+        use faer::linalg::matmul::triangular::{matmul, BlockStructure};
         let r = curvature.dim();
         assert_eq!(weights.len(), r, "every component free");
+        let et = coupling.factor_transpose(curvature);
+        let rows = et.len() / r;
+        let et = faer::MatRef::from_column_major_slice(&et, r, rows);
         let mut a = faer::Mat::<f32>::zeros(r, r);
-        curvature.gram_lower_single_into(a.as_mut());
+        matmul(
+            a.as_mut(),
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            et,
+            BlockStructure::Rectangular,
+            et.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Curvature::product_par(rows, r),
+        );
         for (j, &w) in weights.iter().enumerate() {
             a[(j, j)] += w as f32;
         }
@@ -71,12 +91,16 @@ impl SingleHessianFactor {
     }
 }
 
-/// U (n·c × r) rounded to f32, for Hessian actions that need only a loose relative accuracy,
-/// stored as [`CHUNKS`] row blocks of whole examples, each contiguous (column-major), so that a
-/// task streams one run of memory.
+/// U (n·c × r) rounded to f32, for what needs only a loose relative accuracy (the loose steps'
+/// Hessian actions, the Jacobi diagonal, the preconditioning factor's E), stored as [`CHUNKS`]
+/// blocks of whole examples, each block's rows of U one after another (a row-major copy of the
+/// block: column l of the r × (rows of the block) matrix stored is row l of the block). An
+/// example's c rows are then c·r contiguous entries, so that per-example work vectorises over
+/// the responses j, and a task streams one run of memory.
 pub(super) struct SingleCoupling {
-    /// (first example, U's rows of the chunk's examples in f32).
-    chunks: Vec<(usize, faer::Mat<f32>)>,
+    /// (first example, the block's rows of U one after another: the columns of an
+    /// r × (its rows) column-major f32 matrix).
+    chunks: Vec<(usize, Vec<f32>)>,
     classes: usize,
     rank: usize,
 }
@@ -89,14 +113,24 @@ impl SingleCoupling {
         let c = classes;
         let examples = rows / c;
         let per_chunk = examples.div_ceil(CHUNKS).max(1);
+        let data = u.as_slice();
         let chunks = (0..examples)
             .step_by(per_chunk)
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|first| {
                 let count = per_chunk.min(examples - first);
-                let block =
-                    faer::Mat::<f32>::from_fn(count * c, r, |i, j| u[(first * c + i, j)] as f32);
+                let height = count * c;
+                let top = first * c;
+                // Column by column of U: a contiguous read of the block's part of column j,
+                // written across the block's rows (r·height entries, in cache).
+                let mut block = vec![0.0f32; r * height];
+                for j in 0..r {
+                    let column = &data[j * rows + top..j * rows + top + height];
+                    for (l, &x) in column.iter().enumerate() {
+                        block[l * r + j] = x as f32;
+                    }
+                }
                 (first, block)
             })
             .collect();
@@ -105,6 +139,11 @@ impl SingleCoupling {
             classes,
             rank: r,
         }
+    }
+
+    /// A block's rows of U as the columns of an r × (its rows) matrix, U_Bᵀ.
+    fn transposed<'b>(&self, block: &'b [f32]) -> faer::MatRef<'b, f32> {
+        faer::MatRef::from_column_major_slice(block, self.rank, block.len() / self.rank)
     }
 
     /// ≈ UᵀHUv with H of `curvature`: per chunk of whole examples (U's rows B), U_B v in f32,
@@ -123,18 +162,20 @@ impl SingleCoupling {
             .chunks
             .par_iter()
             .map(|(first, block)| {
-                let mut values = faer::Mat::<f32>::zeros(block.nrows(), 1);
+                // The block stores U_Bᵀ: U_B v = (U_Bᵀ)ᵀv, U_Bᵀw = (U_Bᵀ)w.
+                let block = self.transposed(block);
+                let mut values = faer::Mat::<f32>::zeros(block.ncols(), 1);
                 faer::linalg::matmul::matmul(
                     values.as_mut(),
                     faer::Accum::Replace,
-                    block.as_ref(),
+                    block.transpose(),
                     v32.as_ref(),
                     1.0,
                     faer::Par::Seq,
                 );
                 let mut w = vec![0.0; c];
                 let mut hw = vec![0.0; c];
-                for k in 0..block.nrows() / c {
+                for k in 0..block.ncols() / c {
                     for (l, x) in w.iter_mut().enumerate() {
                         *x = values[(k * c + l, 0)] as f64;
                     }
@@ -147,7 +188,7 @@ impl SingleCoupling {
                 faer::linalg::matmul::matmul(
                     partial.as_mut(),
                     faer::Accum::Replace,
-                    block.transpose(),
+                    block,
                     values.as_ref(),
                     1.0,
                     faer::Par::Seq,
@@ -158,6 +199,115 @@ impl SingleCoupling {
         DVector::from_fn(r, |j, _| {
             partials.iter().map(|p| p[(j, 0)] as f64).sum::<f64>() * scale
         })
+    }
+
+    /// ≈ diag(UᵀHU) from the f32 copy (the Jacobi preconditioner of the conjugate gradients):
+    /// per example [`Curvature::add_example_diagonal`], vectorised over j; the chunks on all
+    /// cores, their partial sums added in chunk order.
+    pub(super) fn diagonal(&self, curvature: &Curvature) -> DVector<f64> {
+        use rayon::prelude::*;
+        let (c, r) = (self.classes, self.rank);
+        let partials: Vec<Vec<f64>> = self
+            .chunks
+            .par_iter()
+            .map(|(first, block)| {
+                let mut sums = vec![0.0; r];
+                pulp::Arch::new().dispatch(DiagonalKernel {
+                    curvature,
+                    first: *first,
+                    rows: block,
+                    classes: c,
+                    sums: &mut sums,
+                });
+                sums
+            })
+            .collect();
+        DVector::from_fn(r, |j, _| partials.iter().map(|p| p[j]).sum::<f64>())
+    }
+
+    /// Eᵀ (r × n(c − 1), column-major: E's rows as columns, example by example, the classes
+    /// k ≠ aᵢ in order) from the f32 copy ([`Curvature::example_factor_rows`]), the chunks on
+    /// all cores.
+    fn factor_transpose(&self, curvature: &Curvature) -> Vec<f32> {
+        use rayon::prelude::*;
+        let (c, r) = (self.classes, self.rank);
+        let mut et = super::zeroed(curvature.factor_rows() * r);
+        let mut parts: Vec<&mut [f32]> = Vec::with_capacity(self.chunks.len());
+        let mut rest = et.as_mut_slice();
+        for (_, block) in &self.chunks {
+            let (part, tail) =
+                std::mem::take(&mut rest).split_at_mut(block.len() / (c * r) * (c - 1) * r);
+            parts.push(part);
+            rest = tail;
+        }
+        parts
+            .into_par_iter()
+            .zip(self.chunks.par_iter())
+            .for_each(|(part, (first, block))| {
+                pulp::Arch::new().dispatch(FactorKernel {
+                    curvature,
+                    first: *first,
+                    rows: block,
+                    classes: c,
+                    out: part,
+                });
+            });
+        et
+    }
+}
+
+/// One chunk's part of [`SingleCoupling::diagonal`], as a pulp operation: `with_simd` is
+/// compiled once per instruction set and inlines the per-example loops
+/// ([`Curvature::add_example_diagonal`]) so that they vectorise for it.
+struct DiagonalKernel<'k, 'd, 'a> {
+    curvature: &'k Curvature<'d, 'a>,
+    first: usize,
+    rows: &'k [f32],
+    classes: usize,
+    sums: &'k mut [f64],
+}
+
+impl pulp::WithSimd for DiagonalKernel<'_, '_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let r = self.sums.len();
+        let (mut q, mut s) = (vec![0.0; r], vec![0.0; r]);
+        for (k, example) in self.rows.chunks_exact(self.classes * r).enumerate() {
+            self.curvature
+                .add_example_diagonal(self.first + k, example, &mut q, &mut s, self.sums);
+        }
+    }
+}
+
+/// One chunk's part of [`SingleCoupling::factor_transpose`], as a pulp operation (as
+/// [`DiagonalKernel`], with [`Curvature::example_factor_rows`]).
+struct FactorKernel<'k, 'd, 'a> {
+    curvature: &'k Curvature<'d, 'a>,
+    first: usize,
+    rows: &'k [f32],
+    classes: usize,
+    out: &'k mut [f32],
+}
+
+impl pulp::WithSimd for FactorKernel<'_, '_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let c = self.classes;
+        let r = self.curvature.dim();
+        let mut q = vec![0.0; r];
+        for (k, (example, out)) in self
+            .rows
+            .chunks_exact(c * r)
+            .zip(self.out.chunks_exact_mut((c - 1) * r))
+            .enumerate()
+        {
+            self.curvature
+                .example_factor_rows(self.first + k, example, &mut q, out);
+        }
     }
 }
 
@@ -186,12 +336,22 @@ mod tests {
         assert!(gap < 1e-6 * exact.amax(), "{gap:e} of {:e}", exact.amax());
         assert!(gap > 0.0, "the f32 action should not be exact");
 
+        // The Jacobi diagonal from the f32 rows (S − Q² per example) against the f64 one
+        // (Σ p_k (d_k − βQ)² on the f64 columns), entry by entry to f32 rounding.
+        let coupling = SingleCoupling::new(sys.system().coupling(), 5);
+        let exact = curvature.diagonal();
+        let single = coupling.diagonal(&curvature);
+        let gap = (&single - &exact).component_div(&exact).amax();
+        assert!(gap < 1e-5, "relative {gap:e}");
+        assert!(gap > 0.0, "the f32 diagonal should not be exact");
+
         let weights = DVector::from_fn(60, |j, _| d.penalty_weight(j));
         let mut a = curvature.gram();
         for j in 0..60 {
             a[(j, j)] += weights[j];
         }
-        let solved = SingleHessianFactor::new(&curvature, &weights)
+        let coupling = SingleCoupling::new(sys.system().coupling(), 5);
+        let solved = SingleHessianFactor::new(&coupling, &curvature, &weights)
             .unwrap()
             .solve(&v);
         let direct = a.cholesky().unwrap().solve(&v);

@@ -1,4 +1,4 @@
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 use super::*;
 use crate::model::{Loss, PrimalDynamics};
@@ -222,5 +222,38 @@ fn non_convergence_is_reported() {
             residual,
         })) => assert!(iterations == 2 && residual > 1e-6, "{residual:e}"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// `HessianFactor::scaled_inverse` (E and L⁻¹ in one buffer, A⁻¹ in L's, the mirror and the
+/// column scaling in one parallel pass) is bit for bit the factor's `inverse_into`, mirrored,
+/// with its columns then scaled, at a size where the products run on all cores and the
+/// column blocks of the pass are uneven (r = 300 = 9·32 + 12), with E taller than r
+/// (n(c − 1) = 320) and shorter (280), and at r = 150 with the products sequential.
+#[test]
+fn scaled_inverse_is_bit_for_bit_the_inverse_with_scaled_columns() {
+    for (n, c, r) in [(80, 5, 300), (70, 5, 300), (35, 5, 150)] {
+        let sys = random_multiclass(n, c, r, 11);
+        let d = SoftmaxDynamics::new(&sys, Regulariser::L2 { lambda: 0.02 }).unwrap();
+        let z = DVector::from_fn(r, |j, _| ((j * 37) % 11) as f64 / 3.0 - 1.5);
+        let curvature = d.curvature(&z);
+        let free: Vec<usize> = (0..r).collect();
+        let weights = DVector::from_fn(r, |j, _| d.penalty_weight(j));
+        let scales: Vec<f64> = (0..r).map(|j| (j as f64 - 100.0) / 7.0).collect();
+        let mut expected = DMatrix::zeros(r, r);
+        HessianFactor::new(&curvature, &free, &weights)
+            .unwrap()
+            .inverse_into(expected.as_mut_slice());
+        for (j, mut column) in expected.column_iter_mut().enumerate() {
+            column *= scales[j];
+        }
+        let got = HessianFactor::scaled_inverse(&curvature, &weights, &scales).unwrap();
+        let differing = got
+            .iter()
+            .zip(expected.iter())
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(differing, 0, "n = {n}, r = {r}");
+        assert!(got[(3, 250.min(r - 1))] != 0.0 && got.amax() > 0.0);
     }
 }
