@@ -49,7 +49,6 @@
 //! cost with them.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use gstarve_core::model::{Loss, MarginFlow, PrimalDynamics, Regulariser, SoftmaxDynamics};
@@ -60,6 +59,8 @@ use gstarve_core::systems::{write_npy, FeatureSystem, MulticlassSystem, Spectrum
 use gstarve_core::theory::softmax::softmax_sensitivity;
 use nalgebra::{DMatrix, DVector};
 
+#[path = "softmax/peer.rs"]
+mod peer;
 #[path = "softmax/precision.rs"]
 mod precision;
 #[path = "softmax/tuning.rs"]
@@ -142,25 +143,6 @@ fn work(s: &gstarve_core::ode::SolverStats) -> String {
     )
 }
 
-/// Run the peer; one JSON object per output line.
-fn peer(python: &str, args: &[String]) -> Vec<serde_json::Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/softmax_scipy.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("running the Python peer");
-    assert!(
-        out.status.success(),
-        "the Python peer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("peer JSON"))
-        .collect()
-}
-
 /// The benchmark's system for `seed`, `FeatureSystem::random(n·c, 10:0.1, seed)` read as n = 100
 /// examples × c = 10 classes with labels i mod c, written to `file` (which both sides read) and
 /// read back.
@@ -234,7 +216,7 @@ fn flow_comparison(
         );
         ours.push((rtol, best, err));
     }
-    let runs = peer(
+    let runs = peer::run(
         python,
         &[
             "flow".into(),
@@ -365,6 +347,15 @@ fn main() {
             .position(|a| a == flag)
             .and_then(|i| args.get(i + 1).cloned())
     };
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "cargo bench --bench softmax -- [--python PY] [--repeat 3] [--peer-methods LSODA,BDF]\n\
+             (or --fixed-pairs N, --fixed-only, --units, --dump DIR, --precision, --sweep R1,R2, \
+             --local, --auto-choice, --bdf-variants, --seeds S1,S2: benches/softmax.rs's module \
+             documentation says what each does)"
+        );
+        return;
+    }
     let python = value_of("--python").unwrap_or_else(|| "python3".to_string());
     let repeat: usize = value_of("--repeat").map_or(3, |v| v.parse().expect("--repeat N"));
     let peer_methods = value_of("--peer-methods").unwrap_or_else(|| "LSODA,BDF".to_string());
@@ -379,6 +370,7 @@ fn main() {
         std::fs::copy(&file, &keep).expect("copy the system file");
     }
     if let Some(pairs) = value_of("--fixed-pairs") {
+        peer::require(&python);
         let pairs: usize = pairs.parse().expect("--fixed-pairs N");
         tuning::fixed_pairs(&python, &file, dir.path(), &system, reg, pairs);
         return;
@@ -463,6 +455,7 @@ fn main() {
         return;
     }
     if let Some(seeds) = value_of("--seeds") {
+        peer::require(&python);
         let seeds: Vec<u64> = seeds
             .split(',')
             .map(|v| v.parse().expect("--seeds S1,S2"))
@@ -547,6 +540,7 @@ fn main() {
         );
         return;
     }
+    peer::require(&python);
     let path = |name: &str| dir.path().join(name).display().to_string();
     flow_comparison(&python, dir.path(), &file, &dynamics, repeat, &peer_methods);
 
@@ -574,7 +568,7 @@ fn main() {
     )
     .unwrap();
     write_npy(&dir.path().join("z_sens.npy"), &sens.derivatives).unwrap();
-    let fixed = peer(
+    let fixed = peer::run(
         &python,
         &[
             "fixed".into(),

@@ -155,7 +155,7 @@ pub(super) fn fixed_pairs(
         )
         .unwrap();
         write_npy(&dir.join("z_sens.npy"), &sens.derivatives).unwrap();
-        let run = peer(
+        let run = peer::run(
             python,
             &[
                 "fixed".into(),
