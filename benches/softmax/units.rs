@@ -32,12 +32,62 @@ fn wall(count: usize, f: &mut dyn FnMut()) -> f64 {
     start.elapsed().as_secs_f64() / count as f64
 }
 
+/// CPU seconds of faer's in-place Cholesky of S = G + a·diag(d)⁻¹ in the precision `T` (G's lower
+/// triangle column-major in `gram`, its diagonal shifted in f64 and stored by `round`, as BDF's
+/// iteration matrix is formed), and of one pair of triangular solves with the factor.
+fn cholesky_and_solves<T>(
+    gram: &[T],
+    r: usize,
+    a: f64,
+    d: &[f64],
+    round: fn(f64) -> T,
+) -> (f64, f64)
+where
+    T: faer::traits::RealField + Copy + Into<f64>,
+{
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor;
+    use faer::linalg::triangular_solve::{
+        solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+    };
+    let par = faer::Par::rayon(0);
+    let mut s = gram.to_vec();
+    let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<T>(
+        r,
+        par,
+        Default::default(),
+    ));
+    let chol = time(5, &mut || {
+        s.copy_from_slice(gram);
+        for j in 0..r {
+            s[j * r + j] = round(gram[j * r + j].into() + a / d[j]);
+        }
+        let mat = faer::MatMut::from_column_major_slice_mut(s.as_mut_slice(), r, r);
+        factor::cholesky_in_place(
+            mat,
+            Default::default(),
+            par,
+            MemStack::new(&mut mem),
+            Default::default(),
+        )
+        .expect("positive definite");
+    });
+    let mut b = vec![round(1.0); r];
+    let solves = time(200, &mut || {
+        b.fill(round(1.0));
+        let l = faer::MatRef::from_column_major_slice(s.as_slice(), r, r);
+        let mut x = faer::MatMut::from_column_major_slice_mut(&mut b, r, 1);
+        solve_lower_triangular_in_place(l, x.as_mut(), faer::Par::Seq);
+        solve_upper_triangular_in_place(l.transpose(), x.as_mut(), faer::Par::Seq);
+    });
+    (chol, solves)
+}
+
 /// `--units`: the unit costs of the flow's work on this machine (the threads as RAYON_NUM_THREADS
 /// says): one evaluation of F, one Jacobian (UᵀHU into BDF's matrix), one local stiffness
 /// estimate, one Cholesky of G + a·S⁻² (faer, as BDF calls it) and one pair of triangular
 /// solves with it (faer's; BDF's own substitutions are of the same size).
 pub fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
-    use faer::dyn_stack::{MemBuffer, MemStack};
     let r = OdeProblem::dim(dynamics);
     let z: Vec<f64> = (0..r).map(|j| ((j * 7919) % 101) as f64 / 500.0).collect();
     let mut dz = vec![0.0; r];
@@ -53,46 +103,7 @@ pub fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
         });
         let d = dynamics.strengths_squared().clone();
         let a = 1.0 / 0.5 + LAMBDA;
-        let mut s = gram.clone();
-        let par = faer::Par::rayon(0);
-        let mut mem = MemBuffer::new(
-            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
-                r,
-                par,
-                Default::default(),
-            ),
-        );
-        let chol = time(5, &mut || {
-            s.copy_from(&gram);
-            for j in 0..r {
-                s[(j, j)] += a / d[j];
-            }
-            let mat = faer::MatMut::from_column_major_slice_mut(s.as_mut_slice(), r, r);
-            faer::linalg::cholesky::llt::factor::cholesky_in_place(
-                mat,
-                Default::default(),
-                par,
-                MemStack::new(&mut mem),
-                Default::default(),
-            )
-            .expect("positive definite");
-        });
-        let mut b = vec![1.0; r];
-        let solves = time(200, &mut || {
-            b.fill(1.0);
-            let l = faer::MatRef::from_column_major_slice(s.as_slice(), r, r);
-            let mut x = faer::MatMut::from_column_major_slice_mut(&mut b, r, 1);
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                l,
-                x.as_mut(),
-                faer::Par::Seq,
-            );
-            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-                l.transpose(),
-                x.as_mut(),
-                faer::Par::Seq,
-            );
-        });
+        let (chol, solves) = cholesky_and_solves(gram.as_slice(), r, a, d.as_slice(), |v| v);
         // The same Jacobian and Cholesky in f32 (BDF's iteration matrix from r = 256 on), and
         // a pair of f32 triangular solves (faer's; BDF's own f32 substitutions are of the same
         // size).
@@ -100,45 +111,8 @@ pub fn units(dynamics: &SoftmaxDynamics, repeat: usize) {
         let jac_single = time(5, &mut || {
             dynamics.curvature_gram_lower_single(&z, &mut g32);
         });
-        let mut s32 = g32.clone();
-        let mut mem32 = MemBuffer::new(
-            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f32>(
-                r,
-                par,
-                Default::default(),
-            ),
-        );
-        let chol_single = time(5, &mut || {
-            s32.copy_from_slice(&g32);
-            for j in 0..r {
-                s32[j * r + j] = (f64::from(g32[j * r + j]) + a / d[j]) as f32;
-            }
-            let mat = faer::MatMut::from_column_major_slice_mut(s32.as_mut_slice(), r, r);
-            faer::linalg::cholesky::llt::factor::cholesky_in_place(
-                mat,
-                Default::default(),
-                par,
-                MemStack::new(&mut mem32),
-                Default::default(),
-            )
-            .expect("positive definite in f32");
-        });
-        let mut b32 = vec![1.0f32; r];
-        let solves_single = time(200, &mut || {
-            b32.fill(1.0);
-            let l = faer::MatRef::from_column_major_slice(s32.as_slice(), r, r);
-            let mut x = faer::MatMut::from_column_major_slice_mut(&mut b32, r, 1);
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                l,
-                x.as_mut(),
-                faer::Par::Seq,
-            );
-            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-                l.transpose(),
-                x.as_mut(),
-                faer::Par::Seq,
-            );
-        });
+        let (chol_single, solves_single) =
+            cholesky_and_solves(&g32, r, a, d.as_slice(), |v| v as f32);
         println!(
             "units in f32 (RAYON_NUM_THREADS={}): jacobian (G's lower triangle) {:.2} ms, \
              cholesky {:.2} ms, triangular solve pair {:.3} ms",
