@@ -549,12 +549,9 @@ impl HessianFactor {
         let r = curvature.dim();
         assert_eq!(weights.len(), r, "every component free");
         let mut buffer = zeroed(curvature.factor_rows().max(r) * r);
-        let mut a = faer::Mat::<f64>::zeros(r, r);
-        curvature.gram_lower_using(a.as_mut(), &mut buffer);
-        for (j, &w) in weights.iter().enumerate() {
-            a[(j, j)] += w;
-        }
-        cholesky_lower_in_place(a.as_mut())?;
+        let mut gram = faer::Mat::<f64>::zeros(r, r);
+        curvature.gram_lower_using(gram.as_mut(), &mut buffer);
+        let Self { l: mut a } = Self::factorise(gram, weights)?;
         // faer's `llt::inverse::inverse`, with L⁻¹ in E's storage and A⁻¹ in L's.
         let par = faer::get_global_parallelism();
         buffer.truncate(r * r);
